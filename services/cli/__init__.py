@@ -1,0 +1,1 @@
+"""Operator tooling: the `teei` command (local mesh launcher and friends)."""

@@ -1,1 +1,63 @@
-def main() -> None: ...
+"""The `teei` command."""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from services.cli import spec
+from services.cli.launcher import LaunchError, Mesh
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point of the `teei` console script."""
+    parser = argparse.ArgumentParser(prog="teei", description="teei-mesh operator tooling")
+    commands = parser.add_subparsers(dest="command", required=True)
+    up = commands.add_parser("up", help="run the whole mesh locally until Ctrl-C / SIGTERM")
+    up.add_argument("--spec", type=Path, default=spec.DEFAULT_SPEC, help="resource list (tilt.yaml)")
+    up.add_argument("--var-dir", type=Path, default=spec.REPO_ROOT / "var", help="data and logs")
+    up.add_argument("--free-ports", action="store_true", help="pick free loopback ports instead of the defaults")
+    up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    args = parser.parse_args(argv)
+    raise SystemExit(run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout))
+
+
+def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float) -> int:
+    """Starts the mesh, reports readiness, and stops it cleanly on SIGINT/SIGTERM."""
+    resources = spec.load(spec_path)
+    if free_ports:
+        resources = spec.with_free_ports(resources)
+    mesh = Mesh(resources=resources, var_dir=var_dir)
+    stop = threading.Event()
+
+    def on_signal(signum: int, _: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    started = time.monotonic()
+    try:
+        mesh.start(timeout=timeout)
+    except LaunchError as exc:
+        print(f"teei up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    print(f"teei up: mesh ready in {time.monotonic() - started:.1f}s", flush=True)
+    print(f"teei up: edge {mesh.edge_url}  (logs in {var_dir / 'logs'})", flush=True)
+    code = _supervise(mesh, stop)
+    mesh.stop()
+    print("teei up: stopped", flush=True)
+    return code
+
+
+def _supervise(mesh: Mesh, stop: threading.Event) -> int:
+    while not stop.wait(0.5):
+        exited = mesh.exited()
+        if exited:
+            print(f"teei up: exited unexpectedly: {exited}; stopping the mesh", file=sys.stderr, flush=True)
+            return 1
+    return 0

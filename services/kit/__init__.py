@@ -1,0 +1,1 @@
+"""The one shared runtime every teei-mesh service is built from."""

@@ -1,0 +1,177 @@
+"""Runs the mesh described by tilt.yaml as local processes: start in dependency order, wait for
+health, stop in reverse order on request."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from services.cli import edge, probes
+from services.cli.spec import REPO_ROOT, Resource
+
+DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
+_PR_SET_PDEATHSIG = 1
+
+
+class LaunchError(Exception):
+    """A resource did not start or did not become healthy in time."""
+
+
+def _die_with_parent() -> None:
+    # Children get SIGTERM if the launcher itself dies, so nothing outlives a killed `teei up`.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Running:
+    """A started resource."""
+
+    resource: Resource
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    log_file: IO[bytes]
+
+
+@dataclass
+class Mesh:
+    """The mesh's processes; `start()` returns once every resource is healthy."""
+
+    resources: tuple[Resource, ...]
+    var_dir: Path
+    environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
+    health_interval_ms: int = 500
+    running: list[Running] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def resource(self, name: str) -> Resource:
+        """The resource called `name`."""
+        return next(r for r in self.resources if r.name == name)
+
+    @property
+    def edge_url(self) -> str:
+        """Base URL of the Envoy edge."""
+        return f"http://127.0.0.1:{self.resource('edge').port}"
+
+    def start(self, *, timeout: float = 90.0) -> None:
+        """Starts every resource in order and waits for each to be healthy."""
+        self.var_dir.mkdir(parents=True, exist_ok=True)
+        (self.var_dir / "logs").mkdir(exist_ok=True)
+        try:
+            for resource in self.resources:
+                if resource.kind == "envoy":
+                    self._render_envoy(resource)
+                self._spawn(resource)
+                self._wait_healthy(resource, deadline=time.monotonic() + timeout)
+        except BaseException:
+            self.stop()
+            raise
+        self._write_state()
+
+    def stop(self, *, timeout: float = 20.0) -> dict[str, int | None]:
+        """SIGTERM every process in reverse order; SIGKILL what has not exited in time."""
+        codes: dict[str, int | None] = {}
+        with self._lock:
+            for item in reversed(self.running):
+                codes[item.resource.name] = _terminate(item.process, timeout)
+                item.log_file.close()
+            self.running.clear()
+        return codes
+
+    def exited(self) -> list[tuple[str, int]]:
+        """Resources whose process has exited on its own."""
+        with self._lock:
+            return [(r.resource.name, code) for r in self.running if (code := r.process.poll()) is not None]
+
+    def _values(self, resource: Resource) -> dict[str, str]:
+        values = {"python": sys.executable, "bin": str(Path(sys.executable).parent), "var_dir": str(self.var_dir)}
+        values.update({k: str(v) for k, v in resource.ports().items()})
+        return values
+
+    def _spawn(self, resource: Resource) -> None:
+        values = self._values(resource)
+        cmd = [part.format(**values) for part in resource.cmd]
+        env = {**self.environ, **self._service_env(resource)}
+        log_path = self.var_dir / "logs" / f"{resource.name}.log"
+        log_file = log_path.open("ab")
+        process = subprocess.Popen(
+            cmd,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads use fork state
+        )
+        with self._lock:
+            self.running.append(Running(resource, process, log_path, log_file))
+
+    def _service_env(self, resource: Resource) -> dict[str, str]:
+        env = {"TEEI_GRPC_PORT": str(resource.port), "TEEI_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1"}
+        nats = [r for r in self.resources if r.kind == "nats"]
+        if nats and "NATS_URL" not in self.environ:
+            env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
+        return env
+
+    def _render_envoy(self, resource: Resource) -> None:
+        upstreams = tuple(
+            edge.Upstream(name=r.name, grpc_services=r.grpc_services, host="127.0.0.1", port=r.port)
+            for r in self.resources
+            if r.kind == "grpc"
+        )
+        settings = edge.EdgeSettings(
+            listen_port=resource.port,
+            admin_port=resource.extra_ports["admin_port"],
+            descriptor_path=DESCRIPTOR_SET,
+            upstreams=upstreams,
+            health_interval_ms=self.health_interval_ms,
+        )
+        edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
+
+    def _wait_healthy(self, resource: Resource, *, deadline: float) -> None:
+        probe = self._probe(resource)
+        while not probe():
+            failed = [name for name, _ in self.exited() if name == resource.name]
+            if failed:
+                raise LaunchError(f"{resource.name} exited during start; see {self._log(resource)}")
+            if time.monotonic() > deadline:
+                raise LaunchError(f"{resource.name} not healthy in time; see {self._log(resource)}")
+            time.sleep(0.1)  # polling interval of a bounded wait, not synchronisation
+
+    def _probe(self, resource: Resource) -> Callable[[], bool]:
+        values = self._values(resource)
+        if "grpc" in resource.health:
+            target, service = f"127.0.0.1:{resource.port}", resource.health["grpc"]
+            return lambda: probes.grpc_serving(target, service)
+        url = resource.health["http"].format(**values)
+        return lambda: probes.http_ok(url)
+
+    def _log(self, resource: Resource) -> Path:
+        return self.var_dir / "logs" / f"{resource.name}.log"
+
+    def _write_state(self) -> None:
+        state = {
+            "edge_url": self.edge_url,
+            "resources": {r.resource.name: {"pid": r.process.pid, **r.resource.ports()} for r in self.running},
+        }
+        (self.var_dir / "mesh.json").write_text(json.dumps(state, indent=2))
+
+
+def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            return process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            return process.wait()
+    return process.returncode

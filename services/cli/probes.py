@@ -1,0 +1,29 @@
+"""Health probes the launcher waits on: gRPC health, HTTP status."""
+
+from __future__ import annotations
+
+import urllib.error
+import urllib.request
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+
+def grpc_serving(target: str, service: str, *, timeout: float = 1.0) -> bool:
+    """True when grpc.health.v1 Check of `service` at `target` answers SERVING."""
+    with grpc.insecure_channel(target) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        try:
+            reply = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
+        except grpc.RpcError:
+            return False
+    return bool(reply.status == health_pb2.HealthCheckResponse.SERVING)
+
+
+def http_ok(url: str, *, timeout: float = 1.0) -> bool:
+    """True when GET `url` answers 200."""
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URLs from tilt.yaml
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False

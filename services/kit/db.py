@@ -1,0 +1,84 @@
+"""Database engine, unit of work and Alembic migrations runner (SQLite by default, PostgreSQL by URL)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import event, orm
+
+
+def sqlite_url(path: Path) -> str:
+    """A SQLAlchemy URL for a SQLite file."""
+    return f"sqlite+pysqlite:///{path.resolve()}"
+
+
+def normalise_url(url: str) -> str:
+    """Accepts plain `postgresql://` URLs and selects the psycopg 3 driver for them."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def create_engine(url: str) -> sa.Engine:
+    """An engine with production defaults for the URL's backend."""
+    url = normalise_url(url)
+    if url.startswith("sqlite"):
+        _ensure_sqlite_folder(url)
+        engine = sa.create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def _ensure_sqlite_folder(url: str) -> None:
+    database = sa.make_url(url).database
+    if database and database != ":memory:":
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+class UnitOfWork:
+    """One transaction per command: `with uow.begin() as session:` commits on success, rolls back on error."""
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self.engine = engine
+        self._sessions: Callable[[], orm.Session] = orm.sessionmaker(engine, expire_on_commit=False)
+
+    @contextmanager
+    def begin(self) -> Iterator[orm.Session]:
+        """A session inside one transaction."""
+        with self._sessions() as session, session.begin():
+            yield session
+
+
+def _alembic_config(url: str, script_location: Path) -> Config:
+    if url.startswith("sqlite"):
+        _ensure_sqlite_folder(url)
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location))
+    cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    return cfg
+
+
+def upgrade(url: str, script_location: Path, revision: str = "head") -> None:
+    """Applies migrations up to `revision`."""
+    command.upgrade(_alembic_config(url, script_location), revision)
+
+
+def downgrade(url: str, script_location: Path, revision: str = "base") -> None:
+    """Reverts migrations down to `revision`."""
+    command.downgrade(_alembic_config(url, script_location), revision)

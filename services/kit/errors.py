@@ -1,0 +1,80 @@
+"""Domain error roots shared by every service: plain Python, mapped to gRPC status in one place (status.py)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class FieldViolation:
+    """One invalid field of a request."""
+
+    field: str
+    description: str
+
+
+class DomainError(Exception):
+    """Root of every expected error; `reason` is a stable UPPER_SNAKE identifier for clients."""
+
+    reason: str = "DOMAIN_ERROR"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        metadata: Mapping[str, str] | None = None,
+        violations: Sequence[FieldViolation] = (),
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.metadata = dict(metadata or {})
+        self.violations = tuple(violations)
+
+
+class InvalidArgument(DomainError):
+    """The request is malformed; `violations` names each bad field."""
+
+    reason = "INVALID_ARGUMENT"
+
+
+class NotFound(DomainError):
+    """The addressed resource does not exist (or is not visible to the caller's tenant)."""
+
+    reason = "NOT_FOUND"
+
+
+class AlreadyExists(DomainError):
+    """A resource with the same identity already exists."""
+
+    reason = "ALREADY_EXISTS"
+
+
+class Conflict(DomainError):
+    """The request conflicts with the current state and must not be applied silently."""
+
+    reason = "CONFLICT"
+
+
+class FailedPrecondition(DomainError):
+    """The system is not in a state in which the request can run."""
+
+    reason = "FAILED_PRECONDITION"
+
+
+class Unauthenticated(DomainError):
+    """The caller's identity is missing or invalid."""
+
+    reason = "UNAUTHENTICATED"
+
+
+class PermissionDenied(DomainError):
+    """The caller is known but may not do this."""
+
+    reason = "PERMISSION_DENIED"
+
+
+class Unavailable(DomainError):
+    """A dependency or the service itself is temporarily unavailable; retry later."""
+
+    reason = "UNAVAILABLE"

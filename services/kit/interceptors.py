@@ -1,0 +1,192 @@
+"""The server interceptor chain: call logging, error mapping, draining, access rule and tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import Any, TypeAlias
+
+import grpc
+import structlog
+from grpc_status import rpc_status
+
+from services.kit import access, errors, status, tenancy
+from services.kit.logs import get_logger
+
+log = get_logger(__name__)
+Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+Scope: TypeAlias = Callable[[grpc.HandlerCallDetails, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]]
+
+
+class ScopedInterceptor(grpc.aio.ServerInterceptor):
+    """An interceptor expressed as an async context manager around each call's behaviour."""
+
+    def scope(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AbstractAsyncContextManager[None]:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        return _wrap_handler(handler, handler_call_details, self.scope)
+
+
+def _wrap_handler(handler: Handler, details: grpc.HandlerCallDetails, scope: Scope) -> Handler:
+    kinds = (
+        ("unary_unary", grpc.unary_unary_rpc_method_handler),
+        ("unary_stream", grpc.unary_stream_rpc_method_handler),
+        ("stream_unary", grpc.stream_unary_rpc_method_handler),
+        ("stream_stream", grpc.stream_stream_rpc_method_handler),
+    )
+    for attribute, factory in kinds:
+        behaviour = getattr(handler, attribute)
+        if behaviour is not None:
+            wrapped: Handler = factory(
+                _wrap_behaviour(behaviour, details, scope),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+            return wrapped
+    return handler
+
+
+def _wrap_behaviour(behaviour: Any, details: grpc.HandlerCallDetails, scope: Scope) -> Any:
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            async with scope(details, context):
+                async for response in behaviour(request, context):
+                    yield response
+
+        return streaming
+
+    async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        async with scope(details, context):
+            return await behaviour(request, context)
+
+    return single
+
+
+def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
+    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+
+
+class LoggingInterceptor(ScopedInterceptor):
+    """Binds request id and RPC method to every log line of the call; logs its outcome."""
+
+    @asynccontextmanager
+    async def scope(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        request_id = _metadata(context).get("x-request-id", uuid.uuid4().hex)
+        quiet = access.is_platform_method(details.method)
+        started = time.perf_counter()
+        with structlog.contextvars.bound_contextvars(request_id=request_id, rpc_method=details.method):
+            if not quiet:
+                log.info("rpc.started")
+            try:
+                yield
+            finally:
+                if not quiet:
+                    code = context.code()
+                    name = code.name if isinstance(code, grpc.StatusCode) else "OK"
+                    elapsed = round((time.perf_counter() - started) * 1000, 3)
+                    log.info("rpc.finished", code=name, duration_ms=elapsed)
+
+
+class ErrorInterceptor(ScopedInterceptor):
+    """Maps domain errors to gRPC status with google.rpc.Status details; hides unexpected ones."""
+
+    def __init__(self, *, domain: str) -> None:
+        self._domain = domain
+
+    @asynccontextmanager
+    async def scope(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        try:
+            yield
+        except errors.DomainError as exc:
+            log.info("rpc.rejected", reason=exc.reason, error=exc.message)
+            await context.abort_with_status(rpc_status.to_status(status.to_rpc_status(exc, domain=self._domain)))
+        except (grpc.aio.AbortError, asyncio.CancelledError):
+            raise
+        except NotImplementedError:
+            await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{details.method} is not implemented yet")
+        except Exception:
+            request_id = structlog.contextvars.get_contextvars().get("request_id", "unknown")
+            log.exception("rpc.failed")
+            await context.abort_with_status(rpc_status.to_status(status.internal_status(str(request_id))))
+
+
+class InFlightTracker(ScopedInterceptor):
+    """Counts in-flight RPCs so shutdown can drain them; refuses new work once draining."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @asynccontextmanager
+    async def scope(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        if access.is_platform_method(details.method):
+            yield
+            return
+        if self.draining:
+            raise errors.Unavailable("server is shutting down; retry on another instance")
+        self.count += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.count -= 1
+            if self.count == 0:
+                self._idle.set()
+
+    def start_draining(self) -> None:
+        """From now on new RPCs are refused with UNAVAILABLE."""
+        self.draining = True
+
+    async def wait_idle(self, limit: float) -> bool:
+        """Waits until no RPC is in flight; False when `limit` seconds passed first."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), limit)
+        except TimeoutError:
+            return False
+        return True
+
+
+class TenantInterceptor(ScopedInterceptor):
+    """Requires a declared access rule on every service RPC and binds the caller's tenant."""
+
+    @asynccontextmanager
+    async def scope(
+        self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[None]:
+        if access.is_platform_method(details.method):
+            yield
+            return
+        rule = access.rule_for(details.method)
+        if rule is None:
+            raise errors.PermissionDenied("this RPC declares no access rule")
+        tenant = tenancy.resolve_tenant(_metadata(context), rule)
+        with tenancy.bound_tenant(tenant), structlog.contextvars.bound_contextvars(tenant=tenant):
+            yield
+
+
+def chain(*, domain: str, tracker: InFlightTracker) -> list[grpc.aio.ServerInterceptor]:
+    """The interceptor chain, outermost first."""
+    return [LoggingInterceptor(), ErrorInterceptor(domain=domain), tracker, TenantInterceptor()]

@@ -1,0 +1,133 @@
+"""gRPC server bootstrap: health, reflection, interceptor chain and graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.kit import config as config_module
+from services.kit import logs
+from services.kit.config import ServiceConfig
+from services.kit.interceptors import InFlightTracker, chain
+
+log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One servicer to serve: its full service name, the generated add-function and the instance."""
+
+    service_name: str
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: object
+
+    @classmethod
+    def of(cls, pb2: ModuleType, pb2_grpc: ModuleType, service: str, servicer: object) -> Registration:
+        """The registration of `servicer` as `service` from a generated module pair."""
+        return cls(
+            service_name=pb2.DESCRIPTOR.services_by_name[service].full_name,
+            add_to_server=getattr(pb2_grpc, f"add_{service}Servicer_to_server"),
+            servicer=servicer,
+        )
+
+
+@dataclass
+class Service:
+    """A built service: what it serves and what to close when it stops."""
+
+    name: str
+    config: ServiceConfig
+    registrations: Sequence[Registration]
+    on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+
+
+class GrpcServer:
+    """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.health = health.aio.HealthServicer()
+        self.tracker = InFlightTracker()
+        self._server = grpc.aio.server(interceptors=chain(domain=f"{service.name}.teei", tracker=self.tracker))
+        self._stopped = asyncio.Event()
+        self.port = 0
+
+    async def start(self) -> int:
+        """Binds, starts serving and marks every service SERVING; returns the bound port."""
+        server, cfg = self._server, self.service.config
+        for registration in self.service.registrations:
+            registration.add_to_server(registration.servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [r.service_name for r in self.service.registrations]
+        reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        self.port = server.add_insecure_port(f"{cfg.grpc_host}:{cfg.grpc_port}")
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
+        await server.start()
+        for name in ("", *names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("server.started", port=self.port, services=names)
+        return self.port
+
+    async def stop(self) -> bool:
+        """Health NOT_SERVING → refuse new RPCs → drain in-flight ones within the grace period → stop."""
+        grace = self.service.config.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
+        await self.health.enter_graceful_shutdown()
+        self.tracker.start_draining()
+        log.info("server.draining", in_flight=self.tracker.count, grace_seconds=grace)
+        drained = await self.tracker.wait_idle(grace)
+        await self._server.stop(grace=max(deadline - time.monotonic(), 0.0))
+        for hook in reversed(self.service.on_stop):
+            outcome = hook()
+            if outcome is not None:
+                await outcome
+        log.info("server.stopped", drained=drained)
+        self._stopped.set()
+        return drained
+
+    async def wait_stopped(self) -> None:
+        """Returns once stop() has finished."""
+        await self._stopped.wait()
+
+
+async def serve(service: Service) -> int:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully; returns the process exit code."""
+    server = GrpcServer(service)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[bool]] = []
+
+    def on_signal(signum: int) -> None:
+        if not stopping:
+            log.info("server.signal", signal=signal.Signals(signum).name)
+            stopping.append(loop.create_task(server.stop()))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await server.wait_stopped()
+    return 0 if stopping and stopping[0].result() else 1
+
+
+def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mapping[str, str] | None = None) -> None:
+    """Process entry point of a service: config → logging → build → serve → exit code."""
+    env = os.environ if environ is None else environ
+    try:
+        cfg = config_module.load(ServiceConfig, env)
+    except config_module.ConfigError as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    logs.configure(service=name, level=cfg.log_level)
+    log.info("config.loaded", **config_module.describe(cfg))
+    raise SystemExit(asyncio.run(serve(build(cfg))))

@@ -1,0 +1,1 @@
+"""The unified-profile domain: plain Python, no persistence or transport."""

@@ -1,0 +1,136 @@
+"""The profile slice over real gRPC: behaviour, errors with google.rpc.Status details, tenancy."""
+
+from __future__ import annotations
+
+import grpc
+import pytest
+from google.rpc import error_details_pb2
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
+from grpc_status import rpc_status
+
+from services.kit.server import GrpcServer
+from services.kit.testing import tenant
+from teei.common.v1 import types_pb2
+from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+
+ACME = tenant("acme")
+GLOBEX = tenant("globex")
+
+
+def _create(email: str, **fields: object) -> profile_pb2.CreateProfileRequest:
+    return profile_pb2.CreateProfileRequest(profile=profile_pb2.Profile(email=email, **fields))  # type: ignore[arg-type]
+
+
+async def _error(call: object) -> grpc.aio.AioRpcError:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call  # type: ignore[misc]
+    return caught.value
+
+
+def _details(error: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
+    status = rpc_status.from_call(error)
+    assert status is not None, "error carries google.rpc.Status details"
+    info, violations = error_details_pb2.ErrorInfo(), []
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            detail.Unpack(info)
+        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
+            bad = error_details_pb2.BadRequest()
+            detail.Unpack(bad)
+            violations = [v.field for v in bad.field_violations]
+    return info, violations
+
+
+async def test_create_then_get_returns_the_stored_profile(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    request = _create("  Ada@Example.ORG ", given_name="Ada", family_name="L", role=types_pb2.PERSON_ROLE_VOLUNTEER)
+    created = (await profiles.CreateProfile(request, metadata=ACME)).profile
+    assert created.email == "ada@example.org"
+    assert created.company_id == "acme"
+    assert created.role == types_pb2.PERSON_ROLE_VOLUNTEER
+    assert created.create_time.seconds > 0
+    fetched = (await profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=ACME)).profile
+    assert fetched == created
+
+
+async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    missing = "7d7d6a5e-54c3-4a5b-9d7e-2a1f6c1b9e00"
+    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=missing), metadata=ACME))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+    info, _ = _details(error)
+    assert info.reason == "PROFILE_NOT_FOUND"
+    assert info.domain == "profile.teei"
+    assert info.metadata["profile_id"] == missing
+
+
+async def test_malformed_id_is_invalid_argument_naming_the_field(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="../etc"), metadata=ACME))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _details(error)[1] == ["profile_id"]
+
+
+@pytest.mark.parametrize(
+    ("email", "fields", "bad_field"),
+    [
+        ("", {}, "email"),
+        ("not-an-email", {}, "email"),
+        ("a" * 250 + "@x.com", {}, "email"),
+        ("ok@example.org", {"given_name": "x" * 201}, "given_name"),
+    ],
+)
+async def test_invalid_profiles_are_rejected_and_nothing_is_stored(
+    profiles: profile_pb2_grpc.ProfileServiceStub, email: str, fields: dict[str, object], bad_field: str
+) -> None:
+    error = await _error(profiles.CreateProfile(_create(email, **fields), metadata=ACME))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert bad_field in _details(error)[1]
+    if email == "ok@example.org":
+        created = await profiles.CreateProfile(_create(email), metadata=ACME)
+        assert created.profile.email == email
+
+
+async def test_duplicate_email_in_a_company_is_already_exists(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    first = (await profiles.CreateProfile(_create("dup@example.org"), metadata=ACME)).profile
+    error = await _error(profiles.CreateProfile(_create("DUP@example.org "), metadata=ACME))
+    assert error.code() == grpc.StatusCode.ALREADY_EXISTS
+    assert _details(error)[0].metadata["profile_id"] == first.profile_id
+    other = (await profiles.CreateProfile(_create("dup@example.org"), metadata=GLOBEX)).profile
+    assert other.profile_id != first.profile_id
+
+
+async def test_another_tenant_cannot_read_a_profile(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    created = (await profiles.CreateProfile(_create("private@example.org"), metadata=ACME)).profile
+    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=GLOBEX))
+    assert error.code() == grpc.StatusCode.NOT_FOUND
+
+
+@pytest.mark.parametrize("metadata", [(), (("x-tenant-id", "Bad Tenant!"),)])
+async def test_calls_without_a_valid_tenant_are_refused(
+    profiles: profile_pb2_grpc.ProfileServiceStub, metadata: tuple[tuple[str, str], ...]
+) -> None:
+    error = await _error(profiles.CreateProfile(_create("who@example.org"), metadata=metadata))
+    assert error.code() in {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT}
+    listed = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=metadata))
+    assert listed.code() == error.code()
+
+
+async def test_rpcs_not_built_yet_answer_unimplemented(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    error = await _error(profiles.ListProfiles(profile_pb2.ListProfilesRequest(), metadata=ACME))
+    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+
+
+async def test_oversized_request_is_refused(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+    error = await _error(profiles.CreateProfile(_create("big@example.org", given_name="x" * (5 * 1024 * 1024)), metadata=ACME))
+    assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+async def test_health_and_reflection(profile_service: tuple[GrpcServer, grpc.aio.Channel]) -> None:
+    _, channel = profile_service
+    health = health_pb2_grpc.HealthStub(channel)
+    reply = await health.Check(health_pb2.HealthCheckRequest(service="teei.profile.v1.ProfileService"))
+    assert reply.status == health_pb2.HealthCheckResponse.SERVING
+    reflection = reflection_pb2_grpc.ServerReflectionStub(channel)
+    responses = reflection.ServerReflectionInfo(iter([reflection_pb2.ServerReflectionRequest(list_services="")]))
+    names = [s.name async for r in responses for s in r.list_services_response.service]
+    assert "teei.profile.v1.ProfileService" in names
+    assert "grpc.health.v1.Health" in names
