@@ -29,6 +29,6 @@ async def profile_service(service_config: ServiceConfig) -> AsyncIterator[tuple[
 
 
 @pytest.fixture
-def profiles(profile_service: tuple[GrpcServer, grpc.aio.Channel]) -> profile_pb2_grpc.ProfileServiceStub:
+def profiles(profile_service: tuple[GrpcServer, grpc.aio.Channel]) -> profile_pb2_grpc.ProfileServiceAsyncStub:
     """A typed stub to the in-process profile service."""
     return profile_pb2_grpc.ProfileServiceStub(profile_service[1])

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from google.protobuf import descriptor, descriptor_pool
+
 from teei.common.v1 import access_pb2
 
 

@@ -19,7 +19,9 @@ from services.kit.logs import get_logger
 
 log = get_logger(__name__)
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
-Scope: TypeAlias = Callable[[grpc.HandlerCallDetails, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]]
+Scope: TypeAlias = Callable[
+    [grpc.HandlerCallDetails, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]
+]
 
 
 class ScopedInterceptor(grpc.aio.ServerInterceptor):

@@ -52,6 +52,13 @@ class Service:
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
 
 
+def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
+    """A service whose contract is served but whose behaviour is not built yet: every RPC answers
+    UNIMPLEMENTED (the generated base servicer), never invented data."""
+    servicer = getattr(pb2_grpc, f"{service}Servicer")()
+    return Service(name=name, config=config, registrations=[Registration.of(pb2, pb2_grpc, service, servicer)])
+
+
 class GrpcServer:
     """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
 
@@ -88,7 +95,8 @@ class GrpcServer:
         self.tracker.start_draining()
         log.info("server.draining", in_flight=self.tracker.count, grace_seconds=grace)
         drained = await self.tracker.wait_idle(grace)
-        await self._server.stop(grace=max(deadline - time.monotonic(), 0.0))
+        # Once drained only platform streams (health watches) remain: cancel them rather than wait.
+        await self._server.stop(grace=0 if drained else max(deadline - time.monotonic(), 0.0))
         for hook in reversed(self.service.on_stop):
             outcome = hook()
             if outcome is not None:

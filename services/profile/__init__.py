@@ -1,0 +1,1 @@
+"""The unified profile service."""

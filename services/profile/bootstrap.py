@@ -5,13 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import sqlalchemy as sa
-from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 from services.kit import db
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
 from services.profile.grpc_api import ProfileServicer
 from services.profile.repository import SqlProfileUnitOfWork
+from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 NAME = "profile"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"

@@ -7,14 +7,14 @@ from typing import Any
 
 import grpc
 from google.protobuf import timestamp_pb2
-from teei.common.v1 import types_pb2
-from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 from services.kit.tenancy import current_tenant
 from services.profile import handlers
 from services.profile.domain.commands import CreateProfile, GetProfile
 from services.profile.domain.model import PersonRole, Profile
 from services.profile.repository import ProfileUnitOfWork
+from teei.common.v1 import types_pb2
+from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 

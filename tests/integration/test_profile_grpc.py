@@ -42,18 +42,20 @@ def _details(error: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, 
     return info, violations
 
 
-async def test_create_then_get_returns_the_stored_profile(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_create_then_get_returns_the_stored_profile(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
     request = _create("  Ada@Example.ORG ", given_name="Ada", family_name="L", role=types_pb2.PERSON_ROLE_VOLUNTEER)
     created = (await profiles.CreateProfile(request, metadata=ACME)).profile
     assert created.email == "ada@example.org"
     assert created.company_id == "acme"
     assert created.role == types_pb2.PERSON_ROLE_VOLUNTEER
     assert created.create_time.seconds > 0
-    fetched = (await profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=ACME)).profile
+    fetched = (
+        await profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=ACME)
+    ).profile
     assert fetched == created
 
 
-async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
     missing = "7d7d6a5e-54c3-4a5b-9d7e-2a1f6c1b9e00"
     error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=missing), metadata=ACME))
     assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -63,7 +65,9 @@ async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb
     assert info.metadata["profile_id"] == missing
 
 
-async def test_malformed_id_is_invalid_argument_naming_the_field(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_malformed_id_is_invalid_argument_naming_the_field(
+    profiles: profile_pb2_grpc.ProfileServiceAsyncStub,
+) -> None:
     error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="../etc"), metadata=ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert _details(error)[1] == ["profile_id"]
@@ -79,7 +83,7 @@ async def test_malformed_id_is_invalid_argument_naming_the_field(profiles: profi
     ],
 )
 async def test_invalid_profiles_are_rejected_and_nothing_is_stored(
-    profiles: profile_pb2_grpc.ProfileServiceStub, email: str, fields: dict[str, object], bad_field: str
+    profiles: profile_pb2_grpc.ProfileServiceAsyncStub, email: str, fields: dict[str, object], bad_field: str
 ) -> None:
     error = await _error(profiles.CreateProfile(_create(email, **fields), metadata=ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -89,7 +93,9 @@ async def test_invalid_profiles_are_rejected_and_nothing_is_stored(
         assert created.profile.email == email
 
 
-async def test_duplicate_email_in_a_company_is_already_exists(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_duplicate_email_in_a_company_is_already_exists(
+    profiles: profile_pb2_grpc.ProfileServiceAsyncStub,
+) -> None:
     first = (await profiles.CreateProfile(_create("dup@example.org"), metadata=ACME)).profile
     error = await _error(profiles.CreateProfile(_create("DUP@example.org "), metadata=ACME))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
@@ -98,15 +104,17 @@ async def test_duplicate_email_in_a_company_is_already_exists(profiles: profile_
     assert other.profile_id != first.profile_id
 
 
-async def test_another_tenant_cannot_read_a_profile(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_another_tenant_cannot_read_a_profile(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
     created = (await profiles.CreateProfile(_create("private@example.org"), metadata=ACME)).profile
-    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=GLOBEX))
+    error = await _error(
+        profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=GLOBEX)
+    )
     assert error.code() == grpc.StatusCode.NOT_FOUND
 
 
 @pytest.mark.parametrize("metadata", [(), (("x-tenant-id", "Bad Tenant!"),)])
 async def test_calls_without_a_valid_tenant_are_refused(
-    profiles: profile_pb2_grpc.ProfileServiceStub, metadata: tuple[tuple[str, str], ...]
+    profiles: profile_pb2_grpc.ProfileServiceAsyncStub, metadata: tuple[tuple[str, str], ...]
 ) -> None:
     error = await _error(profiles.CreateProfile(_create("who@example.org"), metadata=metadata))
     assert error.code() in {grpc.StatusCode.UNAUTHENTICATED, grpc.StatusCode.INVALID_ARGUMENT}
@@ -114,13 +122,15 @@ async def test_calls_without_a_valid_tenant_are_refused(
     assert listed.code() == error.code()
 
 
-async def test_rpcs_not_built_yet_answer_unimplemented(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
+async def test_rpcs_not_built_yet_answer_unimplemented(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
     error = await _error(profiles.ListProfiles(profile_pb2.ListProfilesRequest(), metadata=ACME))
     assert error.code() == grpc.StatusCode.UNIMPLEMENTED
 
 
-async def test_oversized_request_is_refused(profiles: profile_pb2_grpc.ProfileServiceStub) -> None:
-    error = await _error(profiles.CreateProfile(_create("big@example.org", given_name="x" * (5 * 1024 * 1024)), metadata=ACME))
+async def test_oversized_request_is_refused(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
+    error = await _error(
+        profiles.CreateProfile(_create("big@example.org", given_name="x" * (5 * 1024 * 1024)), metadata=ACME)
+    )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
 

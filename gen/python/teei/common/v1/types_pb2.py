@@ -25,27 +25,41 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ateei/common/v1/types.proto\x12\x0eteei.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x02\n\x0bImportBatch\x12\x19\n\x08\x62\x61tch_id\x18\x01 \x01(\tR\x07\x62\x61tchId\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12%\n\x0eschema_version\x18\x03 \x01(\tR\rschemaVersion\x12\x34\n\x06status\x18\x04 \x01(\x0e\x32\x1c.teei.common.v1.ImportStatusR\x06status\x12\x1d\n\nrows_total\x18\x05 \x01(\x05R\trowsTotal\x12\x1f\n\x0brows_stored\x18\x06 \x01(\x05R\nrowsStored\x12)\n\x10rows_quarantined\x18\x07 \x01(\x05R\x0frowsQuarantined\x12;\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"b\n\x08RowError\x12\x10\n\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n\x05\x66ield\x18\x02 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x14\n\x05value\x18\x04 \x01(\tR\x05value\"K\n\nWebhookAck\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate*\xa4\x01\n\rProgrammeType\x12\x1e\n\x1aPROGRAMME_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14PROGRAMME_TYPE_BUDDY\x10\x01\x12\x1b\n\x17PROGRAMME_TYPE_LANGUAGE\x10\x02\x12\x1d\n\x19PROGRAMME_TYPE_MENTORSHIP\x10\x03\x12\x1d\n\x19PROGRAMME_TYPE_UPSKILLING\x10\x04*a\n\nPersonRole\x12\x1b\n\x17PERSON_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17PERSON_ROLE_PARTICIPANT\x10\x01\x12\x19\n\x15PERSON_ROLE_VOLUNTEER\x10\x02*\xb2\x01\n\x10IdentityProvider\x12!\n\x1dIDENTITY_PROVIDER_UNSPECIFIED\x10\x00\x12\x1d\n\x19IDENTITY_PROVIDER_KINTELL\x10\x01\x12\x1b\n\x17IDENTITY_PROVIDER_BUDDY\x10\x02\x12 \n\x1cIDENTITY_PROVIDER_UPSKILLING\x10\x03\x12\x1d\n\x19IDENTITY_PROVIDER_DISCORD\x10\x04*\x99\x01\n\tCefrLevel\x12\x1a\n\x16\x43\x45\x46R_LEVEL_UNSPECIFIED\x10\x00\x12\x11\n\rCEFR_LEVEL_A1\x10\x01\x12\x11\n\rCEFR_LEVEL_A2\x10\x02\x12\x11\n\rCEFR_LEVEL_B1\x10\x03\x12\x11\n\rCEFR_LEVEL_B2\x10\x04\x12\x11\n\rCEFR_LEVEL_C1\x10\x05\x12\x11\n\rCEFR_LEVEL_C2\x10\x06*\x8f\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x01\x12\'\n#IMPORT_STATUS_COMPLETED_WITH_ERRORS\x10\x02\x12\x1a\n\x16IMPORT_STATUS_REJECTED\x10\x03\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ateei/common/v1/types.proto\x12\x0eteei.common.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xc5\x02\n\x0bImportBatch\x12\x19\n\x08\x62\x61tch_id\x18\x01 \x01(\tR\x07\x62\x61tchId\x12\x16\n\x06schema\x18\x02 \x01(\tR\x06schema\x12%\n\x0eschema_version\x18\x03 \x01(\tR\rschemaVersion\x12\x34\n\x06status\x18\x04 \x01(\x0e\x32\x1c.teei.common.v1.ImportStatusR\x06status\x12\x1d\n\nrows_total\x18\x05 \x01(\x05R\trowsTotal\x12\x1f\n\x0brows_stored\x18\x06 \x01(\x05R\nrowsStored\x12)\n\x10rows_quarantined\x18\x07 \x01(\x05R\x0frowsQuarantined\x12;\n\x0b\x63reate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ncreateTime\"b\n\x08RowError\x12\x10\n\x03row\x18\x01 \x01(\x05R\x03row\x12\x14\n\x05\x66ield\x18\x02 \x01(\tR\x05\x66ield\x12\x18\n\x07message\x18\x03 \x01(\tR\x07message\x12\x14\n\x05value\x18\x04 \x01(\tR\x05value\"K\n\nWebhookAck\x12\x1f\n\x0b\x64\x65livery_id\x18\x01 \x01(\tR\ndeliveryId\x12\x1c\n\tduplicate\x18\x02 \x01(\x08R\tduplicate\"\xa1\x01\n\tPersonRef\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\x12\x1f\n\x0b\x65xternal_id\x18\x02 \x01(\tR\nexternalId\x12\x1d\n\nprofile_id\x18\x03 \x01(\tR\tprofileId\x12\x1d\n\ngiven_name\x18\x04 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x05 \x01(\tR\nfamilyName\"\xa0\x01\n\x10ScreeningSummary\x12:\n\x07outcome\x18\x01 \x01(\x0e\x32 .teei.common.v1.ScreeningOutcomeR\x07outcome\x12\x1a\n\x08redacted\x18\x02 \x01(\x08R\x08redacted\x12\x17\n\x07\x66lag_id\x18\x03 \x01(\tR\x06\x66lagId\x12\x1b\n\treview_id\x18\x04 \x01(\tR\x08reviewId\"\xcd\x01\n\nProvenance\x12\x37\n\x07\x63hannel\x18\x01 \x01(\x0e\x32\x1d.teei.common.v1.IngestChannelR\x07\x63hannel\x12&\n\x0fimport_batch_id\x18\x02 \x01(\tR\rimportBatchId\x12\x1f\n\x0b\x64\x65livery_id\x18\x03 \x01(\tR\ndeliveryId\x12=\n\x0creceive_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x0breceiveTime\"B\n\x0b\x44\x61taSubject\x12\x1d\n\nprofile_id\x18\x01 \x01(\tR\tprofileId\x12\x14\n\x05\x65mail\x18\x02 \x01(\tR\x05\x65mail*\xa4\x01\n\rProgrammeType\x12\x1e\n\x1aPROGRAMME_TYPE_UNSPECIFIED\x10\x00\x12\x18\n\x14PROGRAMME_TYPE_BUDDY\x10\x01\x12\x1b\n\x17PROGRAMME_TYPE_LANGUAGE\x10\x02\x12\x1d\n\x19PROGRAMME_TYPE_MENTORSHIP\x10\x03\x12\x1d\n\x19PROGRAMME_TYPE_UPSKILLING\x10\x04*a\n\nPersonRole\x12\x1b\n\x17PERSON_ROLE_UNSPECIFIED\x10\x00\x12\x1b\n\x17PERSON_ROLE_PARTICIPANT\x10\x01\x12\x19\n\x15PERSON_ROLE_VOLUNTEER\x10\x02*\xb2\x01\n\x10IdentityProvider\x12!\n\x1dIDENTITY_PROVIDER_UNSPECIFIED\x10\x00\x12\x1d\n\x19IDENTITY_PROVIDER_KINTELL\x10\x01\x12\x1b\n\x17IDENTITY_PROVIDER_BUDDY\x10\x02\x12 \n\x1cIDENTITY_PROVIDER_UPSKILLING\x10\x03\x12\x1d\n\x19IDENTITY_PROVIDER_DISCORD\x10\x04*\x99\x01\n\tCefrLevel\x12\x1a\n\x16\x43\x45\x46R_LEVEL_UNSPECIFIED\x10\x00\x12\x11\n\rCEFR_LEVEL_A1\x10\x01\x12\x11\n\rCEFR_LEVEL_A2\x10\x02\x12\x11\n\rCEFR_LEVEL_B1\x10\x03\x12\x11\n\rCEFR_LEVEL_B2\x10\x04\x12\x11\n\rCEFR_LEVEL_C1\x10\x05\x12\x11\n\rCEFR_LEVEL_C2\x10\x06*\x8f\x01\n\x0cImportStatus\x12\x1d\n\x19IMPORT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17IMPORT_STATUS_COMPLETED\x10\x01\x12\'\n#IMPORT_STATUS_COMPLETED_WITH_ERRORS\x10\x02\x12\x1a\n\x16IMPORT_STATUS_REJECTED\x10\x03*\xa0\x02\n\x0eTextSourceType\x12 \n\x1cTEXT_SOURCE_TYPE_UNSPECIFIED\x10\x00\x12-\n)TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK\x10\x01\x12,\n(TEXT_SOURCE_TYPE_KINTELL_RATING_FEEDBACK\x10\x02\x12#\n\x1fTEXT_SOURCE_TYPE_BUDDY_FEEDBACK\x10\x03\x12(\n$TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES\x10\x04\x12$\n TEXT_SOURCE_TYPE_SURVEY_RESPONSE\x10\x05\x12\x1a\n\x16TEXT_SOURCE_TYPE_OTHER\x10\x06*\x97\x01\n\x10ScreeningOutcome\x12!\n\x1dSCREENING_OUTCOME_UNSPECIFIED\x10\x00\x12\x1c\n\x18SCREENING_OUTCOME_PASSED\x10\x01\x12\x1c\n\x18SCREENING_OUTCOME_UNSAFE\x10\x02\x12$\n SCREENING_OUTCOME_PENDING_REVIEW\x10\x03*j\n\rIngestChannel\x12\x1e\n\x1aINGEST_CHANNEL_UNSPECIFIED\x10\x00\x12\x1d\n\x19INGEST_CHANNEL_CSV_IMPORT\x10\x01\x12\x1a\n\x16INGEST_CHANNEL_WEBHOOK\x10\x02\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'teei.common.v1.types_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_PROGRAMMETYPE']._serialized_start=585
-  _globals['_PROGRAMMETYPE']._serialized_end=749
-  _globals['_PERSONROLE']._serialized_start=751
-  _globals['_PERSONROLE']._serialized_end=848
-  _globals['_IDENTITYPROVIDER']._serialized_start=851
-  _globals['_IDENTITYPROVIDER']._serialized_end=1029
-  _globals['_CEFRLEVEL']._serialized_start=1032
-  _globals['_CEFRLEVEL']._serialized_end=1185
-  _globals['_IMPORTSTATUS']._serialized_start=1188
-  _globals['_IMPORTSTATUS']._serialized_end=1331
+  _globals['_PROGRAMMETYPE']._serialized_start=1188
+  _globals['_PROGRAMMETYPE']._serialized_end=1352
+  _globals['_PERSONROLE']._serialized_start=1354
+  _globals['_PERSONROLE']._serialized_end=1451
+  _globals['_IDENTITYPROVIDER']._serialized_start=1454
+  _globals['_IDENTITYPROVIDER']._serialized_end=1632
+  _globals['_CEFRLEVEL']._serialized_start=1635
+  _globals['_CEFRLEVEL']._serialized_end=1788
+  _globals['_IMPORTSTATUS']._serialized_start=1791
+  _globals['_IMPORTSTATUS']._serialized_end=1934
+  _globals['_TEXTSOURCETYPE']._serialized_start=1937
+  _globals['_TEXTSOURCETYPE']._serialized_end=2225
+  _globals['_SCREENINGOUTCOME']._serialized_start=2228
+  _globals['_SCREENINGOUTCOME']._serialized_end=2379
+  _globals['_INGESTCHANNEL']._serialized_start=2381
+  _globals['_INGESTCHANNEL']._serialized_end=2487
   _globals['_IMPORTBATCH']._serialized_start=80
   _globals['_IMPORTBATCH']._serialized_end=405
   _globals['_ROWERROR']._serialized_start=407
   _globals['_ROWERROR']._serialized_end=505
   _globals['_WEBHOOKACK']._serialized_start=507
   _globals['_WEBHOOKACK']._serialized_end=582
+  _globals['_PERSONREF']._serialized_start=585
+  _globals['_PERSONREF']._serialized_end=746
+  _globals['_SCREENINGSUMMARY']._serialized_start=749
+  _globals['_SCREENINGSUMMARY']._serialized_end=909
+  _globals['_PROVENANCE']._serialized_start=912
+  _globals['_PROVENANCE']._serialized_end=1117
+  _globals['_DATASUBJECT']._serialized_start=1119
+  _globals['_DATASUBJECT']._serialized_end=1185
 # @@protoc_insertion_point(module_scope)

@@ -126,6 +126,98 @@ IMPORT_STATUS_COMPLETED_WITH_ERRORS: ImportStatus.ValueType  # 2
 IMPORT_STATUS_REJECTED: ImportStatus.ValueType  # 3
 Global___ImportStatus: _TypeAlias = ImportStatus  # noqa: Y015
 
+class _TextSourceType:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TextSourceTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TextSourceType.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TEXT_SOURCE_TYPE_UNSPECIFIED: _TextSourceType.ValueType  # 0
+    """Not set."""
+    TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK: _TextSourceType.ValueType  # 1
+    """Feedback text of a completed Kintell session."""
+    TEXT_SOURCE_TYPE_KINTELL_RATING_FEEDBACK: _TextSourceType.ValueType  # 2
+    """Feedback text attached to a Kintell rating."""
+    TEXT_SOURCE_TYPE_BUDDY_FEEDBACK: _TextSourceType.ValueType  # 3
+    """Feedback from a buddy participant or buddy."""
+    TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES: _TextSourceType.ValueType  # 4
+    """Notes and free-text answers of a buddy check-in."""
+    TEXT_SOURCE_TYPE_SURVEY_RESPONSE: _TextSourceType.ValueType  # 5
+    """A survey answer."""
+    TEXT_SOURCE_TYPE_OTHER: _TextSourceType.ValueType  # 6
+    """Text submitted ad hoc, not tied to a stored record."""
+
+class TextSourceType(_TextSourceType, metaclass=_TextSourceTypeEnumTypeWrapper):
+    """Kind of free text that is screened by safety and classified by Q2Q."""
+
+TEXT_SOURCE_TYPE_UNSPECIFIED: TextSourceType.ValueType  # 0
+"""Not set."""
+TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK: TextSourceType.ValueType  # 1
+"""Feedback text of a completed Kintell session."""
+TEXT_SOURCE_TYPE_KINTELL_RATING_FEEDBACK: TextSourceType.ValueType  # 2
+"""Feedback text attached to a Kintell rating."""
+TEXT_SOURCE_TYPE_BUDDY_FEEDBACK: TextSourceType.ValueType  # 3
+"""Feedback from a buddy participant or buddy."""
+TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES: TextSourceType.ValueType  # 4
+"""Notes and free-text answers of a buddy check-in."""
+TEXT_SOURCE_TYPE_SURVEY_RESPONSE: TextSourceType.ValueType  # 5
+"""A survey answer."""
+TEXT_SOURCE_TYPE_OTHER: TextSourceType.ValueType  # 6
+"""Text submitted ad hoc, not tied to a stored record."""
+Global___TextSourceType: _TypeAlias = TextSourceType  # noqa: Y015
+
+class _ScreeningOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScreeningOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScreeningOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCREENING_OUTCOME_UNSPECIFIED: _ScreeningOutcome.ValueType  # 0
+    """Not screened (for example, there was no text)."""
+    SCREENING_OUTCOME_PASSED: _ScreeningOutcome.ValueType  # 1
+    """Safe: the text may be stored and scored (PII, if any, is already redacted)."""
+    SCREENING_OUTCOME_UNSAFE: _ScreeningOutcome.ValueType  # 2
+    """Unsafe and not queued for review: the text must not be scored."""
+    SCREENING_OUTCOME_PENDING_REVIEW: _ScreeningOutcome.ValueType  # 3
+    """Held for human review: score only after an approving `safety.review.completed`."""
+
+class ScreeningOutcome(_ScreeningOutcome, metaclass=_ScreeningOutcomeEnumTypeWrapper):
+    """Verdict of safety screening on a piece of free text."""
+
+SCREENING_OUTCOME_UNSPECIFIED: ScreeningOutcome.ValueType  # 0
+"""Not screened (for example, there was no text)."""
+SCREENING_OUTCOME_PASSED: ScreeningOutcome.ValueType  # 1
+"""Safe: the text may be stored and scored (PII, if any, is already redacted)."""
+SCREENING_OUTCOME_UNSAFE: ScreeningOutcome.ValueType  # 2
+"""Unsafe and not queued for review: the text must not be scored."""
+SCREENING_OUTCOME_PENDING_REVIEW: ScreeningOutcome.ValueType  # 3
+"""Held for human review: score only after an approving `safety.review.completed`."""
+Global___ScreeningOutcome: _TypeAlias = ScreeningOutcome  # noqa: Y015
+
+class _IngestChannel:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _IngestChannelEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_IngestChannel.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INGEST_CHANNEL_UNSPECIFIED: _IngestChannel.ValueType  # 0
+    """Not set."""
+    INGEST_CHANNEL_CSV_IMPORT: _IngestChannel.ValueType  # 1
+    """A CSV import batch."""
+    INGEST_CHANNEL_WEBHOOK: _IngestChannel.ValueType  # 2
+    """A signed webhook delivery."""
+
+class IngestChannel(_IngestChannel, metaclass=_IngestChannelEnumTypeWrapper):
+    """How a record entered the platform."""
+
+INGEST_CHANNEL_UNSPECIFIED: IngestChannel.ValueType  # 0
+"""Not set."""
+INGEST_CHANNEL_CSV_IMPORT: IngestChannel.ValueType  # 1
+"""A CSV import batch."""
+INGEST_CHANNEL_WEBHOOK: IngestChannel.ValueType  # 2
+"""A signed webhook delivery."""
+Global___IngestChannel: _TypeAlias = IngestChannel  # noqa: Y015
+
 @_typing.final
 class ImportBatch(_message.Message):
     """Summary of one CSV import batch, shared by every connector."""
@@ -222,3 +314,137 @@ class WebhookAck(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___WebhookAck: _TypeAlias = WebhookAck  # noqa: Y015
+
+@_typing.final
+class PersonRef(_message.Message):
+    """A person as a programme source identifies them; consumers resolve it to a unified profile."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EMAIL_FIELD_NUMBER: _builtins.int
+    EXTERNAL_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_ID_FIELD_NUMBER: _builtins.int
+    GIVEN_NAME_FIELD_NUMBER: _builtins.int
+    FAMILY_NAME_FIELD_NUMBER: _builtins.int
+    email: _builtins.str
+    """E-mail, trimmed and lower-cased (the primary identity key)."""
+    external_id: _builtins.str
+    """The person's id in the emitting programme source; empty when the source gave none."""
+    profile_id: _builtins.str
+    """Unified profile id when already resolved; empty otherwise."""
+    given_name: _builtins.str
+    """Given name when the source supplied one."""
+    family_name: _builtins.str
+    """Family name when the source supplied one."""
+    def __init__(
+        self,
+        *,
+        email: _builtins.str = ...,
+        external_id: _builtins.str = ...,
+        profile_id: _builtins.str = ...,
+        given_name: _builtins.str = ...,
+        family_name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "external_id", b"external_id", "family_name", b"family_name", "given_name", b"given_name", "profile_id", b"profile_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___PersonRef: _TypeAlias = PersonRef  # noqa: Y015
+
+@_typing.final
+class ScreeningSummary(_message.Message):
+    """Summary of the safety screening of a text, carried next to the (redacted) text it is about."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OUTCOME_FIELD_NUMBER: _builtins.int
+    REDACTED_FIELD_NUMBER: _builtins.int
+    FLAG_ID_FIELD_NUMBER: _builtins.int
+    REVIEW_ID_FIELD_NUMBER: _builtins.int
+    outcome: Global___ScreeningOutcome.ValueType
+    """The verdict."""
+    redacted: _builtins.bool
+    """True when PII was found and replaced in the text that travels with this summary."""
+    flag_id: _builtins.str
+    """Id of the persisted safety flag; empty when nothing was flagged."""
+    review_id: _builtins.str
+    """Id of the review queue entry; empty when no review is required."""
+    def __init__(
+        self,
+        *,
+        outcome: Global___ScreeningOutcome.ValueType = ...,
+        redacted: _builtins.bool = ...,
+        flag_id: _builtins.str = ...,
+        review_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["flag_id", b"flag_id", "outcome", b"outcome", "redacted", b"redacted", "review_id", b"review_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ScreeningSummary: _TypeAlias = ScreeningSummary  # noqa: Y015
+
+@_typing.final
+class Provenance(_message.Message):
+    """Provenance of an ingested record."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANNEL_FIELD_NUMBER: _builtins.int
+    IMPORT_BATCH_ID_FIELD_NUMBER: _builtins.int
+    DELIVERY_ID_FIELD_NUMBER: _builtins.int
+    RECEIVE_TIME_FIELD_NUMBER: _builtins.int
+    channel: Global___IngestChannel.ValueType
+    """The channel the record came through."""
+    import_batch_id: _builtins.str
+    """Import batch id when the channel is a CSV import."""
+    delivery_id: _builtins.str
+    """Delivery id when the channel is a webhook."""
+    @_builtins.property
+    def receive_time(self) -> _timestamp_pb2.Timestamp:
+        """When the platform received the record."""
+
+    def __init__(
+        self,
+        *,
+        channel: Global___IngestChannel.ValueType = ...,
+        import_batch_id: _builtins.str = ...,
+        delivery_id: _builtins.str = ...,
+        receive_time: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["receive_time", b"receive_time"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["channel", b"channel", "delivery_id", b"delivery_id", "import_batch_id", b"import_batch_id", "receive_time", b"receive_time"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___Provenance: _TypeAlias = Provenance  # noqa: Y015
+
+@_typing.final
+class DataSubject(_message.Message):
+    """The data subject of a privacy request: a person of the caller's company."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PROFILE_ID_FIELD_NUMBER: _builtins.int
+    EMAIL_FIELD_NUMBER: _builtins.int
+    profile_id: _builtins.str
+    """Unified profile id; takes precedence over e-mail when both are set."""
+    email: _builtins.str
+    """E-mail, matched after trimming and lower-casing."""
+    def __init__(
+        self,
+        *,
+        profile_id: _builtins.str = ...,
+        email: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["email", b"email", "profile_id", b"profile_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DataSubject: _TypeAlias = DataSubject  # noqa: Y015

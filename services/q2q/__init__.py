@@ -1,0 +1,1 @@
+"""The q2q service."""

@@ -1,0 +1,7 @@
+"""Runs the q2q service: `python -m services.q2q`."""
+
+from services.kit.server import run
+from services.q2q.bootstrap import NAME, build
+
+if __name__ == "__main__":
+    run(build, name=NAME)

@@ -1,0 +1,7 @@
+"""Runs the upskilling service: `python -m services.upskilling`."""
+
+from services.kit.server import run
+from services.upskilling.bootstrap import NAME, build
+
+if __name__ == "__main__":
+    run(build, name=NAME)

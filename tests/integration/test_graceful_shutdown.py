@@ -1,0 +1,103 @@
+"""SIGTERM during an in-flight RPC: health turns NOT_SERVING first, the RPC completes, the process exits 0."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.cli.spec import REPO_ROOT, free_port
+from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+
+TENANT = (("x-tenant-id", "acme"),)
+
+
+class LogLines:
+    """Reads a process's JSON log lines on a thread so the test can wait for one without sleeping."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self._lines: queue.Queue[dict[str, object]] = queue.Queue()
+        self._reader = threading.Thread(target=self._pump, args=(stream,), daemon=True)
+        self._reader.start()
+
+    def _pump(self, stream: IO[str]) -> None:
+        with stream:
+            for line in stream:
+                if line.startswith("{"):
+                    self._lines.put(json.loads(line))
+
+    def close(self) -> None:
+        """Waits for the reader to see the end of the stream (the process has exited)."""
+        self._reader.join(10)
+
+    def wait_for(self, event: str, timeout: float = 30.0, **fields: object) -> dict[str, object]:
+        while True:
+            record = self._lines.get(timeout=timeout)
+            if record.get("event") == event and all(record.get(k) == v for k, v in fields.items()):
+                return record
+
+
+@pytest.fixture
+def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], LogLines, int]]:
+    port = free_port()
+    env = {**os.environ, "TEEI_GRPC_PORT": str(port), "TEEI_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
+    env["TEEI_SHUTDOWN_GRACE_SECONDS"] = "60"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.profile"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
+    )
+    assert process.stdout is not None
+    logs = LogLines(process.stdout)
+    try:
+        logs.wait_for("server.started")
+        yield process, logs, port
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+        logs.close()
+
+
+def test_sigterm_drains_in_flight_rpc_after_health_turns_not_serving(
+    profile_process: tuple[subprocess.Popen[str], LogLines, int], tmp_path: Path
+) -> None:
+    process, logs, port = profile_process
+    channel = grpc.insecure_channel(f"127.0.0.1:{port}")
+    health = health_pb2_grpc.HealthStub(channel)
+    profiles = profile_pb2_grpc.ProfileServiceStub(channel)
+    watch = health.Watch(health_pb2.HealthCheckRequest(service="teei.profile.v1.ProfileService"), timeout=60)
+    assert next(watch).status == health_pb2.HealthCheckResponse.SERVING
+
+    # Hold the database's write lock so the RPC below stays in flight until the test lets it go.
+    lock = sqlite3.connect(tmp_path / "profile.db", isolation_level=None)
+    lock.execute("BEGIN EXCLUSIVE")
+    request = profile_pb2.CreateProfileRequest(profile=profile_pb2.Profile(email="slow@example.org"))
+    in_flight = profiles.CreateProfile.future(request, metadata=TENANT, timeout=60)
+    logs.wait_for("rpc.started", rpc_method="/teei.profile.v1.ProfileService/CreateProfile")
+
+    process.send_signal(signal.SIGTERM)
+    assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
+    assert logs.wait_for("server.draining")["in_flight"] == 1
+    with pytest.raises(grpc.RpcError) as refused:
+        profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=TENANT, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert not in_flight.done()
+    assert process.poll() is None
+
+    lock.execute("ROLLBACK")
+    lock.close()
+    assert in_flight.result(timeout=30).profile.email == "slow@example.org"
+    assert process.wait(timeout=30) == 0
+    assert logs.wait_for("server.stopped")["drained"] is True
+    channel.close()

@@ -1,0 +1,49 @@
+"""Profile migrations upgrade and downgrade on SQLite and PostgreSQL, and the slice works on both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.kit import db
+from services.profile import bootstrap, handlers
+from services.profile.domain.commands import CreateProfile, GetProfile
+from services.profile.domain.model import PersonRole, ProfileEmailTaken
+from services.profile.repository import SqlProfileUnitOfWork
+
+
+def _tables(url: str) -> set[str]:
+    engine = db.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _round_trip(url: str) -> None:
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    assert {"profiles", "alembic_version_profile"} <= _tables(url)
+    engine = db.create_engine(url)
+    try:
+        uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
+        command = CreateProfile("acme", "pg@example.org", "P", "G", PersonRole.PARTICIPANT)
+        created = handlers.create_profile(command, uow=uow)
+        assert handlers.get_profile(GetProfile("acme", created.profile_id), uow=uow) == created
+        with pytest.raises(ProfileEmailTaken):
+            handlers.create_profile(command, uow=uow)
+    finally:
+        engine.dispose()
+    db.downgrade(url, bootstrap.MIGRATIONS)
+    assert "profiles" not in _tables(url)
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    assert "profiles" in _tables(url)
+
+
+def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
+    _round_trip(db.sqlite_url(tmp_path / "nested" / "profile.db"))
+
+
+def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
+    _round_trip(postgres_url)

@@ -1,0 +1,56 @@
+"""tilt.yaml: the mesh's resources parse, start in dependency order, and bad specs are refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.cli import spec
+
+SEVEN = {"gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"}
+
+
+def test_repository_spec_lists_nats_seven_services_and_the_edge_last() -> None:
+    resources = spec.load()
+    names = [r.name for r in resources]
+    assert names[0] == "nats"
+    assert names[-1] == "edge"
+    assert {r.name for r in resources if r.kind == "grpc"} == SEVEN
+    assert all(r.port != 4222 for r in resources)
+    assert {r.port for r in resources if r.kind == "grpc"} == set(range(50051, 50058))
+
+
+def test_free_ports_are_distinct_from_the_defaults() -> None:
+    resources = spec.with_free_ports(spec.load())
+    ports = [p for r in resources for p in r.ports().values()]
+    assert len(set(ports)) == len(ports)
+
+
+def _write(tmp_path: Path, body: str) -> Path:
+    path = tmp_path / "tilt.yaml"
+    path.write_text(body)
+    return path
+
+
+def test_dependency_cycles_are_refused(tmp_path: Path) -> None:
+    body = """
+resources:
+  - {name: a, kind: grpc, port: 1, cmd: [x], health: {grpc: a}, deps: [b]}
+  - {name: b, kind: grpc, port: 2, cmd: [x], health: {grpc: b}, deps: [a]}
+"""
+    with pytest.raises(spec.SpecError, match="cycle"):
+        spec.load(_write(tmp_path, body))
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("[]", "resources"),
+        ("resources:\n  - {name: a, kind: grpc}\n", "resource a"),
+        ("resources:\n  - {name: a, kind: grpc, port: 1, cmd: [x], health: {}, deps: [zz]}\n", "unknown"),
+    ],
+)
+def test_malformed_specs_are_refused(tmp_path: Path, body: str, message: str) -> None:
+    with pytest.raises(spec.SpecError, match=message):
+        spec.load(_write(tmp_path, body))
