@@ -413,10 +413,10 @@ def test_envoy_validates_rendered_config(descriptor: Path, tmp_path: Path) -> No
 
 
 def test_envoy_rejects_transcoding_a_service_missing_from_descriptor(descriptor: Path, tmp_path: Path) -> None:
-    # By default every upstream service is transcoded; gateway is not in the descriptor.
+    # By default every upstream service is transcoded; teei.profile.v1.Other is not in the descriptor.
     result = _envoy_validate(write_envoy_config(_sample_settings(descriptor), tmp_path / "e.yaml"))
     assert result.returncode != 0
-    assert "teei.gateway.v1.GatewayService" in result.stdout + result.stderr
+    assert "teei.profile.v1.Other" in result.stdout + result.stderr
 
 
 # --- behaviour of the running edge -----------------------------------------------------

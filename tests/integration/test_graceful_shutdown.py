@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
-import queue
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
 
 import grpc
 import pytest
@@ -20,37 +16,13 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.cli.spec import REPO_ROOT, free_port
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+from tests.support import LineReader
 
 TENANT = (("x-tenant-id", "acme"),)
 
 
-class LogLines:
-    """Reads a process's JSON log lines on a thread so the test can wait for one without sleeping."""
-
-    def __init__(self, stream: IO[str]) -> None:
-        self._lines: queue.Queue[dict[str, object]] = queue.Queue()
-        self._reader = threading.Thread(target=self._pump, args=(stream,), daemon=True)
-        self._reader.start()
-
-    def _pump(self, stream: IO[str]) -> None:
-        with stream:
-            for line in stream:
-                if line.startswith("{"):
-                    self._lines.put(json.loads(line))
-
-    def close(self) -> None:
-        """Waits for the reader to see the end of the stream (the process has exited)."""
-        self._reader.join(10)
-
-    def wait_for(self, event: str, timeout: float = 30.0, **fields: object) -> dict[str, object]:
-        while True:
-            record = self._lines.get(timeout=timeout)
-            if record.get("event") == event and all(record.get(k) == v for k, v in fields.items()):
-                return record
-
-
 @pytest.fixture
-def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], LogLines, int]]:
+def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], LineReader, int]]:
     port = free_port()
     env = {**os.environ, "TEEI_GRPC_PORT": str(port), "TEEI_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     env["TEEI_SHUTDOWN_GRACE_SECONDS"] = "60"
@@ -58,7 +30,7 @@ def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Log
         [sys.executable, "-m", "services.profile"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
     )
     assert process.stdout is not None
-    logs = LogLines(process.stdout)
+    logs = LineReader(process.stdout)
     try:
         logs.wait_for("server.started")
         yield process, logs, port
@@ -70,7 +42,7 @@ def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Log
 
 
 def test_sigterm_drains_in_flight_rpc_after_health_turns_not_serving(
-    profile_process: tuple[subprocess.Popen[str], LogLines, int], tmp_path: Path
+    profile_process: tuple[subprocess.Popen[str], LineReader, int], tmp_path: Path
 ) -> None:
     process, logs, port = profile_process
     channel = grpc.insecure_channel(f"127.0.0.1:{port}")

@@ -1,0 +1,5 @@
+"""`python -m services.cli` is the `teei` command."""
+
+from services.cli.main import main
+
+main()
