@@ -1,0 +1,33 @@
+// GET /v1/profiles/{id}: through the Envoy edge (REST) or directly over gRPC, chosen by MODE.
+import http from 'k6/http';
+import grpc from 'k6/net/grpc';
+import { check } from 'k6';
+
+const MODE = __ENV.MODE;            // "rest" or "grpc"
+const TARGET = __ENV.TARGET;        // edge base URL, or host:port of the profile service
+const PROFILE_ID = __ENV.PROFILE_ID;
+const TENANT = __ENV.TENANT;
+
+export const options = {
+  vus: Number(__ENV.VUS || 8),
+  duration: __ENV.DURATION || '10s',
+  summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],
+};
+
+const client = new grpc.Client();
+let connected = false;
+
+export default function () {
+  if (MODE === 'rest') {
+    const res = http.get(`${TARGET}/v1/profiles/${PROFILE_ID}`, { headers: { 'x-tenant-id': TENANT } });
+    check(res, { 'status 200': (r) => r.status === 200 });
+    return;
+  }
+  if (!connected) {
+    client.connect(TARGET, { plaintext: true, reflect: true });
+    connected = true;
+  }
+  const res = client.invoke('teei.profile.v1.ProfileService/GetProfile', { profile_id: PROFILE_ID },
+    { metadata: { 'x-tenant-id': TENANT } });
+  check(res, { 'status OK': (r) => r && r.status === grpc.StatusOK });
+}
