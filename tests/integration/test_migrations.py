@@ -8,10 +8,13 @@ import pytest
 import sqlalchemy as sa
 
 from services.kit import db
+from services.kit.config import ServiceConfig
+from services.kit.testing import running, tenant
 from services.profile import bootstrap, handlers
 from services.profile.domain.commands import CreateProfile, GetProfile
 from services.profile.domain.model import PersonRole, ProfileEmailTaken
 from services.profile.repository import SqlProfileUnitOfWork
+from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 
 def _tables(url: str) -> set[str]:
@@ -47,3 +50,18 @@ def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
 
 def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
     _round_trip(postgres_url)
+
+
+async def test_profile_service_serves_from_postgresql_when_database_url_says_so(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    config = ServiceConfig(grpc_port=0, var_dir=tmp_path, database_url=postgres_url)
+    async with running(bootstrap.build(config)) as (_, channel):
+        stub = profile_pb2_grpc.ProfileServiceStub(channel)
+        request = profile_pb2.CreateProfileRequest(profile=profile_pb2.Profile(email="pg-served@example.org"))
+        created = (await stub.CreateProfile(request, metadata=tenant("acme"))).profile
+        got = await stub.GetProfile(
+            profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=tenant("acme")
+        )
+    assert got.profile == created
+    assert not (tmp_path / "profile.db").exists()
