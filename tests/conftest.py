@@ -1,13 +1,18 @@
-"""Shared fixtures: an in-process profile service on a temporary SQLite database."""
+"""Shared fixtures: an in-process profile service on a temporary SQLite database, a real NATS server."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import grpc
 import pytest
 
+from services.cli import probes
+from services.cli.spec import free_port
 from services.kit.config import ServiceConfig
 from services.kit.server import GrpcServer
 from services.kit.testing import running
@@ -32,3 +37,23 @@ async def profile_service(service_config: ServiceConfig) -> AsyncIterator[tuple[
 def profiles(profile_service: tuple[GrpcServer, grpc.aio.Channel]) -> profile_pb2_grpc.ProfileServiceAsyncStub:
     """A typed stub to the in-process profile service."""
     return profile_pb2_grpc.ProfileServiceStub(profile_service[1])
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real NATS server with JetStream on a free loopback port (never 4222)."""
+    port, monitor = free_port(), free_port()
+    store = tmp_path_factory.mktemp("nats")
+    binary = Path(sys.executable).parent / "nats-server"
+    args = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-m", str(monitor), "-js", "-sd", str(store)]
+    process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while not probes.http_ok(f"http://127.0.0.1:{monitor}/healthz?js-enabled-only=true"):
+            assert process.poll() is None, "nats-server exited"
+            assert time.monotonic() < deadline, "nats-server not healthy in time"
+            time.sleep(0.05)  # polling interval of a bounded wait
+        yield f"nats://127.0.0.1:{port}"
+    finally:
+        process.terminate()
+        process.wait(10)

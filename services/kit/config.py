@@ -89,5 +89,6 @@ class ServiceConfig:
     grpc_host: str = setting("TEEI_GRPC_HOST", default="127.0.0.1")
     var_dir: Path = setting("TEEI_VAR_DIR", default=Path("var"))
     database_url: str | None = setting("DATABASE_URL", default=None, secret=True)
+    nats_url: str | None = setting("NATS_URL", default=None)
     shutdown_grace_seconds: float = setting("TEEI_SHUTDOWN_GRACE_SECONDS", default=15.0)
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")

@@ -13,12 +13,14 @@ from types import ModuleType
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.kit import config as config_module
-from services.kit import logs
+from services.kit import events, logs
 from services.kit.config import ServiceConfig
+from services.kit.eventbus import EventBus
 from services.kit.interceptors import InFlightTracker, chain
 
 log = logs.get_logger(__name__)
@@ -50,6 +52,8 @@ class Service:
     config: ServiceConfig
     registrations: Sequence[Registration]
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    engine: sa.Engine | None = None
+    subscriptions: Sequence[events.Subscription] = ()
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -69,6 +73,7 @@ class GrpcServer:
         self._server = grpc.aio.server(interceptors=chain(domain=f"{service.name}.teei", tracker=self.tracker))
         self._stopped = asyncio.Event()
         self.port = 0
+        self.bus: EventBus | None = None
 
     async def start(self) -> int:
         """Binds, starts serving and marks every service SERVING; returns the bound port."""
@@ -82,10 +87,21 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
         await server.start()
+        await self._start_bus()
         for name in ("", *names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("server.started", port=self.port, services=names)
         return self.port
+
+    async def _start_bus(self) -> None:
+        cfg, service = self.service.config, self.service
+        if cfg.nats_url and service.engine is not None:
+            self.bus = EventBus(
+                url=cfg.nats_url, service=service.name, engine=service.engine, subscriptions=service.subscriptions
+            )
+            await self.bus.start()
+        elif service.subscriptions or service.engine is not None:
+            log.warning("eventbus.disabled", reason="NATS_URL not set; events stay in the outbox")
 
     async def stop(self) -> bool:
         """Health NOT_SERVING → refuse new RPCs → drain in-flight ones within the grace period → stop."""
@@ -97,6 +113,8 @@ class GrpcServer:
         drained = await self.tracker.wait_idle(grace)
         # Once drained only platform streams (health watches) remain: cancel them rather than wait.
         await self._server.stop(grace=0 if drained else max(deadline - time.monotonic(), 0.0))
+        if self.bus is not None:
+            await self.bus.stop()
         for hook in reversed(self.service.on_stop):
             outcome = hook()
             if outcome is not None:

@@ -1,0 +1,186 @@
+"""The NATS JetStream side of events: the outbox relay (event id = message id, so JetStream
+de-duplicates) and durable pull consumers that apply each event once per consumer."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Sequence
+from typing import Any
+
+import nats
+import sqlalchemy as sa
+from google.protobuf.message import DecodeError
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js import api as js_api
+from sqlalchemy import orm
+
+from services.kit import events
+from services.kit.db import UnitOfWork
+from services.kit.logs import get_logger
+
+log = get_logger(__name__)
+STREAM = "TEEI_EVENTS"
+DUPLICATE_WINDOW_SECONDS = 600.0
+MAX_DELIVER = 10
+
+
+class EventBus:
+    """Runs the relay and the service's consumers against one NATS server."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        service: str,
+        engine: sa.Engine,
+        subscriptions: Sequence[events.Subscription] = (),
+        poll_seconds: float = 1.0,
+    ) -> None:
+        self._url, self._service, self._uow = url, service, UnitOfWork(engine)
+        self._subscriptions = tuple(subscriptions)
+        self._poll_seconds = poll_seconds
+        self._wake = asyncio.Event()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._nc: Any = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    async def start(self) -> None:
+        """Connects, ensures the stream, and starts the relay and every consumer."""
+        self._loop = asyncio.get_running_loop()
+        self._nc = await nats.connect(self._url, name=self._service, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        js = self._nc.jetstream()
+        await ensure_stream(js)
+        sa.event.listen(orm.Session, "after_commit", self._after_commit)
+        self._tasks.append(asyncio.create_task(self._relay(js), name="outbox-relay"))
+        for subscription in self._subscriptions:
+            psub = await _bind(js, subscription)
+            self._tasks.append(asyncio.create_task(self._consume(psub, subscription), name=subscription.consumer))
+        log.info("eventbus.started", consumers=[s.consumer for s in self._subscriptions])
+
+    async def stop(self) -> None:
+        """Stops consuming, publishes what the outbox still holds, and closes the connection."""
+        sa.event.remove(orm.Session, "after_commit", self._after_commit)
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self._nc is not None:
+            with contextlib.suppress(Exception):
+                await self._publish_pending(self._nc.jetstream())
+            await self._nc.close()
+        log.info("eventbus.stopped")
+
+    def notify(self) -> None:
+        """Wakes the relay (thread-safe): an outbox row was committed."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    def _after_commit(self, session: orm.Session) -> None:
+        if session.info.pop(events.OUTBOX_FLAG, False):
+            self.notify()
+
+    async def _relay(self, js: JetStreamContext) -> None:
+        while True:
+            try:
+                if await self._publish_pending(js):
+                    continue
+            except Exception:
+                log.warning("outbox.publish_failed", exc_info=True)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._poll_seconds)
+            self._wake.clear()
+
+    async def _publish_pending(self, js: JetStreamContext) -> int:
+        batch = await asyncio.to_thread(self._pending)
+        for envelope in batch:
+            ack = await js.publish(
+                events.nats_subject(envelope.type), envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.id}
+            )
+            await asyncio.to_thread(self._mark, envelope.id)
+            log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
+        return len(batch)
+
+    def _pending(self) -> list[events.Envelope]:
+        with self._uow.begin() as session:
+            return events.pending(session)
+
+    def _mark(self, event_id: str) -> None:
+        with self._uow.begin() as session:
+            events.mark_published(session, [event_id])
+
+    async def _consume(self, psub: JetStreamContext.PullSubscription, subscription: events.Subscription) -> None:
+        while True:
+            try:
+                messages = await psub.fetch(batch=32, timeout=1.0)
+            except nats.errors.TimeoutError:
+                continue
+            except nats.errors.Error:
+                log.warning("consumer.fetch_failed", consumer=subscription.consumer, exc_info=True)
+                await asyncio.sleep(self._poll_seconds)  # back-off while NATS reconnects
+                continue
+            for msg in messages:
+                await self._deliver(msg, subscription)
+
+    async def _deliver(self, msg: Msg, subscription: events.Subscription) -> None:
+        try:
+            envelope = events.Envelope.FromString(msg.data)
+            if not envelope.id or not envelope.type:
+                raise DecodeError("envelope without id or type")
+        except DecodeError:
+            log.error("consumer.poison_message", consumer=subscription.consumer, subject=msg.subject)
+            await msg.term()
+            return
+        try:
+            applied = await asyncio.to_thread(self._apply, subscription, envelope)
+        except Exception:
+            attempt = msg.metadata.num_delivered if msg.metadata else 1
+            log.warning("consumer.handler_failed", consumer=subscription.consumer, event_id=envelope.id, exc_info=True)
+            await msg.nak(delay=min(2.0**attempt, 60.0))
+            return
+        await msg.ack()
+        log.info(
+            "consumer.applied" if applied else "consumer.duplicate",
+            consumer=subscription.consumer,
+            event_id=envelope.id,
+            event_type=envelope.type,
+        )
+
+    def _apply(self, subscription: events.Subscription, envelope: events.Envelope) -> bool:
+        with self._uow.begin() as session:
+            if not events.claim_once(session, consumer=subscription.consumer, event_id=envelope.id):
+                return False
+            subscription.handler(envelope, session)
+            return True
+
+
+async def ensure_stream(js: JetStreamContext) -> None:
+    """Creates (or keeps) the one events stream."""
+    config = js_api.StreamConfig(
+        name=STREAM,
+        subjects=[events.SUBJECT_PREFIX + ">"],
+        storage=js_api.StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_SECONDS,
+    )
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(config)
+
+
+async def _bind(js: JetStreamContext, subscription: events.Subscription) -> JetStreamContext.PullSubscription:
+    config = js_api.ConsumerConfig(
+        durable_name=subscription.consumer,
+        filter_subjects=[events.nats_subject(t) for t in subscription.event_types],
+        ack_policy=js_api.AckPolicy.EXPLICIT,
+        deliver_policy=js_api.DeliverPolicy.ALL,
+        ack_wait=30.0,
+        max_deliver=MAX_DELIVER,
+    )
+    try:
+        await js.add_consumer(STREAM, config)
+    except nats.js.errors.BadRequestError:
+        log.warning("consumer.config_kept", consumer=subscription.consumer)
+    return await js.pull_subscribe_bind(durable=subscription.consumer, stream=STREAM)

@@ -1,0 +1,170 @@
+"""Events: CloudEvents-named envelopes with typed payloads, a transactional outbox, and the
+subscription records consumers are declared with. The NATS side lives in eventbus.py."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from google.protobuf import descriptor_pool, message, message_factory
+from sqlalchemy import orm
+
+from teei.common.v1 import access_pb2
+from teei.events.v1 import envelope_pb2
+
+SPEC_VERSION = "1.0"
+SUBJECT_PREFIX = "teei.events."
+OUTBOX_FLAG = "teei_outbox_recorded"
+
+Envelope = envelope_pb2.Envelope
+Handler = Callable[[envelope_pb2.Envelope, orm.Session], None]
+
+metadata = sa.MetaData()
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("event_type", sa.String(120), nullable=False),
+    sa.Column("envelope", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("published_at", sa.DateTime(timezone=True), nullable=True, index=True),
+)
+inbox = sa.Table(
+    "inbox",
+    metadata,
+    sa.Column("consumer", sa.String(120), primary_key=True),
+    sa.Column("event_id", sa.String(36), primary_key=True),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+@dataclass(frozen=True)
+class Subscription:
+    """A durable consumer: its name, the event types it takes, and the handler run per event."""
+
+    consumer: str
+    event_types: tuple[str, ...]
+    handler: Handler
+
+
+def event_type_of(payload: message.Message) -> str:
+    """The `<domain>.<entity>.<action>` type declared on the payload message."""
+    options = payload.DESCRIPTOR.GetOptions()
+    event_type: str = options.Extensions[access_pb2.event_type]
+    if not event_type:
+        raise ValueError(f"{payload.DESCRIPTOR.full_name} is not an event payload (no event_type option)")
+    return event_type
+
+
+def nats_subject(event_type: str) -> str:
+    """The JetStream subject an event type is published on."""
+    return SUBJECT_PREFIX + event_type
+
+
+def new_event(
+    payload: message.Message,
+    *,
+    source: str,
+    tenant: str,
+    subject: str,
+    correlation_id: str | None = None,
+    causation: envelope_pb2.Envelope | None = None,
+) -> envelope_pb2.Envelope:
+    """A new envelope around `payload`; an event caused by another inherits its correlation id."""
+    event_id = str(uuid.uuid4())
+    envelope = envelope_pb2.Envelope(
+        id=event_id,
+        source=source,
+        type=event_type_of(payload),
+        specversion=SPEC_VERSION,
+        subject=subject,
+        tenant=tenant,
+        correlation_id=(causation.correlation_id if causation else correlation_id) or event_id,
+        causation_id=causation.id if causation else "",
+        data_schema_version="v1",
+    )
+    envelope.time.FromDatetime(datetime.now(UTC))
+    envelope.data.Pack(payload)
+    return envelope
+
+
+def payload_of(envelope: envelope_pb2.Envelope) -> Any:
+    """The typed payload message of an envelope."""
+    name = envelope.data.TypeName()
+    descriptor = descriptor_pool.Default().FindMessageTypeByName(name)
+    payload = message_factory.GetMessageClass(descriptor)()
+    if not envelope.data.Unpack(payload):
+        raise ValueError(f"cannot unpack payload {name}")
+    return payload
+
+
+def record(session: orm.Session, envelope: envelope_pb2.Envelope) -> None:
+    """Writes the event to the outbox in the caller's transaction (committed with the state change)."""
+    session.execute(
+        outbox.insert().values(
+            event_id=envelope.id,
+            event_type=envelope.type,
+            envelope=envelope.SerializeToString(),
+            created_at=datetime.now(UTC),
+        )
+    )
+    session.info[OUTBOX_FLAG] = True
+
+
+def pending(session: orm.Session, *, limit: int = 100) -> list[envelope_pb2.Envelope]:
+    """Outbox events not yet published, oldest first."""
+    query = (
+        sa.select(outbox.c.envelope)
+        .where(outbox.c.published_at.is_(None))
+        .order_by(outbox.c.created_at, outbox.c.event_id)
+        .limit(limit)
+    )
+    return [envelope_pb2.Envelope.FromString(raw) for raw in session.execute(query).scalars()]
+
+
+def mark_published(session: orm.Session, event_ids: list[str]) -> None:
+    """Marks outbox rows as published."""
+    session.execute(outbox.update().where(outbox.c.event_id.in_(event_ids)).values(published_at=datetime.now(UTC)))
+
+
+def claim_once(session: orm.Session, *, consumer: str, event_id: str) -> bool:
+    """Records that `consumer` processed `event_id`; False when it already had (a redelivery)."""
+    seen = session.execute(
+        sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
+    ).first()
+    if seen is not None:
+        return False
+    session.execute(inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)))
+    return True
+
+
+def create_tables(op: Any) -> None:
+    """For a service's Alembic migration: the outbox and inbox tables."""
+    op.create_table(
+        "outbox",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(120), nullable=False),
+        sa.Column("envelope", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(120), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def drop_tables(op: Any) -> None:
+    """Reverts create_tables."""
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_published_at", "outbox")
+    op.drop_index("ix_outbox_created_at", "outbox")
+    op.drop_table("outbox")
