@@ -82,6 +82,8 @@ class EdgeSettings:
     upstreams: tuple[Upstream, ...]
     health_interval_ms: int = 1000
     listen_address: str = "127.0.0.1"
+    max_request_body_bytes: int = 64 * 1024 * 1024
+    max_response_body_bytes: int = 64 * 1024 * 1024
     # Services the JSON transcoder serves (they must exist in the descriptor set);
     # None means every grpc service of every upstream.
     transcoded_services: tuple[str, ...] | None = None
@@ -171,6 +173,8 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         health_timeout=_duration(HEALTH_CHECK_TIMEOUT_MS),
         route_timeout=ROUTE_TIMEOUT,
         max_downstream_connections=MAX_DOWNSTREAM_CONNECTIONS,
+        max_request_body_bytes=settings.max_request_body_bytes,
+        max_response_body_bytes=settings.max_response_body_bytes,
         readiness_lua=(ENVOY_DIR / READINESS_LUA_NAME).read_text(encoding="utf-8"),
         liveness_body=LIVENESS_BODY,
         readiness_fallback_body=readiness_fallback,

@@ -54,6 +54,7 @@ class Service:
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     engine: sa.Engine | None = None
     subscriptions: Sequence[events.Subscription] = ()
+    max_message_bytes: int = 4 * 1024 * 1024
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -70,7 +71,10 @@ class GrpcServer:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
-        self._server = grpc.aio.server(interceptors=chain(domain=f"{service.name}.teei", tracker=self.tracker))
+        self._server = grpc.aio.server(
+            interceptors=chain(domain=f"{service.name}.teei", tracker=self.tracker),
+            options=[("grpc.max_receive_message_length", service.max_message_bytes)],
+        )
         self._stopped = asyncio.Event()
         self.port = 0
         self.bus: EventBus | None = None
