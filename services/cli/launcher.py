@@ -87,6 +87,23 @@ class Mesh:
             self.running.clear()
         return codes
 
+    def stop_resource(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> int | None:
+        """Stops one resource (SIGKILL when `kill`, as a crash would); the rest keep running."""
+        with self._lock:
+            item = next(r for r in self.running if r.resource.name == name)
+            self.running.remove(item)
+        if kill:
+            item.process.kill()
+        code = _terminate(item.process, timeout)
+        item.log_file.close()
+        return code
+
+    def start_resource(self, name: str, *, timeout: float = 60.0) -> None:
+        """Starts one stopped resource again and waits until it is healthy."""
+        resource = self.resource(name)
+        self._spawn(resource)
+        self._wait_healthy(resource, deadline=time.monotonic() + timeout)
+
     def exited(self) -> list[tuple[str, int]]:
         """Resources whose process has exited on its own."""
         with self._lock:
