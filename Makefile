@@ -39,6 +39,7 @@ buf-breaking: install
 gen: install
 	$(BIN)/buf generate
 	$(BIN)/buf build --as-file-descriptor-set -o envoy/descriptors.binpb
+	$(BIN)/python -m services.cli.openapi
 
 check-gen: gen
 	@git add --intent-to-add gen envoy/descriptors.binpb >/dev/null 2>&1 || true

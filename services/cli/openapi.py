@@ -1,0 +1,292 @@
+"""OpenAPI 3.1 from the contracts: read the descriptor set Envoy transcodes with, and describe every
+`google.api.http` binding exactly as the edge serves it (proto field names, int64 as strings,
+enums as names, google.rpc.Status errors). One spec per service, one merged spec, and an index."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.api import annotations_pb2, http_pb2
+from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
+
+from services.cli.spec import REPO_ROOT
+
+DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
+OUT_DIR = REPO_ROOT / "gen" / "openapi"
+FD = descriptor.FieldDescriptor
+_SCALARS: dict[int, dict[str, Any]] = {
+    FD.TYPE_DOUBLE: {"type": "number", "format": "double"},
+    FD.TYPE_FLOAT: {"type": "number", "format": "float"},
+    FD.TYPE_INT32: {"type": "integer", "format": "int32"},
+    FD.TYPE_SINT32: {"type": "integer", "format": "int32"},
+    FD.TYPE_SFIXED32: {"type": "integer", "format": "int32"},
+    FD.TYPE_UINT32: {"type": "integer", "format": "int64", "minimum": 0},
+    FD.TYPE_FIXED32: {"type": "integer", "format": "int64", "minimum": 0},
+    FD.TYPE_INT64: {"type": "string", "format": "int64"},
+    FD.TYPE_SINT64: {"type": "string", "format": "int64"},
+    FD.TYPE_SFIXED64: {"type": "string", "format": "int64"},
+    FD.TYPE_UINT64: {"type": "string", "format": "uint64"},
+    FD.TYPE_FIXED64: {"type": "string", "format": "uint64"},
+    FD.TYPE_BOOL: {"type": "boolean"},
+    FD.TYPE_STRING: {"type": "string"},
+    FD.TYPE_BYTES: {"type": "string", "format": "byte"},
+}
+_WELL_KNOWN: dict[str, dict[str, Any]] = {
+    "google.protobuf.Timestamp": {"type": "string", "format": "date-time"},
+    "google.protobuf.Duration": {"type": "string", "pattern": r"^-?\d+(\.\d+)?s$"},
+    "google.protobuf.Struct": {"type": "object", "additionalProperties": True},
+    "google.protobuf.Value": {},
+    "google.protobuf.Any": {
+        "type": "object",
+        "properties": {"@type": {"type": "string"}},
+        "additionalProperties": True,
+    },
+    "google.protobuf.FieldMask": {"type": "string"},
+    "google.protobuf.Empty": {"type": "object"},
+}
+HTTP_BODY = "google.api.HttpBody"
+STATUS = "google.rpc.Status"
+
+
+def load_pool(path: Path = DESCRIPTOR_SET) -> tuple[descriptor_pool.DescriptorPool, dict[str, str]]:
+    """A descriptor pool from the set, and leading comments by element full name."""
+    files = descriptor_pb2.FileDescriptorSet.FromString(path.read_bytes()).file
+    pool = descriptor_pool.DescriptorPool()
+    comments: dict[str, str] = {}
+    for proto in files:
+        pool.Add(proto)
+        comments.update(_comments(proto))
+    return pool, comments
+
+
+def _comments(proto: descriptor_pb2.FileDescriptorProto) -> dict[str, str]:
+    by_path = {tuple(loc.path): loc.leading_comments.strip() for loc in proto.source_code_info.location}
+    found: dict[str, str] = {}
+    for i, service in enumerate(proto.service):
+        found[f"{proto.package}.{service.name}"] = by_path.get((6, i), "")
+        for j, method in enumerate(service.method):
+            found[f"{proto.package}.{service.name}.{method.name}"] = by_path.get((6, i, 2, j), "")
+    for i, message in enumerate(proto.message_type):
+        found[f"{proto.package}.{message.name}"] = by_path.get((4, i), "")
+        for k, field in enumerate(message.field):
+            found[f"{proto.package}.{message.name}.{field.name}"] = by_path.get((4, i, 2, k), "")
+    return found
+
+
+class Builder:
+    """Accumulates paths and the component schemas they reach."""
+
+    def __init__(self, comments: dict[str, str]) -> None:
+        self.comments = comments
+        self.paths: dict[str, dict[str, Any]] = {}
+        self.schemas: dict[str, Any] = {}
+
+    def add_service(self, service: descriptor.ServiceDescriptor) -> None:
+        """Every bound method of a service."""
+        for method in service.methods:
+            rule = _http_rule(method)
+            if rule is None:
+                continue
+            for number, binding in enumerate((rule, *rule.additional_bindings)):
+                verb = binding.WhichOneof("pattern")
+                if verb in (None, "custom"):
+                    continue
+                operation = self._operation(method, binding, verb)
+                if number:
+                    operation["operationId"] += f"_{number + 1}"
+                self.paths.setdefault(_openapi_path(getattr(binding, verb)), {})[verb] = operation
+
+    def _operation(self, method: descriptor.MethodDescriptor, binding: http_pb2.HttpRule, verb: str) -> dict[str, Any]:
+        request = method.input_type
+        path_fields = _path_fields(getattr(binding, verb))
+        operation: dict[str, Any] = {
+            "operationId": f"{method.containing_service.name}_{method.name}",
+            "tags": [method.containing_service.full_name],
+            "summary": _first_line(self.comments.get(method.full_name, "")) or method.name,
+            "description": f"gRPC: `/{method.containing_service.full_name}/{method.name}`",
+            "parameters": [self._path_param(request, name) for name in path_fields],
+            "responses": {
+                "200": self._response(method.output_type, binding.response_body),
+                "default": {"description": "Error (google.rpc.Status)", "content": _json(self._ref_name(STATUS))},
+            },
+        }
+        if binding.body:
+            operation["requestBody"] = self._request_body(request, binding.body, path_fields)
+        operation["parameters"] += self._query_params(request, binding.body, path_fields)
+        return operation
+
+    def _path_param(self, message: descriptor.Descriptor, dotted: str) -> dict[str, Any]:
+        field = _field_at(message, dotted)
+        return {"name": dotted, "in": "path", "required": True, "schema": self._field_schema(field, repeated=False)}
+
+    def _query_params(self, message: descriptor.Descriptor, body: str, taken: list[str]) -> list[dict[str, Any]]:
+        if body == "*":
+            return []
+        params = []
+        for field in message.fields:
+            if field.name in taken or field.name == body or _is_message(field, exclude_well_known=True):
+                continue
+            params.append({"name": field.name, "in": "query", "required": False, "schema": self._field_schema(field)})
+        return params
+
+    def _request_body(self, message: descriptor.Descriptor, body: str, taken: list[str]) -> dict[str, Any]:
+        if body == "*":
+            return {"required": True, "content": _json(self._message_schema(message, exclude=taken))}
+        field = message.fields_by_name[body]
+        if field.message_type is not None and field.message_type.full_name == HTTP_BODY:
+            return {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
+        return {"required": True, "content": _json(self._field_schema(field))}
+
+    def _response(self, message: descriptor.Descriptor, response_body: str) -> dict[str, Any]:
+        if response_body:
+            field = message.fields_by_name[response_body]
+            if field.message_type is not None and field.message_type.full_name == HTTP_BODY:
+                return {"description": "Raw body", "content": {"*/*": {"schema": {"type": "string"}}}}
+            return {"description": "OK", "content": _json(self._field_schema(field))}
+        return {"description": "OK", "content": _json(self._ref_name(message.full_name, message))}
+
+    def _ref_name(self, full_name: str, message: descriptor.Descriptor | None = None) -> dict[str, Any]:
+        if full_name == STATUS and STATUS not in self.schemas:
+            self.schemas[STATUS] = {
+                "type": "object",
+                "properties": {
+                    "code": {"type": "integer"},
+                    "message": {"type": "string"},
+                    "details": {"type": "array", "items": _WELL_KNOWN["google.protobuf.Any"]},
+                },
+            }
+        elif message is not None and full_name not in self.schemas:
+            self.schemas[full_name] = {}
+            self.schemas[full_name] = self._message_schema(message)
+        return {"$ref": f"#/components/schemas/{full_name}"}
+
+    def _message_schema(self, message: descriptor.Descriptor, exclude: Iterable[str] = ()) -> dict[str, Any]:
+        skipped = set(exclude)
+        properties = {f.name: self._field_schema(f) for f in message.fields if f.name not in skipped}
+        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        description = self.comments.get(message.full_name)
+        if description:
+            schema["description"] = description
+        return schema
+
+    def _field_schema(self, field: descriptor.FieldDescriptor, *, repeated: bool = True) -> dict[str, Any]:
+        if field.message_type is not None and field.message_type.GetOptions().map_entry:
+            value = field.message_type.fields_by_name["value"]
+            return {"type": "object", "additionalProperties": self._field_schema(value)}
+        if repeated and field.is_repeated:
+            return {"type": "array", "items": self._field_schema(field, repeated=False)}
+        if field.enum_type is not None:
+            return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
+        if field.message_type is not None:
+            name = field.message_type.full_name
+            return dict(_WELL_KNOWN[name]) if name in _WELL_KNOWN else self._ref_name(name, field.message_type)
+        return dict(_SCALARS[field.type])
+
+
+def _http_rule(method: descriptor.MethodDescriptor) -> http_pb2.HttpRule | None:
+    options = descriptor_pb2.MethodOptions.FromString(method.GetOptions().SerializeToString())
+    return options.Extensions[annotations_pb2.http] if options.HasExtension(annotations_pb2.http) else None
+
+
+_VARIABLE = re.compile(r"\{([^}=]+)(=[^}]*)?\}")
+
+
+def _openapi_path(template: str) -> str:
+    return _VARIABLE.sub(lambda m: "{" + m.group(1) + "}", template)
+
+
+def _path_fields(template: str) -> list[str]:
+    return [m.group(1) for m in _VARIABLE.finditer(template)]
+
+
+def _field_at(message: descriptor.Descriptor, dotted: str) -> descriptor.FieldDescriptor:
+    head, _, rest = dotted.partition(".")
+    field = message.fields_by_name[head]
+    if not rest:
+        return field
+    if field.message_type is None:
+        raise ValueError(f"{message.full_name}.{head} is not a message")
+    return _field_at(field.message_type, rest)
+
+
+def _is_message(field: descriptor.FieldDescriptor, *, exclude_well_known: bool) -> bool:
+    if field.message_type is None:
+        return False
+    return not (exclude_well_known and field.message_type.full_name == "google.protobuf.Timestamp")
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"application/json": {"schema": schema}}
+
+
+def _first_line(text: str) -> str:
+    return text.splitlines()[0].strip() if text else ""
+
+
+def document(title: str, builder: Builder) -> dict[str, Any]:
+    """An OpenAPI 3.1 document of what the builder collected."""
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": "v1"},
+        "servers": [{"url": "http://localhost:8080"}],
+        "paths": dict(sorted(builder.paths.items())),
+        "components": {"schemas": dict(sorted(builder.schemas.items()))},
+    }
+
+
+def teei_services(pool: descriptor_pool.DescriptorPool, files: Iterable[str]) -> list[descriptor.ServiceDescriptor]:
+    """The teei.* services in the pool, by name."""
+    services: list[descriptor.ServiceDescriptor] = []
+    for name in files:
+        proto = pool.FindFileByName(name)
+        services.extend(s for s in proto.services_by_name.values() if s.full_name.startswith("teei."))
+    return sorted(services, key=lambda s: s.full_name)
+
+
+def generate(out_dir: Path = OUT_DIR, descriptor_set: Path = DESCRIPTOR_SET) -> list[Path]:
+    """Writes one spec per service, the merged spec and index.md; returns the files written."""
+    pool, comments = load_pool(descriptor_set)
+    names = [f.name for f in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file]
+    services = teei_services(pool, names)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    merged, written, rows = Builder(comments), [], []
+    for service in services:
+        single = Builder(comments)
+        single.add_service(service)
+        merged.add_service(service)
+        short = service.full_name.split(".")[1]
+        path = out_dir / f"{short}.openapi.yaml"
+        path.write_text(yaml.safe_dump(document(f"teei {short} API", single), sort_keys=False, allow_unicode=True))
+        written.append(path)
+        operations = sum(len(item) for item in single.paths.values())
+        rows.append(f"| {service.full_name} | [{path.name}]({path.name}) | {operations} |")
+    merged_path = out_dir / "teei.openapi.yaml"
+    merged_path.write_text(yaml.safe_dump(document("teei-mesh API", merged), sort_keys=False, allow_unicode=True))
+    index = out_dir / "index.md"
+    index.write_text(_index(rows, merged_path.name))
+    return [*written, merged_path, index]
+
+
+def _index(rows: list[str], merged: str) -> str:
+    return "\n".join(
+        [
+            "# OpenAPI catalogue",
+            "",
+            "Generated from the contracts by `make gen`; do not edit. All public routes are under `/v1`.",
+            f"The merged spec of every service is [{merged}]({merged}).",
+            "",
+            "| service | spec | operations |",
+            "|---|---|---|",
+            *rows,
+            "",
+        ]
+    )
+
+
+if __name__ == "__main__":
+    for written_path in generate():
+        print(written_path.relative_to(REPO_ROOT))

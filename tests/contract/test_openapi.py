@@ -1,0 +1,54 @@
+"""The OpenAPI specs generated from the contracts are valid and describe the edge's REST surface."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from openapi_spec_validator import validate
+
+from services.cli import openapi
+
+
+def _generate(tmp_path: Path) -> dict[str, Any]:
+    written = openapi.generate(tmp_path)
+    return {p.name: yaml.safe_load(p.read_text()) for p in written if p.suffix == ".yaml"}
+
+
+def test_every_generated_spec_is_valid_openapi(tmp_path: Path) -> None:
+    specs = _generate(tmp_path)
+    assert "teei.openapi.yaml" in specs
+    assert len(specs) == 8
+    for spec in specs.values():
+        validate(spec)
+
+
+def test_spec_matches_the_edge_json_mapping(tmp_path: Path) -> None:
+    spec = _generate(tmp_path)["teei.openapi.yaml"]
+    paths = spec["paths"]
+    get_profile = paths["/v1/profiles/{profile_id}"]["get"]
+    assert get_profile["operationId"] == "ProfileService_GetProfile"
+    assert get_profile["parameters"] == [
+        {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    ]
+    schemas = spec["components"]["schemas"]
+    profile = schemas["teei.profile.v1.Profile"]["properties"]
+    assert profile["create_time"] == {"type": "string", "format": "date-time"}
+    assert profile["counters"] == {"type": "object", "additionalProperties": {"type": "string", "format": "int64"}}
+    assert "PERSON_ROLE_VOLUNTEER" in profile["role"]["enum"]
+    csv_import = paths["/v1/kintell/imports"]["post"]["requestBody"]
+    assert csv_import["content"] == {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+
+
+def test_every_public_route_is_versioned(tmp_path: Path) -> None:
+    spec = _generate(tmp_path)["teei.openapi.yaml"]
+    unversioned = [p for p in spec["paths"] if not p.startswith("/v1/")]
+    assert unversioned == ["/.well-known/jwks.json", "/auth/jwks"]
+
+
+def test_index_lists_every_service(tmp_path: Path) -> None:
+    openapi.generate(tmp_path)
+    index = (tmp_path / "index.md").read_text()
+    for service in ("gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"):
+        assert f"[{service}.openapi.yaml]" in index
