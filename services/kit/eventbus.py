@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import nats
@@ -22,8 +24,24 @@ from services.kit.logs import get_logger
 
 log = get_logger(__name__)
 STREAM = "TEEI_EVENTS"
+DLQ_STREAM = "TEEI_DLQ"
+DLQ_PREFIX = "teei.dlq."
 DUPLICATE_WINDOW_SECONDS = 600.0
-MAX_DELIVER = 10
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Redelivery with exponential back-off and full jitter; after `max_deliver` attempts the
+    message goes to the dead-letter stream."""
+
+    max_deliver: int = 5
+    base_seconds: float = 1.0
+    max_seconds: float = 60.0
+
+    def delay(self, attempt: int) -> float:
+        """Seconds before redelivering after failed attempt number `attempt` (1-based)."""
+        ceiling = min(self.base_seconds * 2 ** (attempt - 1), self.max_seconds)
+        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
 
 
 class EventBus:
@@ -37,13 +55,16 @@ class EventBus:
         engine: sa.Engine,
         subscriptions: Sequence[events.Subscription] = (),
         poll_seconds: float = 1.0,
+        retry: RetryPolicy = RetryPolicy(),
     ) -> None:
+        self._retry = retry
         self._url, self._service, self._uow = url, service, UnitOfWork(engine)
         self._subscriptions = tuple(subscriptions)
         self._poll_seconds = poll_seconds
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._nc: Any = None
+        self._js: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
     async def start(self) -> None:
@@ -52,10 +73,12 @@ class EventBus:
         self._nc = await nats.connect(self._url, name=self._service, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
         js = self._nc.jetstream()
         await ensure_stream(js)
+        await ensure_dlq_stream(js)
+        self._js = js
         sa.event.listen(orm.Session, "after_commit", self._after_commit)
         self._tasks.append(asyncio.create_task(self._relay(js), name="outbox-relay"))
         for subscription in self._subscriptions:
-            psub = await _bind(js, subscription)
+            psub = await _bind(js, subscription, self._retry)
             self._tasks.append(asyncio.create_task(self._consume(psub, subscription), name=subscription.consumer))
         log.info("eventbus.started", consumers=[s.consumer for s in self._subscriptions])
 
@@ -129,16 +152,24 @@ class EventBus:
             envelope = events.Envelope.FromString(msg.data)
             if not envelope.id or not envelope.type:
                 raise DecodeError("envelope without id or type")
-        except DecodeError:
-            log.error("consumer.poison_message", consumer=subscription.consumer, subject=msg.subject)
-            await msg.term()
+        except DecodeError as exc:
+            await self._dead_letter(msg, subscription, attempts=1, error=f"undecodable envelope: {exc}")
             return
         try:
             applied = await asyncio.to_thread(self._apply, subscription, envelope)
-        except Exception:
+        except Exception as exc:  # any handler failure is retried, then dead-lettered
             attempt = msg.metadata.num_delivered if msg.metadata else 1
-            log.warning("consumer.handler_failed", consumer=subscription.consumer, event_id=envelope.id, exc_info=True)
-            await msg.nak(delay=min(2.0**attempt, 60.0))
+            log.warning(
+                "consumer.handler_failed",
+                consumer=subscription.consumer,
+                event_id=envelope.id,
+                attempt=attempt,
+                exc_info=True,
+            )
+            if attempt >= self._retry.max_deliver:
+                await self._dead_letter(msg, subscription, attempts=attempt, error=f"{type(exc).__name__}: {exc}")
+            else:
+                await msg.nak(delay=self._retry.delay(attempt))
             return
         await msg.ack()
         log.info(
@@ -146,6 +177,24 @@ class EventBus:
             consumer=subscription.consumer,
             event_id=envelope.id,
             event_type=envelope.type,
+        )
+
+    async def _dead_letter(self, msg: Msg, subscription: events.Subscription, *, attempts: int, error: str) -> None:
+        headers = {
+            **(msg.headers or {}),
+            "Teei-Original-Subject": msg.subject,
+            "Teei-Consumer": subscription.consumer,
+            "Teei-Attempts": str(attempts),
+            "Teei-Last-Error": error[:1000],
+        }
+        await self._js.publish(DLQ_PREFIX + subscription.consumer, msg.data, headers=headers)
+        await msg.term()
+        log.error(
+            "consumer.dead_lettered",
+            consumer=subscription.consumer,
+            subject=msg.subject,
+            attempts=attempts,
+            error=error[:200],
         )
 
     def _apply(self, subscription: events.Subscription, envelope: events.Envelope) -> bool:
@@ -170,14 +219,27 @@ async def ensure_stream(js: JetStreamContext) -> None:
         await js.update_stream(config)
 
 
-async def _bind(js: JetStreamContext, subscription: events.Subscription) -> JetStreamContext.PullSubscription:
+async def ensure_dlq_stream(js: JetStreamContext) -> None:
+    """Creates (or keeps) the dead-letter stream: messages that exhausted their attempts, kept for
+    operators to inspect, replay or purge."""
+    config = js_api.StreamConfig(name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">"], storage=js_api.StorageType.FILE)
+    try:
+        await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(config)
+
+
+async def _bind(
+    js: JetStreamContext, subscription: events.Subscription, retry: RetryPolicy
+) -> JetStreamContext.PullSubscription:
     config = js_api.ConsumerConfig(
         durable_name=subscription.consumer,
         filter_subjects=[events.nats_subject(t) for t in subscription.event_types],
         ack_policy=js_api.AckPolicy.EXPLICIT,
         deliver_policy=js_api.DeliverPolicy.ALL,
         ack_wait=30.0,
-        max_deliver=MAX_DELIVER,
+        # One more than the policy: the last attempt must still be delivered to be dead-lettered.
+        max_deliver=retry.max_deliver + 1,
     )
     try:
         await js.add_consumer(STREAM, config)

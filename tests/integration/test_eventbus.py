@@ -94,10 +94,10 @@ async def test_events_recorded_while_the_bus_was_down_are_delivered_once(nats_ur
         late = _milestone("p-late")
         _record(engine, late)
         assert sorted(await applied.wait_for(2)) == sorted([early.id, late.id])
-        with db.UnitOfWork(engine).begin() as session:
-            assert events.pending(session) == []
     finally:
         await bus.stop()
+    with db.UnitOfWork(engine).begin() as session:
+        assert events.pending(session) == []
 
 
 @pytest.mark.usefixtures("purge")
