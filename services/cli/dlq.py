@@ -32,13 +32,13 @@ def register(commands: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Runs one dlq action and prints its result as JSON lines."""
-    action: Callable[[Any], Awaitable[Any]] = {
+    actions: dict[str, Callable[[Any], Awaitable[Any]]] = {
         "list": deadletters.list_letters,
         "show": lambda js: deadletters.show(js, args.sequence),
         "replay": lambda js: deadletters.replay(js, args.sequence),
         "purge": deadletters.purge,
-    }[args.action]
-    result = asyncio.run(_with_jetstream(args.nats_url, action))
+    }
+    result = asyncio.run(_with_jetstream(args.nats_url, actions[args.action]))
     for item in result if isinstance(result, list) else [result]:
         print(json.dumps(_plain(item), sort_keys=True))
     return 0
