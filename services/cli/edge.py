@@ -20,6 +20,8 @@ from pathlib import Path
 
 import jinja2
 
+from services.cli import openapi
+
 ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
 TEMPLATE_NAME = "envoy.yaml.j2"
 READINESS_LUA_NAME = "readiness.lua"
@@ -173,6 +175,9 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         health_timeout=_duration(HEALTH_CHECK_TIMEOUT_MS),
         route_timeout=ROUTE_TIMEOUT,
         max_downstream_connections=MAX_DOWNSTREAM_CONNECTIONS,
+        legacy_prefixes=_legacy_prefixes(settings.descriptor_path),
+        deprecation=LEGACY_DEPRECATION,
+        sunset=LEGACY_SUNSET,
         max_request_body_bytes=settings.max_request_body_bytes,
         max_response_body_bytes=settings.max_response_body_bytes,
         readiness_lua=(ENVOY_DIR / READINESS_LUA_NAME).read_text(encoding="utf-8"),
@@ -196,3 +201,15 @@ def write_envoy_config(settings: EdgeSettings, path: Path) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+# Unversioned routes were deprecated on 2026-12-01 (RFC 9745 structured date) and stop on the sunset.
+LEGACY_DEPRECATION = "@1796083200"
+LEGACY_SUNSET = "Sat, 01 Jan 2028 00:00:00 GMT"
+
+
+def _legacy_prefixes(descriptor_path: Path) -> list[str]:
+    """First path segments of every /v1 REST binding: their unversioned forms redirect to /v1."""
+    if not descriptor_path.exists():
+        return []
+    return sorted({path.split("/")[2] for path in openapi.rest_paths(descriptor_path) if path.startswith("/v1/")})

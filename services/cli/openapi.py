@@ -227,6 +227,16 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0].strip() if text else ""
 
 
+def rest_paths(descriptor_set: Path = DESCRIPTOR_SET) -> list[str]:
+    """Every REST path template bound in the contracts."""
+    pool, comments = load_pool(descriptor_set)
+    names = [f.name for f in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file]
+    builder = Builder(comments)
+    for service in teei_services(pool, names):
+        builder.add_service(service)
+    return sorted(builder.paths)
+
+
 def document(title: str, builder: Builder) -> dict[str, Any]:
     """An OpenAPI 3.1 document of what the builder collected."""
     return {

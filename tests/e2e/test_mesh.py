@@ -145,3 +145,16 @@ def test_profile_survives_a_mesh_restart_and_the_launcher_stops_cleanly(tmp_path
         assert (var_dir / "nats" / "jetstream").is_dir()
     finally:
         assert second.stop() == 0
+
+
+def test_unversioned_routes_redirect_to_v1_with_deprecation_headers(client: httpx.Client) -> None:
+    created = _create(client, f"legacy-{uuid.uuid4().hex[:8]}@example.org")
+    response = client.get(f"/profiles/{created['profile_id']}?x=1", headers=ACME)
+    assert response.status_code == 308
+    assert response.headers["location"].endswith(f"/v1/profiles/{created['profile_id']}?x=1")
+    assert response.headers["deprecation"].startswith("@")
+    assert response.headers["sunset"].endswith("GMT")
+    assert response.headers["link"] == f'</v1/profiles/{created["profile_id"]}?x=1>; rel="successor-version"'
+    followed = client.get(f"/profiles/{created['profile_id']}", headers=ACME, follow_redirects=True)
+    assert followed.status_code == 200
+    assert followed.json()["profile"]["profile_id"] == created["profile_id"]
