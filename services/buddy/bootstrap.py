@@ -1,14 +1,44 @@
-"""Builds the buddy service from config."""
+"""Builds the buddy service from config with production defaults; tests pass their own parts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from services.buddy.grpc_api import BuddyServicer
+from services.buddy.handlers import Limits
+from services.buddy.repository import SqlBuddyUnitOfWork
+from services.kit import db
 from services.kit.config import ServiceConfig
-from services.kit.server import Service, contract_only
+from services.kit.server import Registration, Service
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
 NAME = "buddy"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# gRPC must accept the largest CSV export plus the request envelope.
+MESSAGE_HEADROOM = 64 * 1024
 
 
-def build(config: ServiceConfig) -> Service:
-    """The buddy contract, served with health and reflection; its behaviour lands with the domain work."""
-    return contract_only(NAME, config, buddy_pb2, buddy_pb2_grpc, "BuddyService")
+def database_url(config: ServiceConfig) -> str:
+    """DATABASE_URL when given, else a SQLite file under the var folder."""
+    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
+
+
+def build(config: ServiceConfig, *, engine: sa.Engine | None = None, limits: Limits | None = None) -> Service:
+    """The buddy service: migrations applied, servicer wired to the database and the outbox."""
+    limits = limits or Limits()
+    if engine is None:
+        url = database_url(config)
+        db.upgrade(url, MIGRATIONS)
+        engine = db.create_engine(url)
+    # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
+    servicer = BuddyServicer(uow=SqlBuddyUnitOfWork(db.UnitOfWork(engine)), limits=limits)  # type: ignore[abstract]
+    return Service(
+        name=NAME,
+        config=config,
+        registrations=[Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)],
+        on_stop=[engine.dispose],
+        engine=engine,
+        max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM,
+    )

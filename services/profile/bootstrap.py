@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from services.kit import db
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
+from services.profile.consumers import SUBSCRIPTIONS
 from services.profile.grpc_api import ProfileServicer
 from services.profile.repository import SqlProfileUnitOfWork
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
@@ -23,12 +24,18 @@ def database_url(config: ServiceConfig) -> str:
 
 
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
-    """The profile service: migrations applied, servicer wired to the database."""
+    """The profile service: migrations applied, servicer wired to the database, source events consumed."""
     url = database_url(config)
     if engine is None:
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
-    # Abstract for mypy only: RPCs not built yet inherit the generated UNIMPLEMENTED answer.
-    servicer = ProfileServicer(uow=SqlProfileUnitOfWork(db.UnitOfWork(engine)))  # type: ignore[abstract]
+    servicer = ProfileServicer(uow=SqlProfileUnitOfWork(db.UnitOfWork(engine)))
     registration = Registration.of(profile_pb2, profile_pb2_grpc, "ProfileService", servicer)
-    return Service(name=NAME, config=config, registrations=[registration], on_stop=[engine.dispose])
+    return Service(
+        name=NAME,
+        config=config,
+        registrations=[registration],
+        on_stop=[engine.dispose],
+        engine=engine,
+        subscriptions=SUBSCRIPTIONS,
+    )

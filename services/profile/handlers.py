@@ -6,11 +6,26 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.kit.errors import FieldViolation
-from services.profile.domain.commands import CreateProfile, GetProfile
-from services.profile.domain.model import Profile, ProfileEmailTaken, ProfileNotFound, validate_profile_id
-from services.profile.repository import DuplicateProfile, ProfileUnitOfWork
+from services.profile import paging
+from services.profile.domain import commands
+from services.profile.domain.events import ProfilesMerged
+from services.profile.domain.identity import bind_external_id, surviving
+from services.profile.domain.journey import upserted, validate_name
+from services.profile.domain.model import (
+    InvalidProfile,
+    Profile,
+    ProfileEmailTaken,
+    ProfileNotFound,
+    check_email,
+    normalise_email,
+    validate_external_id,
+    validate_profile_id,
+)
+from services.profile.repository import DuplicateProfile, ProfileRepository, ProfileUnitOfWork
 
 Clock = Callable[[], datetime]
+MAX_REASON_LENGTH = 500
+MAX_REQUEST_ID_LENGTH = 128
 
 
 def utc_now() -> datetime:
@@ -18,7 +33,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-def create_profile(command: CreateProfile, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
+def create_profile(command: commands.CreateProfile, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
     """Registers a person; a second profile with the same e-mail in the company is refused."""
     profile = Profile.register(
         company_id=command.company_id,
@@ -36,18 +51,141 @@ def create_profile(command: CreateProfile, *, uow: ProfileUnitOfWork, clock: Clo
                 return profile
             except DuplicateProfile:
                 existing = profiles.get_by_email(profile.email)
+        owner = surviving(profiles, existing)
     raise ProfileEmailTaken(
         "a profile with this e-mail already exists",
-        metadata={"profile_id": existing.profile_id if existing else ""},
+        metadata={"profile_id": owner.profile_id if owner else ""},
         violations=[FieldViolation("email", "already used by another profile")],
     )
 
 
-def get_profile(query: GetProfile, *, uow: ProfileUnitOfWork) -> Profile:
-    """One profile of the caller's company."""
-    profile_id = validate_profile_id(query.profile_id)
-    with uow.begin(company_id=query.company_id) as profiles:
-        profile: Profile | None = profiles.get(profile_id)
+def live_profile(profiles: ProfileRepository, profile_id: str, field_name: str = "profile_id") -> Profile:
+    """The profile, locked for change; a merged-away profile is not found and names its survivor."""
+    profile_id = validate_profile_id(profile_id, field_name)
+    profile = profiles.lock(profile_id)
     if profile is None:
         raise ProfileNotFound("profile not found", metadata={"profile_id": profile_id})
+    if profile.merged_into is not None:
+        raise ProfileNotFound(
+            "profile was merged into another profile",
+            metadata={"profile_id": profile_id, "merged_into": profile.merged_into},
+        )
     return profile
+
+
+def get_profile(query: commands.GetProfile, *, uow: ProfileUnitOfWork) -> Profile:
+    """One profile of the caller's company, with its identities and journey."""
+    with uow.begin(company_id=query.company_id) as profiles:
+        return live_profile(profiles, query.profile_id)
+
+
+def list_profiles(query: commands.ListProfiles, *, uow: ProfileUnitOfWork) -> tuple[list[Profile], str]:
+    """A page of the company's profiles (merged-away ones excluded) and the token of the next page."""
+    email = normalise_email(query.email)
+    if email and check_email(email):
+        raise InvalidProfile("the e-mail filter is invalid", violations=check_email(email))
+    size = paging.page_size(query.page_size)
+    after = paging.decode(query.page_token, scope=(query.company_id, email))
+    with uow.begin(company_id=query.company_id) as profiles:
+        page = profiles.page(email=email, after=after, limit=size + 1)
+    more = len(page) > size
+    page = page[:size]
+    token = paging.encode(page[-1].profile_id, scope=(query.company_id, email)) if more else ""
+    return page, token
+
+
+def link_external_id(
+    command: commands.LinkExternalId, *, uow: ProfileUnitOfWork, clock: Clock = utc_now
+) -> tuple[Profile, bool]:
+    """Binds an external id to a profile: idempotent, and a binding to another profile is a conflict."""
+    external = validate_external_id(command.provider, command.external_id)
+    with uow.begin(company_id=command.company_id) as profiles:
+        profile = live_profile(profiles, command.profile_id)
+        created = bind_external_id(profiles, profile, external, now=clock())
+        if created:
+            profiles.save_journey(profile, now=clock())
+        return profile, created
+
+
+def merge_profiles(command: commands.MergeProfiles, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
+    """Folds the duplicate into the survivor (audited, emitted); replaying a done merge changes nothing."""
+    survivor_id = validate_profile_id(command.profile_id)
+    duplicate_id = validate_profile_id(command.duplicate_profile_id, "duplicate_profile_id")
+    reason = _merge_reason(command.reason, survivor_id, duplicate_id)
+    with uow.begin(company_id=command.company_id) as profiles:
+        survivor = live_profile(profiles, survivor_id)
+        duplicate = profiles.lock(duplicate_id)
+        if duplicate is not None and duplicate.merged_into == survivor_id:
+            return survivor
+        duplicate = live_profile(profiles, duplicate_id, "duplicate_profile_id")
+        survivor.journey.absorb(duplicate.journey)
+        survivor.external_ids = sorted({*survivor.external_ids, *duplicate.external_ids})
+        merge = ProfilesMerged(survivor_id, duplicate_id, reason, command.actor)
+        profiles.fold(duplicate, survivor, merge, now=clock())
+        profiles.publish(merge)
+        return survivor
+
+
+def _merge_reason(reason: str, survivor_id: str, duplicate_id: str) -> str:
+    reason = reason.strip()
+    violations = []
+    if not reason:
+        violations.append(FieldViolation("reason", "is required"))
+    elif len(reason) > MAX_REASON_LENGTH:
+        violations.append(FieldViolation("reason", f"must be at most {MAX_REASON_LENGTH} characters"))
+    if survivor_id == duplicate_id:
+        violations.append(FieldViolation("duplicate_profile_id", "must differ from profile_id"))
+    if violations:
+        raise InvalidProfile("the merge request is invalid", violations=violations)
+    return reason
+
+
+def upsert_enrolment(command: commands.UpsertEnrolment, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
+    """Sets the profile's enrolment in one programme."""
+    violations = [
+        FieldViolation(f"enrolment.{name}", "is required")
+        for name, value in (("programme", command.programme), ("status", command.status))
+        if value is None
+    ]
+    if violations or command.programme is None or command.status is None:
+        raise InvalidProfile("the enrolment is invalid", violations=violations)
+    with uow.begin(company_id=command.company_id) as profiles:
+        profile = live_profile(profiles, command.profile_id)
+        enrolments = profile.journey.enrolments
+        enrolments[command.programme] = upserted(
+            enrolments.get(command.programme),
+            programme=command.programme,
+            status=command.status,
+            start_at=command.start_at,
+            end_at=command.end_at,
+            now=clock(),
+        )
+        profiles.save_journey(profile, now=clock())
+        return profile
+
+
+def set_journey_flag(command: commands.SetJourneyFlag, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
+    """Sets a journey flag."""
+    name = validate_name("flag", command.flag)
+    with uow.begin(company_id=command.company_id) as profiles:
+        profile = live_profile(profiles, command.profile_id)
+        profile.journey.set_flag(name, command.value)
+        profiles.save_journey(profile, now=clock())
+        return profile
+
+
+def increment_counter(command: commands.IncrementCounter, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:
+    """Adds delta to a counter (a missing one starts at 0); a replayed request id is applied once."""
+    name = validate_name("counter", command.counter)
+    if len(command.request_id) > MAX_REQUEST_ID_LENGTH:
+        violation = FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
+        raise InvalidProfile("the request id is invalid", violations=[violation])
+    with uow.begin(company_id=command.company_id) as profiles:
+        profile = live_profile(profiles, command.profile_id)
+        if command.request_id and not profiles.first_fact(
+            profile.profile_id, "rpc.increment_counter", command.request_id, now=clock()
+        ):
+            return profile
+        profile.journey.increment(name, command.delta)
+        profiles.save_journey(profile, now=clock())
+        return profile

@@ -1,14 +1,42 @@
-"""Builds the safety service from config."""
+"""Builds the safety service from config with production defaults; tests pass their own parts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from services.kit import db
 from services.kit.config import ServiceConfig
-from services.kit.server import Service, contract_only
+from services.kit.server import Registration, Service
+from services.safety.consumers import SUBSCRIPTIONS
+from services.safety.grpc_api import SafetyServicer
+from services.safety.repository import SqlSafetyUnitOfWork
 from teei.safety.v1 import safety_pb2, safety_pb2_grpc
 
 NAME = "safety"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def build(config: ServiceConfig) -> Service:
-    """The safety contract, served with health and reflection; its behaviour lands with the domain work."""
-    return contract_only(NAME, config, safety_pb2, safety_pb2_grpc, "SafetyService")
+def database_url(config: ServiceConfig) -> str:
+    """DATABASE_URL when given, else a SQLite file under the var folder."""
+    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
+
+
+def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
+    """The safety service: migrations applied, servicer wired to the database, source-text events consumed."""
+    url = database_url(config)
+    if engine is None:
+        db.upgrade(url, MIGRATIONS)
+        engine = db.create_engine(url)
+    # Abstract for mypy only: the privacy RPCs are not built yet and inherit the UNIMPLEMENTED answer.
+    servicer = SafetyServicer(uow=SqlSafetyUnitOfWork(db.UnitOfWork(engine)))  # type: ignore[abstract]
+    registration = Registration.of(safety_pb2, safety_pb2_grpc, "SafetyService", servicer)
+    return Service(
+        name=NAME,
+        config=config,
+        registrations=[registration],
+        on_stop=[engine.dispose],
+        engine=engine,
+        subscriptions=SUBSCRIPTIONS,
+    )

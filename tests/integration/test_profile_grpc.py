@@ -122,9 +122,12 @@ async def test_calls_without_a_valid_tenant_are_refused(
     assert listed.code() == error.code()
 
 
-async def test_rpcs_not_built_yet_answer_unimplemented(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
-    error = await _error(profiles.ListProfiles(profile_pb2.ListProfilesRequest(), metadata=ACME))
-    assert error.code() == grpc.StatusCode.UNIMPLEMENTED
+async def test_list_profiles_of_an_empty_company_is_an_empty_page(
+    profiles: profile_pb2_grpc.ProfileServiceAsyncStub,
+) -> None:
+    reply = await profiles.ListProfiles(profile_pb2.ListProfilesRequest(), metadata=ACME)
+    assert list(reply.profiles) == []
+    assert reply.next_page_token == ""
 
 
 async def test_oversized_request_is_refused(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:

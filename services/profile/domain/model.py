@@ -1,42 +1,43 @@
-"""Profiles: one per person per company, keyed by normalised e-mail."""
+"""Profiles: one per person per company, keyed by normalised e-mail, with their identities and journey."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
-from services.kit.errors import AlreadyExists, DomainError, FieldViolation, InvalidArgument, NotFound
+from services.kit.errors import FieldViolation
+from services.kit.identity import profile_id_for_email
+from services.profile.domain.errors import (
+    CounterOverflow,
+    ExternalIdConflict,
+    InvalidProfile,
+    ProfileEmailTaken,
+    ProfileError,
+    ProfileNotFound,
+)
+from services.profile.domain.journey import Journey
+
+__all__ = [
+    "CounterOverflow",
+    "ExternalId",
+    "ExternalIdConflict",
+    "InvalidProfile",
+    "PersonRole",
+    "Profile",
+    "ProfileEmailTaken",
+    "ProfileError",
+    "ProfileNotFound",
+    "Provider",
+]
 
 MAX_EMAIL_LENGTH = 254
 MAX_NAME_LENGTH = 200
+MAX_EXTERNAL_ID_LENGTH = 255
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-
-
-class ProfileError(DomainError):
-    """Root of the profile service's errors."""
-
-    reason = "PROFILE_ERROR"
-
-
-class ProfileNotFound(ProfileError, NotFound):
-    """No profile with that id in the caller's company."""
-
-    reason = "PROFILE_NOT_FOUND"
-
-
-class ProfileEmailTaken(ProfileError, AlreadyExists):
-    """The company already has a profile with that e-mail."""
-
-    reason = "PROFILE_EMAIL_TAKEN"
-
-
-class InvalidProfile(ProfileError, InvalidArgument):
-    """The profile data breaks a rule; the violations name the fields."""
-
-    reason = "INVALID_PROFILE"
+_EXTERNAL_ID = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
 
 class PersonRole(StrEnum):
@@ -46,24 +47,56 @@ class PersonRole(StrEnum):
     VOLUNTEER = "volunteer"
 
 
+class Provider(StrEnum):
+    """Programme sources that hold external identities."""
+
+    KINTELL = "kintell"
+    BUDDY = "buddy"
+    UPSKILLING = "upskilling"
+    DISCORD = "discord"
+
+
+@dataclass(frozen=True, order=True)
+class ExternalId:
+    """The person's id in one programme source."""
+
+    provider: Provider
+    external_id: str
+
+
 def normalise_email(raw: str) -> str:
     """The primary identity key: trimmed and lower-cased."""
     return raw.strip().lower()
 
 
-def validate_profile_id(profile_id: str) -> str:
+def validate_profile_id(profile_id: str, field_name: str = "profile_id") -> str:
     """Profile ids are UUIDs; anything else is a malformed request, not a missing profile."""
     try:
         return str(uuid.UUID(profile_id))
     except ValueError:
         raise InvalidProfile(
-            "profile_id is not a valid id", violations=[FieldViolation("profile_id", "must be a UUID")]
+            f"{field_name} is not a valid id", violations=[FieldViolation(field_name, "must be a UUID")]
         ) from None
+
+
+def validate_external_id(provider: Provider | None, external_id: str) -> ExternalId:
+    """A well-formed external identity; raises InvalidProfile naming each bad field."""
+    external_id = external_id.strip()
+    violations = [] if provider else [FieldViolation("external_id.provider", "is required")]
+    if not external_id:
+        violations.append(FieldViolation("external_id.external_id", "is required"))
+    elif len(external_id) > MAX_EXTERNAL_ID_LENGTH:
+        violations.append(FieldViolation("external_id.external_id", f"must be at most {MAX_EXTERNAL_ID_LENGTH}"))
+    elif not _EXTERNAL_ID.match(external_id):
+        violations.append(FieldViolation("external_id.external_id", "must not contain control characters"))
+    if violations or provider is None:
+        raise InvalidProfile("the external id is invalid", violations=violations)
+    return ExternalId(provider, external_id)
 
 
 @dataclass
 class Profile:
-    """A person in one company."""
+    """A person in one company: identity fields, external identities and journey."""
 
     profile_id: str
     company_id: str
@@ -73,6 +106,9 @@ class Profile:
     role: PersonRole
     created_at: datetime
     updated_at: datetime
+    external_ids: list[ExternalId] = field(default_factory=list)
+    journey: Journey = field(default_factory=Journey)
+    merged_into: str | None = None
 
     @classmethod
     def register(
@@ -82,24 +118,27 @@ class Profile:
         email = normalise_email(email)
         given_name, family_name = given_name.strip(), family_name.strip()
         violations = (
-            _check_email(email) + _check_name("given_name", given_name) + _check_name("family_name", family_name)
+            check_email(email) + _check_name("given_name", given_name) + _check_name("family_name", family_name)
         )
         if violations:
             raise InvalidProfile("the profile is invalid", violations=violations)
-        return cls(str(uuid.uuid4()), company_id, email, given_name, family_name, role, now, now)
+        # The id is derived from (company, e-mail), so other services name the person without a call.
+        profile_id = profile_id_for_email(company_id, email)
+        return cls(profile_id, company_id, email, given_name, family_name, role, now, now)
 
 
-def _check_email(email: str) -> list[FieldViolation]:
+def check_email(email: str, field_name: str = "email") -> list[FieldViolation]:
+    """Violations of a normalised e-mail (empty when it is well-formed)."""
     if not email:
-        return [FieldViolation("email", "is required")]
+        return [FieldViolation(field_name, "is required")]
     if len(email) > MAX_EMAIL_LENGTH:
-        return [FieldViolation("email", f"must be at most {MAX_EMAIL_LENGTH} characters")]
+        return [FieldViolation(field_name, f"must be at most {MAX_EMAIL_LENGTH} characters")]
     if not _EMAIL.match(email):
-        return [FieldViolation("email", "is not an e-mail address")]
+        return [FieldViolation(field_name, "is not an e-mail address")]
     return []
 
 
-def _check_name(field: str, value: str) -> list[FieldViolation]:
+def _check_name(field_name: str, value: str) -> list[FieldViolation]:
     if len(value) > MAX_NAME_LENGTH:
-        return [FieldViolation(field, f"must be at most {MAX_NAME_LENGTH} characters")]
+        return [FieldViolation(field_name, f"must be at most {MAX_NAME_LENGTH} characters")]
     return []

@@ -604,19 +604,23 @@ class IncrementCounterRequest(_message.Message):
     PROFILE_ID_FIELD_NUMBER: _builtins.int
     COUNTER_FIELD_NUMBER: _builtins.int
     DELTA_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     profile_id: _builtins.str
     counter: _builtins.str
     delta: _builtins.int
+    request_id: _builtins.str
+    """Optional idempotency key: a replayed request with the same key is applied once."""
     def __init__(
         self,
         *,
         profile_id: _builtins.str = ...,
         counter: _builtins.str = ...,
         delta: _builtins.int = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["counter", b"counter", "delta", b"delta", "profile_id", b"profile_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["counter", b"counter", "delta", b"delta", "profile_id", b"profile_id", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -149,12 +149,15 @@ class Finding(_message.Message):
     SUBTYPE_FIELD_NUMBER: _builtins.int
     CONFIDENCE_FIELD_NUMBER: _builtins.int
     SPANS_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
     type: Global___FindingType.ValueType
     """Profanity, PII, toxic or spam."""
     subtype: _builtins.str
     """Finer kind, e.g. for PII `email`, `phone`, `national_id`, `payment_card` (Luhn-checked)."""
     confidence: _builtins.float
     """Confidence: 0.3 (low), 0.6 (medium) or 0.9 (high)."""
+    reason: _builtins.str
+    """Why the rule fired, e.g. "13-19 digit number that passes the Luhn check"; never the matched text."""
     @_builtins.property
     def spans(self) -> _containers.RepeatedCompositeFieldContainer[Global___TextSpan]:
         """Where the finding occurs in the original text."""
@@ -166,10 +169,11 @@ class Finding(_message.Message):
         subtype: _builtins.str = ...,
         confidence: _builtins.float = ...,
         spans: _abc.Iterable[Global___TextSpan] | None = ...,
+        reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "spans", b"spans", "subtype", b"subtype", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confidence", b"confidence", "reason", b"reason", "spans", b"spans", "subtype", b"subtype", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -367,7 +371,7 @@ class ScreenTextRequest(_message.Message):
     PROFILE_ID_FIELD_NUMBER: _builtins.int
     DRY_RUN_FIELD_NUMBER: _builtins.int
     text: _builtins.str
-    """The text to screen (at most 10000 characters)."""
+    """The text to screen (at most 20000 characters)."""
     source_text_id: _builtins.str
     """Id of the record holding the text, e.g. a session or feedback id."""
     source_text_type: _types_pb2.TextSourceType.ValueType

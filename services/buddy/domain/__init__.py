@@ -1,0 +1,1 @@
+"""The Buddy programme domain: plain Python, no persistence or transport."""

@@ -1,0 +1,78 @@
+"""Commands and queries the buddy service handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.buddy.domain.model import EventType, MatchStatus, Side
+
+
+@dataclass(frozen=True)
+class ImportRecords:
+    """Import one CSV export of a record kind."""
+
+    company_id: str
+    kind: str
+    data: bytes
+    file_name: str = ""
+
+
+@dataclass(frozen=True)
+class ReceiveWebhook:
+    """Store the record of one webhook delivery."""
+
+    company_id: str
+    kind: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class GetRecord:
+    """Read one record of a kind by platform id."""
+
+    company_id: str
+    kind: str
+    record_id: str
+
+
+@dataclass(frozen=True)
+class RecordFilter:
+    """Filters of the list queries; empty values do not filter. Combined with AND."""
+
+    match_id: str = ""
+    email: str = ""
+    status: MatchStatus | None = None
+    event_type: EventType | None = None
+    side: Side | None = None
+    since: datetime | None = None
+    before: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListRecords:
+    """A page of a kind's records, newest first."""
+
+    company_id: str
+    kind: str
+    filter: RecordFilter
+    page_size: int = 0
+    page_token: str = ""
+    profile_id: str = ""
+
+
+@dataclass(frozen=True)
+class GetImport:
+    """Read one import batch (or its errors)."""
+
+    company_id: str
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ListImports:
+    """A page of import batches, newest first."""
+
+    company_id: str
+    page_size: int = 0
+    page_token: str = ""

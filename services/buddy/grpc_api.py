@@ -1,0 +1,162 @@
+"""BuddyService servicer: proto ⇄ command, nothing else. Export/Erase answer UNIMPLEMENTED (inherited)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import message, timestamp_pb2
+
+from services.buddy import handlers, wire
+from services.buddy.domain.commands import (
+    GetImport,
+    GetRecord,
+    ImportRecords,
+    ListImports,
+    ListRecords,
+    ReceiveWebhook,
+    RecordFilter,
+)
+from services.buddy.domain.errors import InvalidBuddyRequest
+from services.buddy.domain.model import Record, Side
+from services.buddy.handlers import DEFAULT_LIMITS, Limits
+from services.buddy.repository import BuddyUnitOfWork
+from services.kit import csvimport, logs
+from services.kit.errors import FieldViolation
+from services.kit.tenancy import current_tenant
+from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
+from teei.common.v1 import types_pb2
+
+Context = grpc.aio.ServicerContext[Any, Any]
+E = TypeVar("E")
+log = logs.get_logger(__name__)
+
+_STATUS = {v: k for k, v in wire.STATUS.items()}
+_EVENT_TYPE = {v: k for k, v in wire.EVENT_TYPE.items()}
+_SIDE = {types_pb2.PERSON_ROLE_PARTICIPANT: Side.PARTICIPANT, types_pb2.PERSON_ROLE_VOLUNTEER: Side.BUDDY}
+
+
+class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
+    """Serves imports, webhooks and reads of Buddy records for the caller's company."""
+
+    def __init__(self, *, uow: BuddyUnitOfWork, limits: Limits = DEFAULT_LIMITS) -> None:
+        self._uow = uow
+        self._limits = limits
+
+    async def ImportRecords(
+        self, request: buddy_pb2.ImportRecordsRequest, context: Context
+    ) -> buddy_pb2.ImportRecordsResponse:
+        command = ImportRecords(current_tenant(), request.kind, request.body.data, request.file_name)
+        batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow, limits=self._limits)
+        log.info("buddy.import.recorded", batch_id=batch.batch_id, kind=batch.kind, file_name=request.file_name[:255])
+        return buddy_pb2.ImportRecordsResponse(batch=wire.batch(batch))
+
+    async def GetImport(self, request: buddy_pb2.GetImportRequest, context: Context) -> buddy_pb2.GetImportResponse:
+        batch = await asyncio.to_thread(
+            handlers.get_import, GetImport(current_tenant(), request.batch_id), uow=self._uow
+        )
+        return buddy_pb2.GetImportResponse(batch=wire.batch(batch))
+
+    async def ListImports(
+        self, request: buddy_pb2.ListImportsRequest, context: Context
+    ) -> buddy_pb2.ListImportsResponse:
+        query = ListImports(current_tenant(), request.page_size, request.page_token)
+        batches, token = await asyncio.to_thread(handlers.list_imports, query, uow=self._uow)
+        return buddy_pb2.ListImportsResponse(batches=[wire.batch(b) for b in batches], next_page_token=token)
+
+    async def GetImportErrors(
+        self, request: buddy_pb2.GetImportErrorsRequest, context: Context
+    ) -> buddy_pb2.GetImportErrorsResponse:
+        query = GetImport(current_tenant(), request.batch_id)
+        errors = await asyncio.to_thread(handlers.get_import_errors, query, uow=self._uow)
+        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=csvimport.error_csv(errors))
+        rows = [types_pb2.RowError(row=e.row, field=e.field, message=e.message, value=e.value) for e in errors]
+        return buddy_pb2.GetImportErrorsResponse(body=body, errors=rows)
+
+    async def ReceiveWebhook(
+        self, request: buddy_pb2.ReceiveWebhookRequest, context: Context
+    ) -> buddy_pb2.ReceiveWebhookResponse:
+        command = ReceiveWebhook(current_tenant(), request.kind, request.body.data)
+        ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow, limits=self._limits)
+        return buddy_pb2.ReceiveWebhookResponse(
+            ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)
+        )
+
+    async def GetMatch(self, request: buddy_pb2.GetMatchRequest, context: Context) -> buddy_pb2.GetMatchResponse:
+        return buddy_pb2.GetMatchResponse(match=await self._get("matches", request.match_id, wire.match))
+
+    async def ListMatches(
+        self, request: buddy_pb2.ListMatchesRequest, context: Context
+    ) -> buddy_pb2.ListMatchesResponse:
+        where = RecordFilter(email=request.email, status=_enum(request.status, _STATUS, "status"))
+        found, token = await self._list("matches", where, request, wire.match)
+        return buddy_pb2.ListMatchesResponse(matches=found, next_page_token=token)
+
+    async def GetEvent(self, request: buddy_pb2.GetEventRequest, context: Context) -> buddy_pb2.GetEventResponse:
+        return buddy_pb2.GetEventResponse(event=await self._get("events", request.event_id, wire.event))
+
+    async def ListEvents(self, request: buddy_pb2.ListEventsRequest, context: Context) -> buddy_pb2.ListEventsResponse:
+        where = RecordFilter(
+            match_id=request.match_id,
+            event_type=_enum(request.event_type, _EVENT_TYPE, "event_type"),
+            since=_time(request, "start_time"),
+            before=_time(request, "end_time"),
+        )
+        found, token = await self._list("events", where, request, wire.event)
+        return buddy_pb2.ListEventsResponse(events=found, next_page_token=token)
+
+    async def GetCheckIn(self, request: buddy_pb2.GetCheckInRequest, context: Context) -> buddy_pb2.GetCheckInResponse:
+        return buddy_pb2.GetCheckInResponse(checkin=await self._get("checkins", request.checkin_id, wire.checkin))
+
+    async def ListCheckIns(
+        self, request: buddy_pb2.ListCheckInsRequest, context: Context
+    ) -> buddy_pb2.ListCheckInsResponse:
+        where = RecordFilter(
+            match_id=request.match_id, since=_time(request, "start_time"), before=_time(request, "end_time")
+        )
+        found, token = await self._list("checkins", where, request, wire.checkin)
+        return buddy_pb2.ListCheckInsResponse(checkins=found, next_page_token=token)
+
+    async def GetFeedback(
+        self, request: buddy_pb2.GetFeedbackRequest, context: Context
+    ) -> buddy_pb2.GetFeedbackResponse:
+        return buddy_pb2.GetFeedbackResponse(feedback=await self._get("feedback", request.feedback_id, wire.feedback))
+
+    async def ListFeedback(
+        self, request: buddy_pb2.ListFeedbackRequest, context: Context
+    ) -> buddy_pb2.ListFeedbackResponse:
+        where = RecordFilter(match_id=request.match_id, side=_enum(request.author_role, _SIDE, "author_role"))
+        found, token = await self._list("feedback", where, request, wire.feedback)
+        return buddy_pb2.ListFeedbackResponse(feedback=found, next_page_token=token)
+
+    async def _get(self, kind: str, record_id: str, to_proto: Callable[[Any], E]) -> E:
+        query = GetRecord(current_tenant(), kind, record_id)
+        record = await asyncio.to_thread(handlers.get_record, query, uow=self._uow)
+        return to_proto(record)
+
+    async def _list(
+        self, kind: str, where: RecordFilter, request: Any, to_proto: Callable[[Any], E]
+    ) -> tuple[list[E], str]:
+        query = ListRecords(current_tenant(), kind, where, request.page_size, request.page_token, request.profile_id)
+        found: list[Record]
+        found, token = await asyncio.to_thread(handlers.list_records, query, uow=self._uow)
+        return [to_proto(record) for record in found], token
+
+
+def _enum(value: int, known: Mapping[Any, E], field: str) -> E | None:
+    if value == 0:
+        return None
+    if value not in known:
+        raise InvalidBuddyRequest(f"{field} is not a known value", violations=[FieldViolation(field, "unknown value")])
+    return known[value]
+
+
+def _time(request: message.Message, field: str) -> datetime | None:
+    if not request.HasField(field):
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(request, field)
+    return stamp.ToDatetime(tzinfo=UTC)

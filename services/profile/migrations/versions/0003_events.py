@@ -1,0 +1,23 @@
+"""The transactional outbox and the consumer inbox of the profile service.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-01
+"""
+
+from alembic import op
+
+from services.kit import events
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    events.create_tables(op)
+
+
+def downgrade() -> None:
+    events.drop_tables(op)

@@ -1,0 +1,101 @@
+"""SQLAlchemy Core tables of the profile service (the migrations create the same schema)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+_PROFILE_FK = "profiles.profile_id"
+
+
+def _owner() -> list[sa.Column[str]]:
+    return [
+        sa.Column("company_id", sa.String(63), nullable=False),
+        sa.Column("profile_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), primary_key=True),
+    ]
+
+
+profiles = sa.Table(
+    "profiles",
+    metadata,
+    sa.Column("profile_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("given_name", sa.String(200), nullable=False),
+    sa.Column("family_name", sa.String(200), nullable=False),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("merged_into", sa.String(36), nullable=True),
+    sa.UniqueConstraint("company_id", "email", name="uq_profiles_company_email"),
+)
+
+external_ids = sa.Table(
+    "profile_external_ids",
+    metadata,
+    sa.Column("company_id", sa.String(63), primary_key=True),
+    sa.Column("provider", sa.String(20), primary_key=True),
+    sa.Column("external_id", sa.String(255), primary_key=True),
+    sa.Column("profile_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False, index=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+enrolments = sa.Table(
+    "profile_enrolments",
+    metadata,
+    *_owner(),
+    sa.Column("programme", sa.String(20), primary_key=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("start_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("end_at", sa.DateTime(timezone=True), nullable=True),
+)
+
+flags = sa.Table(
+    "profile_flags",
+    metadata,
+    *_owner(),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("value", sa.Boolean, nullable=False),
+)
+
+counters = sa.Table(
+    "profile_counters",
+    metadata,
+    *_owner(),
+    sa.Column("name", sa.String(63), primary_key=True),
+    sa.Column("value", sa.BigInteger, nullable=False),
+)
+
+milestones = sa.Table(
+    "profile_milestones",
+    metadata,
+    *_owner(),
+    sa.Column("kind", sa.String(40), primary_key=True),
+    sa.Column("repeat_key", sa.String(20), primary_key=True),
+    sa.Column("reached_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("detail", sa.String(500), nullable=False),
+)
+
+# Source facts already applied to a profile: the same real-world record never counts twice.
+facts = sa.Table(
+    "profile_facts",
+    metadata,
+    *_owner(),
+    sa.Column("source", sa.String(60), primary_key=True),
+    sa.Column("record_id", sa.String(300), primary_key=True),
+    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+merges = sa.Table(
+    "profile_merges",
+    metadata,
+    sa.Column("merge_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False, index=True),
+    sa.Column("survivor_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False),
+    sa.Column("duplicate_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False),
+    sa.Column("reason", sa.String(500), nullable=False),
+    sa.Column("actor", sa.String(200), nullable=False),
+    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+JOURNEY_TABLES = (enrolments, flags, counters, milestones)

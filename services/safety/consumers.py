@@ -1,0 +1,106 @@
+"""Event consumers: screen the free text carried by programme-source events and keep flags and reviews."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import orm
+
+from services.kit import events
+from services.kit.errors import FieldViolation
+from services.safety import handlers
+from services.safety.domain import commands
+from services.safety.domain.errors import InvalidSafetyRequest
+from services.safety.domain.model import TextSourceType
+from services.safety.domain.screening import screen
+from services.safety.repository import SqlSafetyRepository
+from teei.buddy.v1 import events_pb2 as buddy_events
+from teei.common.v1 import types_pb2
+from teei.kintell.v1 import events_pb2 as kintell_events
+
+CONSUMER = "safety-screening"
+
+
+@dataclass(frozen=True)
+class _Text:
+    """The text an event carries, where it lives and who wrote it."""
+
+    field: str
+    text: str
+    source_text_id: str
+    source_text_type: TextSourceType
+    author: types_pb2.PersonRef
+
+
+def _session_completed(payload: kintell_events.SessionCompleted) -> _Text:
+    # Session feedback is the participant's.
+    return _Text(
+        "feedback_text",
+        payload.feedback_text,
+        payload.session_id,
+        TextSourceType.KINTELL_SESSION_FEEDBACK,
+        payload.participant,
+    )
+
+
+def _rating_created(payload: kintell_events.RatingCreated) -> _Text:
+    author = payload.volunteer if payload.rater_role == types_pb2.PERSON_ROLE_VOLUNTEER else payload.participant
+    return _Text(
+        "feedback_text", payload.feedback_text, payload.rating_id, TextSourceType.KINTELL_RATING_FEEDBACK, author
+    )
+
+
+def _feedback_submitted(payload: buddy_events.FeedbackSubmitted) -> _Text:
+    author = payload.buddy if payload.author_role == types_pb2.PERSON_ROLE_VOLUNTEER else payload.participant
+    return _Text("text", payload.text, payload.feedback_id, TextSourceType.BUDDY_FEEDBACK, author)
+
+
+def _checkin_completed(payload: buddy_events.CheckInCompleted) -> _Text:
+    # Notes and every answer get one verdict (`notes_screening`), so they are screened as one text.
+    parts = [payload.notes, *(answer.answer for answer in payload.question_responses)]
+    author = payload.buddy if payload.person_role == types_pb2.PERSON_ROLE_VOLUNTEER else payload.participant
+    text = "\n\n".join(part for part in parts if part.strip())
+    return _Text("notes", text, payload.checkin_id, TextSourceType.BUDDY_CHECKIN_NOTES, author)
+
+
+_EXTRACTORS: dict[str, Callable[[Any], _Text]] = {
+    "kintell.session.completed": _session_completed,
+    "kintell.rating.created": _rating_created,
+    "buddy.feedback.submitted": _feedback_submitted,
+    "buddy.checkin.completed": _checkin_completed,
+}
+
+
+def screen_text_event(envelope: events.Envelope, session: orm.Session) -> None:
+    """Screens the text of one source event in the delivery's transaction; events without text need nothing."""
+    extract = _EXTRACTORS.get(envelope.type)
+    if extract is None:
+        raise InvalidSafetyRequest(
+            f"safety does not screen {envelope.type!r} events", violations=[FieldViolation("type", "not subscribed")]
+        )
+    if not envelope.tenant:
+        raise InvalidSafetyRequest("the event names no tenant", violations=[FieldViolation("tenant", "is required")])
+    found = extract(events.payload_of(envelope))
+    if not found.text.strip():
+        return
+    source = commands.text_source(found.source_text_id, found.source_text_type, _profile_id(found.author))
+    command = commands.ScreenText(envelope.tenant, found.text, source)
+    repository = SqlSafetyRepository(session, company_id=envelope.tenant)
+    screening = screen(found.text, field=found.field)
+    handlers.record_screening(repository, command, screening, now=handlers.utc_now(), causation=envelope)
+
+
+def _profile_id(person: types_pb2.PersonRef) -> str:
+    # An unresolved or malformed profile reference must not block screening: the flag keeps no author.
+    try:
+        return str(uuid.UUID(person.profile_id)) if person.profile_id else ""
+    except ValueError:
+        return ""
+
+
+SUBSCRIPTIONS: list[events.Subscription] = [
+    events.Subscription(consumer=CONSUMER, event_types=tuple(_EXTRACTORS), handler=screen_text_event),
+]

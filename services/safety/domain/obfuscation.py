@@ -1,0 +1,110 @@
+"""Obfuscation-tolerant matching: a same-length normalised copy of the text and patterns for listed words.
+
+The normalised copy keeps every character at its index, so a match in it is a span of the
+original text. Patterns accept case changes, leetspeak (f4ck, sh!t, a$$), stretched letters
+(fuuuck), masking stars (f*ck) and letters spaced out with one repeated separator (f.u.c.k),
+and only match between word boundaries, so "class" and "Scunthorpe" stay clean.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+from itertools import groupby
+
+# Leet characters each letter may be written as.
+_LEET: dict[str, str] = {
+    "a": "4@",
+    "b": "8",
+    "e": "3",
+    "g": "9",
+    "i": "1!|",
+    "l": "1|",
+    "o": "0",
+    "s": "5$",
+    "t": "7+",
+}
+# Inside a word any of these may stand for any vowel (f4ck, sh1t, b!tch).
+_VOWEL_STANDINS = "4@3!1|"
+_VOWELS = "aeiouy"
+_BOUNDARY_BEFORE = r"(?<![^\W_])"
+_BOUNDARY_AFTER = r"(?![^\W_])"
+_SPACED_SEPARATORS = r"[ ._\-~+]"
+PHRASE_GAP = r"[\W_]{1,5}"
+APOSTROPHES = "'\u2019"
+
+
+def normalise(text: str) -> str:
+    """Lower-cased character by character, so every index still points at the same character of `text`."""
+    return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+
+
+def _letter(ch: str, *, inner: bool = False) -> str:
+    allowed = ch + _LEET.get(ch, "")
+    if inner and ch in _VOWELS:
+        allowed += _VOWEL_STANDINS
+    allowed = "".join(dict.fromkeys(allowed))
+    return f"[{re.escape(allowed)}]" if len(allowed) > 1 else re.escape(ch)
+
+
+def _run(ch: str, count: int, *, inner: bool) -> str:
+    """A run of `count` equal letters, stretched at will; inside a word also masked by as many stars."""
+    letters = f"{_letter(ch, inner=inner)}{{{count},}}+"
+    return f"(?:{letters}|\\*{{{count}}})" if inner else letters
+
+
+def stretched(word: str) -> str:
+    """A word with stretchable letters and stars allowed for every letter but the first and last."""
+    runs = [(ch, len(list(group))) for ch, group in groupby(word)]
+    parts: list[str] = []
+    for index, (ch, count) in enumerate(runs):
+        if not ch.isalpha():
+            parts.append(_non_letter(ch) * count)
+        else:
+            parts.append(_run(ch, count, inner=0 < index < len(runs) - 1))
+    return "".join(parts)
+
+
+def _non_letter(ch: str) -> str:
+    if ch == " ":
+        return PHRASE_GAP
+    if ch in APOSTROPHES:
+        return f"[{APOSTROPHES}]?"
+    return re.escape(ch)
+
+
+def spaced(word: str, group: str) -> str:
+    """A word spelt out letter by letter with one repeated separator: f.u.c.k, s h i t."""
+    letters = [_letter(ch) for ch in word if ch.isalpha()]
+    separator = f"(?P<{group}>{_SPACED_SEPARATORS})"
+    return letters[0] + separator + f"(?P={group})".join(letters[1:])
+
+
+def word_pattern(words: Sequence[str], suffixes: Sequence[str], *, embedded: Iterable[str] = ()) -> re.Pattern[str]:
+    """Listed words (optionally suffixed) on word boundaries, spaced-out spellings, and embedded roots."""
+    suffix = "(?:" + "|".join(stretched(s) for s in sorted(suffixes, key=len, reverse=True)) + ")?"
+    plain = "|".join(stretched(w) for w in sorted(words, key=len, reverse=True))
+    spelt = "|".join(spaced(w, f"sep{i}") for i, w in enumerate(words) if len(w) > 2)
+    alternatives = [f"{_BOUNDARY_BEFORE}(?:{plain}){suffix}{_BOUNDARY_AFTER}"]
+    alternatives.append(f"{_BOUNDARY_BEFORE}(?:{spelt}){_BOUNDARY_AFTER}")
+    inner = [stretched(root) for root in embedded]
+    if inner:
+        # Lazy prefix from a word start, possessive rest: linear in the word's length.
+        alternatives.append(f"{_BOUNDARY_BEFORE}[^\\W_]*?(?:{'|'.join(inner)})[^\\W_]*+")
+    return re.compile("|".join(alternatives))
+
+
+def phrase_pattern(slots: Sequence[Sequence[str]]) -> re.Pattern[str]:
+    """A phrase of slots (alternative words each; "" makes a slot optional) on word boundaries."""
+    parts = [_slot(slot, first=index == 0) for index, slot in enumerate(slots)]
+    return re.compile(_BOUNDARY_BEFORE + "".join(parts) + _BOUNDARY_AFTER)
+
+
+def _slot(slot: Sequence[str], *, first: bool) -> str:
+    options = [w for w in slot if w]
+    alternatives = []
+    for word in sorted(options, key=len, reverse=True):
+        attached = word.startswith("'") or first
+        alternatives.append(("" if attached else PHRASE_GAP) + stretched(word))
+    body = "(?:" + "|".join(alternatives) + ")"
+    return body + "?" if "" in slot else body

@@ -1,0 +1,137 @@
+"""PII rules: e-mail, phone numbers, national identity numbers and Luhn-checked payment cards."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from services.safety.domain import checksums
+from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
+
+HIGH, MEDIUM = Confidence.HIGH, Confidence.MEDIUM
+
+
+def _rule(name: str, subtype: str, confidence: Confidence, reason: str) -> Rule:
+    return Rule(f"pii.{name}", FindingType.PII, subtype, confidence, reason)
+
+
+EMAIL = _rule("email", "email", HIGH, "e-mail address")
+CARD = _rule("payment_card", "payment_card", HIGH, "13-19 digit number that passes the Luhn check")
+FODSELSNUMMER = _rule(
+    "no_fodselsnummer", "national_id", HIGH, "Norwegian fødselsnummer: valid date and both mod-11 check digits"
+)
+PERSONNUMMER = _rule("se_personnummer", "national_id", HIGH, "Swedish personnummer: valid date and Luhn check digit")
+NINO = _rule("uk_nino", "national_id", HIGH, "UK National Insurance number: valid prefix, six digits, suffix A-D")
+SSN_LABELLED = _rule("us_ssn_labelled", "national_id", HIGH, "US Social Security number named as such")
+SSN = _rule("us_ssn", "national_id", MEDIUM, "US Social Security number format with a valid area, group and serial")
+PHONE_INTERNATIONAL = _rule(
+    "phone_international", "phone", HIGH, "phone number with an international prefix (+ or 00) and 8-15 digits"
+)
+PHONE_NATIONAL = _rule("phone_national", "phone", MEDIUM, "grouped phone number of 9-12 digits")
+
+_EMAIL = re.compile(
+    r"(?<![\w.%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}@"
+    r"(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.){1,8}[A-Za-z]{2,24}(?![\w-])"
+)
+_CARD = re.compile(r"(?<![\d-])\d(?:[ -]?\d){12,18}(?![\d])")
+_FNR = re.compile(r"(?<![\d-])(\d{6}) ?(\d{5})(?![\d-])")
+_PERSONNUMMER = re.compile(r"(?<![\d-])(?:(\d{8})[-+]?(\d{4})|(\d{6})[-+](\d{4}))(?![\d-])")
+_NINO = re.compile(
+    r"(?<![A-Za-z0-9])([A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]) ?(\d{2}) ?(\d{2}) ?(\d{2}) ?([A-D])(?![A-Za-z0-9])",
+    re.IGNORECASE,
+)
+_NINO_EXCLUDED_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+_SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
+_SSN_LABEL = re.compile(r"\b(?:ssn|social security)\b", re.IGNORECASE)
+_SSN_BARE_LABELLED = re.compile(
+    r"\b(?:ssn|social security)\b\D{0,20}?(?<!\d)((?!000|666|9\d\d)\d{3}(?!00)\d{2}(?!0000)\d{4})(?!\d)",
+    re.IGNORECASE,
+)
+_SSN_LAYOUT = re.compile(r"^\d{3}([- ])\d{2}\1\d{4}$")
+_PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|(?<!\d)00)\d[\d ()-]{5,22}\d(?!\d)")
+_PHONE_NATIONAL = re.compile(r"(?<![\w+])\(?\d{1,5}\)?[ -]\d{2,5}(?:[ -]\d{2,5}){0,3}(?![\d])")
+
+
+@dataclass(frozen=True)
+class _Detector:
+    """A rule, its candidate pattern, and the test that accepts a candidate."""
+
+    rule: Rule
+    pattern: re.Pattern[str]
+    accept: Callable[[str, re.Match[str]], bool]
+    group: int = 0
+
+
+def _digits(text: str) -> str:
+    return "".join(ch for ch in text if ch.isdigit())
+
+
+def _accept_fnr(_: str, m: re.Match[str]) -> bool:
+    return checksums.fodselsnummer_valid(m.group(1) + m.group(2))
+
+
+def _accept_personnummer(_: str, m: re.Match[str]) -> bool:
+    return checksums.personnummer_valid(_digits(m.group(0)))
+
+
+def _accept_nino(_: str, m: re.Match[str]) -> bool:
+    return m.group(1).upper() not in _NINO_EXCLUDED_PREFIXES
+
+
+def _ssn_labelled(text: str, m: re.Match[str]) -> bool:
+    return _SSN_LABEL.search(text[max(0, m.start() - 30) : m.start()]) is not None
+
+
+def _accept_phone_international(_: str, m: re.Match[str]) -> bool:
+    digits = _digits(m.group(0))
+    digits = digits[2:] if m.group(0).startswith("00") else digits
+    return 8 <= len(digits) <= 15 and _balanced(m.group(0))
+
+
+def _accept_phone_national(_: str, m: re.Match[str]) -> bool:
+    # The SSN layout (AAA-GG-SSSS) is never a phone number, even where the SSN rule refused it.
+    candidate = m.group(0)
+    return 9 <= len(_digits(candidate)) <= 12 and _balanced(candidate) and not _SSN_LAYOUT.match(candidate)
+
+
+def _balanced(candidate: str) -> bool:
+    return candidate.count("(") == candidate.count(")") <= 1
+
+
+def _always(_: str, __: re.Match[str]) -> bool:
+    return True
+
+
+# Most specific first: a span claimed by an earlier detector is not offered to later ones.
+DETECTORS: tuple[_Detector, ...] = (
+    _Detector(EMAIL, _EMAIL, _always),
+    _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0)))),
+    _Detector(FODSELSNUMMER, _FNR, _accept_fnr),
+    _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer),
+    _Detector(NINO, _NINO, _accept_nino),
+    _Detector(SSN_LABELLED, _SSN_BARE_LABELLED, _always, group=1),
+    _Detector(SSN_LABELLED, _SSN, _ssn_labelled),
+    _Detector(SSN, _SSN, _always),
+    _Detector(PHONE_INTERNATIONAL, _PHONE_INTERNATIONAL, _accept_phone_international),
+    _Detector(PHONE_NATIONAL, _PHONE_NATIONAL, _accept_phone_national),
+)
+
+
+def find_pii(text: str) -> list[Match]:
+    """Every PII match, without overlaps (the more specific rule wins)."""
+    claimed: list[Span] = []
+    matches: list[Match] = []
+    for detector in DETECTORS:
+        for span in _candidates(text, detector):
+            if not any(span.start < other.end and other.start < span.end for other in claimed):
+                claimed.append(span)
+                matches.append(Match(detector.rule, span))
+    return matches
+
+
+def _candidates(text: str, detector: _Detector) -> Iterator[Span]:
+    for m in detector.pattern.finditer(text):
+        if detector.accept(text, m):
+            start, end = m.span(detector.group)
+            yield Span(start, end, text[start:end])

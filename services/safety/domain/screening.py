@@ -1,0 +1,48 @@
+"""The screening engine: pure, deterministic and explainable; every finding names the rule that fired."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+from services.kit.errors import FieldViolation
+from services.safety.domain.errors import InvalidScreening
+from services.safety.domain.findings import Finding, Verdict, group, redact, verdict
+from services.safety.domain.language import find_language
+from services.safety.domain.pii import find_pii
+from services.safety.domain.spam import find_spam
+
+MAX_TEXT_LENGTH = 20_000
+
+
+@dataclass(frozen=True)
+class Screening:
+    """What screening one text found and what may be kept of it."""
+
+    findings: tuple[Finding, ...]
+    verdict: Verdict
+    redacted_text: str
+    content_hash: str
+
+
+def validate_text(text: str, *, field: str = "text") -> None:
+    """Refuses empty text and text over the limit, naming the field."""
+    if not text.strip():
+        raise InvalidScreening("there is no text to screen", violations=[FieldViolation(field, "is required")])
+    if len(text) > MAX_TEXT_LENGTH:
+        raise InvalidScreening(
+            f"{field} is too long to screen",
+            violations=[FieldViolation(field, f"must be at most {MAX_TEXT_LENGTH} characters, got {len(text)}")],
+        )
+
+
+def screen(text: str, *, field: str = "text") -> Screening:
+    """Screens one text for PII, profanity, toxic language and spam."""
+    validate_text(text, field=field)
+    findings = group([*find_pii(text), *find_language(text), *find_spam(text)])
+    return Screening(findings, verdict(findings), redact(text, findings), content_hash(text))
+
+
+def content_hash(text: str) -> str:
+    """SHA-256 (hex) of the text, so the original can be recognised without being kept."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()

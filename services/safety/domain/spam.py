@@ -1,0 +1,97 @@
+"""Spam rules: repeated links, ALL-CAPS sales shouting, repeated characters or words, known spam phrases."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+
+from services.safety.domain import wordlists as words
+from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
+from services.safety.domain.obfuscation import APOSTROPHES, normalise, phrase_pattern
+
+HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
+
+
+def _rule(name: str, subtype: str, confidence: Confidence, reason: str) -> Rule:
+    return Rule(f"spam.{name}", FindingType.SPAM, subtype, confidence, reason)
+
+
+LINKS_MANY = _rule("links_many", "links", HIGH, "three or more links")
+LINK_REPEATED = _rule("link_repeated", "links", MEDIUM, "the same link more than once")
+LINKS_TWO = _rule("links_two", "links", LOW, "two different links")
+SHOUTING_MONEY = _rule("shouting_money", "shouting", HIGH, "ALL-CAPS shouting with money words")
+SHOUTING_URGENCY = _rule("shouting_urgency", "shouting", MEDIUM, "ALL-CAPS shouting with urgency words")
+SHOUTING = _rule("shouting", "shouting", LOW, "ALL-CAPS shouting")
+REPEATED_WORDS = _rule("repeated_words", "repetition", MEDIUM, "the same word four or more times in a row")
+REPEATED_CHARACTERS = _rule("repeated_characters", "repetition", LOW, "one character ten or more times in a row")
+PHRASES_MANY = _rule("phrases_many", "phrase", HIGH, "two or more different known spam phrases")
+PHRASE = _rule("phrase", "phrase", MEDIUM, "a known spam phrase")
+
+_SHORTENERS = "|".join(re.escape(host) for host in words.LINK_SHORTENERS)
+_LINK = re.compile(rf"(?<![\w@])(?:https?://|www\.|(?:{_SHORTENERS})/)[^\s<>\"']+", re.IGNORECASE)
+_LINK_TAIL = ".,;:!?)]}'\""
+_CAPS_WORD = rf"[A-Z]+(?:[{APOSTROPHES}][A-Z]+)?"
+_CAPS_RUN = re.compile(rf"(?<![^\W_]){_CAPS_WORD}(?:[^A-Za-z{APOSTROPHES}]+{_CAPS_WORD}){{2,}}(?![^\W_])")
+_MIN_SHOUTED_LETTERS = 12
+_REPEATED_WORD = re.compile(r"(?<![^\W_])([^\W_]{2,})(?:[\W_]+\1){3,}(?![^\W_])", re.IGNORECASE)
+_REPEATED_CHARACTER = re.compile(r"([^\W\d_]|[!?$€£])\1{9,}")
+_MONEY = re.compile(
+    r"(?<![^\W_])(?:" + "|".join(words.MONEY_WORDS) + r")(?![^\W_])|" + "|".join(map(re.escape, words.MONEY_SYMBOLS)),
+    re.IGNORECASE,
+)
+_URGENCY = re.compile(r"(?<![^\W_])(?:" + "|".join(words.URGENCY_WORDS) + r")(?![^\W_])", re.IGNORECASE)
+_SPAM_PHRASES = tuple((index, phrase_pattern(p)) for index, p in enumerate(words.SPAM_PHRASES))
+
+
+def find_spam(text: str) -> list[Match]:
+    """Every spam match."""
+    return [*_links(text), *_shouting(text), *_repetition(text), *_phrases(text)]
+
+
+def _links(text: str) -> Iterator[Match]:
+    spans = [_trim_link(text, m) for m in _LINK.finditer(text)]
+    if len(spans) >= 3:
+        rule = LINKS_MANY
+    elif len(spans) == 2:
+        rule = LINK_REPEATED if spans[0].text.lower() == spans[1].text.lower() else LINKS_TWO
+    else:
+        return
+    for span in spans:
+        yield Match(rule, span)
+
+
+def _trim_link(text: str, m: re.Match[str]) -> Span:
+    # Sentence punctuation right after a link is not part of it.
+    end = m.start() + len(m.group(0).rstrip(_LINK_TAIL))
+    return Span(m.start(), end, text[m.start() : end])
+
+
+def _shouting(text: str) -> Iterator[Match]:
+    for m in _CAPS_RUN.finditer(text):
+        shouted = m.group(0)
+        if sum(ch.isalpha() for ch in shouted) < _MIN_SHOUTED_LETTERS:
+            continue
+        if _MONEY.search(shouted):
+            rule = SHOUTING_MONEY
+        elif _URGENCY.search(shouted):
+            rule = SHOUTING_URGENCY
+        else:
+            rule = SHOUTING
+        yield Match(rule, Span(m.start(), m.end(), shouted))
+
+
+def _repetition(text: str) -> Iterator[Match]:
+    for m in _REPEATED_WORD.finditer(text):
+        yield Match(REPEATED_WORDS, Span(m.start(), m.end(), m.group(0)))
+    for m in _REPEATED_CHARACTER.finditer(text):
+        yield Match(REPEATED_CHARACTERS, Span(m.start(), m.end(), m.group(0)))
+
+
+def _phrases(text: str) -> Iterator[Match]:
+    normalised = normalise(text)
+    found = [(index, m) for index, pattern in _SPAM_PHRASES for m in pattern.finditer(normalised)]
+    distinct = Counter(index for index, _ in found)
+    rule = PHRASES_MANY if len(distinct) >= 2 else PHRASE
+    for _, m in found:
+        yield Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()]))

@@ -1,0 +1,1 @@
+"""gRPC and migration tests of the safety service."""

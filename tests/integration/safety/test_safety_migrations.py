@@ -1,0 +1,55 @@
+"""Safety migrations upgrade, downgrade and upgrade again, and the service works on the result."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from services.kit import db, events
+from services.safety import bootstrap, handlers
+from services.safety.domain.commands import GetFlag, ScreenText
+from services.safety.domain.model import TextSource, TextSourceType
+from services.safety.repository import SqlSafetyUnitOfWork
+
+TABLES = {"safety_flags", "safety_reviews", "safety_review_actions", "outbox", "inbox"}
+
+
+def _tables(url: str) -> set[str]:
+    engine = db.create_engine(url)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def _works(url: str) -> None:
+    engine = db.create_engine(url)
+    try:
+        uow = SqlSafetyUnitOfWork(db.UnitOfWork(engine))
+        source = TextSource("m-1", TextSourceType.SURVEY_RESPONSE, "")
+        result = handlers.screen_text(ScreenText("acme", "you are such an idiot", source), uow=uow)
+        assert handlers.get_flag(GetFlag("acme", result.flag_id), uow=uow).review_id == result.review_id
+        with db.UnitOfWork(engine).begin() as session:
+            assert [e.type for e in events.pending(session)] == ["safety.flag.raised"]
+    finally:
+        engine.dispose()
+
+
+def _round_trip(url: str) -> None:
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    assert {*TABLES, "alembic_version_safety"} <= _tables(url)
+    _works(url)
+    db.downgrade(url, bootstrap.MIGRATIONS)
+    assert not TABLES & _tables(url)
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    assert _tables(url) >= TABLES
+    _works(url)
+
+
+def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
+    _round_trip(db.sqlite_url(tmp_path / "nested" / "safety.db"))
+
+
+def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
+    _round_trip(postgres_url)

@@ -1,0 +1,29 @@
+"""Buddy unit fixtures: handlers run against a migrated SQLite database in the test's folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.buddy import bootstrap
+from services.buddy.repository import SqlBuddyUnitOfWork
+from services.kit import db
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    """An engine on a freshly migrated buddy database."""
+    url = db.sqlite_url(tmp_path / "buddy.db")
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    engine = db.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def uow(engine: sa.Engine) -> SqlBuddyUnitOfWork:
+    """The buddy unit of work over that database."""
+    return SqlBuddyUnitOfWork(db.UnitOfWork(engine))

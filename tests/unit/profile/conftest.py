@@ -1,0 +1,29 @@
+"""Fixtures for profile unit tests: a migrated SQLite database and helpers to read it back."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.kit import db
+from services.profile import bootstrap
+from services.profile.repository import SqlProfileUnitOfWork
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    """A SQLite database with every profile migration applied."""
+    url = db.sqlite_url(tmp_path / "profile.db")
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    engine = db.create_engine(url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def uow(engine: sa.Engine) -> SqlProfileUnitOfWork:
+    """The profile unit of work over the test database."""
+    return SqlProfileUnitOfWork(db.UnitOfWork(engine))
