@@ -27,7 +27,7 @@ def register(commands: Any) -> None:
         action.add_argument("sequence", type=int)
     purge = actions.add_parser("purge", help="drop every dead letter")
     purge.add_argument("--yes", action="store_true", required=True, help="confirm")
-    dlq.set_defaults(handler=run)
+    dlq.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 async def _with_jetstream(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:
-    nc = await nats.connect(url)
+    nc = await nats.connect(url, connect_timeout=2, max_reconnect_attempts=2)
     try:
         return await action(nc.jetstream())
     finally:

@@ -42,7 +42,7 @@ STRIPPED_REQUEST_HEADERS: tuple[str, ...] = (
 )
 
 HEALTH_CHECK_TIMEOUT_MS = 1000
-ROUTE_TIMEOUT = "30s"
+ROUTE_TIMEOUT = "120s"  # a 50,000-row CSV import is one request
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
 
 LIVENESS_BODY = '{"status":"alive"}'

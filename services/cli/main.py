@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import dlq, spec
+from services.cli import dlq, keys, spec
 from services.cli.launcher import LaunchError, Mesh
 
 
@@ -24,9 +24,10 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--free-ports", action="store_true", help="pick free loopback ports instead of the defaults")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     dlq.register(commands)
+    keys.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
-        raise SystemExit(args.handler(args))
+        raise SystemExit(args.run(args))
     raise SystemExit(run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout))
 
 

@@ -1,14 +1,43 @@
-"""Builds the kintell service from config."""
+"""Builds the Kintell connector from config with production defaults; tests pass their own parts."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from services.kintell.grpc_api import KintellServicer
+from services.kintell.repository import KintellUnitOfWork
+from services.kit import csvimport, db
 from services.kit.config import ServiceConfig
-from services.kit.server import Service, contract_only
+from services.kit.server import Registration, Service
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 NAME = "kintell"
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+# A whole CSV export arrives in one message: the CSV kit's file limit plus room for the envelope.
+MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
 
 
-def build(config: ServiceConfig) -> Service:
-    """The kintell contract, served with health and reflection; its behaviour lands with the domain work."""
-    return contract_only(NAME, config, kintell_pb2, kintell_pb2_grpc, "KintellService")
+def database_url(config: ServiceConfig) -> str:
+    """DATABASE_URL when given, else a SQLite file under the var folder."""
+    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
+
+
+def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
+    """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed."""
+    url = database_url(config)
+    if engine is None:
+        db.upgrade(url, MIGRATIONS)
+        engine = db.create_engine(url)
+    # Abstract for mypy only: the privacy RPCs inherit the generated UNIMPLEMENTED answer.
+    servicer = KintellServicer(uow=KintellUnitOfWork(db.UnitOfWork(engine)))  # type: ignore[abstract]
+    registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
+    return Service(
+        name=NAME,
+        config=config,
+        registrations=[registration],
+        on_stop=[engine.dispose],
+        engine=engine,
+        max_message_bytes=MAX_MESSAGE_BYTES,
+    )

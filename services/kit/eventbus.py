@@ -27,6 +27,7 @@ STREAM = "TEEI_EVENTS"
 DLQ_STREAM = "TEEI_DLQ"
 DLQ_PREFIX = "teei.dlq."
 DUPLICATE_WINDOW_SECONDS = 600.0
+CONNECT_SECONDS = 20.0
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,7 @@ class EventBus:
     async def start(self) -> None:
         """Connects, ensures the stream, and starts the relay and every consumer."""
         self._loop = asyncio.get_running_loop()
-        self._nc = await nats.connect(self._url, name=self._service, max_reconnect_attempts=-1, reconnect_time_wait=0.5)
+        self._nc = await asyncio.wait_for(self._connect(), CONNECT_SECONDS)
         js = self._nc.jetstream()
         await ensure_stream(js)
         await ensure_dlq_stream(js)
@@ -95,6 +96,13 @@ class EventBus:
                 await self._publish_pending(self._nc.jetstream())
             await self._nc.close()
         log.info("eventbus.stopped")
+
+    async def _connect(self) -> Any:
+        # Reconnect forever once connected (the outbox holds events meanwhile), but a first
+        # connection that cannot be made fails the start instead of hanging it.
+        return await nats.connect(
+            self._url, name=self._service, connect_timeout=2, max_reconnect_attempts=-1, reconnect_time_wait=0.5
+        )
 
     def notify(self) -> None:
         """Wakes the relay (thread-safe): an outbox row was committed."""

@@ -122,7 +122,7 @@ def test_missing_tenant_is_401_and_another_tenant_sees_404(client: httpx.Client)
 
 
 def test_unbuilt_rpc_is_501_not_invented_data(client: httpx.Client) -> None:
-    response = client.get("/v1/q2q/taxonomy", headers=ACME)
+    response = client.post("/v1/q2q/privacy:export", json={}, headers=ACME)
     assert response.status_code == 501
     assert response.json()["code"] == 12
 

@@ -60,7 +60,7 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 
 @pytest.fixture
 async def js(nats_url: str) -> AsyncIterator[nats.js.JetStreamContext]:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=2)
     context = nc.jetstream()
     for stream in (STREAM, DLQ_STREAM):
         with contextlib.suppress(nats.js.errors.NotFoundError):

@@ -61,7 +61,7 @@ def _record(engine: sa.Engine, envelope: envelope_pb2.Envelope) -> None:
 
 @pytest.fixture
 async def purge(nats_url: str) -> AsyncIterator[None]:
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=2)
     js = nc.jetstream()
     with contextlib.suppress(nats.js.errors.NotFoundError):
         await js.delete_stream(STREAM)
@@ -107,7 +107,7 @@ async def test_a_redelivered_event_is_applied_once_per_consumer(nats_url: str, e
     bus = EventBus(url=nats_url, service="test", engine=engine, subscriptions=[subscription], poll_seconds=0.2)
     await bus.start()
     envelope, marker = _milestone("p-dup"), _milestone("p-marker")
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         subject = events.nats_subject(envelope.type)
@@ -130,7 +130,7 @@ async def test_relay_publishes_with_event_id_as_message_id(nats_url: str, engine
     bus = EventBus(url=nats_url, service="test", engine=engine, poll_seconds=0.2)
     await bus.start()
     await bus.stop()  # stop flushes the outbox
-    nc = await nats.connect(nats_url)
+    nc = await nats.connect(nats_url, connect_timeout=2, max_reconnect_attempts=2)
     try:
         js = nc.jetstream()
         ack = await js.publish(events.nats_subject(envelope.type), b"again", headers={"Nats-Msg-Id": envelope.id})

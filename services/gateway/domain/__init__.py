@@ -1,0 +1,1 @@
+"""The gateway's domain: signing-key ring, machine clients, access-token claims."""

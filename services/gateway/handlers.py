@@ -1,0 +1,156 @@
+"""One function per command: load → call the domain → commit (one unit of work)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+
+from services.gateway.domain import clients as client_rules
+from services.gateway.domain import keys as ring
+from services.gateway.domain.clients import Client
+from services.gateway.domain.commands import IssueToken, MintToken, RegisterClient, RotateKeys
+from services.gateway.domain.errors import (
+    ClientExists,
+    InvalidClient,
+    InvalidTarget,
+    InvalidTokenRequest,
+    UnsupportedGrantType,
+)
+from services.gateway.domain.keys import KeyPolicy, KeyState, SigningKey
+from services.gateway.domain.tokens import IssuedToken, TokenSettings, access_claims
+from services.gateway.keycrypto import KeySealer, generate
+from services.gateway.keyring import KeyRing
+from services.gateway.repository import DuplicateClient, GatewayUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The production clock."""
+    return datetime.now(UTC)
+
+
+def rotate_keys(
+    command: RotateKeys, *, uow: GatewayUnitOfWork, sealer: KeySealer, policy: KeyPolicy, clock: Clock = utc_now
+) -> list[SigningKey]:
+    """Promotes the next key, retires the active one and publishes a new next key; returns the ring."""
+    now = clock()
+    pair = generate(command.algorithm)  # outside the transaction: RSA generation takes a while
+    with uow.begin() as store:
+        plan = ring.plan_rotation(store.keys.all(), now=now, policy=policy, force=command.force)
+        # Retire before promoting: the database allows one active key at a time.
+        for changed in (plan.retire, plan.promote):
+            if changed is not None:
+                store.keys.update(changed)
+        fresh = SigningKey(
+            kid=pair.kid,
+            algorithm=pair.algorithm,
+            state=plan.new_key_state,
+            public_jwk=pair.public_jwk,
+            sealed_private_key=sealer.seal(pair.kid, pair.private_pem),
+            created_at=now,
+            activated_at=now if plan.new_key_state is KeyState.ACTIVE else None,
+        )
+        store.keys.add(fresh)
+        return store.keys.all()
+
+
+def ensure_keys(
+    *, uow: GatewayUnitOfWork, sealer: KeySealer, policy: KeyPolicy, clock: Clock = utc_now, algorithm: str = "RS256"
+) -> None:
+    """A fresh ring gets an active key and a next key; an initialised ring is left alone."""
+    for _ in range(2):
+        with uow.begin() as store:
+            keys = store.keys.all()
+        if ring.active_key(keys) and ring.next_key(keys):
+            return
+        rotate_keys(RotateKeys(algorithm=algorithm, force=True), uow=uow, sealer=sealer, policy=policy, clock=clock)
+
+
+def list_keys(*, uow: GatewayUnitOfWork) -> list[SigningKey]:
+    """Every key, newest first."""
+    with uow.begin() as store:
+        return store.keys.all()
+
+
+def register_client(command: RegisterClient, *, uow: GatewayUnitOfWork, clock: Clock = utc_now) -> tuple[Client, str]:
+    """Registers a machine client; returns it with its secret, which is shown once and stored only hashed."""
+    secret = client_rules.new_secret()
+    client = client_rules.register(
+        client_id=command.client_id,
+        company_id=command.company_id,
+        role=command.role,
+        scopes=command.scopes,
+        secret=secret,
+        now=clock(),
+    )
+    try:
+        with uow.begin() as store:
+            store.clients.add(client)
+    except DuplicateClient as exc:
+        raise ClientExists("a client with this id exists", metadata={"client_id": client.client_id}) from exc
+    return client, secret
+
+
+def list_clients(company_id: str, *, uow: GatewayUnitOfWork) -> list[Client]:
+    """The clients of one company."""
+    with uow.begin() as store:
+        return store.clients.list(company_id=company_id)
+
+
+def issue_token(
+    command: IssueToken, *, uow: GatewayUnitOfWork, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now
+) -> IssuedToken:
+    """Client-credentials grant: authenticates the client; its company becomes the token's tenant."""
+    if not command.grant_type:
+        raise InvalidTokenRequest("grant_type is required")
+    if command.grant_type != "client_credentials":
+        raise UnsupportedGrantType("only the client_credentials grant is supported")
+    client = _authenticate(command.client_id, command.client_secret, uow=uow)
+    if command.audience and command.audience != settings.audience:
+        raise InvalidTarget("tokens are issued only for this platform's audience")
+    scopes = client_rules.grant_scopes(client, command.scope)
+    claims = access_claims(
+        subject=client.client_id,
+        role=client.role,
+        company=client.company_id,
+        email=client.email,
+        scopes=scopes,
+        settings=settings,
+        now=clock(),
+    )
+    return _issued(keys.sign(claims), claims)
+
+
+def mint_token(command: MintToken, *, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now) -> IssuedToken:
+    """A development token for any role and tenant (operators only: it needs the key ring itself)."""
+    claims = access_claims(
+        subject=command.subject,
+        role=command.role,
+        company=command.company_id,
+        email=command.email,
+        scopes=(),
+        settings=replace(settings, lifetime=command.lifetime or settings.lifetime),
+        now=clock(),
+    )
+    return _issued(keys.sign(claims), claims)
+
+
+def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Client:
+    if not client_id or not secret:
+        raise InvalidClient("client authentication is required")
+    with uow.begin() as store:
+        client = store.clients.get(client_id)
+    if client is None:
+        client_rules.burn_time(secret)
+        raise InvalidClient("client authentication failed")
+    if not client_rules.secret_matches(secret, client.secret_hash) or client.disabled:
+        raise InvalidClient("client authentication failed")
+    return client
+
+
+def _issued(token: str, claims: dict[str, Any]) -> IssuedToken:
+    lifetime = int(claims["exp"]) - int(claims["iat"])
+    return IssuedToken(access_token=token, expires_in=lifetime, scope=claims.get("scope", ""), claims=claims)

@@ -1,0 +1,79 @@
+"""The gateway's view of the key ring: read from the database with a short cache, so rotations need no restart."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from services.gateway.domain import keys as ring
+from services.gateway.domain.errors import NoSigningKey
+from services.gateway.domain.keys import KeyPolicy, SigningKey
+from services.gateway.keycrypto import KeySealer, PrivateKey, sign_jwt
+from services.gateway.repository import GatewayUnitOfWork
+
+Clock = Callable[[], datetime]
+
+
+@dataclass(frozen=True)
+class _Snapshot:
+    keys: list[SigningKey]
+    loaded_at: datetime
+
+
+class KeyRing:
+    """Published keys and the signer; the database is re-read at most every `ttl`."""
+
+    def __init__(
+        self,
+        uow: GatewayUnitOfWork,
+        sealer: KeySealer,
+        *,
+        clock: Clock,
+        policy: KeyPolicy | None = None,
+    ) -> None:
+        self._uow = uow
+        self._sealer = sealer
+        self._clock = clock
+        self.policy = policy or KeyPolicy()
+        self._ttl = self.policy.ring_cache
+        self._lock = threading.Lock()
+        self._snapshot: _Snapshot | None = None
+        self._unsealed: dict[str, PrivateKey] = {}
+
+    def published(self) -> list[SigningKey]:
+        """The keys the JWKS carries now."""
+        now = self._clock()
+        return ring.published(self._keys(now), now, self.policy)
+
+    def sign(self, claims: dict[str, Any]) -> str:
+        """The claims signed with the active key."""
+        key = ring.active_key(self._keys(self._clock()))
+        if key is None:
+            raise NoSigningKey("no active signing key; run `teei keys rotate`")
+        return sign_jwt(claims, self._private(key), algorithm=key.algorithm, kid=key.kid)
+
+    def invalidate(self) -> None:
+        """Forgets the cached ring (after a rotation in this process)."""
+        with self._lock:
+            self._snapshot = None
+
+    def _keys(self, now: datetime) -> list[SigningKey]:
+        with self._lock:
+            snapshot = self._snapshot
+            # A clock that moved backwards also refreshes: never trust a snapshot from "the future".
+            if snapshot is None or not snapshot.loaded_at <= now < snapshot.loaded_at + self._ttl:
+                with self._uow.begin() as store:
+                    snapshot = _Snapshot(keys=store.keys.all(), loaded_at=now)
+                self._snapshot = snapshot
+            return snapshot.keys
+
+    def _private(self, key: SigningKey) -> PrivateKey:
+        with self._lock:
+            private = self._unsealed.get(key.kid)
+            if private is None:
+                private = self._sealer.unseal(key.kid, key.sealed_private_key)
+                self._unsealed = {key.kid: private}  # only the active key is ever needed
+            return private

@@ -1,0 +1,185 @@
+"""Gateway persistence: signing keys (platform-wide) and machine clients (per company), SQLAlchemy Core."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from services.gateway.domain.clients import Client
+from services.gateway.domain.keys import KeyState, SigningKey
+from services.kit.db import UnitOfWork
+
+metadata = sa.MetaData()
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(128), primary_key=True),
+    sa.Column("algorithm", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("public_jwk", sa.Text, nullable=False),
+    sa.Column("sealed_private_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("activated_at", sa.DateTime(timezone=True)),
+    sa.Column("retired_at", sa.DateTime(timezone=True)),
+)
+
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(128), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False, index=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+)
+
+
+class DuplicateClient(Exception):
+    """The store refused a client because its id is taken."""
+
+
+class SqlKeyRepository:
+    """The key ring; keys belong to the platform, not to a company."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def all(self) -> list[SigningKey]:
+        """Every key, newest first."""
+        rows = self._session.execute(sa.select(signing_keys).order_by(signing_keys.c.created_at.desc())).mappings()
+        return [_to_key(row) for row in rows]
+
+    def add(self, key: SigningKey) -> None:
+        """Stores a new key."""
+        self._session.execute(signing_keys.insert().values(**_key_row(key)))
+
+    def update(self, key: SigningKey) -> None:
+        """Writes a key's state and transition times."""
+        changes = {"state": key.state.value, "activated_at": key.activated_at, "retired_at": key.retired_at}
+        self._session.execute(signing_keys.update().where(signing_keys.c.kid == key.kid).values(**changes))
+
+
+class SqlClientRepository:
+    """Machine clients."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def get(self, client_id: str) -> Client | None:
+        """The client with this id in any company: authenticating it is how the caller's company is found."""
+        row = self._session.execute(sa.select(oauth_clients).where(oauth_clients.c.client_id == client_id)).mappings()
+        found = row.first()
+        return None if found is None else _to_client(found)
+
+    def add(self, client: Client) -> None:
+        """Stores a new client; raises DuplicateClient on a taken id."""
+        try:
+            with self._session.begin_nested():
+                self._session.execute(oauth_clients.insert().values(**_client_row(client)))
+        except sa.exc.IntegrityError as exc:
+            raise DuplicateClient(client.client_id) from exc
+
+    def list(self, *, company_id: str) -> list[Client]:
+        """The clients of one company, by id."""
+        query = sa.select(oauth_clients).where(oauth_clients.c.company_id == company_id)
+        rows = self._session.execute(query.order_by(oauth_clients.c.client_id)).mappings()
+        return [_to_client(row) for row in rows]
+
+
+@dataclass(frozen=True)
+class GatewayStore:
+    """The repositories of one transaction."""
+
+    keys: SqlKeyRepository
+    clients: SqlClientRepository
+
+
+class GatewayUnitOfWork(Protocol):
+    """Opens one transaction."""
+
+    def begin(self) -> AbstractContextManager[GatewayStore]: ...
+
+
+class SqlGatewayUnitOfWork:
+    """Hands out the gateway's repositories inside one transaction."""
+
+    def __init__(self, uow: UnitOfWork) -> None:
+        self._uow = uow
+
+    @contextmanager
+    def begin(self) -> Iterator[GatewayStore]:
+        """One transaction; commits when the block succeeds."""
+        with self._uow.begin() as session:
+            yield GatewayStore(keys=SqlKeyRepository(session), clients=SqlClientRepository(session))
+
+
+def _utc(value: datetime) -> datetime:
+    # SQLite hands back naive datetimes; every stored time is UTC.
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _utc_or_none(value: datetime | None) -> datetime | None:
+    return None if value is None else _utc(value)
+
+
+def _key_row(key: SigningKey) -> dict[str, Any]:
+    return {
+        "kid": key.kid,
+        "algorithm": key.algorithm,
+        "state": key.state.value,
+        "public_jwk": json.dumps(dict(key.public_jwk), sort_keys=True),
+        "sealed_private_key": key.sealed_private_key,
+        "created_at": key.created_at,
+        "activated_at": key.activated_at,
+        "retired_at": key.retired_at,
+    }
+
+
+def _to_key(row: sa.RowMapping) -> SigningKey:
+    return SigningKey(
+        kid=row["kid"],
+        algorithm=row["algorithm"],
+        state=KeyState(row["state"]),
+        public_jwk=json.loads(row["public_jwk"]),
+        sealed_private_key=row["sealed_private_key"],
+        created_at=_utc(row["created_at"]),
+        activated_at=_utc_or_none(row["activated_at"]),
+        retired_at=_utc_or_none(row["retired_at"]),
+    )
+
+
+def _client_row(client: Client) -> dict[str, Any]:
+    return {
+        "client_id": client.client_id,
+        "company_id": client.company_id,
+        "role": client.role,
+        "scopes": " ".join(sorted(client.scopes)),
+        "secret_hash": client.secret_hash,
+        "email": client.email,
+        "disabled": client.disabled,
+        "created_at": client.created_at,
+    }
+
+
+def _to_client(row: sa.RowMapping) -> Client:
+    return Client(
+        client_id=row["client_id"],
+        company_id=row["company_id"],
+        role=row["role"],
+        scopes=frozenset(row["scopes"].split()),
+        secret_hash=row["secret_hash"],
+        created_at=_utc(row["created_at"]),
+        email=row["email"],
+        disabled=row["disabled"],
+    )

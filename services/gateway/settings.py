@@ -1,0 +1,26 @@
+"""The gateway's own settings, read once from the environment (secrets also from `*_FILE`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from services.gateway.domain.tokens import TokenSettings
+from services.kit.config import setting
+
+
+@dataclass(frozen=True)
+class GatewayConfig:
+    """Issuer, audience, token lifetime, signing algorithm and the key-encryption key."""
+
+    issuer: str = setting("TEEI_AUTH_ISSUER", default="http://localhost:8080")
+    audience: str = setting("TEEI_AUTH_AUDIENCE", default="teei-api")
+    token_ttl_seconds: int = setting("TEEI_TOKEN_TTL_SECONDS", default=900)
+    signing_algorithm: str = setting("TEEI_SIGNING_ALGORITHM", default="RS256")
+    key_encryption_key: str | None = setting("TEEI_KEY_ENCRYPTION_KEY", default=None, secret=True)
+
+    def token_settings(self) -> TokenSettings:
+        """What the token endpoint issues."""
+        return TokenSettings(
+            issuer=self.issuer, audience=self.audience, lifetime=timedelta(seconds=self.token_ttl_seconds)
+        )

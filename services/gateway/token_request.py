@@ -1,0 +1,103 @@
+"""Reads an OAuth 2.0 token request from the raw REST body, the proto fields and an HTTP Basic header."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import urllib.parse
+from collections.abc import Mapping
+from typing import Any
+
+from services.gateway.domain.commands import IssueToken
+from services.gateway.domain.errors import InvalidClient, InvalidTokenRequest
+from services.kit.errors import FieldViolation
+from teei.gateway.v1 import gateway_pb2
+
+MAX_BODY_BYTES = 8 * 1024
+_FIELDS = ("grant_type", "client_id", "client_secret", "scope", "audience")
+_LIMITS = {"grant_type": 64, "client_id": 128, "client_secret": 256, "scope": 1024, "audience": 256}
+
+
+def parse(request: gateway_pb2.IssueTokenRequest, metadata: Mapping[str, str]) -> IssueToken:
+    """The command; body values take precedence over fields, and Basic credentials may replace both."""
+    values = {name: getattr(request, name) for name in _FIELDS}
+    values.update(_body_values(request.body))
+    basic = _basic_credentials(metadata.get("authorization", ""))
+    if basic is not None:
+        if values["client_secret"] or (values["client_id"] and values["client_id"] != basic[0]):
+            raise InvalidTokenRequest("use one client authentication method, not several")
+        values["client_id"], values["client_secret"] = basic
+    too_long = [
+        FieldViolation(name, f"at most {limit} characters")
+        for name, limit in _LIMITS.items()
+        if len(values[name]) > limit
+    ]
+    if too_long:
+        raise InvalidTokenRequest("token request field too long", violations=too_long)
+    return IssueToken(**values)
+
+
+def _body_values(body: Any) -> dict[str, str]:
+    data: bytes = body.data
+    if not data:
+        return {}
+    if len(data) > MAX_BODY_BYTES:
+        raise InvalidTokenRequest(f"token request body exceeds {MAX_BODY_BYTES} bytes")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise InvalidTokenRequest("token request body is not UTF-8") from exc
+    media_type = body.content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/x-www-form-urlencoded":
+        return _form(text)
+    if media_type == "application/json":
+        return _json(text)
+    raise InvalidTokenRequest("send application/x-www-form-urlencoded or application/json")
+
+
+def _form(text: str) -> dict[str, str]:
+    try:
+        pairs = urllib.parse.parse_qsl(text, keep_blank_values=True, strict_parsing=True, max_num_fields=32)
+    except ValueError as exc:
+        raise InvalidTokenRequest("token request body is not form-encoded") from exc
+    names = [name for name, _ in pairs]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    if repeated:
+        # RFC 6749 section 3.2: request parameters must not be included more than once.
+        raise InvalidTokenRequest(
+            "repeated parameter", violations=[FieldViolation(name, "given more than once") for name in repeated]
+        )
+    return {name: value for name, value in pairs if name in _FIELDS}
+
+
+def _json(text: str) -> dict[str, str]:
+    try:
+        document = json.loads(text)
+    except ValueError as exc:
+        raise InvalidTokenRequest("token request body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise InvalidTokenRequest("token request body must be a JSON object")
+    wrong = [
+        FieldViolation(name, "must be a string")
+        for name in _FIELDS
+        if name in document and not isinstance(document[name], str)
+    ]
+    if wrong:
+        raise InvalidTokenRequest("token request field of the wrong type", violations=wrong)
+    return {name: document[name] for name in _FIELDS if name in document}
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError) as exc:
+        raise InvalidClient("malformed Basic credentials") from exc
+    client_id, colon, secret = decoded.partition(":")
+    if not colon:
+        raise InvalidClient("malformed Basic credentials")
+    # RFC 6749 section 2.3.1: both parts are form-encoded before Basic encoding.
+    return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)

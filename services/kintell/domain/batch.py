@@ -1,0 +1,76 @@
+"""What importing a file does to the stored sessions, decided before anything is written.
+
+Session ids already stored (from an earlier file or a webhook) are absorbed, not duplicated:
+an identical row is a no-op counted as stored, a changed row updates the stored session, and an
+event is emitted only for news (a first sighting, or a scheduled session now completed). A row
+whose session id is stored with the other session type is quarantined.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+
+from services.kintell.domain.errors import SessionTypeConflict
+from services.kintell.domain.model import Change, Provenance, Session, SessionFacts
+from services.kit.csvimport import RowError
+
+
+@dataclass
+class ImportPlan:
+    """Sessions to insert and update, rows to quarantine, and which sessions are news."""
+
+    created: list[Session] = field(default_factory=list)
+    updated: list[Session] = field(default_factory=list)
+    unchanged: int = 0
+    conflicts: list[RowError] = field(default_factory=list)
+    newly_completed: set[str] = field(default_factory=set)
+
+    @property
+    def stored(self) -> int:
+        """Rows that now match a stored session (inserted, updated or already identical)."""
+        return len(self.created) + len(self.updated) + self.unchanged
+
+    def news(self) -> Iterable[tuple[Session, bool]]:
+        """Each session worth an event, with True when the event is its completion."""
+        for session in self.created:
+            yield session, session.facts.completed_at is not None
+        for session in self.updated:
+            if session.session_id in self.newly_completed:
+                yield session, True
+
+    def from_batch(self, batch_id: str) -> ImportPlan:
+        """The same plan with the batch id in every written session's provenance."""
+
+        def stamped(session: Session) -> Session:
+            return replace(session, provenance=replace(session.provenance, batch_id=batch_id))
+
+        return replace(self, created=[stamped(s) for s in self.created], updated=[stamped(s) for s in self.updated])
+
+
+def plan_import(
+    *,
+    company_id: str,
+    rows: Iterable[tuple[int, SessionFacts]],
+    stored: Mapping[str, Session],
+    provenance: Provenance,
+) -> ImportPlan:
+    """Decides, row by row, whether a session is new, changed, identical or conflicting."""
+    plan = ImportPlan()
+    for number, facts in rows:
+        existing = stored.get(facts.external_session_id)
+        if existing is None:
+            plan.created.append(Session.first_report(company_id=company_id, facts=facts, provenance=provenance))
+            continue
+        try:
+            session, change = existing.absorb(facts, provenance)
+        except SessionTypeConflict as exc:
+            plan.conflicts.append(RowError(number, "session_id", exc.message, facts.external_session_id))
+            continue
+        if change is Change.UNCHANGED:
+            plan.unchanged += 1
+            continue
+        plan.updated.append(session)
+        if change is Change.COMPLETED:
+            plan.newly_completed.add(session.session_id)
+    return plan

@@ -1,0 +1,73 @@
+"""Commands and queries the Kintell connector handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.kintell.domain.model import SessionStatus, SessionType
+
+
+@dataclass(frozen=True)
+class ImportSessions:
+    """Import one Kintell CSV export as one batch."""
+
+    company_id: str
+    data: bytes
+
+
+@dataclass(frozen=True)
+class GetImport:
+    """Read one import batch."""
+
+    company_id: str
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ListImports:
+    """A page of import batches, newest first."""
+
+    company_id: str
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class GetImportErrors:
+    """The quarantined rows of one batch."""
+
+    company_id: str
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ReceiveWebhook:
+    """Apply one webhook delivery (raw JSON bytes) of the named kind."""
+
+    company_id: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class GetSession:
+    """Read one session with its ratings."""
+
+    company_id: str
+    session_id: str
+
+
+@dataclass(frozen=True)
+class ListSessions:
+    """A page of sessions, newest schedule first; filters combine with AND."""
+
+    company_id: str
+    session_type: SessionType | None = None
+    status: SessionStatus | None = None
+    participant_email: str = ""
+    volunteer_email: str = ""
+    profile_id: str = ""
+    start_at: datetime | None = None
+    end_at: datetime | None = None
+    page_size: int = 0
+    page_token: str = ""

@@ -1,0 +1,138 @@
+"""KintellService servicer: proto ⇄ command, nothing else. Export/Erase answer UNIMPLEMENTED (inherited)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+import grpc
+from google.api import httpbody_pb2
+from google.protobuf import timestamp_pb2
+
+from services.kintell import handlers, queries, wire
+from services.kintell.domain.commands import (
+    GetImport,
+    GetImportErrors,
+    GetSession,
+    ImportSessions,
+    ListImports,
+    ListSessions,
+    ReceiveWebhook,
+)
+from services.kintell.domain.errors import InvalidRequest
+from services.kintell.domain.model import WebhookAck
+from services.kintell.repository import KintellUnitOfWork
+from services.kit import csvimport
+from services.kit.errors import FieldViolation
+from services.kit.tenancy import current_tenant
+from teei.common.v1 import types_pb2
+from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+_TYPES = {int(proto): domain for domain, proto in wire.SESSION_TYPES.items()}
+_STATUSES = {int(proto): domain for domain, proto in wire.STATUSES.items()}
+Receive = Callable[..., WebhookAck]
+T = TypeVar("T")
+
+
+class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
+    """Serves the Kintell RPCs that are built; the privacy RPCs answer UNIMPLEMENTED (inherited)."""
+
+    def __init__(self, *, uow: KintellUnitOfWork) -> None:
+        self._uow = uow
+
+    async def ImportSessions(
+        self, request: kintell_pb2.ImportSessionsRequest, context: Context
+    ) -> kintell_pb2.ImportSessionsResponse:
+        command = ImportSessions(company_id=current_tenant(), data=request.body.data)
+        batch = await asyncio.to_thread(handlers.import_sessions, command, uow=self._uow)
+        return kintell_pb2.ImportSessionsResponse(batch=wire.import_batch(batch))
+
+    async def GetImport(self, request: kintell_pb2.GetImportRequest, context: Context) -> kintell_pb2.GetImportResponse:
+        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
+        batch = await asyncio.to_thread(queries.get_import, query, uow=self._uow)
+        return kintell_pb2.GetImportResponse(batch=wire.import_batch(batch))
+
+    async def ListImports(
+        self, request: kintell_pb2.ListImportsRequest, context: Context
+    ) -> kintell_pb2.ListImportsResponse:
+        query = ListImports(current_tenant(), page_size=request.page_size, page_token=request.page_token)
+        page = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
+        return kintell_pb2.ListImportsResponse(
+            batches=[wire.import_batch(b) for b in page.batches], next_page_token=page.next_page_token
+        )
+
+    async def GetImportErrors(
+        self, request: kintell_pb2.GetImportErrorsRequest, context: Context
+    ) -> kintell_pb2.GetImportErrorsResponse:
+        query = GetImportErrors(company_id=current_tenant(), batch_id=request.batch_id)
+        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
+        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=csvimport.error_csv(errors))
+        return kintell_pb2.GetImportErrorsResponse(body=body, errors=[wire.row_error(e) for e in errors])
+
+    async def ReceiveSessionCompleted(
+        self, request: kintell_pb2.ReceiveSessionCompletedRequest, context: Context
+    ) -> kintell_pb2.ReceiveSessionCompletedResponse:
+        ack = await self._receive(handlers.receive_session_completed, request.body)
+        return kintell_pb2.ReceiveSessionCompletedResponse(ack=ack)
+
+    async def ReceiveRatingCreated(
+        self, request: kintell_pb2.ReceiveRatingCreatedRequest, context: Context
+    ) -> kintell_pb2.ReceiveRatingCreatedResponse:
+        ack = await self._receive(handlers.receive_rating_created, request.body)
+        return kintell_pb2.ReceiveRatingCreatedResponse(ack=ack)
+
+    async def ReceiveBookingConfirmed(
+        self, request: kintell_pb2.ReceiveBookingConfirmedRequest, context: Context
+    ) -> kintell_pb2.ReceiveBookingConfirmedResponse:
+        ack = await self._receive(handlers.receive_booking_confirmed, request.body)
+        return kintell_pb2.ReceiveBookingConfirmedResponse(ack=ack)
+
+    async def _receive(self, handler: Receive, body: httpbody_pb2.HttpBody) -> types_pb2.WebhookAck:
+        command = ReceiveWebhook(company_id=current_tenant(), body=body.data)
+        ack = await asyncio.to_thread(handler, command, uow=self._uow)
+        return types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)
+
+    async def GetSession(
+        self, request: kintell_pb2.GetSessionRequest, context: Context
+    ) -> kintell_pb2.GetSessionResponse:
+        query = GetSession(company_id=current_tenant(), session_id=request.session_id)
+        session, ratings = await asyncio.to_thread(queries.get_session, query, uow=self._uow)
+        return kintell_pb2.GetSessionResponse(session=wire.session(session, ratings))
+
+    async def ListSessions(
+        self, request: kintell_pb2.ListSessionsRequest, context: Context
+    ) -> kintell_pb2.ListSessionsResponse:
+        query = ListSessions(
+            company_id=current_tenant(),
+            session_type=_enum(_TYPES, request.session_type, "session_type"),
+            status=_enum(_STATUSES, request.status, "status"),
+            participant_email=request.participant_email,
+            volunteer_email=request.volunteer_email,
+            profile_id=request.profile_id,
+            start_at=_time(request, "start_time"),
+            end_at=_time(request, "end_time"),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        page = await asyncio.to_thread(queries.list_sessions, query, uow=self._uow)
+        return kintell_pb2.ListSessionsResponse(
+            sessions=[wire.session(s, r) for s, r in page.sessions], next_page_token=page.next_page_token
+        )
+
+
+def _enum(known: Mapping[int, T], value: int, field: str) -> T | None:
+    if value == 0:
+        return None
+    if value not in known:
+        raise InvalidRequest(f"unknown {field}", violations=[FieldViolation(field, "is not a known value")])
+    return known[value]
+
+
+def _time(request: kintell_pb2.ListSessionsRequest, field: str) -> datetime | None:
+    if not request.HasField(field):  # type: ignore[arg-type]
+        return None
+    stamp: timestamp_pb2.Timestamp = getattr(request, field)
+    return stamp.ToDatetime(tzinfo=UTC)

@@ -1,0 +1,75 @@
+"""The Kintell connector's SQL tables (the migration in migrations/versions is their frozen history)."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+metadata = sa.MetaData()
+
+
+def _person_columns(role: str) -> list[sa.Column[str]]:
+    return [
+        sa.Column(f"{role}_email", sa.String(255), nullable=False),
+        sa.Column(f"{role}_external_id", sa.String(255), nullable=False),
+        sa.Column(f"{role}_given_name", sa.String(200), nullable=False),
+        sa.Column(f"{role}_family_name", sa.String(200), nullable=False),
+    ]
+
+
+sessions = sa.Table(
+    "kintell_sessions",
+    metadata,
+    sa.Column("session_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Column("external_session_id", sa.String(255), nullable=False),
+    sa.Column("session_type", sa.String(20), nullable=False),
+    *_person_columns("participant"),
+    *_person_columns("volunteer"),
+    sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("duration_minutes", sa.Integer, nullable=True),
+    sa.Column("rating", sa.Float, nullable=True),
+    sa.Column("feedback_text", sa.Text, nullable=False),
+    sa.Column("language_level", sa.String(2), nullable=False),
+    sa.Column("topics", sa.Text, nullable=False),
+    sa.Column("focus_area", sa.String(255), nullable=False),
+    sa.Column("goals_discussed", sa.Text, nullable=False),
+    sa.Column("metadata_json", sa.Text, nullable=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("import_batch_id", sa.String(36), nullable=False),
+    sa.Column("delivery_id", sa.String(255), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("company_id", "external_session_id", name="uq_kintell_sessions_company_external"),
+    sa.Index("ix_kintell_sessions_company_scheduled", "company_id", "scheduled_at", "session_id"),
+    sa.Index("ix_kintell_sessions_company_participant", "company_id", "participant_email"),
+    sa.Index("ix_kintell_sessions_company_volunteer", "company_id", "volunteer_email"),
+)
+
+ratings = sa.Table(
+    "kintell_ratings",
+    metadata,
+    sa.Column("rating_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Column("session_id", sa.String(36), sa.ForeignKey("kintell_sessions.session_id"), nullable=False),
+    sa.Column("external_rating_id", sa.String(255), nullable=True),
+    sa.Column("rater_role", sa.String(20), nullable=False),
+    sa.Column("rating", sa.Float, nullable=False),
+    sa.Column("feedback_text", sa.Text, nullable=False),
+    sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("delivery_id", sa.String(255), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("company_id", "external_rating_id", name="uq_kintell_ratings_company_external"),
+    sa.Index("ix_kintell_ratings_session", "session_id"),
+)
+
+deliveries = sa.Table(
+    "kintell_webhook_deliveries",
+    metadata,
+    sa.Column("company_id", sa.String(63), primary_key=True),
+    sa.Column("delivery_id", sa.String(255), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("body_sha256", sa.String(64), nullable=False),
+    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+)

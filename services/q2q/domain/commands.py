@@ -1,0 +1,77 @@
+"""Commands and queries the Q2Q service handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.q2q.domain.classifier import Method
+from services.q2q.domain.model import SourceRef, SourceType
+from services.q2q.domain.taxonomy import Dimension
+
+
+@dataclass(frozen=True)
+class ClassifyText:
+    """Classify a text; store the result when `store` (then `source` is required)."""
+
+    company_id: str
+    text: str
+    profile_id: str
+    source_type: SourceType | None
+    source_id: str
+    store: bool
+
+
+@dataclass(frozen=True)
+class ListScores:
+    """Stored scores of a company, newest first, filtered."""
+
+    company_id: str
+    profile_id: str = ""
+    source_id: str = ""
+    source_type: SourceType | None = None
+    dimension: Dimension | None = None
+    method: Method | None = None
+    start_time: datetime | None = None
+    end_time: datetime | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class RecordManualScore:
+    """A person sets a score."""
+
+    company_id: str
+    profile_id: str
+    source_type: SourceType | None
+    source_id: str
+    dimension: Dimension | None
+    score: float
+    note: str
+    recorded_by: str
+
+
+@dataclass(frozen=True)
+class SourceText:
+    """A text arriving from a programme source event, with its screening verdict."""
+
+    company_id: str
+    source: SourceRef
+    profile_id: str
+    text: str
+    screened_safe: bool
+    screened_unsafe: bool
+    review_id: str
+
+
+@dataclass(frozen=True)
+class ReviewDecision:
+    """A safety review of a held text was decided."""
+
+    company_id: str
+    source: SourceRef
+    profile_id: str
+    approved: bool
+    redacted_text: str
+    review_id: str

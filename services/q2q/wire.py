@@ -1,0 +1,156 @@
+"""Protobuf ⇄ domain translation shared by the servicer, the consumers and the outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from google.protobuf import timestamp_pb2
+
+from services.q2q.domain import scoring, taxonomy
+from services.q2q.domain.classifier import Evidence, Method
+from services.q2q.domain.model import ScoreRecord, ScoresComputed, SourceType
+from services.q2q.domain.scoring import DimensionScore
+from services.q2q.domain.taxonomy import Category, Dimension, Label
+from teei.common.v1 import types_pb2
+from teei.q2q.v1 import events_pb2, q2q_pb2
+
+_LABEL_PREFIX = {
+    Category.CONFIDENCE: "",
+    Category.BELONGING: "",
+    Category.LANGUAGE_COMFORT: "",
+    Category.EMPLOYABILITY_SIGNAL: "EMPLOYABILITY_",
+    Category.RISK_CUE: "RISK_",
+}
+LABEL_TO_PROTO: dict[Label, q2q_pb2.Label.ValueType] = {
+    label: q2q_pb2.Label.Value(f"LABEL_{_LABEL_PREFIX[taxonomy.category_of(label)]}{label.name}") for label in Label
+}
+LABEL_FROM_PROTO = {value: key for key, value in LABEL_TO_PROTO.items()}
+DIMENSION_TO_PROTO: dict[Dimension, q2q_pb2.Dimension.ValueType] = {
+    d: q2q_pb2.Dimension.Value(f"DIMENSION_{d.name}") for d in Dimension
+}
+DIMENSION_FROM_PROTO = {value: key for key, value in DIMENSION_TO_PROTO.items()}
+CATEGORY_TO_PROTO: dict[Category, q2q_pb2.LabelCategory.ValueType] = {
+    c: q2q_pb2.LabelCategory.Value(f"LABEL_CATEGORY_{c.name}") for c in Category
+}
+METHOD_TO_PROTO: dict[Method, q2q_pb2.ClassificationMethod.ValueType] = {
+    m: q2q_pb2.ClassificationMethod.Value(f"CLASSIFICATION_METHOD_{m.name}") for m in Method
+}
+METHOD_FROM_PROTO = {value: key for key, value in METHOD_TO_PROTO.items()}
+SOURCE_TO_PROTO: dict[SourceType, types_pb2.TextSourceType.ValueType] = {
+    s: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{s.name}") for s in SourceType
+}
+SOURCE_FROM_PROTO = {value: key for key, value in SOURCE_TO_PROTO.items()}
+NO_SOURCE = types_pb2.TEXT_SOURCE_TYPE_UNSPECIFIED
+
+
+def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
+    """A protobuf timestamp of an aware datetime."""
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def evidence(item: Evidence) -> q2q_pb2.EvidenceSpan:
+    """The wire form of an evidence span."""
+    return q2q_pb2.EvidenceSpan(
+        label=LABEL_TO_PROTO[item.label],
+        text=item.text,
+        start_offset=item.start,
+        end_offset=item.end,
+        reason=item.reason,
+    )
+
+
+def dimension_score(value: DimensionScore) -> q2q_pb2.DimensionScore:
+    """The wire form of one dimension's score."""
+    return q2q_pb2.DimensionScore(
+        dimension=DIMENSION_TO_PROTO[value.dimension],
+        score=value.score,
+        confidence=value.confidence,
+    )
+
+
+def labels(values: tuple[Label, ...]) -> list[q2q_pb2.Label.ValueType]:
+    """The wire form of labels."""
+    return [LABEL_TO_PROTO[label] for label in values]
+
+
+def score_record(record: ScoreRecord) -> q2q_pb2.ScoreRecord:
+    """The wire form of a stored score."""
+    return q2q_pb2.ScoreRecord(
+        score_id=record.score_id,
+        profile_id=record.profile_id,
+        source_text_id=record.source.source_id if record.source else "",
+        source_text_type=SOURCE_TO_PROTO[record.source.source_type] if record.source else NO_SOURCE,
+        dimension=DIMENSION_TO_PROTO[record.dimension],
+        score=record.score.score,
+        confidence=record.score.confidence,
+        method=METHOD_TO_PROTO[record.method],
+        model_version=record.model_version,
+        content_hash=record.content_hash,
+        labels=labels(record.labels),
+        evidence=[evidence(item) for item in record.evidence],
+        recorded_by=record.recorded_by,
+        note=record.note,
+        create_time=timestamp(record.created_at),
+    )
+
+
+def scores_computed(event: ScoresComputed) -> events_pb2.ScoresComputed:
+    """The `q2q.scores.computed` payload."""
+    return events_pb2.ScoresComputed(
+        profile_id=event.profile_id,
+        source_text_id=event.source.source_id if event.source else "",
+        source_text_type=SOURCE_TO_PROTO[event.source.source_type] if event.source else NO_SOURCE,
+        content_hash=event.content_hash,
+        labels=labels(event.labels),
+        scores=[dimension_score(value) for value in event.scores],
+        method=METHOD_TO_PROTO[event.method],
+        model_version=event.model_version,
+        compute_time=timestamp(event.computed_at),
+    )
+
+
+def taxonomy_response() -> q2q_pb2.GetTaxonomyResponse:
+    """The served taxonomy: dimensions, labels and scoring rules."""
+    return q2q_pb2.GetTaxonomyResponse(
+        version=taxonomy.TAXONOMY_VERSION,
+        dimensions=[
+            q2q_pb2.TaxonomyDimension(
+                dimension=DIMENSION_TO_PROTO[d.dimension],
+                name=d.dimension.value,
+                description=d.description,
+            )
+            for d in taxonomy.DIMENSIONS
+        ],
+        labels=[_taxonomy_label(entry) for entry in taxonomy.LABELS],
+        rules=[_scoring_rule(rule) for rule in scoring.RULES],
+    )
+
+
+def _taxonomy_label(entry: taxonomy.LabelInfo) -> q2q_pb2.TaxonomyLabel:
+    return q2q_pb2.TaxonomyLabel(
+        label=LABEL_TO_PROTO[entry.label],
+        category=CATEGORY_TO_PROTO[entry.category],
+        name=entry.name,
+        description=entry.description,
+        dimension=DIMENSION_TO_PROTO[entry.dimension],
+    )
+
+
+def _scoring_rule(rule: scoring.ScoringRule) -> q2q_pb2.ScoringRule:
+    return q2q_pb2.ScoringRule(
+        dimension=DIMENSION_TO_PROTO[rule.dimension],
+        default_score=rule.default_score or 0.0,
+        fixed_scores=[
+            q2q_pb2.LabelScore(label=LABEL_TO_PROTO[label], score=value) for label, value in rule.fixed_scores
+        ],
+        counted_category=CATEGORY_TO_PROTO[rule.counted_category]
+        if rule.counted_category
+        else q2q_pb2.LABEL_CATEGORY_UNSPECIFIED,
+        base_score=rule.base_score,
+        step_per_label=rule.step_per_label,
+        min_score=rule.min_score,
+        max_score=rule.max_score,
+        description=rule.description,
+    )

@@ -1,0 +1,1 @@
+"""The upskilling domain: normalised course progress and credentials, plain Python."""

@@ -1,0 +1,84 @@
+"""Commands and queries the upskilling connector handles."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from services.upskilling.domain.model import CredentialType, ProgressStatus
+
+
+@dataclass(frozen=True)
+class ReceiveWebhook:
+    """Take one provider delivery, exactly as received."""
+
+    company_id: str
+    provider: str
+    body: bytes
+
+
+@dataclass(frozen=True)
+class ImportRecords:
+    """Import one CSV file of a kind (`completions` or `credentials`)."""
+
+    company_id: str
+    kind: str
+    data: bytes
+    file_name: str = ""
+
+
+@dataclass(frozen=True)
+class GetProgress:
+    """Read one progress record."""
+
+    company_id: str
+    progress_id: str
+
+
+@dataclass(frozen=True)
+class ListProgress:
+    """A page of progress records; filters combine with AND."""
+
+    company_id: str
+    profile_id: str = ""
+    email: str = ""
+    provider: str = ""
+    status: ProgressStatus | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class GetCredential:
+    """Read one credential."""
+
+    company_id: str
+    credential_id: str
+
+
+@dataclass(frozen=True)
+class ListCredentials:
+    """A page of credentials; filters combine with AND."""
+
+    company_id: str
+    profile_id: str = ""
+    email: str = ""
+    credential_type: CredentialType | None = None
+    page_size: int = 0
+    page_token: str = ""
+
+
+@dataclass(frozen=True)
+class GetImport:
+    """Read one import batch (also used for its error rows)."""
+
+    company_id: str
+    batch_id: str
+
+
+@dataclass(frozen=True)
+class ListImports:
+    """A page of import batches, newest first."""
+
+    company_id: str
+    page_size: int = 0
+    page_token: str = ""

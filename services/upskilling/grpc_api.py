@@ -1,0 +1,99 @@
+"""UpskillingService servicer: proto ⇄ command, nothing else."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import grpc
+from google.api import httpbody_pb2
+
+from services.kit.csvimport import error_csv
+from services.kit.tenancy import current_tenant
+from services.upskilling import handlers, wire
+from services.upskilling.domain.commands import (
+    GetCredential,
+    GetImport,
+    GetProgress,
+    ImportRecords,
+    ListCredentials,
+    ListImports,
+    ListProgress,
+    ReceiveWebhook,
+)
+from services.upskilling.repository import UpskillingUnitOfWork
+from teei.common.v1 import types_pb2
+from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc
+
+Context = grpc.aio.ServicerContext[Any, Any]
+pb = upskilling_pb2
+
+
+class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
+    """Serves the upskilling RPCs that are built; privacy export/erase answer UNIMPLEMENTED (inherited)."""
+
+    def __init__(self, *, uow: UpskillingUnitOfWork) -> None:
+        self._uow = uow
+
+    async def ReceiveWebhook(self, request: pb.ReceiveWebhookRequest, context: Context) -> pb.ReceiveWebhookResponse:
+        command = ReceiveWebhook(company_id=current_tenant(), provider=request.provider, body=request.body.data)
+        ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow)
+        return pb.ReceiveWebhookResponse(ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate))
+
+    async def ImportRecords(self, request: pb.ImportRecordsRequest, context: Context) -> pb.ImportRecordsResponse:
+        command = ImportRecords(
+            company_id=current_tenant(), kind=request.kind, data=request.body.data, file_name=request.file_name
+        )
+        batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow)
+        return pb.ImportRecordsResponse(batch=wire.batch(batch))
+
+    async def GetImport(self, request: pb.GetImportRequest, context: Context) -> pb.GetImportResponse:
+        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
+        batch = await asyncio.to_thread(handlers.get_import, query, uow=self._uow)
+        return pb.GetImportResponse(batch=wire.batch(batch))
+
+    async def ListImports(self, request: pb.ListImportsRequest, context: Context) -> pb.ListImportsResponse:
+        query = ListImports(company_id=current_tenant(), page_size=request.page_size, page_token=request.page_token)
+        batches, token = await asyncio.to_thread(handlers.list_imports, query, uow=self._uow)
+        return pb.ListImportsResponse(batches=[wire.batch(b) for b in batches], next_page_token=token)
+
+    async def GetImportErrors(self, request: pb.GetImportErrorsRequest, context: Context) -> pb.GetImportErrorsResponse:
+        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
+        errors = await asyncio.to_thread(handlers.get_import_errors, query, uow=self._uow)
+        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=error_csv(errors))
+        return pb.GetImportErrorsResponse(body=body, errors=[wire.row_error(e) for e in errors])
+
+    async def GetProgress(self, request: pb.GetProgressRequest, context: Context) -> pb.GetProgressResponse:
+        query = GetProgress(company_id=current_tenant(), progress_id=request.progress_id)
+        record = await asyncio.to_thread(handlers.get_progress, query, uow=self._uow)
+        return pb.GetProgressResponse(progress=wire.progress(record))
+
+    async def ListProgress(self, request: pb.ListProgressRequest, context: Context) -> pb.ListProgressResponse:
+        query = ListProgress(
+            company_id=current_tenant(),
+            profile_id=request.profile_id,
+            email=request.email,
+            provider=p.value if (p := wire.PROVIDERS_FROM_PROTO.get(request.provider)) else "",
+            status=wire.STATUSES_FROM_PROTO.get(request.status),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        records, token = await asyncio.to_thread(handlers.list_progress, query, uow=self._uow)
+        return pb.ListProgressResponse(progress=[wire.progress(r) for r in records], next_page_token=token)
+
+    async def GetCredential(self, request: pb.GetCredentialRequest, context: Context) -> pb.GetCredentialResponse:
+        query = GetCredential(company_id=current_tenant(), credential_id=request.credential_id)
+        record = await asyncio.to_thread(handlers.get_credential, query, uow=self._uow)
+        return pb.GetCredentialResponse(credential=wire.credential(record))
+
+    async def ListCredentials(self, request: pb.ListCredentialsRequest, context: Context) -> pb.ListCredentialsResponse:
+        query = ListCredentials(
+            company_id=current_tenant(),
+            profile_id=request.profile_id,
+            email=request.email,
+            credential_type=wire.CREDENTIAL_TYPES_FROM_PROTO.get(request.credential_type),
+            page_size=request.page_size,
+            page_token=request.page_token,
+        )
+        records, token = await asyncio.to_thread(handlers.list_credentials, query, uow=self._uow)
+        return pb.ListCredentialsResponse(credentials=[wire.credential(r) for r in records], next_page_token=token)

@@ -1,0 +1,148 @@
+"""Domain ⇄ protobuf for the upskilling connector: the RPC messages and the event payloads."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from google.protobuf import struct_pb2, timestamp_pb2
+
+from services.kit import imports
+from services.kit.csvimport import RowError
+from services.upskilling.domain.model import (
+    Channel,
+    Credential,
+    CredentialType,
+    Learner,
+    Progress,
+    ProgressStatus,
+    Provider,
+    Source,
+)
+from teei.common.v1 import types_pb2
+from teei.upskilling.v1 import upskilling_pb2
+
+PROVIDERS = {
+    Provider.ECORNELL: upskilling_pb2.PROVIDER_ECORNELL,
+    Provider.ITSLEARNING: upskilling_pb2.PROVIDER_ITSLEARNING,
+    Provider.GENERIC: upskilling_pb2.PROVIDER_GENERIC,
+}
+STATUSES = {
+    ProgressStatus.ENROLLED: upskilling_pb2.PROGRESS_STATUS_ENROLLED,
+    ProgressStatus.IN_PROGRESS: upskilling_pb2.PROGRESS_STATUS_IN_PROGRESS,
+    ProgressStatus.COMPLETED: upskilling_pb2.PROGRESS_STATUS_COMPLETED,
+    ProgressStatus.DROPPED: upskilling_pb2.PROGRESS_STATUS_DROPPED,
+}
+CREDENTIAL_TYPES = {
+    CredentialType.CERTIFICATE: upskilling_pb2.CREDENTIAL_TYPE_CERTIFICATE,
+    CredentialType.BADGE: upskilling_pb2.CREDENTIAL_TYPE_BADGE,
+    CredentialType.DIPLOMA: upskilling_pb2.CREDENTIAL_TYPE_DIPLOMA,
+    CredentialType.TRANSCRIPT: upskilling_pb2.CREDENTIAL_TYPE_TRANSCRIPT,
+}
+PROVIDERS_FROM_PROTO = {value: key for key, value in PROVIDERS.items()}
+STATUSES_FROM_PROTO = {value: key for key, value in STATUSES.items()}
+CREDENTIAL_TYPES_FROM_PROTO = {value: key for key, value in CREDENTIAL_TYPES.items()}
+_CHANNELS = {Channel.CSV_IMPORT: types_pb2.INGEST_CHANNEL_CSV_IMPORT, Channel.WEBHOOK: types_pb2.INGEST_CHANNEL_WEBHOOK}
+_IMPORT_STATUSES = {
+    imports.COMPLETED: types_pb2.IMPORT_STATUS_COMPLETED,
+    imports.COMPLETED_WITH_ERRORS: types_pb2.IMPORT_STATUS_COMPLETED_WITH_ERRORS,
+}
+
+
+def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
+    """A protobuf timestamp of an aware datetime (None stays unset)."""
+    if value is None:
+        return None
+    stamp = timestamp_pb2.Timestamp()
+    stamp.FromDatetime(value)
+    return stamp
+
+
+def learner(value: Learner) -> types_pb2.PersonRef:
+    """The learner as the contracts carry a person (e-mail and provider id let profile resolve them)."""
+    return types_pb2.PersonRef(
+        email=value.email,
+        external_id=value.external_id,
+        profile_id=value.profile_id,
+        given_name=value.given_name,
+        family_name=value.family_name,
+    )
+
+
+def provenance(value: Source) -> types_pb2.Provenance:
+    """Where a record came from."""
+    return types_pb2.Provenance(
+        channel=_CHANNELS[value.channel],
+        import_batch_id=value.batch_id,
+        delivery_id=value.delivery_id,
+        receive_time=timestamp(value.received_at),
+    )
+
+
+def progress(record: Progress) -> upskilling_pb2.CourseProgress:
+    """A progress record as the API returns it."""
+    return upskilling_pb2.CourseProgress(
+        progress_id=record.progress_id,
+        learner=learner(record.learner),
+        provider=PROVIDERS[record.course.provider],
+        provider_name=record.course.provider_name,
+        course_id=record.course.course_id,
+        course_name=record.course.course_name,
+        course_url=record.course.course_url,
+        status=STATUSES[record.status],
+        percent_complete=record.percent,
+        start_time=timestamp(record.started_at),
+        complete_time=timestamp(record.completed_at),
+        final_score=record.final_score,
+        metadata=_struct(record.metadata),
+        provenance=provenance(record.source),
+        create_time=timestamp(record.created_at),
+        update_time=timestamp(record.updated_at),
+    )
+
+
+def credential(record: Credential) -> upskilling_pb2.Credential:
+    """A credential as the API returns it."""
+    return upskilling_pb2.Credential(
+        credential_id=record.credential_id,
+        external_credential_id=record.external_credential_id,
+        learner=learner(record.learner),
+        provider=PROVIDERS[record.course.provider],
+        provider_name=record.course.provider_name,
+        course_id=record.course.course_id,
+        course_name=record.course.course_name,
+        credential_type=CREDENTIAL_TYPES[record.credential_type],
+        issue_time=timestamp(record.issued_at),
+        expire_time=timestamp(record.expires_at),
+        url=record.url,
+        verification_code=record.verification_code,
+        provenance=provenance(record.source),
+        create_time=timestamp(record.created_at),
+    )
+
+
+def batch(value: imports.Batch) -> types_pb2.ImportBatch:
+    """An import batch summary."""
+    return types_pb2.ImportBatch(
+        batch_id=value.batch_id,
+        schema=value.schema,
+        schema_version=value.schema_version,
+        status=_IMPORT_STATUSES.get(value.status, types_pb2.IMPORT_STATUS_UNSPECIFIED),
+        rows_total=value.rows_total,
+        rows_stored=value.rows_stored,
+        rows_quarantined=value.rows_quarantined,
+        create_time=timestamp(value.created_at),
+    )
+
+
+def row_error(error: RowError) -> types_pb2.RowError:
+    """One rejected field of a row."""
+    return types_pb2.RowError(row=error.row, field=error.field, message=error.message, value=error.value)
+
+
+def _struct(values: dict[str, Any]) -> struct_pb2.Struct | None:
+    if not values:
+        return None
+    message = struct_pb2.Struct()
+    message.update(values)
+    return message

@@ -1,0 +1,1 @@
+"""gRPC integration tests of the Kintell connector."""

@@ -1,0 +1,170 @@
+"""Importing Kintell exports: stored sessions, quarantine, batch record, outbox events, re-imports."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from services.kintell import handlers, queries
+from services.kintell.domain.commands import GetImportErrors, ImportSessions, ListSessions
+from services.kintell.domain.model import Session
+from services.kintell.repository import KintellUnitOfWork
+from services.kit import db, events, imports
+from services.kit.csvimport import CsvRejected
+from teei.common.v1 import types_pb2
+from teei.kintell.v1 import events_pb2, kintell_pb2
+from tests.unit.kintell.samples import LANGUAGE_V1_0, LEGACY, MENTORSHIP_V1_0, csv, language_row
+
+
+def _import(uow: KintellUnitOfWork, data: bytes, company: str = "acme") -> imports.Batch:
+    return handlers.import_sessions(ImportSessions(company, data), uow=uow)
+
+
+def _pending(engine: sa.Engine) -> list[events.Envelope]:
+    with db.UnitOfWork(engine).begin() as session:
+        return events.pending(session, limit=1000)
+
+
+def _count(engine: sa.Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(sa.text(f"SELECT count(*) FROM {table}")).scalar_one())
+
+
+def _sessions(uow: KintellUnitOfWork, company: str = "acme") -> dict[str, Session]:
+    page = queries.list_sessions(ListSessions(company, page_size=100), uow=uow)
+    return {s.facts.external_session_id: s for s, _ in page.sessions}
+
+
+def test_valid_rows_are_stored_invalid_rows_quarantined_and_the_batch_counts_both(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    data = csv(
+        LANGUAGE_V1_0, language_row("k-1"), language_row("k-2", rating="7"), language_row("k-3", completed_at="")
+    )
+    batch = _import(uow, data)
+    assert (batch.schema, batch.schema_version, batch.status) == (
+        "language_session",
+        "1.0",
+        imports.COMPLETED_WITH_ERRORS,
+    )
+    assert (batch.rows_total, batch.rows_stored, batch.rows_quarantined) == (3, 2, 1)
+    assert set(_sessions(uow)) == {"k-1", "k-3"}
+    [error] = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert (error.row, error.field, error.value) == (3, "rating", "7")
+
+
+def test_completed_rows_emit_session_completed_with_everything_consumers_need(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    batch = _import(uow, csv(LANGUAGE_V1_0, language_row("k-1")))
+    [envelope] = _pending(engine)
+    assert (envelope.type, envelope.source, envelope.tenant) == ("kintell.session.completed", "teei/kintell", "acme")
+    payload = events.payload_of(envelope)
+    assert isinstance(payload, events_pb2.SessionCompleted)
+    assert envelope.subject == payload.session_id
+    assert payload.external_session_id == "k-1"
+    assert payload.session_type == kintell_pb2.SESSION_TYPE_LANGUAGE
+    assert (payload.participant.email, payload.volunteer.email) == ("ada@example.org", "vol@corp.com")
+    assert payload.complete_time.ToDatetime(tzinfo=UTC) == datetime(2026, 3, 1, 11, tzinfo=UTC)
+    assert (payload.duration_minutes, payload.rating, payload.feedback_text) == (60, 0.75, "Good practice")
+    assert payload.language_level == types_pb2.CEFR_LEVEL_B1
+    assert list(payload.topics) == ["travel", "food"]
+    assert payload.provenance.channel == types_pb2.INGEST_CHANNEL_CSV_IMPORT
+    assert payload.provenance.import_batch_id == batch.batch_id
+
+
+def test_rows_without_completion_emit_session_scheduled(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    row = "m-1,p@x.org,m@corp.com,2026-04-01T09:00:00Z,,30,,,CV,"
+    _import(uow, csv(MENTORSHIP_V1_0, row))
+    [envelope] = _pending(engine)
+    payload = events.payload_of(envelope)
+    assert envelope.type == "kintell.session.scheduled"
+    assert (payload.external_session_id, payload.focus_area, payload.duration_minutes) == ("m-1", "CV", 30)
+    assert payload.session_type == kintell_pb2.SESSION_TYPE_MENTORSHIP
+
+
+def test_an_unrated_completed_session_carries_no_rating(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    _import(uow, csv(LANGUAGE_V1_0, language_row(rating="")))
+    assert not events.payload_of(_pending(engine)[0]).HasField("rating")
+
+
+def test_legacy_ratings_are_stored_on_the_zero_to_one_scale(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    batch = _import(uow, csv(LEGACY, "old-1,Language café,p@x.org,v@corp.com,2025-06-01,45,4,ok,B2"))
+    assert (batch.schema, batch.schema_version) == ("legacy_export", "0")
+    [session] = _sessions(uow).values()
+    assert session.facts.rating == 0.75
+    assert events.payload_of(_pending(engine)[0]).rating == 0.75
+
+
+def test_reimporting_an_identical_file_stores_nothing_new_and_emits_nothing(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    data = csv(LANGUAGE_V1_0, language_row("k-1"), language_row("k-2"))
+    _import(uow, data)
+    again = _import(uow, data)
+    assert (again.rows_stored, again.rows_quarantined) == (2, 0)
+    assert _count(engine, "kintell_sessions") == 2
+    assert len(_pending(engine)) == 2
+
+
+def test_a_changed_row_updates_the_session_without_a_second_event(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1")))
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1", feedback_text="Better", rating="")))
+    [session] = _sessions(uow).values()
+    assert session.facts.feedback_text == "Better"
+    assert session.facts.rating == 0.75  # an empty value keeps the stored one
+    assert len(_pending(engine)) == 1
+
+
+def test_a_scheduled_session_completed_by_a_later_file_emits_completed_once(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1", completed_at="")))
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1")))
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1", completed_at="")))
+    assert [e.type for e in _pending(engine)] == ["kintell.session.scheduled", "kintell.session.completed"]
+    [session] = _sessions(uow).values()
+    assert session.facts.completed_at is not None  # never goes back to scheduled
+
+
+def test_a_session_id_stored_with_the_other_type_is_quarantined(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1")))
+    batch = _import(
+        uow,
+        csv(MENTORSHIP_V1_0, "k-1,p@x.org,m@corp.com,2026-04-01,,30,,,CV,", "m-2,p@x.org,m@x.com,2026-04-01,,,,,,"),
+    )
+    assert (batch.rows_stored, batch.rows_quarantined) == (1, 1)
+    [error] = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert (error.row, error.field, error.message) == (2, "session_id", "session k-1 is stored as a language session")
+
+
+def test_the_same_session_id_in_two_companies_is_two_sessions(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1")), company="acme")
+    _import(uow, csv(LANGUAGE_V1_0, language_row("k-1", feedback_text="Other")), company="globex")
+    assert _sessions(uow, "acme")["k-1"].facts.feedback_text == "Good practice"
+    assert _sessions(uow, "globex")["k-1"].facts.feedback_text == "Other"
+    assert [e.tenant for e in _pending(engine)] == ["acme", "globex"]
+
+
+def test_a_rejected_file_stores_no_batch_no_session_and_no_event(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    with pytest.raises(CsvRejected):
+        _import(uow, csv(LANGUAGE_V1_0))
+    assert [_count(engine, t) for t in ("import_batches", "kintell_sessions", "outbox")] == [0, 0, 0]
+
+
+def test_a_failure_while_writing_stores_nothing_partial(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    with engine.begin() as connection:  # the outbox is the last write of an import: make it fail for real
+        connection.execute(sa.text("ALTER TABLE outbox RENAME TO outbox_away"))
+    with pytest.raises(sa.exc.OperationalError):
+        _import(uow, csv(LANGUAGE_V1_0, language_row("k-1"), language_row("k-2", rating="9")))
+    assert [_count(engine, t) for t in ("import_batches", "quarantined_rows", "kintell_sessions")] == [0, 0, 0]
+
+
+def test_many_rows_import_in_one_transaction_with_one_event_each(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    rows = [language_row(f"k-{i}") for i in range(1200)]
+    batch = _import(uow, csv(LANGUAGE_V1_0, *rows))
+    assert (batch.rows_stored, _count(engine, "kintell_sessions"), _count(engine, "outbox")) == (1200, 1200, 1200)
+    again = _import(uow, csv(LANGUAGE_V1_0, *rows[:700], language_row("k-9999")))
+    assert (again.rows_stored, _count(engine, "kintell_sessions"), _count(engine, "outbox")) == (701, 1201, 1201)

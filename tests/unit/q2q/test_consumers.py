@@ -1,0 +1,191 @@
+"""Event handlers: texts screened safe are scored, held texts wait for a review, replays change nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.kit import db, events
+from services.q2q import bootstrap, consumers
+from services.q2q import tables as t
+from teei.buddy.v1 import buddy_pb2
+from teei.buddy.v1 import events_pb2 as buddy_events
+from teei.common.v1 import types_pb2
+from teei.kintell.v1 import events_pb2 as kintell_events
+from teei.q2q.v1 import events_pb2 as q2q_events
+from teei.q2q.v1 import q2q_pb2
+from teei.safety.v1 import events_pb2 as safety_events
+from teei.safety.v1 import safety_pb2
+
+PROFILE = "0f8fad5b-d9cb-469f-a165-70867728950e"
+TEXT = "I feel so lonely here, but I applied for three jobs."
+PASSED = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_PASSED)
+HELD = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_PENDING_REVIEW, review_id="r-1")
+UNSAFE = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_UNSAFE)
+
+
+@pytest.fixture
+def uow(tmp_path: Path) -> Iterator[db.UnitOfWork]:
+    url = db.sqlite_url(tmp_path / "q2q.db")
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    engine = db.create_engine(url)
+    yield db.UnitOfWork(engine)
+    engine.dispose()
+
+
+def _session_event(text: str, screening: types_pb2.ScreeningSummary, tenant: str = "acme") -> events.Envelope:
+    payload = kintell_events.SessionCompleted(
+        session_id="s-1",
+        participant=types_pb2.PersonRef(email="p@example.org", profile_id=PROFILE),
+        feedback_text=text,
+        feedback_screening=screening,
+    )
+    return events.new_event(payload, source="teei/kintell", tenant=tenant, subject="s-1")
+
+
+def _review(status: int, text: str = TEXT, tenant: str = "acme") -> events.Envelope:
+    payload = safety_events.ReviewCompleted(
+        review_id="r-1",
+        source_text_id="s-1",
+        source_text_type=types_pb2.TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK,
+        profile_id=PROFILE,
+        status=status,  # type: ignore[arg-type]
+        redacted_text=text,
+    )
+    return events.new_event(payload, source="teei/safety", tenant=tenant, subject="r-1")
+
+
+def _deliver(uow: db.UnitOfWork, envelope: events.Envelope) -> None:
+    handler = consumers.review_completed if envelope.type == "safety.review.completed" else None
+    with uow.begin() as session:
+        (handler or consumers.classify_text_event)(envelope, session)
+
+
+def _outbox(uow: db.UnitOfWork) -> list[events.Envelope]:
+    with uow.begin() as session:
+        return events.pending(session)
+
+
+def _count(uow: db.UnitOfWork, table: sa.Table, tenant: str = "acme") -> int:
+    with uow.begin() as session:
+        query = sa.select(sa.func.count()).select_from(table).where(table.c.company_id == tenant)
+        return int(session.execute(query).scalar_one())
+
+
+def test_a_text_screened_safe_is_scored_and_announced(uow: db.UnitOfWork) -> None:
+    trigger = _session_event(TEXT, PASSED)
+    _deliver(uow, trigger)
+    (event,) = _outbox(uow)
+    assert event.type == "q2q.scores.computed"
+    assert event.tenant == "acme"
+    assert event.causation_id == trigger.id
+    assert event.correlation_id == trigger.correlation_id
+    payload = events.payload_of(event)
+    assert isinstance(payload, q2q_events.ScoresComputed)
+    assert payload.profile_id == PROFILE
+    assert payload.source_text_id == "s-1"
+    assert set(payload.labels) == {q2q_pb2.LABEL_RISK_ISOLATION, q2q_pb2.LABEL_EMPLOYABILITY_JOB_SEARCH}
+    assert payload.method == q2q_pb2.CLASSIFICATION_METHOD_RULE_BASED
+    assert _count(uow, t.scores) == 4  # no language signal: no lang_level_proxy score
+
+
+def test_a_replayed_or_repeated_event_stores_nothing_twice(uow: db.UnitOfWork) -> None:
+    event = _session_event(TEXT, PASSED)
+    _deliver(uow, event)
+    _deliver(uow, event)
+    _deliver(uow, _session_event(TEXT, PASSED))
+    assert len(_outbox(uow)) == 1
+    assert _count(uow, t.scores) == 4
+
+
+def test_a_held_text_waits_for_an_approving_review(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, HELD))
+    assert _outbox(uow) == []
+    assert _count(uow, t.scores) == 0
+    assert _count(uow, t.pending) == 1
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_APPROVED, text="I feel so lonely here."))
+    (event,) = _outbox(uow)
+    assert list(events.payload_of(event).labels) == [q2q_pb2.LABEL_RISK_ISOLATION]
+    with uow.begin() as session:
+        left = session.execute(sa.select(t.pending.c.text, t.pending.c.state)).one()
+    assert tuple(left) == ("", "released")  # the held text is not kept once scored
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_APPROVED))
+    assert len(_outbox(uow)) == 1
+
+
+def test_a_rejected_review_discards_the_held_text(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, HELD))
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_REJECTED))
+    _deliver(uow, _session_event(TEXT, HELD))
+    assert _outbox(uow) == []
+    assert _count(uow, t.scores) == 0
+    with uow.begin() as session:
+        assert session.execute(sa.select(t.pending.c.text, t.pending.c.state)).one() == ("", "rejected")
+
+
+def test_a_review_arriving_first_scores_the_text_and_the_late_event_is_not_held(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_APPROVED))
+    _deliver(uow, _session_event(TEXT, HELD))
+    assert len(_outbox(uow)) == 1
+    with uow.begin() as session:
+        assert session.execute(sa.select(t.pending.c.state)).scalar_one() == "released"
+
+
+def test_unsafe_or_empty_texts_are_never_scored_or_kept(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, UNSAFE))
+    _deliver(uow, _session_event("", PASSED))
+    assert _outbox(uow) == []
+    assert _count(uow, t.pending) == 0
+    assert _count(uow, t.scores) == 0
+
+
+def test_an_oversized_text_is_skipped(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event("lonely " * 3000, PASSED))
+    _deliver(uow, _session_event("lonely " * 3000, HELD))
+    assert _outbox(uow) == []
+    assert _count(uow, t.pending) == 0
+
+
+def test_a_review_in_another_tenant_releases_nothing(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, HELD))
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_APPROVED, tenant="globex"))
+    assert _count(uow, t.scores, "acme") == 0
+    assert _count(uow, t.pending, "acme") == 1
+    assert all(event.tenant == "globex" for event in _outbox(uow))
+
+
+def test_events_without_tenant_or_open_reviews_are_ignored(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, PASSED, tenant=""))
+    _deliver(uow, _review(safety_pb2.REVIEW_STATUS_ESCALATED))
+    assert _outbox(uow) == []
+    assert _count(uow, t.pending) == 0
+
+
+def test_checkin_notes_and_answers_are_scored_together(uow: db.UnitOfWork) -> None:
+    payload = buddy_events.CheckInCompleted(
+        checkin_id="c-1",
+        participant=types_pb2.PersonRef(profile_id="not-a-uuid"),
+        notes="Struggling this week.",
+        question_responses=[buddy_pb2.QuestionResponse(question="How?", answer="I miss my family.")],
+        notes_screening=PASSED,
+    )
+    _deliver(uow, events.new_event(payload, source="teei/buddy", tenant="acme", subject="c-1"))
+    (event,) = _outbox(uow)
+    scored = events.payload_of(event)
+    assert scored.source_text_type == types_pb2.TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES
+    assert scored.profile_id == ""  # an unresolved or malformed profile id is not stored
+    assert list(scored.labels) == [q2q_pb2.LABEL_RISK_ISOLATION]
+
+
+def test_subscriptions_cover_every_text_event_and_reviews() -> None:
+    types = {event_type for sub in consumers.SUBSCRIPTIONS for event_type in sub.event_types}
+    assert types == {
+        "kintell.session.completed",
+        "kintell.rating.created",
+        "buddy.feedback.submitted",
+        "buddy.checkin.completed",
+        "safety.review.completed",
+    }
