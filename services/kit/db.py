@@ -33,8 +33,10 @@ def create_engine(url: str) -> sa.Engine:
         _ensure_sqlite_folder(url)
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling breaks SAVEPOINTs (a nested block commits on its own);
-        # let SQLAlchemy emit BEGIN itself, as its documentation prescribes.
+        # pysqlite's own transaction handling breaks SAVEPOINTs (a nested block commits on its own),
+        # so SQLAlchemy emits BEGIN itself. IMMEDIATE takes the write lock up front: a deferred
+        # transaction that later writes fails at once with "database is locked" when another
+        # writer got there first, while IMMEDIATE waits out the busy timeout instead.
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
@@ -47,7 +49,7 @@ def _ensure_sqlite_folder(url: str) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN")
+    connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
