@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Sequence
+from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,10 +77,10 @@ class EventBus:
         await ensure_dlq_stream(js)
         self._js = js
         sa.event.listen(orm.Session, "after_commit", self._after_commit)
-        self._tasks.append(asyncio.create_task(self._relay(js), name="outbox-relay"))
+        self._spawn(self._relay(js), "outbox-relay")
         for subscription in self._subscriptions:
             psub = await _bind(js, subscription, self._retry)
-            self._tasks.append(asyncio.create_task(self._consume(psub, subscription), name=subscription.consumer))
+            self._spawn(self._consume(psub, subscription), subscription.consumer)
         log.info("eventbus.started", consumers=[s.consumer for s in self._subscriptions])
 
     async def stop(self) -> None:
@@ -96,6 +96,11 @@ class EventBus:
                 await self._publish_pending(self._nc.jetstream())
             await self._nc.close()
         log.info("eventbus.stopped")
+
+    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> None:
+        task = asyncio.create_task(work, name=name)
+        task.add_done_callback(_report_if_failed)
+        self._tasks.append(task)
 
     async def _connect(self) -> Any:
         # Reconnect forever once connected (the outbox holds events meanwhile), but a first
@@ -146,14 +151,17 @@ class EventBus:
         while True:
             try:
                 messages = await psub.fetch(batch=32, timeout=1.0)
-            except nats.errors.TimeoutError:
-                continue
-            except nats.errors.Error:
+            except (nats.errors.TimeoutError, TimeoutError):
+                continue  # an empty long poll
+            except Exception:  # the loop must outlive any fault: a dead consumer would lose nothing but stall
                 log.warning("consumer.fetch_failed", consumer=subscription.consumer, exc_info=True)
                 await asyncio.sleep(self._poll_seconds)  # back-off while NATS reconnects
                 continue
             for msg in messages:
-                await self._deliver(msg, subscription)
+                try:
+                    await self._deliver(msg, subscription)
+                except Exception:  # unacknowledged: JetStream redelivers it after ack_wait
+                    log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
 
     async def _deliver(self, msg: Msg, subscription: events.Subscription) -> None:
         try:
@@ -211,6 +219,11 @@ class EventBus:
                 return False
             subscription.handler(envelope, session)
             return True
+
+
+def _report_if_failed(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("eventbus.task_died", task=task.get_name(), exc_info=task.exception())
 
 
 async def ensure_stream(js: JetStreamContext) -> None:

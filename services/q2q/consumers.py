@@ -1,9 +1,8 @@
-"""Event consumers: text-bearing source events and safety review decisions feed the Q2Q handlers."""
+"""Event consumers: texts safety screened and safety review decisions feed the Q2Q handlers."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from sqlalchemy import orm
 
@@ -12,7 +11,7 @@ from services.kit.logs import get_logger
 from services.q2q import held_texts
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision, SourceText
-from services.q2q.domain.model import SourceRef, SourceType, check_profile_id
+from services.q2q.domain.model import SourceRef, check_profile_id
 from services.q2q.repository import SqlQ2qStore
 from services.q2q.wire import SOURCE_FROM_PROTO
 from teei.common.v1 import types_pb2
@@ -20,29 +19,25 @@ from teei.safety.v1 import events_pb2 as safety_events
 from teei.safety.v1 import safety_pb2
 
 log = get_logger(__name__)
-SOURCE_EVENTS = (
-    "kintell.session.completed",
-    "kintell.rating.created",
-    "buddy.feedback.submitted",
-    "buddy.checkin.completed",
-)
+# Q2Q never reads the programme sources' raw events: only safety's verdict carries text it may score.
+SCREENED_EVENTS = ("safety.text.screened",)
 REVIEW_EVENTS = ("safety.review.completed",)
+# A new durable name: an existing consumer keeps its first filter, so the old name would keep raw events.
+SCREENED_CONSUMER = "q2q-screened-texts"
+REVIEW_CONSUMER = "q2q-safety-reviews"
 _DEFAULT_CLASSIFIER = RuleBasedClassifier()
-# event type → (source type, payload field of the id, of the text, of the screening verdict)
-_FEEDBACK = ("feedback_text", "feedback_screening")
-_SOURCES: dict[str, tuple[SourceType, str, str, str]] = {
-    "kintell.session.completed": (SourceType.KINTELL_SESSION_FEEDBACK, "session_id", *_FEEDBACK),
-    "kintell.rating.created": (SourceType.KINTELL_RATING_FEEDBACK, "rating_id", *_FEEDBACK),
-    "buddy.feedback.submitted": (SourceType.BUDDY_FEEDBACK, "feedback_id", "text", "text_screening"),
-    "buddy.checkin.completed": (SourceType.BUDDY_CHECKIN_NOTES, "checkin_id", "notes", "notes_screening"),
-}
+_VERDICTS = (
+    types_pb2.SCREENING_OUTCOME_PASSED,
+    types_pb2.SCREENING_OUTCOME_UNSAFE,
+    types_pb2.SCREENING_OUTCOME_PENDING_REVIEW,
+)
 
 
 def classify_text_event(
     envelope: events.Envelope, session: orm.Session, *, classifier: Classifier | None = None
 ) -> None:
-    """Scores the text of a source event when screened safe, holds it when awaiting review."""
-    command = source_text(envelope)
+    """Scores a text screened as passed, holds one pending review, keeps nothing of an unsafe one."""
+    command = screened_text(envelope)
     if command is None:
         return
     store = SqlQ2qStore(session, company_id=command.company_id, causation=envelope)
@@ -58,32 +53,32 @@ def review_completed(envelope: events.Envelope, session: orm.Session, *, classif
     held_texts.apply_review(command, store=store, classifier=classifier or _DEFAULT_CLASSIFIER)
 
 
-def source_text(envelope: events.Envelope) -> SourceText | None:
-    """The command of a text-bearing source event; None when there is nothing to score."""
-    spec = _SOURCES.get(envelope.type)
-    if spec is None or not envelope.tenant:
+def screened_text(envelope: events.Envelope) -> SourceText | None:
+    """The command of a `safety.text.screened` event; None when there is nothing to score or hold."""
+    if envelope.type not in SCREENED_EVENTS or not envelope.tenant:
         log.warning("q2q.event_ignored", event_type=envelope.type, event_id=envelope.id, reason="unknown or no tenant")
         return None
-    source_type, id_field, text_field, screening_field = spec
-    payload: Any = events.payload_of(envelope)
-    source_id: str = getattr(payload, id_field)
-    if not source_id:
+    payload: safety_events.TextScreened = events.payload_of(envelope)
+    source_type = SOURCE_FROM_PROTO.get(payload.source_text_type)
+    outcome = payload.screening.outcome
+    if source_type is None or not payload.source_text_id or outcome not in _VERDICTS:
+        log.warning("q2q.event_ignored", event_type=envelope.type, event_id=envelope.id, reason="incomplete verdict")
         return None
-    screening = getattr(payload, screening_field)
     return SourceText(
         company_id=envelope.tenant,
-        source=SourceRef(source_type, source_id),
-        profile_id=_profile(payload.participant.profile_id),
-        text=_text(payload, text_field),
-        screened_safe=screening.outcome == types_pb2.SCREENING_OUTCOME_PASSED,
-        screened_unsafe=screening.outcome == types_pb2.SCREENING_OUTCOME_UNSAFE,
-        review_id=screening.review_id,
+        source=SourceRef(source_type, payload.source_text_id),
+        profile_id=_profile(payload.profile_id),
+        # Only the redacted text is ever scored or held; an unsafe text arrives without one.
+        text=payload.redacted_text,
+        screened_safe=outcome == types_pb2.SCREENING_OUTCOME_PASSED,
+        screened_unsafe=outcome == types_pb2.SCREENING_OUTCOME_UNSAFE,
+        review_id=payload.screening.review_id,
     )
 
 
 def review_decision(envelope: events.Envelope) -> ReviewDecision | None:
     """The command of a final review decision about a stored text; None for ad hoc text or an open review."""
-    if not envelope.tenant:
+    if envelope.type not in REVIEW_EVENTS or not envelope.tenant:
         return None
     payload: safety_events.ReviewCompleted = events.payload_of(envelope)
     source_type = SOURCE_FROM_PROTO.get(payload.source_text_type)
@@ -100,15 +95,6 @@ def review_decision(envelope: events.Envelope) -> ReviewDecision | None:
     )
 
 
-def _text(payload: Any, text_field: str) -> str:
-    text: str = getattr(payload, text_field)
-    if text_field != "notes":
-        return text
-    # A check-in's notes and its free-text answers are one text to score.
-    answers = [response.answer for response in payload.question_responses if response.answer.strip()]
-    return "\n".join(part for part in (text, *answers) if part.strip())
-
-
 def _profile(profile_id: str) -> str:
     return "" if check_profile_id(profile_id, required=False) else profile_id
 
@@ -120,8 +106,8 @@ def subscriptions(classifier: Classifier) -> list[events.Subscription]:
         return lambda envelope, session: handler(envelope, session, classifier=classifier)
 
     return [
-        events.Subscription(consumer="q2q-source-texts", event_types=SOURCE_EVENTS, handler=bind(classify_text_event)),
-        events.Subscription(consumer="q2q-safety-reviews", event_types=REVIEW_EVENTS, handler=bind(review_completed)),
+        events.Subscription(SCREENED_CONSUMER, SCREENED_EVENTS, bind(classify_text_event)),
+        events.Subscription(REVIEW_CONSUMER, REVIEW_EVENTS, bind(review_completed)),
     ]
 
 

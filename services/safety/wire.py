@@ -16,6 +16,7 @@ from services.safety.domain.model import (
     ReviewRecord,
     ReviewStatus,
     ScreenResult,
+    TextSource,
     TextSourceType,
 )
 from teei.common.v1 import types_pb2
@@ -173,4 +174,19 @@ def review_completed(record: ReviewRecord) -> events_pb2.ReviewCompleted:
         notes=latest.notes,
         decide_time=timestamp(latest.decided_at),
         redacted_text=flagged.redacted_text,
+    )
+
+
+def text_screened(
+    result: ScreenResult, source: TextSource, *, event_type: str, event_id: str
+) -> events_pb2.TextScreened:
+    """The `safety.text.screened` payload: the verdict and the redacted text, never an unsafe text."""
+    return events_pb2.TextScreened(
+        source_text_id=source.source_text_id,
+        source_text_type=SOURCE_TYPES[source.source_text_type],
+        source_event_type=event_type,
+        source_event_id=event_id,
+        profile_id=source.profile_id,
+        screening=summary(result),
+        redacted_text="" if result.outcome is Outcome.UNSAFE else result.redacted_text,
     )

@@ -63,6 +63,14 @@ def test_breaking_gate_passes_an_added_field(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_breaking_gate_fails_when_a_rest_binding_changes(tmp_path: Path) -> None:
+    repo = _repo_copy(tmp_path)
+    _edit_and_commit(repo, r'get: "/v1/profiles/\{profile_id\}"', 'get: "/v1/people/{profile_id}"')
+    result = _run(["tools/buf-breaking.sh"], repo)
+    assert result.returncode != 0
+    assert "GetProfile: GET /v1/profiles/{profile_id} was removed or changed" in result.stderr
+
+
 def test_breaking_gate_skips_on_the_first_commit(tmp_path: Path) -> None:
     result = _run(["tools/buf-breaking.sh"], _repo_copy(tmp_path))
     assert result.returncode == 0

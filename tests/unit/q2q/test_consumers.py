@@ -1,4 +1,4 @@
-"""Event handlers: texts screened safe are scored, held texts wait for a review, replays change nothing."""
+"""Event handlers: texts safety passed are scored, held texts wait for a review, replays change nothing."""
 
 from __future__ import annotations
 
@@ -11,8 +11,6 @@ import sqlalchemy as sa
 from services.kit import db, events
 from services.q2q import bootstrap, consumers
 from services.q2q import tables as t
-from teei.buddy.v1 import buddy_pb2
-from teei.buddy.v1 import events_pb2 as buddy_events
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2 as kintell_events
 from teei.q2q.v1 import events_pb2 as q2q_events
@@ -36,14 +34,19 @@ def uow(tmp_path: Path) -> Iterator[db.UnitOfWork]:
     engine.dispose()
 
 
-def _session_event(text: str, screening: types_pb2.ScreeningSummary, tenant: str = "acme") -> events.Envelope:
-    payload = kintell_events.SessionCompleted(
-        session_id="s-1",
-        participant=types_pb2.PersonRef(email="p@example.org", profile_id=PROFILE),
-        feedback_text=text,
-        feedback_screening=screening,
+def _session_event(
+    text: str, screening: types_pb2.ScreeningSummary, tenant: str = "acme", profile_id: str = PROFILE
+) -> events.Envelope:
+    payload = safety_events.TextScreened(
+        source_text_id="s-1",
+        source_text_type=types_pb2.TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK,
+        source_event_type="kintell.session.completed",
+        source_event_id="e-1",
+        profile_id=profile_id,
+        screening=screening,
+        redacted_text=text,
     )
-    return events.new_event(payload, source="teei/kintell", tenant=tenant, subject="s-1")
+    return events.new_event(payload, source="teei/safety", tenant=tenant, subject="s-1")
 
 
 def _review(status: int, text: str = TEXT, tenant: str = "acme") -> events.Envelope:
@@ -164,28 +167,74 @@ def test_events_without_tenant_or_open_reviews_are_ignored(uow: db.UnitOfWork) -
     assert _count(uow, t.pending) == 0
 
 
-def test_checkin_notes_and_answers_are_scored_together(uow: db.UnitOfWork) -> None:
-    payload = buddy_events.CheckInCompleted(
-        checkin_id="c-1",
-        participant=types_pb2.PersonRef(profile_id="not-a-uuid"),
-        notes="Struggling this week.",
-        question_responses=[buddy_pb2.QuestionResponse(question="How?", answer="I miss my family.")],
-        notes_screening=PASSED,
+def test_a_checkin_is_scored_under_its_own_source_and_an_invalid_profile_is_dropped(uow: db.UnitOfWork) -> None:
+    payload = safety_events.TextScreened(
+        source_text_id="c-1",
+        source_text_type=types_pb2.TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES,
+        profile_id="not-a-uuid",
+        screening=PASSED,
+        redacted_text="Struggling this week.\n\nI miss my family.",
     )
-    _deliver(uow, events.new_event(payload, source="teei/buddy", tenant="acme", subject="c-1"))
+    _deliver(uow, events.new_event(payload, source="teei/safety", tenant="acme", subject="c-1"))
     (event,) = _outbox(uow)
     scored = events.payload_of(event)
     assert scored.source_text_type == types_pb2.TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES
+    assert scored.source_text_id == "c-1"
     assert scored.profile_id == ""  # an unresolved or malformed profile id is not stored
     assert list(scored.labels) == [q2q_pb2.LABEL_RISK_ISOLATION]
 
 
-def test_subscriptions_cover_every_text_event_and_reviews() -> None:
-    types = {event_type for sub in consumers.SUBSCRIPTIONS for event_type in sub.event_types}
-    assert types == {
-        "kintell.session.completed",
-        "kintell.rating.created",
-        "buddy.feedback.submitted",
-        "buddy.checkin.completed",
-        "safety.review.completed",
-    }
+def test_raw_source_events_are_not_scored(uow: db.UnitOfWork) -> None:
+    raw = kintell_events.SessionCompleted(session_id="s-9", feedback_text=TEXT, feedback_screening=PASSED)
+    _deliver(uow, events.new_event(raw, source="teei/kintell", tenant="acme", subject="s-9"))
+    assert _outbox(uow) == []
+    assert _count(uow, t.scores) == 0
+    assert _count(uow, t.pending) == 0
+
+
+def test_subscriptions_take_only_safety_verdicts_and_reviews() -> None:
+    assert [(sub.consumer, sub.event_types) for sub in consumers.SUBSCRIPTIONS] == [
+        ("q2q-screened-texts", ("safety.text.screened",)),
+        ("q2q-safety-reviews", ("safety.review.completed",)),
+    ]
+
+
+def test_scores_are_kept_under_the_verdicts_source_and_author(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, PASSED))
+    with uow.begin() as session:
+        rows = session.execute(sa.select(t.scores.c.profile_id, t.scores.c.source_type, t.scores.c.source_id)).all()
+    assert {tuple(row) for row in rows} == {(PROFILE, "kintell_session_feedback", "s-1")}
+
+
+def test_a_held_text_is_the_redacted_one(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event("I feel lonely, mail me: [EMAIL]", HELD))
+    with uow.begin() as session:
+        assert session.execute(sa.select(t.pending.c.text)).scalar_one() == "I feel lonely, mail me: [EMAIL]"
+
+
+def test_incomplete_verdicts_are_ignored(uow: db.UnitOfWork) -> None:
+    unspecified = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_UNSPECIFIED)
+    _deliver(uow, _session_event(TEXT, unspecified))
+    for source_id, source_type in [("", types_pb2.TEXT_SOURCE_TYPE_BUDDY_FEEDBACK), ("f-1", 0)]:
+        payload = safety_events.TextScreened(
+            source_text_id=source_id,
+            source_text_type=source_type,  # type: ignore[arg-type]
+            screening=PASSED,
+            redacted_text=TEXT,
+        )
+        _deliver(uow, events.new_event(payload, source="teei/safety", tenant="acme", subject="x"))
+    assert _outbox(uow) == []
+    assert _count(uow, t.pending) == 0
+
+
+def test_each_tenant_scores_its_own_text(uow: db.UnitOfWork) -> None:
+    _deliver(uow, _session_event(TEXT, PASSED, tenant="acme"))
+    _deliver(uow, _session_event(TEXT, PASSED, tenant="globex"))
+    assert sorted(event.tenant for event in _outbox(uow)) == ["acme", "globex"]
+    assert _count(uow, t.scores, "acme") == _count(uow, t.scores, "globex") == 4
+
+
+def test_a_verdict_delivered_to_the_review_handler_is_ignored(uow: db.UnitOfWork) -> None:
+    with uow.begin() as session:
+        consumers.review_completed(_session_event(TEXT, PASSED), session)
+    assert _outbox(uow) == []

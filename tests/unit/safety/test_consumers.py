@@ -109,9 +109,9 @@ def test_each_source_event_text_is_screened_and_flagged(
     assert flag.requires_review
     assert flag.review_id
     with db.UnitOfWork(engine).begin() as session:
-        [pending] = events.pending(session)
-    assert pending.causation_id == envelope.id
-    assert pending.correlation_id == envelope.correlation_id
+        pending = events.pending(session)
+    assert sorted(e.type for e in pending) == ["safety.flag.raised", "safety.text.screened"]
+    assert {(e.causation_id, e.correlation_id) for e in pending} == {(envelope.id, envelope.correlation_id)}
 
 
 def test_checkin_notes_and_answers_are_screened_as_one_text(engine: sa.Engine, uow: SqlSafetyUnitOfWork) -> None:
@@ -133,12 +133,15 @@ def test_a_redelivered_or_replayed_event_creates_nothing_new(engine: sa.Engine, 
     assert len(flags) == 1
 
 
-def test_safe_and_empty_texts_leave_nothing_behind(engine: sa.Engine, uow: SqlSafetyUnitOfWork) -> None:
+def test_safe_and_empty_texts_raise_no_flag(engine: sa.Engine, uow: SqlSafetyUnitOfWork) -> None:
     _deliver(engine, _event(kintell_events.SessionCompleted(session_id="s2", feedback_text="Lovely session.")))
     _deliver(engine, _event(kintell_events.SessionCompleted(session_id="s3", feedback_text="   ")))
     _deliver(engine, _event(buddy_events.CheckInCompleted(checkin_id="c2")))
     assert _raised(engine) == []
     assert handlers.list_flags(ListFlags("acme"), uow=uow) == ([], "")
+    with db.UnitOfWork(engine).begin() as session:
+        [verdict] = events.pending(session)  # only the safe text is passed on, as screened
+    assert (verdict.type, verdict.subject) == ("safety.text.screened", "s2")
 
 
 def test_pii_only_text_is_flagged_with_the_redacted_text(engine: sa.Engine, uow: SqlSafetyUnitOfWork) -> None:

@@ -138,3 +138,51 @@ class ReviewCompleted(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReviewCompleted: _TypeAlias = ReviewCompleted  # noqa: Y015
+
+@_typing.final
+class TextScreened(_message.Message):
+    """The text of a source event was screened; Q2Q scores the text from here, never from the source event."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SOURCE_TEXT_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_TEXT_TYPE_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_TYPE_FIELD_NUMBER: _builtins.int
+    SOURCE_EVENT_ID_FIELD_NUMBER: _builtins.int
+    PROFILE_ID_FIELD_NUMBER: _builtins.int
+    SCREENING_FIELD_NUMBER: _builtins.int
+    REDACTED_TEXT_FIELD_NUMBER: _builtins.int
+    source_text_id: _builtins.str
+    """Id of the record holding the text (the session, rating, feedback or check-in id)."""
+    source_text_type: _types_pb2.TextSourceType.ValueType
+    """Kind of text."""
+    source_event_type: _builtins.str
+    """Type of the event that carried the text, e.g. kintell.session.completed."""
+    source_event_id: _builtins.str
+    """Id of the event that carried the text."""
+    profile_id: _builtins.str
+    """Unified profile of the author; empty when it could not be resolved."""
+    redacted_text: _builtins.str
+    """The text with PII replaced; empty when the outcome is unsafe (unsafe text travels no further)."""
+    @_builtins.property
+    def screening(self) -> _types_pb2.ScreeningSummary:
+        """The verdict: passed, unsafe or pending review, with the flag and review when persisted."""
+
+    def __init__(
+        self,
+        *,
+        source_text_id: _builtins.str = ...,
+        source_text_type: _types_pb2.TextSourceType.ValueType = ...,
+        source_event_type: _builtins.str = ...,
+        source_event_id: _builtins.str = ...,
+        profile_id: _builtins.str = ...,
+        screening: _types_pb2.ScreeningSummary | None = ...,
+        redacted_text: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["screening", b"screening"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["profile_id", b"profile_id", "redacted_text", b"redacted_text", "screening", b"screening", "source_event_id", b"source_event_id", "source_event_type", b"source_event_type", "source_text_id", b"source_text_id", "source_text_type", b"source_text_type"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___TextScreened: _TypeAlias = TextScreened  # noqa: Y015
