@@ -21,6 +21,7 @@ from pathlib import Path
 import jinja2
 
 from services.cli import openapi
+from services.kit import mtls
 
 ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
 TEMPLATE_NAME = "envoy.yaml.j2"
@@ -75,6 +76,24 @@ class Upstream:
 
 
 @dataclass(frozen=True)
+class UpstreamTls:
+    """The edge's client certificate towards the services and the CA it trusts for them."""
+
+    ca: Path
+    cert: Path
+    key: Path
+
+    @classmethod
+    def of(cls, cert_dir: Path, name: str) -> UpstreamTls:
+        """The files `teei certs` wrote for workload `name` in `cert_dir`."""
+        return cls(
+            ca=mtls.ca_cert_path(cert_dir).resolve(),
+            cert=mtls.cert_path(cert_dir, name).resolve(),
+            key=mtls.key_path(cert_dir, name).resolve(),
+        )
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     """Everything the edge config depends on."""
 
@@ -89,6 +108,7 @@ class EdgeSettings:
     # Services the JSON transcoder serves (they must exist in the descriptor set);
     # None means every grpc service of every upstream.
     transcoded_services: tuple[str, ...] | None = None
+    upstream_tls: UpstreamTls | None = None
 
 
 def _check_port(what: str, port: int) -> None:
@@ -184,6 +204,8 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         liveness_body=LIVENESS_BODY,
         readiness_fallback_body=readiness_fallback,
         not_found_body=NOT_FOUND_BODY,
+        upstream_tls=settings.upstream_tls,
+        spiffe_prefix=mtls.spiffe_id(""),
     )
 
 

@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from services.cli import edge, probes
+from services.cli import certs, edge, probes
 from services.cli.spec import REPO_ROOT, Resource
+from services.kit import mtls
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
 _PR_SET_PDEATHSIG = 1
@@ -50,6 +51,7 @@ class Mesh:
     var_dir: Path
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     health_interval_ms: int = 500
+    mtls: bool = True
     running: list[Running] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -62,10 +64,17 @@ class Mesh:
         """Base URL of the Envoy edge."""
         return f"http://127.0.0.1:{self.resource('edge').port}"
 
+    @property
+    def mtls_dir(self) -> Path | None:
+        """The mesh's CA and certificates, or None when the mesh runs without mTLS."""
+        return self.var_dir / "mtls" if self.mtls else None
+
     def start(self, *, timeout: float = 90.0) -> None:
         """Starts every resource in order and waits for each to be healthy."""
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
+        if self.mtls_dir is not None:
+            certs.ensure(self.mtls_dir)
         try:
             for resource in self.resources:
                 if resource.kind == "envoy":
@@ -134,6 +143,8 @@ class Mesh:
 
     def _service_env(self, resource: Resource) -> dict[str, str]:
         env = {"TEEI_GRPC_PORT": str(resource.port), "TEEI_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1"}
+        if self.mtls_dir is not None:
+            env["TEEI_MTLS_DIR"] = str(self.mtls_dir)
         nats = [r for r in self.resources if r.kind == "nats"]
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
@@ -151,6 +162,7 @@ class Mesh:
             descriptor_path=DESCRIPTOR_SET,
             upstreams=upstreams,
             health_interval_ms=self.health_interval_ms,
+            upstream_tls=None if self.mtls_dir is None else edge.UpstreamTls.of(self.mtls_dir, "edge"),
         )
         edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
 
@@ -168,7 +180,9 @@ class Mesh:
         values = self._values(resource)
         if "grpc" in resource.health:
             target, service = f"127.0.0.1:{resource.port}", resource.health["grpc"]
-            return lambda: probes.grpc_serving(target, service)
+            # Health checks are open to every mesh identity; the launcher probes as the edge.
+            creds = None if self.mtls_dir is None else mtls.channel_credentials(self.mtls_dir, "edge")
+            return lambda: probes.grpc_serving(target, service, credentials=creds)
         url = resource.health["http"].format(**values)
         return lambda: probes.http_ok(url)
 

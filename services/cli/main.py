@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import dlq, keys, spec
+from services.cli import certs, dlq, keys, spec
 from services.cli.launcher import LaunchError, Mesh
 
 
@@ -23,20 +23,24 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--var-dir", type=Path, default=spec.REPO_ROOT / "var", help="data and logs")
     up.add_argument("--free-ports", action="store_true", help="pick free loopback ports instead of the defaults")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
+    up.add_argument("--no-mtls", dest="mtls", action="store_false", help="plaintext between edge and services")
     dlq.register(commands)
     keys.register(commands)
+    certs.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))
-    raise SystemExit(run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout))
+    raise SystemExit(
+        run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout, mtls=args.mtls)
+    )
 
 
-def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float) -> int:
+def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, mtls: bool = True) -> int:
     """Starts the mesh, reports readiness, and stops it cleanly on SIGINT/SIGTERM."""
     resources = spec.load(spec_path)
     if free_ports:
         resources = spec.with_free_ports(resources)
-    mesh = Mesh(resources=resources, var_dir=var_dir)
+    mesh = Mesh(resources=resources, var_dir=var_dir, mtls=mtls)
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:

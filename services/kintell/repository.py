@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -177,16 +177,7 @@ class KintellRepository:
 
         The same rows as `events.record`, written with one executemany per chunk so that a
         50,000-row import does not pay one statement per event."""
-        now = datetime.now(UTC)
-        for start in range(0, len(envelopes), _CHUNK):
-            chunk = envelopes[start : start + _CHUNK]
-            outbox_rows = [
-                {"event_id": e.id, "event_type": e.type, "envelope": e.SerializeToString(), "created_at": now}
-                for e in chunk
-            ]
-            self._db.execute(events.outbox.insert(), outbox_rows)
-        if envelopes:
-            self._db.info[events.OUTBOX_FLAG] = True
+        events.record_many(self._db, envelopes, chunk=_CHUNK)
 
     # Import batches
 

@@ -92,3 +92,5 @@ class ServiceConfig:
     nats_url: str | None = setting("NATS_URL", default=None)
     shutdown_grace_seconds: float = setting("TEEI_SHUTDOWN_GRACE_SECONDS", default=15.0)
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")
+    # Folder of the mesh CA and certificates (`teei certs`); when set the server requires mTLS.
+    mtls_dir: Path | None = setting("TEEI_MTLS_DIR", default=None)

@@ -3,10 +3,11 @@ subscription records consumers are declared with. The NATS side lives in eventbu
 
 from __future__ import annotations
 
+import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -104,15 +105,36 @@ def payload_of(envelope: envelope_pb2.Envelope) -> Any:
 
 def record(session: orm.Session, envelope: envelope_pb2.Envelope) -> None:
     """Writes the event to the outbox in the caller's transaction (committed with the state change)."""
-    session.execute(
-        outbox.insert().values(
-            event_id=envelope.id,
-            event_type=envelope.type,
-            envelope=envelope.SerializeToString(),
-            created_at=datetime.now(UTC),
-        )
-    )
-    session.info[OUTBOX_FLAG] = True
+    record_many(session, [envelope])
+
+
+def record_many(session: orm.Session, envelopes: Sequence[envelope_pb2.Envelope], *, chunk: int = 500) -> None:
+    """Writes events to the outbox in the caller's transaction, in order: the relay publishes them
+    in exactly this order (a consumer sees a B1 session before the B2 one recorded after it)."""
+    stamps = _ordered_stamps(len(envelopes))
+    rows = [
+        {"event_id": e.id, "event_type": e.type, "envelope": e.SerializeToString(), "created_at": stamp}
+        for e, stamp in zip(envelopes, stamps, strict=True)
+    ]
+    for start in range(0, len(rows), chunk):
+        session.execute(outbox.insert(), rows[start : start + chunk])
+    if rows:
+        session.info[OUTBOX_FLAG] = True
+
+
+_stamp_lock = threading.Lock()
+_last_stamp = datetime.min.replace(tzinfo=UTC)
+
+
+def _ordered_stamps(count: int) -> list[datetime]:
+    # Strictly increasing times (1 µs apart at least): the outbox is ordered by created_at.
+    global _last_stamp  # noqa: PLW0603 - one process-wide ordering of outbox rows
+    with _stamp_lock:
+        start = max(datetime.now(UTC), _last_stamp + timedelta(microseconds=1))
+        stamps = [start + timedelta(microseconds=i) for i in range(count)]
+        if stamps:
+            _last_stamp = stamps[-1]
+    return stamps
 
 
 def pending(session: orm.Session, *, limit: int = 100) -> list[envelope_pb2.Envelope]:

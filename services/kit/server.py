@@ -18,7 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.kit import config as config_module
-from services.kit import events, logs
+from services.kit import events, logs, mtls
 from services.kit.config import ServiceConfig
 from services.kit.eventbus import EventBus
 from services.kit.interceptors import InFlightTracker, chain
@@ -71,8 +71,12 @@ class GrpcServer:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
+        interceptors = chain(domain=f"{service.name}.teei", tracker=self.tracker)
+        if service.config.mtls_dir is not None:
+            # Right after logging, so refusals are logged and no other work is done for the caller.
+            interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), service.name))
         self._server = grpc.aio.server(
-            interceptors=chain(domain=f"{service.name}.teei", tracker=self.tracker),
+            interceptors=interceptors,
             options=[("grpc.max_receive_message_length", service.max_message_bytes)],
         )
         self._stopped = asyncio.Event()
@@ -87,7 +91,12 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [r.service_name for r in self.service.registrations]
         reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        self.port = server.add_insecure_port(f"{cfg.grpc_host}:{cfg.grpc_port}")
+        address = f"{cfg.grpc_host}:{cfg.grpc_port}"
+        if cfg.mtls_dir is None:
+            self.port = server.add_insecure_port(address)
+        else:
+            credentials = mtls.reloading_server_credentials(cfg.mtls_dir, self.service.name)
+            self.port = server.add_secure_port(address, credentials)
         if self.port == 0:
             raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
         await server.start()

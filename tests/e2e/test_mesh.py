@@ -14,6 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.cli import spec
+from services.kit import mtls
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.e2e.conftest import MeshProcess, start_mesh
 
@@ -46,7 +47,8 @@ def test_readiness_names_all_seven_services(client: httpx.Client) -> None:
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
 def test_each_service_is_serving_and_lists_itself_by_reflection(mesh: MeshProcess, name: str) -> None:
-    with grpc.insecure_channel(f"127.0.0.1:{mesh.ports[name]}") as channel:
+    credentials = mtls.channel_credentials(mesh.var_dir / "mtls", "edge")
+    with grpc.secure_channel(f"127.0.0.1:{mesh.ports[name]}", credentials) as channel:
         health = health_pb2_grpc.HealthStub(channel).Check(health_pb2.HealthCheckRequest(service=SERVICES[name]))
         assert health.status == health_pb2.HealthCheckResponse.SERVING
         reflection = reflection_pb2_grpc.ServerReflectionStub(channel)

@@ -137,3 +137,13 @@ async def test_relay_publishes_with_event_id_as_message_id(nats_url: str, engine
         assert ack.duplicate
     finally:
         await nc.close()
+
+
+def test_outbox_keeps_the_order_events_were_recorded_in(engine: sa.Engine) -> None:
+    recorded = [_milestone(f"p-{i}") for i in range(50)]
+    with db.UnitOfWork(engine).begin() as session:
+        events.record_many(session, recorded[:25], chunk=7)
+        for envelope in recorded[25:]:
+            events.record(session, envelope)
+    with db.UnitOfWork(engine).begin() as session:
+        assert [e.id for e in events.pending(session)] == [e.id for e in recorded]

@@ -14,6 +14,13 @@ export const options = {
   summaryTrendStats: ['avg', 'p(50)', 'p(95)', 'p(99)', 'max'],
 };
 
+const TLS_DIR = __ENV.TLS_DIR;      // mTLS material of a caller identity (services require it)
+const TLS = TLS_DIR ? {
+  cacerts: [open(`${TLS_DIR}/ca.crt`)],
+  cert: open(`${TLS_DIR}/edge.crt`),
+  key: open(`${TLS_DIR}/edge.key`),
+} : null;
+
 const client = new grpc.Client();
 let connected = false;
 
@@ -24,7 +31,7 @@ export default function () {
     return;
   }
   if (!connected) {
-    client.connect(TARGET, { plaintext: true, reflect: true });
+    client.connect(TARGET, TLS ? { tls: TLS, reflect: true } : { plaintext: true, reflect: true });
     connected = true;
   }
   const res = client.invoke('teei.profile.v1.ProfileService/GetProfile', { profile_id: PROFILE_ID },

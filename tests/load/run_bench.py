@@ -24,11 +24,13 @@ SCRIPT = Path(__file__).with_name("profile_get.js")
 REPORT = spec.REPO_ROOT / "reports" / "bench-profile-get.md"
 
 
-def run_k6(mode: str, target: str, profile_id: str, out_dir: Path) -> dict[str, float]:
+def run_k6(mode: str, target: str, profile_id: str, out_dir: Path, tls_dir: Path | None = None) -> dict[str, float]:
     """Runs one k6 scenario and returns requests/s, p95 (ms) and the failure rate."""
     summary = out_dir / f"{mode}.json"
     env = {**os.environ, "MODE": mode, "TARGET": target, "PROFILE_ID": profile_id, "TENANT": "bench"}
     env.update({"VUS": os.environ.get("BENCH_VUS", "8"), "DURATION": os.environ.get("BENCH_DURATION", "10s")})
+    if tls_dir is not None:
+        env["TLS_DIR"] = str(tls_dir)
     subprocess.run([str(K6), "run", "--quiet", "--summary-export", str(summary), str(SCRIPT)], env=env, check=True)
     metrics = json.loads(summary.read_text())["metrics"]
     duration = metrics["http_req_duration" if mode == "rest" else "grpc_req_duration"]
@@ -48,7 +50,8 @@ def main() -> None:
                 f"{mesh.edge_url}/v1/profiles", json={"email": "bench@example.org"}, headers={"x-tenant-id": "bench"}
             ).json()["profile"]
             rest = run_k6("rest", mesh.edge_url, created["profile_id"], Path(tmp))
-            grpc = run_k6("grpc", f"127.0.0.1:{mesh.resource('profile').port}", created["profile_id"], Path(tmp))
+            target = f"localhost:{mesh.resource('profile').port}"
+            grpc = run_k6("grpc", target, created["profile_id"], Path(tmp), mesh.mtls_dir)
         finally:
             mesh.stop()
     REPORT.parent.mkdir(exist_ok=True)
@@ -65,7 +68,7 @@ Measured in one run on this machine (k6, {os.environ.get("BENCH_VUS", "8")} VUs,
 | path | requests/s | p95 (ms) | failed |
 |---|---|---|---|
 | REST through Envoy edge | {rest["rps"]:.0f} | {rest["p95_ms"]:.2f} | {rest["failed"]:.2%} |
-| gRPC direct to profile | {grpc["rps"]:.0f} | {grpc["p95_ms"]:.2f} | {grpc["failed"]:.2%} |
+| gRPC direct to profile (mTLS) | {grpc["rps"]:.0f} | {grpc["p95_ms"]:.2f} | {grpc["failed"]:.2%} |
 | ratio edge / direct | {rest["rps"] / grpc["rps"]:.2f} | {rest["p95_ms"] / grpc["p95_ms"]:.2f} | |
 
 Launch to readiness (NATS, seven services, Envoy): {ready:.1f} s.
