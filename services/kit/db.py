@@ -92,3 +92,23 @@ def upgrade(url: str, script_location: Path, revision: str = "head") -> None:
 def downgrade(url: str, script_location: Path, revision: str = "base") -> None:
     """Reverts migrations down to `revision`."""
     command.downgrade(_alembic_config(url, script_location), revision)
+
+
+def run_alembic_env(*, service: str, metadata: sa.MetaData) -> None:
+    """The body of every service's migrations/env.py: its own version table, so services can share
+    one database."""
+    from alembic import context  # noqa: PLC0415 - only importable inside an Alembic run
+
+    config, version_table = context.config, f"alembic_version_{service}"
+    if context.is_offline_mode():
+        url = config.get_main_option("sqlalchemy.url")
+        context.configure(url=url, target_metadata=metadata, version_table=version_table)
+        with context.begin_transaction():
+            context.run_migrations()
+        return
+    section = config.get_section(config.config_ini_section, {})
+    connectable = sa.engine_from_config(section, prefix="sqlalchemy.", poolclass=sa.pool.NullPool)
+    with connectable.connect() as connection:
+        context.configure(connection=connection, target_metadata=metadata, version_table=version_table)
+        with context.begin_transaction():
+            context.run_migrations()
