@@ -22,6 +22,7 @@ from services.kit import events, logs, mtls
 from services.kit.config import ServiceConfig
 from services.kit.eventbus import EventBus
 from services.kit.interceptors import InFlightTracker, chain
+from services.kit.resilience import DeadlineInterceptor
 
 log = logs.get_logger(__name__)
 
@@ -71,7 +72,8 @@ class GrpcServer:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
-        interceptors = chain(domain=f"{service.name}.teei", tracker=self.tracker)
+        # Innermost: outgoing calls made while serving an RPC inherit its remaining deadline.
+        interceptors = [*chain(domain=f"{service.name}.teei", tracker=self.tracker), DeadlineInterceptor()]
         if service.config.mtls_dir is not None:
             # Right after logging, so refusals are logged and no other work is done for the caller.
             interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), service.name))
