@@ -12,6 +12,7 @@ from typing import Any, TypeAlias
 
 import grpc
 import structlog
+from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
 from services.kit import access, errors, status, tenancy
@@ -131,6 +132,67 @@ class ErrorInterceptor(ScopedInterceptor):
             await context.abort_with_status(rpc_status.to_status(status.internal_status(str(request_id))))
 
 
+class MalformedRequest:
+    """Stands in for a request whose bytes did not parse, so the call can answer INVALID_ARGUMENT."""
+
+    def __init__(self, error: str) -> None:
+        self.error = error
+
+
+class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
+    """Bytes that are not the request message (e.g. a transcoder fed a JSON object where an int64 map
+    value belongs) are the caller's error: INVALID_ARGUMENT, not an opaque UNKNOWN."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming or handler.request_deserializer is None:
+            return handler
+        parse = handler.request_deserializer
+
+        def tolerant(raw: bytes) -> Any:
+            try:
+                return parse(raw)
+            except DecodeError as exc:
+                return MalformedRequest(str(exc))
+
+        kind = "unary_unary" if handler.unary_unary is not None else "unary_stream"
+        factory = grpc.unary_unary_rpc_method_handler if kind == "unary_unary" else grpc.unary_stream_rpc_method_handler
+        checked: Handler = factory(
+            _refuse_malformed(getattr(handler, kind)),
+            request_deserializer=tolerant,
+            response_serializer=handler.response_serializer,
+        )
+        return checked
+
+
+def _refuse_malformed(behaviour: Any) -> Any:
+    def check(request: Any) -> None:
+        if isinstance(request, MalformedRequest):
+            raise errors.InvalidArgument(
+                "the request body does not match the request message",
+                violations=[errors.FieldViolation("body", request.error)],
+            )
+
+    if inspect.isasyncgenfunction(behaviour):
+
+        async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            check(request)
+            async for response in behaviour(request, context):
+                yield response
+
+        return streaming
+
+    async def single(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+        check(request)
+        return await behaviour(request, context)
+
+    return single
+
+
 class InFlightTracker(ScopedInterceptor):
     """Counts in-flight RPCs so shutdown can drain them; refuses new work once draining."""
 
@@ -191,4 +253,10 @@ class TenantInterceptor(ScopedInterceptor):
 
 def chain(*, domain: str, tracker: InFlightTracker) -> list[grpc.aio.ServerInterceptor]:
     """The interceptor chain, outermost first."""
-    return [LoggingInterceptor(), ErrorInterceptor(domain=domain), tracker, TenantInterceptor()]
+    return [
+        LoggingInterceptor(),
+        ErrorInterceptor(domain=domain),
+        MalformedRequestInterceptor(),
+        tracker,
+        TenantInterceptor(),
+    ]

@@ -147,3 +147,17 @@ async def test_health_and_reflection(profile_service: tuple[GrpcServer, grpc.aio
     names = [s.name async for r in responses for s in r.list_services_response.service]
     assert "teei.profile.v1.ProfileService" in names
     assert "grpc.health.v1.Health" in names
+
+
+async def test_bytes_that_are_not_the_request_message_are_invalid_argument(
+    profile_service: tuple[GrpcServer, grpc.aio.Channel],
+) -> None:
+    _, channel = profile_service
+    raw_call = channel.unary_unary(
+        "/teei.profile.v1.ProfileService/CreateProfile",
+        request_serializer=lambda raw: raw,
+        response_deserializer=lambda raw: raw,
+    )
+    error = await _error(raw_call(b"\x0a\xff\xff\xff", metadata=ACME))
+    assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert _details(error)[1] == ["body"]
