@@ -3,7 +3,6 @@ health, stop in reverse order on request."""
 
 from __future__ import annotations
 
-import ctypes
 import json
 import os
 import signal
@@ -21,16 +20,10 @@ from services.cli.spec import REPO_ROOT, Resource
 from services.kit import mtls
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
-_PR_SET_PDEATHSIG = 1
 
 
 class LaunchError(Exception):
     """A resource did not start or did not become healthy in time."""
-
-
-def _die_with_parent() -> None:
-    # Children get SIGTERM if the launcher itself dies, so nothing outlives a killed `teei up`.
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 @dataclass
@@ -136,7 +129,9 @@ class Mesh:
             stdout=log_file,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads use fork state
+            # No preexec_fn: it forces a plain fork of a process that already runs gRPC threads (the
+            # health probes), and gRPC's fork handlers then abort the child before it execs. The
+            # children share the launcher's process group, so a group kill stops them all.
         )
         with self._lock:
             self.running.append(Running(resource, process, log_path, log_file))
