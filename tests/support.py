@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import queue
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import IO
+
+from services.kit.testing import ISSUER, Issuer
 
 
 class LineReader:
@@ -44,3 +49,31 @@ class LineReader:
     def close(self) -> None:
         """Waits for the reader to reach the end of the stream (the process has exited)."""
         self._reader.join(10)
+
+
+@contextmanager
+def serving_jwks(issuer: Issuer = ISSUER) -> Iterator[str]:
+    """Serves `issuer`'s JWKS over HTTP on a free loopback port, for service processes that fetch
+    their keys by TEEI_JWKS_URL; yields that URL."""
+    body = json.dumps(issuer.jwks()).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:
+            return
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/auth/jwks"
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)

@@ -143,6 +143,10 @@ class Mesh:
         nats = [r for r in self.resources if r.kind == "nats"]
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
+        edges = [r for r in self.resources if r.kind == "envoy"]
+        if edges and "TEEI_JWKS_URL" not in self.environ:
+            # The gateway's public JWKS route through the edge; services cache the keys they fetch.
+            env["TEEI_JWKS_URL"] = f"http://127.0.0.1:{edges[0].port}/auth/jwks"
         return env
 
     def _render_envoy(self, resource: Resource) -> None:

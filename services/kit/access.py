@@ -51,5 +51,6 @@ def rule_of(method: descriptor.MethodDescriptor) -> AccessRule | None:
 
 
 def is_platform_method(method_path: str) -> bool:
-    """Health and reflection RPCs belong to the platform, not to a tenant."""
-    return method_path.startswith(("/grpc.health.v1.", "/grpc.reflection."))
+    """Health, reflection and the edge's rate-limit queries belong to the platform, not to a tenant;
+    who may call them is decided by the mesh's trust policy alone."""
+    return method_path.startswith(("/grpc.health.v1.", "/grpc.reflection.", "/envoy.service.ratelimit.v3."))

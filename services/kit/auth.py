@@ -125,12 +125,19 @@ class CachedJwks:
         """The public key named `kid`, or None when the issuer does not publish it."""
         with self._lock:
             now = self.clock()
-            stale = self._fetched_at is None or now - self._fetched_at >= self.max_age
-            unknown = kid not in self._keys
-            may_refetch = self._fetched_at is None or now - self._fetched_at >= self.min_refetch
-            if stale or (unknown and may_refetch):
+            if self._due(kid, now):
                 self._refresh(now)
             return self._keys.get(kid)
+
+    def needs_fetch(self, kid: str) -> bool:
+        """Whether `key(kid)` would fetch the key set now (callers on an event loop fetch in a thread)."""
+        with self._lock:
+            return self._due(kid, self.clock())
+
+    def _due(self, kid: str, now: float) -> bool:
+        if self._fetched_at is None or now - self._fetched_at >= self.max_age:
+            return True
+        return kid not in self._keys and now - self._fetched_at >= self.min_refetch
 
     def _refresh(self, now: float) -> None:
         try:
@@ -166,6 +173,11 @@ class TokenValidator:
         self._audience = audience
         self._leeway = leeway
         self._clock = clock
+
+    @property
+    def jwks(self) -> CachedJwks:
+        """The key cache this validator reads."""
+        return self._jwks
 
     def validate(self, token: str) -> Principal:
         """The Principal the token proves, or TokenRejected (UNAUTHENTICATED) naming the failed check."""
@@ -217,6 +229,26 @@ class TokenValidator:
             raise TokenRejected("TOKEN_EXPIRED", "the token has expired")
         if claims.get("nbf", claims["iat"]) > now + leeway or claims["iat"] > now + leeway:
             raise TokenRejected("TOKEN_NOT_YET_VALID", "the token is not valid yet")
+
+
+def bearer_token(authorization: str | None) -> str:
+    """The token of an `Authorization: Bearer <token>` value, or TokenRejected."""
+    if not authorization:
+        raise TokenRejected("TOKEN_MISSING", "this RPC needs an access token: send 'authorization: Bearer <token>'")
+    scheme, _, token = authorization.strip().partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token or " " in token:
+        raise TokenRejected("TOKEN_MALFORMED", "the authorization header must be 'Bearer <token>'")
+    return token
+
+
+def unverified_kid(token: str) -> str | None:
+    """The `kid` a token names, before anything is verified (None when it names none or is garbled)."""
+    try:
+        kid = jwt.get_unverified_header(token).get("kid")
+    except jwt.PyJWTError:
+        return None
+    return kid if isinstance(kid, str) and _KID.match(kid) else None
 
 
 def _header(token: str) -> dict[str, Any]:

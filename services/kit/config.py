@@ -94,3 +94,7 @@ class ServiceConfig:
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")
     # Folder of the mesh CA and certificates (`teei certs`); when set the server requires mTLS.
     mtls_dir: Path | None = setting("TEEI_MTLS_DIR", default=None)
+    # Access tokens: who issues them, for which audience, and where the issuer publishes its keys.
+    auth_issuer: str = setting("TEEI_AUTH_ISSUER", default="http://localhost:8080")
+    auth_audience: str = setting("TEEI_AUTH_AUDIENCE", default="teei-api")
+    jwks_url: str | None = setting("TEEI_JWKS_URL", default=None)

@@ -1,4 +1,4 @@
-"""The server interceptor chain: call logging, error mapping, draining, access rule and tenant."""
+"""The server interceptor chain: call logging, error mapping, draining, authentication and access rules."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ import structlog
 from google.protobuf.message import DecodeError
 from grpc_status import rpc_status
 
-from services.kit import access, errors, status, tenancy
+from services.kit import access, auth, errors, status, tenancy
 from services.kit.logs import get_logger
 
 log = get_logger(__name__)
@@ -233,8 +233,12 @@ class InFlightTracker(ScopedInterceptor):
         return True
 
 
-class TenantInterceptor(ScopedInterceptor):
-    """Requires a declared access rule on every service RPC and binds the caller's tenant."""
+class AuthInterceptor(ScopedInterceptor):
+    """Authenticates the caller by its bearer token, checks the RPC's declared permission and binds
+    the caller (and so the tenant) for the call. An RPC without an access rule is refused."""
+
+    def __init__(self, validator: auth.TokenValidator) -> None:
+        self._validator = validator
 
     @asynccontextmanager
     async def scope(
@@ -246,17 +250,29 @@ class TenantInterceptor(ScopedInterceptor):
         rule = access.rule_for(details.method)
         if rule is None:
             raise errors.PermissionDenied("this RPC declares no access rule")
-        tenant = tenancy.resolve_tenant(_metadata(context), rule)
-        with tenancy.bound_tenant(tenant), structlog.contextvars.bound_contextvars(tenant=tenant):
+        principal = None if rule.public else await self._authenticate(_metadata(context))
+        if principal is not None:
+            auth.authorize(principal, rule, method=details.method)
+        tenant = None if principal is None else principal.tenant
+        subject = None if principal is None else principal.subject
+        with tenancy.bound_principal(principal), structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
             yield
 
+    async def _authenticate(self, metadata: dict[str, str]) -> auth.Principal:
+        token = auth.bearer_token(metadata.get("authorization"))
+        kid = auth.unverified_kid(token)
+        if kid is not None and self._validator.jwks.needs_fetch(kid):
+            # Fetching keys is I/O: off the event loop, and at most once per refresh interval.
+            await asyncio.to_thread(self._validator.jwks.key, kid)
+        return self._validator.validate(token)
 
-def chain(*, domain: str, tracker: InFlightTracker) -> list[grpc.aio.ServerInterceptor]:
+
+def chain(*, domain: str, tracker: InFlightTracker, validator: auth.TokenValidator) -> list[grpc.aio.ServerInterceptor]:
     """The interceptor chain, outermost first."""
     return [
         LoggingInterceptor(),
         ErrorInterceptor(domain=domain),
         MalformedRequestInterceptor(),
         tracker,
-        TenantInterceptor(),
+        AuthInterceptor(validator),
     ]

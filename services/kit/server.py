@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.kit import auth, events, logs, mtls
 from services.kit import config as config_module
-from services.kit import events, logs, mtls
 from services.kit.config import ServiceConfig
 from services.kit.eventbus import EventBus
 from services.kit.interceptors import InFlightTracker, chain
@@ -56,6 +56,8 @@ class Service:
     engine: sa.Engine | None = None
     subscriptions: Sequence[events.Subscription] = ()
     max_message_bytes: int = 4 * 1024 * 1024
+    # Where the issuer's public keys come from; None → TEEI_JWKS_URL (the gateway passes its own ring).
+    jwks: auth.JwksFetch | None = None
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -73,7 +75,12 @@ class GrpcServer:
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
         # Innermost: outgoing calls made while serving an RPC inherit its remaining deadline.
-        interceptors = [*chain(domain=f"{service.name}.teei", tracker=self.tracker), DeadlineInterceptor()]
+        jwks = auth.CachedJwks(_jwks_source(service))
+        validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
+        interceptors = [
+            *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator),
+            DeadlineInterceptor(),
+        ]
         if service.config.mtls_dir is not None:
             # Right after logging, so refusals are logged and no other work is done for the caller.
             interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), service.name))
@@ -141,6 +148,20 @@ class GrpcServer:
     async def wait_stopped(self) -> None:
         """Returns once stop() has finished."""
         await self._stopped.wait()
+
+
+def _jwks_source(service: Service) -> auth.JwksFetch:
+    if service.jwks is not None:
+        return service.jwks
+    if service.config.jwks_url:
+        return auth.http_jwks(service.config.jwks_url)
+
+    def unconfigured() -> Mapping[str, Any]:
+        raise RuntimeError("TEEI_JWKS_URL is not set: no access token can be validated")
+
+    # Fail closed: every RPC that needs a token answers UNAVAILABLE until the keys can be fetched.
+    log.warning("auth.unconfigured", reason="TEEI_JWKS_URL not set; only public RPCs can be served")
+    return unconfigured
 
 
 async def serve(service: Service) -> int:

@@ -1,52 +1,44 @@
-"""The one place that resolves the caller's tenant for every request.
+"""The caller of the RPC being served: its Principal and tenant, bound once by the auth interceptor.
 
-Until authentication lands the tenant comes from the `x-tenant-id` request metadata; the
-security work replaces `resolve_tenant` and nothing else.
+The tenant is never read from a request field or header: it is the `company` claim of the access
+token that `services.kit.interceptors.AuthInterceptor` validated. Handlers scope every query to
+`current_tenant()`.
 """
 
 from __future__ import annotations
 
-import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from services.kit.access import AccessRule
-from services.kit.errors import FieldViolation, InvalidArgument, Unauthenticated
+from services.kit.auth import Principal
+from services.kit.errors import PermissionDenied, Unauthenticated
 
-TENANT_HEADER = "x-tenant-id"
-_TENANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
-_current: ContextVar[str | None] = ContextVar("teei_tenant", default=None)
+_principal: ContextVar[Principal | None] = ContextVar("teei_principal", default=None)
 
 
-def resolve_tenant(metadata: Mapping[str, str], rule: AccessRule) -> str | None:
-    """The tenant of this call; required for every non-public RPC."""
-    raw = metadata.get(TENANT_HEADER)
-    if raw is None:
-        if rule.public:
-            return None
-        raise Unauthenticated("no tenant: the request carries no caller identity")
-    if not _TENANT_ID.match(raw):
-        raise InvalidArgument(
-            "malformed tenant id",
-            violations=[FieldViolation(TENANT_HEADER, "lower-case letters, digits, '-' or '_', 1-63 chars")],
-        )
-    return raw
+def current_principal() -> Principal:
+    """The authenticated caller of the RPC being served."""
+    principal = _principal.get()
+    if principal is None:
+        raise Unauthenticated("no authenticated caller bound to this call")
+    return principal
 
 
 def current_tenant() -> str:
     """The tenant of the RPC being served; handlers scope every query to it."""
-    tenant = _current.get()
+    tenant = current_principal().tenant
     if tenant is None:
-        raise Unauthenticated("no tenant bound to this call")
+        # A platform operator's token without a company names no tenant's data.
+        raise PermissionDenied("this call needs a token that names a company", metadata={"reason": "NO_TENANT"})
     return tenant
 
 
 @contextmanager
-def bound_tenant(tenant: str | None) -> Iterator[None]:
-    """Binds the tenant for the duration of one call."""
-    token = _current.set(tenant)
+def bound_principal(principal: Principal | None) -> Iterator[None]:
+    """Binds the caller for the duration of one call (None for a public RPC)."""
+    token = _principal.set(principal)
     try:
         yield
     finally:
-        _current.reset(token)
+        _principal.reset(token)

@@ -1,21 +1,110 @@
-"""Test support shipped with the kit: run a built Service in-process on a free loopback port."""
+"""Test support shipped with the kit: a token issuer for tests, and a built Service served in-process."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 import grpc
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 
+from services.kit.auth import CachedJwks, TokenValidator
 from services.kit.channels import insecure_channel
 from services.kit.server import GrpcServer, Service
 
+DEFAULT_ISSUER = "http://localhost:8080"
+DEFAULT_AUDIENCE = "teei-api"
+
+
+def _rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class Issuer:
+    """An RS256 token issuer with its own key, standing in for the gateway in tests of other parts.
+
+    Tokens are real signed JWTs: services validate them exactly as they validate the gateway's.
+    """
+
+    issuer: str = DEFAULT_ISSUER
+    audience: str = DEFAULT_AUDIENCE
+    key: rsa.RSAPrivateKey = field(default_factory=_rsa_key)
+
+    @property
+    def kid(self) -> str:
+        """The key id: a hash of the public key, like the gateway's RFC 7638 thumbprints."""
+        numbers = self.key.public_key().public_numbers()
+        return uuid.uuid5(uuid.NAMESPACE_OID, f"{numbers.n:x}.{numbers.e:x}").hex
+
+    def jwks(self) -> dict[str, Any]:
+        """The JSON Web Key Set publishing this issuer's public key."""
+        jwk = json.loads(RSAAlgorithm.to_jwk(self.key.public_key()))
+        return {"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
+
+    def claims(
+        self, *, role: str = "company_admin", tenant: str | None = "acme", subject: str = "user-1", lifetime: int = 300
+    ) -> dict[str, Any]:
+        """The claims of a valid access token; tests change them to build invalid ones."""
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": subject,
+            "role": role,
+            "iat": now,
+            "nbf": now,
+            "exp": now + lifetime,
+            "jti": uuid.uuid4().hex,
+        }
+        if tenant is not None:
+            claims["company"] = tenant
+        return claims
+
+    def sign(self, claims: Mapping[str, Any], **header: Any) -> str:
+        """`claims` signed with this issuer's key (extra header fields as given)."""
+        return jwt.encode(dict(claims), self.key, algorithm="RS256", headers={"kid": self.kid, **header})
+
+    def token(self, *, role: str = "company_admin", tenant: str | None = "acme", subject: str = "user-1") -> str:
+        """A valid access token."""
+        return self.sign(self.claims(role=role, tenant=tenant, subject=subject))
+
+    def validator(self) -> TokenValidator:
+        """A validator trusting only this issuer's key."""
+        return TokenValidator(CachedJwks(self.jwks), issuer=self.issuer, audience=self.audience)
+
+
+ISSUER = Issuer()
+
+
+def bearer(token: str) -> tuple[tuple[str, str], ...]:
+    """Call metadata carrying `token`."""
+    return (("authorization", f"Bearer {token}"),)
+
+
+def tenant(tenant_id: str, *, role: str = "company_admin", subject: str = "user-1") -> tuple[tuple[str, str], ...]:
+    """Call metadata of a caller of `tenant_id` with `role`, as a token from the test issuer."""
+    return bearer(ISSUER.token(role=role, tenant=tenant_id, subject=subject))
+
 
 @asynccontextmanager
-async def running(service: Service) -> AsyncIterator[tuple[GrpcServer, grpc.aio.Channel]]:
-    """Serves `service` on 127.0.0.1 (a free port) and yields the server and a channel to it."""
+async def running(
+    service: Service, *, issuer: Issuer | None = ISSUER
+) -> AsyncIterator[tuple[GrpcServer, grpc.aio.Channel]]:
+    """Serves `service` on 127.0.0.1 (a free port) and yields the server and a channel to it.
+
+    The service trusts `issuer` (the test issuer by default); None keeps the service's own keys.
+    """
     service = replace(service, config=replace(service.config, grpc_host="127.0.0.1", grpc_port=0))
+    if issuer is not None:
+        service = replace(service, jwks=issuer.jwks)
     server = GrpcServer(service)
     port = await server.start()
     channel = insecure_channel(f"127.0.0.1:{port}")
@@ -24,8 +113,3 @@ async def running(service: Service) -> AsyncIterator[tuple[GrpcServer, grpc.aio.
     finally:
         await channel.close()
         await server.stop()
-
-
-def tenant(tenant_id: str) -> tuple[tuple[str, str], ...]:
-    """Call metadata naming the caller's tenant."""
-    return (("x-tenant-id", tenant_id),)

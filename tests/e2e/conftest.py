@@ -14,7 +14,26 @@ from pathlib import Path
 import pytest
 
 from services.cli.spec import REPO_ROOT
+from services.gateway import bootstrap as gateway_bootstrap
+from services.gateway import handlers as gateway_handlers
+from services.gateway.domain.commands import MintToken
+from services.kit import db
 from tests.support import LineReader
+
+
+def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin") -> str:
+    """An access token signed by the mesh's own gateway key ring, as `teei token mint` prints it."""
+    gateway = gateway_bootstrap.open_gateway(db.sqlite_url(var_dir / "gateway.db"), var_dir)
+    try:
+        command = MintToken(role=role, company_id=tenant, subject=f"e2e-{role}")
+        return gateway_handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings).access_token
+    finally:
+        gateway.engine.dispose()
+
+
+def auth(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin") -> dict[str, str]:
+    """HTTP headers authenticating a caller of `tenant` with `role`."""
+    return {"authorization": f"Bearer {mint(var_dir, tenant, role=role)}"}
 
 
 @dataclass
@@ -27,6 +46,10 @@ class MeshProcess:
     edge_url: str
     ports: dict[str, int]
     ready_seconds: float
+
+    def auth(self, tenant: str | None = "acme", *, role: str = "company_admin") -> dict[str, str]:
+        """HTTP headers authenticating a caller of `tenant` with `role` at this mesh's edge."""
+        return auth(self.var_dir, tenant, role=role)
 
     def stop(self) -> int:
         """SIGTERM the launcher (as Ctrl-C would) and return its exit code."""

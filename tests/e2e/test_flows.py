@@ -16,6 +16,7 @@ import pytest
 
 from services.cli import spec
 from services.cli.launcher import Mesh
+from tests.e2e.conftest import auth
 
 pytestmark = pytest.mark.e2e
 KINTELL_HEADER = (
@@ -42,7 +43,7 @@ def tenant() -> str:
 
 @pytest.fixture
 def edge(mesh: Mesh, tenant: str) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mesh.edge_url, headers={"x-tenant-id": tenant}, timeout=120.0) as client:
+    with httpx.Client(base_url=mesh.edge_url, headers=auth(mesh.var_dir, tenant), timeout=120.0) as client:
         yield client
 
 

@@ -20,11 +20,10 @@ from tests.e2e.conftest import MeshProcess, start_mesh
 
 pytestmark = pytest.mark.e2e
 SERVICES = {r.name: r.grpc_services[0] for r in spec.load() if r.kind == "grpc"}
-ACME = {"x-tenant-id": "acme"}
 
 
 def _create(client: httpx.Client, email: str) -> dict[str, str]:
-    response = client.post("/v1/profiles", json={"email": email, "given_name": "Ada"}, headers=ACME)
+    response = client.post("/v1/profiles", json={"email": email, "given_name": "Ada"})
     assert response.status_code == 200, response.text
     profile: dict[str, str] = response.json()["profile"]
     return profile
@@ -32,7 +31,8 @@ def _create(client: httpx.Client, email: str) -> dict[str, str]:
 
 @pytest.fixture
 def client(mesh: MeshProcess) -> Iterator[httpx.Client]:
-    with httpx.Client(base_url=mesh.edge_url, timeout=10.0) as edge:
+    """A client of the edge authenticated as an admin of company `acme`."""
+    with httpx.Client(base_url=mesh.edge_url, headers=mesh.auth("acme"), timeout=10.0) as edge:
         yield edge
 
 
@@ -60,19 +60,19 @@ def test_each_service_is_serving_and_lists_itself_by_reflection(mesh: MeshProces
 def test_profile_created_over_rest_is_returned_over_rest_and_grpc(mesh: MeshProcess, client: httpx.Client) -> None:
     created = _create(client, f"ada-{uuid.uuid4().hex[:8]}@Example.org")
     assert created["email"].endswith("@example.org")
-    fetched = client.get(f"/v1/profiles/{created['profile_id']}", headers=ACME)
+    fetched = client.get(f"/v1/profiles/{created['profile_id']}")
     assert fetched.status_code == 200
     assert fetched.json()["profile"] == created
     with grpc.insecure_channel(mesh.edge_url.removeprefix("http://")) as channel:
         stub = profile_pb2_grpc.ProfileServiceStub(channel)
         reply = stub.GetProfile(
-            profile_pb2.GetProfileRequest(profile_id=created["profile_id"]), metadata=(("x-tenant-id", "acme"),)
+            profile_pb2.GetProfileRequest(profile_id=created["profile_id"]), metadata=tuple(mesh.auth("acme").items())
         )
     assert reply.profile.email == created["email"]
 
 
 def test_unknown_profile_is_404_with_code_and_message(client: httpx.Client) -> None:
-    response = client.get(f"/v1/profiles/{uuid.uuid4()}", headers=ACME)
+    response = client.get(f"/v1/profiles/{uuid.uuid4()}")
     assert response.status_code == 404
     body = response.json()
     assert body["code"] == 5
@@ -91,7 +91,7 @@ def test_unknown_profile_is_404_with_code_and_message(client: httpx.Client) -> N
 def test_invalid_arguments_are_400_with_json_status(
     client: httpx.Client, method: str, path: str, body: dict[str, str] | None
 ) -> None:
-    response = client.request(method, path, json=body, headers=ACME)
+    response = client.request(method, path, json=body)
     assert response.status_code == 400
     assert response.json()["code"] == 3
 
@@ -100,7 +100,7 @@ def test_invalid_arguments_are_400_with_json_status(
     "raw", [b"{not json", b'{"email": 5, "unknown_field": true}', b'{"email": "x@example.org", "role": "KING"}']
 )
 def test_malformed_json_bodies_are_400(client: httpx.Client, raw: bytes) -> None:
-    response = client.post("/v1/profiles", content=raw, headers={**ACME, "content-type": "application/json"})
+    response = client.post("/v1/profiles", content=raw, headers={"content-type": "application/json"})
     assert response.status_code == 400
 
 
@@ -112,19 +112,22 @@ def test_unknown_route_is_404_json(client: httpx.Client) -> None:
 
 def test_unknown_query_parameter_is_400_never_5xx(client: httpx.Client) -> None:
     created = _create(client, f"q-{uuid.uuid4().hex[:8]}@example.org")
-    response = client.get(f"/v1/profiles/{created['profile_id']}", params={"debug": "1"}, headers=ACME)
+    response = client.get(f"/v1/profiles/{created['profile_id']}", params={"debug": "1"})
     assert response.status_code == 400
 
 
-def test_missing_tenant_is_401_and_another_tenant_sees_404(client: httpx.Client) -> None:
+def test_missing_token_is_401_and_another_tenant_sees_404(mesh: MeshProcess, client: httpx.Client) -> None:
     created = _create(client, f"t-{uuid.uuid4().hex[:8]}@example.org")
-    assert client.get(f"/v1/profiles/{created['profile_id']}").status_code == 401
-    other = client.get(f"/v1/profiles/{created['profile_id']}", headers={"x-tenant-id": "globex"})
+    path = f"/v1/profiles/{created['profile_id']}"
+    assert httpx.get(f"{mesh.edge_url}{path}", timeout=10.0).status_code == 401
+    forged = httpx.get(f"{mesh.edge_url}{path}", headers={"x-tenant-id": "acme"}, timeout=10.0)
+    assert forged.status_code == 401
+    other = client.get(path, headers=mesh.auth("globex"))
     assert other.status_code == 404
 
 
 def test_unbuilt_rpc_is_501_not_invented_data(client: httpx.Client) -> None:
-    response = client.post("/v1/q2q/privacy:export", json={}, headers=ACME)
+    response = client.post("/v1/q2q/privacy:export", json={})
     assert response.status_code == 501
     assert response.json()["code"] == 12
 
@@ -133,15 +136,16 @@ def test_profile_survives_a_mesh_restart_and_the_launcher_stops_cleanly(tmp_path
     var_dir = tmp_path / "var"
     first = start_mesh(var_dir)
     try:
-        with httpx.Client(base_url=first.edge_url, timeout=10.0) as client:
+        headers = first.auth("acme")  # minted before the restart: still valid after it
+        with httpx.Client(base_url=first.edge_url, headers=headers, timeout=10.0) as client:
             created = _create(client, "kept@example.org")
     finally:
         assert first.stop() == 0
     first.output.wait_for_text("teei up: stopped", timeout=5)
     second = start_mesh(var_dir)
     try:
-        with httpx.Client(base_url=second.edge_url, timeout=10.0) as client:
-            fetched = client.get(f"/v1/profiles/{created['profile_id']}", headers=ACME)
+        with httpx.Client(base_url=second.edge_url, headers=headers, timeout=10.0) as client:
+            fetched = client.get(f"/v1/profiles/{created['profile_id']}")
         assert fetched.status_code == 200
         assert fetched.json()["profile"]["email"] == "kept@example.org"
         assert (var_dir / "nats" / "jetstream").is_dir()
@@ -151,12 +155,12 @@ def test_profile_survives_a_mesh_restart_and_the_launcher_stops_cleanly(tmp_path
 
 def test_unversioned_routes_redirect_to_v1_with_deprecation_headers(client: httpx.Client) -> None:
     created = _create(client, f"legacy-{uuid.uuid4().hex[:8]}@example.org")
-    response = client.get(f"/profiles/{created['profile_id']}?x=1", headers=ACME)
+    response = client.get(f"/profiles/{created['profile_id']}?x=1")
     assert response.status_code == 308
     assert response.headers["location"].endswith(f"/v1/profiles/{created['profile_id']}?x=1")
     assert response.headers["deprecation"].startswith("@")
     assert response.headers["sunset"].endswith("GMT")
     assert response.headers["link"] == f'</v1/profiles/{created["profile_id"]}?x=1>; rel="successor-version"'
-    followed = client.get(f"/profiles/{created['profile_id']}", headers=ACME, follow_redirects=True)
+    followed = client.get(f"/profiles/{created['profile_id']}", follow_redirects=True)
     assert followed.status_code == 200
     assert followed.json()["profile"]["profile_id"] == created["profile_id"]

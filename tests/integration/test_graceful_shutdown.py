@@ -15,17 +15,25 @@ import pytest
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.cli.spec import REPO_ROOT, free_port
+from services.kit import testing
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
-from tests.support import LineReader
+from tests.support import LineReader, serving_jwks
 
-TENANT = (("x-tenant-id", "acme"),)
+TENANT = testing.tenant("acme")
 
 
 @pytest.fixture
-def profile_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], LineReader, int]]:
+def jwks_url() -> Iterator[str]:
+    with serving_jwks() as url:
+        yield url
+
+
+@pytest.fixture
+def profile_process(tmp_path: Path, jwks_url: str) -> Iterator[tuple[subprocess.Popen[str], LineReader, int]]:
     port = free_port()
     env = {**os.environ, "TEEI_GRPC_PORT": str(port), "TEEI_VAR_DIR": str(tmp_path), "PYTHONUNBUFFERED": "1"}
     env["TEEI_SHUTDOWN_GRACE_SECONDS"] = "60"
+    env["TEEI_JWKS_URL"] = jwks_url
     process = subprocess.Popen(
         [sys.executable, "-m", "services.profile"], cwd=REPO_ROOT, env=env, stdout=subprocess.PIPE, text=True
     )

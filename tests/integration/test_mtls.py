@@ -16,7 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from services.cli import certs
-from services.kit import mtls
+from services.kit import mtls, testing
 from services.kit.interceptors import InFlightTracker, chain
 
 SERVICE = "profile"
@@ -45,7 +45,7 @@ def foreign_dir(tmp_path: Path) -> Path:
 @asynccontextmanager
 async def serving(cert_dir: Path, credentials: Credentials = mtls.reloading_server_credentials) -> AsyncIterator[int]:
     """The profile service's platform RPCs behind the kit chain and the trust policy, on mTLS."""
-    interceptors = chain(domain=f"{SERVICE}.teei", tracker=InFlightTracker())
+    interceptors = chain(domain=f"{SERVICE}.teei", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
     interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), SERVICE))
     server = grpc.aio.server(interceptors=interceptors)
     checks = health.aio.HealthServicer()

@@ -233,8 +233,10 @@ async def test_invalid_manual_scores_are_refused(
 async def test_privacy_rpcs_are_not_built_yet(q2q: q2q_pb2_grpc.Q2qServiceAsyncStub) -> None:
     export = q2q.ExportSubjectData(q2q_pb2.ExportSubjectDataRequest(), metadata=ACME)
     assert await _code(export) == grpc.StatusCode.UNIMPLEMENTED
-    erase = q2q.EraseSubjectData(q2q_pb2.EraseSubjectDataRequest(), metadata=ACME)
+    erase = q2q.EraseSubjectData(q2q_pb2.EraseSubjectDataRequest(), metadata=tenant("acme", role="super_admin"))
     assert await _code(erase) == grpc.StatusCode.UNIMPLEMENTED
+    denied = q2q.EraseSubjectData(q2q_pb2.EraseSubjectDataRequest(), metadata=ACME)
+    assert await _code(denied) == grpc.StatusCode.PERMISSION_DENIED
 
 
 async def test_evidence_is_stored_once_per_snippet(

@@ -151,8 +151,16 @@ async def test_another_tenant_sees_nothing_and_cannot_decide(safety: Stub) -> No
     assert review.status == safety_pb2.REVIEW_STATUS_PENDING
 
 
-@pytest.mark.parametrize("metadata", [(), (("x-tenant-id", "Bad Tenant!"),)])
-async def test_every_rpc_refuses_calls_without_a_valid_tenant(
+FORGED = (
+    (),  # no token at all
+    (("x-tenant-id", "acme"),),  # a tenant header is not an identity
+    (("authorization", "Bearer not-a-jwt"),),
+    (("authorization", "Basic YWNtZTphY21l"),),
+)
+
+
+@pytest.mark.parametrize("metadata", FORGED)
+async def test_every_rpc_refuses_calls_without_a_valid_token(
     safety: Stub, metadata: tuple[tuple[str, str], ...]
 ) -> None:
     some_id = "7d7d6a5e-54c3-4a5b-9d7e-2a1f6c1b9e00"
@@ -164,9 +172,8 @@ async def test_every_rpc_refuses_calls_without_a_valid_tenant(
         safety.ListReviews(safety_pb2.ListReviewsRequest(), metadata=metadata),
         safety.DecideReview(safety_pb2.DecideReviewRequest(review_id=some_id), metadata=metadata),
     ]
-    expected = grpc.StatusCode.UNAUTHENTICATED if not metadata else grpc.StatusCode.INVALID_ARGUMENT
     for call in calls:
-        assert (await _error(call)).code() == expected
+        assert (await _error(call)).code() == grpc.StatusCode.UNAUTHENTICATED
     assert not (await safety.ListFlags(safety_pb2.ListFlagsRequest(), metadata=ACME)).flags
 
 
@@ -277,5 +284,11 @@ async def test_malformed_list_requests(safety: Stub, request_fields: dict[str, o
 async def test_privacy_rpcs_are_not_built_yet(safety: Stub) -> None:
     subject = types_pb2.DataSubject(email="a@b.org")
     export = await _error(safety.ExportSubjectData(safety_pb2.ExportSubjectDataRequest(subject=subject), metadata=ACME))
-    erase = await _error(safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=ACME))
+    operator = tenant("acme", role="super_admin")
+    erase = await _error(
+        safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=operator)
+    )
     assert export.code() == erase.code() == grpc.StatusCode.UNIMPLEMENTED
+    # Erasure is a platform operation: a company admin may not run it.
+    denied = await _error(safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=ACME))
+    assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
