@@ -250,16 +250,18 @@ class AuthInterceptor(ScopedInterceptor):
         rule = access.rule_for(details.method)
         if rule is None:
             raise errors.PermissionDenied("this RPC declares no access rule")
-        principal = None if rule.public else await self._authenticate(_metadata(context))
-        if principal is not None:
+        principal, token = None, None
+        if not rule.public:
+            token = auth.bearer_token(_metadata(context).get("authorization"))
+            principal = await self._authenticate(token)
             auth.authorize(principal, rule, method=details.method)
         tenant = None if principal is None else principal.tenant
         subject = None if principal is None else principal.subject
-        with tenancy.bound_principal(principal), structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
+        bound = tenancy.bound_principal(principal, token)
+        with bound, structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
             yield
 
-    async def _authenticate(self, metadata: dict[str, str]) -> auth.Principal:
-        token = auth.bearer_token(metadata.get("authorization"))
+    async def _authenticate(self, token: str) -> auth.Principal:
         kid = auth.unverified_kid(token)
         if kid is not None and self._validator.jwks.needs_fetch(kid):
             # Fetching keys is I/O: off the event loop, and at most once per refresh interval.

@@ -280,13 +280,15 @@ def _known(name: object, identities: frozenset[str], where: str) -> None:
 class TrustPolicyInterceptor(ScopedInterceptor):
     """Refuses callers whose verified identity the policy does not allow to call this service.
 
-    Health checks are open to any member of the trust domain, so probes need no grant.
+    Health checks are open to any member of the trust domain, so probes need no grant. A mesh
+    service (any caller but the edge, which carries end users' tokens) must also present a service
+    token signed with its certificate's key and meant for this service (`servicetokens`).
     """
 
-    def __init__(self, policy: TrustPolicy, service_name: str) -> None:
+    def __init__(self, policy: TrustPolicy, service_name: str, *, edge: frozenset[str] = frozenset({"edge"})) -> None:
         if service_name not in policy.callers:
             raise PolicyError(f"services: no entry for {service_name!r}; every served service needs one")
-        self._policy, self._service = policy, service_name
+        self._policy, self._service, self._edge = policy, service_name, edge
 
     @asynccontextmanager
     async def scope(
@@ -296,7 +298,28 @@ class TrustPolicyInterceptor(ScopedInterceptor):
         is_health = details.method.startswith(_HEALTH_PREFIX)
         if not (self._policy.is_member(identity) if is_health else self._policy.allows(self._service, identity)):
             await self._refuse(identity, details.method, context)
+        if not is_health and identity is not None and workload_name(identity) not in self._edge:
+            await self._check_service_token(identity, details.method, context)
         yield
+
+    async def _check_service_token(
+        self, identity: str, method: str, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        from services.kit import servicetokens  # noqa: PLC0415 - servicetokens builds on this module
+        from services.kit.auth import TokenRejected  # noqa: PLC0415
+
+        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+        token = metadata.get(servicetokens.HEADER)
+        pem = next(iter(context.auth_context().get("x509_pem_cert", ())), b"")
+        try:
+            if not token:
+                raise TokenRejected("SERVICE_TOKEN_MISSING", "internal calls carry a service token")
+            servicetokens.verify(token, pem, callee=self._service)
+        except TokenRejected as exc:
+            log.warning("mtls.service_token_rejected", caller=identity, rpc_method=method, reason=exc.reason)
+            await context.abort_with_status(
+                rpc_status.to_status(status.to_rpc_status(exc, domain=f"{self._service}.teei"))
+            )
 
     async def _refuse(self, identity: str | None, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         log.warning("mtls.denied", caller=identity, rpc_method=method, service=self._service)

@@ -15,6 +15,7 @@ from services.kit.auth import Principal
 from services.kit.errors import PermissionDenied, Unauthenticated
 
 _principal: ContextVar[Principal | None] = ContextVar("teei_principal", default=None)
+_bearer: ContextVar[str | None] = ContextVar("teei_bearer", default=None)
 
 
 def current_principal() -> Principal:
@@ -34,11 +35,17 @@ def current_tenant() -> str:
     return tenant
 
 
+def current_bearer() -> str | None:
+    """The caller's access token, passed on by internal calls made while serving its RPC."""
+    return _bearer.get()
+
+
 @contextmanager
-def bound_principal(principal: Principal | None) -> Iterator[None]:
-    """Binds the caller for the duration of one call (None for a public RPC)."""
-    token = _principal.set(principal)
+def bound_principal(principal: Principal | None, bearer: str | None = None) -> Iterator[None]:
+    """Binds the caller (None for a public RPC) and its token for the duration of one call."""
+    token, raw = _principal.set(principal), _bearer.set(bearer)
     try:
         yield
     finally:
+        _bearer.reset(raw)
         _principal.reset(token)
