@@ -12,9 +12,20 @@ if [ -z "$against" ]; then
     echo "buf breaking: previous commit has no buf.yaml; skipped"
     exit 0
   fi
-  against=".git#ref=HEAD~1"
+  # On a branch, compare with main; on main itself, with the commit before.
+  if [ "$(git rev-parse --abbrev-ref HEAD)" != "main" ] && git rev-parse -q --verify 'main^{commit}' >/dev/null; then
+    against=".git#branch=main"
+  else
+    against=".git#ref=HEAD~1"
+  fi
 fi
-echo "buf breaking --against $against"
+echo "buf breaking (FILE) --against $against"
 buf breaking --against "$against"
+# WIRE_JSON on its own as well: the JSON names that REST clients and the transcoder rely on.
+# (FILE includes these rules; running them separately names the class of break in CI output.)
+wire_json='{"version":"v2","modules":[{"path":"proto"},{"path":"third_party/googleapis"}],
+  "breaking":{"use":["WIRE_JSON"],"ignore":["third_party/googleapis"]}}'
+echo "buf breaking (WIRE_JSON) --against $against"
+buf breaking --against "$against" --config "$wire_json"
 # buf does not look at google.api.http bindings: a removed or changed REST route fails here.
 python -m services.cli.contracts --against "$against"

@@ -23,7 +23,7 @@ CA_NAME = "teei-mesh local CA"
 CA_DAYS = 365
 LEAF_DAYS = 30
 # The seven services and Envoy's client identity towards them.
-MESH_IDENTITIES = ("gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety", "edge")
+MESH_IDENTITIES = ("gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety", "ratelimit", "edge")
 _CLOCK_SKEW = dt.timedelta(minutes=5)
 _ORGANISATION = x509.NameAttribute(NameOID.ORGANIZATION_NAME, "teei-mesh")
 

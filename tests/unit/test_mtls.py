@@ -133,9 +133,9 @@ def test_issuing_twice_is_refused_and_keeps_the_first_certificate(cert_dir: Path
 def test_issue_all_covers_the_seven_services_and_the_edge_once(cert_dir: Path) -> None:
     certs.issue(cert_dir, "profile")
     issued = certs.issue_all(cert_dir)
-    assert sorted(issued) == sorted({*SEVEN, "edge"} - {"profile"})
+    assert sorted(issued) == sorted({*SEVEN, "ratelimit", "edge"} - {"profile"})
     assert certs.issue_all(cert_dir) == []
-    for name in (*SEVEN, "edge"):
+    for name in (*SEVEN, "ratelimit", "edge"):
         assert mtls.spiffe_id_of(_load(mtls.cert_path(cert_dir, name))) == mtls.spiffe_id(name)
 
 
@@ -275,7 +275,7 @@ def test_workload_name_accepts_only_service_ids_of_the_trust_domain(identity: st
 def test_shipped_policy_declares_the_mesh_identities_and_every_service() -> None:
     policy = mtls.load_policy()
     assert policy.identities == set(certs.MESH_IDENTITIES)
-    assert set(policy.callers) == set(SEVEN)
+    assert set(policy.callers) == {*SEVEN, "ratelimit"}
 
 
 def test_shipped_policy_lets_the_edge_call_every_service_and_the_gateway_every_other() -> None:
