@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db
+from services.kit import db, webhooks
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
@@ -25,15 +25,24 @@ def database_url(config: ServiceConfig) -> str:
     return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
-def build(config: ServiceConfig, *, engine: sa.Engine | None = None, limits: Limits | None = None) -> Service:
-    """The buddy service: migrations applied, servicer wired to the database and the outbox."""
+def build(
+    config: ServiceConfig,
+    *,
+    engine: sa.Engine | None = None,
+    limits: Limits | None = None,
+    webhook_secrets: webhooks.SecretStore | None = None,
+) -> Service:
+    """The buddy service: migrations applied, servicer wired to the database and the outbox,
+    webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     limits = limits or Limits()
     if engine is None:
         url = database_url(config)
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
+    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
+    uow = SqlBuddyUnitOfWork(db.UnitOfWork(engine))
     # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = BuddyServicer(uow=SqlBuddyUnitOfWork(db.UnitOfWork(engine)), limits=limits)  # type: ignore[abstract]
+    servicer = BuddyServicer(uow=uow, verifier=verifier, limits=limits)  # type: ignore[abstract]
     return Service(
         name=NAME,
         config=config,

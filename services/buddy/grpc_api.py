@@ -23,9 +23,10 @@ from services.buddy.domain.commands import (
 )
 from services.buddy.domain.errors import InvalidBuddyRequest
 from services.buddy.domain.model import Record, Side
+from services.buddy.domain.webhooks import SOURCE
 from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
-from services.kit import csvimport, logs
+from services.kit import csvimport, logs, webhooks
 from services.kit.errors import FieldViolation
 from services.kit.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
@@ -43,8 +44,11 @@ _SIDE = {types_pb2.PERSON_ROLE_PARTICIPANT: Side.PARTICIPANT, types_pb2.PERSON_R
 class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     """Serves imports, webhooks and reads of Buddy records for the caller's company."""
 
-    def __init__(self, *, uow: BuddyUnitOfWork, limits: Limits = DEFAULT_LIMITS) -> None:
+    def __init__(
+        self, *, uow: BuddyUnitOfWork, verifier: webhooks.WebhookVerifier, limits: Limits = DEFAULT_LIMITS
+    ) -> None:
         self._uow = uow
+        self._verifier = verifier
         self._limits = limits
 
     async def ImportRecords(
@@ -80,7 +84,9 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     async def ReceiveWebhook(
         self, request: buddy_pb2.ReceiveWebhookRequest, context: Context
     ) -> buddy_pb2.ReceiveWebhookResponse:
-        command = ReceiveWebhook(current_tenant(), request.kind, request.body.data)
+        tenant, headers = current_tenant(), webhooks.headers_from(context.invocation_metadata())
+        delivery = self._verifier.verify(tenant=tenant, source=SOURCE, headers=headers, body=request.body.data)
+        command = ReceiveWebhook(tenant, request.kind, request.body.data, delivery.message_id)
         ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow, limits=self._limits)
         return buddy_pb2.ReceiveWebhookResponse(
             ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)

@@ -104,33 +104,42 @@ def _quarantined(row: Row, exc: BuddyError) -> Row:
 def receive_webhook(
     command: ReceiveWebhook, *, uow: BuddyUnitOfWork, clock: Clock = utc_now, limits: Limits = DEFAULT_LIMITS
 ) -> Ack:
-    """Stores the record of one delivery; a replayed delivery id stores and emits nothing."""
+    """Stores the record of one verified delivery; a replayed webhook-id stores and emits nothing."""
     spec = spec_for(command.kind)
     delivery = parse_delivery(spec, command.body, max_bytes=limits.webhook_bytes)
-    digest = hashlib.sha256(command.body).hexdigest()
-    origin = Provenance(Channel.WEBHOOK, clock(), delivery_id=delivery.delivery_id)
+    digest, delivery_id = hashlib.sha256(command.body).hexdigest(), _delivery_id(command, delivery.delivery_id)
+    origin = Provenance(Channel.WEBHOOK, clock(), delivery_id=delivery_id)
     with uow.begin(company_id=command.company_id) as repo:
-        if _replayed(repo, delivery.delivery_id, digest):
-            return Ack(delivery.delivery_id, duplicate=True)
+        if _replayed(repo, delivery_id, digest):
+            return Ack(delivery_id, duplicate=True)
         try:
             staged = _stage(repo, spec, delivery.values, Intake(command.company_id, origin))
         except BuddyError as exc:
             raise _in_data(exc) from None
-        claim = {"kind": spec.kind, "delivery_id": delivery.delivery_id, "digest": digest}
+        claim = {"kind": spec.kind, "delivery_id": delivery_id, "digest": digest}
         if not repo.claim_delivery(**claim, record_id=staged.record.record_id, at=origin.received_at):
-            _replayed(repo, delivery.delivery_id, digest)  # a concurrent twin won; refuse if it differed
-            return Ack(delivery.delivery_id, duplicate=True)
-        _store(repo, staged, delivery.delivery_id)
-    return Ack(delivery.delivery_id, duplicate=False)
+            _replayed(repo, delivery_id, digest)  # a concurrent twin won; refuse if it differed
+            return Ack(delivery_id, duplicate=True)
+        _store(repo, staged, delivery_id)
+    return Ack(delivery_id, duplicate=False)
+
+
+def _delivery_id(command: ReceiveWebhook, in_body: str) -> str:
+    if command.delivery_id or in_body:
+        return command.delivery_id or in_body
+    raise InvalidBuddyRequest(
+        "an unsigned delivery must name its delivery_id",
+        violations=[FieldViolation("delivery_id", "is required without a signed webhook-id")],
+    )
 
 
 def _replayed(repo: SqlBuddyRepository, delivery_id: str, digest: str) -> bool:
     stored = repo.delivery_digest(delivery_id)
     if stored is not None and stored != digest:
         raise DeliveryConflict(
-            "this delivery id was already received with a different payload",
+            "this webhook-id was already received with a different payload",
             metadata={"delivery_id": delivery_id},
-            violations=[FieldViolation("delivery_id", "already used for a different payload")],
+            violations=[FieldViolation("webhook-id", "already used for a different payload")],
         )
     return stored is not None
 

@@ -1,11 +1,14 @@
 """Render the static Envoy bootstrap of the edge from typed settings.
 
 The edge is one Envoy listener (HTTP/1.1 and h2c on the same port) in front of the gRPC
-services. Its HTTP filter chain strips client-supplied identity headers, answers the
-readiness probe (``envoy/readiness.lua``, fed by Envoy's active grpc.health.v1 checks),
-transcodes REST/JSON to gRPC, and routes ``/<package>.<Service>/`` paths to one cluster per
-upstream. The template is ``envoy/envoy.yaml.j2``; this module validates the settings and
-fills it in. ``envoy --mode validate -c <file>`` accepts the result.
+services. Its HTTP filter chain strips client-supplied identity headers and sets security
+response headers, refuses scanners by User-Agent, turns redirect metadata into real redirects
+(``envoy/redirect.lua``), answers the readiness probe (``envoy/readiness.lua``, fed by Envoy's
+active grpc.health.v1 checks), limits request bodies, transcodes REST/JSON to gRPC, verifies the
+bearer token (jwt_authn), authorises by role (RBAC, from ``edge_policy``), asks the rate-limit
+service, and routes ``/<package>.<Service>/`` paths to one cluster per upstream. The template
+is ``envoy/envoy.yaml.j2``; this module validates the settings and fills it in.
+``envoy --mode validate -c <file>`` accepts the result.
 """
 
 from __future__ import annotations
@@ -17,30 +20,78 @@ import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import jinja2
 
-from services.cli import openapi
+from services.cli import edge_policy, openapi
 from services.kit import mtls
+from services.kit.access import AccessRule
 
 ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
 TEMPLATE_NAME = "envoy.yaml.j2"
 READINESS_LUA_NAME = "readiness.lua"
+REDIRECT_LUA_NAME = "redirect.lua"
 
 # Cluster holding Envoy's own admin interface; read by the readiness script.
 ADMIN_CLUSTER = "edge_admin"
+JWKS_CLUSTER = "edge_jwks"
+RATELIMIT_CLUSTER = "edge_ratelimit"
+RESERVED_CLUSTERS = frozenset({ADMIN_CLUSTER, JWKS_CLUSTER, RATELIMIT_CLUSTER})
+RATELIMIT_WORKLOAD = "ratelimit"
 
 # Identity is asserted by the edge (after authentication) and by the mesh, never by a
-# client: every client-supplied copy of these headers is removed first thing.
-# x-tenant-id is deliberately absent: it is the tenant source until authentication lands.
+# client: every client-supplied copy of these headers is removed first thing. The tenant comes
+# only from the verified token's `company` claim, so x-tenant-id goes too.
 STRIPPED_REQUEST_HEADERS: tuple[str, ...] = (
     "x-jwt-payload",
+    "x-tenant-id",
+    "x-company-id",
+    "x-user-id",
+    "x-remote-user",
+    "x-forwarded-user",
+    "x-forwarded-email",
+    "x-auth-request-user",
+    "x-auth-request-email",
+    "x-forwarded-client-cert",
+    "x-client-cert",
+    "x-ssl-client-cert",
+    "x-spiffe-id",
     "x-teei-principal",
     "x-teei-role",
     "x-teei-claims",
     "x-teei-service-identity",
-    "x-forwarded-client-cert",
 )
+# Every header starting with one of these is removed as well.
+STRIPPED_REQUEST_HEADER_PREFIXES: tuple[str, ...] = ("x-teei-",)
+# Upstream-internal response headers a client never sees.
+STRIPPED_RESPONSE_HEADERS: tuple[str, ...] = ("server", "x-envoy-upstream-service-time", "x-teei-http-status")
+# Set on every answer of the edge (OVERWRITE); cache-control only where the service set none.
+SECURITY_RESPONSE_HEADERS: tuple[tuple[str, str], ...] = (
+    ("strict-transport-security", "max-age=63072000; includeSubDomains"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "DENY"),
+    ("referrer-policy", "no-referrer"),
+    ("content-security-policy", "default-src 'none'; frame-ancestors 'none'"),
+)
+DEFAULT_BLOCKED_USER_AGENTS: tuple[str, ...] = (
+    "sqlmap",
+    "nikto",
+    "nmap",
+    "masscan",
+    "zgrab",
+    "nuclei",
+    "dirbuster",
+    "gobuster",
+    "wpscan",
+    "acunetix",
+    "nessus",
+    "havij",
+    "w3af",
+)
+# The REST bindings use GET and POST; native gRPC is POST.
+DEFAULT_ALLOWED_METHODS: tuple[str, ...] = ("GET", "POST")
+MIB = 1024 * 1024
 
 HEALTH_CHECK_TIMEOUT_MS = 1000
 ROUTE_TIMEOUT = "120s"  # a 50,000-row CSV import is one request
@@ -54,6 +105,10 @@ NOT_FOUND_BODY = '{"code":5,"message":"no route for this path"}'
 _UPSTREAM_NAME = re.compile(r"^[a-z][a-z0-9_-]*$")
 # Fully qualified protobuf service name: package segments and the service, dot-separated.
 _GRPC_SERVICE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$")
+_GRPC_METHOD_PATH = re.compile(r"^/[A-Za-z_][A-Za-z0-9_.]*/[A-Za-z_][A-Za-z0-9_]*$")
+_HTTP_METHOD = re.compile(r"^[A-Z]+$")
+# A header value must not smuggle a line break or a quote into the config.
+_PLAIN_VALUE = re.compile(r"^[A-Za-z0-9 ._:/@+-]+$")
 
 
 @dataclass(frozen=True)
@@ -68,11 +123,16 @@ class Upstream:
     @property
     def discovery_type(self) -> str:
         """STATIC for an IP literal, STRICT_DNS for a host name."""
-        try:
-            ipaddress.ip_address(self.host)
-        except ValueError:
-            return "STRICT_DNS"
-        return "STATIC"
+        return discovery_type(self.host)
+
+
+def discovery_type(host: str) -> str:
+    """Envoy cluster type for `host`: STATIC for an IP literal, STRICT_DNS for a host name."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return "STRICT_DNS"
+    return "STATIC"
 
 
 @dataclass(frozen=True)
@@ -94,6 +154,33 @@ class UpstreamTls:
 
 
 @dataclass(frozen=True)
+class JwtSettings:
+    """Who issues the access tokens the edge accepts, and where it fetches the issuer's keys.
+
+    The JWKS comes over plain HTTP from ``jwks_host:jwks_port`` (default: the edge itself, whose
+    ``/auth/jwks`` route is the gateway's public GetJwks).
+    """
+
+    issuer: str = "http://localhost:8080"
+    audiences: tuple[str, ...] = ("teei-api",)
+    jwks_host: str | None = None
+    jwks_port: int | None = None
+    jwks_path: str = "/auth/jwks"
+    jwks_cache_s: int = 300
+    clock_skew_s: int = 30
+
+
+@dataclass(frozen=True)
+class RateLimitSettings:
+    """The global rate-limit service (envoy.service.ratelimit.v3), optionally over mTLS."""
+
+    host: str
+    port: int
+    tls: UpstreamTls | None = None
+    timeout_ms: int = 100
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     """Everything the edge config depends on."""
 
@@ -103,12 +190,23 @@ class EdgeSettings:
     upstreams: tuple[Upstream, ...]
     health_interval_ms: int = 1000
     listen_address: str = "127.0.0.1"
-    max_request_body_bytes: int = 64 * 1024 * 1024
-    max_response_body_bytes: int = 64 * 1024 * 1024
+    # Bulk uploads (the CSV import RPCs) and the transcoder's buffers.
+    max_request_body_bytes: int = 64 * MIB
+    max_response_body_bytes: int = 64 * MIB
+    # Every other request body.
+    max_api_request_body_bytes: int = 1 * MIB
+    max_request_headers_kb: int = 32
     # Services the JSON transcoder serves (they must exist in the descriptor set);
     # None means every grpc service of every upstream.
     transcoded_services: tuple[str, ...] | None = None
     upstream_tls: UpstreamTls | None = None
+    jwt: JwtSettings = JwtSettings()
+    # None: no global rate limiting.
+    ratelimit: RateLimitSettings | None = None
+    allowed_methods: tuple[str, ...] = DEFAULT_ALLOWED_METHODS
+    blocked_user_agents: tuple[str, ...] = DEFAULT_BLOCKED_USER_AGENTS
+    # Access rules of routed methods outside the descriptor set (gRPC path, rule).
+    extra_access_rules: tuple[tuple[str, AccessRule], ...] = ()
 
 
 def _check_port(what: str, port: int) -> None:
@@ -117,7 +215,7 @@ def _check_port(what: str, port: int) -> None:
 
 
 def _validate_upstream(upstream: Upstream) -> None:
-    if not _UPSTREAM_NAME.match(upstream.name) or upstream.name == ADMIN_CLUSTER:
+    if not _UPSTREAM_NAME.match(upstream.name) or upstream.name in RESERVED_CLUSTERS:
         raise ValueError(f"invalid upstream name {upstream.name!r}")
     if not upstream.host or any(c.isspace() for c in upstream.host):
         raise ValueError(f"upstream {upstream.name!r}: invalid host {upstream.host!r}")
@@ -156,6 +254,39 @@ def _validate(settings: EdgeSettings) -> None:
         unknown = sorted(set(settings.transcoded_services) - services)
         if unknown:
             raise ValueError(f"transcoded_services not served by any upstream: {unknown}")
+    _validate_security(settings)
+
+
+def _validate_security(settings: EdgeSettings) -> None:
+    if min(settings.max_request_body_bytes, settings.max_api_request_body_bytes) <= 0:
+        raise ValueError("request body limits must be positive")
+    if not 0 < settings.max_request_headers_kb <= 8192:
+        raise ValueError("max_request_headers_kb must be in 1..8192")
+    if not settings.allowed_methods or not all(_HTTP_METHOD.match(m) for m in settings.allowed_methods):
+        raise ValueError(f"invalid allowed_methods {settings.allowed_methods!r}")
+    if not all(_PLAIN_VALUE.match(agent) for agent in settings.blocked_user_agents):
+        raise ValueError("blocked_user_agents entries must be plain words")
+    for path, _ in settings.extra_access_rules:
+        if not _GRPC_METHOD_PATH.match(path):
+            raise ValueError(f"invalid method path in extra_access_rules: {path!r}")
+    _validate_jwt(settings.jwt)
+    if settings.ratelimit is not None:
+        _check_port("ratelimit port", settings.ratelimit.port)
+        if not settings.ratelimit.host or settings.ratelimit.timeout_ms <= 0:
+            raise ValueError("ratelimit needs a host and a positive timeout")
+
+
+def _validate_jwt(jwt: JwtSettings) -> None:
+    if not jwt.issuer or not jwt.audiences or not all(jwt.audiences):
+        raise ValueError("jwt needs an issuer and at least one audience")
+    if not jwt.jwks_path.startswith("/") or any(c.isspace() for c in jwt.jwks_path):
+        raise ValueError(f"invalid jwks_path {jwt.jwks_path!r}")
+    if (jwt.jwks_host is None) != (jwt.jwks_port is None):
+        raise ValueError("jwks_host and jwks_port go together")
+    if jwt.jwks_port is not None:
+        _check_port("jwks_port", jwt.jwks_port)
+    if jwt.jwks_cache_s <= 0 or jwt.clock_skew_s < 0:
+        raise ValueError("jwks_cache_s must be positive and clock_skew_s not negative")
 
 
 def _duration(milliseconds: int) -> str:
@@ -206,7 +337,89 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         not_found_body=NOT_FOUND_BODY,
         upstream_tls=settings.upstream_tls,
         spiffe_prefix=mtls.spiffe_id(""),
+        **_security_context(settings, all_services),
     )
+
+
+def _security_context(settings: EdgeSettings, services: tuple[str, ...]) -> dict[str, Any]:
+    """Template values of authentication, authorisation, WAF and rate limiting."""
+    policies = _method_policies(settings, services)
+    prefixes = edge_policy.service_prefixes(policies, services)
+    upstream_of = {service: u.name for u in settings.upstreams for service in u.grpc_services}
+    bulk = [p for p in policies if p.bulk_upload]
+    jwks_host, jwks_port = _jwks_endpoint(settings)
+    return {
+        "stripped_header_prefixes": STRIPPED_REQUEST_HEADER_PREFIXES,
+        "stripped_response_headers": STRIPPED_RESPONSE_HEADERS,
+        "security_headers": SECURITY_RESPONSE_HEADERS,
+        "redirect_lua": (ENVOY_DIR / REDIRECT_LUA_NAME).read_text(encoding="utf-8"),
+        "user_agent_block": edge_policy.user_agent_block_config(settings.blocked_user_agents),
+        "allowed_methods_regex": "^(" + "|".join(settings.allowed_methods) + ")$",
+        "allow_header": ", ".join(settings.allowed_methods),
+        "max_api_request_body_bytes": settings.max_api_request_body_bytes,
+        "max_request_headers_kb": settings.max_request_headers_kb,
+        "bulk_grpc_routes": [(p.path, upstream_of[p.service_prefix.strip("/")]) for p in bulk],
+        "bulk_rest_patterns": sorted({pattern for p in bulk for pattern in p.rest_patterns}),
+        "jwt_authn": _jwt_authn_config(settings, edge_policy.jwt_rules(policies, prefixes)),
+        "jwks_cluster": {"name": JWKS_CLUSTER, "host": jwks_host, "port": jwks_port, "type": discovery_type(jwks_host)},
+        "rbac": edge_policy.rbac_config(policies, prefixes),
+        "ratelimit": settings.ratelimit,
+        "ratelimit_cluster": RATELIMIT_CLUSTER,
+        "ratelimit_type": "" if settings.ratelimit is None else discovery_type(settings.ratelimit.host),
+        "ratelimit_spiffe_id": mtls.spiffe_id(RATELIMIT_WORKLOAD),
+        "ratelimit_actions": edge_policy.ratelimit_actions(),
+        "jwt_filter": edge_policy.JWT_FILTER,
+        "jwt_failure_key": edge_policy.FAILURE_KEY,
+    }
+
+
+def _method_policies(settings: EdgeSettings, services: tuple[str, ...]) -> tuple[edge_policy.MethodPolicy, ...]:
+    extra = dict(settings.extra_access_rules)
+    if not settings.descriptor_path.exists():
+        return tuple(edge_policy.MethodPolicy(path, rule) for path, rule in sorted(extra.items()))
+    return edge_policy.load_method_policies(settings.descriptor_path, services, extra)
+
+
+def _jwks_endpoint(settings: EdgeSettings) -> tuple[str, int]:
+    """Where the JWKS is fetched: the configured server, else the edge's own listener."""
+    jwt = settings.jwt
+    if jwt.jwks_host is not None and jwt.jwks_port is not None:
+        return jwt.jwks_host, jwt.jwks_port
+    address = ipaddress.ip_address(settings.listen_address)
+    if address.is_unspecified:
+        return ("::1" if address.version == 6 else "127.0.0.1"), settings.listen_port
+    return settings.listen_address, settings.listen_port
+
+
+def _jwt_authn_config(settings: EdgeSettings, rules: list[dict[str, Any]]) -> dict[str, Any]:
+    jwt = settings.jwt
+    host, port = _jwks_endpoint(settings)
+    authority = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    provider = {
+        "issuer": jwt.issuer,
+        "audiences": list(jwt.audiences),
+        "require_expiration": True,
+        "clock_skew_seconds": jwt.clock_skew_s,
+        # Only the Authorization header: a token in a URL ends up in logs.
+        "from_headers": [{"name": "authorization", "value_prefix": "Bearer "}],
+        # The services validate the token again (defence in depth); the payload is never a header.
+        "forward": True,
+        "payload_in_metadata": edge_policy.PAYLOAD_KEY,
+        "failed_status_in_metadata": edge_policy.FAILURE_KEY,
+        "remote_jwks": {
+            "http_uri": {"uri": f"http://{authority}{jwt.jwks_path}", "cluster": JWKS_CLUSTER, "timeout": "2s"},
+            "cache_duration": f"{jwt.jwks_cache_s}s",
+            # Fetched at start and refreshed in the background; the edge's own /auth/jwks is not up
+            # before its listener, so do not hold the listener for it and retry a failed fetch soon.
+            "async_fetch": {"fast_listener": True, "failed_refetch_duration": "1s"},
+            "retry_policy": {"num_retries": 3, "retry_back_off": {"base_interval": "0.2s", "max_interval": "2s"}},
+        },
+    }
+    return {
+        "@type": "type.googleapis.com/envoy.extensions.filters.http.jwt_authn.v3.JwtAuthentication",
+        "providers": {edge_policy.PROVIDER: provider},
+        "rules": rules,
+    }
 
 
 def write_envoy_config(settings: EdgeSettings, path: Path) -> Path:

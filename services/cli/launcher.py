@@ -155,13 +155,20 @@ class Mesh:
             for r in self.resources
             if r.kind == "grpc"
         )
+        tls = None if self.mtls_dir is None else edge.UpstreamTls.of(self.mtls_dir, "edge")
+        limiters = [r for r in self.resources if r.kind == "ratelimit"]
         settings = edge.EdgeSettings(
             listen_port=resource.port,
             admin_port=resource.extra_ports["admin_port"],
             descriptor_path=DESCRIPTOR_SET,
             upstreams=upstreams,
             health_interval_ms=self.health_interval_ms,
-            upstream_tls=None if self.mtls_dir is None else edge.UpstreamTls.of(self.mtls_dir, "edge"),
+            upstream_tls=tls,
+            jwt=edge.JwtSettings(
+                issuer=self.environ.get("TEEI_AUTH_ISSUER", edge.JwtSettings.issuer),
+                audiences=(self.environ.get("TEEI_AUTH_AUDIENCE", edge.JwtSettings.audiences[0]),),
+            ),
+            ratelimit=(edge.RateLimitSettings(host="127.0.0.1", port=limiters[0].port, tls=tls) if limiters else None),
         )
         edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
 

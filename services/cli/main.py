@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import certs, dlq, keys, spec
+from services.cli import certs, dlq, keys, spec, webhooks
 from services.cli.launcher import LaunchError, Mesh
 
 
@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> None:
     dlq.register(commands)
     keys.register(commands)
     certs.register(commands)
+    webhooks.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))

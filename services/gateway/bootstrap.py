@@ -10,12 +10,13 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.gateway import handlers
+from services.gateway import handlers, sso, sso_config
 from services.gateway.domain.keys import KeyPolicy
 from services.gateway.domain.tokens import TokenSettings
 from services.gateway.grpc_api import GatewayServicer
 from services.gateway.keycrypto import KeySealer, load_kek
 from services.gateway.keyring import KeyRing
+from services.gateway.oidc import OidcClient
 from services.gateway.repository import SqlGatewayUnitOfWork
 from services.gateway.settings import GatewayConfig
 from services.kit import config as config_module
@@ -76,14 +77,24 @@ def build(
     engine: sa.Engine | None = None,
     clock: Clock = handlers.utc_now,
     policy: KeyPolicy | None = None,
+    oidc: OidcClient | None = None,
 ) -> Service:
-    """The gateway service: migrations applied, key ring initialised, servicer wired to the database."""
+    """The gateway service: migrations applied, key ring initialised, servicer wired to the database and the
+    SSO providers of TEEI_SSO_CONFIG (read first, so a broken providers file fails before anything else)."""
+    environ = os.environ if environ is None else environ
+    providers = sso_config.load(config_module.load(GatewayConfig, environ).sso_config)
     gateway = open_gateway(
         database_url(config), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
     )
+    oidc = oidc or OidcClient()
+    parts = sso.SsoParts(
+        settings=providers, oidc=oidc, uow=gateway.uow, keys=gateway.keys, tokens=gateway.settings, clock=clock
+    )
     # Abstract for mypy only: RPCs not built yet inherit the generated UNIMPLEMENTED answer.
     servicer = GatewayServicer(  # type: ignore[abstract]
-        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock
+        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts
     )
     registration = Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer)
-    return Service(name=NAME, config=config, registrations=[registration], on_stop=[gateway.engine.dispose])
+    return Service(
+        name=NAME, config=config, registrations=[registration], on_stop=[gateway.engine.dispose, oidc.aclose]
+    )

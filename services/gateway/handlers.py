@@ -19,6 +19,7 @@ from services.gateway.domain.errors import (
     UnsupportedGrantType,
 )
 from services.gateway.domain.keys import KeyPolicy, KeyState, SigningKey
+from services.gateway.domain.sso import Identity
 from services.gateway.domain.tokens import IssuedToken, TokenSettings, access_claims
 from services.gateway.keycrypto import KeySealer, generate
 from services.gateway.keyring import KeyRing
@@ -133,6 +134,20 @@ def mint_token(command: MintToken, *, keys: KeyRing, settings: TokenSettings, cl
         email=command.email,
         scopes=(),
         settings=replace(settings, lifetime=command.lifetime or settings.lifetime),
+        now=clock(),
+    )
+    return _issued(keys.sign(claims), claims)
+
+
+def sign_in(identity: Identity, *, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now) -> IssuedToken:
+    """An access token for a user whose identity an SSO provider proved; tenant and role come from the mapping."""
+    claims = access_claims(
+        subject=identity.subject,
+        role=identity.role,
+        company=identity.tenant,
+        email=identity.email,
+        scopes=(),
+        settings=settings,
         now=clock(),
     )
     return _issued(keys.sign(claims), claims)

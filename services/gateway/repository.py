@@ -1,4 +1,4 @@
-"""Gateway persistence: signing keys (platform-wide) and machine clients (per company), SQLAlchemy Core."""
+"""Gateway persistence: signing keys (platform-wide), machine clients (per company), pending SSO logins."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 import sqlalchemy as sa
@@ -14,6 +14,7 @@ from sqlalchemy import orm
 
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import KeyState, SigningKey
+from services.gateway.domain.sso import PendingLogin
 from services.kit.db import UnitOfWork
 
 metadata = sa.MetaData()
@@ -43,6 +44,22 @@ oauth_clients = sa.Table(
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
 )
+
+# Logins between SsoLogin and SsoCallback; platform-wide: the tenant is known only once the login completes.
+sso_logins = sa.Table(
+    "sso_logins",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(63), nullable=False),
+    sa.Column("nonce", sa.String(128), nullable=False),
+    sa.Column("code_verifier", sa.String(128), nullable=False),
+    sa.Column("redirect_uri", sa.Text),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False, index=True),
+    sa.Column("used_at", sa.DateTime(timezone=True)),
+)
+# Spent and expired logins are kept this long, so a late replay is answered "reused"/"expired", not "unknown".
+SSO_LOGIN_RETENTION = timedelta(hours=1)
 
 
 class DuplicateClient(Exception):
@@ -97,12 +114,45 @@ class SqlClientRepository:
         return [_to_client(row) for row in rows]
 
 
+class SqlSsoLoginRepository:
+    """Pending SSO logins, looked up by the hash of their state."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def add(self, login: PendingLogin) -> None:
+        """Stores a new pending login."""
+        self._session.execute(sso_logins.insert().values(**_login_row(login)))
+
+    def consume(self, state_hash: str, *, now: datetime) -> tuple[PendingLogin | None, bool]:
+        """The login with this state and whether this call used it first; a login is used at most once,
+        even when two callbacks race (the conditional update lets exactly one of them win)."""
+        query = sa.select(sso_logins).where(sso_logins.c.state_hash == state_hash).with_for_update()
+        row = self._session.execute(query).mappings().first()
+        if row is None:
+            return None, False
+        claimed = self._session.execute(
+            sso_logins.update()
+            .where(sso_logins.c.state_hash == state_hash, sso_logins.c.used_at.is_(None))
+            .values(used_at=now)
+        )
+        return _to_login(row), claimed.rowcount == 1  # type: ignore[attr-defined]
+
+    def purge(self, *, now: datetime) -> int:
+        """Deletes logins that expired longer than the retention period ago; returns how many."""
+        cutoff = now - SSO_LOGIN_RETENTION
+        deleted = self._session.execute(sso_logins.delete().where(sso_logins.c.expires_at < cutoff))
+        count: int = deleted.rowcount  # type: ignore[attr-defined]
+        return count
+
+
 @dataclass(frozen=True)
 class GatewayStore:
     """The repositories of one transaction."""
 
     keys: SqlKeyRepository
     clients: SqlClientRepository
+    sso_logins: SqlSsoLoginRepository
 
 
 class GatewayUnitOfWork(Protocol):
@@ -121,7 +171,11 @@ class SqlGatewayUnitOfWork:
     def begin(self) -> Iterator[GatewayStore]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
-            yield GatewayStore(keys=SqlKeyRepository(session), clients=SqlClientRepository(session))
+            yield GatewayStore(
+                keys=SqlKeyRepository(session),
+                clients=SqlClientRepository(session),
+                sso_logins=SqlSsoLoginRepository(session),
+            )
 
 
 def _utc(value: datetime) -> datetime:
@@ -182,4 +236,30 @@ def _to_client(row: sa.RowMapping) -> Client:
         created_at=_utc(row["created_at"]),
         email=row["email"],
         disabled=row["disabled"],
+    )
+
+
+def _login_row(login: PendingLogin) -> dict[str, Any]:
+    return {
+        "state_hash": login.state_hash,
+        "provider": login.provider,
+        "nonce": login.nonce,
+        "code_verifier": login.code_verifier,
+        "redirect_uri": login.redirect_uri,
+        "created_at": login.created_at,
+        "expires_at": login.expires_at,
+        "used_at": login.used_at,
+    }
+
+
+def _to_login(row: sa.RowMapping) -> PendingLogin:
+    return PendingLogin(
+        state_hash=row["state_hash"],
+        provider=row["provider"],
+        nonce=row["nonce"],
+        code_verifier=row["code_verifier"],
+        redirect_uri=row["redirect_uri"],
+        created_at=_utc(row["created_at"]),
+        expires_at=_utc(row["expires_at"]),
+        used_at=_utc_or_none(row["used_at"]),
     )

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import csvimport, db
+from services.kit import csvimport, db, webhooks
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
@@ -24,14 +24,19 @@ def database_url(config: ServiceConfig) -> str:
     return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
-def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
-    """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed."""
+def build(
+    config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
+) -> Service:
+    """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed,
+    webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     url = database_url(config)
     if engine is None:
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
+    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
+    uow = KintellUnitOfWork(db.UnitOfWork(engine))
     # Abstract for mypy only: the privacy RPCs inherit the generated UNIMPLEMENTED answer.
-    servicer = KintellServicer(uow=KintellUnitOfWork(db.UnitOfWork(engine)))  # type: ignore[abstract]
+    servicer = KintellServicer(uow=uow, verifier=verifier)  # type: ignore[abstract]
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
     return Service(
         name=NAME,

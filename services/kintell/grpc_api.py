@@ -23,8 +23,9 @@ from services.kintell.domain.commands import (
 )
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.model import WebhookAck
+from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import csvimport
+from services.kit import csvimport, webhooks
 from services.kit.errors import FieldViolation
 from services.kit.tenancy import current_tenant
 from teei.common.v1 import types_pb2
@@ -40,8 +41,9 @@ T = TypeVar("T")
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     """Serves the Kintell RPCs that are built; the privacy RPCs answer UNIMPLEMENTED (inherited)."""
 
-    def __init__(self, *, uow: KintellUnitOfWork) -> None:
+    def __init__(self, *, uow: KintellUnitOfWork, verifier: webhooks.WebhookVerifier) -> None:
         self._uow = uow
+        self._verifier = verifier
 
     async def ImportSessions(
         self, request: kintell_pb2.ImportSessionsRequest, context: Context
@@ -75,23 +77,25 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     async def ReceiveSessionCompleted(
         self, request: kintell_pb2.ReceiveSessionCompletedRequest, context: Context
     ) -> kintell_pb2.ReceiveSessionCompletedResponse:
-        ack = await self._receive(handlers.receive_session_completed, request.body)
+        ack = await self._receive(handlers.receive_session_completed, request.body, context)
         return kintell_pb2.ReceiveSessionCompletedResponse(ack=ack)
 
     async def ReceiveRatingCreated(
         self, request: kintell_pb2.ReceiveRatingCreatedRequest, context: Context
     ) -> kintell_pb2.ReceiveRatingCreatedResponse:
-        ack = await self._receive(handlers.receive_rating_created, request.body)
+        ack = await self._receive(handlers.receive_rating_created, request.body, context)
         return kintell_pb2.ReceiveRatingCreatedResponse(ack=ack)
 
     async def ReceiveBookingConfirmed(
         self, request: kintell_pb2.ReceiveBookingConfirmedRequest, context: Context
     ) -> kintell_pb2.ReceiveBookingConfirmedResponse:
-        ack = await self._receive(handlers.receive_booking_confirmed, request.body)
+        ack = await self._receive(handlers.receive_booking_confirmed, request.body, context)
         return kintell_pb2.ReceiveBookingConfirmedResponse(ack=ack)
 
-    async def _receive(self, handler: Receive, body: httpbody_pb2.HttpBody) -> types_pb2.WebhookAck:
-        command = ReceiveWebhook(company_id=current_tenant(), body=body.data)
+    async def _receive(self, handler: Receive, body: httpbody_pb2.HttpBody, context: Context) -> types_pb2.WebhookAck:
+        tenant, headers = current_tenant(), webhooks.headers_from(context.invocation_metadata())
+        delivery = self._verifier.verify(tenant=tenant, source=SOURCE, headers=headers, body=body.data)
+        command = ReceiveWebhook(company_id=tenant, delivery_id=delivery.message_id, body=body.data)
         ack = await asyncio.to_thread(handler, command, uow=self._uow)
         return types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)
 

@@ -12,7 +12,7 @@ from services.kintell import wire
 from services.kintell.domain import schemas, webhooks
 from services.kintell.domain.batch import plan_import
 from services.kintell.domain.commands import ImportSessions, ReceiveWebhook
-from services.kintell.domain.errors import DeliveryConflict, SessionNotFound
+from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, SessionNotFound
 from services.kintell.domain.model import Change, Channel, Provenance, Rating, Session, WebhookAck
 from services.kintell.repository import KintellRepository, KintellUnitOfWork
 from services.kit import events, imports
@@ -73,23 +73,24 @@ def receive_booking_confirmed(command: ReceiveWebhook, *, uow: KintellUnitOfWork
 def _receive_session(
     command: ReceiveWebhook, delivery: webhooks.SessionDelivery, kind: str, uow: KintellUnitOfWork, clock: Clock
 ) -> WebhookAck:
-    origin = Provenance(Channel.WEBHOOK, clock(), delivery_id=delivery.delivery_id)
+    delivery_id = _delivery_id(command, delivery.delivery_id)
+    origin = Provenance(Channel.WEBHOOK, clock(), delivery_id=delivery_id)
     facts = delivery.facts
     with uow.begin(company_id=command.company_id) as repo:
-        if _replayed(repo, command.body, delivery.delivery_id, kind, origin.received_at):
-            return WebhookAck(delivery.delivery_id, duplicate=True)
+        if _replayed(repo, command.body, delivery_id, kind, origin.received_at):
+            return WebhookAck(delivery_id, duplicate=True)
         stored = repo.sessions_by_external_id([facts.external_session_id]).get(facts.external_session_id)
         if stored is None:
             session = Session.first_report(company_id=command.company_id, facts=facts, provenance=origin)
             repo.add_sessions([session])
             repo.record_events([_announcement(session, facts.completed_at is not None)])
-            return WebhookAck(delivery.delivery_id)
+            return WebhookAck(delivery_id)
         session, change = stored.absorb(facts, origin)
         if change is not Change.UNCHANGED:
             repo.update_sessions([session])
         if change is Change.COMPLETED:
             repo.record_events([_announcement(session, completed=True)])
-    return WebhookAck(delivery.delivery_id)
+    return WebhookAck(delivery_id)
 
 
 def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> WebhookAck:
@@ -98,11 +99,11 @@ def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, c
     A rating of a session not stored yet is refused (NOT_FOUND) without recording the delivery,
     so the provider's retry succeeds once the session has arrived. A rating id already stored
     (delivered again under another delivery id) is acknowledged as a duplicate."""
-    delivery = webhooks.rating_created(command.body)
-    report, received = delivery.report, clock()
+    delivery, received = webhooks.rating_created(command.body), clock()
+    report, delivery_id = delivery.report, _delivery_id(command, delivery.delivery_id)
     with uow.begin(company_id=command.company_id) as repo:
-        if _replayed(repo, command.body, delivery.delivery_id, "rating-created", received):
-            return WebhookAck(delivery.delivery_id, duplicate=True)
+        if _replayed(repo, command.body, delivery_id, "rating-created", received):
+            return WebhookAck(delivery_id, duplicate=True)
         rated = repo.sessions_by_external_id([report.external_session_id]).get(report.external_session_id)
         if rated is None:
             raise SessionNotFound(
@@ -110,7 +111,7 @@ def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, c
                 metadata={"external_session_id": report.external_session_id},
             )
         if report.external_rating_id and repo.rating_by_external_id(report.external_rating_id):
-            return WebhookAck(delivery.delivery_id, duplicate=True)
+            return WebhookAck(delivery_id, duplicate=True)
         rating = Rating(
             rating_id=str(uuid.uuid4()),
             company_id=command.company_id,
@@ -120,12 +121,21 @@ def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, c
             rating=report.rating,
             feedback_text=report.feedback_text,
             given_at=report.given_at or received,
-            provenance=Provenance(Channel.WEBHOOK, received, delivery_id=delivery.delivery_id),
+            provenance=Provenance(Channel.WEBHOOK, received, delivery_id=delivery_id),
         )
         repo.add_rating(rating)
         envelope = _event(wire.rating_created(rating, rated), command.company_id, rating.rating_id)
         repo.record_events([envelope])
-    return WebhookAck(delivery.delivery_id)
+    return WebhookAck(delivery_id)
+
+
+def _delivery_id(command: ReceiveWebhook, in_body: str) -> str:
+    if command.delivery_id or in_body:
+        return command.delivery_id or in_body
+    raise InvalidWebhook(
+        "an unsigned delivery must name its delivery_id",
+        violations=[FieldViolation("delivery_id", "is required without a signed webhook-id")],
+    )
 
 
 def _replayed(repo: KintellRepository, body: bytes, delivery_id: str, kind: str, at: datetime) -> bool:
@@ -135,9 +145,9 @@ def _replayed(repo: KintellRepository, body: bytes, delivery_id: str, kind: str,
         return False
     if seen != digest:
         raise DeliveryConflict(
-            "this delivery id was already received with a different body",
+            "this webhook-id was already received with a different body",
             metadata={"delivery_id": delivery_id},
-            violations=[FieldViolation("delivery_id", "already used for another payload")],
+            violations=[FieldViolation("webhook-id", "already used for another payload")],
         )
     return True
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import csvimport, db
+from services.kit import csvimport, db, webhooks
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
 from services.upskilling.grpc_api import UpskillingServicer
@@ -24,13 +24,18 @@ def database_url(config: ServiceConfig) -> str:
     return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
-def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
-    """The upskilling connector: migrations applied, servicer wired to the database and its outbox."""
+def build(
+    config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
+) -> Service:
+    """The upskilling connector: migrations applied, servicer wired to the database and its outbox,
+    webhooks verified per provider against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     url = database_url(config)
     if engine is None:
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
+    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
+    uow = SqlUpskillingUnitOfWork(db.UnitOfWork(engine))
     # Abstract for mypy only: the privacy RPCs are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = UpskillingServicer(uow=SqlUpskillingUnitOfWork(db.UnitOfWork(engine)))  # type: ignore[abstract]
+    servicer = UpskillingServicer(uow=uow, verifier=verifier)  # type: ignore[abstract]
     registration = Registration.of(upskilling_pb2, upskilling_pb2_grpc, "UpskillingService", servicer)
     return Service(name=NAME, config=config, registrations=[registration], on_stop=[engine.dispose], engine=engine)

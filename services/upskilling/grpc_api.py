@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 from google.api import httpbody_pb2
 
+from services.kit import webhooks
 from services.kit.csvimport import error_csv
 from services.kit.tenancy import current_tenant
 from services.upskilling import handlers, wire
@@ -32,11 +33,15 @@ pb = upskilling_pb2
 class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
     """Serves the upskilling RPCs that are built; privacy export/erase answer UNIMPLEMENTED (inherited)."""
 
-    def __init__(self, *, uow: UpskillingUnitOfWork) -> None:
+    def __init__(self, *, uow: UpskillingUnitOfWork, verifier: webhooks.WebhookVerifier) -> None:
         self._uow = uow
+        self._verifier = verifier
 
     async def ReceiveWebhook(self, request: pb.ReceiveWebhookRequest, context: Context) -> pb.ReceiveWebhookResponse:
-        command = ReceiveWebhook(company_id=current_tenant(), provider=request.provider, body=request.body.data)
+        tenant, provider = current_tenant(), handlers.parse_provider(request.provider)
+        headers, body = webhooks.headers_from(context.invocation_metadata()), request.body.data
+        delivery = self._verifier.verify(tenant=tenant, source=provider.value, headers=headers, body=body)
+        command = ReceiveWebhook(tenant, provider.value, body, delivery.message_id)
         ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow)
         return pb.ReceiveWebhookResponse(ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate))
 

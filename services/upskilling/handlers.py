@@ -47,34 +47,37 @@ def utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class Ack:
-    """A webhook acknowledgement: the provider's event id, and whether it was a replay."""
+    """A webhook acknowledgement: the delivery's webhook-id, and whether it was a replay."""
 
     delivery_id: str
     duplicate: bool
 
 
 def receive_webhook(command: ReceiveWebhook, *, uow: UpskillingUnitOfWork, clock: Clock = utc_now) -> Ack:
-    """Validates and normalises a delivery, then stores it and its events once per (company, provider, event id).
-    A report that would move a record backwards is acknowledged, not applied; the delivery keeps the reason."""
-    provider = _provider(command.provider)
+    """Validates and normalises a delivery, then stores it and its events once per (company, provider,
+    webhook-id). A report that would move a record backwards is acknowledged, not applied; the delivery
+    keeps the reason."""
+    provider = parse_provider(command.provider)
     delivery = providers.normalise(provider, payload.load(command.body))
+    delivery_id = command.delivery_id or delivery.event_id
     digest = hashlib.sha256(command.body).hexdigest()
-    source = Source(Channel.WEBHOOK, clock(), delivery_id=delivery.event_id)
+    source = Source(Channel.WEBHOOK, clock(), delivery_id=delivery_id)
     with uow.begin(company_id=command.company_id) as repo:
         claimed = repo.claim_delivery(
-            provider, delivery.event_id, event_type=delivery.event_type, digest=digest, at=source.received_at
+            provider, delivery_id, event_type=delivery.event_type, digest=digest, at=source.received_at
         )
         if not claimed:
-            return Ack(delivery.event_id, duplicate=True)
+            return Ack(delivery_id, duplicate=True)
         outcomes = [_apply(repo, report, source) for report in (delivery.progress, delivery.credential) if report]
         reasons = "; ".join(o.ignored for o in outcomes if o.ignored)
         changed = any(o.store is not None for o in outcomes)
         outcome = "ignored" if reasons and not changed else "applied" if changed else "unchanged"
-        repo.settle_delivery(provider, delivery.event_id, outcome=outcome, reason=reasons)
-    return Ack(delivery.event_id, duplicate=False)
+        repo.settle_delivery(provider, delivery_id, outcome=outcome, reason=reasons)
+    return Ack(delivery_id, duplicate=False)
 
 
-def _provider(name: str) -> Provider:
+def parse_provider(name: str) -> Provider:
+    """The provider named in the request path (also the webhook source whose secrets sign its deliveries)."""
     try:
         return Provider(name)
     except ValueError:

@@ -58,9 +58,11 @@ class SqlUpskillingRepository:
 
     # Webhook deliveries
 
-    def claim_delivery(self, provider: Provider, event_id: str, *, event_type: str, digest: str, at: datetime) -> bool:
-        """Records a delivery as seen; False when this company already had it (a replay)."""
-        row = {"company_id": self._company_id, "provider": provider.value, "event_id": event_id}
+    def claim_delivery(
+        self, provider: Provider, delivery_id: str, *, event_type: str, digest: str, at: datetime
+    ) -> bool:
+        """Records a delivery (by its webhook-id) as seen; False when this company already had it (a replay)."""
+        row = {"company_id": self._company_id, "provider": provider.value, "event_id": delivery_id}
         try:
             with self._session.begin_nested():
                 values = {**row, "event_type": event_type, "body_sha256": digest, "received_at": at}
@@ -69,18 +71,20 @@ class SqlUpskillingRepository:
             return False
         return True
 
-    def settle_delivery(self, provider: Provider, event_id: str, *, outcome: str, reason: str) -> None:
+    def settle_delivery(self, provider: Provider, delivery_id: str, *, outcome: str, reason: str) -> None:
         """Keeps what a delivery did (applied, unchanged or ignored, with the reason)."""
         self._session.execute(
             deliveries.update()
-            .where(self._mine(deliveries), deliveries.c.provider == provider.value, deliveries.c.event_id == event_id)
+            .where(
+                self._mine(deliveries), deliveries.c.provider == provider.value, deliveries.c.event_id == delivery_id
+            )
             .values(outcome=outcome, reason=reason[:1000])
         )
 
-    def delivery_outcome(self, provider: Provider, event_id: str) -> tuple[str, str] | None:
+    def delivery_outcome(self, provider: Provider, delivery_id: str) -> tuple[str, str] | None:
         """(outcome, reason) of a delivery, if it was received."""
         query = sa.select(deliveries.c.outcome, deliveries.c.reason).where(
-            self._mine(deliveries), deliveries.c.provider == provider.value, deliveries.c.event_id == event_id
+            self._mine(deliveries), deliveries.c.provider == provider.value, deliveries.c.event_id == delivery_id
         )
         row = self._session.execute(query).first()
         return None if row is None else (row.outcome, row.reason)

@@ -85,6 +85,7 @@ deliveries = sa.Table(
     metadata,
     sa.Column("company_id", sa.String(63), primary_key=True),
     sa.Column("provider", sa.String(20), primary_key=True),
+    # The delivery's signed webhook-id (the de-duplication key); named event_id since revision 0001.
     sa.Column("event_id", sa.String(255), primary_key=True),
     sa.Column("event_type", sa.String(100), nullable=False),
     sa.Column("body_sha256", sa.String(64), nullable=False),

@@ -16,6 +16,8 @@ import pytest
 
 from services.cli import spec
 from services.cli.launcher import Mesh
+from services.cli.webhooks import provision
+from services.kit.webhooks import signed_headers
 from tests.e2e.conftest import auth
 
 pytestmark = pytest.mark.e2e
@@ -169,7 +171,7 @@ def test_text_with_an_email_is_scored_only_after_approval_and_without_the_addres
     assert "noor.home@gmail.com" not in json.dumps(scores)
 
 
-def test_buddy_match_and_feedback_reach_profiles_and_scores(edge: httpx.Client) -> None:
+def test_buddy_match_and_feedback_reach_profiles_and_scores(mesh: Mesh, tenant: str, edge: httpx.Client) -> None:
     matches = (
         "match_id,participant_email,participant_external_id,participant_given_name,participant_family_name,"
         "buddy_email,buddy_external_id,buddy_given_name,buddy_family_name,matched_at,status,ended_at,"
@@ -191,8 +193,12 @@ def test_buddy_match_and_feedback_reach_profiles_and_scores(edge: httpx.Client) 
         },
     }
     raw = json.dumps(feedback).encode()
-    for _ in range(2):  # a replayed delivery is acknowledged and changes nothing
-        delivered = edge.post("/v1/buddy/webhooks/feedback", content=raw, headers={"content-type": "application/json"})
+    secret = provision(mesh.var_dir, tenant, "buddy")
+    unsigned = edge.post("/v1/buddy/webhooks/feedback", content=raw, headers={"content-type": "application/json"})
+    assert unsigned.status_code == 401, unsigned.text
+    for _ in range(5):  # a sender's retries: same webhook id, fresh timestamp and signature each time
+        headers = {"content-type": "application/json", **signed_headers(secret, raw, message_id="msg_dlv1")}
+        delivered = edge.post("/v1/buddy/webhooks/feedback", content=raw, headers=headers)
         assert delivered.status_code == 200, delivered.text
     assert delivered.json()["ack"]["duplicate"] is True
 
@@ -251,9 +257,11 @@ def test_buddy_match_and_feedback_reach_profiles_and_scores(edge: httpx.Client) 
     ],
 )
 def test_each_upskilling_provider_completion_reaches_the_profile(
-    edge: httpx.Client, provider: str, payload: dict[str, Any]
+    mesh: Mesh, tenant: str, edge: httpx.Client, provider: str, payload: dict[str, Any]
 ) -> None:
-    response = edge.post(f"/v1/upskilling/webhooks/{provider}", content=json.dumps(payload).encode())
+    raw = json.dumps(payload).encode()
+    headers = signed_headers(provision(mesh.var_dir, tenant, provider), raw)
+    response = edge.post(f"/v1/upskilling/webhooks/{provider}", content=raw, headers=headers)
     assert response.status_code == 200, response.text
     sara = eventually(lambda: counters_reach(edge, "sara@example.org", {"courses_completed": 1}))
     assert "MILESTONE_KIND_COURSE_COMPLETED" in milestones(sara)

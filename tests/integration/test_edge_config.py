@@ -4,6 +4,8 @@ Envoy validates the rendered bootstrap, then runs it on free loopback ports in f
 small grpc.aio upstreams started here ("profile", serving the real ProfileService contract,
 and "echo", a generic `test.Echo/Echo` method that returns the metadata keys it received).
 Each upstream also serves grpc.health.v1, which Envoy checks actively; readiness follows it.
+The edge verifies bearer tokens against a JWKS served here (`testing.ISSUER`); the security
+behaviour itself is covered by test_edge_security.py.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ import threading
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -31,10 +34,14 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.cli.edge import (
     EdgeSettings,
+    JwtSettings,
+    RateLimitSettings,
     Upstream,
     render_envoy_config,
     write_envoy_config,
 )
+from services.kit import testing
+from services.kit.access import AccessRule
 from teei.profile.v1 import profile_pb2
 
 REPO = Path(__file__).resolve().parents[2]
@@ -44,12 +51,17 @@ BUF = BIN / "buf"
 
 PROFILE_SERVICE = "teei.profile.v1.ProfileService"
 ECHO_SERVICE = "test.Echo"
+ECHO_METHOD = f"/{ECHO_SERVICE}/Echo"
+# The echo method is not in the descriptor set: the edge learns its rule from the settings.
+ECHO_RULE = (ECHO_METHOD, AccessRule(public=False, permission="PERMISSION_COMPANY_DATA_READ"))
 FORGED_IDENTITY_HEADERS = {
     "x-jwt-payload": "eyJzdWIiOiJhZG1pbiJ9",
+    "x-tenant-id": "other-company",
     "x-teei-principal": "user:admin",
     "x-teei-role": "admin",
     "x-teei-claims": "{}",
     "x-teei-service-identity": "spiffe://teei/gateway",
+    "x-teei-anything-new": "forged",
     "x-forwarded-client-cert": "By=spiffe://teei/gateway",
 }
 DEADLINE_S = 10.0
@@ -87,6 +99,63 @@ def _poll(probe: Callable[[], T | None], what: Callable[[], str], deadline_s: fl
         if time.monotonic() > deadline:
             pytest.fail(f"timed out after {deadline_s}s waiting for {what()}")
         time.sleep(0.02)
+
+
+# --- JWKS ------------------------------------------------------------------------------
+
+
+class JwksServer:
+    """A plain HTTP server on loopback publishing `testing.ISSUER`'s keys at /jwks."""
+
+    PATH = "/jwks"
+
+    def __init__(self, issuer: testing.Issuer = testing.ISSUER) -> None:
+        body = json.dumps(issuer.jwks()).encode()
+        path = self.PATH
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path == path
+                self.send_response(200 if found else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body) if found else 0))
+                self.end_headers()
+                if found:
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def settings(self) -> JwtSettings:
+        """Edge JWT settings fetching the keys from this server."""
+        return JwtSettings(jwks_host="127.0.0.1", jwks_port=self.port, jwks_path=self.PATH)
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=DEADLINE_S)
+
+
+def await_keys_loaded(url: str, path: str, headers: dict[str, str]) -> None:
+    """Poll `path` with a valid token until the edge has fetched the JWKS (it does so asynchronously)."""
+    seen: list[str] = []
+
+    def probe() -> bool | None:
+        response = httpx.get(f"{url}{path}", headers=headers, timeout=5.0)
+        seen.append(f"{response.status_code} {response.text}")
+        return True if response.status_code != 401 else None
+
+    _poll(probe, lambda: f"the edge to accept a valid token; last answers {seen[-3:]}")
+
+
+def auth_header(*, role: str = "company_admin", tenant: str = "acme", subject: str = "user-1") -> dict[str, str]:
+    """An Authorization header with a valid token of the test issuer."""
+    return dict(testing.tenant(tenant, role=role, subject=subject))
 
 
 # --- upstreams -------------------------------------------------------------------------
@@ -215,7 +284,11 @@ def _start_envoy(settings: EdgeSettings, workdir: Path) -> _Edge:
         except httpx.TransportError:
             return None
 
-    _poll(alive, lambda: f"envoy to accept requests:\n{edge.log_tail()}")
+    try:
+        _poll(alive, lambda: f"envoy to accept requests:\n{edge.log_tail()}")
+    except BaseException:
+        _stop_envoy(edge)
+        raise
     return edge
 
 
@@ -240,7 +313,7 @@ def descriptor(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def _settings(descriptor: Path, upstreams: tuple[Upstream, ...]) -> EdgeSettings:
+def _settings(descriptor: Path, upstreams: tuple[Upstream, ...], jwks: JwksServer) -> EdgeSettings:
     return EdgeSettings(
         listen_port=_free_port(),
         admin_port=_free_port(),
@@ -248,6 +321,8 @@ def _settings(descriptor: Path, upstreams: tuple[Upstream, ...]) -> EdgeSettings
         upstreams=upstreams,
         health_interval_ms=HEALTH_INTERVAL_MS,
         transcoded_services=(PROFILE_SERVICE,),
+        jwt=jwks.settings(),
+        extra_access_rules=(ECHO_RULE,),
     )
 
 
@@ -265,6 +340,7 @@ class _Mesh:
 @pytest.fixture(scope="module")
 def mesh(descriptor: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Mesh]:
     loop = _Loop()
+    jwks = JwksServer()
     backends: list[_Backend] = []
     edge: _Edge | None = None
     try:
@@ -277,7 +353,8 @@ def mesh(descriptor: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         upstreams = tuple(
             Upstream(name=b.name, grpc_services=(b.service,), host="127.0.0.1", port=b.port) for b in backends
         )
-        edge = _start_envoy(_settings(descriptor, upstreams), tmp_path_factory.mktemp("edge"))
+        edge = _start_envoy(_settings(descriptor, upstreams, jwks), tmp_path_factory.mktemp("edge"))
+        await_keys_loaded(edge.url, "/v1/profiles/p-0", auth_header())
         yield _Mesh(edge=edge, loop=loop, profile=profile, echo=echo)
     finally:
         if edge is not None:
@@ -285,6 +362,7 @@ def mesh(descriptor: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
         for backend in backends:
             loop.run(backend.server.stop(None))
         loop.close()
+        jwks.close()
 
 
 def _readiness(mesh: _Mesh) -> httpx.Response:
@@ -328,14 +406,25 @@ def test_rendered_filter_chain_order_and_routes(descriptor: Path) -> None:
     filters = hcm["http_filters"]
     assert [f["name"] for f in filters] == [
         "envoy.filters.http.header_mutation",
+        "teei.waf.user_agent",
+        "teei.redirect",
         "envoy.filters.http.lua",
+        "envoy.filters.http.buffer",
         "envoy.filters.http.grpc_json_transcoder",
+        "envoy.filters.http.jwt_authn",
+        "envoy.filters.http.rbac",
         "envoy.filters.http.router",
     ]
-    removed = [m["remove"] for m in filters[0]["typed_config"]["mutations"]["request_mutations"]]
-    assert set(removed) == set(FORGED_IDENTITY_HEADERS)
-    assert "x-tenant-id" not in removed
-    transcoder = filters[2]["typed_config"]
+    mutations = filters[0]["typed_config"]["mutations"]["request_mutations"]
+    removed = {m["remove"] for m in mutations if "remove" in m}
+    prefixes = {m["remove_on_match"]["key_matcher"]["prefix"] for m in mutations if "remove_on_match" in m}
+    assert prefixes == {"x-teei-"}
+    assert {h for h in FORGED_IDENTITY_HEADERS if not h.startswith("x-teei-")} <= removed
+    assert "x-tenant-id" in removed
+    assert hcm["use_remote_address"] is True
+    assert hcm["xff_num_trusted_hops"] == 0
+    assert hcm["server_header_transformation"] == "PASS_THROUGH"
+    transcoder = filters[5]["typed_config"]
     assert transcoder["services"] == [
         "teei.gateway.v1.GatewayService",
         PROFILE_SERVICE,
@@ -344,7 +433,10 @@ def test_rendered_filter_chain_order_and_routes(descriptor: Path) -> None:
     assert transcoder["proto_descriptor"] == str(descriptor.resolve())
 
     routes = hcm["route_config"]["virtual_hosts"][0]["routes"]
+    assert routes[0]["name"] == "method_not_allowed"
+    assert routes[0]["direct_response"]["status"] == 405
     grpc_routes = {r["match"]["prefix"]: r["route"]["cluster"] for r in routes if "route" in r}
+    assert all("rate_limits" not in r["route"] for r in routes if "route" in r)
     assert grpc_routes == {
         "/teei.gateway.v1.GatewayService/": "gateway",
         f"/{PROFILE_SERVICE}/": "profile",
@@ -354,7 +446,10 @@ def test_rendered_filter_chain_order_and_routes(descriptor: Path) -> None:
     assert routes[-1]["direct_response"]["status"] == 404
 
     clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
-    assert set(clusters) == {"gateway", "profile", "edge_admin"}
+    assert set(clusters) == {"gateway", "profile", "edge_admin", "edge_jwks"}
+    jwks_address = clusters["edge_jwks"]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+    # By default the edge fetches the gateway's keys through its own /auth/jwks route.
+    assert jwks_address["endpoint"]["address"]["socket_address"] == {"address": "127.0.0.1", "port_value": 18080}
     assert clusters["gateway"]["type"] == "STATIC"
     assert clusters["profile"]["type"] == "STRICT_DNS"
     check = clusters["profile"]["health_checks"][0]
@@ -393,6 +488,63 @@ def test_transcoded_services_must_be_routed(descriptor: Path) -> None:
     settings = _sample_settings(descriptor, transcoded_services=("teei.q2q.v1.Q2QService",))
     with pytest.raises(ValueError, match="not served by any upstream"):
         render_envoy_config(settings)
+
+
+def test_ratelimit_is_wired_only_when_configured(descriptor: Path, tmp_path: Path) -> None:
+    settings = replace(
+        _sample_settings(descriptor, transcoded_services=(PROFILE_SERVICE,)),
+        ratelimit=RateLimitSettings("ratelimit.svc", 8081),
+    )
+    config = yaml.safe_load(render_envoy_config(settings))
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    filters = {f["name"]: f["typed_config"] for f in hcm["http_filters"]}
+    names = list(filters)
+    assert names.index("envoy.filters.http.rbac") + 1 == names.index("envoy.filters.http.ratelimit")
+    ratelimit = filters["envoy.filters.http.ratelimit"]
+    assert ratelimit["domain"] == "teei"
+    assert ratelimit["failure_mode_deny"] is False
+    assert ratelimit["enable_x_ratelimit_headers"] == "DRAFT_VERSION_03"
+    routes = [r for r in hcm["route_config"]["virtual_hosts"][0]["routes"] if "route" in r]
+    actions = [rl["actions"] for rl in routes[0]["route"]["rate_limits"]]
+    keys = [[a.get("metadata", {}).get("descriptor_key", "remote_address") for a in group] for group in actions]
+    assert keys == [["tenant"], ["client"], ["remote_address"]]
+    clusters = {c["name"]: c for c in config["static_resources"]["clusters"]}
+    assert clusters["edge_ratelimit"]["type"] == "STRICT_DNS"
+    result = _envoy_validate(write_envoy_config(settings, tmp_path / "envoy.yaml"))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_jwt_provider_settings(descriptor: Path) -> None:
+    settings = replace(_sample_settings(descriptor), jwt=JwtSettings(issuer="https://id.example", audiences=("a", "b")))
+    config = yaml.safe_load(render_envoy_config(settings))
+    hcm = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]["typed_config"]
+    jwt = next(f for f in hcm["http_filters"] if f["name"] == "envoy.filters.http.jwt_authn")["typed_config"]
+    provider = jwt["providers"]["teei"]
+    assert provider["issuer"] == "https://id.example"
+    assert provider["audiences"] == ["a", "b"]
+    assert provider["remote_jwks"]["http_uri"]["uri"] == "http://127.0.0.1:18080/auth/jwks"
+    assert provider["remote_jwks"]["cache_duration"] == "300s"
+    assert "async_fetch" in provider["remote_jwks"]
+    assert provider["payload_in_metadata"] == "jwt_payload"
+    assert "forward_payload_header" not in provider
+    assert provider["from_headers"] == [{"name": "authorization", "value_prefix": "Bearer "}]
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        pytest.param({"jwt": JwtSettings(audiences=())}, "audience", id="no-audience"),
+        pytest.param({"jwt": JwtSettings(jwks_host="127.0.0.1")}, "go together", id="jwks-host-only"),
+        pytest.param({"allowed_methods": ("get",)}, "allowed_methods", id="lower-case-method"),
+        pytest.param({"blocked_user_agents": ('x"y',)}, "plain words", id="quoted-agent"),
+        pytest.param({"extra_access_rules": (("nope", AccessRule(True, None)),)}, "method path", id="bad-path"),
+        pytest.param({"max_api_request_body_bytes": 0}, "positive", id="zero-body"),
+        pytest.param({"ratelimit": RateLimitSettings("", 1)}, "host", id="ratelimit-host"),
+    ],
+)
+def test_invalid_security_settings_are_rejected(descriptor: Path, change: dict[str, Any], error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        render_envoy_config(replace(_sample_settings(descriptor), **change))
 
 
 def _envoy_validate(config: Path) -> subprocess.CompletedProcess[str]:
@@ -449,22 +601,19 @@ def test_unknown_path_is_json_404(mesh: _Mesh) -> None:
 
 
 def test_grpc_client_identity_headers_never_reach_upstream(mesh: _Mesh) -> None:
-    metadata: tuple[tuple[str, str | bytes], ...] = (
-        *FORGED_IDENTITY_HEADERS.items(),
-        ("x-tenant-id", "tenant-1"),
-    )
+    token = auth_header(tenant="acme")["authorization"]
+    metadata: tuple[tuple[str, str | bytes], ...] = (*FORGED_IDENTITY_HEADERS.items(), ("authorization", token))
     with grpc.insecure_channel(mesh.edge.grpc_target) as channel:
-        echo: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/{ECHO_SERVICE}/Echo")
+        echo: grpc.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(ECHO_METHOD)
         reply = echo(b"", metadata=metadata, timeout=5.0)
     keys = set(json.loads(reply))
     assert keys.isdisjoint(FORGED_IDENTITY_HEADERS), keys
-    assert "x-tenant-id" in keys
-    assert mesh.echo.seen_metadata[-1]["x-tenant-id"] == "tenant-1"
+    # The token travels on: the service validates it again and reads the tenant from it.
+    assert mesh.echo.seen_metadata[-1]["authorization"] == token
 
 
 def test_rest_is_transcoded_and_identity_headers_stripped(mesh: _Mesh) -> None:
-    headers = {k.upper(): v for k, v in FORGED_IDENTITY_HEADERS.items()}
-    headers["X-Tenant-Id"] = "tenant-2"
+    headers = {k.upper(): v for k, v in FORGED_IDENTITY_HEADERS.items()} | auth_header()
     response = httpx.get(f"{mesh.edge.url}/v1/profiles/p-1", headers=headers, timeout=5.0)
     assert response.status_code == 200, response.text
     profile = response.json()["profile"]
@@ -474,19 +623,26 @@ def test_rest_is_transcoded_and_identity_headers_stripped(mesh: _Mesh) -> None:
     assert profile["role"] == "PERSON_ROLE_UNSPECIFIED"
     seen = mesh.profile.seen_metadata[-1]
     assert set(seen).isdisjoint(FORGED_IDENTITY_HEADERS), seen
-    assert seen["x-tenant-id"] == "tenant-2"
 
 
 def test_rest_grpc_error_is_json_status(mesh: _Mesh) -> None:
-    response = httpx.get(f"{mesh.edge.url}/v1/profiles/missing", timeout=5.0)
+    response = httpx.get(f"{mesh.edge.url}/v1/profiles/missing", headers=auth_header(), timeout=5.0)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json"
     assert response.json() == {"code": 5, "message": "profile missing does not exist", "details": []}
 
 
+def test_rest_without_token_is_refused_before_the_service(mesh: _Mesh) -> None:
+    calls = len(mesh.profile.seen_metadata)
+    response = httpx.get(f"{mesh.edge.url}/v1/profiles/p-1", timeout=5.0)
+    assert response.status_code == 401
+    assert response.json()["code"] == 16
+    assert len(mesh.profile.seen_metadata) == calls
+
+
 def test_rest_unknown_query_parameter_is_rejected(mesh: _Mesh) -> None:
     calls = len(mesh.profile.seen_metadata)
-    response = httpx.get(f"{mesh.edge.url}/v1/profiles/p-1?bogus=1", timeout=5.0)
+    response = httpx.get(f"{mesh.edge.url}/v1/profiles/p-1?bogus=1", headers=auth_header(), timeout=5.0)
     assert response.status_code == 400, response.text
     assert len(mesh.profile.seen_metadata) == calls
 

@@ -1,13 +1,19 @@
-"""Standard Webhooks verification: the published test vector, tampering, time window, rotation."""
+"""Standard Webhooks: the published test vector, tampering, time window, rotation, the secrets file
+re-read on change, and `teei webhooks secret add|list|remove`."""
 
 from __future__ import annotations
 
 import base64
+import json
+import stat
+from pathlib import Path
 
 import pytest
 
+from services.cli import main as cli_main
+from services.cli import webhooks as cli_webhooks
 from services.kit import webhooks
-from services.kit.errors import Unauthenticated
+from services.kit.errors import Unauthenticated, Unavailable
 from services.kit.webhooks import StaticSecrets, WebhookRejected, WebhookVerifier
 
 # The Standard Webhooks specification's own example.
@@ -120,3 +126,170 @@ def test_verifier_accepts_every_secret_of_the_tenant_and_source_only() -> None:
 def test_malformed_or_weak_secrets_are_refused(secret: str) -> None:
     with pytest.raises(ValueError, match="webhook secret"):
         webhooks.decode_secret(secret)
+
+
+# Delivery headers and the signing side
+
+
+def test_signed_headers_verify_and_carry_a_fresh_id_and_the_current_time() -> None:
+    headers = webhooks.signed_headers(NEW_SECRET, b"{}")
+    assert set(headers) == set(webhooks.SIGNATURE_HEADERS)
+    assert headers["webhook-id"] != webhooks.signed_headers(NEW_SECRET, b"{}")["webhook-id"]
+    assert webhooks.verify(headers, b"{}", [NEW_SECRET]).message_id == headers["webhook-id"]
+
+
+def test_headers_are_read_from_call_metadata_ignoring_everything_else() -> None:
+    signed = webhooks.signed_metadata(NEW_SECRET, b"{}", message_id="msg_1", timestamp=NOW)
+    metadata: list[tuple[str, str | bytes]] = [("authorization", "Bearer t"), ("Webhook-Id", "msg_1")]
+    metadata += [("x-bin", b"\x00"), *signed[1:]]
+    assert webhooks.headers_from(metadata) == dict(signed)
+    assert webhooks.headers_from(None) == {}
+    twice = webhooks.headers_from([("webhook-signature", "v1,a"), ("webhook-signature", "v1,b")])
+    assert twice == {"webhook-signature": "v1,a v1,b"}
+
+
+def test_generated_secrets_are_strong_and_fingerprints_do_not_reveal_them() -> None:
+    secret = webhooks.generate_secret()
+    assert secret.startswith("whsec_")
+    assert len(webhooks.decode_secret(secret)) == 32
+    assert secret != webhooks.generate_secret()
+    fingerprint = webhooks.fingerprint(secret)
+    assert len(fingerprint) == 12
+    assert fingerprint not in secret
+    assert fingerprint == webhooks.fingerprint(secret)
+
+
+# The secrets file
+
+
+def _write(path: Path, document: object, mode: int = 0o600) -> None:
+    path.write_text(json.dumps(document))
+    path.chmod(mode)
+
+
+def test_the_default_secrets_file_lives_in_the_var_folder_unless_configured(tmp_path: Path) -> None:
+    assert webhooks.secrets_path(tmp_path, {}) == tmp_path / "secrets" / "webhook-secrets.json"
+    given = tmp_path / "elsewhere.json"
+    assert webhooks.secrets_path(tmp_path, {"TEEI_WEBHOOK_SECRETS_FILE": str(given)}) == given
+
+
+def test_file_secrets_are_re_read_when_the_file_changes(tmp_path: Path) -> None:
+    path = tmp_path / "secrets.json"
+    store = webhooks.FileSecrets(path)
+    assert store.secrets_for("acme", "kintell") == ()  # no file yet: nothing is accepted
+    _write(path, {"acme": {"kintell": [OLD_SECRET]}})
+    assert store.secrets_for("acme", "kintell") == (OLD_SECRET,)
+    _write(path, {"acme": {"kintell": [OLD_SECRET, NEW_SECRET]}, "globex": {"kintell": [VECTOR_SECRET]}})
+    assert store.secrets_for("acme", "kintell") == (OLD_SECRET, NEW_SECRET)
+    assert store.secrets_for("globex", "kintell") == (VECTOR_SECRET,)
+    assert store.secrets_for("acme", "buddy") == ()
+    path.unlink()
+    assert store.secrets_for("acme", "kintell") == ()
+
+
+@pytest.mark.parametrize("content", ["{not json", '["acme"]', '{"acme": ["x"]}', '{"acme": {"kintell": "whsec_x"}}'])
+def test_a_malformed_secrets_file_fails_closed_until_fixed(tmp_path: Path, content: str) -> None:
+    path = tmp_path / "secrets.json"
+    path.write_text(content)
+    store = webhooks.FileSecrets(path)
+    with pytest.raises(webhooks.WebhookSecretsUnavailable) as caught:
+        store.secrets_for("acme", "kintell")
+    assert isinstance(caught.value, Unavailable)
+    _write(path, {"acme": {"kintell": [NEW_SECRET]}})
+    assert store.secrets_for("acme", "kintell") == (NEW_SECRET,)
+
+
+def test_an_undecodable_secret_is_skipped_and_never_logged(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    weak = "whsec_" + base64.b64encode(b"short").decode()
+    path = tmp_path / "secrets.json"
+    _write(path, {"acme": {"kintell": [weak, NEW_SECRET]}}, mode=0o644)
+    assert webhooks.FileSecrets(path).secrets_for("acme", "kintell") == (NEW_SECRET,)
+    logged = capsys.readouterr().out
+    assert "webhooks.secret_skipped" in logged
+    assert "webhooks.secrets_file_too_open" in logged
+    assert weak not in logged
+    assert NEW_SECRET not in logged
+
+
+def test_the_verifier_names_the_missing_tenant_and_source() -> None:
+    verifier = WebhookVerifier(StaticSecrets({}), clock=lambda: NOW)
+    with pytest.raises(WebhookRejected) as caught:
+        verifier.verify(tenant="acme", source="kintell", headers=_signed(b"{}"), body=b"{}")
+    assert caught.value.reason == "WEBHOOK_NO_SECRET"
+    assert "'kintell'" in caught.value.message
+
+
+# `teei webhooks secret add|list|remove`
+
+
+def test_added_secrets_are_written_atomically_with_mode_0600_and_listed_by_fingerprint(tmp_path: Path) -> None:
+    path = webhooks.secrets_path(tmp_path / "var", {})
+    first = cli_webhooks.add_secret(path, "acme", "kintell")
+    second = cli_webhooks.add_secret(path, "acme", "kintell")
+    imported = cli_webhooks.add_secret(path, "globex", "ecornell", VECTOR_SECRET)
+    assert imported == VECTOR_SECRET
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert json.loads(path.read_text()) == {"acme": {"kintell": [first, second]}, "globex": {"ecornell": [imported]}}
+    assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
+    listed = cli_webhooks.list_secrets(path)
+    assert [(x.tenant, x.source, x.fingerprint) for x in listed] == [
+        ("acme", "kintell", webhooks.fingerprint(first)),
+        ("acme", "kintell", webhooks.fingerprint(second)),
+        ("globex", "ecornell", webhooks.fingerprint(imported)),
+    ]
+
+
+def test_removing_a_secret_by_fingerprint_is_seen_by_a_running_store_without_restart(tmp_path: Path) -> None:
+    path = tmp_path / "secrets" / "webhook-secrets.json"
+    old = cli_webhooks.add_secret(path, "acme", "buddy")
+    store = webhooks.FileSecrets(path)
+    assert store.secrets_for("acme", "buddy") == (old,)
+    new = cli_webhooks.add_secret(path, "acme", "buddy")
+    assert store.secrets_for("acme", "buddy") == (old, new)
+    assert cli_webhooks.remove_secret(path, "acme", "buddy", webhooks.fingerprint(old)) == 1
+    assert store.secrets_for("acme", "buddy") == (new,)
+    assert cli_webhooks.remove_secret(path, "acme", "buddy", webhooks.fingerprint(old)) == 0
+    cli_webhooks.remove_secret(path, "acme", "buddy", webhooks.fingerprint(new))
+    assert json.loads(path.read_text()) == {}
+
+
+@pytest.mark.parametrize(
+    ("tenant", "source", "secret", "message"),
+    [
+        ("Acme", "kintell", None, "tenant"),
+        ("acme", "slack", None, "source"),
+        ("acme", "kintell", "whsec_" + base64.b64encode(b"short").decode(), "shorter"),
+    ],
+)
+def test_bad_tenants_sources_and_weak_secrets_are_refused(
+    tmp_path: Path, tenant: str, source: str, secret: str | None, message: str
+) -> None:
+    path = tmp_path / "secrets.json"
+    with pytest.raises(ValueError, match=message):
+        cli_webhooks.add_secret(path, tenant, source, secret)
+    assert not path.exists()
+
+
+def test_the_command_prints_a_new_secret_once_and_lists_only_fingerprints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    var = ["--var-dir", str(tmp_path)]
+    assert _teei("webhooks", "secret", "add", "--tenant", "acme", "--source", "upskilling", *var) == 2
+    assert _teei("webhooks", "secret", "add", "--tenant", "acme", "--source", "kintell", *var) == 0
+    secret = capsys.readouterr().out.strip()
+    assert webhooks.decode_secret(secret)
+    assert _teei("webhooks", "secret", "list", *var) == 0
+    listing = capsys.readouterr().out
+    assert listing == f"acme\tkintell\t{webhooks.fingerprint(secret)}\n"
+    assert secret not in listing
+    fingerprint = ["--fingerprint", webhooks.fingerprint(secret)]
+    assert _teei("webhooks", "secret", "remove", "--tenant", "acme", "--source", "kintell", *fingerprint, *var) == 0
+    assert _teei("webhooks", "secret", "remove", "--tenant", "acme", "--source", "kintell", *fingerprint, *var) == 1
+    assert cli_webhooks.list_secrets(webhooks.secrets_path(tmp_path, {})) == []
+
+
+def _teei(*argv: str) -> int:
+    with pytest.raises(SystemExit) as exited:
+        cli_main.main(list(argv))
+    return int(exited.value.code or 0)

@@ -20,11 +20,15 @@ class ImportRecords:
 
 @dataclass(frozen=True)
 class ReceiveWebhook:
-    """Store the record of one webhook delivery."""
+    """Store the record of one webhook delivery.
+
+    `delivery_id` is the signed webhook-id the RPC verified; it is empty only for a delivery handed
+    over in-process (tests, tools), which the body's own `delivery_id` then identifies."""
 
     company_id: str
     kind: str
     body: bytes
+    delivery_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,8 @@
-"""Buddy webhook deliveries: strict JSON `{"delivery_id": "...", "data": {...}}`, one record per delivery.
+"""Buddy webhook deliveries: strict JSON `{"data": {...}}`, one record per delivery.
+
+Deliveries are signed (Standard Webhooks, checked before the body is read) and their signed
+`webhook-id` header is the delivery id. A legacy `delivery_id` in the body is accepted; it keys only
+a delivery handed to the handlers in-process without a signed id.
 
 `data` carries the fields of the kind's CSV schema under the same names, typed as JSON: strings
 for ids, e-mails, dates, choices and text; numbers for rating and scores; arrays of strings for
@@ -17,13 +21,14 @@ from services.buddy.domain.specs import ID, RecordSpec
 from services.kit.csvimport import FieldInvalid
 from services.kit.errors import FieldViolation
 
+SOURCE = "buddy"  # the webhook source whose secrets sign these deliveries
 MAX_BYTES = 1024 * 1024
 ENVELOPE_KEYS = frozenset({"delivery_id", "data"})
 
 
 @dataclass(frozen=True)
 class Delivery:
-    """A validated delivery: the provider's delivery id and the record's field values."""
+    """A validated delivery: the body's delivery id ('' when absent) and the record's field values."""
 
     delivery_id: str
     values: dict[str, Any]
@@ -34,7 +39,7 @@ def parse_delivery(spec: RecordSpec, body: bytes, *, max_bytes: int = MAX_BYTES)
     document = _document(body, max_bytes)
     unknown = sorted(set(document) - ENVELOPE_KEYS)
     violations = [FieldViolation(name[:60], "is not a known field") for name in unknown]
-    delivery_id = _delivery_id(document.get("delivery_id"), violations)
+    delivery_id = _delivery_id(document["delivery_id"], violations) if "delivery_id" in document else ""
     data = document.get("data")
     values: dict[str, Any] = {}
     if isinstance(data, dict):

@@ -44,3 +44,24 @@ class MintToken:
     subject: str
     email: str | None = None
     lifetime: timedelta | None = None
+
+
+@dataclass(frozen=True)
+class StartSsoLogin:
+    """Begin an OpenID Connect login at a provider."""
+
+    provider: str
+    redirect_uri: str = ""
+    login_hint: str = ""
+
+
+@dataclass(frozen=True)
+class CompleteSsoLogin:
+    """The provider's redirect back: a code and the login's state, or an error."""
+
+    provider: str
+    code: str = ""
+    state: str = ""
+    error: str = ""
+    error_description: str = ""
+    issuer: str = ""  # RFC 9207 `iss` of the authorization response, when the provider sends it

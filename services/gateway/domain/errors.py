@@ -10,6 +10,7 @@ from services.kit.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    PermissionDenied,
     Unauthenticated,
     Unavailable,
 )
@@ -92,3 +93,91 @@ class KeyUnsealFailed(GatewayError, FailedPrecondition):
     """A private key cannot be decrypted: the key-encryption key differs from the one that sealed it."""
 
     reason = "KEY_UNSEAL_FAILED"
+
+
+class SsoError(GatewayError):
+    """Root of the errors of the OpenID Connect sign-in."""
+
+    reason = "SSO_ERROR"
+
+
+class SsoNotConfigured(SsoError, FailedPrecondition):
+    """No SSO provider is configured (TEEI_SSO_CONFIG is not set)."""
+
+    reason = "SSO_NOT_CONFIGURED"
+
+
+class UnknownSsoProvider(SsoError, FailedPrecondition):
+    """The provider named in the path is not configured."""
+
+    reason = "SSO_PROVIDER_UNKNOWN"
+
+
+class InvalidSsoRequest(SsoError, InvalidArgument):
+    """The login or callback request is malformed; the violations name the fields."""
+
+    reason = "SSO_INVALID_REQUEST"
+
+
+class RedirectNotAllowed(SsoError, InvalidArgument):
+    """The post-login redirect URI is not on the provider's allow-list."""
+
+    reason = "SSO_REDIRECT_NOT_ALLOWED"
+
+
+class LoginStateInvalid(SsoError, Unauthenticated):
+    """The callback's state was never issued, or was issued for another provider."""
+
+    reason = "SSO_STATE_INVALID"
+
+
+class LoginStateReused(SsoError, Unauthenticated):
+    """The callback's state was used already: a login completes once."""
+
+    reason = "SSO_STATE_REUSED"
+
+
+class LoginStateExpired(SsoError, Unauthenticated):
+    """The login took longer than its state lives."""
+
+    reason = "SSO_STATE_EXPIRED"
+
+
+class ProviderRefusedLogin(SsoError, Unauthenticated):
+    """The provider redirected back with an error instead of a code."""
+
+    reason = "SSO_PROVIDER_ERROR"
+
+
+class CodeExchangeFailed(SsoError, Unauthenticated):
+    """The provider's token endpoint refused the authorization code (invalid, replayed, PKCE mismatch...)."""
+
+    reason = "SSO_CODE_REJECTED"
+
+
+class SsoProviderUnavailable(SsoError, Unavailable):
+    """The provider cannot be reached or answered something that is not OpenID Connect."""
+
+    reason = "SSO_PROVIDER_UNAVAILABLE"
+
+
+class IdTokenRejected(SsoError, Unauthenticated):
+    """The ID token failed a check; `check` names it (signature, issuer, audience, nonce...)."""
+
+    reason = "SSO_ID_TOKEN_INVALID"
+
+    def __init__(self, check: str, message: str, *, provider: str = "") -> None:
+        super().__init__(message, metadata={"check": check, "provider": provider})
+        self.check = check
+
+
+class EmailNotVerified(SsoError, Unauthenticated):
+    """The provider does not vouch for the e-mail address (missing, or not verified)."""
+
+    reason = "SSO_EMAIL_NOT_VERIFIED"
+
+
+class EmailDomainNotAllowed(SsoError, PermissionDenied):
+    """The e-mail's domain is not mapped to any company for this provider."""
+
+    reason = "SSO_DOMAIN_NOT_ALLOWED"

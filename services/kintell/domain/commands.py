@@ -43,10 +43,14 @@ class GetImportErrors:
 
 @dataclass(frozen=True)
 class ReceiveWebhook:
-    """Apply one webhook delivery (raw JSON bytes) of the named kind."""
+    """Apply one webhook delivery (raw JSON bytes).
+
+    `delivery_id` is the signed webhook-id the RPC verified; it is empty only for a delivery handed
+    over in-process (tests, tools), which the body's own `delivery_id` then identifies."""
 
     company_id: str
     body: bytes
+    delivery_id: str = ""
 
 
 @dataclass(frozen=True)

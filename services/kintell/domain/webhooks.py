@@ -1,7 +1,9 @@
 """The Kintell webhook payloads this connector accepts (JSON, UTF-8, at most 1 MiB, no unknown keys).
 
-Every delivery is an object with the provider's `delivery_id` (1-255 characters; a replay of the
-same id and bytes is acknowledged as a duplicate) and one record:
+Every delivery is signed (Standard Webhooks, checked before the body is read): its `webhook-id`
+header is the delivery id, so a replay of the same id and bytes is acknowledged as a duplicate. The
+body is an object with one record and, optionally, the legacy `delivery_id` (1-255 characters;
+only a delivery handed to the handlers in-process, without a signed id, is keyed by it):
 
 session-completed::
 
@@ -23,7 +25,7 @@ rating-created::
      "rating": {"rating_id": "r-9", "session_id": "k-42", "rater_role": "participant" | "volunteer",
                 "value": 4, "scale": "1-5" | "0-1", "feedback_text": "...", "created_at": "2026-03-02"}}
 
-Required: delivery_id, session_id, session_type, participant.email, volunteer.email,
+Required: session_id, session_type, participant.email, volunteer.email,
 scheduled_at (and completed_at for session-completed); for a rating: session_id, rater_role,
 value and scale. Field limits follow the CSV columns (session_id 1-255, e-mail <= 255,
 ISO date-time or YYYY-MM-DD, duration 1-480, rating 0-1, feedback <= 5000, CEFR A1-C2,
@@ -41,6 +43,7 @@ from services.kintell.domain.json_fields import Reader, load_object, raise_if_in
 from services.kintell.domain.model import Person, RaterRole, SessionFacts, SessionType, normalise_five_star
 from services.kit import csvimport
 
+SOURCE = "kintell"  # the webhook source whose secrets sign these deliveries
 MAX_NAME = 200
 _PERSON_KEYS = ("email", "id", "given_name", "family_name")
 _BOOKING_KEYS = (
@@ -61,7 +64,7 @@ _SCALES = {"0-1": (0.0, 1.0), "1-5": (1.0, 5.0)}
 
 @dataclass(frozen=True)
 class SessionDelivery:
-    """A session-completed or booking-confirmed delivery."""
+    """A session-completed or booking-confirmed delivery ('' when the body names no delivery id)."""
 
     delivery_id: str
     facts: SessionFacts
@@ -81,7 +84,7 @@ class RatingReport:
 
 @dataclass(frozen=True)
 class RatingDelivery:
-    """A rating-created delivery."""
+    """A rating-created delivery ('' when the body names no delivery id)."""
 
     delivery_id: str
     report: RatingReport
@@ -101,7 +104,7 @@ def rating_created(body: bytes) -> RatingDelivery:
     """Reads a rating-created delivery; raises InvalidWebhook naming every bad field."""
     top = Reader(load_object(body))
     top.only("delivery_id", "rating")
-    delivery_id = top.text("delivery_id", schemas.MAX_ID, required=True)
+    delivery_id = top.text("delivery_id", schemas.MAX_ID)
     record = top.obj("rating", required=True)
     report = _rating(record) if record is not None else None
     raise_if_invalid(top, "rating-created")
@@ -112,7 +115,7 @@ def rating_created(body: bytes) -> RatingDelivery:
 def _session_delivery(body: bytes, keys: tuple[str, ...], what: str) -> SessionDelivery:
     top = Reader(load_object(body))
     top.only("delivery_id", "session")
-    delivery_id = top.text("delivery_id", schemas.MAX_ID, required=True)
+    delivery_id = top.text("delivery_id", schemas.MAX_ID)
     record = top.obj("session", required=True)
     facts = _session(record, keys, completed="completed_at" in keys) if record is not None else None
     raise_if_invalid(top, what)

@@ -9,11 +9,15 @@ from services.upskilling.domain.model import CredentialType, ProgressStatus
 
 @dataclass(frozen=True)
 class ReceiveWebhook:
-    """Take one provider delivery, exactly as received."""
+    """Take one provider delivery, exactly as received.
+
+    `delivery_id` is the signed webhook-id the RPC verified; it is empty only for a delivery handed
+    over in-process (tests, tools), which the provider's event id then identifies."""
 
     company_id: str
     provider: str
     body: bytes
+    delivery_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,13 @@ from grpc_status import rpc_status
 
 from services.buddy import bootstrap
 from services.buddy.handlers import Limits
+from services.cli.webhooks import provision
 from services.kit import db, events
 from services.kit.config import ServiceConfig
 from services.kit.testing import running, tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 from teei.common.v1 import types_pb2
+from tests.integration.buddy.signing import SECRETS, signed_as
 from tests.unit.buddy.samples import csv_of, delivery
 
 if TYPE_CHECKING:
@@ -112,8 +114,9 @@ async def test_import_errors_come_back_as_csv(buddy: Stub) -> None:
 
 
 async def test_webhooks_store_once_and_ack_replays(buddy: Stub) -> None:
-    first = (await buddy.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=ACME)).ack
-    replay = (await buddy.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=ACME)).ack
+    signed = signed_as("acme", delivery("matches"))
+    first = (await buddy.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=signed)).ack
+    replay = (await buddy.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=signed)).ack
     assert (first.delivery_id, first.duplicate, replay.duplicate) == ("d-1", False, True)
     (match,) = (await buddy.ListMatches(buddy_pb2.ListMatchesRequest(), metadata=ACME)).matches
     assert match.provenance.channel == types_pb2.INGEST_CHANNEL_WEBHOOK
@@ -128,10 +131,20 @@ async def test_webhooks_store_once_and_ack_replays(buddy: Stub) -> None:
             ["kind"],
         ),
         (lambda s: s.ImportRecords(_import("matches", b""), metadata=ACME), "INVALID_ARGUMENT", ["body"]),
-        (lambda s: s.ReceiveWebhook(_hook("sessions", b"{}"), metadata=ACME), "INVALID_ARGUMENT", ["kind"]),
-        (lambda s: s.ReceiveWebhook(_hook("matches", b"{"), metadata=ACME), "INVALID_ARGUMENT", ["body"]),
         (
-            lambda s: s.ReceiveWebhook(_hook("checkins", delivery("checkins")), metadata=ACME),
+            lambda s: s.ReceiveWebhook(_hook("sessions", b"{}"), metadata=signed_as("acme", b"{}")),
+            "INVALID_ARGUMENT",
+            ["kind"],
+        ),
+        (
+            lambda s: s.ReceiveWebhook(_hook("matches", b"{"), metadata=signed_as("acme", b"{")),
+            "INVALID_ARGUMENT",
+            ["body"],
+        ),
+        (
+            lambda s: s.ReceiveWebhook(
+                _hook("checkins", delivery("checkins")), metadata=signed_as("acme", delivery("checkins"))
+            ),
             "FAILED_PRECONDITION",
             ["data.match_id"],
         ),
@@ -165,7 +178,15 @@ async def test_webhooks_store_once_and_ack_replays(buddy: Stub) -> None:
             "UNIMPLEMENTED",
             [],
         ),
-        (lambda s: s.EraseSubjectData(buddy_pb2.EraseSubjectDataRequest(), metadata=ACME), "UNIMPLEMENTED", []),
+        (lambda s: s.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=ACME), "UNAUTHENTICATED", []),
+        (
+            # Erasure is a platform operator's RPC (PERMISSION_PLATFORM_OPERATE).
+            lambda s: s.EraseSubjectData(
+                buddy_pb2.EraseSubjectDataRequest(), metadata=tenant("acme", role="super_admin")
+            ),
+            "UNIMPLEMENTED",
+            [],
+        ),
     ],
 )
 async def test_bad_calls_fail_with_typed_status(buddy: Stub, call: Any, code: str, fields: list[str]) -> None:
@@ -191,12 +212,14 @@ async def test_another_company_sees_nothing(buddy: Stub) -> None:
 
 async def test_oversized_uploads_are_refused(tmp_path: Path) -> None:
     config = ServiceConfig(grpc_port=0, var_dir=tmp_path)
+    provision(tmp_path, "acme", "buddy", SECRETS["acme"])
     limits = Limits(csv_bytes=1024, webhook_bytes=256)
     async with running(bootstrap.build(config, limits=limits)) as (_, channel):
         stub = buddy_pb2_grpc.BuddyServiceStub(channel)
         big_csv = csv_of("matches", *({"match_id": f"m-{i}"} for i in range(20)))
         csv_error = await _error(stub.ImportRecords(_import("matches", big_csv), metadata=ACME))
-        hook_error = await _error(stub.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=ACME))
+        signed = signed_as("acme", delivery("matches"))
+        hook_error = await _error(stub.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=signed))
         too_big = b"x" * (limits.csv_bytes + bootstrap.MESSAGE_HEADROOM + 1)
         transport_error = await _error(stub.ImportRecords(_import("matches", too_big), metadata=ACME))
     assert (csv_error.code(), _fields(csv_error)) == (grpc.StatusCode.INVALID_ARGUMENT, ["body"])

@@ -168,5 +168,5 @@ async def test_replayed_request_gets_a_fresh_token(served: tuple[Stub, dict[str,
 async def test_rpcs_not_built_yet_stay_unimplemented(served: tuple[Stub, dict[str, str]]) -> None:
     stub, _ = served
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.SsoLogin(gateway_pb2.SsoLoginRequest(provider="google"))
+        await stub.ExportOwnData(gateway_pb2.ExportOwnDataRequest(), metadata=tenant("acme", role="participant"))
     assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED

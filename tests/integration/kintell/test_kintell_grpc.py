@@ -12,9 +12,11 @@ from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from services.cli.webhooks import provision
 from services.kintell import bootstrap
 from services.kit.config import ServiceConfig
 from services.kit.testing import running, tenant
+from services.kit.webhooks import signed_metadata
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, rating_body, session_body
@@ -22,13 +24,25 @@ from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, rating_
 ACME = tenant("acme")
 GLOBEX = tenant("globex")
 Stub: TypeAlias = "kintell_pb2_grpc.KintellServiceAsyncStub"
+Metadata = tuple[tuple[str, str], ...]
 
 
 @pytest.fixture
-async def kintell(service_config: ServiceConfig) -> AsyncIterator[Stub]:
+def secrets(service_config: ServiceConfig) -> dict[str, str]:
+    """Each tenant's Kintell webhook secret, written to the connector's secrets file."""
+    return {name: provision(service_config.var_dir, name, "kintell") for name in ("acme", "globex")}
+
+
+@pytest.fixture
+async def kintell(service_config: ServiceConfig, secrets: dict[str, str]) -> AsyncIterator[Stub]:
     """A typed stub to the real Kintell connector served in-process."""
     async with running(bootstrap.build(service_config)) as (_, channel):
         yield kintell_pb2_grpc.KintellServiceStub(channel)
+
+
+def _as(caller: tuple[tuple[str, str], ...], secret: str, body: bytes, message_id: str = "d-1") -> Metadata:
+    """Call metadata of `caller` delivering `body` signed with `secret`."""
+    return caller + signed_metadata(secret, body, message_id=message_id)
 
 
 def _import(data: bytes) -> kintell_pb2.ImportSessionsRequest:
@@ -95,36 +109,39 @@ async def test_a_rejected_file_is_invalid_argument_naming_the_body(kintell: Stub
     assert not (await kintell.ListImports(kintell_pb2.ListImportsRequest(), metadata=ACME)).batches
 
 
-async def test_webhooks_store_answer_acks_and_detect_replays(kintell: Stub) -> None:
+async def test_webhooks_store_answer_acks_and_detect_replays(kintell: Stub, secrets: dict[str, str]) -> None:
     request = kintell_pb2.ReceiveSessionCompletedRequest(body=_body(session_body()))
-    first = (await kintell.ReceiveSessionCompleted(request, metadata=ACME)).ack
-    replay = (await kintell.ReceiveSessionCompleted(request, metadata=ACME)).ack
+    signed = _as(ACME, secrets["acme"], session_body())
+    first = (await kintell.ReceiveSessionCompleted(request, metadata=signed)).ack
+    replay = (await kintell.ReceiveSessionCompleted(request, metadata=signed)).ack
     assert (first.delivery_id, first.duplicate, replay.duplicate) == ("d-1", False, True)
     rating = kintell_pb2.ReceiveRatingCreatedRequest(body=_body(rating_body()))
-    assert not (await kintell.ReceiveRatingCreated(rating, metadata=ACME)).ack.duplicate
+    signed = _as(ACME, secrets["acme"], rating_body(), "r-1")
+    assert not (await kintell.ReceiveRatingCreated(rating, metadata=signed)).ack.duplicate
     [session] = (await kintell.ListSessions(kintell_pb2.ListSessionsRequest(), metadata=ACME)).sessions
     assert [(r.rating, r.rater.email) for r in session.ratings] == [(0.75, "v@corp.com")]
     assert session.metadata["room"] == "blue"
 
 
-async def test_a_malformed_webhook_is_invalid_argument_naming_fields(kintell: Stub) -> None:
-    body = _body(b'{"delivery_id": "b-1", "session": {"session_id": "k-1"}}')
-    error = await _error(
-        kintell.ReceiveBookingConfirmed(kintell_pb2.ReceiveBookingConfirmedRequest(body=body), metadata=ACME)
-    )
+async def test_a_malformed_webhook_is_invalid_argument_naming_fields(kintell: Stub, secrets: dict[str, str]) -> None:
+    data = b'{"delivery_id": "b-1", "session": {"session_id": "k-1"}}'
+    request = kintell_pb2.ReceiveBookingConfirmedRequest(body=_body(data))
+    error = await _error(kintell.ReceiveBookingConfirmed(request, metadata=_as(ACME, secrets["acme"], data)))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     reason, fields = _violations(error)
     assert reason == "INVALID_WEBHOOK"
     assert fields == ["session.session_type", "session.scheduled_at", "session.participant", "session.volunteer"]
 
 
-async def test_a_rating_of_another_tenants_session_is_not_found(kintell: Stub) -> None:
+async def test_a_rating_of_another_tenants_session_is_not_found(kintell: Stub, secrets: dict[str, str]) -> None:
     await kintell.ReceiveSessionCompleted(
-        kintell_pb2.ReceiveSessionCompletedRequest(body=_body(session_body())), metadata=ACME
+        kintell_pb2.ReceiveSessionCompletedRequest(body=_body(session_body())),
+        metadata=_as(ACME, secrets["acme"], session_body()),
     )
     error = await _error(
         kintell.ReceiveRatingCreated(
-            kintell_pb2.ReceiveRatingCreatedRequest(body=_body(rating_body())), metadata=GLOBEX
+            kintell_pb2.ReceiveRatingCreatedRequest(body=_body(rating_body())),
+            metadata=_as(GLOBEX, secrets["globex"], rating_body(), "r-1"),
         )
     )
     assert (error.code(), _violations(error)[0]) == (grpc.StatusCode.NOT_FOUND, "SESSION_NOT_FOUND")
@@ -175,7 +192,9 @@ async def test_privacy_rpcs_are_not_built_yet(kintell: Stub) -> None:
     subject = types_pb2.DataSubject(email="p@example.org")
     export = kintell.ExportSubjectData(kintell_pb2.ExportSubjectDataRequest(subject=subject), metadata=ACME)
     assert (await _error(export)).code() == grpc.StatusCode.UNIMPLEMENTED
-    erase = kintell.EraseSubjectData(kintell_pb2.EraseSubjectDataRequest(subject=subject), metadata=ACME)
+    # Erasure is a platform operator's RPC (PERMISSION_PLATFORM_OPERATE).
+    operator = tenant("acme", role="super_admin")
+    erase = kintell.EraseSubjectData(kintell_pb2.EraseSubjectDataRequest(subject=subject), metadata=operator)
     assert (await _error(erase)).code() == grpc.StatusCode.UNIMPLEMENTED
 
 

@@ -17,6 +17,7 @@ from services.upskilling import bootstrap
 from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2 as pb
 from teei.upskilling.v1 import upskilling_pb2_grpc
+from tests.integration.upskilling.signing import provision_all, signed_as
 from tests.unit.upskilling import support
 
 ACME, GLOBEX = tenant("acme"), tenant("globex")
@@ -31,7 +32,9 @@ COMPLETIONS = (
 
 @pytest.fixture
 async def stub(service_config: ServiceConfig) -> AsyncIterator[Stub]:
-    """A typed stub to the real upskilling service, served in-process on a temporary SQLite database."""
+    """A typed stub to the real upskilling service, served in-process on a temporary SQLite database;
+    each test tenant holds a webhook secret per provider."""
+    provision_all(service_config.var_dir)
     async with running(bootstrap.build(service_config)) as (_, channel):
         yield upskilling_pb2_grpc.UpskillingServiceStub(channel)
 
@@ -41,6 +44,16 @@ def _webhook(provider: str, data: dict[str, Any] | bytes) -> pb.ReceiveWebhookRe
     return pb.ReceiveWebhookRequest(
         provider=provider, body=httpbody_pb2.HttpBody(content_type="application/json", data=raw)
     )
+
+
+def _signed(request: pb.ReceiveWebhookRequest, tenant: str = "acme", message_id: str | None = None) -> Any:
+    """Call metadata of `tenant` delivering `request` signed with its secret for the request's provider."""
+    return signed_as(tenant, request.provider, request.body.data, message_id=message_id)
+
+
+async def _deliver(stub: Stub, request: pb.ReceiveWebhookRequest, tenant: str = "acme") -> pb.ReceiveWebhookResponse:
+    response: pb.ReceiveWebhookResponse = await stub.ReceiveWebhook(request, metadata=_signed(request, tenant))
+    return response
 
 
 async def _error(call: Any) -> grpc.aio.AioRpcError:
@@ -62,8 +75,9 @@ def _violations(error: grpc.aio.AioRpcError) -> list[str]:
 
 
 async def test_a_webhook_is_acknowledged_stored_and_readable(stub: Stub) -> None:
-    ack = (await stub.ReceiveWebhook(_webhook("ecornell", support.ecornell("course.completed")), metadata=ACME)).ack
-    assert (ack.delivery_id, ack.duplicate) == ("ec-1", False)
+    request = _webhook("ecornell", support.ecornell("course.completed"))
+    ack = (await stub.ReceiveWebhook(request, metadata=_signed(request, message_id="msg_ec_1"))).ack
+    assert (ack.delivery_id, ack.duplicate) == ("msg_ec_1", False)
     listed = await stub.ListProgress(pb.ListProgressRequest(email="ada@example.org"), metadata=ACME)
     [progress] = listed.progress
     assert (progress.status, progress.percent_complete) == (pb.PROGRESS_STATUS_COMPLETED, 100)
@@ -72,19 +86,19 @@ async def test_a_webhook_is_acknowledged_stored_and_readable(stub: Stub) -> None
     assert not progress.HasField("final_score")
     fetched = await stub.GetProgress(pb.GetProgressRequest(progress_id=progress.progress_id), metadata=ACME)
     assert fetched.progress == progress
-    replay = await stub.ReceiveWebhook(_webhook("ecornell", support.ecornell("course.completed")), metadata=ACME)
+    replay = await stub.ReceiveWebhook(request, metadata=_signed(request, message_id="msg_ec_1"))
     assert replay.ack.duplicate is True
 
 
 async def test_generic_metadata_travels_as_a_struct(stub: Stub) -> None:
-    await stub.ReceiveWebhook(_webhook("generic", support.generic("in_progress")), metadata=ACME)
+    await _deliver(stub, _webhook("generic", support.generic("in_progress")))
     [progress] = (await stub.ListProgress(pb.ListProgressRequest(), metadata=ACME)).progress
     assert (progress.provider, progress.provider_name) == (pb.PROVIDER_GENERIC, "coursera")
     assert dict(progress.metadata) == {"cohort": "2026-Q1", "hours": 12.0}
 
 
 async def test_credentials_are_listed_and_fetched(stub: Stub) -> None:
-    await stub.ReceiveWebhook(_webhook("ecornell", support.ecornell("certificate.issued")), metadata=ACME)
+    await _deliver(stub, _webhook("ecornell", support.ecornell("certificate.issued")))
     [credential] = (await stub.ListCredentials(pb.ListCredentialsRequest(), metadata=ACME)).credentials
     assert (credential.credential_type, credential.external_credential_id) == (pb.CREDENTIAL_TYPE_CERTIFICATE, "CERT-9")
     request = pb.GetCredentialRequest(credential_id=credential.credential_id)
@@ -138,14 +152,17 @@ async def test_malformed_requests_are_invalid_arguments_naming_fields(
         pb.GetProgressRequest: stub.GetProgress,
         pb.ListProgressRequest: stub.ListProgress,
     }[type(request_)]
-    error = await _error(method(request_, metadata=ACME))
+    signed = isinstance(request_, pb.ReceiveWebhookRequest)
+    error = await _error(method(request_, metadata=_signed(request_) if signed else ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert _violations(error) == fields
 
 
 async def test_calls_without_a_tenant_are_unauthenticated(stub: Stub) -> None:
+    request = _webhook("ecornell", support.ecornell("course.started"))
     for call in (
-        stub.ReceiveWebhook(_webhook("ecornell", support.ecornell("course.started"))),
+        stub.ReceiveWebhook(request),
+        stub.ReceiveWebhook(request, metadata=ACME),  # a token but no signature
         stub.ListProgress(pb.ListProgressRequest()),
         stub.ListImports(pb.ListImportsRequest()),
     ):
@@ -153,7 +170,7 @@ async def test_calls_without_a_tenant_are_unauthenticated(stub: Stub) -> None:
 
 
 async def test_records_of_one_company_are_invisible_to_another(stub: Stub) -> None:
-    await stub.ReceiveWebhook(_webhook("itslearning", support.itslearning("CourseCompletion")), metadata=ACME)
+    await _deliver(stub, _webhook("itslearning", support.itslearning("CourseCompletion")))
     [progress] = (await stub.ListProgress(pb.ListProgressRequest(), metadata=ACME)).progress
     assert not (await stub.ListProgress(pb.ListProgressRequest(), metadata=GLOBEX)).progress
     assert not (await stub.ListCredentials(pb.ListCredentialsRequest(), metadata=GLOBEX)).credentials
@@ -164,7 +181,8 @@ async def test_records_of_one_company_are_invisible_to_another(stub: Stub) -> No
 async def test_privacy_export_and_erase_stay_unimplemented(stub: Stub) -> None:
     subject = types_pb2.DataSubject(email="ada@example.org")
     export = await _error(stub.ExportSubjectData(pb.ExportSubjectDataRequest(subject=subject), metadata=ACME))
+    operator = tenant("acme", role="super_admin")  # erasure needs PERMISSION_PLATFORM_OPERATE
     erase = await _error(
-        stub.EraseSubjectData(pb.EraseSubjectDataRequest(subject=subject, privacy_request_id="r1"), metadata=ACME)
+        stub.EraseSubjectData(pb.EraseSubjectDataRequest(subject=subject, privacy_request_id="r1"), metadata=operator)
     )
     assert {export.code(), erase.code()} == {grpc.StatusCode.UNIMPLEMENTED}

@@ -1,4 +1,5 @@
-"""Webhook payloads: strict JSON per kind, every bad field named, records stored like CSV rows."""
+"""Webhook payloads: strict JSON per kind, every bad field named, records stored like CSV rows, keyed by the
+signed webhook-id."""
 
 from __future__ import annotations
 
@@ -78,7 +79,6 @@ def test_bad_fields_are_named(kind: str, changes: dict[str, Any], fields: list[s
         (b'{"delivery_id": "a", "delivery_id": "b", "data": {}}', ["body"]),
         (b'{"delivery_id": "d", "data": {"rating": NaN}}', ["body"]),
         (b'{"delivery_id": "d"', ["body"]),
-        (_body({"data": data_of("matches")}), ["delivery_id"]),
         (_body({"delivery_id": 5, "data": data_of("matches")}), ["delivery_id"]),
         (_body({"delivery_id": "d", "data": "x"}), ["data"]),
         (_body({"delivery_id": "d", "event": "x", "data": data_of("matches")}), ["event"]),
@@ -99,3 +99,23 @@ def test_an_oversized_delivery_is_refused_by_the_handler(uow: SqlBuddyUnitOfWork
         handlers.receive_webhook(
             ReceiveWebhook("acme", "matches", body), uow=uow, limits=handlers.Limits(webhook_bytes=len(body) - 1)
         )
+
+
+def test_the_signed_webhook_id_keys_the_delivery_not_the_body_id(uow: SqlBuddyUnitOfWork) -> None:
+    def deliver(message_id: str) -> handlers.Ack:
+        return handlers.receive_webhook(ReceiveWebhook("acme", "matches", delivery("matches"), message_id), uow=uow)
+
+    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=False)
+    assert deliver("msg_2") == handlers.Ack("msg_2", duplicate=False)  # same body id "d-1", another delivery
+    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=True)
+    (record,) = handlers.list_records(ListRecords("acme", "matches", RecordFilter()), uow=uow)[0]
+    assert record.provenance.delivery_id == "msg_1"
+
+
+def test_a_body_without_delivery_id_parses_but_an_unsigned_one_is_refused(uow: SqlBuddyUnitOfWork) -> None:
+    body = _body({"data": data_of("matches")})
+    assert parse_delivery(SPECS["matches"], body).delivery_id == ""
+    with pytest.raises(InvalidBuddyRequest) as caught:
+        handlers.receive_webhook(ReceiveWebhook("acme", "matches", body), uow=uow)
+    assert [v.field for v in caught.value.violations] == ["delivery_id"]
+    assert handlers.receive_webhook(ReceiveWebhook("acme", "matches", body, "msg_9"), uow=uow).delivery_id == "msg_9"

@@ -71,8 +71,28 @@ def test_a_delivery_id_reused_with_another_body_is_a_conflict(uow: KintellUnitOf
     _completed(session_body(), uow)
     with pytest.raises(DeliveryConflict) as caught:
         _completed(session_body(feedback_text="changed"), uow)
-    assert caught.value.violations[0].field == "delivery_id"
+    assert caught.value.violations[0].field == "webhook-id"
     assert _only_session(uow).facts.feedback_text == "We talked about work"
+
+
+def test_the_signed_webhook_id_keys_the_delivery_not_the_body_id(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    def deliver(message_id: str) -> WebhookAck:
+        return handlers.receive_session_completed(ReceiveWebhook("acme", session_body(), message_id), uow=uow)
+
+    assert deliver("msg_1") == WebhookAck("msg_1", duplicate=False)
+    assert deliver("msg_2") == WebhookAck("msg_2", duplicate=False)  # same body id "d-1", another delivery
+    assert deliver("msg_1") == WebhookAck("msg_1", duplicate=True)
+    [envelope] = _pending(engine)
+    assert events.payload_of(envelope).provenance.delivery_id == "msg_1"
+
+
+def test_an_unsigned_delivery_without_a_body_id_is_refused(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
+    document = json.loads(session_body())
+    del document["delivery_id"]
+    with pytest.raises(InvalidWebhook) as caught:
+        _completed(json.dumps(document).encode(), uow)
+    assert [v.field for v in caught.value.violations] == ["delivery_id"]
+    assert _pending(engine) == []
 
 
 def test_delivery_ids_are_per_tenant(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
@@ -162,7 +182,7 @@ def _fields(error: pytest.ExceptionInfo[InvalidWebhook]) -> list[str]:
         (b'{"delivery_id": "a", "delivery_id": "b"}', ["body"]),
         (b'{"delivery_id": NaN}', ["body"]),
         ('{"delivery_id": "caf\xe9"}'.encode("latin-1"), ["body"]),
-        (b"{}", ["delivery_id", "session"]),
+        (b"{}", ["session"]),
         (session_body(delivery_id=""), ["delivery_id"]),
         (session_body(session_id="x" * 256), ["session.session_id"]),
         (session_body(session_type="buddy"), ["session.session_type"]),

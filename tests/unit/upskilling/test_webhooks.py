@@ -155,3 +155,19 @@ def test_refused_deliveries_store_nothing_so_a_corrected_resend_is_accepted(
         handlers.receive_webhook(ReceiveWebhook("acme", "ecornell", raw), uow=uow)
     assert (support.pending_types(engine), _records(uow)) == ([], [])
     assert _send(uow, "ecornell", support.ecornell("course.started")).duplicate is False
+
+
+def test_the_signed_webhook_id_keys_the_delivery_not_the_event_id(
+    uow: SqlUpskillingUnitOfWork, engine: sa.Engine
+) -> None:
+    body = support.body(support.ecornell("course.completed"))
+
+    def deliver(message_id: str, provider: str = "ecornell") -> handlers.Ack:
+        return handlers.receive_webhook(ReceiveWebhook("acme", provider, body, message_id), uow=uow)
+
+    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=False)
+    assert deliver("msg_2") == handlers.Ack("msg_2", duplicate=False)  # same event id "ec-1", another delivery
+    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=True)
+    assert support.pending_types(engine) == [PROGRESS, COMPLETED]
+    [record] = _records(uow)
+    assert record.source.delivery_id == "msg_1"

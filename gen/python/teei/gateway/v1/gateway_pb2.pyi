@@ -501,6 +501,12 @@ class SsoCallbackRequest(_message.Message):
     STATE_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
     ERROR_DESCRIPTION_FIELD_NUMBER: _builtins.int
+    ISS_FIELD_NUMBER: _builtins.int
+    SCOPE_FIELD_NUMBER: _builtins.int
+    SESSION_STATE_FIELD_NUMBER: _builtins.int
+    AUTHUSER_FIELD_NUMBER: _builtins.int
+    HD_FIELD_NUMBER: _builtins.int
+    PROMPT_FIELD_NUMBER: _builtins.int
     provider: _builtins.str
     """Provider name as configured."""
     code: _builtins.str
@@ -511,6 +517,20 @@ class SsoCallbackRequest(_message.Message):
     """Error code when the provider refused the login."""
     error_description: _builtins.str
     """Human-readable error from the provider."""
+    iss: _builtins.str
+    """Issuer of the authorization response (RFC 9207); when present it must be the provider's
+    issuer, which defeats mix-up attacks between providers.
+    """
+    scope: _builtins.str
+    """Scopes the provider granted (Google sends them back); informational."""
+    session_state: _builtins.str
+    """Provider session id (Azure AD); informational."""
+    authuser: _builtins.str
+    """Google account index; informational."""
+    hd: _builtins.str
+    """Google Workspace hosted domain; informational (the e-mail domain decides the tenant)."""
+    prompt: _builtins.str
+    """Prompt the provider showed; informational."""
     def __init__(
         self,
         *,
@@ -519,10 +539,16 @@ class SsoCallbackRequest(_message.Message):
         state: _builtins.str = ...,
         error: _builtins.str = ...,
         error_description: _builtins.str = ...,
+        iss: _builtins.str = ...,
+        scope: _builtins.str = ...,
+        session_state: _builtins.str = ...,
+        authuser: _builtins.str = ...,
+        hd: _builtins.str = ...,
+        prompt: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "error", b"error", "error_description", b"error_description", "provider", b"provider", "state", b"state"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["authuser", b"authuser", "code", b"code", "error", b"error", "error_description", b"error_description", "hd", b"hd", "iss", b"iss", "prompt", b"prompt", "provider", b"provider", "scope", b"scope", "session_state", b"session_state", "state", b"state"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
