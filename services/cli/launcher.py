@@ -103,6 +103,8 @@ class Mesh:
     def start_resource(self, name: str, *, timeout: float = 60.0) -> None:
         """Starts one stopped resource again and waits until it is healthy."""
         resource = self.resource(name)
+        if resource.kind == "envoy":
+            self._render_envoy(resource)
         self._spawn(resource)
         self._wait_healthy(resource, deadline=time.monotonic() + timeout)
 

@@ -94,12 +94,16 @@ def new_event(
 
 
 def payload_of(envelope: envelope_pb2.Envelope) -> Any:
-    """The typed payload message of an envelope."""
+    """The typed payload message of an envelope; refused unless its message declares the envelope's type
+    (a payload of another event dressed as this one must never be applied)."""
     name = envelope.data.TypeName()
     descriptor = descriptor_pool.Default().FindMessageTypeByName(name)
     payload = message_factory.GetMessageClass(descriptor)()
     if not envelope.data.Unpack(payload):
         raise ValueError(f"cannot unpack payload {name}")
+    declared = payload.DESCRIPTOR.GetOptions().Extensions[access_pb2.event_type]
+    if declared != envelope.type:
+        raise ValueError(f"payload {name} is a {declared or 'non-event'} payload, not {envelope.type}")
     return payload
 
 
