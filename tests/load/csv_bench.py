@@ -14,6 +14,7 @@ import httpx
 
 from services.cli import spec
 from services.cli.launcher import Mesh
+from tests.e2e.conftest import mint
 
 ROWS = int(os.environ.get("BENCH_ROWS", "50000"))
 REPORT = spec.REPO_ROOT / "reports" / "bench-csv-import.md"
@@ -55,7 +56,7 @@ def main() -> None:
             response = httpx.post(
                 f"{mesh.edge_url}/v1/kintell/imports",
                 content=data,
-                headers={"x-tenant-id": "bench", "content-type": "text/csv"},
+                headers={"authorization": f"Bearer {mint(mesh.var_dir, 'bench')}", "content-type": "text/csv"},
                 timeout=600,
             )
             edge_seconds = time.perf_counter() - started

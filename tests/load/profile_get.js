@@ -6,7 +6,7 @@ import { check } from 'k6';
 const MODE = __ENV.MODE;            // "rest" or "grpc"
 const TARGET = __ENV.TARGET;        // edge base URL, or host:port of the profile service
 const PROFILE_ID = __ENV.PROFILE_ID;
-const TENANT = __ENV.TENANT;
+const TOKEN = __ENV.TOKEN;
 
 export const options = {
   vus: Number(__ENV.VUS || 8),
@@ -26,7 +26,7 @@ let connected = false;
 
 export default function () {
   if (MODE === 'rest') {
-    const res = http.get(`${TARGET}/v1/profiles/${PROFILE_ID}`, { headers: { 'x-tenant-id': TENANT } });
+    const res = http.get(`${TARGET}/v1/profiles/${PROFILE_ID}`, { headers: { authorization: `Bearer ${TOKEN}` } });
     check(res, { 'status 200': (r) => r.status === 200 });
     return;
   }
@@ -35,6 +35,6 @@ export default function () {
     connected = true;
   }
   const res = client.invoke('teei.profile.v1.ProfileService/GetProfile', { profile_id: PROFILE_ID },
-    { metadata: { 'x-tenant-id': TENANT } });
+    { metadata: { authorization: `Bearer ${TOKEN}` } });
   check(res, { 'status OK': (r) => r && r.status === grpc.StatusOK });
 }

@@ -18,16 +18,19 @@ import httpx
 
 from services.cli import spec
 from services.cli.launcher import Mesh
+from tests.e2e.conftest import mint
 
 K6 = Path(sys.executable).parent / "k6"
 SCRIPT = Path(__file__).with_name("profile_get.js")
 REPORT = spec.REPO_ROOT / "reports" / "bench-profile-get.md"
 
 
-def run_k6(mode: str, target: str, profile_id: str, out_dir: Path, tls_dir: Path | None = None) -> dict[str, float]:
+def run_k6(
+    mode: str, target: str, profile_id: str, token: str, out_dir: Path, *, tls_dir: Path | None = None
+) -> dict[str, float]:
     """Runs one k6 scenario and returns requests/s, p95 (ms) and the failure rate."""
     summary = out_dir / f"{mode}.json"
-    env = {**os.environ, "MODE": mode, "TARGET": target, "PROFILE_ID": profile_id, "TENANT": "bench"}
+    env = {**os.environ, "MODE": mode, "TARGET": target, "PROFILE_ID": profile_id, "TOKEN": token}
     env.update({"VUS": os.environ.get("BENCH_VUS", "8"), "DURATION": os.environ.get("BENCH_DURATION", "10s")})
     if tls_dir is not None:
         env["TLS_DIR"] = str(tls_dir)
@@ -46,12 +49,14 @@ def main() -> None:
         mesh.start()
         ready_seconds = time.monotonic() - started
         try:
+            token = mint(mesh.var_dir, "bench")
+            headers = {"authorization": f"Bearer {token}"}
             created = httpx.post(
-                f"{mesh.edge_url}/v1/profiles", json={"email": "bench@example.org"}, headers={"x-tenant-id": "bench"}
+                f"{mesh.edge_url}/v1/profiles", json={"email": "bench@example.org"}, headers=headers
             ).json()["profile"]
-            rest = run_k6("rest", mesh.edge_url, created["profile_id"], Path(tmp))
+            rest = run_k6("rest", mesh.edge_url, created["profile_id"], token, Path(tmp))
             target = f"localhost:{mesh.resource('profile').port}"
-            grpc = run_k6("grpc", target, created["profile_id"], Path(tmp), mesh.mtls_dir)
+            grpc = run_k6("grpc", target, created["profile_id"], token, Path(tmp), tls_dir=mesh.mtls_dir)
         finally:
             mesh.stop()
     REPORT.parent.mkdir(exist_ok=True)
