@@ -12,6 +12,7 @@ from types import FrameType
 
 from services.cli import certs, dlq, keys, spec, webhooks
 from services.cli.launcher import LaunchError, Mesh
+from services.kit import logs
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -29,6 +30,8 @@ def main(argv: list[str] | None = None) -> None:
     certs.register(commands)
     webhooks.register(commands)
     args = parser.parse_args(argv)
+    # Commands print their results on stdout (e.g. `TOKEN=$(teei token mint ...)`); logs go to stderr.
+    logs.configure(service="teei-cli", level="warning", stream=logs.STDERR)
     if args.command != "up":
         raise SystemExit(args.run(args))
     raise SystemExit(

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -18,10 +19,25 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
-def configure(*, service: str, level: str = "info") -> None:
-    """Configures structlog (and stdlib logging) to write one JSON object per line to stdout."""
+class _LateStderr(io.TextIOBase):
+    """Writes to whatever `sys.stderr` is at the time of the write (test runners swap it)."""
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()
+
+
+STDERR: TextIO = cast(TextIO, _LateStderr())
+
+
+def configure(*, service: str, level: str = "info", stream: TextIO | None = None) -> None:
+    """Configures structlog (and stdlib logging) to write one JSON object per line to stdout (services)
+    or `stream` (the CLI logs to stderr, so its output can be piped)."""
+    stream = stream or sys.stdout
     numeric = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-    logging.basicConfig(level=numeric, stream=sys.stdout, format="%(message)s")
+    logging.basicConfig(level=numeric, stream=stream, format="%(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     structlog.configure(
         processors=[
@@ -33,7 +49,7 @@ def configure(*, service: str, level: str = "info") -> None:
             structlog.processors.JSONRenderer(sort_keys=True),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.WriteLoggerFactory(file=sys.stdout),
+        logger_factory=structlog.WriteLoggerFactory(file=stream),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
