@@ -98,3 +98,13 @@ class ServiceConfig:
     auth_issuer: str = setting("TEEI_AUTH_ISSUER", default="http://localhost:8080")
     auth_audience: str = setting("TEEI_AUTH_AUDIENCE", default="teei-api")
     jwks_url: str | None = setting("TEEI_JWKS_URL", default=None)
+    # Idempotency-Key records: how long a completed call is replayed, and how long a claim of a call
+    # still running holds before it counts as abandoned (longer than any request deadline).
+    idempotency_ttl_hours: float = setting("TEEI_IDEMPOTENCY_TTL_HOURS", default=24.0)
+    idempotency_pending_seconds: float = setting("TEEI_IDEMPOTENCY_PENDING_SECONDS", default=300.0)
+    # Retention of de-duplication records (services/kit/retention.py). The inbox must outlive every
+    # JetStream redelivery and dead-letter replay window, webhook de-dup every sender's retry window.
+    retention_interval_seconds: float = setting("TEEI_RETENTION_INTERVAL_SECONDS", default=3600.0)
+    inbox_retention_days: float = setting("TEEI_INBOX_RETENTION_DAYS", default=14.0)
+    outbox_retention_days: float = setting("TEEI_OUTBOX_RETENTION_DAYS", default=7.0)
+    webhook_dedup_retention_days: float = setting("TEEI_WEBHOOK_DEDUP_RETENTION_DAYS", default=30.0)

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from types import ModuleType
 from typing import Any
 
@@ -17,7 +18,7 @@ import sqlalchemy as sa
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
-from services.kit import auth, events, logs, mtls
+from services.kit import auth, events, idempotency, logs, mtls, retention
 from services.kit import config as config_module
 from services.kit.config import ServiceConfig
 from services.kit.eventbus import EventBus
@@ -58,6 +59,8 @@ class Service:
     max_message_bytes: int = 4 * 1024 * 1024
     # Where the issuer's public keys come from; None → TEEI_JWKS_URL (the gateway passes its own ring).
     jwks: auth.JwksFetch | None = None
+    # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup).
+    retention_rules: Sequence[retention.Rule] = ()
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -79,6 +82,7 @@ class GrpcServer:
         validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
         interceptors = [
             *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator),
+            *_idempotency(service),
             DeadlineInterceptor(),
         ]
         if service.config.mtls_dir is not None:
@@ -91,6 +95,7 @@ class GrpcServer:
         self._stopped = asyncio.Event()
         self.port = 0
         self.bus: EventBus | None = None
+        self.retention = _retention(service)
 
     async def start(self) -> int:
         """Binds, starts serving and marks every service SERVING; returns the bound port."""
@@ -110,6 +115,8 @@ class GrpcServer:
             raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
         await server.start()
         await self._start_bus()
+        if self.retention is not None:
+            self.retention.start()
         for name in ("", *names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("server.started", port=self.port, services=names)
@@ -137,6 +144,8 @@ class GrpcServer:
         await self._server.stop(grace=0 if drained else max(deadline - time.monotonic(), 0.0))
         if self.bus is not None:
             await self.bus.stop()
+        if self.retention is not None:
+            await self.retention.stop()
         for hook in reversed(self.service.on_stop):
             outcome = hook()
             if outcome is not None:
@@ -148,6 +157,26 @@ class GrpcServer:
     async def wait_stopped(self) -> None:
         """Returns once stop() has finished."""
         await self._stopped.wait()
+
+
+def _idempotency(service: Service) -> list[grpc.aio.ServerInterceptor]:
+    # After authentication (a key belongs to the caller), before the handler; needs the service's database.
+    if service.engine is None:
+        return []
+    cfg = service.config
+    store = idempotency.IdempotencyStore(
+        service.engine,
+        ttl=timedelta(hours=cfg.idempotency_ttl_hours),
+        pending=timedelta(seconds=cfg.idempotency_pending_seconds),
+    )
+    return [idempotency.IdempotencyInterceptor(store)]
+
+
+def _retention(service: Service) -> retention.Retention | None:
+    if service.engine is None:
+        return None
+    rules = (*retention.default_rules(service.config), *service.retention_rules)
+    return retention.Retention(service.engine, rules, interval=service.config.retention_interval_seconds)
 
 
 def _jwks_source(service: Service) -> auth.JwksFetch:
