@@ -17,6 +17,7 @@ from services.gateway.grpc_api import GatewayServicer
 from services.gateway.keycrypto import KeySealer, load_kek
 from services.gateway.keyring import KeyRing
 from services.gateway.oidc import OidcClient
+from services.gateway.operations_api import NatsLink, OperationsServicer
 from services.gateway.repository import SqlGatewayUnitOfWork
 from services.gateway.settings import GatewayConfig
 from services.kit import config as config_module
@@ -24,6 +25,7 @@ from services.kit import db
 from services.kit.config import ServiceConfig
 from services.kit.server import Registration, Service
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
 NAME = "gateway"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -94,7 +96,14 @@ def build(
     servicer = GatewayServicer(  # type: ignore[abstract]
         uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts
     )
-    registration = Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer)
-    return Service(
-        name=NAME, config=config, registrations=[registration], on_stop=[gateway.engine.dispose, oidc.aclose]
-    )
+    registrations = [
+        Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer),
+        operations_registration(config),
+    ]
+    return Service(name=NAME, config=config, registrations=registrations, on_stop=[gateway.engine.dispose, oidc.aclose])
+
+
+def operations_registration(config: ServiceConfig) -> Registration:
+    """The platform operators' admin RPCs (dead letters), reaching NATS at NATS_URL."""
+    servicer = OperationsServicer(link=NatsLink(config.nats_url))
+    return Registration.of(operations_pb2, operations_pb2_grpc, "OperationsService", servicer)
