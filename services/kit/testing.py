@@ -21,6 +21,9 @@ from services.kit.server import GrpcServer, Service
 
 DEFAULT_ISSUER = "http://localhost:8080"
 DEFAULT_AUDIENCE = "teei-api"
+# Tests build call metadata at import time (e.g. `ACME = tenant("acme")`) and a whole run takes
+# minutes, so test tokens outlive the run; expiry itself is tested with explicit times.
+TEST_TOKEN_LIFETIME = 6 * 3600
 
 
 def _rsa_key() -> rsa.RSAPrivateKey:
@@ -50,7 +53,12 @@ class Issuer:
         return {"keys": [{**jwk, "kid": self.kid, "alg": "RS256", "use": "sig"}]}
 
     def claims(
-        self, *, role: str = "company_admin", tenant: str | None = "acme", subject: str = "user-1", lifetime: int = 300
+        self,
+        *,
+        role: str = "company_admin",
+        tenant: str | None = "acme",
+        subject: str = "user-1",
+        lifetime: int = TEST_TOKEN_LIFETIME,
     ) -> dict[str, Any]:
         """The claims of a valid access token; tests change them to build invalid ones."""
         now = int(time.time())
