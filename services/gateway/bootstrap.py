@@ -100,7 +100,14 @@ def build(
         Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer),
         operations_registration(config),
     ]
-    return Service(name=NAME, config=config, registrations=registrations, on_stop=[gateway.engine.dispose, oidc.aclose])
+    # The engine gives the gateway's mutating RPCs Idempotency-Key support and retention of its records.
+    return Service(
+        name=NAME,
+        config=config,
+        registrations=registrations,
+        on_stop=[gateway.engine.dispose, oidc.aclose],
+        engine=gateway.engine,
+    )
 
 
 def operations_registration(config: ServiceConfig) -> Registration:
