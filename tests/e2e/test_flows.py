@@ -287,6 +287,26 @@ def test_events_wait_while_the_profile_service_is_down_and_apply_once(mesh: Mesh
     eventually(lambda: counters_reach(edge, "dana@example.org", {"language_sessions_completed": 4}))
 
 
+def _counter(edge: httpx.Client, email: str, name: str) -> int:
+    profile = profile_of(edge, email) or {}
+    return int(profile.get("counters", {}).get(name, 0))
+
+
+def test_a_consumer_killed_mid_stream_applies_every_event_exactly_once(mesh: Mesh, edge: httpx.Client) -> None:
+    """SIGKILL the profile service while it works through a stream of events; after the restart
+    the counter equals the number of sessions: nothing lost, nothing applied twice."""
+    sessions = 300
+    rows = [f"m-{i},mo@example.org,vera@example.org,2026-07-01,2026-07-01T10:00:00Z,30,,,," for i in range(sessions)]
+    assert import_kintell(edge, rows)["rows_stored"] == sessions
+    applied_before_kill = int(eventually(lambda: _counter(edge, "mo@example.org", "language_sessions_completed")))
+    mesh.stop_resource("profile", kill=True)  # mid-stream: no drain, no ack of in-flight deliveries
+    mesh.start_resource("profile")
+    eventually(lambda: counters_reach(edge, "mo@example.org", {"language_sessions_completed": sessions}), timeout=120)
+    print(f"killed after {applied_before_kill} of {sessions} events were applied")
+    import_kintell(edge, ["m-marker,mo@example.org,vera@example.org,2026-07-02,2026-07-02T10:00:00Z,30,,,,"])
+    eventually(lambda: counters_reach(edge, "mo@example.org", {"language_sessions_completed": sessions + 1}))
+
+
 def test_outbox_delivers_after_the_connector_dies_between_commit_and_publish(mesh: Mesh, edge: httpx.Client) -> None:
     mesh.stop_resource("nats")  # nothing can be published: the import commits to the outbox only
     try:
