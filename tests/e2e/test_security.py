@@ -169,6 +169,7 @@ def test_key_rotation_under_continuous_traffic_rejects_no_valid_token(mesh: Mesh
     after = mint(mesh.var_dir, company)
     assert httpx.get(path, headers={"authorization": f"Bearer {after}"}, timeout=30).status_code == 200
     assert httpx.get(path, headers={"authorization": f"Bearer {before}"}, timeout=30).status_code == 200
+    print(f"requests during the rotation test: {dict(outcomes)}")
     assert set(outcomes) == {200}, f"every request with a valid token succeeds: {dict(outcomes)}"
     assert outcomes[200] >= 60
 
