@@ -145,6 +145,11 @@ class Mesh:
         nats = [r for r in self.resources if r.kind == "nats"]
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
+        if resource.name == "q2q":
+            # Q2Q screens texts it is asked to store through Safety (services/q2q/on_demand.py).
+            safety = [r for r in self.resources if r.name == "safety"]
+            if safety:
+                env["TEEI_SAFETY_ADDRESS"] = f"127.0.0.1:{safety[0].port}"
         edges = [r for r in self.resources if r.kind == "envoy"]
         if edges and "TEEI_JWKS_URL" not in self.environ:
             # The gateway's public JWKS route through the edge; services cache the keys they fetch.

@@ -2,21 +2,31 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 
 import sqlalchemy as sa
 
+from services.kit import config as config_module
 from services.kit import db
 from services.kit.config import ServiceConfig
+from services.kit.logs import get_logger
 from services.kit.server import Registration, Service
 from services.q2q.consumers import subscriptions
+from services.q2q.credentials import SubmitterTokens
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.grpc_api import Q2qServicer
+from services.q2q.on_demand import Screening
 from services.q2q.repository import SqlQ2qUnitOfWork
+from services.q2q.screening import SafetyScreener
+from services.q2q.screening_retrier import ScreeningRetrier
+from services.q2q.settings import Q2qSettings
 from teei.q2q.v1 import q2q_pb2, q2q_pb2_grpc
 
 NAME = "q2q"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+log = get_logger(__name__)
 
 
 def database_url(config: ServiceConfig) -> str:
@@ -24,22 +34,48 @@ def database_url(config: ServiceConfig) -> str:
     return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
-def build(config: ServiceConfig, *, engine: sa.Engine | None = None, classifier: Classifier | None = None) -> Service:
-    """The q2q service: migrations applied, servicer and consumers wired to the database and classifier."""
+def load_settings(environ: Mapping[str, str] | None = None) -> Q2qSettings:
+    """Q2Q's own settings from the environment (TEEI_SAFETY_ADDRESS and the screening retries)."""
+    return config_module.load(Q2qSettings, os.environ if environ is None else environ)
+
+
+def build(
+    config: ServiceConfig,
+    *,
+    engine: sa.Engine | None = None,
+    classifier: Classifier | None = None,
+    settings: Q2qSettings | None = None,
+) -> Service:
+    """The q2q service: migrations applied, servicer and consumers wired to the database, the classifier
+    and Safety (screening before storing, and the retrier of texts awaiting screening)."""
     if engine is None:
         url = database_url(config)
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
     classifier = classifier or RuleBasedClassifier()
+    settings = settings or load_settings()
     uow = SqlQ2qUnitOfWork(db.UnitOfWork(engine))
+    on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
+    screener, retrier = None, None
+    if settings.safety_address:
+        screener = SafetyScreener(settings.safety_address, settings.call_policy(), cert_dir=config.mtls_dir)
+    else:
+        log.warning("q2q.screening_unconfigured", reason="TEEI_SAFETY_ADDRESS not set; Classify cannot store")
+    screening = Screening(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
+    if screener is not None:
+        retrier = ScreeningRetrier(
+            screening, screener, uow.awaiting_screening, interval=settings.retry_interval_seconds,
+            max_interval=settings.retry_max_interval_seconds, batch=settings.retry_batch,
+        )  # fmt: skip
+        on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
     # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = Q2qServicer(uow=uow, classifier=classifier)  # type: ignore[abstract]
+    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier)  # type: ignore[abstract]
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
     return Service(
         name=NAME,
         config=config,
         registrations=[registration],
-        on_stop=[engine.dispose],
+        on_stop=on_stop,
         engine=engine,
         subscriptions=subscriptions(classifier),
     )

@@ -1,4 +1,8 @@
-"""Q2qService servicer: proto ⇄ command, nothing else; Export/Erase stay UNIMPLEMENTED (inherited)."""
+"""Q2qService servicer: proto ⇄ command, nothing else; Export/Erase stay UNIMPLEMENTED (inherited).
+
+Classify with `store=true` is screened by Safety first and, when Safety cannot answer, accepted with
+`stored=false` and kept awaiting screening (services.q2q.on_demand states the whole fallback).
+"""
 
 from __future__ import annotations
 
@@ -9,11 +13,11 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from services.kit.tenancy import current_tenant
-from services.q2q import handlers, wire
-from services.q2q.domain.classifier import Classifier
+from services.kit.tenancy import current_bearer, current_tenant
+from services.q2q import handlers, on_demand, wire
 from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
 from services.q2q.repository import Q2qUnitOfWork
+from services.q2q.screening_retrier import ScreeningRetrier
 from teei.q2q.v1 import q2q_pb2, q2q_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -22,9 +26,12 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
     """Serves taxonomy, classification, listing and manual scores."""
 
-    def __init__(self, *, uow: Q2qUnitOfWork, classifier: Classifier) -> None:
+    def __init__(
+        self, *, uow: Q2qUnitOfWork, screening: on_demand.Screening, retrier: ScreeningRetrier | None = None
+    ) -> None:
         self._uow = uow
-        self._classifier = classifier
+        self._screening = screening
+        self._retrier = retrier
 
     async def GetTaxonomy(self, request: q2q_pb2.GetTaxonomyRequest, context: Context) -> q2q_pb2.GetTaxonomyResponse:
         return wire.taxonomy_response()
@@ -38,7 +45,9 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
             source_id=request.source_text_id,
             store=request.store,
         )
-        outcome = await asyncio.to_thread(handlers.classify, command, uow=self._uow, classifier=self._classifier)
+        if self._retrier is not None:
+            self._retrier.ensure_started()  # the kit has no start hook: the first Classify starts it
+        outcome = await on_demand.classify(command, parts=self._screening, bearer=current_bearer())
         return q2q_pb2.ClassifyResponse(
             labels=wire.labels(outcome.labels),
             evidence=[wire.evidence(item) for item in outcome.evidence],

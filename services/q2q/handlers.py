@@ -32,7 +32,7 @@ from services.q2q.domain.model import (
 )
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Label, dimension_of
-from services.q2q.repository import DuplicateClassification, Q2qStore, Q2qUnitOfWork
+from services.q2q.repository import Q2qStore, Q2qUnitOfWork
 
 Clock = Callable[[], datetime]
 DEFAULT_PAGE_SIZE = 50
@@ -57,36 +57,20 @@ class ClassifyOutcome:
     stored: bool
 
 
-def classify(
-    command: ClassifyText, *, uow: Q2qUnitOfWork, classifier: Classifier, clock: Clock = utc_now
-) -> ClassifyOutcome:
-    """Classifies a text; with `store`, keeps the result once per source (a repeat returns the stored one)."""
+def check_classify(command: ClassifyText) -> None:
+    """Raises InvalidQ2qRequest naming every broken input rule of a Classify request."""
     violations = check_text(command.text) + check_profile_id(command.profile_id, required=False)
     if command.store:
         violations += check_source_id(command.source_id, required=True)
         if command.source_type is None:
             violations.append(FieldViolation("source_text_type", "is required when storing"))
     reject_if(violations, "the classification request is invalid")
-    if not command.store or command.source_type is None:
-        result = classifier.classify(command.text)
-        digest = content_hash(command.text)
-        return ClassifyOutcome(*_labelled(result), result.method, result.model_version, digest, stored=False)
-    source = SourceRef(command.source_type, command.source_id)
-    try:
-        with uow.begin(company_id=command.company_id) as store:
-            stored = classify_and_store(
-                store,
-                company_id=command.company_id,
-                source=source,
-                profile_id=command.profile_id,
-                text=command.text,
-                classifier=classifier,
-                clock=clock,
-            )
-    except DuplicateClassification:
-        with uow.begin(company_id=command.company_id) as store:
-            stored = _same_text(store.get_classification(source), content_hash(command.text))
-    return _outcome(stored)
+
+
+def classify_text(text: str, *, classifier: Classifier) -> ClassifyOutcome:
+    """Classifies a text and keeps nothing (storing goes through Safety's screening: services.q2q.on_demand)."""
+    result = classifier.classify(text)
+    return ClassifyOutcome(*_labelled(result), result.method, result.model_version, content_hash(text), stored=False)
 
 
 def classify_and_store(
@@ -103,7 +87,7 @@ def classify_and_store(
     digest = content_hash(text)
     existing = store.get_classification(source)
     if existing is not None:
-        return _same_text(existing, digest)
+        return same_text(existing, digest)
     result = classifier.classify(text)
     stored = _new_classification(
         company_id, source=source, profile_id=profile_id, digest=digest, result=result, now=clock()
@@ -118,7 +102,8 @@ def classify_and_store(
     return stored
 
 
-def _same_text(existing: StoredClassification | None, digest: str) -> StoredClassification:
+def same_text(existing: StoredClassification | None, digest: str) -> StoredClassification:
+    """The stored classification when it was made from the text with `digest`; SourceAlreadyClassified otherwise."""
     if existing is None:  # pragma: no cover - the racing transaction committed before we re-read
         raise SourceAlreadyClassified("the source is being classified; retry")
     if existing.content_hash != digest:
@@ -152,7 +137,8 @@ def _new_classification(
     )  # fmt: skip
 
 
-def _outcome(stored: StoredClassification) -> ClassifyOutcome:
+def stored_outcome(stored: StoredClassification) -> ClassifyOutcome:
+    """What Classify answers about a stored classification."""
     scores = tuple(record.score for record in stored.scores)
     return ClassifyOutcome(
         stored.labels, stored.evidence, scores, stored.method, stored.model_version, stored.content_hash, stored=True

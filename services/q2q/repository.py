@@ -16,6 +16,7 @@ from services.q2q import tables as t
 from services.q2q import wire
 from services.q2q.domain.classifier import Evidence
 from services.q2q.domain.model import (
+    PendingState,
     PendingText,
     ScoreFilter,
     ScoreRecord,
@@ -225,3 +226,16 @@ class SqlQ2qUnitOfWork:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
             yield SqlQ2qStore(session, company_id=company_id)
+
+    def awaiting_screening(self, limit: int) -> list[PendingText]:
+        """Texts of every company awaiting Safety's screening, least recently tried first: the retrier's work
+        list and the one read across companies (each text is then settled in its own company's transaction)."""
+        c = t.pending.c
+        query = (
+            sa.select(t.pending)
+            .where(c.state == PendingState.AWAITING_SCREENING.value)
+            .order_by(c.updated_at, c.company_id, c.source_type, c.source_id)
+            .limit(limit)
+        )
+        with self._uow.begin() as session:
+            return [t.to_pending(row) for row in session.execute(query).mappings()]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from services.kit.errors import Conflict, DomainError, FieldViolation, InvalidArgument
+from services.kit.errors import Conflict, DomainError, FailedPrecondition, FieldViolation, InvalidArgument
 from services.q2q.domain.classifier import Evidence, Method
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Dimension, Label
@@ -34,6 +34,18 @@ class SourceAlreadyClassified(Q2qError, Conflict):
     """The source was classified before from a different text; nothing is replaced silently."""
 
     reason = "SOURCE_ALREADY_CLASSIFIED"
+
+
+class ScreeningNotConfigured(Q2qError, FailedPrecondition):
+    """Storing needs Safety's screening, and no Safety address is configured: nothing unscreened is kept."""
+
+    reason = "SCREENING_NOT_CONFIGURED"
+
+
+class ScreeningRefused(Q2qError, FailedPrecondition):
+    """Safety answered the screening with an error (not an outage): the text is neither scored nor kept."""
+
+    reason = "SCREENING_REFUSED"
 
 
 class SourceType(StrEnum):
@@ -107,8 +119,10 @@ class StoredClassification:
 
 
 class PendingState(StrEnum):
-    """Where a text held for safety review stands."""
+    """Where a held text stands: waiting for Safety to answer, waiting for a review, or decided."""
 
+    # Kept unscreened (as submitted) only until Safety answers; see services/q2q/screening_retrier.py.
+    AWAITING_SCREENING = "awaiting_screening"
     AWAITING_REVIEW = "awaiting_review"
     RELEASED = "released"
     REJECTED = "rejected"
@@ -116,7 +130,7 @@ class PendingState(StrEnum):
 
 @dataclass(frozen=True)
 class PendingText:
-    """A text not screened safe yet, held until a review decides (the text is kept redacted only)."""
+    """A text not screened safe yet: held redacted until a review decides, or as submitted while awaiting screening."""
 
     company_id: str
     source: SourceRef

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import replace
 
 import grpc
 import pytest
@@ -13,6 +14,8 @@ from services.kit import db, events
 from services.kit.config import ServiceConfig
 from services.kit.testing import running, tenant
 from services.q2q import bootstrap
+from services.q2q.settings import Q2qSettings
+from services.safety import bootstrap as safety_bootstrap
 from teei.common.v1 import types_pb2
 from teei.q2q.v1 import q2q_pb2, q2q_pb2_grpc
 
@@ -25,8 +28,12 @@ TEXT = "I feel much more confident now, and I updated my CV. Still a bit lonely 
 
 @pytest.fixture
 async def q2q(service_config: ServiceConfig) -> AsyncIterator[q2q_pb2_grpc.Q2qServiceAsyncStub]:
-    async with running(bootstrap.build(service_config)) as (_, channel):
-        yield q2q_pb2_grpc.Q2qServiceStub(channel)
+    """Q2Q with the real Safety it screens stored texts with (services/q2q/on_demand.py)."""
+    safety_config = replace(service_config, var_dir=service_config.var_dir / "safety")
+    async with running(safety_bootstrap.build(safety_config)) as (safety, _):
+        settings = Q2qSettings(safety_address=f"127.0.0.1:{safety.port}")
+        async with running(bootstrap.build(service_config, settings=settings)) as (_, channel):
+            yield q2q_pb2_grpc.Q2qServiceStub(channel)
 
 
 Outbox = Callable[[], list[events.Envelope]]
