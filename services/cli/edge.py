@@ -327,6 +327,7 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         route_timeout=ROUTE_TIMEOUT,
         max_downstream_connections=MAX_DOWNSTREAM_CONNECTIONS,
         legacy_prefixes=_legacy_prefixes(settings.descriptor_path),
+        method_routes=method_routes(settings.descriptor_path),
         deprecation=LEGACY_DEPRECATION,
         sunset=LEGACY_SUNSET,
         max_request_body_bytes=settings.max_request_body_bytes,
@@ -436,6 +437,54 @@ def write_envoy_config(settings: EdgeSettings, path: Path) -> Path:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     return path
+
+
+@dataclass(frozen=True)
+class MethodRoute:
+    """The REST paths of one binding template and the only methods they answer."""
+
+    template: str
+    regex: str
+    methods: tuple[str, ...]
+
+    @property
+    def allow(self) -> str:
+        """The Allow header of a 405 on these paths."""
+        return ", ".join(self.methods)
+
+    @property
+    def methods_regex(self) -> str:
+        """RE2 matching exactly these methods."""
+        return "^(" + "|".join(self.methods) + ")$"
+
+
+_TEMPLATE_VARIABLE = re.compile(r"\{([^}]+)\}")
+_UUID_SEGMENT = "[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+
+
+def method_routes(descriptor_path: Path) -> list[MethodRoute]:
+    """One route per REST template (templates with the same paths merged), UUID-keyed ones first so
+    `/imports/{batch_id}` (GET) and `/imports/{kind}` (POST) each name their own methods."""
+    if not descriptor_path.exists():
+        return []
+    merged: dict[str, MethodRoute] = {}
+    for template, methods in openapi.rest_methods(descriptor_path).items():
+        regex = _template_regex(template)
+        known = merged.get(regex)
+        union = tuple(sorted({*methods, *(known.methods if known else ())}))
+        merged[regex] = MethodRoute(known.template if known else template, regex, union)
+    return sorted(merged.values(), key=lambda r: (_UUID_SEGMENT not in r.regex, r.template))
+
+
+def _template_regex(template: str) -> str:
+    parts: list[str] = []
+    position = 0
+    for match in _TEMPLATE_VARIABLE.finditer(template):
+        parts.append(re.escape(template[position : match.start()]))
+        parts.append(_UUID_SEGMENT if match.group(1) in openapi.UUID_FIELDS else "[^/:]+")
+        position = match.end()
+    parts.append(re.escape(template[position:]))
+    return "".join(parts)
 
 
 # Unversioned routes were deprecated on 2026-12-01 (RFC 9745 structured date) and stop on the sunset.

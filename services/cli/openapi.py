@@ -1,16 +1,21 @@
 """OpenAPI 3.1 from the contracts: read the descriptor set Envoy transcodes with, and describe every
 `google.api.http` binding exactly as the edge serves it (proto field names, int64 as strings,
-enums as names, google.rpc.Status errors). One spec per service, one merged spec, and an index."""
+enums as names, google.rpc.Status errors). One spec per service, one merged spec, and an index.
+
+Requests are described as strictly as the services validate them (UUID ids, non-negative page sizes,
+required fields); every error answer an operation can give is listed with the google.rpc.Status body."""
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 import yaml
-from google.api import annotations_pb2, http_pb2
+from google.api import annotations_pb2, field_behavior_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 
 from services.cli.spec import REPO_ROOT
@@ -50,6 +55,42 @@ _WELL_KNOWN: dict[str, dict[str, Any]] = {
 }
 HTTP_BODY = "google.api.HttpBody"
 STATUS = "google.rpc.Status"
+INT32_RANGE = {"minimum": -(2**31), "maximum": 2**31 - 1}
+UINT32_MAX = 2**32 - 1
+# Platform record ids: the services parse these as UUIDs and refuse anything else with 400
+# (profile/domain/model.py, buddy/handlers.py, kintell/queries.py, upskilling/handlers.py,
+# safety/domain/commands.py, q2q/domain/model.py). External ids, client ids and source text ids are free text.
+UUID_FIELDS = frozenset(
+    {
+        "profile_id",
+        "duplicate_profile_id",
+        "batch_id",
+        "match_id",
+        "session_id",
+        "event_id",
+        "checkin_id",
+        "feedback_id",
+        "progress_id",
+        "credential_id",
+        "flag_id",
+        "review_id",
+        "request_id",
+    }
+)
+UUID_PATTERN = "^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
+_INTEGER_STRING = {"int64": "^-?[0-9]{1,19}$", "uint64": "^[0-9]{1,20}$"}
+# Error answers by HTTP status: the gRPC codes behind them and who answers them.
+ERRORS: dict[str, str] = {
+    "400": "Invalid argument: a malformed request refused by the edge's transcoder or by the service",
+    "401": "No valid credentials (bearer token, client credentials or webhook signature)",
+    "403": "The caller's role lacks the RPC's permission, or the client is refused by the edge",
+    "404": "Unknown resource, or no route for this path",
+    "409": "Conflict with the current state (already exists, aborted)",
+    "413": "Request body too large",
+    "429": "Rate limit exceeded (x-ratelimit-* headers tell when to retry)",
+    "431": "Request headers too large",
+    "501": "Not built yet: this RPC answers UNIMPLEMENTED",
+}
 
 
 def load_pool(path: Path = DESCRIPTOR_SET) -> tuple[descriptor_pool.DescriptorPool, dict[str, str]]:
@@ -80,8 +121,9 @@ def _comments(proto: descriptor_pb2.FileDescriptorProto) -> dict[str, str]:
 class Builder:
     """Accumulates paths and the component schemas they reach."""
 
-    def __init__(self, comments: dict[str, str]) -> None:
+    def __init__(self, comments: dict[str, str], unbuilt: frozenset[str] = frozenset()) -> None:
         self.comments = comments
+        self.unbuilt = unbuilt
         self.paths: dict[str, dict[str, Any]] = {}
         self.schemas: dict[str, Any] = {}
 
@@ -111,7 +153,7 @@ class Builder:
             "parameters": [self._path_param(request, name) for name in path_fields],
             "responses": {
                 "200": self._response(method.output_type, binding.response_body),
-                "default": {"description": "Error (google.rpc.Status)", "content": _json(self._ref_name(STATUS))},
+                **self._errors(method, verb, has_body=bool(binding.body)),
             },
         }
         if binding.body:
@@ -119,9 +161,24 @@ class Builder:
         operation["parameters"] += self._query_params(request, binding.body, path_fields)
         return operation
 
+    def _errors(self, method: descriptor.MethodDescriptor, verb: str, *, has_body: bool) -> dict[str, Any]:
+        """The error answers of one operation, each a google.rpc.Status JSON body."""
+        codes = ["400", "401", "403", "404", "429", "431"]
+        if verb != "get":
+            codes.append("409")
+        if has_body:
+            codes.append("413")
+        if method.full_name in self.unbuilt:
+            codes.append("501")
+        status = _json(self._ref_name(STATUS))
+        return {code: {"description": ERRORS[code], "content": status} for code in sorted(codes)}
+
     def _path_param(self, message: descriptor.Descriptor, dotted: str) -> dict[str, Any]:
         field = _field_at(message, dotted)
-        return {"name": dotted, "in": "path", "required": True, "schema": self._field_schema(field, repeated=False)}
+        schema = self._field_schema(field, repeated=False, request=True)
+        if schema.get("type") == "string" and "pattern" not in schema and "enum" not in schema:
+            schema["minLength"] = 1
+        return {"name": dotted, "in": "path", "required": True, "schema": schema}
 
     def _query_params(self, message: descriptor.Descriptor, body: str, taken: list[str]) -> list[dict[str, Any]]:
         if body == "*":
@@ -130,12 +187,13 @@ class Builder:
         for field in message.fields:
             if field.name in taken or field.name == body or _is_message(field, exclude_well_known=True):
                 continue
-            params.append({"name": field.name, "in": "query", "required": False, "schema": self._field_schema(field)})
+            schema = self._field_schema(field, request=True)
+            params.append({"name": field.name, "in": "query", "required": False, "schema": schema})
         return params
 
     def _request_body(self, message: descriptor.Descriptor, body: str, taken: list[str]) -> dict[str, Any]:
         if body == "*":
-            return {"required": True, "content": _json(self._message_schema(message, exclude=taken))}
+            return {"required": True, "content": _json(self._message_schema(message, exclude=taken, request=True))}
         field = message.fields_by_name[body]
         if field.message_type is not None and field.message_type.full_name == HTTP_BODY:
             return {"required": True, "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}}}
@@ -153,8 +211,11 @@ class Builder:
         if full_name == STATUS and STATUS not in self.schemas:
             self.schemas[STATUS] = {
                 "type": "object",
+                "description": "An error: the gRPC status code, a message for developers, and typed details "
+                "(google.rpc.ErrorInfo, google.rpc.BadRequest, ...).",
+                "required": ["code", "message"],
                 "properties": {
-                    "code": {"type": "integer"},
+                    "code": {"type": "integer", "format": "int32", "minimum": 0, "maximum": 16},
                     "message": {"type": "string"},
                     "details": {"type": "array", "items": _WELL_KNOWN["google.protobuf.Any"]},
                 },
@@ -164,27 +225,65 @@ class Builder:
             self.schemas[full_name] = self._message_schema(message)
         return {"$ref": f"#/components/schemas/{full_name}"}
 
-    def _message_schema(self, message: descriptor.Descriptor, exclude: Iterable[str] = ()) -> dict[str, Any]:
+    def _message_schema(
+        self, message: descriptor.Descriptor, exclude: Iterable[str] = (), *, request: bool = False
+    ) -> dict[str, Any]:
         skipped = set(exclude)
-        properties = {f.name: self._field_schema(f) for f in message.fields if f.name not in skipped}
+        fields = [f for f in message.fields if f.name not in skipped]
+        properties = {f.name: self._property(f, request=request) for f in fields}
         schema: dict[str, Any] = {"type": "object", "properties": properties}
+        required = [f.name for f in fields if field_behaviors(f) & {field_behavior_pb2.REQUIRED}]
+        if required:
+            schema["required"] = required
         description = self.comments.get(message.full_name)
         if description:
             schema["description"] = description
         return schema
 
-    def _field_schema(self, field: descriptor.FieldDescriptor, *, repeated: bool = True) -> dict[str, Any]:
+    def _property(self, field: descriptor.FieldDescriptor, *, request: bool) -> dict[str, Any]:
+        schema = self._field_schema(field, request=request)
+        if field_behaviors(field) & {field_behavior_pb2.OUTPUT_ONLY}:
+            return {"allOf": [schema], "readOnly": True} if "$ref" in schema else {**schema, "readOnly": True}
+        return schema
+
+    def _field_schema(
+        self, field: descriptor.FieldDescriptor, *, repeated: bool = True, request: bool = False
+    ) -> dict[str, Any]:
         if field.message_type is not None and field.message_type.GetOptions().map_entry:
             value = field.message_type.fields_by_name["value"]
             return {"type": "object", "additionalProperties": self._field_schema(value)}
         if repeated and field.is_repeated:
-            return {"type": "array", "items": self._field_schema(field, repeated=False)}
+            return {"type": "array", "items": self._field_schema(field, repeated=False, request=request)}
         if field.enum_type is not None:
             return {"type": "string", "enum": [v.name for v in field.enum_type.values]}
         if field.message_type is not None:
             name = field.message_type.full_name
             return dict(_WELL_KNOWN[name]) if name in _WELL_KNOWN else self._ref_name(name, field.message_type)
-        return dict(_SCALARS[field.type])
+        return _scalar_schema(field, request=request)
+
+
+def _scalar_schema(field: descriptor.FieldDescriptor, *, request: bool) -> dict[str, Any]:
+    """A scalar's JSON schema; in requests, also the bounds and formats the edge and services enforce."""
+    schema = dict(_SCALARS[field.type])
+    if not request:
+        return schema
+    if schema.get("format") == "int32":
+        schema.update(INT32_RANGE)
+    elif schema["type"] == "integer" and "minimum" in schema:
+        schema["maximum"] = UINT32_MAX
+    elif schema.get("format") in _INTEGER_STRING:
+        schema["pattern"] = _INTEGER_STRING[schema["format"]]
+    if field.name == "page_size":
+        schema["minimum"] = 0
+    if field.name in UUID_FIELDS and field.type == FD.TYPE_STRING:
+        schema.update({"format": "uuid", "pattern": UUID_PATTERN})
+    return schema
+
+
+def field_behaviors(field: descriptor.FieldDescriptor) -> set[int]:
+    """The google.api.field_behavior values declared on a field."""
+    options = descriptor_pb2.FieldOptions.FromString(field.GetOptions().SerializeToString())
+    return set(options.Extensions[field_behavior_pb2.field_behavior])
 
 
 def _http_rule(method: descriptor.MethodDescriptor) -> http_pb2.HttpRule | None:
@@ -227,6 +326,55 @@ def _first_line(text: str) -> str:
     return text.splitlines()[0].strip() if text else ""
 
 
+def unbuilt_methods(services_dir: Path = REPO_ROOT / "services") -> frozenset[str]:
+    """Full names of the RPCs whose behaviour is not built: a servicer method inherited, not overridden,
+    from the generated base class (it answers UNIMPLEMENTED), and every method of a service no servicer
+    of `services/*/*api.py` serves."""
+    built: set[str] = set()
+    for base, servicer in _servicers(services_dir):
+        service = _service_of(base)
+        for name in service.methods_by_name:
+            if getattr(servicer, name, None) is not getattr(base, name, None):
+                built.add(f"{service.full_name}.{name}")
+    pool, _ = load_pool()
+    files = [f.name for f in descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_SET.read_bytes()).file]
+    every = {m.full_name for s in teei_services(pool, files) for m in s.methods}
+    return frozenset(every - built)
+
+
+def _servicers(services_dir: Path) -> list[tuple[type, type]]:
+    """(generated base class, servicer class) of every servicer module under `services_dir`."""
+    found: list[tuple[type, type]] = []
+    for path in sorted(services_dir.glob("*/*api.py")):
+        module = importlib.import_module(f"services.{path.parent.name}.{path.stem}")
+        for _, cls in inspect.getmembers(module, inspect.isclass):
+            bases = [b for b in cls.__mro__[1:] if _is_generated_servicer(b)]
+            if cls.__module__ == module.__name__ and bases:
+                found.append((bases[0], cls))
+    return found
+
+
+def _is_generated_servicer(cls: type) -> bool:
+    return cls.__module__.endswith("_pb2_grpc") and cls.__name__.endswith("Servicer")
+
+
+def _service_of(base: type) -> descriptor.ServiceDescriptor:
+    """The service a generated `<Service>Servicer` base class belongs to."""
+    pb2 = importlib.import_module(base.__module__.removesuffix("_grpc"))
+    service: descriptor.ServiceDescriptor = pb2.DESCRIPTOR.services_by_name[base.__name__.removesuffix("Servicer")]
+    return service
+
+
+def rest_methods(descriptor_set: Path = DESCRIPTOR_SET) -> dict[str, list[str]]:
+    """Every REST path template bound in the contracts and its HTTP methods (upper case)."""
+    pool, comments = load_pool(descriptor_set)
+    names = [f.name for f in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file]
+    builder = Builder(comments)
+    for service in teei_services(pool, names):
+        builder.add_service(service)
+    return {path: sorted(verb.upper() for verb in item) for path, item in sorted(builder.paths.items())}
+
+
 def rest_paths(descriptor_set: Path = DESCRIPTOR_SET) -> list[str]:
     """Every REST path template bound in the contracts."""
     pool, comments = load_pool(descriptor_set)
@@ -262,10 +410,11 @@ def generate(out_dir: Path = OUT_DIR, descriptor_set: Path = DESCRIPTOR_SET) -> 
     pool, comments = load_pool(descriptor_set)
     names = [f.name for f in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file]
     services = teei_services(pool, names)
+    unbuilt = unbuilt_methods()
     out_dir.mkdir(parents=True, exist_ok=True)
-    merged, written, rows = Builder(comments), [], []
+    merged, written, rows = Builder(comments, unbuilt), [], []
     for service in services:
-        single = Builder(comments)
+        single = Builder(comments, unbuilt)
         single.add_service(service)
         merged.add_service(service)
         short = service.full_name.split(".")[1]

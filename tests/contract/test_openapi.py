@@ -30,12 +30,18 @@ def test_spec_matches_the_edge_json_mapping(tmp_path: Path) -> None:
     get_profile = paths["/v1/profiles/{profile_id}"]["get"]
     assert get_profile["operationId"] == "ProfileService_GetProfile"
     assert get_profile["parameters"] == [
-        {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
+        {
+            "name": "profile_id",
+            "in": "path",
+            "required": True,
+            "schema": {"type": "string", "format": "uuid", "pattern": openapi.UUID_PATTERN},
+        }
     ]
     schemas = spec["components"]["schemas"]
     profile = schemas["teei.profile.v1.Profile"]["properties"]
-    assert profile["create_time"] == {"type": "string", "format": "date-time"}
-    assert profile["counters"] == {"type": "object", "additionalProperties": {"type": "string", "format": "int64"}}
+    assert profile["create_time"] == {"type": "string", "format": "date-time", "readOnly": True}
+    counters = {"type": "object", "additionalProperties": {"type": "string", "format": "int64"}, "readOnly": True}
+    assert profile["counters"] == counters
     assert "PERSON_ROLE_VOLUNTEER" in profile["role"]["enum"]
     csv_import = paths["/v1/kintell/imports"]["post"]["requestBody"]
     assert csv_import["content"] == {"*/*": {"schema": {"type": "string", "format": "binary"}}}
@@ -52,3 +58,36 @@ def test_index_lists_every_service(tmp_path: Path) -> None:
     index = (tmp_path / "index.md").read_text()
     for service in ("gateway", "operations", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"):
         assert f"[{service}.openapi.yaml]" in index
+
+
+def test_every_error_answer_is_documented_as_a_status_body(tmp_path: Path) -> None:
+    spec = _generate(tmp_path)["teei.openapi.yaml"]
+    status = {"application/json": {"schema": {"$ref": "#/components/schemas/google.rpc.Status"}}}
+    for item in spec["paths"].values():
+        for verb, operation in item.items():
+            responses = operation["responses"]
+            assert "default" not in responses
+            assert {"400", "401", "403", "404", "429", "431"} <= set(responses)
+            assert ("409" in responses) == (verb != "get")
+            assert ("413" in responses) == ("requestBody" in operation)
+            assert all(responses[code]["content"] == status for code in responses if code != "200")
+    assert spec["components"]["schemas"]["google.rpc.Status"]["required"] == ["code", "message"]
+
+
+def test_only_unbuilt_rpcs_document_501(tmp_path: Path) -> None:
+    spec = _generate(tmp_path)["teei.openapi.yaml"]
+    paths = spec["paths"]
+    assert "501" in paths["/v1/privacy/export"]["post"]["responses"]
+    assert "501" not in paths["/v1/profiles"]["post"]["responses"]
+    assert "teei.gateway.v1.GatewayService.ExportOwnData" in openapi.unbuilt_methods()
+    assert "teei.profile.v1.ProfileService.CreateProfile" not in openapi.unbuilt_methods()
+
+
+def test_requests_are_constrained_as_the_services_validate_them(tmp_path: Path) -> None:
+    paths = _generate(tmp_path)["teei.openapi.yaml"]["paths"]
+    params = {p["name"]: p["schema"] for p in paths["/v1/buddy/matches"]["get"]["parameters"]}
+    assert params["page_size"] == {"type": "integer", "format": "int32", "minimum": 0, "maximum": 2**31 - 1}
+    assert params["profile_id"]["format"] == "uuid"
+    assert params["profile_id"]["pattern"] == openapi.UUID_PATTERN
+    sso = paths["/v1/auth/sso/{provider}/login"]["get"]["parameters"][0]["schema"]
+    assert sso == {"type": "string", "minLength": 1}
