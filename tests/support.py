@@ -10,6 +10,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO
 
+import grpc
+from google.rpc import error_details_pb2
+from grpc_status import rpc_status
+
 from services.kit.testing import ISSUER, Issuer
 
 
@@ -77,3 +81,15 @@ def serving_jwks(issuer: Issuer = ISSUER) -> Iterator[str]:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+def error_reason(error: grpc.aio.AioRpcError) -> str:
+    """The `reason` of the ErrorInfo detail a refused call carries ('' without one)."""
+    status = rpc_status.from_call(error)
+    assert status is not None, "the error carries google.rpc.Status details"
+    for detail in status.details:
+        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
+            info = error_details_pb2.ErrorInfo()
+            detail.Unpack(info)
+            return str(info.reason)
+    return ""

@@ -17,12 +17,11 @@ from typing import Any
 import grpc
 import pytest
 from cryptography.hazmat.primitives import serialization
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.kit.testing import ISSUER, Issuer, bearer, tenant
 from teei.common.v1 import types_pb2
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+from tests.support import error_reason
 
 OTHER_ISSUER = Issuer()
 
@@ -81,17 +80,6 @@ async def _error(call: object) -> grpc.aio.AioRpcError:
     return caught.value
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.metadata.get("reason", info.reason))
-    raise AssertionError("no ErrorInfo detail")
-
-
 async def _create(profiles: profile_pb2_grpc.ProfileServiceAsyncStub, email: str, company: str = "acme") -> str:
     request = profile_pb2.CreateProfileRequest(profile=profile_pb2.Profile(email=email))
     return (await profiles.CreateProfile(request, metadata=tenant(company))).profile.profile_id
@@ -105,7 +93,7 @@ async def test_a_token_that_proves_nothing_is_unauthenticated(
     request = profile_pb2.ListProfilesRequest()
     error = await _error(profiles.ListProfiles(request, metadata=bearer(make())))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _reason(error) == reason
+    assert error_reason(error) == reason
 
 
 @pytest.mark.parametrize(

@@ -12,8 +12,6 @@ from pathlib import Path
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.cli import certs
 from services.kit import mtls, servicetokens, tenancy
@@ -24,6 +22,7 @@ from services.kit.server import GrpcServer
 from services.kit.testing import ISSUER, tenant
 from services.profile import bootstrap as profile_bootstrap
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+from tests.support import error_reason
 
 LIST = profile_pb2.ListProfilesRequest()
 
@@ -63,17 +62,6 @@ async def _error(call: object) -> grpc.aio.AioRpcError:
     return caught.value
 
 
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.metadata.get("reason", info.reason))
-    raise AssertionError("no ErrorInfo")
-
-
 async def test_an_allowed_service_with_a_token_for_the_callee_is_served(cert_dir: Path, profile_port: int) -> None:
     target = f"127.0.0.1:{profile_port}"
     async with mesh_channel(target, callee="profile", caller="gateway", cert_dir=cert_dir) as channel:
@@ -96,7 +84,7 @@ async def test_a_service_without_a_service_token_is_refused(cert_dir: Path, prof
     async with _plain(cert_dir, "gateway", profile_port) as channel:
         error = await _error(_stub(channel).ListProfiles(LIST, metadata=tenant("acme")))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _reason(error) == "SERVICE_TOKEN_MISSING"
+    assert error_reason(error) == "SERVICE_TOKEN_MISSING"
 
 
 @pytest.mark.parametrize(
@@ -114,7 +102,7 @@ async def test_a_token_not_made_by_this_caller_for_this_callee_is_refused(
     async with _plain(cert_dir, "gateway", profile_port) as channel:
         error = await _error(_stub(channel).ListProfiles(LIST, metadata=metadata))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    assert _reason(error) == reason
+    assert error_reason(error) == reason
 
 
 async def test_an_expired_service_token_is_refused(cert_dir: Path, profile_port: int) -> None:
@@ -122,7 +110,7 @@ async def test_an_expired_service_token_is_refused(cert_dir: Path, profile_port:
     metadata = (*tenant("acme"), (servicetokens.HEADER, stale))
     async with _plain(cert_dir, "gateway", profile_port) as channel:
         error = await _error(_stub(channel).ListProfiles(LIST, metadata=metadata))
-    assert _reason(error) == "SERVICE_TOKEN_EXPIRED"
+    assert error_reason(error) == "SERVICE_TOKEN_EXPIRED"
 
 
 async def test_a_service_not_on_the_allow_list_is_refused_even_with_a_valid_token(

@@ -16,8 +16,6 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from google.api import httpbody_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.cli import webhooks as secrets_file
 from services.kintell import bootstrap
@@ -26,6 +24,7 @@ from services.kit.config import ServiceConfig
 from services.kit.testing import running, tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
+from tests.support import error_reason
 from tests.unit.kintell.samples import session_body
 
 Stub: TypeAlias = "kintell_pb2_grpc.KintellServiceAsyncStub"
@@ -56,7 +55,7 @@ class Kintell:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await self.send(body, signature, caller)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, caught.value.details()
-        return _reason(caught.value)
+        return error_reason(caught.value)
 
     async def stored(self, caller: Metadata = ACME) -> int:
         """How many sessions the caller's tenant holds."""
@@ -66,17 +65,6 @@ class Kintell:
         """The types of the events waiting in the outbox."""
         with db.UnitOfWork(self.engine).begin() as session:
             return [envelope.type for envelope in events.pending(session)]
-
-
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
 
 
 def signed(secret: str, body: bytes = BODY, *, message_id: str | None = None, timestamp: int | None = None) -> Metadata:

@@ -13,8 +13,6 @@ import grpc
 import pytest
 import sqlalchemy as sa
 from google.api import httpbody_pb2
-from google.rpc import error_details_pb2
-from grpc_status import rpc_status
 
 from services.cli import webhooks as secrets_file
 from services.kit import db, events, webhooks
@@ -25,6 +23,7 @@ from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2 as pb
 from teei.upskilling.v1 import upskilling_pb2_grpc
 from tests.integration.upskilling.signing import SECRETS, provision_all
+from tests.support import error_reason
 from tests.unit.upskilling import support
 
 if TYPE_CHECKING:
@@ -61,7 +60,7 @@ class Upskilling:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await self.send(body, signature, caller, provider)
         assert caught.value.code() == grpc.StatusCode.UNAUTHENTICATED, caught.value.details()
-        return _reason(caught.value)
+        return error_reason(caught.value)
 
     async def stored(self, caller: Metadata = ACME) -> int:
         """How many progress records the caller's tenant holds."""
@@ -71,17 +70,6 @@ class Upskilling:
         """The types of the events waiting in the outbox."""
         with db.UnitOfWork(self.engine).begin() as session:
             return [envelope.type for envelope in events.pending(session)]
-
-
-def _reason(error: grpc.aio.AioRpcError) -> str:
-    status = rpc_status.from_call(error)
-    assert status is not None
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return str(info.reason)
-    return ""
 
 
 def signed(secret: str, body: bytes = BODY, *, message_id: str | None = None, timestamp: int | None = None) -> Metadata:
