@@ -30,6 +30,9 @@ _OPTIONS = [
     ("grpc.enable_retries", 1),
     ("grpc.keepalive_time_ms", 30_000),
     ("grpc.max_receive_message_length", 16 * 1024 * 1024),
+    # After a long outage gRPC's reconnect back-off grows to 120 s by default, which would keep a
+    # recovered callee unreachable long after the breaker is ready to close; cap it at 5 s.
+    ("grpc.max_reconnect_backoff_ms", 5_000),
 ]
 
 
