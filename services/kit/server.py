@@ -54,6 +54,8 @@ class Service:
     config: ServiceConfig
     registrations: Sequence[Registration]
     on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # Background work to start once the server serves (e.g. a retrier); stopped by on_stop hooks.
+    on_start: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
     engine: sa.Engine | None = None
     subscriptions: Sequence[events.Subscription] = ()
     max_message_bytes: int = 4 * 1024 * 1024
@@ -115,6 +117,10 @@ class GrpcServer:
             raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
         await server.start()
         await self._start_bus()
+        for hook in self.service.on_start:
+            outcome = hook()
+            if outcome is not None:
+                await outcome
         if self.retention is not None:
             self.retention.start()
         for name in ("", *names):

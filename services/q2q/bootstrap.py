@@ -76,6 +76,7 @@ def build(
         config=config,
         registrations=[registration],
         on_stop=on_stop,
+        on_start=[] if retrier is None else [retrier.ensure_started],
         engine=engine,
         subscriptions=subscriptions(classifier),
     )

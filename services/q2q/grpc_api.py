@@ -46,7 +46,7 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
             store=request.store,
         )
         if self._retrier is not None:
-            self._retrier.ensure_started()  # the kit has no start hook: the first Classify starts it
+            self._retrier.ensure_started()  # started with the server; a no-op unless it was stopped
         outcome = await on_demand.classify(command, parts=self._screening, bearer=current_bearer())
         return q2q_pb2.ClassifyResponse(
             labels=wire.labels(outcome.labels),
