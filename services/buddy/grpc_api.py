@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -147,7 +148,8 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     async def _list(
         self, kind: str, where: RecordFilter, request: Any, to_proto: Callable[[Any], E]
     ) -> tuple[list[E], str]:
-        query = ListRecords(current_tenant(), kind, where, request.page_size, request.page_token, request.profile_id)
+        where = replace(where, profile_id=request.profile_id)
+        query = ListRecords(current_tenant(), kind, where, request.page_size, request.page_token)
         found: list[Record]
         found, token = await asyncio.to_thread(handlers.list_records, query, uow=self._uow)
         return [to_proto(record) for record in found], token

@@ -17,7 +17,15 @@ from typing import Any, TypeVar
 
 from services.buddy import outbound
 from services.buddy.domain import paging, records
-from services.buddy.domain.commands import GetImport, GetRecord, ImportRecords, ListImports, ListRecords, ReceiveWebhook
+from services.buddy.domain.commands import (
+    GetImport,
+    GetRecord,
+    ImportRecords,
+    ListImports,
+    ListRecords,
+    ReceiveWebhook,
+    RecordFilter,
+)
 from services.buddy.domain.errors import (
     BuddyError,
     DeliveryConflict,
@@ -188,25 +196,24 @@ def get_record(query: GetRecord, *, uow: BuddyUnitOfWork) -> Record:
 def list_records(query: ListRecords, *, uow: BuddyUnitOfWork) -> tuple[list[Record], str]:
     """A page of records, newest first, and the token of the next page ('' on the last)."""
     spec = spec_for(query.kind)
-    _check_filter(query)
+    where = _checked_filter(query.filter)
     page = paging.page(query.page_size, query.page_token)
-    where = replace(query.filter, email=query.filter.email.strip().lower())
     with uow.begin(company_id=query.company_id) as repo:
         found: list[Record] = repo.find(spec.kind, where, page)
     return _paged(found, page, lambda r: paging.Cursor(r.occurred_at, r.record_id))
 
 
-def _check_filter(query: ListRecords) -> None:
-    if query.profile_id:
-        message = "filtering by profile is not supported here; filter by e-mail or match"
-        raise InvalidBuddyRequest(message, violations=[FieldViolation("profile_id", message)])
-    if query.filter.match_id:
-        _uuid(query.filter.match_id, "match_id")
-    since, before = query.filter.since, query.filter.before
+def _checked_filter(where: RecordFilter) -> RecordFilter:
+    """The filter with ids validated (profile id made canonical) and the e-mail normalised."""
+    if where.match_id:
+        _uuid(where.match_id, "match_id")
+    since, before = where.since, where.before
     if since is not None and before is not None and since >= before:
         raise InvalidBuddyRequest(
             "end_time must be after start_time", violations=[FieldViolation("end_time", "must be after start_time")]
         )
+    profile_id = _uuid(where.profile_id, "profile_id") if where.profile_id else ""
+    return replace(where, email=where.email.strip().lower(), profile_id=profile_id)
 
 
 def _paged(found: list[T], page: paging.Page, cursor: Callable[[T], paging.Cursor]) -> tuple[list[T], str]:

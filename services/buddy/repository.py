@@ -11,9 +11,10 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.buddy.domain.commands import RecordFilter
-from services.buddy.domain.model import Record
+from services.buddy.domain.model import BuddyEvent, Record
 from services.buddy.domain.paging import Page
-from services.buddy.tables import KIND_OF, STORES, Store, deliveries, utc
+from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, utc
+from services.buddy.tables import deliveries, event_attendees
 from services.kit import events, imports
 from services.kit.csvimport import Parsed, RowError
 from services.kit.db import UnitOfWork
@@ -52,6 +53,7 @@ class SqlBuddyRepository:
         """Stores a new record."""
         store = STORES[KIND_OF[type(record)]]
         self._session.execute(store.table.insert().values(**store.to_row(record)))
+        self._write_attendees(record)
 
     def replace(self, record: Record) -> None:
         """Overwrites a stored record of this company."""
@@ -59,12 +61,23 @@ class SqlBuddyRepository:
         table = store.table
         condition = sa.and_(table.c.company_id == self.company_id, table.c.record_id == record.record_id)
         self._session.execute(table.update().where(condition).values(**store.to_row(record)))
+        self._write_attendees(record)
+
+    def _write_attendees(self, record: Record) -> None:
+        if not isinstance(record, BuddyEvent):
+            return
+        stored = event_attendees.c.event_id == record.record_id
+        self._session.execute(event_attendees.delete().where(stored, event_attendees.c.company_id == self.company_id))
+        rows = attendee_rows(record)
+        if rows:
+            self._session.execute(event_attendees.insert(), rows)
 
     def find(self, kind: str, where: RecordFilter, page: Page) -> list[Record]:
         """Up to `page.size` + 1 records, newest first (the extra one says whether more follow)."""
         store = STORES[kind]
         table, time = store.table, store.table.c[store.time]
-        query = sa.select(table).where(table.c.company_id == self.company_id, *_conditions(store, where))
+        conditions = _conditions(store, where, company_id=self.company_id)
+        query = sa.select(table).where(table.c.company_id == self.company_id, *conditions)
         if page.after is not None:
             at, item_id = page.after.at, page.after.item_id
             query = query.where(sa.or_(time < at, sa.and_(time == at, table.c.record_id < item_id)))
@@ -121,10 +134,12 @@ class SqlBuddyRepository:
         return [batch for batch_id in ids if (batch := self.get_batch(batch_id)) is not None]
 
 
-def _conditions(store: Store, where: RecordFilter) -> Iterator[sa.ColumnElement[bool]]:
+def _conditions(store: Store, where: RecordFilter, *, company_id: str) -> Iterator[sa.ColumnElement[bool]]:
     c, time = store.table.c, store.table.c[store.time]
     if where.match_id:
         yield c.match_id == where.match_id
+    if where.profile_id:
+        yield _of_profile(store, where.profile_id, company_id)
     if where.email and store.person:
         yield c[f"{store.person}_email"] == where.email
     elif where.email:
@@ -139,6 +154,16 @@ def _conditions(store: Store, where: RecordFilter) -> Iterator[sa.ColumnElement[
         yield time >= where.since
     if where.before is not None:
         yield time < where.before
+
+
+def _of_profile(store: Store, profile_id: str, company_id: str) -> sa.ColumnElement[bool]:
+    """Records where any of their people has this profile id (for events: any attendee)."""
+    if store.people:
+        return sa.or_(*(store.table.c[f"{prefix}_profile_id"] == profile_id for prefix in store.people))
+    attended = sa.select(event_attendees.c.event_id).where(
+        event_attendees.c.company_id == company_id, event_attendees.c.profile_id == profile_id
+    )
+    return store.table.c.record_id.in_(attended)
 
 
 class SqlBuddyUnitOfWork:

@@ -1,32 +1,15 @@
-"""The buddy service's SQL tables and the mapping between their rows and the domain records."""
+"""The buddy service's SQL tables (the migrations in migrations/versions are their frozen history).
+
+Every person column group stores, next to the e-mail, the unified profile id derived from
+(company, e-mail) on write; event attendees, a list, get one row each in `buddy_event_attendees`."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 import sqlalchemy as sa
 
-from services.buddy.domain.model import (
-    BuddyEvent,
-    Channel,
-    CheckIn,
-    EventType,
-    Feedback,
-    Match,
-    MatchStatus,
-    Mood,
-    Person,
-    Provenance,
-    Record,
-    Side,
-)
-
 metadata = sa.MetaData()
-Row = sa.RowMapping
 When = sa.DateTime(timezone=True)
 
 
@@ -47,10 +30,15 @@ def _record_columns() -> list[sa.Column[Any]]:
 def _person_columns(prefix: str) -> list[sa.Column[Any]]:
     return [
         sa.Column(f"{prefix}_email", sa.String(255), nullable=False),
+        sa.Column(f"{prefix}_profile_id", sa.String(36), nullable=False, server_default=""),
         sa.Column(f"{prefix}_external_id", sa.String(255), nullable=False),
         sa.Column(f"{prefix}_given_name", sa.String(200), nullable=False),
         sa.Column(f"{prefix}_family_name", sa.String(200), nullable=False),
     ]
+
+
+def _profile_index(table: str, prefix: str) -> sa.Index:
+    return sa.Index(f"ix_{table}_{prefix}_profile", "company_id", f"{prefix}_profile_id")
 
 
 def _unique(name: str) -> sa.UniqueConstraint:
@@ -73,6 +61,8 @@ matches = sa.Table(
     sa.Index("ix_buddy_matches_participant", "company_id", "participant_email"),
     sa.Index("ix_buddy_matches_buddy", "company_id", "buddy_email"),
     sa.Index("ix_buddy_matches_time", "company_id", "matched_at"),
+    _profile_index("buddy_matches", "participant"),
+    _profile_index("buddy_matches", "buddy"),
 )
 events = sa.Table(
     "buddy_events",
@@ -88,6 +78,14 @@ events = sa.Table(
     sa.Index("ix_buddy_events_match", "company_id", "match_id"),
     sa.Index("ix_buddy_events_time", "company_id", "event_at"),
 )
+event_attendees = sa.Table(
+    "buddy_event_attendees",
+    metadata,
+    sa.Column("event_id", sa.String(36), sa.ForeignKey("buddy_events.record_id"), primary_key=True),
+    sa.Column("profile_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Index("ix_buddy_event_attendees_profile", "company_id", "profile_id"),
+)
 checkins = sa.Table(
     "buddy_checkins",
     metadata,
@@ -102,6 +100,7 @@ checkins = sa.Table(
     _unique("buddy_checkins"),
     sa.Index("ix_buddy_checkins_match", "company_id", "match_id"),
     sa.Index("ix_buddy_checkins_time", "company_id", "checkin_at"),
+    _profile_index("buddy_checkins", "person"),
 )
 feedback = sa.Table(
     "buddy_feedback",
@@ -119,6 +118,7 @@ feedback = sa.Table(
     _unique("buddy_feedback"),
     sa.Index("ix_buddy_feedback_match", "company_id", "match_id"),
     sa.Index("ix_buddy_feedback_time", "company_id", "submitted_at"),
+    _profile_index("buddy_feedback", "author"),
 )
 deliveries = sa.Table(
     "buddy_webhook_deliveries",
@@ -130,170 +130,3 @@ deliveries = sa.Table(
     sa.Column("record_id", sa.String(36), nullable=False),
     sa.Column("received_at", When, nullable=False),
 )
-
-
-def utc(value: datetime) -> datetime:
-    """A stored time as aware UTC (SQLite drops the zone; every stored time is UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _base_row(record: Record) -> dict[str, Any]:
-    origin = record.provenance
-    return {
-        "record_id": record.record_id,
-        "company_id": record.company_id,
-        "external_id": record.external_id,
-        "channel": origin.channel.value,
-        "batch_id": origin.batch_id,
-        "delivery_id": origin.delivery_id,
-        "received_at": origin.received_at,
-        "created_at": record.created_at,
-        "updated_at": record.updated_at,
-    }
-
-
-def _base(row: Row) -> dict[str, Any]:
-    origin = Provenance(Channel(row["channel"]), utc(row["received_at"]), row["batch_id"], row["delivery_id"])
-    return {
-        "record_id": row["record_id"],
-        "company_id": row["company_id"],
-        "external_id": row["external_id"],
-        "provenance": origin,
-        "created_at": utc(row["created_at"]),
-        "updated_at": utc(row["updated_at"]),
-    }
-
-
-def _person_row(prefix: str, person: Person) -> dict[str, str]:
-    return {f"{prefix}_{name}": value for name, value in vars(person).items()}
-
-
-def _person(row: Row, prefix: str) -> Person:
-    return Person(*(row[f"{prefix}_{name}"] for name in ("email", "external_id", "given_name", "family_name")))
-
-
-def _match_row(m: Match) -> dict[str, Any]:
-    return {
-        **_base_row(m),
-        **_person_row("participant", m.participant),
-        **_person_row("buddy", m.buddy),
-        "matched_at": m.matched_at,
-        "status": m.status.value,
-        "languages": json.dumps(m.languages),
-        "interests": json.dumps(m.interests),
-        "location": m.location,
-        "ended_at": m.ended_at,
-    }
-
-
-def _match(row: Row) -> Match:
-    return Match(
-        **_base(row),
-        participant=_person(row, "participant"),
-        buddy=_person(row, "buddy"),
-        matched_at=utc(row["matched_at"]),
-        status=MatchStatus(row["status"]),
-        languages=tuple(json.loads(row["languages"])),
-        interests=tuple(json.loads(row["interests"])),
-        location=row["location"],
-        ended_at=utc(row["ended_at"]) if row["ended_at"] else None,
-    )
-
-
-def _event_row(e: BuddyEvent) -> dict[str, Any]:
-    attendees = json.dumps([vars(p) for p in e.attendees])
-    return {
-        **_base_row(e),
-        "match_id": e.match_id,
-        "event_type": e.event_type.value,
-        "event_at": e.event_at,
-        "description": e.description,
-        "location": e.location,
-        "attendees": attendees,
-    }
-
-
-def _event(row: Row) -> BuddyEvent:
-    return BuddyEvent(
-        **_base(row),
-        match_id=row["match_id"],
-        event_type=EventType(row["event_type"]),
-        event_at=utc(row["event_at"]),
-        description=row["description"],
-        location=row["location"],
-        attendees=tuple(Person(**p) for p in json.loads(row["attendees"])),
-    )
-
-
-def _checkin_row(c: CheckIn) -> dict[str, Any]:
-    return {
-        **_base_row(c),
-        **_person_row("person", c.person),
-        "match_id": c.match_id,
-        "side": c.side.value,
-        "checkin_at": c.checkin_at,
-        "mood": c.mood.value,
-        "notes": c.notes,
-        "answers": json.dumps(c.answers),
-    }
-
-
-def _checkin(row: Row) -> CheckIn:
-    return CheckIn(
-        **_base(row),
-        match_id=row["match_id"],
-        person=_person(row, "person"),
-        side=Side(row["side"]),
-        checkin_at=utc(row["checkin_at"]),
-        mood=Mood(row["mood"]),
-        notes=row["notes"],
-        answers=tuple((q, a) for q, a in json.loads(row["answers"])),
-    )
-
-
-_SCORES = ("rating", "communication", "helpfulness", "engagement")
-
-
-def _feedback_row(f: Feedback) -> dict[str, Any]:
-    scores = {name: getattr(f, name) for name in _SCORES}
-    return {
-        **_base_row(f),
-        **_person_row("author", f.author),
-        **scores,
-        "match_id": f.match_id,
-        "side": f.side.value,
-        "submitted_at": f.submitted_at,
-        "text": f.text,
-    }
-
-
-def _feedback(row: Row) -> Feedback:
-    return Feedback(
-        **_base(row),
-        **{name: row[name] for name in _SCORES},
-        match_id=row["match_id"],
-        author=_person(row, "author"),
-        side=Side(row["side"]),
-        submitted_at=utc(row["submitted_at"]),
-        text=row["text"],
-    )
-
-
-@dataclass(frozen=True)
-class Store:
-    """How one record kind is kept: its table, the time it is ordered by, and its row mapping."""
-
-    table: sa.Table
-    time: str
-    to_row: Callable[[Any], dict[str, Any]]
-    from_row: Callable[[Row], Record]
-    person: str = ""
-
-
-STORES = {
-    "matches": Store(matches, "matched_at", _match_row, _match),
-    "events": Store(events, "event_at", _event_row, _event),
-    "checkins": Store(checkins, "checkin_at", _checkin_row, _checkin, person="person"),
-    "feedback": Store(feedback, "submitted_at", _feedback_row, _feedback, person="author"),
-}
-KIND_OF: dict[type[Record], str] = {Match: "matches", BuddyEvent: "events", CheckIn: "checkins", Feedback: "feedback"}

@@ -57,11 +57,6 @@ def list_sessions(query: ListSessions, *, uow: KintellUnitOfWork) -> SessionPage
 
 
 def _session_filter(query: ListSessions) -> SessionFilter:
-    if query.profile_id:
-        raise InvalidRequest(
-            "sessions cannot be filtered by profile here",
-            violations=[FieldViolation("profile_id", "not supported; filter by participant_email or volunteer_email")],
-        )
     if query.start_at and query.end_at and query.end_at <= query.start_at:
         raise InvalidRequest("end_time must be after start_time", violations=[FieldViolation("end_time", "<= start")])
     return SessionFilter(
@@ -69,6 +64,7 @@ def _session_filter(query: ListSessions) -> SessionFilter:
         status=query.status,
         participant_email=query.participant_email.strip().lower(),
         volunteer_email=query.volunteer_email.strip().lower(),
+        profile_id=valid_id(query.profile_id, "profile_id") if query.profile_id else "",
         start_at=query.start_at,
         end_at=query.end_at,
     )

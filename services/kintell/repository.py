@@ -37,6 +37,7 @@ class SessionFilter:
     status: SessionStatus | None = None
     participant_email: str = ""
     volunteer_email: str = ""
+    profile_id: str = ""
     start_at: datetime | None = None
     end_at: datetime | None = None
 
@@ -229,6 +230,9 @@ def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(sessions.c.participant_email == where.participant_email)
     if where.volunteer_email:
         conditions.append(sessions.c.volunteer_email == where.volunteer_email)
+    if where.profile_id:
+        people = (sessions.c.participant_profile_id, sessions.c.volunteer_profile_id)
+        conditions.append(sa.or_(*(column == where.profile_id for column in people)))
     if where.start_at is not None:
         conditions.append(sessions.c.scheduled_at >= where.start_at)
     if where.end_at is not None:

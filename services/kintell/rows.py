@@ -18,6 +18,7 @@ from services.kintell.domain.model import (
     SessionFacts,
     SessionType,
 )
+from services.kit.identity import profile_id_for_email
 
 
 def session_row(session: Session) -> dict[str, Any]:
@@ -27,8 +28,8 @@ def session_row(session: Session) -> dict[str, Any]:
         "company_id": session.company_id,
         "external_session_id": facts.external_session_id,
         "session_type": facts.session_type.value,
-        **_person_row("participant", facts.participant),
-        **_person_row("volunteer", facts.volunteer),
+        **_person_row("participant", facts.participant, session.company_id),
+        **_person_row("volunteer", facts.volunteer, session.company_id),
         "scheduled_at": facts.scheduled_at,
         "completed_at": facts.completed_at,
         "duration_minutes": facts.duration_minutes,
@@ -48,13 +49,22 @@ def session_row(session: Session) -> dict[str, Any]:
     }
 
 
-def _person_row(role: str, person: Person) -> dict[str, str]:
+def _person_row(role: str, person: Person, company_id: str) -> dict[str, str]:
     return {
         f"{role}_email": person.email,
+        f"{role}_profile_id": profile_id_of(company_id, person.email),
         f"{role}_external_id": person.external_id,
         f"{role}_given_name": person.given_name,
         f"{role}_family_name": person.family_name,
     }
+
+
+def profile_id_of(company_id: str, email: str) -> str:
+    """The unified profile id of the person with this e-mail in this company ('' without an e-mail).
+
+    Stored next to each e-mail so that sessions can be listed by profile without a call to the
+    profile service; the migration that added the columns derives it the same way."""
+    return profile_id_for_email(company_id, email) if email.strip() else ""
 
 
 def to_session(row: sa.RowMapping) -> Session:

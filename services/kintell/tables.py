@@ -10,6 +10,8 @@ metadata = sa.MetaData()
 def _person_columns(role: str) -> list[sa.Column[str]]:
     return [
         sa.Column(f"{role}_email", sa.String(255), nullable=False),
+        # Derived from (company, e-mail) on write (services.kit.identity); '' when there is no e-mail.
+        sa.Column(f"{role}_profile_id", sa.String(36), nullable=False, server_default=""),
         sa.Column(f"{role}_external_id", sa.String(255), nullable=False),
         sa.Column(f"{role}_given_name", sa.String(200), nullable=False),
         sa.Column(f"{role}_family_name", sa.String(200), nullable=False),
@@ -45,6 +47,8 @@ sessions = sa.Table(
     sa.Index("ix_kintell_sessions_company_scheduled", "company_id", "scheduled_at", "session_id"),
     sa.Index("ix_kintell_sessions_company_participant", "company_id", "participant_email"),
     sa.Index("ix_kintell_sessions_company_volunteer", "company_id", "volunteer_email"),
+    sa.Index("ix_kintell_sessions_company_participant_profile", "company_id", "participant_profile_id"),
+    sa.Index("ix_kintell_sessions_company_volunteer_profile", "company_id", "volunteer_profile_id"),
 )
 
 ratings = sa.Table(

@@ -42,10 +42,14 @@ class GetRecord:
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """Filters of the list queries; empty values do not filter. Combined with AND."""
+    """Filters of the list queries; empty values do not filter. Combined with AND.
+
+    `profile_id` matches a record when any of its people has that unified profile id: a match's
+    participant or buddy, an event's attendees, a check-in's person, a feedback's author."""
 
     match_id: str = ""
     email: str = ""
+    profile_id: str = ""
     status: MatchStatus | None = None
     event_type: EventType | None = None
     side: Side | None = None
@@ -62,7 +66,6 @@ class ListRecords:
     filter: RecordFilter
     page_size: int = 0
     page_token: str = ""
-    profile_id: str = ""
 
 
 @dataclass(frozen=True)

@@ -85,8 +85,8 @@ def test_a_token_is_refused_for_other_filters_other_tenants_and_when_forged(seed
         assert caught.value.violations[0].field == "page_token"
 
 
-def test_profile_filter_and_inverted_time_range_are_refused(seeded: KintellUnitOfWork) -> None:
-    with pytest.raises(InvalidRequest, match="profile"):
+def test_malformed_profile_id_and_inverted_time_range_are_refused(seeded: KintellUnitOfWork) -> None:
+    with pytest.raises(InvalidRequest, match="profile_id is not a valid id"):
         queries.list_sessions(ListSessions("acme", profile_id="p-1"), uow=seeded)
     start = datetime(2026, 3, 4, tzinfo=UTC)
     with pytest.raises(InvalidRequest, match="end_time"):

@@ -184,7 +184,13 @@ class ExternalId(_message.Message):
     PROVIDER_FIELD_NUMBER: _builtins.int
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     provider: _types_pb2.IdentityProvider.ValueType
+    """The programme source. Required in LinkExternalId requests (not marked REQUIRED because this
+    message is also returned inside profiles).
+    """
     external_id: _builtins.str
+    """The person's id in that source (at most 255 characters, no control characters). Required in
+    LinkExternalId requests.
+    """
     def __init__(
         self,
         *,
@@ -210,7 +216,11 @@ class Enrolment(_message.Message):
     START_TIME_FIELD_NUMBER: _builtins.int
     END_TIME_FIELD_NUMBER: _builtins.int
     programme: _types_pb2.ProgrammeType.ValueType
+    """The programme. Required in UpsertEnrolment requests (not marked REQUIRED because this message
+    is also returned inside profiles).
+    """
     status: Global___EnrolmentStatus.ValueType
+    """The enrolment's status. Required in UpsertEnrolment requests."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp: ...
     @_builtins.property
@@ -401,7 +411,7 @@ Global___ListProfilesResponse: _TypeAlias = ListProfilesResponse  # noqa: Y015
 
 @_typing.final
 class LinkExternalIdRequest(_message.Message):
-    """LinkExternalId request."""
+    """LinkExternalId request; `external_id.provider` and `external_id.external_id` are required."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -409,7 +419,9 @@ class LinkExternalIdRequest(_message.Message):
     EXTERNAL_ID_FIELD_NUMBER: _builtins.int
     profile_id: _builtins.str
     @_builtins.property
-    def external_id(self) -> Global___ExternalId: ...
+    def external_id(self) -> Global___ExternalId:
+        """The identity to bind; both its `provider` and its `external_id` are required."""
+
     def __init__(
         self,
         *,
@@ -501,7 +513,7 @@ Global___MergeProfilesResponse: _TypeAlias = MergeProfilesResponse  # noqa: Y015
 
 @_typing.final
 class UpsertEnrolmentRequest(_message.Message):
-    """UpsertEnrolment request."""
+    """UpsertEnrolment request; `enrolment.programme` and `enrolment.status` are required."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -509,7 +521,9 @@ class UpsertEnrolmentRequest(_message.Message):
     ENROLMENT_FIELD_NUMBER: _builtins.int
     profile_id: _builtins.str
     @_builtins.property
-    def enrolment(self) -> Global___Enrolment: ...
+    def enrolment(self) -> Global___Enrolment:
+        """The enrolment to set; its `programme` and its `status` are required."""
+
     def __init__(
         self,
         *,

@@ -1,0 +1,80 @@
+"""The derived profile id of each session's participant and volunteer, backfilled, for the profile filter.
+
+Revision ID: 0003
+Revises: 0002
+Create Date: 2026-12-20
+"""
+
+from collections.abc import Iterator
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import op
+
+from services.kit.identity import profile_id_for_email
+
+revision = "0003"
+down_revision = "0002"
+branch_labels = None
+depends_on = None
+
+ROLES = ("participant", "volunteer")
+BATCH = 500
+
+sessions = sa.table(
+    "kintell_sessions",
+    sa.column("session_id", sa.String),
+    sa.column("company_id", sa.String),
+    *(sa.column(f"{role}_{name}", sa.String) for role in ROLES for name in ("email", "profile_id")),
+)
+
+
+def _index(role: str) -> str:
+    return f"ix_kintell_sessions_company_{role}_profile"
+
+
+def upgrade() -> None:
+    for role in ROLES:
+        op.add_column(
+            "kintell_sessions", sa.Column(f"{role}_profile_id", sa.String(36), nullable=False, server_default="")
+        )
+    _backfill(op.get_bind())
+    for role in ROLES:
+        op.create_index(_index(role), "kintell_sessions", ["company_id", f"{role}_profile_id"])
+
+
+def _backfill(connection: sa.Connection) -> None:
+    """Derives the ids of every stored session in batches of BATCH rows (keyset over session_id)."""
+    statement = (
+        sessions.update()
+        .where(sessions.c.session_id == sa.bindparam("key"))
+        .values({f"{role}_profile_id": sa.bindparam(f"new_{role}") for role in ROLES})
+    )
+    for batch in _batches(connection):
+        connection.execute(statement, [_derived(row) for row in batch])
+
+
+def _batches(connection: sa.Connection) -> Iterator[list[sa.RowMapping]]:
+    columns = [sessions.c.session_id, sessions.c.company_id, *(sessions.c[f"{role}_email"] for role in ROLES)]
+    after = ""
+    while True:
+        query = sa.select(*columns).where(sessions.c.session_id > after).order_by(sessions.c.session_id).limit(BATCH)
+        batch = list(connection.execute(query).mappings())
+        if not batch:
+            return
+        yield batch
+        after = batch[-1]["session_id"]
+
+
+def _derived(row: sa.RowMapping) -> dict[str, Any]:
+    values: dict[str, Any] = {"key": row["session_id"]}
+    for role in ROLES:
+        email = row[f"{role}_email"]
+        values[f"new_{role}"] = profile_id_for_email(row["company_id"], email) if email.strip() else ""
+    return values
+
+
+def downgrade() -> None:
+    for role in reversed(ROLES):
+        op.drop_index(_index(role), "kintell_sessions")
+        op.drop_column("kintell_sessions", f"{role}_profile_id")
