@@ -56,6 +56,7 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
             model_version=outcome.model_version,
             content_hash=outcome.content_hash,
             stored=outcome.stored,
+            screening=wire.SCREENING_TO_PROTO[outcome.screening],
         )
 
     async def ListScores(self, request: q2q_pb2.ListScoresRequest, context: Context) -> q2q_pb2.ListScoresResponse:

@@ -55,6 +55,8 @@ class ClassifyOutcome:
     model_version: str
     content_hash: str
     stored: bool
+    # not_requested | passed | held_for_review | unsafe | awaiting_screening (services.q2q.on_demand)
+    screening: str = "not_requested"
 
 
 def check_classify(command: ClassifyText) -> None:

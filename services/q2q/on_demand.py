@@ -17,7 +17,7 @@ storing fails closed: FAILED_PRECONDITION SCREENING_NOT_CONFIGURED, nothing kept
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from services.kit.logs import get_logger
 from services.kit.resilience import remaining_time
@@ -66,11 +66,13 @@ async def classify(command: ClassifyText, *, parts: Screening, bearer: str | Non
         verdict = await parts.screener.screen(request, bearer=bearer or "", seconds=_budget())
     except ScreeningUnavailable as exc:
         await _keep_for_screening(request, parts, bearer, reason=str(exc))
-        return handlers.classify_text(command.text, classifier=parts.classifier)
+        outcome = handlers.classify_text(command.text, classifier=parts.classifier)
+        return replace(outcome, screening="awaiting_screening")
     stored = await asyncio.to_thread(settle, verdict, parts)
     if stored is not None:
-        return handlers.stored_outcome(stored)
-    return handlers.classify_text(verdict.text or command.text, classifier=parts.classifier)
+        return replace(handlers.stored_outcome(stored), screening="passed")
+    outcome = handlers.classify_text(verdict.text or command.text, classifier=parts.classifier)
+    return replace(outcome, screening="unsafe" if verdict.screened_unsafe else "held_for_review")
 
 
 def settle(verdict: SourceText, parts: Screening) -> StoredClassification | None:

@@ -36,6 +36,10 @@ METHOD_TO_PROTO: dict[Method, q2q_pb2.ClassificationMethod.ValueType] = {
     m: q2q_pb2.ClassificationMethod.Value(f"CLASSIFICATION_METHOD_{m.name}") for m in Method
 }
 METHOD_FROM_PROTO = {value: key for key, value in METHOD_TO_PROTO.items()}
+SCREENING_TO_PROTO: dict[str, q2q_pb2.ScreeningOutcome.ValueType] = {
+    name: q2q_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{name.upper()}")
+    for name in ("not_requested", "passed", "held_for_review", "unsafe", "awaiting_screening")
+}
 SOURCE_TO_PROTO: dict[SourceType, types_pb2.TextSourceType.ValueType] = {
     s: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{s.name}") for s in SourceType
 }

@@ -163,7 +163,9 @@ async def test_storing_without_a_configured_safety_fails_closed(q2q: Callable[[Q
         await stub.Classify(_store(SAFE), metadata=ACME)
     assert refused.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     assert "screening" in (refused.value.details() or "")
-    assert (await stub.Classify(q2q_pb2.ClassifyRequest(text=SAFE), metadata=ACME)).stored is False
+    plain = await stub.Classify(q2q_pb2.ClassifyRequest(text=SAFE), metadata=ACME)
+    assert plain.stored is False
+    assert plain.screening == q2q_pb2.SCREENING_OUTCOME_NOT_REQUESTED
 
 
 async def test_safe_text_is_stored_redacted_and_safety_sees_the_callers_tenant(
@@ -173,6 +175,7 @@ async def test_safe_text_is_stored_redacted_and_safety_sees_the_callers_tenant(
     stub = await q2q(Q2qSettings(safety_address=safety.address))
     reply = await stub.Classify(_store(SAFE), metadata=ACME)
     assert reply.stored is True
+    assert reply.screening == q2q_pb2.SCREENING_OUTCOME_PASSED
     assert reply.content_hash == content_hash(SAFE.replace(PHONE, "[PHONE]"))
     assert len(await _scores(stub)) == len(reply.scores) > 0
     assert PHONE not in _everything_stored(q2q_db)  # the phone number is never kept, in no table
@@ -189,6 +192,7 @@ async def test_text_needing_review_is_held_until_the_approval_releases_it(
     stub = await q2q(Q2qSettings(safety_address=safety.address))
     reply = await stub.Classify(_store(NEEDS_REVIEW), metadata=ACME)
     assert reply.stored is False
+    assert reply.screening == q2q_pb2.SCREENING_OUTCOME_HELD_FOR_REVIEW
     assert reply.scores  # computed and answered, not kept
     held = _held(q2q_db)
     assert held is not None
@@ -222,7 +226,9 @@ async def test_unsafe_text_is_neither_stored_nor_held(
 ) -> None:
     await safety.start()
     stub = await q2q(Q2qSettings(safety_address=safety.address))
-    assert (await stub.Classify(_store(UNSAFE), metadata=ACME)).stored is False
+    unsafe = await stub.Classify(_store(UNSAFE), metadata=ACME)
+    assert unsafe.stored is False
+    assert unsafe.screening == q2q_pb2.SCREENING_OUTCOME_UNSAFE
     assert _held(q2q_db) is None
     assert await _scores(stub) == []
     assert _computed(q2q_db) == []
@@ -240,6 +246,7 @@ async def test_safety_down_is_accepted_with_stored_false_and_the_open_breaker_fa
     second = await stub.Classify(_store(SAFE, "f-2"), metadata=ACME, timeout=deadline)
     fail_fast = time.perf_counter() - started
     assert (first.stored, second.stored) == (False, False)
+    assert first.screening == second.screening == q2q_pb2.SCREENING_OUTCOME_AWAITING_SCREENING
     assert second.scores
     assert fail_fast < deadline * 0.1, f"{fail_fast:.3f}s with the breaker open"
     for source_id in ("f-1", "f-2"):

@@ -229,6 +229,42 @@ CLASSIFICATION_METHOD_MANUAL: ClassificationMethod.ValueType  # 3
 """Set by a person."""
 Global___ClassificationMethod: _TypeAlias = ClassificationMethod  # noqa: Y015
 
+class _ScreeningOutcome:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ScreeningOutcomeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ScreeningOutcome.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SCREENING_OUTCOME_UNSPECIFIED: _ScreeningOutcome.ValueType  # 0
+    """Not set."""
+    SCREENING_OUTCOME_NOT_REQUESTED: _ScreeningOutcome.ValueType  # 1
+    """Nothing was to be stored (`store` false or no source): no screening, nothing kept."""
+    SCREENING_OUTCOME_PASSED: _ScreeningOutcome.ValueType  # 2
+    """Screened safe: the redacted text's scores are stored."""
+    SCREENING_OUTCOME_HELD_FOR_REVIEW: _ScreeningOutcome.ValueType  # 3
+    """Needs a person's review: held, and stored only if the review approves it."""
+    SCREENING_OUTCOME_UNSAFE: _ScreeningOutcome.ValueType  # 4
+    """Screened unsafe: nothing is kept."""
+    SCREENING_OUTCOME_AWAITING_SCREENING: _ScreeningOutcome.ValueType  # 5
+    """Safety could not answer: the text waits and is screened later (then stored, held or dropped)."""
+
+class ScreeningOutcome(_ScreeningOutcome, metaclass=_ScreeningOutcomeEnumTypeWrapper):
+    """What Safety's screening decided about a text Classify was asked to store."""
+
+SCREENING_OUTCOME_UNSPECIFIED: ScreeningOutcome.ValueType  # 0
+"""Not set."""
+SCREENING_OUTCOME_NOT_REQUESTED: ScreeningOutcome.ValueType  # 1
+"""Nothing was to be stored (`store` false or no source): no screening, nothing kept."""
+SCREENING_OUTCOME_PASSED: ScreeningOutcome.ValueType  # 2
+"""Screened safe: the redacted text's scores are stored."""
+SCREENING_OUTCOME_HELD_FOR_REVIEW: ScreeningOutcome.ValueType  # 3
+"""Needs a person's review: held, and stored only if the review approves it."""
+SCREENING_OUTCOME_UNSAFE: ScreeningOutcome.ValueType  # 4
+"""Screened unsafe: nothing is kept."""
+SCREENING_OUTCOME_AWAITING_SCREENING: ScreeningOutcome.ValueType  # 5
+"""Safety could not answer: the text waits and is screened later (then stored, held or dropped)."""
+Global___ScreeningOutcome: _TypeAlias = ScreeningOutcome  # noqa: Y015
+
 @_typing.final
 class TaxonomyDimension(_message.Message):
     """A dimension as described by the taxonomy."""
@@ -645,6 +681,7 @@ class ClassifyResponse(_message.Message):
     MODEL_VERSION_FIELD_NUMBER: _builtins.int
     CONTENT_HASH_FIELD_NUMBER: _builtins.int
     STORED_FIELD_NUMBER: _builtins.int
+    SCREENING_FIELD_NUMBER: _builtins.int
     method: Global___ClassificationMethod.ValueType
     """How the scores were produced."""
     model_version: _builtins.str
@@ -653,6 +690,8 @@ class ClassifyResponse(_message.Message):
     """SHA-256 (hex) of the classified text."""
     stored: _builtins.bool
     """True when the scores were stored."""
+    screening: Global___ScreeningOutcome.ValueType
+    """Why the scores were or were not stored."""
     @_builtins.property
     def labels(self) -> _containers.RepeatedScalarFieldContainer[Global___Label.ValueType]:
         """Labels found in the text."""
@@ -675,10 +714,11 @@ class ClassifyResponse(_message.Message):
         model_version: _builtins.str = ...,
         content_hash: _builtins.str = ...,
         stored: _builtins.bool = ...,
+        screening: Global___ScreeningOutcome.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_hash", b"content_hash", "evidence", b"evidence", "labels", b"labels", "method", b"method", "model_version", b"model_version", "scores", b"scores", "stored", b"stored"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["content_hash", b"content_hash", "evidence", b"evidence", "labels", b"labels", "method", b"method", "model_version", b"model_version", "scores", b"scores", "screening", b"screening", "stored", b"stored"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
