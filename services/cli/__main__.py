@@ -1,5 +1,5 @@
 """`python -m services.cli` is the `teei` command."""
 
-from services.cli.main import main
+from services.cli.main import console
 
-main()
+console()

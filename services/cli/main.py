@@ -15,6 +15,13 @@ from services.cli.launcher import LaunchError, Mesh
 from services.kit import logs
 
 
+def console() -> None:
+    """The `teei` console script: commands print their results on stdout (e.g.
+    `TOKEN=$(teei token mint ...)`), so the process's logs go to stderr."""
+    logs.configure(service="teei-cli", level="warning", stream=logs.STDERR)
+    main()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `teei` console script."""
     parser = argparse.ArgumentParser(prog="teei", description="teei-mesh operator tooling")
@@ -30,8 +37,6 @@ def main(argv: list[str] | None = None) -> None:
     certs.register(commands)
     webhooks.register(commands)
     args = parser.parse_args(argv)
-    # Commands print their results on stdout (e.g. `TOKEN=$(teei token mint ...)`); logs go to stderr.
-    logs.configure(service="teei-cli", level="warning", stream=logs.STDERR)
     if args.command != "up":
         raise SystemExit(args.run(args))
     raise SystemExit(

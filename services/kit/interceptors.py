@@ -20,6 +20,8 @@ from services.kit.logs import get_logger
 
 log = get_logger(__name__)
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
+# (caller SPIFFE ID, '/pkg.Service/Method') → may it call that RPC acting for a tenant on its own?
+ActingGrant: TypeAlias = Callable[[str, str], bool]
 Scope: TypeAlias = Callable[
     [grpc.HandlerCallDetails, "grpc.aio.ServicerContext[Any, Any]"], AbstractAsyncContextManager[None]
 ]
@@ -237,8 +239,9 @@ class AuthInterceptor(ScopedInterceptor):
     """Authenticates the caller by its bearer token, checks the RPC's declared permission and binds
     the caller (and so the tenant) for the call. An RPC without an access rule is refused."""
 
-    def __init__(self, validator: auth.TokenValidator) -> None:
+    def __init__(self, validator: auth.TokenValidator, *, may_act: ActingGrant | None = None) -> None:
         self._validator = validator
+        self._may_act = may_act
 
     @asynccontextmanager
     async def scope(
@@ -251,8 +254,14 @@ class AuthInterceptor(ScopedInterceptor):
         if rule is None:
             raise errors.PermissionDenied("this RPC declares no access rule")
         principal, token = None, None
-        if not rule.public:
-            token = auth.bearer_token(_metadata(context).get("authorization"))
+        raw = _metadata(context).get("authorization")
+        caller = tenancy.current_service_caller()
+        if rule.public:
+            pass
+        elif raw is None and caller is not None and caller.tenant is not None:
+            principal = self._acting(caller, details.method)
+        else:
+            token = auth.bearer_token(raw)
             principal = await self._authenticate(token)
             auth.authorize(principal, rule, method=details.method)
         tenant = None if principal is None else principal.tenant
@@ -260,6 +269,14 @@ class AuthInterceptor(ScopedInterceptor):
         bound = tenancy.bound_principal(principal, token)
         with bound, structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
             yield
+
+    def _acting(self, caller: tenancy.ServiceCaller, method: str) -> auth.Principal:
+        """A mesh service acting for a tenant on its own: only for the RPCs the trust policy grants it."""
+        if self._may_act is None or not self._may_act(caller.identity, method):
+            raise errors.PermissionDenied(
+                "this service may not call this RPC for a tenant on its own", metadata={"caller": caller.identity}
+            )
+        return auth.Principal(subject=caller.identity, tenant=caller.tenant, role="service")
 
     async def _authenticate(self, token: str) -> auth.Principal:
         kid = auth.unverified_kid(token)
@@ -269,12 +286,18 @@ class AuthInterceptor(ScopedInterceptor):
         return self._validator.validate(token)
 
 
-def chain(*, domain: str, tracker: InFlightTracker, validator: auth.TokenValidator) -> list[grpc.aio.ServerInterceptor]:
+def chain(
+    *,
+    domain: str,
+    tracker: InFlightTracker,
+    validator: auth.TokenValidator,
+    may_act: ActingGrant | None = None,
+) -> list[grpc.aio.ServerInterceptor]:
     """The interceptor chain, outermost first."""
     return [
         LoggingInterceptor(),
         ErrorInterceptor(domain=domain),
         MalformedRequestInterceptor(),
         tracker,
-        AuthInterceptor(validator),
+        AuthInterceptor(validator, may_act=may_act),
     ]

@@ -7,7 +7,7 @@ import re
 import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, cast
@@ -18,7 +18,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from grpc_status import rpc_status
 
-from services.kit import errors, status
+from services.kit import errors, status, tenancy
 from services.kit.interceptors import ScopedInterceptor
 from services.kit.logs import get_logger
 
@@ -27,6 +27,7 @@ log = get_logger(__name__)
 TRUST_DOMAIN = "teei.local"
 DEFAULT_POLICY = Path(__file__).resolve().parents[2] / "mtls" / "trust-policy.yaml"
 NAME_PATTERN = re.compile(r"[a-z][a-z0-9-]{0,62}")
+_RPC_NAME = re.compile(r"[A-Z][A-Za-z0-9]{0,99}")
 _HEALTH_PREFIX = "/grpc.health.v1.Health/"
 _MAX_POLICY_BYTES = 64 * 1024
 
@@ -191,6 +192,14 @@ class TrustPolicy:
     trust_domain: str
     identities: frozenset[str]
     callers: Mapping[str, frozenset[str]]
+    # service → caller → RPC names the caller may call on its own, acting for a tenant (no end user's token)
+    acting: Mapping[str, Mapping[str, frozenset[str]]] = field(default_factory=dict)
+
+    def may_act(self, service: str, identity: str | None, method: str) -> bool:
+        """True when `identity` may call RPC `method` ('/pkg.Service/Name') of `service` for a tenant on its own."""
+        name = None if identity is None else workload_name(identity, self.trust_domain)
+        granted = self.acting.get(service, {}).get(name or "", frozenset())
+        return method.rsplit("/", 1)[-1] in granted
 
     def allows(self, service: str, identity: str | None) -> bool:
         """True when the SPIFFE ID `identity` may call `service`."""
@@ -242,14 +251,40 @@ def parse_policy(document: object) -> TrustPolicy:
     identities = frozenset(_described_names(top["identities"], "identities"))
     services = _mapping(top["services"], "services")
     callers: dict[str, frozenset[str]] = {}
+    acting: dict[str, dict[str, frozenset[str]]] = {}
     for service, grants in services.items():
         where = f"services.{service}"
         _known(service, identities, where)
-        names = _described_names(grants, where)
-        for caller in names:
+        entries = _grants(grants, where)
+        for caller, methods in entries.items():
             _known(caller, identities, f"{where}.{caller}")
-        callers[str(service)] = frozenset(names)
-    return TrustPolicy(trust_domain=TRUST_DOMAIN, identities=identities, callers=callers)
+            if methods:
+                acting.setdefault(str(service), {})[caller] = methods
+        callers[str(service)] = frozenset(entries)
+    return TrustPolicy(trust_domain=TRUST_DOMAIN, identities=identities, callers=callers, acting=acting)
+
+
+def _grants(value: object, where: str) -> dict[str, frozenset[str]]:
+    """caller → reason, or caller → {why: reason, acts_for_tenant: [RPC names]}; returns caller → those RPCs."""
+    entries = _mapping(value, where)
+    found: dict[str, frozenset[str]] = {}
+    for name, grant in entries.items():
+        if not isinstance(grant, dict):
+            _described_names({name: grant}, where)
+            found[name] = frozenset()
+            continue
+        here = f"{where}.{name}"
+        detail = _mapping(grant, here, required={"why", "acts_for_tenant"})
+        _described_names({name: detail["why"]}, where)
+        methods = detail["acts_for_tenant"]
+        if (
+            not isinstance(methods, list)
+            or not methods
+            or not all(isinstance(m, str) and _RPC_NAME.fullmatch(m) for m in methods)
+        ):
+            raise PolicyError(f"{here}.acts_for_tenant: expected a non-empty list of RPC names (e.g. ScreenText)")
+        found[name] = frozenset(methods)
+    return found
 
 
 def _mapping(value: object, where: str, *, required: frozenset[str] | set[str] = frozenset()) -> dict[str, Any]:
@@ -298,13 +333,16 @@ class TrustPolicyInterceptor(ScopedInterceptor):
         is_health = details.method.startswith(_HEALTH_PREFIX)
         if not (self._policy.is_member(identity) if is_health else self._policy.allows(self._service, identity)):
             await self._refuse(identity, details.method, context)
-        if not is_health and identity is not None and workload_name(identity) not in self._edge:
-            await self._check_service_token(identity, details.method, context)
-        yield
+        if is_health or identity is None or workload_name(identity) in self._edge:
+            yield
+            return
+        caller = await self._check_service_token(identity, details.method, context)
+        with tenancy.verified_caller(caller):
+            yield
 
     async def _check_service_token(
         self, identity: str, method: str, context: grpc.aio.ServicerContext[Any, Any]
-    ) -> None:
+    ) -> tenancy.ServiceCaller:
         from services.kit import servicetokens  # noqa: PLC0415 - servicetokens builds on this module
         from services.kit.auth import TokenRejected  # noqa: PLC0415
 
@@ -314,12 +352,13 @@ class TrustPolicyInterceptor(ScopedInterceptor):
         try:
             if not token:
                 raise TokenRejected("SERVICE_TOKEN_MISSING", "internal calls carry a service token")
-            servicetokens.verify(token, pem, callee=self._service)
+            return servicetokens.verify(token, pem, callee=self._service)
         except TokenRejected as exc:
             log.warning("mtls.service_token_rejected", caller=identity, rpc_method=method, reason=exc.reason)
             await context.abort_with_status(
                 rpc_status.to_status(status.to_rpc_status(exc, domain=f"{self._service}.teei"))
             )
+            raise  # abort_with_status raises; this line is never reached
 
     async def _refuse(self, identity: str | None, method: str, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         log.warning("mtls.denied", caller=identity, rpc_method=method, service=self._service)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import signal
 import sys
@@ -82,14 +83,16 @@ class GrpcServer:
         # Innermost: outgoing calls made while serving an RPC inherit its remaining deadline.
         jwks = auth.CachedJwks(_jwks_source(service))
         validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
+        policy = None if service.config.mtls_dir is None else mtls.load_policy()
+        may_act = None if policy is None else functools.partial(policy.may_act, service.name)
         interceptors = [
-            *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator),
+            *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator, may_act=may_act),
             *_idempotency(service),
             DeadlineInterceptor(),
         ]
-        if service.config.mtls_dir is not None:
+        if policy is not None:
             # Right after logging, so refusals are logged and no other work is done for the caller.
-            interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), service.name))
+            interceptors.insert(1, mtls.TrustPolicyInterceptor(policy, service.name))
         self._server = grpc.aio.server(
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", service.max_message_bytes)],

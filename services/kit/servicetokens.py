@@ -10,10 +10,13 @@ No shared secret and no extra key distribution: rotating the certificate rotates
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,7 @@ from services.kit import mtls, tenancy
 from services.kit.auth import TokenRejected
 
 HEADER = "x-teei-service-token"
+_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 LIFETIME_SECONDS = 60
 LEEWAY_SECONDS = 5
 ALGORITHM = "ES256"
@@ -40,14 +44,17 @@ class ServiceTokenSigner:
     cert_dir: Path
     name: str
     clock: Clock = time.time
-    _cache: dict[str, tuple[str, float]] = field(default_factory=dict, init=False)
+    _cache: dict[tuple[str, str | None], tuple[str, float]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
-    def token_for(self, callee: str) -> str:
-        """A valid token whose audience is the SPIFFE ID of `callee`."""
+    def token_for(self, callee: str, *, tenant: str | None = None) -> str:
+        """A valid token whose audience is the SPIFFE ID of `callee`; with `tenant`, the caller acts for
+        that tenant on its own (allowed only for the RPCs the trust policy grants it)."""
+        if tenant is not None and not _TENANT.fullmatch(tenant):
+            raise ValueError("tenant must be a company id (lower-case letters, digits, '-' or '_')")
         now = self.clock()
         with self._lock:
-            cached = self._cache.get(callee)
+            cached = self._cache.get((callee, tenant))
             if cached is not None and cached[1] - now > LIFETIME_SECONDS / 2:
                 return cached[0]
             # Read the key every time a token is minted, so a rotated certificate is used at once.
@@ -62,14 +69,30 @@ class ServiceTokenSigner:
                 "exp": expires,
                 "jti": uuid.uuid4().hex,
             }
+            if tenant is not None:
+                claims["tenant"] = tenant
             token = jwt.encode(claims, key, algorithm=ALGORITHM)  # type: ignore[arg-type]
-            self._cache[callee] = (token, float(expires))
+            self._cache[(callee, tenant)] = (token, float(expires))
             return token
 
 
-def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time.time) -> str:
-    """The caller's SPIFFE ID proven by `token`, signed by the key of the verified peer certificate
-    and meant for `callee`; TokenRejected (UNAUTHENTICATED) otherwise."""
+_acting_for: ContextVar[str | None] = ContextVar("teei_acting_for", default=None)
+
+
+@contextmanager
+def acting_for(tenant: str) -> Iterator[None]:
+    """Internal calls made in this block carry service tokens that act for `tenant` (background work
+    with no end user's token, e.g. a retrier); the callee allows it only for RPCs the policy grants."""
+    token = _acting_for.set(tenant)
+    try:
+        yield
+    finally:
+        _acting_for.reset(token)
+
+
+def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time.time) -> tenancy.ServiceCaller:
+    """The caller proven by `token` (signed by the key of the verified peer certificate, meant for
+    `callee`) and the tenant it acts for, if any; TokenRejected (UNAUTHENTICATED) otherwise."""
     certificate = x509.load_pem_x509_certificate(peer_cert_pem)
     identity = mtls.spiffe_id_of(certificate)
     if identity is None:
@@ -107,7 +130,10 @@ def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time
         raise TokenRejected("SERVICE_TOKEN_NOT_YET_VALID", "the service token is not valid yet")
     if claims["exp"] - claims["iat"] > LIFETIME_SECONDS + LEEWAY_SECONDS:
         raise TokenRejected("SERVICE_TOKEN_TOO_LONG_LIVED", "service tokens live at most a minute")
-    return identity
+    tenant = claims.get("tenant")
+    if tenant is not None and (not isinstance(tenant, str) or not _TENANT.fullmatch(tenant)):
+        raise TokenRejected("SERVICE_TOKEN_CLAIM_INVALID", "the service token names a malformed tenant")
+    return tenancy.ServiceCaller(identity, tenant)
 
 
 class _Metadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
@@ -118,7 +144,7 @@ class _Metadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClient
 
     def _details(self, details: grpc.aio.ClientCallDetails) -> grpc.aio.ClientCallDetails:
         metadata = grpc.aio.Metadata(*(details.metadata or ()))
-        metadata[HEADER] = self._signer.token_for(self._callee)
+        metadata[HEADER] = self._signer.token_for(self._callee, tenant=_acting_for.get())
         bearer = tenancy.current_bearer()
         if bearer is not None and not metadata.get_all("authorization"):
             metadata["authorization"] = f"Bearer {bearer}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from dataclasses import dataclass
 
 from services.kit.auth import Principal
 from services.kit.errors import PermissionDenied, Unauthenticated
@@ -49,3 +50,29 @@ def bound_principal(principal: Principal | None, bearer: str | None = None) -> I
     finally:
         _bearer.reset(raw)
         _principal.reset(token)
+
+
+@dataclass(frozen=True)
+class ServiceCaller:
+    """A mesh service proven by its certificate and service token, and the tenant it acts for (if any)."""
+
+    identity: str
+    tenant: str | None
+
+
+_service_caller: ContextVar[ServiceCaller | None] = ContextVar("teei_service_caller", default=None)
+
+
+@contextmanager
+def verified_caller(caller: ServiceCaller) -> Iterator[None]:
+    """Binds the verified service caller for the RPC being served (the trust-policy interceptor does)."""
+    token = _service_caller.set(caller)
+    try:
+        yield
+    finally:
+        _service_caller.reset(token)
+
+
+def current_service_caller() -> ServiceCaller | None:
+    """The verified mesh service calling the RPC being served, or None (the edge, or no mTLS)."""
+    return _service_caller.get()

@@ -1,10 +1,10 @@
-"""Whose token the retrier screens a waiting text with: the submitter's, kept in memory while it is valid.
+"""Whose token the retrier screens a waiting text with when there is no mTLS: the submitter's, kept in memory.
 
-Safety authorises ScreenText by the end user's access token (its permission, its tenant), and the
-mesh has no credential yet that lets a service act for a tenant on its own. So when Safety cannot
-answer, the token of the RPC that submitted the text is kept here (memory only: never stored, never
-logged) and used for that text alone until it expires. A text whose token expired, or that survived
-a restart, stays awaiting screening (nothing is lost) until it is submitted again.
+With mTLS the retrier acts for the text's company with its own service token (the trust policy
+grants q2q ScreenText at Safety: services/q2q/screening_retrier.py). Without mTLS there is no service
+identity, so the token of the RPC that submitted the text is kept here (memory only: never stored,
+never logged) and used for that text alone until it expires; a text that outlives it stays awaiting
+screening (nothing is lost) until it is submitted again.
 """
 
 from __future__ import annotations

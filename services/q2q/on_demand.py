@@ -63,7 +63,7 @@ async def classify(command: ClassifyText, *, parts: Screening, bearer: str | Non
     source = SourceRef(command.source_type, command.source_id)
     request = ScreeningRequest(command.company_id, source, command.profile_id, command.text)
     try:
-        verdict = await parts.screener.screen(request, bearer=bearer or "", seconds=_budget())
+        verdict = await parts.screener.screen(request, bearer=bearer, seconds=_budget())
     except ScreeningUnavailable as exc:
         await _keep_for_screening(request, parts, bearer, reason=str(exc))
         outcome = handlers.classify_text(command.text, classifier=parts.classifier)

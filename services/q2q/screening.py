@@ -57,9 +57,17 @@ class ScreeningRequest:
 
 
 class Screener(Protocol):
-    """Screens a text at Safety as the end user whose bearer token is given, within `seconds` if given."""
+    """Screens a text at Safety as the end user whose bearer token is given (or, with None, as Q2Q itself
+    acting for the request's tenant: `acts_for_tenants`), within `seconds` if given."""
 
-    async def screen(self, request: ScreeningRequest, *, bearer: str, seconds: float | None = None) -> SourceText:
+    @property
+    def acts_for_tenants(self) -> bool:
+        """Whether calls without a bearer token can act for a tenant (mTLS service tokens)."""
+        ...
+
+    async def screen(
+        self, request: ScreeningRequest, *, bearer: str | None, seconds: float | None = None
+    ) -> SourceText:
         """Safety's verdict and redacted text; ScreeningUnavailable or ScreeningRefused otherwise."""
         ...
 
@@ -73,9 +81,16 @@ class SafetyScreener:
         self._channel: grpc.aio.Channel | None = None
         self._stub: safety_pb2_grpc.SafetyServiceAsyncStub | None = None
 
-    async def screen(self, request: ScreeningRequest, *, bearer: str, seconds: float | None = None) -> SourceText:
+    @property
+    def acts_for_tenants(self) -> bool:
+        """With mTLS, calls carry a service token that can act for a tenant (inside `acting_for`)."""
+        return self.cert_dir is not None
+
+    async def screen(
+        self, request: ScreeningRequest, *, bearer: str | None, seconds: float | None = None
+    ) -> SourceText:
         """Safety's verdict and redacted text; ScreeningUnavailable or ScreeningRefused otherwise."""
-        metadata = (("authorization", f"Bearer {bearer}"),)
+        metadata = () if bearer is None else (("authorization", f"Bearer {bearer}"),)
         try:
             answer = await self._safety().ScreenText(screen_request(request), metadata=metadata, timeout=seconds)
         except errors.Unavailable as exc:  # refused by the open breaker or the full bulkhead, no network

@@ -16,6 +16,7 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.kit import servicetokens
 from services.kit.logs import get_logger
 from services.q2q import on_demand
 from services.q2q.domain.commands import SourceText
@@ -76,13 +77,13 @@ class ScreeningRetrier:
             if self._stopping.is_set():
                 break
             key = (held.company_id, held.source)
-            bearer = self.parts.tokens.bearer_for(key)
-            if bearer is None:
+            bearer = None if self.screener.acts_for_tenants else self.parts.tokens.bearer_for(key)
+            if bearer is None and not self.screener.acts_for_tenants:
                 without_token += 1
                 await asyncio.to_thread(self._mark_tried, held)
                 continue
             try:
-                verdict = await self.screener.screen(_request(held), bearer=bearer)
+                verdict = await self._screen(held, bearer)
             except ScreeningUnavailable:
                 return RunReport(settled, without_token, unanswered=True)
             except ScreeningRefused as exc:
@@ -93,6 +94,14 @@ class ScreeningRetrier:
             self.parts.tokens.forget(key)
             settled += 1
         return RunReport(settled, without_token)
+
+    async def _screen(self, held: PendingText, bearer: str | None) -> SourceText:
+        """With mTLS Q2Q acts for the text's tenant on its own (the trust policy grants it ScreenText);
+        without it, only with the submitter's token."""
+        if bearer is not None:
+            return await self.screener.screen(_request(held), bearer=bearer)
+        with servicetokens.acting_for(held.company_id):
+            return await self.screener.screen(_request(held), bearer=None)
 
     async def _loop(self) -> None:
         pause = self.interval

@@ -134,3 +134,26 @@ async def test_the_edge_carries_user_tokens_without_a_service_token(cert_dir: Pa
     async with _plain(cert_dir, "edge", profile_port) as channel:
         reply = await _stub(channel).ListProfiles(LIST, metadata=tenant("acme"))
     assert list(reply.profiles) == []
+
+
+async def test_a_service_may_not_act_for_a_tenant_without_a_grant(cert_dir: Path, profile_port: int) -> None:
+    """The gateway may call profile, but only with an end user's token: the policy grants it no RPC to
+    call on its own, so a service token acting for a company is refused."""
+    target = f"127.0.0.1:{profile_port}"
+    async with mesh_channel(target, callee="profile", caller="gateway", cert_dir=cert_dir) as channel:
+        with servicetokens.acting_for("acme"):
+            error = await _error(_stub(channel).ListProfiles(LIST))
+    assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_a_tenant_claim_needs_a_verified_service_token(cert_dir: Path, profile_port: int) -> None:
+    """A token whose tenant was not signed by the caller's key proves nothing."""
+    forged = servicetokens.ServiceTokenSigner(cert_dir, "safety").token_for("profile", tenant="acme")
+    async with _plain(cert_dir, "gateway", profile_port) as channel:
+        error = await _error(_stub(channel).ListProfiles(LIST, metadata=((servicetokens.HEADER, forged),)))
+    assert error.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_a_malformed_tenant_is_never_signed(cert_dir: Path) -> None:
+    with pytest.raises(ValueError, match="tenant"):
+        servicetokens.ServiceTokenSigner(cert_dir, "gateway").token_for("profile", tenant="../acme")

@@ -369,3 +369,35 @@ def test_missing_policy_file_is_refused(tmp_path: Path) -> None:
 def test_interceptor_for_a_service_without_a_policy_entry_fails_at_start() -> None:
     with pytest.raises(mtls.PolicyError, match="no entry for 'billing'"):
         mtls.TrustPolicyInterceptor(mtls.load_policy(), "billing")
+
+
+def test_shipped_policy_lets_q2q_screen_for_a_tenant_on_its_own_and_nothing_else() -> None:
+    policy = mtls.load_policy()
+    q2q = mtls.spiffe_id("q2q")
+    assert policy.may_act("safety", q2q, "/teei.safety.v1.SafetyService/ScreenText")
+    assert not policy.may_act("safety", q2q, "/teei.safety.v1.SafetyService/ListFlags")
+    assert not policy.may_act("safety", mtls.spiffe_id("kintell"), "/teei.safety.v1.SafetyService/ScreenText")
+    assert not policy.may_act("profile", mtls.spiffe_id("gateway"), "/teei.profile.v1.ProfileService/GetProfile")
+    assert policy.allows("safety", q2q)
+
+
+@pytest.mark.parametrize(
+    ("grant", "error"),
+    [
+        ({"why": "x", "acts_for_tenant": []}, "acts_for_tenant"),
+        ({"why": "x", "acts_for_tenant": ["screen_text"]}, "acts_for_tenant"),
+        ({"why": "x", "acts_for_tenant": "ScreenText"}, "acts_for_tenant"),
+        ({"acts_for_tenant": ["ScreenText"]}, "missing keys"),
+        ({"why": "", "acts_for_tenant": ["ScreenText"]}, "reason"),
+        ({"why": "x", "acts_for_tenant": ["ScreenText"], "extra": 1}, "unknown keys"),
+    ],
+)
+def test_malformed_acting_grants_are_refused(grant: dict[str, object], error: str) -> None:
+    document = {
+        "version": 1,
+        "trust_domain": mtls.TRUST_DOMAIN,
+        "identities": {"safety": "s", "q2q": "q"},
+        "services": {"safety": {"q2q": grant}},
+    }
+    with pytest.raises(mtls.PolicyError, match=error):
+        mtls.parse_policy(document)

@@ -375,3 +375,51 @@ async def test_over_mtls_the_call_goes_through_the_mesh_channel_as_q2q(tmp_path:
     finally:
         await server.stop()
         await safety.stop()
+
+
+async def test_over_mtls_the_retrier_screens_for_the_tenant_without_the_submitters_token(tmp_path: Path) -> None:
+    """After a restart no submitter token survives: over mTLS Q2Q screens the waiting text itself, with a
+    service token acting for the text's company, which the trust policy grants for ScreenText only."""
+    cert_dir = tmp_path / "mtls"
+    certs.init_ca(cert_dir)
+    for name in ("q2q", "safety", "edge"):
+        certs.issue(cert_dir, name)
+    safety = Safety(
+        ServiceConfig(
+            grpc_host="127.0.0.1", grpc_port=free_port(), var_dir=tmp_path / "safety", shutdown_grace_seconds=1.0,
+            mtls_dir=cert_dir,
+        )
+    )  # fmt: skip
+    q2q_config = ServiceConfig(grpc_port=0, var_dir=tmp_path / "q2q", shutdown_grace_seconds=1.0, mtls_dir=cert_dir)
+    settings = Q2qSettings(safety_address=safety.address, retry_interval_seconds=0.05, retry_max_interval_seconds=0.2)
+    first = GrpcServer(replace(bootstrap.build(q2q_config, settings=settings), jwks=ISSUER.jwks))
+    port = await first.start()
+    try:  # Safety is down: the text waits
+        async with grpc.aio.secure_channel(f"127.0.0.1:{port}", mtls.channel_credentials(cert_dir, "edge")) as edge:
+            reply = await q2q_pb2_grpc.Q2qServiceStub(edge).Classify(_store(SAFE), metadata=ACME)
+        assert reply.screening == q2q_pb2.SCREENING_OUTCOME_AWAITING_SCREENING
+    finally:
+        await first.stop()
+    # A new Q2Q process: the submitter's token is gone with the old one.
+    await safety.start()
+    second = GrpcServer(replace(bootstrap.build(q2q_config, settings=settings), jwks=ISSUER.jwks))
+    await second.start()
+    q2q_db = db.UnitOfWork(db.create_engine(bootstrap.database_url(q2q_config)))
+    try:
+
+        async def settled() -> bool:
+            held = _held(q2q_db)
+            return held is not None and held["state"] == PendingState.RELEASED.value
+
+        await _eventually(settled)
+        assert len(_computed(q2q_db)) == 1
+        assert PHONE not in _everything_stored(q2q_db)
+        assert safety.server is not None
+        assert safety.server.service.engine is not None
+        with db.UnitOfWork(safety.server.service.engine).begin() as session:
+            flagged = session.execute(sa.text("SELECT company_id FROM safety_flags")).scalars().all()
+        assert flagged == ["acme"]  # screened for the text's own company
+    finally:
+        await second.stop()
+        await safety.stop()
+        q2q_db.engine.dispose()
