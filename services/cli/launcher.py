@@ -118,6 +118,10 @@ class Mesh:
         values.update({k: str(v) for k, v in resource.ports().items()})
         return values
 
+    def _formatted_env(self, resource: Resource) -> dict[str, str]:
+        ports = {r.name: r.port for r in self.resources}
+        return {name: value.format(**self._values(resource), ports=ports) for name, value in resource.env.items()}
+
     def _spawn(self, resource: Resource) -> None:
         values = self._values(resource)
         cmd = [part.format(**values) for part in resource.cmd]
@@ -145,11 +149,7 @@ class Mesh:
         nats = [r for r in self.resources if r.kind == "nats"]
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
-        if resource.name == "q2q":
-            # Q2Q screens texts it is asked to store through Safety (services/q2q/on_demand.py).
-            safety = [r for r in self.resources if r.name == "safety"]
-            if safety:
-                env["TEEI_SAFETY_ADDRESS"] = f"127.0.0.1:{safety[0].port}"
+        env.update(self._formatted_env(resource))
         edges = [r for r in self.resources if r.kind == "envoy"]
         if edges and "TEEI_JWKS_URL" not in self.environ:
             # The gateway's public JWKS route through the edge; services cache the keys they fetch.

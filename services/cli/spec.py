@@ -29,6 +29,8 @@ class Resource:
     deps: tuple[str, ...] = ()
     grpc_services: tuple[str, ...] = ()
     extra_ports: dict[str, int] = field(default_factory=dict)
+    # Extra environment, formatted like `cmd`; `{ports[name]}` is another resource's port.
+    env: dict[str, str] = field(default_factory=dict)
 
     def ports(self) -> dict[str, int]:
         """Every port of the resource by its placeholder name."""
@@ -56,6 +58,7 @@ def _resource(item: dict[str, Any]) -> Resource:
             deps=tuple(item.get("deps", ())),
             grpc_services=tuple(item.get("grpc_services", ())),
             extra_ports=extra,
+            env={str(k): str(v) for k, v in item.get("env", {}).items()},
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(f"resource {item.get('name', '?')}: {exc!r}") from exc

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import spec
+from services.cli.launcher import Mesh
 
 SEVEN = {"gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"}
 
@@ -25,6 +26,17 @@ def test_free_ports_are_distinct_from_the_defaults() -> None:
     resources = spec.with_free_ports(spec.load())
     ports = [p for r in resources for p in r.ports().values()]
     assert len(set(ports)) == len(ports)
+
+
+def test_declared_env_names_other_resources_by_their_current_ports(tmp_path: Path) -> None:
+    """q2q reaches Safety at whatever port Safety got, default or free (`env` in tilt.yaml)."""
+    resources = spec.with_free_ports(spec.load())
+    mesh = Mesh(resources=resources, var_dir=tmp_path, environ={})
+    q2q = mesh.resource("q2q")
+    assert q2q.env == {"TEEI_SAFETY_ADDRESS": "127.0.0.1:{ports[safety]}"}
+    env = mesh._service_env(q2q)
+    assert env["TEEI_SAFETY_ADDRESS"] == f"127.0.0.1:{mesh.resource('safety').port}"
+    assert "TEEI_SAFETY_ADDRESS" not in mesh._service_env(mesh.resource("profile"))
 
 
 def _write(tmp_path: Path, body: str) -> Path:
