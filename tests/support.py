@@ -6,14 +6,13 @@ import http.server
 import json
 import queue
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import IO
 
 import grpc
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from services.cli.edge import JwtSettings
 from services.kit.testing import ISSUER, Issuer
 
 
@@ -55,32 +54,55 @@ class LineReader:
         self._reader.join(10)
 
 
-@contextmanager
-def serving_jwks(issuer: Issuer = ISSUER) -> Iterator[str]:
-    """Serves `issuer`'s JWKS over HTTP on a free loopback port, for service processes that fetch
-    their keys by TEEI_JWKS_URL; yields that URL."""
-    body = json.dumps(issuer.jwks()).encode()
+class JwksServer:
+    """A plain HTTP server on loopback publishing `issuer`'s keys at /jwks (and /auth/jwks, the edge's
+    path), for service processes (TEEI_JWKS_URL) and Envoys (JwtSettings) that fetch keys over HTTP."""
 
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.send_header("content-length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+    PATH = "/jwks"
+    PATHS = frozenset({PATH, "/auth/jwks"})
 
-        def log_message(self, format: str, *args: object) -> None:
-            return
+    def __init__(self, issuer: Issuer = ISSUER) -> None:
+        body = json.dumps(issuer.jwks()).encode()
+        paths = self.PATHS
 
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/auth/jwks"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                found = self.path in paths
+                self.send_response(200 if found else 404)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(body) if found else 0))
+                self.end_headers()
+                if found:
+                    self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                return
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port: int = self._server.server_address[1]
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    @property
+    def url(self) -> str:
+        """The JWKS URL (what TEEI_JWKS_URL takes)."""
+        return f"http://127.0.0.1:{self.port}{self.PATH}"
+
+    def settings(self) -> JwtSettings:
+        """Edge JWT settings fetching the keys from this server."""
+        return JwtSettings(jwks_host="127.0.0.1", jwks_port=self.port, jwks_path=self.PATH)
+
+    def close(self) -> None:
+        """Stops serving."""
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+    def __enter__(self) -> JwksServer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def error_reason(error: grpc.aio.AioRpcError) -> str:

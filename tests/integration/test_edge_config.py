@@ -22,7 +22,6 @@ import time
 from collections.abc import Awaitable, Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -43,6 +42,7 @@ from services.cli.edge import (
 from services.kit import testing
 from services.kit.access import AccessRule
 from teei.profile.v1 import profile_pb2
+from tests.support import JwksServer
 
 REPO = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -102,43 +102,6 @@ def _poll(probe: Callable[[], T | None], what: Callable[[], str], deadline_s: fl
 
 
 # --- JWKS ------------------------------------------------------------------------------
-
-
-class JwksServer:
-    """A plain HTTP server on loopback publishing `testing.ISSUER`'s keys at /jwks."""
-
-    PATH = "/jwks"
-
-    def __init__(self, issuer: testing.Issuer = testing.ISSUER) -> None:
-        body = json.dumps(issuer.jwks()).encode()
-        path = self.PATH
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                found = self.path == path
-                self.send_response(200 if found else 404)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(body) if found else 0))
-                self.end_headers()
-                if found:
-                    self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port: int = self._server.server_address[1]
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-
-    def settings(self) -> JwtSettings:
-        """Edge JWT settings fetching the keys from this server."""
-        return JwtSettings(jwks_host="127.0.0.1", jwks_port=self.port, jwks_path=self.PATH)
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=DEADLINE_S)
 
 
 def await_keys_loaded(url: str, path: str, headers: dict[str, str]) -> None:

@@ -45,7 +45,6 @@ from tests.integration.test_edge_config import (
     ECHO_SERVICE,
     FORGED_IDENTITY_HEADERS,
     REPO,
-    JwksServer,
     _Edge,
     _free_port,
     _Loop,
@@ -54,6 +53,7 @@ from tests.integration.test_edge_config import (
     auth_header,
     await_keys_loaded,
 )
+from tests.support import JwksServer
 
 PROFILE_SERVICE = "teei.profile.v1.ProfileService"
 GATEWAY_SERVICE = "teei.gateway.v1.GatewayService"

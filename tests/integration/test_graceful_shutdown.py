@@ -17,15 +17,15 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from services.cli.spec import REPO_ROOT, free_port
 from services.kit import testing
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
-from tests.support import LineReader, serving_jwks
+from tests.support import JwksServer, LineReader
 
 TENANT = testing.tenant("acme")
 
 
 @pytest.fixture
 def jwks_url() -> Iterator[str]:
-    with serving_jwks() as url:
-        yield url
+    with JwksServer() as jwks:
+        yield jwks.url
 
 
 @pytest.fixture
