@@ -14,7 +14,7 @@ import pytest
 from services.cli import probes
 from services.cli.spec import free_port
 from services.kit.config import ServiceConfig
-from services.kit.server import GrpcServer
+from services.kit.grpc.server import GrpcServer
 from services.kit.testing import running
 from services.profile import bootstrap as profile_bootstrap
 from teei.profile.v1 import profile_pb2_grpc

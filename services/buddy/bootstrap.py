@@ -9,9 +9,10 @@ import sqlalchemy as sa
 from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db, webhooks
 from services.kit.config import ServiceConfig
-from services.kit.server import Registration, Service
+from services.kit.grpc.server import Registration, Service
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
 NAME = "buddy"

@@ -27,9 +27,11 @@ from services.buddy.domain.model import Record, Side
 from services.buddy.domain.webhooks import SOURCE
 from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
-from services.kit import csvimport, logs, webhooks
+from services.kit import logs
+from services.kit.connectors import csvimport
 from services.kit.errors import FieldViolation
-from services.kit.tenancy import current_tenant
+from services.kit.security import webhooks
+from services.kit.security.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 from teei.common.v1 import types_pb2
 

@@ -38,8 +38,8 @@ from services.buddy.domain.records import Change, Intake
 from services.buddy.domain.specs import RecordSpec, spec_for
 from services.buddy.domain.webhooks import parse_delivery
 from services.buddy.repository import BuddyUnitOfWork, SqlBuddyRepository
-from services.kit import csvimport, imports
-from services.kit.csvimport import Parsed, Row, RowError
+from services.kit.connectors import csvimport, imports
+from services.kit.connectors.csvimport import Parsed, Row, RowError
 from services.kit.errors import FieldViolation
 
 Clock = Callable[[], datetime]

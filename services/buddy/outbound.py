@@ -6,7 +6,7 @@ from google.protobuf import message
 
 from services.buddy import wire
 from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match, Record
-from services.kit import events
+from services.kit.messaging import events
 from teei.buddy.v1 import events_pb2
 from teei.events.v1 import envelope_pb2
 

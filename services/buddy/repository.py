@@ -15,9 +15,10 @@ from services.buddy.domain.model import BuddyEvent, Record
 from services.buddy.domain.paging import Page
 from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, utc
 from services.buddy.tables import deliveries, event_attendees
-from services.kit import events, imports
-from services.kit.csvimport import Parsed, RowError
-from services.kit.db import UnitOfWork
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import Parsed, RowError
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 from teei.events.v1 import envelope_pb2
 
 

@@ -19,7 +19,7 @@ from services.buddy.domain.model import (
     Provenance,
     Side,
 )
-from services.kit import imports
+from services.kit.connectors import imports
 from teei.buddy.v1 import buddy_pb2
 from teei.common.v1 import types_pb2
 

@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.cli.spec import REPO_ROOT
-from services.kit import mtls
+from services.kit.security import mtls
 
 DEFAULT_DIR = REPO_ROOT / "var" / "mtls"
 CA_NAME = "teei-mesh local CA"
@@ -127,7 +127,7 @@ def _issue(cert_dir: Path, name: str, days: int) -> x509.Certificate:
         .sign(ca_key, hashes.SHA256())
     )
     # Key first, then certificate: a reader between the two sees a mismatched pair, which
-    # services.kit.mtls refuses, so it keeps serving the previous pair until both are in place.
+    # services.kit.security.mtls refuses, so it keeps serving the previous pair until both are in place.
     _write_atomically(mtls.key_path(cert_dir, name), _key_pem(key), mode=0o600)
     _write_atomically(mtls.cert_path(cert_dir, name), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 import nats
 
-from services.kit import deadletters
+from services.kit.messaging import deadletters
 
 DEFAULT_NATS = "nats://127.0.0.1:4322"
 ADMIN_PATH = "/v1/admin/dead-letters"

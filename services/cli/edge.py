@@ -25,8 +25,8 @@ from typing import Any
 import jinja2
 
 from services.cli import edge_policy, openapi
-from services.kit import mtls
-from services.kit.access import AccessRule
+from services.kit.security import mtls
+from services.kit.security.access import AccessRule
 
 ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
 TEMPLATE_NAME = "envoy.yaml.j2"

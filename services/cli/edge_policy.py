@@ -2,7 +2,7 @@
 
 Each RPC declares its access rule in its proto (`(teei.common.v1.access)`); this module reads the
 rules from the descriptor set Envoy transcodes with and turns them, with the role table
-`services.kit.auth.ROLE_PERMISSIONS`, into `jwt_authn` rules, an RBAC policy and rate-limit actions.
+`services.kit.security.auth.ROLE_PERMISSIONS`, into `jwt_authn` rules, an RBAC policy and rate-limit actions.
 Every rule is written against the gRPC method path, which the transcoder produces for REST calls,
 so REST and native gRPC share one policy. An RPC without a rule is denied.
 """
@@ -18,8 +18,8 @@ from typing import Any
 from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 
-from services.kit.access import AccessRule, rule_of
-from services.kit.auth import ROLE_PERMISSIONS
+from services.kit.security.access import AccessRule, rule_of
+from services.kit.security.auth import ROLE_PERMISSIONS
 
 JWT_FILTER = "envoy.filters.http.jwt_authn"
 PROVIDER = "teei"

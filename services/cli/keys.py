@@ -15,8 +15,8 @@ from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import MintToken, RegisterClient, RotateKeys
 from services.gateway.domain.keys import ALGORITHMS
 from services.gateway.domain.tokens import ROLES
-from services.kit import db
 from services.kit.errors import DomainError
+from services.kit.persistence import db
 
 Runner = Callable[[argparse.Namespace, bootstrap.Gateway], int]
 

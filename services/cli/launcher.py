@@ -17,7 +17,7 @@ from typing import IO
 
 from services.cli import certs, edge, probes
 from services.cli.spec import REPO_ROOT, Resource
-from services.kit import mtls
+from services.kit.security import mtls
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
 

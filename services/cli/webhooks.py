@@ -24,7 +24,7 @@ from typing import Any
 from services.buddy.domain import webhooks as buddy_webhooks
 from services.cli import spec
 from services.kintell.domain import webhooks as kintell_webhooks
-from services.kit import webhooks
+from services.kit.security import webhooks
 from services.upskilling.domain.model import Provider
 
 # Each connector's name for its webhook sources; upskilling signs per provider.

@@ -21,9 +21,9 @@ from services.gateway.operations_api import NatsLink, OperationsServicer
 from services.gateway.repository import SqlGatewayUnitOfWork
 from services.gateway.settings import GatewayConfig
 from services.kit import config as config_module
-from services.kit import db
 from services.kit.config import ServiceConfig
-from services.kit.server import Registration, Service
+from services.kit.grpc.server import Registration, Service
+from services.kit.persistence import db
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 

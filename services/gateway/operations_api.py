@@ -21,9 +21,10 @@ from google.protobuf import json_format, struct_pb2
 from nats.js import JetStreamContext
 
 import teei
-from services.kit import deadletters, eventbus, tenancy
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound, Unavailable
 from services.kit.logs import get_logger
+from services.kit.messaging import deadletters, eventbus
+from services.kit.security import tenancy
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
 log = get_logger(__name__)

@@ -15,7 +15,7 @@ from sqlalchemy import orm
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import KeyState, SigningKey
 from services.gateway.domain.sso import PendingLogin
-from services.kit.db import UnitOfWork
+from services.kit.persistence.db import UnitOfWork
 
 metadata = sa.MetaData()
 

@@ -8,9 +8,11 @@ import sqlalchemy as sa
 
 from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import csvimport, db, webhooks
 from services.kit.config import ServiceConfig
-from services.kit.server import Registration, Service
+from services.kit.connectors import csvimport
+from services.kit.grpc.server import Registration, Service
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 NAME = "kintell"

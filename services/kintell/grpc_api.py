@@ -25,9 +25,10 @@ from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.model import WebhookAck
 from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import csvimport, webhooks
+from services.kit.connectors import csvimport
 from services.kit.errors import FieldViolation
-from services.kit.tenancy import current_tenant
+from services.kit.security import webhooks
+from services.kit.security.tenancy import current_tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 

@@ -15,9 +15,10 @@ from services.kintell.domain.commands import ImportSessions, ReceiveWebhook
 from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, SessionNotFound
 from services.kintell.domain.model import Change, Channel, Provenance, Rating, Session, WebhookAck
 from services.kintell.repository import KintellRepository, KintellUnitOfWork
-from services.kit import events, imports
-from services.kit.csvimport import Parsed, RowError
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import Parsed, RowError
 from services.kit.errors import FieldViolation
+from services.kit.messaging import events
 
 Clock = Callable[[], datetime]
 SOURCE = "teei/kintell"

@@ -10,8 +10,8 @@ from services.kintell.domain.commands import GetImport, GetImportErrors, GetSess
 from services.kintell.domain.errors import ImportNotFound, InvalidRequest, SessionNotFound
 from services.kintell.domain.model import Rating, Session
 from services.kintell.repository import KintellUnitOfWork, SessionFilter
-from services.kit import imports
-from services.kit.csvimport import RowError
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import RowError
 from services.kit.errors import FieldViolation
 
 

@@ -21,9 +21,10 @@ from services.kintell.domain.model import (
     SessionType,
 )
 from services.kintell.tables import deliveries, ratings, sessions
-from services.kit import events, imports
-from services.kit.csvimport import Parsed, RowError
-from services.kit.db import UnitOfWork
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import Parsed, RowError
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 
 # Bound parameters per statement stay well under SQLite's limit of 32766.
 _CHUNK = 500

@@ -18,8 +18,8 @@ from services.kintell.domain.model import (
     SessionStatus,
     SessionType,
 )
-from services.kit import imports
-from services.kit.csvimport import RowError
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import RowError
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2, kintell_pb2
 

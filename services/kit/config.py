@@ -102,7 +102,7 @@ class ServiceConfig:
     # still running holds before it counts as abandoned (longer than any request deadline).
     idempotency_ttl_hours: float = setting("TEEI_IDEMPOTENCY_TTL_HOURS", default=24.0)
     idempotency_pending_seconds: float = setting("TEEI_IDEMPOTENCY_PENDING_SECONDS", default=300.0)
-    # Retention of de-duplication records (services/kit/retention.py). The inbox must outlive every
+    # Retention of de-duplication records (services/kit/persistence/retention.py). The inbox must outlive every
     # JetStream redelivery and dead-letter replay window, webhook de-dup every sender's retry window.
     retention_interval_seconds: float = setting("TEEI_RETENTION_INTERVAL_SECONDS", default=3600.0)
     inbox_retention_days: float = setting("TEEI_INBOX_RETENTION_DAYS", default=14.0)

@@ -15,9 +15,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from services.kit.auth import CachedJwks, TokenValidator
-from services.kit.channels import insecure_channel
-from services.kit.server import GrpcServer, Service
+from services.kit.grpc.channels import insecure_channel
+from services.kit.grpc.server import GrpcServer, Service
+from services.kit.security.auth import CachedJwks, TokenValidator
 
 DEFAULT_ISSUER = "http://localhost:8080"
 DEFAULT_AUDIENCE = "teei-api"

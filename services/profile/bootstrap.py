@@ -6,9 +6,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import db
 from services.kit.config import ServiceConfig
-from services.kit.server import Registration, Service
+from services.kit.grpc.server import Registration, Service
+from services.kit.persistence import db
 from services.profile.consumers import SUBSCRIPTIONS
 from services.profile.grpc_api import ProfileServicer
 from services.profile.repository import SqlProfileUnitOfWork

@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 from google.protobuf import message, timestamp_pb2
 from sqlalchemy import orm
 
-from services.kit import events
 from services.kit.errors import FieldViolation, InvalidArgument
+from services.kit.messaging import events
 from services.profile import journeys
 from services.profile.domain.journey import Programme
 from services.profile.domain.model import PersonRole, Provider

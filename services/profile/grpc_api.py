@@ -8,7 +8,7 @@ from typing import Any
 
 import grpc
 
-from services.kit.tenancy import current_tenant
+from services.kit.security.tenancy import current_tenant
 from services.profile import handlers
 from services.profile.domain import commands
 from services.profile.domain.model import PersonRole

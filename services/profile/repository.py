@@ -11,8 +11,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit import events
-from services.kit.db import UnitOfWork
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 from services.profile import wire
 from services.profile.domain.events import ProfileEvent, ProfilesMerged
 from services.profile.domain.identity import IdentityStore

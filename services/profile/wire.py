@@ -6,7 +6,7 @@ from datetime import datetime
 
 from google.protobuf import timestamp_pb2
 
-from services.kit import events
+from services.kit.messaging import events
 from services.profile.domain.events import MilestoneReached, ProfileEvent, ProfilesMerged
 from services.profile.domain.journey import CefrLevel, EnrolmentStatus, MilestoneKind, Programme
 from services.profile.domain.model import PersonRole, Profile, Provider

@@ -9,10 +9,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.kit import config as config_module
-from services.kit import db
 from services.kit.config import ServiceConfig
+from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
-from services.kit.server import Registration, Service
+from services.kit.persistence import db
 from services.q2q.consumers import subscriptions
 from services.q2q.credentials import SubmitterTokens
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier

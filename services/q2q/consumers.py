@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 from sqlalchemy import orm
 
-from services.kit import events
 from services.kit.logs import get_logger
+from services.kit.messaging import events
 from services.q2q import held_texts
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision, SourceText

@@ -13,7 +13,7 @@ from typing import Any
 import grpc
 from google.protobuf import timestamp_pb2
 
-from services.kit.tenancy import current_bearer, current_tenant
+from services.kit.security.tenancy import current_bearer, current_tenant
 from services.q2q import handlers, on_demand, wire
 from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
 from services.q2q.repository import Q2qUnitOfWork

@@ -19,8 +19,8 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, replace
 
+from services.kit.grpc.resilience import remaining_time
 from services.kit.logs import get_logger
-from services.kit.resilience import remaining_time
 from services.q2q import handlers, held_texts
 from services.q2q.credentials import SubmitterTokens
 from services.q2q.domain.classifier import Classifier

@@ -10,8 +10,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit import events
-from services.kit.db import UnitOfWork
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 from services.q2q import tables as t
 from services.q2q import wire
 from services.q2q.domain.classifier import Evidence

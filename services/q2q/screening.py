@@ -15,8 +15,9 @@ from typing import Protocol
 
 import grpc
 
-from services.kit import channels, errors
-from services.kit.resilience import CallPolicy, Resilience
+from services.kit import errors
+from services.kit.grpc import channels
+from services.kit.grpc.resilience import CallPolicy, Resilience
 from services.q2q.domain.commands import SourceText
 from services.q2q.domain.model import ScreeningRefused, SourceRef
 from services.q2q.wire import SOURCE_TO_PROTO

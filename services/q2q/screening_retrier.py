@@ -16,8 +16,8 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.kit import servicetokens
 from services.kit.logs import get_logger
+from services.kit.security import servicetokens
 from services.q2q import on_demand
 from services.q2q.domain.commands import SourceText
 from services.q2q.domain.model import PendingText, ScreeningRefused, SourceAlreadyClassified

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from services.kit.config import setting
-from services.kit.resilience import CallPolicy
+from services.kit.grpc.resilience import CallPolicy
 
 SCREEN_TEXT = "/teei.safety.v1.SafetyService/ScreenText"
 

@@ -3,7 +3,7 @@
 import sys
 
 from services.kit.config import ConfigError
-from services.kit.server import run
+from services.kit.grpc.server import run
 from services.ratelimit.bootstrap import NAME, build
 from services.ratelimit.domain.errors import LimitsConfigError
 

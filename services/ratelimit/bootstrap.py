@@ -14,8 +14,8 @@ from collections.abc import Mapping
 
 from services.kit import config as config_module
 from services.kit.config import ServiceConfig
+from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
-from services.kit.server import Registration, Service
 from services.ratelimit.domain.limits import Limits
 from services.ratelimit.grpc_api import RateLimitServicer
 from services.ratelimit.handlers import Clock, RateLimiter

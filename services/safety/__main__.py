@@ -1,6 +1,6 @@
 """Runs the safety service: `python -m services.safety`."""
 
-from services.kit.server import run
+from services.kit.grpc.server import run
 from services.safety.bootstrap import NAME, build
 
 if __name__ == "__main__":

@@ -9,9 +9,9 @@ from typing import Any
 
 from sqlalchemy import orm
 
-from services.kit import events
 from services.kit.errors import FieldViolation
 from services.kit.identity import profile_id_for_email
+from services.kit.messaging import events
 from services.safety import handlers, wire
 from services.safety.domain import commands
 from services.safety.domain.errors import InvalidSafetyRequest

@@ -9,7 +9,7 @@ from typing import Any
 import grpc
 
 from services.kit.errors import FieldViolation
-from services.kit.tenancy import current_tenant
+from services.kit.security.tenancy import current_tenant
 from services.safety import handlers, wire
 from services.safety.domain import commands
 from services.safety.domain.errors import InvalidSafetyRequest

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from services.kit import events
+from services.kit.messaging import events
 from services.safety import wire
 from services.safety.domain import commands as checks
 from services.safety.domain.commands import DecideReview, GetFlag, GetReview, ListFlags, ListReviews, ScreenText

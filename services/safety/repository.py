@@ -9,8 +9,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit import events
-from services.kit.db import UnitOfWork
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 from services.safety import records
 from services.safety.domain.commands import ListFlags
 from services.safety.domain.model import Flag, Review, ReviewRecord, ReviewStatus, TextSourceType

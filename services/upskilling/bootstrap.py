@@ -6,9 +6,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import csvimport, db, webhooks
 from services.kit.config import ServiceConfig
-from services.kit.server import Registration, Service
+from services.kit.connectors import csvimport
+from services.kit.grpc.server import Registration, Service
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from services.upskilling.grpc_api import UpskillingServicer
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc

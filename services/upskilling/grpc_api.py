@@ -8,9 +8,9 @@ from typing import Any
 import grpc
 from google.api import httpbody_pb2
 
-from services.kit import webhooks
-from services.kit.csvimport import error_csv
-from services.kit.tenancy import current_tenant
+from services.kit.connectors.csvimport import error_csv
+from services.kit.security import webhooks
+from services.kit.security.tenancy import current_tenant
 from services.upskilling import handlers, wire
 from services.upskilling.domain.commands import (
     GetCredential,

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from services.kit import csvimport, imports
-from services.kit.csvimport import RowError
+from services.kit.connectors import csvimport, imports
+from services.kit.connectors.csvimport import RowError
 from services.kit.errors import FieldViolation
 from services.upskilling.domain import csv_schemas, paging, payload, providers
 from services.upskilling.domain.commands import (

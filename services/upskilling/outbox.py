@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from google.protobuf import message
 
-from services.kit import events
+from services.kit.messaging import events
 from services.upskilling import wire
 from services.upskilling.domain.events import CourseCompleted, CredentialIssued, DomainEvent, ProgressUpdated
 from teei.upskilling.v1 import events_pb2, upskilling_pb2

@@ -11,9 +11,10 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit import events, imports
-from services.kit.csvimport import Parsed, RowError
-from services.kit.db import UnitOfWork
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import Parsed, RowError
+from services.kit.messaging import events
+from services.kit.persistence.db import UnitOfWork
 from services.upskilling import outbox, rows
 from services.upskilling.domain.events import DomainEvent
 from services.upskilling.domain.model import (

@@ -7,8 +7,8 @@ from typing import Any
 
 from google.protobuf import struct_pb2, timestamp_pb2
 
-from services.kit import imports
-from services.kit.csvimport import RowError
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import RowError
 from services.upskilling.domain.model import (
     Channel,
     Credential,

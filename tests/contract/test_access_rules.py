@@ -10,7 +10,7 @@ from google.api import annotations_pb2, http_pb2
 from google.protobuf import descriptor
 
 from services.cli.spec import REPO_ROOT
-from services.kit import access
+from services.kit.security import access
 
 GEN = REPO_ROOT / "gen" / "python"
 WELL_KNOWN_PATHS = ("/auth/jwks", "/.well-known/jwks.json")

@@ -17,11 +17,11 @@ from google.protobuf import descriptor, json_format, message, message_factory
 from sqlalchemy import orm
 
 from services.cli.spec import REPO_ROOT
-from services.kit import events
 from services.kit.config import ServiceConfig
-from services.kit.eventbus import EventBus
+from services.kit.grpc.server import Service
 from services.kit.identity import normalise_email
-from services.kit.server import Service
+from services.kit.messaging import events
+from services.kit.messaging.eventbus import EventBus
 from services.profile import bootstrap as profile_bootstrap
 from services.profile import consumers as profile_consumers
 from services.profile.repository import SqlProfileRepository

@@ -17,7 +17,7 @@ from services.cli.spec import REPO_ROOT
 from services.gateway import bootstrap as gateway_bootstrap
 from services.gateway import handlers as gateway_handlers
 from services.gateway.domain.commands import MintToken
-from services.kit import db
+from services.kit.persistence import db
 from tests.support import LineReader
 
 

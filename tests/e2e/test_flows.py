@@ -17,7 +17,7 @@ import pytest
 from services.cli import spec
 from services.cli.launcher import Mesh
 from services.cli.webhooks import provision
-from services.kit.webhooks import signed_headers
+from services.kit.security.webhooks import signed_headers
 from tests.e2e.conftest import auth
 
 pytestmark = pytest.mark.e2e

@@ -14,7 +14,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
 from services.cli import spec
-from services.kit import mtls
+from services.kit.security import mtls
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.e2e.conftest import MeshProcess, start_mesh
 

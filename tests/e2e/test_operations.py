@@ -19,7 +19,7 @@ from nats.js import JetStreamContext
 
 from services.cli import spec
 from services.cli.launcher import Mesh
-from services.kit.eventbus import DLQ_PREFIX, STREAM
+from services.kit.messaging.eventbus import DLQ_PREFIX, STREAM
 from teei.events.v1 import envelope_pb2
 from tests.e2e.conftest import auth
 

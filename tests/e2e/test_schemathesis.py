@@ -21,7 +21,7 @@ import yaml
 
 from services.cli import edge_policy, openapi, spec
 from services.cli.launcher import Mesh
-from services.kit.access import AccessRule
+from services.kit.security.access import AccessRule
 from tests.e2e.conftest import mint
 
 pytestmark = pytest.mark.e2e

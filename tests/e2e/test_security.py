@@ -18,7 +18,7 @@ import pytest
 
 from services.cli import spec
 from services.cli.launcher import Mesh
-from services.kit import mtls
+from services.kit.security import mtls
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.e2e.conftest import auth, mint
 from tests.e2e.test_flows import KINTELL_HEADER, counters_reach, eventually, profile_of

@@ -40,7 +40,7 @@ from services.cli.edge import (
     write_envoy_config,
 )
 from services.kit import testing
-from services.kit.access import AccessRule
+from services.kit.security.access import AccessRule
 from teei.profile.v1 import profile_pb2
 from tests.support import JwksServer
 

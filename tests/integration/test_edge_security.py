@@ -33,8 +33,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.cli import certs
 from services.cli.edge import EdgeSettings, JwtSettings, RateLimitSettings, Upstream, UpstreamTls
-from services.kit import mtls, testing
-from services.kit.auth import ROLE_PERMISSIONS
+from services.kit import testing
+from services.kit.security import mtls
+from services.kit.security.auth import ROLE_PERMISSIONS
 from teei.gateway.v1 import gateway_pb2
 from teei.kintell.v1 import kintell_pb2
 from teei.profile.v1 import profile_pb2

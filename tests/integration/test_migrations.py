@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit import db
 from services.kit.config import ServiceConfig
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from services.profile import bootstrap, handlers
 from services.profile.domain.commands import CreateProfile, GetProfile

@@ -23,10 +23,11 @@ from grpc_status import rpc_status
 
 from services.cli.spec import free_port
 from services.gateway import bootstrap
-from services.kit import db, eventbus, events
 from services.kit.config import ServiceConfig
-from services.kit.eventbus import DLQ_PREFIX, DLQ_STREAM, STREAM, EventBus, RetryPolicy
-from services.kit.server import Service
+from services.kit.grpc.server import Service
+from services.kit.messaging import eventbus, events
+from services.kit.messaging.eventbus import DLQ_PREFIX, DLQ_STREAM, STREAM, EventBus, RetryPolicy
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from teei.events.v1 import envelope_pb2
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc

@@ -9,7 +9,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from grpc_status import rpc_status
 
-from services.kit.server import GrpcServer
+from services.kit.grpc.server import GrpcServer
 from services.kit.testing import tenant
 from teei.common.v1 import types_pb2
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from services.kit import csvimport
-from services.kit.csvimport import FieldInvalid
+from services.kit.connectors import csvimport
+from services.kit.connectors.csvimport import FieldInvalid
 
 MAX_QUESTIONS = 50
 MAX_QUESTION_LENGTH = 500

@@ -27,7 +27,7 @@ from functools import cached_property
 from services.buddy.domain.errors import UnknownKind
 from services.buddy.domain.fields import Answers, Choice, Email, FieldKind, Listing, Score, Text, Timestamp
 from services.buddy.domain.model import EventType, MatchStatus, Mood
-from services.kit import csvimport
+from services.kit.connectors import csvimport
 from services.kit.errors import FieldViolation
 
 ID = Text(255)

@@ -18,7 +18,7 @@ from typing import Any
 
 from services.buddy.domain.errors import InvalidBuddyRequest
 from services.buddy.domain.specs import ID, RecordSpec
-from services.kit.csvimport import FieldInvalid
+from services.kit.connectors.csvimport import FieldInvalid
 from services.kit.errors import FieldViolation
 
 SOURCE = "buddy"  # the webhook source whose secrets sign these deliveries

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 
 from services.kintell.domain.errors import SessionTypeConflict
 from services.kintell.domain.model import Change, Provenance, Session, SessionFacts
-from services.kit.csvimport import RowError
+from services.kit.connectors.csvimport import RowError
 
 
 @dataclass

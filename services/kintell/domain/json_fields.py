@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from services.kintell.domain.errors import InvalidWebhook
-from services.kit import csvimport
+from services.kit.connectors import csvimport
 from services.kit.errors import FieldViolation
 
 T = TypeVar("T")

@@ -13,8 +13,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from services.kintell.domain.model import CEFR_LEVELS, Person, SessionFacts, SessionType, normalise_five_star
-from services.kit import csvimport
-from services.kit.csvimport import Column, Parsed, Row, RowError, Schema
+from services.kit.connectors import csvimport
+from services.kit.connectors.csvimport import Column, Parsed, Row, RowError, Schema
 
 MAX_ID = 255
 MAX_FEEDBACK = 5000

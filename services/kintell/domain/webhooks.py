@@ -41,7 +41,7 @@ from datetime import datetime
 from services.kintell.domain import schemas
 from services.kintell.domain.json_fields import Reader, load_object, raise_if_invalid
 from services.kintell.domain.model import Person, RaterRole, SessionFacts, SessionType, normalise_five_star
-from services.kit import csvimport
+from services.kit.connectors import csvimport
 
 SOURCE = "kintell"  # the webhook source whose secrets sign these deliveries
 MAX_NAME = 200

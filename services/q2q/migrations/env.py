@@ -1,6 +1,6 @@
 """Alembic environment of the q2q service."""
 
 from services.q2q.tables import metadata
-from services.kit.db import run_alembic_env
+from services.kit.persistence.db import run_alembic_env
 
 run_alembic_env(service="q2q", metadata=metadata)

@@ -23,8 +23,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
-from services.kit import csvimport
-from services.kit.csvimport import Column, Parsed, Row, RowError, Schema
+from services.kit.connectors import csvimport
+from services.kit.connectors.csvimport import Column, Parsed, Row, RowError, Schema
 from services.upskilling.domain.model import (
     Course,
     CredentialReport,

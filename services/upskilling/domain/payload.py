@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
-from services.kit import csvimport
+from services.kit.connectors import csvimport
 from services.kit.errors import FieldViolation
 from services.upskilling.domain.errors import InvalidWebhook
 from services.upskilling.domain.model import ProgressStatus

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from services.kit import testing, webhooks
+from services.kit import testing
+from services.kit.security import webhooks
 
 SECRETS = {
     name: "whsec_" + base64.b64encode(f"{name}-buddy-webhook-test-secret".encode()).decode()

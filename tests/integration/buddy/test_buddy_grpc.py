@@ -15,8 +15,9 @@ from grpc_status import rpc_status
 from services.buddy import bootstrap
 from services.buddy.handlers import Limits
 from services.cli.webhooks import provision
-from services.kit import db, events
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 from teei.common.v1 import types_pb2

@@ -16,8 +16,8 @@ import sqlalchemy as sa
 from services.buddy import bootstrap, handlers
 from services.buddy.domain.commands import ListRecords, RecordFilter
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db
 from services.kit.identity import profile_id_for_email
+from services.kit.persistence import db
 
 COUNT = 620  # matches and events each: more than one backfill batch of 500
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)

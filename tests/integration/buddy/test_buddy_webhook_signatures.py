@@ -19,8 +19,10 @@ from google.api import httpbody_pb2
 
 from services.buddy import bootstrap
 from services.cli import webhooks as secrets_file
-from services.kit import db, events, webhooks
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from services.kit.testing import running, tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 from teei.common.v1 import types_pb2

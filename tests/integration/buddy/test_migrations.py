@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from services.buddy import bootstrap, handlers
 from services.buddy.domain.commands import ImportRecords
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db
+from services.kit.persistence import db
 from tests.unit.buddy.samples import csv_of
 
 TABLES = {

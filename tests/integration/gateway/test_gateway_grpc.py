@@ -16,9 +16,9 @@ from grpc_status import rpc_status
 
 from services.gateway import bootstrap, handlers, keycrypto
 from services.gateway.domain.commands import RegisterClient
-from services.kit import db
-from services.kit.auth import CachedJwks, TokenValidator
 from services.kit.config import ServiceConfig
+from services.kit.persistence import db
+from services.kit.security.auth import CachedJwks, TokenValidator
 from services.kit.testing import running, tenant
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 

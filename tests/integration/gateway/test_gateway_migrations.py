@@ -8,7 +8,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.gateway import bootstrap
-from services.kit import db
+from services.kit.persistence import db
 
 ENVIRON = {"TEEI_KEY_ENCRYPTION_KEY": base64.b64encode(b"m" * 32).decode()}
 TABLES = {"signing_keys", "oauth_clients", "alembic_version_gateway"}

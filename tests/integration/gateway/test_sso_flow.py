@@ -24,9 +24,9 @@ from joserfc.jwk import RSAKey
 
 from services.gateway import bootstrap
 from services.gateway.oidc import OidcClient
-from services.kit import db
-from services.kit.auth import CachedJwks, Principal, TokenValidator
 from services.kit.config import ServiceConfig
+from services.kit.persistence import db
+from services.kit.security.auth import CachedJwks, Principal, TokenValidator
 from services.kit.testing import running
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from tests.oidc_provider import OpenIDProvider, running_provider

@@ -14,7 +14,7 @@ from services.gateway import bootstrap
 from services.gateway.domain import sso as rules
 from services.gateway.domain.sso import Provider
 from services.gateway.repository import SSO_LOGIN_RETENTION
-from services.kit import db
+from services.kit.persistence import db
 
 ENVIRON = {"TEEI_KEY_ENCRYPTION_KEY": base64.b64encode(b"q" * 32).decode()}
 PROVIDER = Provider(

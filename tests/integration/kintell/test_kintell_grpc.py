@@ -15,8 +15,8 @@ from grpc_status import rpc_status
 from services.cli.webhooks import provision
 from services.kintell import bootstrap
 from services.kit.config import ServiceConfig
+from services.kit.security.webhooks import signed_metadata
 from services.kit.testing import running, tenant
-from services.kit.webhooks import signed_metadata
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, rating_body, session_body

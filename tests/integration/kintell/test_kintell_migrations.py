@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from services.kintell import bootstrap, handlers, queries
 from services.kintell.domain.commands import ImportSessions, ListSessions, ReceiveWebhook
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import db
+from services.kit.persistence import db
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, session_body
 
 TABLES = {

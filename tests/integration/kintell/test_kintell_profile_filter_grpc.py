@@ -16,8 +16,8 @@ from services.cli.webhooks import provision
 from services.kintell import bootstrap
 from services.kit.config import ServiceConfig
 from services.kit.identity import profile_id_for_email
+from services.kit.security.webhooks import signed_metadata
 from services.kit.testing import running, tenant
-from services.kit.webhooks import signed_metadata
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.unit.kintell.samples import LANGUAGE_V1_0, MENTORSHIP_V1_0, csv, language_row, session_body

@@ -15,8 +15,8 @@ import sqlalchemy as sa
 from services.kintell import bootstrap, queries
 from services.kintell.domain.commands import ListSessions
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import db
 from services.kit.identity import profile_id_for_email
+from services.kit.persistence import db
 
 ROWS = 1_150  # more than two backfill batches of 500
 PROFILE_COLUMNS = {"participant_profile_id", "volunteer_profile_id"}

@@ -19,8 +19,10 @@ from google.api import httpbody_pb2
 
 from services.cli import webhooks as secrets_file
 from services.kintell import bootstrap
-from services.kit import db, events, webhooks
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from services.kit.testing import running, tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import db
+from services.kit.persistence import db
 from services.profile import bootstrap
 
 JOURNEY_TABLES = {

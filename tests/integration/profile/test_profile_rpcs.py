@@ -11,8 +11,9 @@ import sqlalchemy as sa
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from services.kit import db, events
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.kit.testing import tenant
 from services.profile import bootstrap
 from services.profile.tables import merges

@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 from google.protobuf import timestamp_pb2
 
-from services.kit import db, events
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from services.q2q import bootstrap
 from services.q2q.settings import Q2qSettings

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import db
+from services.kit.persistence import db
 from services.q2q import bootstrap
 
 TABLES = {"q2q_classifications", "q2q_scores", "q2q_evidence", "q2q_score_evidence", "q2q_pending_texts", "outbox"}

@@ -18,10 +18,12 @@ import sqlalchemy as sa
 
 from services.cli import certs
 from services.cli.spec import free_port
-from services.kit import db, events, mtls
-from services.kit.channels import insecure_channel
 from services.kit.config import ServiceConfig
-from services.kit.server import GrpcServer
+from services.kit.grpc.channels import insecure_channel
+from services.kit.grpc.server import GrpcServer
+from services.kit.messaging import events
+from services.kit.persistence import db
+from services.kit.security import mtls
 from services.kit.testing import ISSUER, bearer, running, tenant
 from services.q2q import bootstrap, consumers, held_texts
 from services.q2q import tables as t

@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit import db, events
 from services.kit.identity import profile_id_for_email
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
 from services.q2q import handlers as q2q_handlers

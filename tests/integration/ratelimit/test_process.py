@@ -12,7 +12,7 @@ import pytest
 
 from services.cli import certs, spec
 from services.cli.launcher import Mesh
-from services.kit import mtls
+from services.kit.security import mtls
 from services.ratelimit.wire import rls_pb2, rls_pb2_grpc
 from tests.integration.ratelimit.conftest import prefixed
 

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.safety import bootstrap, handlers
 from services.safety.domain.commands import GetFlag, ScreenText
 from services.safety.domain.model import TextSource, TextSourceType

@@ -6,7 +6,8 @@ import base64
 from pathlib import Path
 
 from services.cli.webhooks import provision
-from services.kit import testing, webhooks
+from services.kit import testing
+from services.kit.security import webhooks
 from services.upskilling.domain.model import Provider
 
 TENANTS = ("acme", "globex")

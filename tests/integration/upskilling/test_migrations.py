@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kit import db
+from services.kit.persistence import db
 from services.upskilling import bootstrap, handlers
 from services.upskilling.domain.commands import ListProgress, ReceiveWebhook
 from services.upskilling.repository import SqlUpskillingUnitOfWork

@@ -15,8 +15,10 @@ import sqlalchemy as sa
 from google.api import httpbody_pb2
 
 from services.cli import webhooks as secrets_file
-from services.kit import db, events, webhooks
 from services.kit.config import ServiceConfig
+from services.kit.messaging import events
+from services.kit.persistence import db
+from services.kit.security import webhooks
 from services.kit.testing import running, tenant
 from services.upskilling import bootstrap
 from teei.common.v1 import types_pb2

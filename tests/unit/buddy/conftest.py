@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from services.buddy import bootstrap
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db
+from services.kit.persistence import db
 
 
 @pytest.fixture

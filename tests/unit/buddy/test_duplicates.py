@@ -23,7 +23,9 @@ from services.buddy.domain.errors import (
 )
 from services.buddy.domain.model import Match, MatchStatus
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db, events, imports
+from services.kit.connectors import imports
+from services.kit.messaging import events
+from services.kit.persistence import db
 from tests.unit.buddy.samples import csv_of, delivery
 
 EVENT_TYPES = {

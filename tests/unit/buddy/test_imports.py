@@ -11,8 +11,10 @@ from services.buddy.domain.errors import UnknownKind
 from services.buddy.domain.model import CheckIn, Feedback, Match, Mood, Side
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
-from services.kit import db, events, imports
-from services.kit.csvimport import CsvRejected
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import CsvRejected
+from services.kit.messaging import events
+from services.kit.persistence import db
 from teei.buddy.v1 import buddy_pb2, events_pb2
 from teei.common.v1 import types_pb2
 from tests.unit.buddy.samples import csv_of

@@ -14,8 +14,8 @@ import pytest
 from services.gateway import bootstrap, handlers
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain.commands import RegisterClient
-from services.kit import db
-from services.kit.auth import CachedJwks, TokenValidator
+from services.kit.persistence import db
+from services.kit.security.auth import CachedJwks, TokenValidator
 
 KEK = base64.b64encode(b"k" * 32).decode()
 ENVIRON = {"TEEI_KEY_ENCRYPTION_KEY": KEK, "TEEI_AUTH_ISSUER": "https://gateway.test", "TEEI_AUTH_AUDIENCE": "teei-api"}

@@ -10,7 +10,7 @@ import pytest
 from services.cli import keys
 from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import IssueToken
-from services.kit import db
+from services.kit.persistence import db
 from tests.unit.gateway.conftest import ENVIRON, FakeClock, validator_for
 
 

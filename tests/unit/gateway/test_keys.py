@@ -19,7 +19,7 @@ from services.gateway.domain.errors import KeyUnsealFailed, RotationTooEarly
 from services.gateway.domain.keys import MAX_TOKEN_LIFETIME, KeyState
 from services.gateway.keyring import KeyRing
 from services.gateway.repository import signing_keys
-from services.kit import db
+from services.kit.persistence import db
 from tests.unit.gateway.conftest import ENVIRON, FakeClock
 
 

@@ -9,7 +9,7 @@ from services.gateway import handlers
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain.commands import MintToken, RotateKeys
 from services.gateway.domain.errors import RotationTooEarly
-from services.kit.auth import TokenRejected
+from services.kit.security.auth import TokenRejected
 from tests.unit.gateway.conftest import FakeClock, validator_for
 
 STEP = 60  # seconds between issued tokens

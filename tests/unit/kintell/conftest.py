@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from services.kintell import bootstrap
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import db
+from services.kit.persistence import db
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ from services.kintell import handlers, queries
 from services.kintell.domain.commands import GetImportErrors, ImportSessions, ListSessions
 from services.kintell.domain.model import Session
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import db, events, imports
-from services.kit.csvimport import CsvRejected
+from services.kit.connectors import imports
+from services.kit.connectors.csvimport import CsvRejected
+from services.kit.messaging import events
+from services.kit.persistence import db
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2, kintell_pb2
 from tests.unit.kintell.samples import LANGUAGE_V1_0, LEGACY, MENTORSHIP_V1_0, csv, language_row

@@ -8,7 +8,7 @@ import pytest
 
 from services.kintell.domain import schemas
 from services.kintell.domain.model import Person, SessionFacts, SessionType
-from services.kit.csvimport import CsvRejected
+from services.kit.connectors.csvimport import CsvRejected
 from tests.unit.kintell.samples import LANGUAGE_V1_0, LANGUAGE_V1_1, LEGACY, MENTORSHIP_V1_0, csv, language_row
 
 

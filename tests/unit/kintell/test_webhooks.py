@@ -14,7 +14,8 @@ from services.kintell.domain.commands import GetSession, ListSessions, ReceiveWe
 from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, SessionNotFound, SessionTypeConflict
 from services.kintell.domain.model import RaterRole, Session, WebhookAck
 from services.kintell.repository import KintellUnitOfWork
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from teei.common.v1 import types_pb2
 from tests.unit.kintell.samples import booking_body, rating_body, session_body
 

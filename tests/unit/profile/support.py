@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 from google.protobuf import message
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.profile import consumers, handlers
 from services.profile.domain.commands import ListProfiles
 from services.profile.domain.model import Profile

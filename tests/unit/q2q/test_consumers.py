@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.q2q import bootstrap, consumers
 from services.q2q import tables as t
 from teei.common.v1 import types_pb2

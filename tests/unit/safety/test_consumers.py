@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 from google.protobuf import message
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.safety import consumers, handlers
 from services.safety.domain.commands import GetFlag, ListFlags
 from services.safety.domain.errors import InvalidSafetyRequest, InvalidScreening

@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.safety import handlers
 from services.safety.domain.commands import DecideReview, GetReview, ListReviews, ScreenText
 from services.safety.domain.errors import InvalidSafetyRequest, ReviewAlreadyDecided, ReviewNotFound

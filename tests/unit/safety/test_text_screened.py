@@ -8,8 +8,9 @@ import pytest
 import sqlalchemy as sa
 from google.protobuf import message
 
-from services.kit import db, events
 from services.kit.identity import profile_id_for_email
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.safety import consumers
 from services.safety.domain.errors import InvalidSafetyRequest, InvalidScreening
 from teei.buddy.v1 import buddy_pb2

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit import db
+from services.kit.persistence import db
 from services.upskilling import bootstrap
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 

@@ -7,7 +7,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.kit import db, events
+from services.kit.messaging import events
+from services.kit.persistence import db
 
 
 def ecornell(event_type: str, event_id: str = "ec-1", **overrides: Any) -> dict[str, Any]:

@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from services.kit import csvimport, events, imports
+from services.kit.connectors import csvimport, imports
+from services.kit.messaging import events
 from services.upskilling import handlers
 from services.upskilling.domain.commands import (
     GetImport,

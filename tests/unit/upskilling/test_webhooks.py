@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from services.kit import events
+from services.kit.messaging import events
 from services.upskilling import handlers
 from services.upskilling.domain.commands import GetProgress, ListCredentials, ListProgress, ReceiveWebhook
 from services.upskilling.domain.errors import InvalidRequest, InvalidWebhook, ProgressNotFound

@@ -10,7 +10,8 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-from services.kit import events, imports
+from services.kit.messaging import events
+from services.kit.connectors import imports
 
 revision = "0001"
 down_revision = None

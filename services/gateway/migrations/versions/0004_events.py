@@ -7,7 +7,7 @@ Create Date: 2026-11-26
 
 from alembic import op
 
-from services.kit import events
+from services.kit.messaging import events
 
 revision = "0004"
 down_revision = "0003"

@@ -7,7 +7,7 @@ Create Date: 2026-12-01
 
 from alembic import op
 
-from services.kit import events
+from services.kit.messaging import events
 
 revision = "0003"
 down_revision = "0002"

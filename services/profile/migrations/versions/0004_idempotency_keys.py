@@ -7,7 +7,7 @@ Create Date: 2026-12-15
 
 from alembic import op
 
-from services.kit import idempotency
+from services.kit.persistence import idempotency
 
 revision = "0004"
 down_revision = "0003"

@@ -8,7 +8,7 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
-from services.kit import events
+from services.kit.messaging import events
 
 revision = "0001"
 down_revision = None

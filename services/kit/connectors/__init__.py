@@ -1,0 +1,1 @@
+"""What the three connectors share: CSV schemas and import batches."""

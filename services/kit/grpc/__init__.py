@@ -1,0 +1,1 @@
+"""The gRPC runtime: server, interceptor chain, status mapping, channels, deadlines and breakers."""

@@ -1,0 +1,236 @@
+"""gRPC server bootstrap: health, reflection, interceptor chain and graceful shutdown on SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import signal
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from types import ModuleType
+from typing import Any
+
+import grpc
+import sqlalchemy as sa
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+from services.kit import config as config_module
+from services.kit import logs
+from services.kit.config import ServiceConfig
+from services.kit.grpc.interceptors import InFlightTracker, chain
+from services.kit.grpc.resilience import DeadlineInterceptor
+from services.kit.messaging import events
+from services.kit.messaging.eventbus import EventBus
+from services.kit.persistence import idempotency, retention
+from services.kit.security import auth, mtls
+
+log = logs.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class Registration:
+    """One servicer to serve: its full service name, the generated add-function and the instance."""
+
+    service_name: str
+    add_to_server: Callable[[Any, grpc.aio.Server], None]
+    servicer: object
+
+    @classmethod
+    def of(cls, pb2: ModuleType, pb2_grpc: ModuleType, service: str, servicer: object) -> Registration:
+        """The registration of `servicer` as `service` from a generated module pair."""
+        return cls(
+            service_name=pb2.DESCRIPTOR.services_by_name[service].full_name,
+            add_to_server=getattr(pb2_grpc, f"add_{service}Servicer_to_server"),
+            servicer=servicer,
+        )
+
+
+@dataclass
+class Service:
+    """A built service: what it serves and what to close when it stops."""
+
+    name: str
+    config: ServiceConfig
+    registrations: Sequence[Registration]
+    on_stop: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    # Background work to start once the server serves (e.g. a retrier); stopped by on_stop hooks.
+    on_start: list[Callable[[], Awaitable[None] | None]] = field(default_factory=list)
+    engine: sa.Engine | None = None
+    subscriptions: Sequence[events.Subscription] = ()
+    max_message_bytes: int = 4 * 1024 * 1024
+    # Where the issuer's public keys come from; None → TEEI_JWKS_URL (the gateway passes its own ring).
+    jwks: auth.JwksFetch | None = None
+    # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup).
+    retention_rules: Sequence[retention.Rule] = ()
+
+
+def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
+    """A service whose contract is served but whose behaviour is not built yet: every RPC answers
+    UNIMPLEMENTED (the generated base servicer), never invented data."""
+    servicer = getattr(pb2_grpc, f"{service}Servicer")()
+    return Service(name=name, config=config, registrations=[Registration.of(pb2, pb2_grpc, service, servicer)])
+
+
+class GrpcServer:
+    """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
+
+    def __init__(self, service: Service) -> None:
+        self.service = service
+        self.health = health.aio.HealthServicer()
+        self.tracker = InFlightTracker()
+        # Innermost: outgoing calls made while serving an RPC inherit its remaining deadline.
+        jwks = auth.CachedJwks(_jwks_source(service))
+        validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
+        policy = None if service.config.mtls_dir is None else mtls.load_policy()
+        may_act = None if policy is None else functools.partial(policy.may_act, service.name)
+        interceptors = [
+            *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator, may_act=may_act),
+            *_idempotency(service),
+            DeadlineInterceptor(),
+        ]
+        if policy is not None:
+            # Right after logging, so refusals are logged and no other work is done for the caller.
+            interceptors.insert(1, mtls.TrustPolicyInterceptor(policy, service.name))
+        self._server = grpc.aio.server(
+            interceptors=interceptors,
+            options=[("grpc.max_receive_message_length", service.max_message_bytes)],
+        )
+        self._stopped = asyncio.Event()
+        self.port = 0
+        self.bus: EventBus | None = None
+        self.retention = _retention(service)
+
+    async def start(self) -> int:
+        """Binds, starts serving and marks every service SERVING; returns the bound port."""
+        server, cfg = self._server, self.service.config
+        for registration in self.service.registrations:
+            registration.add_to_server(registration.servicer, server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
+        names = [r.service_name for r in self.service.registrations]
+        reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
+        address = f"{cfg.grpc_host}:{cfg.grpc_port}"
+        if cfg.mtls_dir is None:
+            self.port = server.add_insecure_port(address)
+        else:
+            credentials = mtls.reloading_server_credentials(cfg.mtls_dir, self.service.name)
+            self.port = server.add_secure_port(address, credentials)
+        if self.port == 0:
+            raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
+        await server.start()
+        await self._start_bus()
+        for hook in self.service.on_start:
+            outcome = hook()
+            if outcome is not None:
+                await outcome
+        if self.retention is not None:
+            self.retention.start()
+        for name in ("", *names):
+            await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        log.info("server.started", port=self.port, services=names)
+        return self.port
+
+    async def _start_bus(self) -> None:
+        cfg, service = self.service.config, self.service
+        if cfg.nats_url and service.engine is not None:
+            self.bus = EventBus(
+                url=cfg.nats_url, service=service.name, engine=service.engine, subscriptions=service.subscriptions
+            )
+            await self.bus.start()
+        elif service.subscriptions or service.engine is not None:
+            log.warning("eventbus.disabled", reason="NATS_URL not set; events stay in the outbox")
+
+    async def stop(self) -> bool:
+        """Health NOT_SERVING → refuse new RPCs → drain in-flight ones within the grace period → stop."""
+        grace = self.service.config.shutdown_grace_seconds
+        deadline = time.monotonic() + grace
+        await self.health.enter_graceful_shutdown()
+        self.tracker.start_draining()
+        log.info("server.draining", in_flight=self.tracker.count, grace_seconds=grace)
+        drained = await self.tracker.wait_idle(grace)
+        # Once drained only platform streams (health watches) remain: cancel them rather than wait.
+        await self._server.stop(grace=0 if drained else max(deadline - time.monotonic(), 0.0))
+        if self.bus is not None:
+            await self.bus.stop()
+        if self.retention is not None:
+            await self.retention.stop()
+        for hook in reversed(self.service.on_stop):
+            outcome = hook()
+            if outcome is not None:
+                await outcome
+        log.info("server.stopped", drained=drained)
+        self._stopped.set()
+        return drained
+
+    async def wait_stopped(self) -> None:
+        """Returns once stop() has finished."""
+        await self._stopped.wait()
+
+
+def _idempotency(service: Service) -> list[grpc.aio.ServerInterceptor]:
+    # After authentication (a key belongs to the caller), before the handler; needs the service's database.
+    if service.engine is None:
+        return []
+    cfg = service.config
+    store = idempotency.IdempotencyStore(
+        service.engine,
+        ttl=timedelta(hours=cfg.idempotency_ttl_hours),
+        pending=timedelta(seconds=cfg.idempotency_pending_seconds),
+    )
+    return [idempotency.IdempotencyInterceptor(store)]
+
+
+def _retention(service: Service) -> retention.Retention | None:
+    if service.engine is None:
+        return None
+    rules = (*retention.default_rules(service.config), *service.retention_rules)
+    return retention.Retention(service.engine, rules, interval=service.config.retention_interval_seconds)
+
+
+def _jwks_source(service: Service) -> auth.JwksFetch:
+    if service.jwks is not None:
+        return service.jwks
+    if service.config.jwks_url:
+        return auth.http_jwks(service.config.jwks_url)
+
+    def unconfigured() -> Mapping[str, Any]:
+        raise RuntimeError("TEEI_JWKS_URL is not set: no access token can be validated")
+
+    # Fail closed: every RPC that needs a token answers UNAVAILABLE until the keys can be fetched.
+    log.warning("auth.unconfigured", reason="TEEI_JWKS_URL not set; only public RPCs can be served")
+    return unconfigured
+
+
+async def serve(service: Service) -> int:
+    """Serves until SIGTERM or SIGINT, then shuts down gracefully; returns the process exit code."""
+    server = GrpcServer(service)
+    await server.start()
+    loop = asyncio.get_running_loop()
+    stopping: list[asyncio.Task[bool]] = []
+
+    def on_signal(signum: int) -> None:
+        if not stopping:
+            log.info("server.signal", signal=signal.Signals(signum).name)
+            stopping.append(loop.create_task(server.stop()))
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, on_signal, signum)
+    await server.wait_stopped()
+    return 0 if stopping and stopping[0].result() else 1
+
+
+def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mapping[str, str] | None = None) -> None:
+    """Process entry point of a service: config → logging → build → serve → exit code."""
+    env = os.environ if environ is None else environ
+    try:
+        cfg = config_module.load(ServiceConfig, env)
+    except config_module.ConfigError as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    logs.configure(service=name, level=cfg.log_level)
+    log.info("config.loaded", **config_module.describe(cfg))
+    raise SystemExit(asyncio.run(serve(build(cfg))))

@@ -1,0 +1,1 @@
+"""Events: the envelope, the outbox relay and consumers on JetStream, dead letters."""

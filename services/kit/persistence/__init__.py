@@ -1,0 +1,1 @@
+"""Databases: engines and units of work, idempotency records, retention."""

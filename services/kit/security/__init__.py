@@ -1,0 +1,1 @@
+"""Who may call what: tokens, tenancy, access rules, mutual TLS, service tokens, webhook signatures."""
