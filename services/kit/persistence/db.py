@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -59,6 +59,19 @@ def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+RepoT_co = TypeVar("RepoT_co", covariant=True)
+
+
+class TenantUnitOfWork(Protocol[RepoT_co]):
+    """What handlers depend on: one transaction for one company, yielding the service's repository.
+
+    `with uow.begin(company_id=...) as repo:` commits on success and rolls back on error; the
+    repository type is the service's own Protocol, so every repository call in a handler is checked.
+    """
+
+    def begin(self, *, company_id: str) -> AbstractContextManager[RepoT_co]: ...
 
 
 class UnitOfWork:
