@@ -19,7 +19,7 @@ def delay(
 ) -> float:
     """Seconds to wait after the `attempt`-th failure (1-based).
 
-    The ceiling doubles from `base` up to `cap`; the wait is uniform in [floor × ceiling, ceiling):
+    The ceiling doubles from `base` up to `cap`; the wait is uniform in [floor * ceiling, ceiling):
     `floor=0` is "full jitter" (callers that may retry at once), `floor=0.5` "equal jitter" (work
     that must not come back sooner than half the ceiling, such as redeliveries).
     """

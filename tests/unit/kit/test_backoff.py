@@ -1,4 +1,4 @@
-"""The mesh's one back-off: doubling ceiling, cap, and jitter within [floor × ceiling, ceiling)."""
+"""The mesh's one back-off: doubling ceiling, cap, and jitter within [floor * ceiling, ceiling)."""
 
 from __future__ import annotations
 
@@ -22,5 +22,5 @@ def test_equal_jitter_never_waits_less_than_half_the_ceiling() -> None:
 
 @pytest.mark.parametrize(("attempt", "floor"), [(0, 0.0), (1, -0.1), (1, 1.5)])
 def test_nonsense_arguments_are_refused(attempt: int, floor: float) -> None:
-    with pytest.raises(ValueError, match="attempt|floor"):
+    with pytest.raises(ValueError, match=r"attempt|floor"):
         backoff.delay(attempt, base=1.0, cap=2.0, floor=floor)
