@@ -16,7 +16,8 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from services.cli.spec import REPO_ROOT
-from services.kit.security import mtls
+from services.kit.security import certificates
+from services.kit.security.certificates import spiffe_id
 
 DEFAULT_DIR = REPO_ROOT / "var" / "mtls"
 CA_NAME = "teei-mesh local CA"
@@ -34,7 +35,7 @@ class CertError(Exception):
 
 def init_ca(cert_dir: Path, *, days: int = CA_DAYS) -> x509.Certificate:
     """Creates the local CA (EC P-256, self-signed, CA:true pathlen 0) in `cert_dir`; refuses to replace one."""
-    if mtls.ca_cert_path(cert_dir).exists() or mtls.key_path(cert_dir, "ca").exists():
+    if certificates.ca_cert_path(cert_dir).exists() or certificates.key_path(cert_dir, "ca").exists():
         raise CertError(f"a CA already exists in {cert_dir}; replacing it would invalidate every certificate")
     _check_days(days)
     key = ec.generate_private_key(ec.SECP256R1())
@@ -54,15 +55,15 @@ def init_ca(cert_dir: Path, *, days: int = CA_DAYS) -> x509.Certificate:
         .sign(key, hashes.SHA256())
     )
     _make_dir(cert_dir)
-    _write_atomically(mtls.key_path(cert_dir, "ca"), _key_pem(key), mode=0o600)
-    _write_atomically(mtls.ca_cert_path(cert_dir), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    _write_atomically(certificates.key_path(cert_dir, "ca"), _key_pem(key), mode=0o600)
+    _write_atomically(certificates.ca_cert_path(cert_dir), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert
 
 
 def issue(cert_dir: Path, name: str, *, days: int = LEAF_DAYS) -> x509.Certificate:
     """Issues `name`'s first key and certificate; refuses when it already has one (use rotate)."""
     _check_name(name)
-    if mtls.cert_path(cert_dir, name).exists():
+    if certificates.cert_path(cert_dir, name).exists():
         raise CertError(f"{name} already has a certificate in {cert_dir}; use `teei certs rotate {name}`")
     return _issue(cert_dir, name, days)
 
@@ -70,18 +71,18 @@ def issue(cert_dir: Path, name: str, *, days: int = LEAF_DAYS) -> x509.Certifica
 def rotate(cert_dir: Path, name: str, *, days: int = LEAF_DAYS) -> x509.Certificate:
     """Replaces `name`'s key and certificate with fresh ones of the same SPIFFE identity."""
     _check_name(name)
-    path = mtls.cert_path(cert_dir, name)
+    path = certificates.cert_path(cert_dir, name)
     if not path.exists():
         raise CertError(f"{name} has no certificate in {cert_dir}; use `teei certs issue {name}`")
-    current = mtls.spiffe_id_of(x509.load_pem_x509_certificate(path.read_bytes()))
-    if current != mtls.spiffe_id(name):
-        raise CertError(f"{path} carries identity {current!r}, not {mtls.spiffe_id(name)!r}; refusing to rotate")
+    current, expected = certificates.spiffe_id_of(x509.load_pem_x509_certificate(path.read_bytes())), spiffe_id(name)
+    if current != expected:
+        raise CertError(f"{path} carries identity {current!r}, not {expected!r}; refusing to rotate")
     return _issue(cert_dir, name, days)
 
 
 def issue_all(cert_dir: Path, *, days: int = LEAF_DAYS) -> list[str]:
     """Issues a certificate to every mesh identity that has none; returns the names issued."""
-    missing = [name for name in MESH_IDENTITIES if not mtls.cert_path(cert_dir, name).exists()]
+    missing = [name for name in MESH_IDENTITIES if not certificates.cert_path(cert_dir, name).exists()]
     for name in missing:
         _issue(cert_dir, name, days)
     return missing
@@ -89,12 +90,12 @@ def issue_all(cert_dir: Path, *, days: int = LEAF_DAYS) -> list[str]:
 
 def ensure(cert_dir: Path, *, renew_within: dt.timedelta = dt.timedelta(days=7)) -> list[str]:
     """What `teei up` needs: a CA, and a valid certificate per mesh identity; returns the names (re)issued."""
-    if not mtls.ca_cert_path(cert_dir).exists():
+    if not certificates.ca_cert_path(cert_dir).exists():
         init_ca(cert_dir)
     issued = issue_all(cert_dir)
     deadline = dt.datetime.now(dt.UTC) + renew_within
     for name in MESH_IDENTITIES:
-        cert = x509.load_pem_x509_certificate(mtls.cert_path(cert_dir, name).read_bytes())
+        cert = x509.load_pem_x509_certificate(certificates.cert_path(cert_dir, name).read_bytes())
         if name not in issued and cert.not_valid_after_utc < deadline:
             rotate(cert_dir, name)
             issued.append(name)
@@ -127,9 +128,9 @@ def _issue(cert_dir: Path, name: str, days: int) -> x509.Certificate:
         .sign(ca_key, hashes.SHA256())
     )
     # Key first, then certificate: a reader between the two sees a mismatched pair, which
-    # services.kit.security.mtls refuses, so it keeps serving the previous pair until both are in place.
-    _write_atomically(mtls.key_path(cert_dir, name), _key_pem(key), mode=0o600)
-    _write_atomically(mtls.cert_path(cert_dir, name), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
+    # services.kit.security.certificates refuses, so it keeps serving the previous pair until both are in place.
+    _write_atomically(certificates.key_path(cert_dir, name), _key_pem(key), mode=0o600)
+    _write_atomically(certificates.cert_path(cert_dir, name), cert.public_bytes(serialization.Encoding.PEM), mode=0o644)
     return cert
 
 
@@ -137,7 +138,7 @@ def _subject_alternative_name(name: str) -> x509.SubjectAlternativeName:
     # Exactly one URI (the SPIFFE ID); localhost and 127.0.0.1 let TLS hostname checks pass on loopback.
     return x509.SubjectAlternativeName(
         [
-            x509.UniformResourceIdentifier(mtls.spiffe_id(name)),
+            x509.UniformResourceIdentifier(spiffe_id(name)),
             x509.DNSName("localhost"),
             x509.IPAddress(ipaddress.IPv4Address("127.0.0.1")),
         ]
@@ -160,12 +161,12 @@ def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
 
 def _load_ca(cert_dir: Path) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
     try:
-        cert = x509.load_pem_x509_certificate(mtls.ca_cert_path(cert_dir).read_bytes())
-        key = serialization.load_pem_private_key(mtls.key_path(cert_dir, "ca").read_bytes(), password=None)
+        cert = x509.load_pem_x509_certificate(certificates.ca_cert_path(cert_dir).read_bytes())
+        key = serialization.load_pem_private_key(certificates.key_path(cert_dir, "ca").read_bytes(), password=None)
     except FileNotFoundError as exc:
         raise CertError(f"no CA in {cert_dir}; run `teei certs init` first") from exc
     if not isinstance(key, ec.EllipticCurvePrivateKey):
-        raise CertError(f"{mtls.key_path(cert_dir, 'ca')} is not an EC private key")
+        raise CertError(f"{certificates.key_path(cert_dir, 'ca')} is not an EC private key")
     return cert, key
 
 
@@ -176,7 +177,7 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
 
 
 def _check_name(name: str) -> None:
-    if not mtls.NAME_PATTERN.fullmatch(name) or name == "ca":
+    if not certificates.NAME_PATTERN.fullmatch(name) or name == "ca":
         raise CertError(f"{name!r} is not a workload name (lower-case letters, digits, '-', at most 63, not 'ca')")
 
 
@@ -245,5 +246,5 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(what: str, cert: x509.Certificate) -> None:
-    identity = mtls.spiffe_id_of(cert) or cert.subject.rfc4514_string()
+    identity = certificates.spiffe_id_of(cert) or cert.subject.rfc4514_string()
     print(f"teei certs: {what}: {identity} serial {cert.serial_number:x} until {cert.not_valid_after_utc:%Y-%m-%d}")

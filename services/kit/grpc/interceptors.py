@@ -1,4 +1,4 @@
-"""The server interceptor chain: call logging, error mapping, draining, authentication and access rules."""
+"""The kit's server interceptors: call logging, error mapping, malformed requests, draining, authentication."""
 
 from __future__ import annotations
 
@@ -286,20 +286,3 @@ class AuthInterceptor(ScopedInterceptor):
             # Fetching keys is I/O: off the event loop, and at most once per refresh interval.
             await asyncio.to_thread(self._validator.jwks.key, kid)
         return self._validator.validate(token)
-
-
-def chain(
-    *,
-    domain: str,
-    tracker: InFlightTracker,
-    validator: auth.TokenValidator,
-    may_act: ActingGrant | None = None,
-) -> list[grpc.aio.ServerInterceptor]:
-    """The interceptor chain, outermost first."""
-    return [
-        LoggingInterceptor(),
-        ErrorInterceptor(domain=domain),
-        MalformedRequestInterceptor(),
-        tracker,
-        AuthInterceptor(validator, may_act=may_act),
-    ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import functools
 import os
 import signal
 import sys
@@ -22,12 +21,12 @@ from grpc_reflection.v1alpha import reflection
 from services.kit import config as config_module
 from services.kit import logs
 from services.kit.config import ServiceConfig
-from services.kit.grpc.interceptors import InFlightTracker, chain
-from services.kit.grpc.resilience import DeadlineInterceptor
+from services.kit.grpc import chain
+from services.kit.grpc.interceptors import InFlightTracker
 from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import idempotency, retention
-from services.kit.security import auth, mtls
+from services.kit.security import auth, mtls, trust_policy
 
 log = logs.get_logger(__name__)
 
@@ -83,19 +82,15 @@ class GrpcServer:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
-        # Innermost: outgoing calls made while serving an RPC inherit its remaining deadline.
         jwks = auth.CachedJwks(_jwks_source(service))
         validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
-        policy = None if service.config.mtls_dir is None else mtls.load_policy()
-        may_act = None if policy is None else functools.partial(policy.may_act, service.name)
-        interceptors = [
-            *chain(domain=f"{service.name}.teei", tracker=self.tracker, validator=validator, may_act=may_act),
-            *_idempotency(service),
-            DeadlineInterceptor(),
-        ]
-        if policy is not None:
-            # Right after logging, so refusals are logged and no other work is done for the caller.
-            interceptors.insert(1, mtls.TrustPolicyInterceptor(policy, service.name))
+        interceptors = chain.build(
+            service=service.name,
+            tracker=self.tracker,
+            validator=validator,
+            policy=None if service.config.mtls_dir is None else trust_policy.load_policy(),
+            idempotency=_idempotency(service),
+        )
         self._server = grpc.aio.server(
             interceptors=interceptors,
             options=[("grpc.max_receive_message_length", service.max_message_bytes)],
@@ -171,17 +166,16 @@ class GrpcServer:
         await self._stopped.wait()
 
 
-def _idempotency(service: Service) -> list[grpc.aio.ServerInterceptor]:
-    # After authentication (a key belongs to the caller), before the handler; needs the service's database.
+def _idempotency(service: Service) -> idempotency.IdempotencyStore | None:
+    # Idempotency keys are stored in the service's own database; a service without one has none.
     if service.engine is None:
-        return []
+        return None
     cfg = service.config
-    store = idempotency.IdempotencyStore(
+    return idempotency.IdempotencyStore(
         service.engine,
         ttl=timedelta(hours=cfg.idempotency_ttl_hours),
         pending=timedelta(seconds=cfg.idempotency_pending_seconds),
     )
-    return [idempotency.IdempotencyInterceptor(store)]
 
 
 def _retention(service: Service) -> retention.Retention | None:

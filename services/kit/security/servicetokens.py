@@ -25,9 +25,11 @@ import grpc
 import jwt
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec
 
-from services.kit.security import mtls, tenancy
+from services.kit.security import tenancy
 from services.kit.security.auth import TokenRejected
+from services.kit.security.certificates import read_pair, spiffe_id, spiffe_id_of
 
 HEADER = "x-teei-service-token"
 _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
@@ -57,23 +59,21 @@ class ServiceTokenSigner:
             cached = self._cache.get((callee, tenant))
             if cached is not None and cached[1] - now > LIFETIME_SECONDS / 2:
                 return cached[0]
-            # Read the key every time a token is minted, so a rotated certificate is used at once.
-            key = serialization.load_pem_private_key(mtls.read_pair(self.cert_dir, self.name).key, password=None)
-            identity = mtls.spiffe_id(self.name)
-            expires = int(now) + LIFETIME_SECONDS
-            claims = {
-                "iss": identity,
-                "sub": identity,
-                "aud": mtls.spiffe_id(callee),
-                "iat": int(now),
-                "exp": expires,
-                "jti": uuid.uuid4().hex,
-            }
-            if tenant is not None:
-                claims["tenant"] = tenant
-            token = jwt.encode(claims, key, algorithm=ALGORITHM)  # type: ignore[arg-type]
+            token, expires = self._mint(callee, tenant, int(now))
             self._cache[(callee, tenant)] = (token, float(expires))
             return token
+
+    def _mint(self, callee: str, tenant: str | None, now: int) -> tuple[str, int]:
+        # Read the key every time a token is minted, so a rotated certificate is used at once.
+        key = serialization.load_pem_private_key(read_pair(self.cert_dir, self.name).key, password=None)
+        if not isinstance(key, ec.EllipticCurvePrivateKey):
+            raise ValueError(f"the mesh key of {self.name} is not an EC key; service tokens are {ALGORITHM}")
+        identity, expires = spiffe_id(self.name), now + LIFETIME_SECONDS
+        claims: dict[str, object] = {"iss": identity, "sub": identity, "aud": spiffe_id(callee), "iat": now}
+        claims |= {"exp": expires, "jti": uuid.uuid4().hex}
+        if tenant is not None:
+            claims["tenant"] = tenant
+        return jwt.encode(claims, key, algorithm=ALGORITHM), expires
 
 
 _acting_for: ContextVar[str | None] = ContextVar("teei_acting_for", default=None)
@@ -94,9 +94,21 @@ def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time
     """The caller proven by `token` (signed by the key of the verified peer certificate, meant for
     `callee`) and the tenant it acts for, if any; TokenRejected (UNAUTHENTICATED) otherwise."""
     certificate = x509.load_pem_x509_certificate(peer_cert_pem)
-    identity = mtls.spiffe_id_of(certificate)
+    identity = spiffe_id_of(certificate)
     if identity is None:
         raise TokenRejected("SERVICE_TOKEN_NO_IDENTITY", "the peer certificate carries no mesh identity")
+    claims = _decode(token, certificate, issuer=identity, audience=spiffe_id(callee))
+    if claims["sub"] != identity:
+        raise TokenRejected("SERVICE_TOKEN_ISSUER_INVALID", "the service token's subject is not the caller")
+    _check_lifetime(claims, clock())
+    tenant = claims.get("tenant")
+    if tenant is not None and (not isinstance(tenant, str) or not _TENANT.fullmatch(tenant)):
+        raise TokenRejected("SERVICE_TOKEN_CLAIM_INVALID", "the service token names a malformed tenant")
+    return tenancy.ServiceCaller(identity, tenant)
+
+
+def _decode(token: str, certificate: x509.Certificate, *, issuer: str, audience: str) -> Mapping[str, Any]:
+    """The claims of an ES256 token signed by `certificate`'s key, from `issuer` to `audience`."""
     try:
         header = jwt.get_unverified_header(token)
     except jwt.PyJWTError as exc:
@@ -104,15 +116,11 @@ def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time
     if header.get("alg") != ALGORITHM:
         raise TokenRejected("SERVICE_TOKEN_ALGORITHM_NOT_ALLOWED", "service tokens are ES256")
     options: Any = {"verify_exp": False, "verify_iat": False, "require": ["iss", "sub", "aud", "iat", "exp", "jti"]}
+    key = certificate.public_key()
+    if not isinstance(key, ec.EllipticCurvePublicKey):
+        raise TokenRejected("SERVICE_TOKEN_SIGNATURE_INVALID", "the caller's certificate key cannot sign ES256")
     try:
-        claims: Mapping[str, Any] = jwt.decode(
-            token,
-            certificate.public_key(),  # type: ignore[arg-type]
-            algorithms=[ALGORITHM],
-            audience=mtls.spiffe_id(callee),
-            issuer=identity,
-            options=options,
-        )
+        return jwt.decode(token, key, algorithms=[ALGORITHM], audience=audience, issuer=issuer, options=options)
     except jwt.InvalidSignatureError as exc:
         raise TokenRejected("SERVICE_TOKEN_SIGNATURE_INVALID", "not signed by the caller's certificate key") from exc
     except jwt.InvalidAudienceError as exc:
@@ -121,19 +129,15 @@ def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time
         raise TokenRejected("SERVICE_TOKEN_ISSUER_INVALID", "the service token names another caller") from exc
     except jwt.PyJWTError as exc:
         raise TokenRejected("SERVICE_TOKEN_MALFORMED", "the service token cannot be decoded") from exc
-    now = clock()
-    if claims["sub"] != identity:
-        raise TokenRejected("SERVICE_TOKEN_ISSUER_INVALID", "the service token's subject is not the caller")
+
+
+def _check_lifetime(claims: Mapping[str, Any], now: float) -> None:
     if not isinstance(claims["exp"], int | float) or claims["exp"] <= now - LEEWAY_SECONDS:
         raise TokenRejected("SERVICE_TOKEN_EXPIRED", "the service token has expired")
     if not isinstance(claims["iat"], int | float) or claims["iat"] > now + LEEWAY_SECONDS:
         raise TokenRejected("SERVICE_TOKEN_NOT_YET_VALID", "the service token is not valid yet")
     if claims["exp"] - claims["iat"] > LIFETIME_SECONDS + LEEWAY_SECONDS:
         raise TokenRejected("SERVICE_TOKEN_TOO_LONG_LIVED", "service tokens live at most a minute")
-    tenant = claims.get("tenant")
-    if tenant is not None and (not isinstance(tenant, str) or not _TENANT.fullmatch(tenant)):
-        raise TokenRejected("SERVICE_TOKEN_CLAIM_INVALID", "the service token names a malformed tenant")
-    return tenancy.ServiceCaller(identity, tenant)
 
 
 class _Metadata(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):

@@ -17,8 +17,9 @@ from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_g
 
 from services.cli import certs
 from services.kit import testing
-from services.kit.grpc.interceptors import InFlightTracker, chain
-from services.kit.security import mtls
+from services.kit.grpc import chain
+from services.kit.grpc.interceptors import InFlightTracker
+from services.kit.security import certificates, mtls, trust_policy
 
 SERVICE = "profile"
 Credentials = Callable[[Path, str], grpc.ServerCredentials]
@@ -46,8 +47,12 @@ def foreign_dir(tmp_path: Path) -> Path:
 @asynccontextmanager
 async def serving(cert_dir: Path, credentials: Credentials = mtls.reloading_server_credentials) -> AsyncIterator[int]:
     """The profile service's platform RPCs behind the kit chain and the trust policy, on mTLS."""
-    interceptors = chain(domain=f"{SERVICE}.teei", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
-    interceptors.insert(1, mtls.TrustPolicyInterceptor(mtls.load_policy(), SERVICE))
+    interceptors = chain.build(
+        service=SERVICE,
+        tracker=InFlightTracker(),
+        validator=testing.ISSUER.validator(),
+        policy=trust_policy.load_policy(),
+    )
     server = grpc.aio.server(interceptors=interceptors)
     checks = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(checks, server)
@@ -80,8 +85,8 @@ async def check_health(port: int, credentials: grpc.ChannelCredentials) -> int:
 def served_serial(port: int, cert_dir: Path, client: str) -> int:
     """Serial number of the certificate the server presents to a fresh TLS handshake as `client`."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    context.load_verify_locations(cafile=mtls.ca_cert_path(cert_dir))
-    context.load_cert_chain(mtls.cert_path(cert_dir, client), mtls.key_path(cert_dir, client))
+    context.load_verify_locations(cafile=certificates.ca_cert_path(cert_dir))
+    context.load_cert_chain(certificates.cert_path(cert_dir, client), certificates.key_path(cert_dir, client))
     context.set_alpn_protocols(["h2"])
     with (
         socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
@@ -93,7 +98,7 @@ def served_serial(port: int, cert_dir: Path, client: str) -> int:
 
 
 def serial_on_disk(cert_dir: Path, name: str) -> int:
-    return x509.load_pem_x509_certificate(mtls.cert_path(cert_dir, name).read_bytes()).serial_number
+    return x509.load_pem_x509_certificate(certificates.cert_path(cert_dir, name).read_bytes()).serial_number
 
 
 @pytest.mark.parametrize("credentials", [mtls.server_credentials, mtls.reloading_server_credentials])
@@ -104,7 +109,7 @@ async def test_allowed_identity_with_a_mesh_certificate_is_served(cert_dir: Path
 
 
 async def test_caller_without_a_client_certificate_fails_the_handshake(cert_dir: Path) -> None:
-    anonymous = grpc.ssl_channel_credentials(root_certificates=mtls.ca_cert_path(cert_dir).read_bytes())
+    anonymous = grpc.ssl_channel_credentials(root_certificates=certificates.ca_cert_path(cert_dir).read_bytes())
     async with serving(cert_dir) as port:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
             await check_health(port, anonymous)
@@ -114,9 +119,9 @@ async def test_caller_without_a_client_certificate_fails_the_handshake(cert_dir:
 async def test_certificate_from_another_ca_fails_the_handshake(cert_dir: Path, foreign_dir: Path) -> None:
     # Trusts the mesh CA (so the server side is fine) but presents the foreign CA's "edge" certificate.
     impostor = grpc.ssl_channel_credentials(
-        root_certificates=mtls.ca_cert_path(cert_dir).read_bytes(),
-        private_key=mtls.key_path(foreign_dir, "edge").read_bytes(),
-        certificate_chain=mtls.cert_path(foreign_dir, "edge").read_bytes(),
+        root_certificates=certificates.ca_cert_path(cert_dir).read_bytes(),
+        private_key=certificates.key_path(foreign_dir, "edge").read_bytes(),
+        certificate_chain=certificates.cert_path(foreign_dir, "edge").read_bytes(),
     )
     async with serving(cert_dir) as port:
         with pytest.raises(grpc.aio.AioRpcError) as refused:
@@ -162,7 +167,7 @@ async def test_a_half_written_rotation_keeps_the_previous_pair_in_service(cert_d
     async with serving(cert_dir) as port:
         before = await asyncio.to_thread(served_serial, port, cert_dir, "edge")
         # A key that does not belong to the certificate on disk, as between the two renames.
-        mtls.key_path(cert_dir, SERVICE).write_bytes(mtls.key_path(cert_dir, "safety").read_bytes())
+        certificates.key_path(cert_dir, SERVICE).write_bytes(certificates.key_path(cert_dir, "safety").read_bytes())
         during = await asyncio.to_thread(served_serial, port, cert_dir, "edge")
         rotated = certs.rotate(cert_dir, SERVICE)
         after = await asyncio.to_thread(served_serial, port, cert_dir, "edge")

@@ -17,7 +17,7 @@ from services.cli import certs
 from services.kit.config import ServiceConfig
 from services.kit.grpc.channels import mesh_channel
 from services.kit.grpc.server import GrpcServer
-from services.kit.security import mtls, servicetokens, tenancy
+from services.kit.security import certificates, mtls, servicetokens, tenancy
 from services.kit.security.auth import Principal
 from services.kit.testing import ISSUER, tenant
 from services.profile import bootstrap as profile_bootstrap
@@ -123,7 +123,7 @@ async def test_a_service_not_on_the_allow_list_is_refused_even_with_a_valid_toke
 
 
 async def test_a_caller_without_a_client_certificate_cannot_connect(cert_dir: Path, profile_port: int) -> None:
-    ca = mtls.ca_cert_path(cert_dir).read_bytes()
+    ca = certificates.ca_cert_path(cert_dir).read_bytes()
     credentials = grpc.ssl_channel_credentials(root_certificates=ca)
     async with grpc.aio.secure_channel(f"127.0.0.1:{profile_port}", credentials) as channel:
         error = await _error(_stub(channel).ListProfiles(LIST, metadata=tenant("acme"), timeout=10))

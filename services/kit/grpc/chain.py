@@ -1,0 +1,54 @@
+"""The server interceptor chain of every service, assembled in one place and in one order."""
+
+from __future__ import annotations
+
+import functools
+
+import grpc
+
+from services.kit.grpc.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    InFlightTracker,
+    LoggingInterceptor,
+    MalformedRequestInterceptor,
+)
+from services.kit.grpc.resilience import DeadlineInterceptor
+from services.kit.persistence.idempotency import IdempotencyInterceptor, IdempotencyStore
+from services.kit.security import auth
+from services.kit.security.mtls import TrustPolicyInterceptor
+from services.kit.security.trust_policy import TrustPolicy
+
+
+def build(
+    *,
+    service: str,
+    tracker: InFlightTracker,
+    validator: auth.TokenValidator,
+    policy: TrustPolicy | None = None,
+    idempotency: IdempotencyStore | None = None,
+) -> list[grpc.aio.ServerInterceptor]:
+    """The interceptors of `service`'s server, outermost first:
+
+    1. logging: every call, refused or not, gets a request id and a line with its outcome;
+    2. error mapping: whatever is raised inside becomes a google.rpc.Status, refusals included;
+    3. trust policy (with mTLS): a caller the policy does not allow is refused before any work;
+    4. malformed requests: bytes that are not the request message are INVALID_ARGUMENT;
+    5. in-flight tracking: counts calls so shutdown can drain them, refuses new ones once draining;
+    6. authentication and access rules: the caller's token, or a service acting for a tenant as granted;
+    7. idempotency keys (with a database): after authentication, since a key belongs to its caller;
+    8. deadline: innermost, so outgoing calls made by the handler inherit the incoming deadline.
+    """
+    may_act = None if policy is None else functools.partial(policy.may_act, service)
+    trust = [] if policy is None else [TrustPolicyInterceptor(policy, service)]
+    keys = [] if idempotency is None else [IdempotencyInterceptor(idempotency)]
+    return [
+        LoggingInterceptor(),
+        ErrorInterceptor(domain=f"{service}.teei"),
+        *trust,
+        MalformedRequestInterceptor(),
+        tracker,
+        AuthInterceptor(validator, may_act=may_act),
+        *keys,
+        DeadlineInterceptor(),
+    ]

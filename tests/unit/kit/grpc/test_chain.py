@@ -1,0 +1,56 @@
+"""The server interceptor chain: one order, with the trust policy inside the error mapper."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from services.kit import testing
+from services.kit.grpc import chain
+from services.kit.grpc.interceptors import (
+    AuthInterceptor,
+    ErrorInterceptor,
+    InFlightTracker,
+    LoggingInterceptor,
+    MalformedRequestInterceptor,
+)
+from services.kit.grpc.resilience import DeadlineInterceptor
+from services.kit.persistence.idempotency import IdempotencyInterceptor, IdempotencyStore
+from services.kit.security import trust_policy
+from services.kit.security.mtls import TrustPolicyInterceptor
+
+
+def test_full_chain_runs_in_the_documented_order() -> None:
+    store = IdempotencyStore(sa.create_engine("sqlite://"), ttl=timedelta(hours=1), pending=timedelta(seconds=30))
+    tracker = InFlightTracker()
+    built = chain.build(
+        service="profile",
+        tracker=tracker,
+        validator=testing.ISSUER.validator(),
+        policy=trust_policy.load_policy(),
+        idempotency=store,
+    )
+    assert [type(interceptor) for interceptor in built] == [
+        LoggingInterceptor,
+        ErrorInterceptor,
+        TrustPolicyInterceptor,
+        MalformedRequestInterceptor,
+        InFlightTracker,
+        AuthInterceptor,
+        IdempotencyInterceptor,
+        DeadlineInterceptor,
+    ]
+    assert built[4] is tracker
+
+
+def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
+    built = chain.build(service="profile", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
+    assert [type(interceptor) for interceptor in built] == [
+        LoggingInterceptor,
+        ErrorInterceptor,
+        MalformedRequestInterceptor,
+        InFlightTracker,
+        AuthInterceptor,
+        DeadlineInterceptor,
+    ]
