@@ -15,7 +15,7 @@ from typing import Any, TypeAlias, TypeVar
 import grpc
 import pybreaker
 
-from services.kit import errors
+from services.kit import backoff, errors
 from services.kit.grpc.interceptors import ScopedInterceptor
 from services.kit.logs import get_logger
 
@@ -31,8 +31,6 @@ RETRYABLE = frozenset(
 )
 _METHOD = re.compile(r"/[A-Za-z_][\w.]*/[A-Za-z_]\w*")
 _incoming_deadline: ContextVar[float | None] = ContextVar("teei_incoming_deadline", default=None)
-# Back-off jitter spreads retries of many callers apart; it needs no unpredictability.
-_jitter = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 @dataclass(frozen=True)
@@ -102,11 +100,6 @@ def effective_timeout(configured: float, caller: float | None, incoming: float |
     return max(0.0, min(t for t in (configured, caller, incoming) if t is not None))
 
 
-def backoff_delay(attempt: int, *, base: float, cap: float, rng: Callable[[], float] = _jitter.random) -> float:
-    """Full jitter: uniform in [0, min(cap, base * 2^(attempt-1))) after the `attempt`-th failed attempt."""
-    return rng() * min(cap, base * 2.0 ** (attempt - 1))
-
-
 def retry_delay(
     policy: CallPolicy,
     *,
@@ -114,12 +107,13 @@ def retry_delay(
     attempt: int,
     remaining: float,
     idempotent: bool,
-    rng: Callable[[], float] = _jitter.random,
+    rng: Callable[[], float] = random.random,
 ) -> float | None:
     """The back-off before another attempt, or None when the call must not be retried."""
     if not idempotent or code not in RETRYABLE or attempt >= policy.max_attempts:
         return None
-    delay = backoff_delay(attempt, base=policy.backoff_base, cap=policy.backoff_max, rng=rng)
+    # Full jitter: a caller may come back at once, which spreads many callers' retries widest.
+    delay = backoff.delay(attempt, base=policy.backoff_base, cap=policy.backoff_max, rng=rng)
     # An attempt that could only start at or after the deadline would spend the caller's time for nothing.
     return delay if delay < remaining else None
 

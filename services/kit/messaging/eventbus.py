@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from nats.js import JetStreamContext
 from nats.js import api as js_api
 from sqlalchemy import orm
 
+from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.persistence.db import UnitOfWork
@@ -32,8 +32,8 @@ CONNECT_SECONDS = 20.0
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """Redelivery with exponential back-off and full jitter; after `max_deliver` attempts the
-    message goes to the dead-letter stream."""
+    """Redelivery with exponential back-off and equal jitter (never sooner than half the ceiling);
+    after `max_deliver` attempts the message goes to the dead-letter stream."""
 
     max_deliver: int = 5
     base_seconds: float = 1.0
@@ -41,8 +41,7 @@ class RetryPolicy:
 
     def delay(self, attempt: int) -> float:
         """Seconds before redelivering after failed attempt number `attempt` (1-based)."""
-        ceiling = min(self.base_seconds * 2 ** (attempt - 1), self.max_seconds)
-        return random.uniform(ceiling / 2, ceiling)  # noqa: S311 - jitter, not security
+        return backoff.delay(attempt, base=self.base_seconds, cap=self.max_seconds, floor=0.5)
 
 
 class EventBus:

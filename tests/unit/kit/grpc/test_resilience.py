@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 import pytest
 
-from services.kit.grpc.resilience import CallPolicy, backoff_delay, effective_timeout, remaining_time, retry_delay
+from services.kit.grpc.resilience import CallPolicy, effective_timeout, remaining_time, retry_delay
 
 GET = "/teei.profile.v1.ProfileService/GetProfile"
 
@@ -62,13 +62,6 @@ def test_no_incoming_deadline_outside_a_server_rpc() -> None:
     assert remaining_time() is None
 
 
-@pytest.mark.parametrize(("attempt", "ceiling"), [(1, 0.05), (2, 0.1), (3, 0.2), (10, 1.0)])
-def test_backoff_is_full_jitter_below_a_doubling_capped_ceiling(attempt: int, ceiling: float) -> None:
-    assert backoff_delay(attempt, base=0.05, cap=1.0, rng=lambda: 0.0) == 0.0
-    assert backoff_delay(attempt, base=0.05, cap=1.0, rng=lambda: 0.999999) == pytest.approx(ceiling, rel=1e-5)
-    assert 0.0 <= backoff_delay(attempt, base=0.05, cap=1.0) < ceiling
-
-
 def _delay(code: grpc.StatusCode, *, attempt: int = 1, remaining: float = 5.0, idempotent: bool = True) -> float | None:
     policy = CallPolicy(max_attempts=3, backoff_base=0.05)
     return retry_delay(policy, code=code, attempt=attempt, remaining=remaining, idempotent=idempotent, rng=lambda: 0.5)
@@ -94,6 +87,12 @@ def test_retryable_codes_of_idempotent_methods_are_retried(code: grpc.StatusCode
 )
 def test_other_codes_are_never_retried(code: grpc.StatusCode) -> None:
     assert _delay(code) is None
+
+
+def test_retries_use_full_jitter_so_a_caller_may_come_back_at_once() -> None:
+    policy = CallPolicy(backoff_base=0.05)
+    code = grpc.StatusCode.UNAVAILABLE
+    assert retry_delay(policy, code=code, attempt=1, remaining=5.0, idempotent=True, rng=lambda: 0.0) == 0.0
 
 
 def test_non_idempotent_methods_are_never_retried() -> None:
