@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from google.protobuf import message, timestamp_pb2
 from sqlalchemy import orm
 
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.messaging import events
-from services.profile import journeys
+from services.profile import handlers
+from services.profile.domain import activity
+from services.profile.domain.activity import CourseStatus, PersonChange
+from services.profile.domain.commands import RecordActivity
 from services.profile.domain.journey import Programme
 from services.profile.domain.model import PersonRole, Provider
-from services.profile.repository import SqlProfileRepository
+from services.profile.repository import DeliveryUnitOfWork
 from services.profile.wire import CEFR_FROM_PROTO
 from teei.buddy.v1 import events_pb2 as buddy_events
 from teei.common.v1 import types_pb2
@@ -26,6 +29,8 @@ from teei.upskilling.v1 import events_pb2 as upskilling_events
 from teei.upskilling.v1 import upskilling_pb2
 
 M = TypeVar("M", bound=message.Message)
+KintellSession = kintell_events.SessionCompleted | kintell_events.SessionScheduled
+Course = upskilling_events.ProgressUpdated | upskilling_events.CourseCompleted | upskilling_events.CredentialIssued
 _TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _PROGRAMME = {
     kintell_pb2.SESSION_TYPE_LANGUAGE: Programme.LANGUAGE,
@@ -33,19 +38,21 @@ _PROGRAMME = {
 }
 _RATER = {types_pb2.PERSON_ROLE_VOLUNTEER: PersonRole.VOLUNTEER}
 _COURSE_STATUS = {
-    upskilling_pb2.PROGRESS_STATUS_ENROLLED: journeys.CourseStatus.ENROLLED,
-    upskilling_pb2.PROGRESS_STATUS_IN_PROGRESS: journeys.CourseStatus.IN_PROGRESS,
-    upskilling_pb2.PROGRESS_STATUS_COMPLETED: journeys.CourseStatus.COMPLETED,
-    upskilling_pb2.PROGRESS_STATUS_DROPPED: journeys.CourseStatus.DROPPED,
+    upskilling_pb2.PROGRESS_STATUS_ENROLLED: CourseStatus.ENROLLED,
+    upskilling_pb2.PROGRESS_STATUS_IN_PROGRESS: CourseStatus.IN_PROGRESS,
+    upskilling_pb2.PROGRESS_STATUS_COMPLETED: CourseStatus.COMPLETED,
+    upskilling_pb2.PROGRESS_STATUS_DROPPED: CourseStatus.DROPPED,
 }
 
 
-def _context(envelope: envelope_pb2.Envelope, session: orm.Session, provider: Provider) -> journeys.Context:
+def _record(
+    envelope: envelope_pb2.Envelope, session: orm.Session, provider: Provider, changes: Iterable[PersonChange]
+) -> None:
     # The tenant travels in the envelope; a malformed one must never address a company's data.
     if not _TENANT.match(envelope.tenant):
         raise InvalidArgument("event has no valid tenant", violations=[FieldViolation("tenant", "malformed")])
-    profiles = SqlProfileRepository(session, company_id=envelope.tenant, causation=envelope)
-    return journeys.Context(profiles, envelope.tenant, provider, datetime.now(UTC))
+    command = RecordActivity(envelope.tenant, provider, tuple(changes))
+    handlers.record_activity(command, uow=DeliveryUnitOfWork(session, causation=envelope))
 
 
 def _payload(envelope: envelope_pb2.Envelope, kind: type[M]) -> M:
@@ -59,8 +66,8 @@ def _payload(envelope: envelope_pb2.Envelope, kind: type[M]) -> M:
     return payload
 
 
-def _person(ref: types_pb2.PersonRef) -> journeys.Person:
-    return journeys.Person(ref.email, ref.external_id, ref.profile_id, ref.given_name, ref.family_name)
+def _person(ref: types_pb2.PersonRef) -> activity.Person:
+    return activity.Person(ref.email, ref.external_id, ref.profile_id, ref.given_name, ref.family_name)
 
 
 def _time(envelope: envelope_pb2.Envelope, *stamps: timestamp_pb2.Timestamp) -> datetime:
@@ -78,9 +85,11 @@ def _programme(session_type: kintell_pb2.SessionType.ValueType) -> Programme:
     return programme
 
 
-def _session(envelope: envelope_pb2.Envelope, payload: Any, *stamps: timestamp_pb2.Timestamp) -> journeys.Session:
+def _session(
+    envelope: envelope_pb2.Envelope, payload: KintellSession, *stamps: timestamp_pb2.Timestamp
+) -> activity.Session:
     level = CEFR_FROM_PROTO.get(getattr(payload, "language_level", types_pb2.CEFR_LEVEL_UNSPECIFIED))
-    return journeys.Session(
+    return activity.Session(
         record_id=payload.external_session_id or payload.session_id,
         programme=_programme(payload.session_type),
         participant=_person(payload.participant),
@@ -93,15 +102,15 @@ def _session(envelope: envelope_pb2.Envelope, payload: Any, *stamps: timestamp_p
 def on_session_completed(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """kintell.session.completed"""
     payload = _payload(envelope, kintell_events.SessionCompleted)
-    activity = _session(envelope, payload, payload.complete_time, payload.schedule_time)
-    journeys.session_completed(_context(envelope, session, Provider.KINTELL), activity)
+    completed = _session(envelope, payload, payload.complete_time, payload.schedule_time)
+    _record(envelope, session, Provider.KINTELL, activity.session_completed(completed))
 
 
 def on_session_scheduled(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """kintell.session.scheduled"""
     payload = _payload(envelope, kintell_events.SessionScheduled)
-    activity = _session(envelope, payload, payload.schedule_time)
-    journeys.session_scheduled(_context(envelope, session, Provider.KINTELL), activity)
+    scheduled = _session(envelope, payload, payload.schedule_time)
+    _record(envelope, session, Provider.KINTELL, activity.session_scheduled(scheduled))
 
 
 def on_rating_created(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
@@ -109,65 +118,66 @@ def on_rating_created(envelope: envelope_pb2.Envelope, session: orm.Session) -> 
     payload = _payload(envelope, kintell_events.RatingCreated)
     by = _RATER.get(payload.rater_role, PersonRole.PARTICIPANT)
     record = f"{payload.external_session_id or payload.session_id}:{by.value}"
-    rating = journeys.Contribution(
+    rating = activity.Contribution(
         record, _person(payload.participant), _person(payload.volunteer), by, _time(envelope, payload.create_time)
     )
-    journeys.rating_created(_context(envelope, session, Provider.KINTELL), rating)
+    _record(envelope, session, Provider.KINTELL, activity.rating_created(rating))
+
+
+def _buddy(
+    envelope: envelope_pb2.Envelope,
+    record_id: str,
+    pair: buddy_events.MatchCreated | buddy_events.CheckInCompleted | buddy_events.FeedbackSubmitted,
+    by: types_pb2.PersonRole.ValueType,
+    at: timestamp_pb2.Timestamp,
+) -> activity.Contribution:
+    """What one side of a buddy pair did: `by` names the side, a participant unless it is the buddy."""
+    return activity.Contribution(
+        record_id,
+        _person(pair.participant),
+        _person(pair.buddy),
+        _RATER.get(by, PersonRole.PARTICIPANT),
+        _time(envelope, at),
+    )
 
 
 def on_match_created(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """buddy.match.created"""
     payload = _payload(envelope, buddy_events.MatchCreated)
-    match = journeys.Contribution(
-        payload.external_match_id or payload.match_id,
-        _person(payload.participant),
-        _person(payload.buddy),
-        PersonRole.PARTICIPANT,
-        _time(envelope, payload.match_time),
-    )
-    journeys.match_created(_context(envelope, session, Provider.BUDDY), match)
+    record_id = payload.external_match_id or payload.match_id
+    match = _buddy(envelope, record_id, payload, types_pb2.PERSON_ROLE_PARTICIPANT, payload.match_time)
+    _record(envelope, session, Provider.BUDDY, activity.match_created(match))
 
 
 def on_event_logged(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """buddy.event.logged"""
     payload = _payload(envelope, buddy_events.EventLogged)
-    attendance = journeys.Attendance(
+    attendance = activity.Attendance(
         payload.external_event_id or payload.event_id,
         tuple(_person(ref) for ref in payload.attendees),
         _time(envelope, payload.event_time),
     )
-    journeys.event_logged(_context(envelope, session, Provider.BUDDY), attendance)
+    _record(envelope, session, Provider.BUDDY, activity.event_logged(attendance))
 
 
 def on_checkin_completed(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """buddy.checkin.completed"""
     payload = _payload(envelope, buddy_events.CheckInCompleted)
-    checkin = journeys.Contribution(
-        payload.checkin_id,
-        _person(payload.participant),
-        _person(payload.buddy),
-        _RATER.get(payload.person_role, PersonRole.PARTICIPANT),
-        _time(envelope, payload.checkin_time),
-    )
-    journeys.checkin_completed(_context(envelope, session, Provider.BUDDY), checkin)
+    checkin = _buddy(envelope, payload.checkin_id, payload, payload.person_role, payload.checkin_time)
+    _record(envelope, session, Provider.BUDDY, activity.checkin_completed(checkin))
 
 
 def on_feedback_submitted(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """buddy.feedback.submitted"""
     payload = _payload(envelope, buddy_events.FeedbackSubmitted)
-    feedback = journeys.Contribution(
-        payload.feedback_id,
-        _person(payload.participant),
-        _person(payload.buddy),
-        _RATER.get(payload.author_role, PersonRole.PARTICIPANT),
-        _time(envelope, payload.submit_time),
-    )
-    journeys.feedback_submitted(_context(envelope, session, Provider.BUDDY), feedback)
+    feedback = _buddy(envelope, payload.feedback_id, payload, payload.author_role, payload.submit_time)
+    _record(envelope, session, Provider.BUDDY, activity.feedback_submitted(feedback))
 
 
-def _course(payload: Any) -> str:
-    provider = upskilling_pb2.Provider.Name(payload.provider)
-    return f"{provider}:{payload.provider_name}:{payload.course_id}"
+def _course(payload: Course, record_id: str, status: CourseStatus, at: datetime) -> activity.CourseActivity:
+    """One learner's activity in one course, the course named by its provider, provider name and id."""
+    course = f"{upskilling_pb2.Provider.Name(payload.provider)}:{payload.provider_name}:{payload.course_id}"
+    return activity.CourseActivity(record_id, course, payload.course_name, _person(payload.learner), status, at)
 
 
 def on_progress_updated(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
@@ -177,38 +187,24 @@ def on_progress_updated(envelope: envelope_pb2.Envelope, session: orm.Session) -
     if status is None:
         raise InvalidArgument("progress status is not set", violations=[FieldViolation("status", "required")])
     at = _time(envelope, payload.complete_time, payload.update_time, payload.start_time)
-    activity = journeys.CourseActivity(
-        payload.progress_id, _course(payload), payload.course_name, _person(payload.learner), status, at
-    )
-    journeys.course_progressed(_context(envelope, session, Provider.UPSKILLING), activity)
+    progress = _course(payload, payload.progress_id, status, at)
+    _record(envelope, session, Provider.UPSKILLING, activity.course_progressed(progress))
 
 
 def on_course_completed(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """upskilling.course.completed"""
     payload = _payload(envelope, upskilling_events.CourseCompleted)
-    activity = journeys.CourseActivity(
-        payload.progress_id,
-        _course(payload),
-        payload.course_name,
-        _person(payload.learner),
-        journeys.CourseStatus.COMPLETED,
-        _time(envelope, payload.complete_time),
-    )
-    journeys.course_progressed(_context(envelope, session, Provider.UPSKILLING), activity)
+    at = _time(envelope, payload.complete_time)
+    completed = _course(payload, payload.progress_id, CourseStatus.COMPLETED, at)
+    _record(envelope, session, Provider.UPSKILLING, activity.course_progressed(completed))
 
 
 def on_credential_issued(envelope: envelope_pb2.Envelope, session: orm.Session) -> None:
     """upskilling.credential.issued"""
     payload = _payload(envelope, upskilling_events.CredentialIssued)
-    activity = journeys.CourseActivity(
-        payload.external_credential_id or payload.credential_id,
-        _course(payload),
-        payload.course_name,
-        _person(payload.learner),
-        journeys.CourseStatus.COMPLETED,
-        _time(envelope, payload.issue_time),
-    )
-    journeys.credential_issued(_context(envelope, session, Provider.UPSKILLING), activity)
+    record_id = payload.external_credential_id or payload.credential_id
+    issued = _course(payload, record_id, CourseStatus.COMPLETED, _time(envelope, payload.issue_time))
+    _record(envelope, session, Provider.UPSKILLING, activity.credential_issued(issued))
 
 
 HANDLERS: dict[str, Callable[[envelope_pb2.Envelope, orm.Session], None]] = {

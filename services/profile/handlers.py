@@ -6,18 +6,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from services.kit.errors import FieldViolation
-from services.profile import paging
-from services.profile.domain import commands
-from services.profile.domain.events import ProfilesMerged
-from services.profile.domain.identity import bind_external_id, surviving
+from services.profile.domain import commands, rules
+from services.profile.domain.activity import PersonChange
+from services.profile.domain.events import MilestoneReached, ProfilesMerged
+from services.profile.domain.identity import bind_external_id, resolve_person, surviving
 from services.profile.domain.journey import upserted, validate_name
 from services.profile.domain.model import (
     InvalidProfile,
     Profile,
     ProfileEmailTaken,
-    ProfileNotFound,
-    check_email,
-    normalise_email,
+    live,
     validate_external_id,
     validate_profile_id,
 )
@@ -26,6 +24,7 @@ from services.profile.repository import DuplicateProfile, ProfileRepository, Pro
 Clock = Callable[[], datetime]
 MAX_REASON_LENGTH = 500
 MAX_REQUEST_ID_LENGTH = 128
+MAX_ACTOR_LENGTH = 200
 
 
 def utc_now() -> datetime:
@@ -62,36 +61,7 @@ def create_profile(command: commands.CreateProfile, *, uow: ProfileUnitOfWork, c
 def live_profile(profiles: ProfileRepository, profile_id: str, field_name: str = "profile_id") -> Profile:
     """The profile, locked for change; a merged-away profile is not found and names its survivor."""
     profile_id = validate_profile_id(profile_id, field_name)
-    profile = profiles.lock(profile_id)
-    if profile is None:
-        raise ProfileNotFound("profile not found", metadata={"profile_id": profile_id})
-    if profile.merged_into is not None:
-        raise ProfileNotFound(
-            "profile was merged into another profile",
-            metadata={"profile_id": profile_id, "merged_into": profile.merged_into},
-        )
-    return profile
-
-
-def get_profile(query: commands.GetProfile, *, uow: ProfileUnitOfWork) -> Profile:
-    """One profile of the caller's company, with its identities and journey."""
-    with uow.begin(company_id=query.company_id) as profiles:
-        return live_profile(profiles, query.profile_id)
-
-
-def list_profiles(query: commands.ListProfiles, *, uow: ProfileUnitOfWork) -> tuple[list[Profile], str]:
-    """A page of the company's profiles (merged-away ones excluded) and the token of the next page."""
-    email = normalise_email(query.email)
-    if email and check_email(email):
-        raise InvalidProfile("the e-mail filter is invalid", violations=check_email(email))
-    size = paging.page_size(query.page_size)
-    after = paging.decode(query.page_token, scope=(query.company_id, email))
-    with uow.begin(company_id=query.company_id) as profiles:
-        page = profiles.page(email=email, after=after, limit=size + 1)
-    more = len(page) > size
-    page = page[:size]
-    token = paging.encode(page[-1].profile_id, scope=(query.company_id, email)) if more else ""
-    return page, token
+    return live(profiles.lock(profile_id), profile_id)
 
 
 def link_external_id(
@@ -120,7 +90,8 @@ def merge_profiles(command: commands.MergeProfiles, *, uow: ProfileUnitOfWork, c
         duplicate = live_profile(profiles, duplicate_id, "duplicate_profile_id")
         survivor.journey.absorb(duplicate.journey)
         survivor.external_ids = sorted({*survivor.external_ids, *duplicate.external_ids})
-        merge = ProfilesMerged(survivor_id, duplicate_id, reason, command.actor)
+        # The audit column holds 200 characters; a longer token subject is kept by its prefix.
+        merge = ProfilesMerged(survivor_id, duplicate_id, reason, command.actor[:MAX_ACTOR_LENGTH])
         profiles.fold(duplicate, survivor, merge, now=clock())
         profiles.publish(merge)
         return survivor
@@ -189,3 +160,40 @@ def increment_counter(command: commands.IncrementCounter, *, uow: ProfileUnitOfW
         profile.journey.increment(name, command.delta)
         profiles.save_journey(profile, now=clock())
         return profile
+
+
+def record_activity(command: commands.RecordActivity, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> None:
+    """Applies one source record to each person it names (found or created), announcing new milestones."""
+    now = clock()
+    with uow.begin(company_id=command.company_id) as profiles:
+        for item in command.changes:
+            _apply(profiles, command, item, now)
+
+
+def _apply(profiles: ProfileRepository, command: commands.RecordActivity, item: PersonChange, now: datetime) -> None:
+    person = item.person
+    resolved = resolve_person(
+        profiles,
+        company_id=command.company_id,
+        email=person.email,
+        provider=command.provider,
+        external_id=person.external_id,
+        role=item.role,
+        names=(person.given_name, person.family_name),
+        profile_id=person.profile_id,
+        now=now,
+    )
+    profile = live_profile(profiles, resolved.profile_id)
+    applied: list[bool] = []
+
+    def first(source: str, record_id: str) -> bool:
+        new = profiles.first_fact(profile.profile_id, source, record_id, now=now)
+        applied.append(new)
+        return new
+
+    item.change(profile.journey, first)
+    if any(applied):
+        rules.check_job_ready(profile.journey, item.at)
+        profiles.save_journey(profile, now=now)
+        for milestone in profile.journey.reached:
+            profiles.publish(MilestoneReached(profile.profile_id, milestone))

@@ -1,4 +1,4 @@
-"""Profile persistence: the repository port and its SQLAlchemy adapter (tenant-scoped queries only)."""
+"""The write side: the `ProfileRepository` port, its SQLAlchemy adapter and the units of work yielding it."""
 
 from __future__ import annotations
 
@@ -12,17 +12,26 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit.messaging import events
-from services.kit.persistence.db import UnitOfWork
-from services.profile import wire
+from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.profile import rows
 from services.profile.domain.events import ProfileEvent, ProfilesMerged
 from services.profile.domain.identity import IdentityStore
-from services.profile.domain.model import ExternalId, PersonRole, Profile
-from services.profile.journey_rows import JourneyRows, utc
-from services.profile.tables import external_ids, facts, merges, metadata, profiles
+from services.profile.domain.model import ExternalId, Profile
+from services.profile.events import envelope_for
+from services.profile.tables import JOURNEY_TABLES, external_ids, facts, merges, metadata, milestones, profiles
 from teei.events.v1 import envelope_pb2
 
-__all__ = ["DuplicateProfile", "ProfileRepository", "ProfileUnitOfWork", "SqlProfileRepository", "metadata"]
-_PROFILE_COLUMNS = ("profile_id", "company_id", "email", "given_name", "family_name", "created_at", "updated_at")
+__all__ = [
+    "DeliveryUnitOfWork",
+    "DuplicateProfile",
+    "ProfileRepository",
+    "ProfileUnitOfWork",
+    "SqlProfileRepository",
+    "SqlProfileUnitOfWork",
+    "metadata",
+]
+# Milestones load in the order they were reached, so a journey reads back as it was written.
+_ORDER: dict[sa.Table, tuple[sa.ColumnElement[Any], ...]] = {milestones: (milestones.c.reached_at, milestones.c.kind)}
 
 
 class DuplicateProfile(Exception):
@@ -47,10 +56,7 @@ class ProfileRepository(IdentityStore, Protocol):
     def publish(self, event: ProfileEvent) -> None: ...
 
 
-class ProfileUnitOfWork(Protocol):
-    """Opens one transaction scoped to one company."""
-
-    def begin(self, *, company_id: str) -> Any: ...
+ProfileUnitOfWork = TenantUnitOfWork[ProfileRepository]
 
 
 class SqlProfileRepository:
@@ -62,14 +68,12 @@ class SqlProfileRepository:
         self._session = session
         self._company_id = company_id
         self._causation = causation
-        self._journeys = JourneyRows(session, company_id=company_id)
 
     def add(self, profile: Profile) -> None:
         """Stores a new profile; raises DuplicateProfile on a taken (company, e-mail)."""
-        row = {name: getattr(profile, name) for name in _PROFILE_COLUMNS}
         try:
             with self._session.begin_nested():
-                self._session.execute(profiles.insert().values(**row, role=profile.role.value))
+                self._session.execute(profiles.insert().values(**rows.profile_row(profile)))
         except sa.exc.IntegrityError as exc:
             raise DuplicateProfile(profile.email) from exc
 
@@ -106,14 +110,10 @@ class SqlProfileRepository:
         owner = self._owner(external)
         if owner is not None:
             return owner
-        row = {"provider": external.provider.value, "external_id": external.external_id}
+        row = {"provider": external.provider.value, "external_id": external.external_id, "created_at": now}
         try:
             with self._session.begin_nested():
-                self._session.execute(
-                    external_ids.insert().values(
-                        **row, company_id=self._company_id, profile_id=profile_id, created_at=now
-                    )
-                )
+                self._session.execute(external_ids.insert().values(**row, **self._owned_by(profile_id)))
         except sa.exc.IntegrityError:
             return self._owner(external) or profile_id
         return profile_id
@@ -123,12 +123,12 @@ class SqlProfileRepository:
         query = self._select().where(profiles.c.merged_into.is_(None), profiles.c.profile_id > after)
         if email:
             query = query.where(profiles.c.email == email)
-        rows = self._session.execute(query.order_by(profiles.c.profile_id).limit(limit)).mappings().all()
-        return self._hydrate(rows)
+        found = self._session.execute(query.order_by(profiles.c.profile_id).limit(limit)).mappings().all()
+        return self._hydrate(found)
 
     def save_journey(self, profile: Profile, *, now: datetime) -> None:
         """Writes the profile's journey and touches its update time."""
-        self._journeys.replace(profile.profile_id, profile.journey)
+        self._replace_journey(profile.profile_id, profile)
         self._touch(profile, now)
 
     def first_fact(self, profile_id: str, source: str, record_id: str, *, now: datetime) -> bool:
@@ -136,49 +136,47 @@ class SqlProfileRepository:
         key = (facts.c.profile_id == profile_id, facts.c.source == source, facts.c.record_id == record_id)
         if self._session.execute(sa.select(facts.c.source).where(*self._scoped(facts), *key)).first():
             return False
-        self._session.execute(
-            facts.insert().values(
-                company_id=self._company_id, profile_id=profile_id, source=source, record_id=record_id, applied_at=now
-            )
-        )
+        fact = {"source": source, "record_id": record_id, "applied_at": now}
+        self._session.execute(facts.insert().values(**fact, **self._owned_by(profile_id)))
         return True
 
     def fold(self, duplicate: Profile, survivor: Profile, merge: ProfilesMerged, *, now: datetime) -> None:
         """Moves the duplicate's identities and facts to the survivor, marks it merged and audits the merge."""
-        moved = {"profile_id": survivor.profile_id}
         owned = (*self._scoped(external_ids), external_ids.c.profile_id == duplicate.profile_id)
-        self._session.execute(external_ids.update().where(*owned).values(**moved))
+        self._session.execute(external_ids.update().where(*owned).values(profile_id=survivor.profile_id))
         self._move_facts(duplicate.profile_id, survivor.profile_id)
-        self._journeys.replace(duplicate.profile_id, None)
-        self._journeys.replace(survivor.profile_id, survivor.journey)
+        self._replace_journey(duplicate.profile_id, None)
+        self._replace_journey(survivor.profile_id, survivor)
         where = (*self._scoped(profiles), profiles.c.profile_id == duplicate.profile_id)
         self._session.execute(profiles.update().where(*where).values(merged_into=survivor.profile_id, updated_at=now))
         self._touch(survivor, now)
+        audit = {"survivor_id": survivor.profile_id, "duplicate_id": duplicate.profile_id, "merged_at": now}
         self._session.execute(
             merges.insert().values(
-                merge_id=str(uuid.uuid4()),
-                company_id=self._company_id,
-                survivor_id=survivor.profile_id,
-                duplicate_id=duplicate.profile_id,
-                reason=merge.reason,
-                actor=merge.actor,
-                merged_at=now,
+                **audit, merge_id=str(uuid.uuid4()), company_id=self._company_id, reason=merge.reason, actor=merge.actor
             )
         )
 
     def publish(self, event: ProfileEvent) -> None:
         """Records the event in the outbox, in this transaction."""
-        envelope = wire.envelope_for(event, company_id=self._company_id, causation=self._causation)
-        events.record(self._session, envelope)
+        events.record(self._session, envelope_for(event, company_id=self._company_id, causation=self._causation))
 
     def _move_facts(self, duplicate_id: str, survivor_id: str) -> None:
-        theirs = self._session.execute(
-            sa.select(facts).where(*self._scoped(facts), facts.c.profile_id == duplicate_id)
-        ).mappings()
-        rows = [dict(row) for row in theirs]
-        self._session.execute(facts.delete().where(*self._scoped(facts), facts.c.profile_id == duplicate_id))
-        for row in rows:
-            self.first_fact(survivor_id, row["source"], row["record_id"], now=utc(row["applied_at"]))
+        theirs = (*self._scoped(facts), facts.c.profile_id == duplicate_id)
+        moved = self._session.execute(sa.select(facts).where(*theirs)).mappings().all()
+        self._session.execute(facts.delete().where(*theirs))
+        for row in moved:
+            self.first_fact(survivor_id, row["source"], row["record_id"], now=row["applied_at"])
+
+    def _replace_journey(self, profile_id: str, profile: Profile | None) -> None:
+        """Rewrites the profile's journey rows (deletes them when `profile` is None)."""
+        for table in JOURNEY_TABLES:
+            self._session.execute(table.delete().where(*self._scoped(table), table.c.profile_id == profile_id))
+        if profile is None:
+            return
+        for table, written in rows.journey_rows(profile.journey).items():
+            if written:
+                self._session.execute(table.insert(), [row | self._owned_by(profile_id) for row in written])
 
     def _touch(self, profile: Profile, now: datetime) -> None:
         profile.updated_at = max(profile.updated_at, now)
@@ -194,6 +192,9 @@ class SqlProfileRepository:
         owner: str | None = self._session.execute(query).scalar_one_or_none()
         return owner
 
+    def _owned_by(self, profile_id: str) -> dict[str, object]:
+        return {"company_id": self._company_id, "profile_id": profile_id}
+
     def _scoped(self, table: sa.Table) -> tuple[sa.ColumnElement[bool]]:
         return (table.c.company_id == self._company_id,)
 
@@ -205,34 +206,21 @@ class SqlProfileRepository:
         row = self._session.execute(query.with_for_update() if lock else query).mappings().first()
         return None if row is None else self._hydrate([row])[0]
 
-    def _hydrate(self, rows: Sequence[sa.RowMapping]) -> list[Profile]:
-        ids = [row["profile_id"] for row in rows]
-        journeys = self._journeys.load(ids)
-        identities = self._identities(ids)
-        return [_to_profile(row, identities.get(row["profile_id"], []), journeys[row["profile_id"]]) for row in rows]
+    def _hydrate(self, found: Sequence[sa.RowMapping]) -> list[Profile]:
+        ids = [row["profile_id"] for row in found]
+        if not ids:
+            return []
+        journeys = rows.to_journeys(ids, {table: self._rows_of(table, ids) for table in JOURNEY_TABLES})
+        identities: dict[str, list[ExternalId]] = {}
+        for row in self._rows_of(external_ids, ids):
+            identities.setdefault(row["profile_id"], []).append(rows.to_external_id(row))
+        return [
+            rows.to_profile(row, identities.get(row["profile_id"], []), journeys[row["profile_id"]]) for row in found
+        ]
 
-    def _identities(self, ids: list[str]) -> dict[str, list[ExternalId]]:
-        query = sa.select(external_ids).where(*self._scoped(external_ids), external_ids.c.profile_id.in_(ids))
-        found: dict[str, list[ExternalId]] = {}
-        for row in self._session.execute(query).mappings():
-            found.setdefault(row["profile_id"], []).append(JourneyRows.external_id(row))
-        return found
-
-
-def _to_profile(row: sa.RowMapping, identities: list[ExternalId], journey: Any) -> Profile:
-    return Profile(
-        profile_id=row["profile_id"],
-        company_id=row["company_id"],
-        email=row["email"],
-        given_name=row["given_name"],
-        family_name=row["family_name"],
-        role=PersonRole(row["role"]),
-        created_at=utc(row["created_at"]),
-        updated_at=utc(row["updated_at"]),
-        external_ids=sorted(identities),
-        journey=journey,
-        merged_into=row["merged_into"],
-    )
+    def _rows_of(self, table: sa.Table, ids: list[str]) -> Sequence[sa.RowMapping]:
+        query = sa.select(table).where(*self._scoped(table), table.c.profile_id.in_(ids))
+        return self._session.execute(query.order_by(*_ORDER.get(table, ()))).mappings().all()
 
 
 class SqlProfileUnitOfWork:
@@ -242,7 +230,20 @@ class SqlProfileUnitOfWork:
         self._uow = uow
 
     @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[SqlProfileRepository]:
+    def begin(self, *, company_id: str) -> Iterator[ProfileRepository]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
             yield SqlProfileRepository(session, company_id=company_id)
+
+
+class DeliveryUnitOfWork:
+    """The transaction the event bus opened for one delivery; the bus commits it with its inbox record."""
+
+    def __init__(self, session: orm.Session, *, causation: envelope_pb2.Envelope) -> None:
+        self._session = session
+        self._causation = causation
+
+    @contextmanager
+    def begin(self, *, company_id: str) -> Iterator[ProfileRepository]:
+        """The delivery's transaction, its events caused by the delivered one."""
+        yield SqlProfileRepository(self._session, company_id=company_id, causation=self._causation)

@@ -1,8 +1,10 @@
-"""SQLAlchemy Core tables of the profile service (the migrations create the same schema)."""
+"""SQLAlchemy Core tables of the profile service, the schema the migrations create; timestamps are UtcDateTime."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
+from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
 _PROFILE_FK = "profiles.profile_id"
@@ -24,8 +26,8 @@ profiles = sa.Table(
     sa.Column("given_name", sa.String(200), nullable=False),
     sa.Column("family_name", sa.String(200), nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("merged_into", sa.String(36), nullable=True),
     sa.UniqueConstraint("company_id", "email", name="uq_profiles_company_email"),
 )
@@ -37,7 +39,7 @@ external_ids = sa.Table(
     sa.Column("provider", sa.String(20), primary_key=True),
     sa.Column("external_id", sa.String(255), primary_key=True),
     sa.Column("profile_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False, index=True),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 
 enrolments = sa.Table(
@@ -46,8 +48,8 @@ enrolments = sa.Table(
     *_owner(),
     sa.Column("programme", sa.String(20), primary_key=True),
     sa.Column("status", sa.String(20), nullable=False),
-    sa.Column("start_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("end_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("start_at", UtcDateTime, nullable=False),
+    sa.Column("end_at", UtcDateTime, nullable=True),
 )
 
 flags = sa.Table(
@@ -72,7 +74,7 @@ milestones = sa.Table(
     *_owner(),
     sa.Column("kind", sa.String(40), primary_key=True),
     sa.Column("repeat_key", sa.String(20), primary_key=True),
-    sa.Column("reached_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("reached_at", UtcDateTime, nullable=False),
     sa.Column("detail", sa.String(500), nullable=False),
 )
 
@@ -83,7 +85,7 @@ facts = sa.Table(
     *_owner(),
     sa.Column("source", sa.String(60), primary_key=True),
     sa.Column("record_id", sa.String(300), primary_key=True),
-    sa.Column("applied_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("applied_at", UtcDateTime, nullable=False),
 )
 
 merges = sa.Table(
@@ -95,7 +97,7 @@ merges = sa.Table(
     sa.Column("duplicate_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False),
     sa.Column("reason", sa.String(500), nullable=False),
     sa.Column("actor", sa.String(200), nullable=False),
-    sa.Column("merged_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("merged_at", UtcDateTime, nullable=False),
 )
 
 JOURNEY_TABLES = (enrolments, flags, counters, milestones)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from services.kit.config import ServiceConfig
 from services.kit.persistence import db
 from services.kit.testing import running, tenant
-from services.profile import bootstrap, handlers
+from services.profile import bootstrap, handlers, queries
 from services.profile.domain.commands import CreateProfile, GetProfile
 from services.profile.domain.model import PersonRole, ProfileEmailTaken
 from services.profile.repository import SqlProfileUnitOfWork
@@ -33,7 +33,7 @@ def _round_trip(url: str) -> None:
         uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
         command = CreateProfile("acme", "pg@example.org", "P", "G", PersonRole.PARTICIPANT)
         created = handlers.create_profile(command, uow=uow)
-        assert handlers.get_profile(GetProfile("acme", created.profile_id), uow=uow) == created
+        assert queries.get_profile(GetProfile("acme", created.profile_id), uow=uow) == created
         with pytest.raises(ProfileEmailTaken):
             handlers.create_profile(command, uow=uow)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from services.profile.domain.activity import PersonChange
 from services.profile.domain.journey import EnrolmentStatus, Programme
 from services.profile.domain.model import PersonRole, Provider
 
@@ -90,3 +91,12 @@ class IncrementCounter:
     counter: str
     delta: int
     request_id: str = ""
+
+
+@dataclass(frozen=True)
+class RecordActivity:
+    """Apply one programme-source record to every person it names."""
+
+    company_id: str
+    provider: Provider
+    changes: tuple[PersonChange, ...]

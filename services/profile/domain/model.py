@@ -127,6 +127,18 @@ class Profile:
         return cls(profile_id, company_id, email, given_name, family_name, role, now, now)
 
 
+def live(profile: Profile | None, profile_id: str) -> Profile:
+    """The profile when it exists and was not merged away; else ProfileNotFound (naming the survivor)."""
+    if profile is None:
+        raise ProfileNotFound("profile not found", metadata={"profile_id": profile_id})
+    if profile.merged_into is not None:
+        raise ProfileNotFound(
+            "profile was merged into another profile",
+            metadata={"profile_id": profile_id, "merged_into": profile.merged_into},
+        )
+    return profile
+
+
 def check_email(email: str, field_name: str = "email") -> list[FieldViolation]:
     """Violations of a normalised e-mail (empty when it is well-formed)."""
     if not email:

@@ -152,7 +152,7 @@ async def test_merge_moves_everything_audits_and_emits(profiles: Stub, engine: s
     with engine.connect() as connection:
         audit = connection.execute(sa.select(merges)).mappings().all()
     assert [(a["survivor_id"], a["duplicate_id"], a["reason"], a["actor"], a["company_id"]) for a in audit] == [
-        (keep.profile_id, dup.profile_id, "same person, two e-mails", "company:acme", "acme")
+        (keep.profile_id, dup.profile_id, "same person, two e-mails", "user-1", "acme")
     ]
     with db.UnitOfWork(engine).begin() as session:
         emitted = events.pending(session)

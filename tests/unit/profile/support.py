@@ -10,7 +10,7 @@ from google.protobuf import message
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.profile import consumers, handlers
+from services.profile import consumers, queries
 from services.profile.domain.commands import ListProfiles
 from services.profile.domain.model import Profile
 from services.profile.repository import SqlProfileUnitOfWork
@@ -72,14 +72,14 @@ def session_completed(
 
 def profile(uow: SqlProfileUnitOfWork, email: str, tenant: str = "acme") -> Profile:
     """The one live profile with this e-mail."""
-    page, _ = handlers.list_profiles(ListProfiles(tenant, email), uow=uow)
+    page, _ = queries.list_profiles(ListProfiles(tenant, email), uow=uow)
     assert len(page) == 1, f"expected one profile for {email}, found {len(page)}"
     return page[0]
 
 
 def count(uow: SqlProfileUnitOfWork, tenant: str = "acme") -> int:
     """How many live profiles the company has."""
-    return len(handlers.list_profiles(ListProfiles(tenant, page_size=100), uow=uow)[0])
+    return len(queries.list_profiles(ListProfiles(tenant, page_size=100), uow=uow)[0])
 
 
 def outbox(engine: sa.Engine) -> list[envelope_pb2.Envelope]:

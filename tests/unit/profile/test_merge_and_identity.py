@@ -20,7 +20,7 @@ def test_after_a_merge_the_duplicates_sessions_and_identities_belong_to_the_surv
     deliver(engine, session_completed("k-2", day=5))
     survivor, duplicate = profile(uow, PARTICIPANT), profile(uow, "old@example.org")
     merged = handlers.merge_profiles(
-        MergeProfiles("acme", survivor.profile_id, duplicate.profile_id, "same person", "company:acme"), uow=uow
+        MergeProfiles("acme", survivor.profile_id, duplicate.profile_id, "same person", "user-1"), uow=uow
     )
     assert merged.journey.counter("language_sessions_completed") == 2
     first_session = [m for m in merged.journey.milestones if m.kind is MilestoneKind.FIRST_LANGUAGE_SESSION]
