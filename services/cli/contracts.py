@@ -11,7 +11,7 @@ from pathlib import Path
 
 from google.protobuf import descriptor_pb2
 
-from services.cli import openapi
+from services.cli import openapi, openapi_schema
 
 Bindings = dict[str, set[tuple[str, str]]]
 
@@ -23,7 +23,7 @@ def bindings(descriptor_set: Path) -> Bindings:
     found: Bindings = {}
     for service in openapi.teei_services(pool, names):
         for method in service.methods:
-            rule = openapi._http_rule(method)
+            rule = openapi_schema.http_rule(method)
             pairs = found.setdefault(method.full_name, set())
             for binding in () if rule is None else (rule, *rule.additional_bindings):
                 verb = binding.WhichOneof("pattern")
