@@ -8,7 +8,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
-from typing import Any, TypeAlias
+from typing import Any, ClassVar, TypeAlias
 
 import grpc
 import structlog
@@ -32,6 +32,9 @@ Scope: TypeAlias = Callable[
 class ScopedInterceptor(grpc.aio.ServerInterceptor):
     """An interceptor expressed as an async context manager around each call's behaviour."""
 
+    # True for interceptors that platform RPCs (health, reflection) pass untouched.
+    skips_platform_methods: ClassVar[bool] = False
+
     def scope(
         self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AbstractAsyncContextManager[None]:
@@ -43,8 +46,8 @@ class ScopedInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> Handler | None:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
+        if handler is None or (self.skips_platform_methods and access.is_platform_method(handler_call_details.method)):
+            return handler
         return _wrap_handler(handler, handler_call_details, self.scope)
 
 
@@ -200,6 +203,8 @@ def _refuse_malformed(behaviour: Any) -> Any:
 class InFlightTracker(ScopedInterceptor):
     """Counts in-flight RPCs so shutdown can drain them; refuses new work once draining."""
 
+    skips_platform_methods = True
+
     def __init__(self) -> None:
         self.count = 0
         self.draining = False
@@ -210,9 +215,6 @@ class InFlightTracker(ScopedInterceptor):
     async def scope(
         self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
-        if access.is_platform_method(details.method):
-            yield
-            return
         if self.draining:
             raise errors.Unavailable("server is shutting down; retry on another instance")
         self.count += 1
@@ -241,6 +243,8 @@ class AuthInterceptor(ScopedInterceptor):
     """Authenticates the caller by its bearer token, checks the RPC's declared permission and binds
     the caller (and so the tenant) for the call. An RPC without an access rule is refused."""
 
+    skips_platform_methods = True
+
     def __init__(self, validator: auth.TokenValidator, *, may_act: ActingGrant | None = None) -> None:
         self._validator = validator
         self._may_act = may_act
@@ -249,9 +253,6 @@ class AuthInterceptor(ScopedInterceptor):
     async def scope(
         self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
-        if access.is_platform_method(details.method):
-            yield
-            return
         rule = access.rule_for(details.method)
         if rule is None:
             raise errors.PermissionDenied("this RPC declares no access rule")
