@@ -9,13 +9,12 @@ Create Date: 2026-12-20
 """
 
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from services.kit.identity import profile_id_for_email
 
 revision = "0003"
 down_revision = "0002"
@@ -29,6 +28,9 @@ PEOPLE = {
 }
 ATTENDEES = "buddy_event_attendees"
 BATCH = 500
+# The profile id derivation of the kit as it stood when this revision was written, frozen here so a
+# later change to the kit cannot rewrite what this revision backfills.
+NAMESPACE = uuid.UUID("6f1d8a52-3c1e-5b7a-9a43-2f0d6c1e8b90")
 
 
 def _index(table: str, role: str) -> str:
@@ -36,7 +38,8 @@ def _index(table: str, role: str) -> str:
 
 
 def _profile_id(company_id: str, email: str) -> str:
-    return profile_id_for_email(company_id, email) if email.strip() else ""
+    key = email.strip().lower()
+    return str(uuid.uuid5(NAMESPACE, f"{company_id}\x1femail\x1f{key}")) if key else ""
 
 
 def upgrade() -> None:

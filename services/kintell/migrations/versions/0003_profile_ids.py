@@ -5,13 +5,12 @@ Revises: 0002
 Create Date: 2026-12-20
 """
 
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
 import sqlalchemy as sa
 from alembic import op
-
-from services.kit.identity import profile_id_for_email
 
 revision = "0003"
 down_revision = "0002"
@@ -20,6 +19,9 @@ depends_on = None
 
 ROLES = ("participant", "volunteer")
 BATCH = 500
+# The profile id derivation of the kit as it stood when this revision was written, frozen here so a
+# later change to the kit cannot rewrite what this revision backfills.
+NAMESPACE = uuid.UUID("6f1d8a52-3c1e-5b7a-9a43-2f0d6c1e8b90")
 
 sessions = sa.table(
     "kintell_sessions",
@@ -69,9 +71,13 @@ def _batches(connection: sa.Connection) -> Iterator[list[sa.RowMapping]]:
 def _derived(row: sa.RowMapping) -> dict[str, Any]:
     values: dict[str, Any] = {"key": row["session_id"]}
     for role in ROLES:
-        email = row[f"{role}_email"]
-        values[f"new_{role}"] = profile_id_for_email(row["company_id"], email) if email.strip() else ""
+        values[f"new_{role}"] = _profile_id(row["company_id"], row[f"{role}_email"])
     return values
+
+
+def _profile_id(company_id: str, email: str) -> str:
+    key = email.strip().lower()
+    return str(uuid.uuid5(NAMESPACE, f"{company_id}\x1femail\x1f{key}")) if key else ""
 
 
 def downgrade() -> None:

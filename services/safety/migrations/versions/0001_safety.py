@@ -8,8 +8,6 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
-from services.kit.messaging import events
-
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -57,11 +55,37 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_safety_review_actions_review_id", "safety_review_actions", ["review_id"])
-    events.create_tables(op)
+    _create_outbox_and_inbox()
+
+
+def _create_outbox_and_inbox() -> None:
+    op.create_table(
+        "outbox",
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("event_type", sa.String(120), nullable=False),
+        sa.Column("envelope", sa.LargeBinary, nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
+    )
+    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
+    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
+    op.create_table(
+        "inbox",
+        sa.Column("consumer", sa.String(120), primary_key=True),
+        sa.Column("event_id", sa.String(36), primary_key=True),
+        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    )
+
+
+def _drop_outbox_and_inbox() -> None:
+    op.drop_table("inbox")
+    op.drop_index("ix_outbox_published_at", "outbox")
+    op.drop_index("ix_outbox_created_at", "outbox")
+    op.drop_table("outbox")
 
 
 def downgrade() -> None:
-    events.drop_tables(op)
+    _drop_outbox_and_inbox()
     op.drop_index("ix_safety_review_actions_review_id", "safety_review_actions")
     op.drop_table("safety_review_actions")
     op.drop_index("ix_safety_reviews_company_status_created", "safety_reviews")
