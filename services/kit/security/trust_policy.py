@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import (
@@ -20,6 +20,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from services.kit import yamlfiles
 from services.kit.security.certificates import NAME_PATTERN, workload_name
 
 DEFAULT_POLICY = Path(__file__).resolve().parents[3] / "mtls" / "trust-policy.yaml"
@@ -125,9 +126,11 @@ def load_policy(path: Path = DEFAULT_POLICY) -> TrustPolicy:
     if len(raw) > _MAX_POLICY_BYTES:
         raise PolicyError(f"{path}: larger than {_MAX_POLICY_BYTES} bytes")
     try:
-        document = yaml.load(raw, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        document = yamlfiles.parse(raw)
     except yaml.YAMLError as exc:
         raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
+    except yamlfiles.DuplicateKeys as exc:
+        raise PolicyError(f"{path}: {exc}") from exc
     return parse_policy(document)
 
 
@@ -171,18 +174,3 @@ def _phrase(error: ErrorDetails, loc: list[str]) -> tuple[list[str], str]:
     if kind == "literal_error":
         return loc, f"expected {error.get('ctx', {}).get('expected')}, got {error['input']!r}"
     return loc, _PHRASES.get(kind, error["msg"])
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that refuses duplicate mapping keys instead of keeping the last one."""
-
-
-def _unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
-    keys = [loader.construct_object(key) for key, _ in node.value]
-    duplicates = sorted({str(k) for k in keys if keys.count(k) > 1})
-    if duplicates:
-        raise PolicyError(f"duplicate keys: {', '.join(duplicates)}")
-    return loader.construct_mapping(node)
-
-
-_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
