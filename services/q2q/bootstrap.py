@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -13,14 +14,15 @@ from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
 from services.kit.persistence import db
+from services.q2q import queries
 from services.q2q.consumers import subscriptions
-from services.q2q.credentials import SubmitterTokens
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.grpc_api import Q2qServicer
-from services.q2q.on_demand import Screening
+from services.q2q.handlers import ScreeningParts
 from services.q2q.repository import SqlQ2qUnitOfWork
-from services.q2q.screening import SafetyScreener
-from services.q2q.screening_retrier import ScreeningRetrier
+from services.q2q.screening.credentials import SubmitterTokens
+from services.q2q.screening.retrier import ScreeningRetrier
+from services.q2q.screening.safety import SafetyScreener
 from services.q2q.settings import Q2qSettings
 from teei.q2q.v1 import q2q_pb2, q2q_pb2_grpc
 
@@ -54,19 +56,13 @@ def build(
         engine = db.create_engine(url)
     classifier = classifier or RuleBasedClassifier()
     settings = settings or load_settings()
-    uow = SqlQ2qUnitOfWork(db.UnitOfWork(engine))
+    sessions = db.UnitOfWork(engine)
+    uow = SqlQ2qUnitOfWork(sessions)
+    screener = _screener(config, settings)
+    screening = ScreeningParts(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
+    retrier = None if screener is None else _retrier(settings, screening, screener, sessions)
     on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
-    screener, retrier = None, None
-    if settings.safety_address:
-        screener = SafetyScreener(settings.safety_address, settings.call_policy(), cert_dir=config.mtls_dir)
-    else:
-        log.warning("q2q.screening_unconfigured", reason="TEEI_SAFETY_ADDRESS not set; Classify cannot store")
-    screening = Screening(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
-    if screener is not None:
-        retrier = ScreeningRetrier(
-            screening, screener, uow.awaiting_screening, interval=settings.retry_interval_seconds,
-            max_interval=settings.retry_max_interval_seconds, batch=settings.retry_batch,
-        )  # fmt: skip
+    if screener is not None and retrier is not None:
         on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
     # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
     servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier)  # type: ignore[abstract]
@@ -80,3 +76,19 @@ def build(
         engine=engine,
         subscriptions=subscriptions(classifier),
     )
+
+
+def _screener(config: ServiceConfig, settings: Q2qSettings) -> SafetyScreener | None:
+    if not settings.safety_address:
+        log.warning("q2q.screening_unconfigured", reason="TEEI_SAFETY_ADDRESS not set; Classify cannot store")
+        return None
+    return SafetyScreener(settings.safety_address, settings.call_policy(), cert_dir=config.mtls_dir)
+
+
+def _retrier(
+    settings: Q2qSettings, parts: ScreeningParts, screener: SafetyScreener, sessions: db.UnitOfWork
+) -> ScreeningRetrier:
+    return ScreeningRetrier(
+        parts, screener, partial(queries.awaiting_screening, sessions), interval=settings.retry_interval_seconds,
+        max_interval=settings.retry_max_interval_seconds, batch=settings.retry_batch,
+    )  # fmt: skip

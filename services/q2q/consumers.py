@@ -1,4 +1,4 @@
-"""Event consumers: texts safety screened and safety review decisions feed the Q2Q handlers."""
+"""Event consumers: texts Safety screened and Safety's review decisions, translated and handed to the handlers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from sqlalchemy import orm
 
 from services.kit.logs import get_logger
 from services.kit.messaging import events
-from services.q2q import held_texts
+from services.q2q import handlers
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision, SourceText
 from services.q2q.domain.model import SourceRef, check_profile_id
-from services.q2q.repository import SqlQ2qStore
+from services.q2q.repository import SqlQ2qRepository
 from services.q2q.wire import SOURCE_FROM_PROTO
 from teei.common.v1 import types_pb2
 from teei.safety.v1 import events_pb2 as safety_events
@@ -40,8 +40,8 @@ def classify_text_event(
     command = screened_text(envelope)
     if command is None:
         return
-    store = SqlQ2qStore(session, company_id=command.company_id, causation=envelope)
-    held_texts.receive_source_text(command, store=store, classifier=classifier or _DEFAULT_CLASSIFIER)
+    repo = SqlQ2qRepository(session, company_id=command.company_id, causation=envelope)
+    handlers.receive_source_text(command, repo=repo, classifier=classifier or _DEFAULT_CLASSIFIER)
 
 
 def review_completed(envelope: events.Envelope, session: orm.Session, *, classifier: Classifier | None = None) -> None:
@@ -49,8 +49,8 @@ def review_completed(envelope: events.Envelope, session: orm.Session, *, classif
     command = review_decision(envelope)
     if command is None:
         return
-    store = SqlQ2qStore(session, company_id=command.company_id, causation=envelope)
-    held_texts.apply_review(command, store=store, classifier=classifier or _DEFAULT_CLASSIFIER)
+    repo = SqlQ2qRepository(session, company_id=command.company_id, causation=envelope)
+    handlers.apply_review(command, repo=repo, classifier=classifier or _DEFAULT_CLASSIFIER)
 
 
 def screened_text(envelope: events.Envelope) -> SourceText | None:

@@ -1,40 +1,36 @@
-"""Q2Q persistence: the store port and its SQLAlchemy adapter (every query scoped to one company)."""
+"""Q2Q's write side: the repository port, its SQLAlchemy adapter, and the unit of work (one company each)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit.messaging import events
-from services.kit.persistence.db import UnitOfWork
+from services.kit.messaging.events import Envelope, record
+from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.q2q import events, rows
 from services.q2q import tables as t
-from services.q2q import wire
 from services.q2q.domain.classifier import Evidence
+from services.q2q.domain.events import ScoresComputed
 from services.q2q.domain.model import (
-    PendingState,
     PendingText,
     ScoreFilter,
     ScoreRecord,
-    ScoresComputed,
     SourceRef,
     StoredClassification,
     evidence_hash,
 )
-from services.q2q.domain.taxonomy import Label
-
-EVENT_SOURCE = "teei/q2q"
 
 
 class DuplicateClassification(Exception):
     """Another transaction stored a classification of the same source first."""
 
 
-class Q2qStore(Protocol):
+class Q2qRepository(Protocol):
     """Q2Q records of one company inside one transaction."""
 
     def get_classification(self, source: SourceRef) -> StoredClassification | None: ...
@@ -56,51 +52,42 @@ class Q2qStore(Protocol):
     def emit(self, event: ScoresComputed) -> None: ...
 
 
-class Q2qUnitOfWork(Protocol):
-    """Opens one transaction scoped to one company."""
-
-    def begin(self, *, company_id: str) -> AbstractContextManager[Q2qStore]: ...
+Q2qUnitOfWork = TenantUnitOfWork[Q2qRepository]
 
 
-class SqlQ2qStore:
+class SqlQ2qRepository:
     """Q2Q records of one company in a SQL database; `causation` is the event being handled, if any."""
 
-    def __init__(self, session: orm.Session, *, company_id: str, causation: events.Envelope | None = None) -> None:
+    def __init__(self, session: orm.Session, *, company_id: str, causation: Envelope | None = None) -> None:
         self._session = session
         self._company_id = company_id
         self._causation = causation
 
     def get_classification(self, source: SourceRef) -> StoredClassification | None:
         """The stored classification of a source, if any."""
-        row = self._first(
-            sa.select(t.classifications).where(
-                t.classifications.c.company_id == self._company_id,
-                t.classifications.c.source_type == source.source_type.value,
-                t.classifications.c.source_id == source.source_id,
-            )
-        )
+        row = self._first(sa.select(t.classifications).where(*self._source_is(t.classifications, source)))
         if row is None:
             return None
         scores = self._scores(t.scores.c.classification_id == row["classification_id"], order_newest=False)
-        return t.to_classification(row, scores)
+        return rows.to_classification(row, scores)
 
     def add_classification(self, stored: StoredClassification) -> None:
         """Stores a classification with its scores and evidence; raises DuplicateClassification on a race."""
         try:
             with self._session.begin_nested():
-                self._session.execute(t.classifications.insert().values(**t.classification_row(stored)))
+                self._session.execute(t.classifications.insert().values(**rows.classification_row(stored)))
         except sa.exc.IntegrityError as exc:
             raise DuplicateClassification(stored.source.source_id) from exc
-        for record in stored.scores:
-            self.add_score(record)
+        for score in stored.scores:
+            self.add_score(score)
 
     def add_score(self, record: ScoreRecord) -> None:
         """Stores one score and links its evidence, storing each snippet once per content hash."""
-        self._session.execute(t.scores.insert().values(**t.score_row(record)))
+        self._session.execute(t.scores.insert().values(**rows.score_row(record)))
         for item in record.evidence:
             digest = evidence_hash(item.label, item.text)
             self._ensure_snippet(digest, item)
-            self._session.execute(t.score_evidence.insert().values(**t.link_row(record, item, digest)))
+            self._session.execute(t.score_evidence.insert().values(**rows.link_row(record, item, digest)))
 
     def find_score(self, record: ScoreRecord) -> ScoreRecord | None:
         """A stored score with the same subject, source, dimension, value, method and note."""
@@ -121,7 +108,7 @@ class SqlQ2qStore:
 
     def list_scores(self, where: ScoreFilter, *, limit: int, after: tuple[datetime, str] | None) -> list[ScoreRecord]:
         """Scores matching the filter, newest first, after the cursor."""
-        conditions = t.filter_conditions(where)
+        conditions = _filter_conditions(where)
         if after is not None:
             created, score_id = after
             c = t.scores.c
@@ -130,58 +117,40 @@ class SqlQ2qStore:
 
     def get_pending(self, source: SourceRef) -> PendingText | None:
         """The held text of a source, if any."""
-        row = self._first(
-            sa.select(t.pending).where(
-                t.pending.c.company_id == self._company_id,
-                t.pending.c.source_type == source.source_type.value,
-                t.pending.c.source_id == source.source_id,
-            )
-        )
-        return None if row is None else t.to_pending(row)
+        row = self._first(sa.select(t.pending).where(*self._source_is(t.pending, source)))
+        return None if row is None else rows.to_pending(row)
 
     def put_pending(self, pending: PendingText) -> None:
         """Inserts or updates the held text of a source."""
-        key = t.pending.c
-        current = self.get_pending(pending.source)
-        values = t.pending_row(pending)
-        if current is None:
+        values = rows.pending_row(pending, updated_at=datetime.now(UTC))
+        if self.get_pending(pending.source) is None:
             self._session.execute(t.pending.insert().values(**values))
             return
-        self._session.execute(
-            t.pending.update()
-            .where(
-                key.company_id == self._company_id,
-                key.source_type == pending.source.source_type.value,
-                key.source_id == pending.source.source_id,
-            )
-            .values(
-                text=values["text"],
-                state=values["state"],
-                review_id=values["review_id"],
-                updated_at=values["updated_at"],
-            )
-        )
+        changed = {key: values[key] for key in ("text", "state", "review_id", "updated_at")}
+        self._session.execute(t.pending.update().where(*self._source_is(t.pending, pending.source)).values(changed))
 
     def emit(self, event: ScoresComputed) -> None:
-        """Records `q2q.scores.computed` in the outbox, in this transaction."""
-        envelope = events.new_event(
-            wire.scores_computed(event),
-            source=EVENT_SOURCE,
-            tenant=self._company_id,
-            subject=event.subject,
-            causation=self._causation,
+        """Records the event's envelope in the outbox, in this transaction."""
+        record(self._session, events.envelope(event, causation=self._causation))
+
+    def _source_is(self, table: sa.Table, source: SourceRef) -> tuple[sa.ColumnElement[bool], ...]:
+        c = table.c
+        return (
+            c.company_id == self._company_id,
+            c.source_type == source.source_type.value,
+            c.source_id == source.source_id,
         )
-        events.record(self._session, envelope)
 
     def _ensure_snippet(self, digest: str, item: Evidence) -> None:
+        snippet = t.evidence.c
         exists = self._first(
-            sa.select(t.evidence.c.evidence_hash).where(
-                t.evidence.c.company_id == self._company_id, t.evidence.c.evidence_hash == digest
+            sa.select(snippet.evidence_hash).where(
+                snippet.company_id == self._company_id, snippet.evidence_hash == digest
             )
         )
         if exists is None:
-            row = {"company_id": self._company_id, "evidence_hash": digest, "label": item.label.value}
-            self._session.execute(t.evidence.insert().values(**row, snippet=item.text, created_at=datetime.now(UTC)))
+            row = rows.snippet_row(self._company_id, digest, item, created_at=datetime.now(UTC))
+            self._session.execute(t.evidence.insert().values(**row))
 
     def _scores(
         self, condition: sa.ColumnElement[bool], *, limit: int | None = None, order_newest: bool = True
@@ -189,9 +158,9 @@ class SqlQ2qStore:
         c = t.scores.c
         order = (c.created_at.desc(), c.score_id.desc()) if order_newest else (c.dimension,)
         query = sa.select(t.scores).where(c.company_id == self._company_id, condition).order_by(*order)
-        rows = list(self._session.execute(query.limit(limit) if limit else query).mappings())
-        linked = self._evidence_of([row["score_id"] for row in rows])
-        return [t.to_score(row, linked.get(row["score_id"], ())) for row in rows]
+        found = list(self._session.execute(query.limit(limit) if limit else query).mappings())
+        linked = self._evidence_of([row["score_id"] for row in found])
+        return [rows.to_score(row, linked.get(row["score_id"], ())) for row in found]
 
     def _evidence_of(self, score_ids: Sequence[str]) -> dict[str, tuple[Evidence, ...]]:
         if not score_ids:
@@ -207,35 +176,40 @@ class SqlQ2qStore:
         )
         found: dict[str, list[Evidence]] = {}
         for row in self._session.execute(query).mappings():
-            item = Evidence(Label(row["label"]), row["snippet"], row["start_offset"], row["end_offset"], row["reason"])
-            found.setdefault(row["score_id"], []).append(item)
+            found.setdefault(row["score_id"], []).append(rows.to_evidence(row))
         return {key: tuple(items) for key, items in found.items()}
 
     def _first(self, query: sa.Select[Any]) -> sa.RowMapping | None:
         return self._session.execute(query).mappings().first()
 
 
+def _filter_conditions(where: ScoreFilter) -> list[sa.ColumnElement[bool]]:
+    c = t.scores.c
+    conditions: list[sa.ColumnElement[bool]] = []
+    for column, value in (
+        (c.profile_id, where.profile_id),
+        (c.source_id, where.source_id),
+        (c.source_type, where.source_type.value if where.source_type else ""),
+        (c.dimension, where.dimension.value if where.dimension else ""),
+        (c.method, where.method.value if where.method else ""),
+    ):
+        if value:
+            conditions.append(column == value)
+    if where.start_time is not None:
+        conditions.append(c.created_at >= where.start_time)
+    if where.end_time is not None:
+        conditions.append(c.created_at < where.end_time)
+    return conditions
+
+
 class SqlQ2qUnitOfWork:
-    """Hands out a company-scoped store inside one transaction."""
+    """Hands out a company-scoped repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[SqlQ2qStore]:
+    def begin(self, *, company_id: str) -> Iterator[Q2qRepository]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
-            yield SqlQ2qStore(session, company_id=company_id)
-
-    def awaiting_screening(self, limit: int) -> list[PendingText]:
-        """Texts of every company awaiting Safety's screening, least recently tried first: the retrier's work
-        list and the one read across companies (each text is then settled in its own company's transaction)."""
-        c = t.pending.c
-        query = (
-            sa.select(t.pending)
-            .where(c.state == PendingState.AWAITING_SCREENING.value)
-            .order_by(c.updated_at, c.company_id, c.source_type, c.source_id)
-            .limit(limit)
-        )
-        with self._uow.begin() as session:
-            return [t.to_pending(row) for row in session.execute(query).mappings()]
+            yield SqlQ2qRepository(session, company_id=company_id)

@@ -1,18 +1,20 @@
-"""Protobuf ⇄ domain translation shared by the servicer, the consumers and the outbox."""
+"""Protobuf ⇄ domain for Q2Q's RPC messages: requests to commands, records and outcomes to responses."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
 from services.q2q.domain import scoring, taxonomy
+from services.q2q.domain.classification import ClassifyOutcome, ScreeningOutcome
 from services.q2q.domain.classifier import Evidence, Method
-from services.q2q.domain.model import ScoreRecord, ScoresComputed, SourceType
+from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
+from services.q2q.domain.model import ScoreRecord, SourceType
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Category, Dimension, Label
 from teei.common.v1 import types_pb2
-from teei.q2q.v1 import events_pb2, q2q_pb2
+from teei.q2q.v1 import q2q_pb2
 
 _LABEL_PREFIX = {
     Category.CONFIDENCE: "",
@@ -36,9 +38,8 @@ METHOD_TO_PROTO: dict[Method, q2q_pb2.ClassificationMethod.ValueType] = {
     m: q2q_pb2.ClassificationMethod.Value(f"CLASSIFICATION_METHOD_{m.name}") for m in Method
 }
 METHOD_FROM_PROTO = {value: key for key, value in METHOD_TO_PROTO.items()}
-SCREENING_TO_PROTO: dict[str, q2q_pb2.ScreeningOutcome.ValueType] = {
-    name: q2q_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{name.upper()}")
-    for name in ("not_requested", "passed", "held_for_review", "unsafe", "awaiting_screening")
+SCREENING_TO_PROTO: dict[ScreeningOutcome, q2q_pb2.ScreeningOutcome.ValueType] = {
+    s: q2q_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{s.name}") for s in ScreeningOutcome
 }
 SOURCE_TO_PROTO: dict[SourceType, types_pb2.TextSourceType.ValueType] = {
     s: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{s.name}") for s in SourceType
@@ -100,18 +101,60 @@ def score_record(record: ScoreRecord) -> q2q_pb2.ScoreRecord:
     )
 
 
-def scores_computed(event: ScoresComputed) -> events_pb2.ScoresComputed:
-    """The `q2q.scores.computed` payload."""
-    return events_pb2.ScoresComputed(
-        profile_id=event.profile_id,
-        source_text_id=event.source.source_id if event.source else "",
-        source_text_type=SOURCE_TO_PROTO[event.source.source_type] if event.source else NO_SOURCE,
-        content_hash=event.content_hash,
-        labels=labels(event.labels),
-        scores=[dimension_score(value) for value in event.scores],
-        method=METHOD_TO_PROTO[event.method],
-        model_version=event.model_version,
-        compute_time=timestamp(event.computed_at),
+def classify_text(request: q2q_pb2.ClassifyRequest, *, company_id: str) -> ClassifyText:
+    """The command of a Classify request."""
+    return ClassifyText(
+        company_id=company_id,
+        text=request.text,
+        profile_id=request.profile_id,
+        source_type=SOURCE_FROM_PROTO.get(request.source_text_type),
+        source_id=request.source_text_id,
+        store=request.store,
+    )
+
+
+def classify_response(outcome: ClassifyOutcome) -> q2q_pb2.ClassifyResponse:
+    """The wire form of what Classify answers."""
+    return q2q_pb2.ClassifyResponse(
+        labels=labels(outcome.labels),
+        evidence=[evidence(item) for item in outcome.evidence],
+        scores=[dimension_score(value) for value in outcome.scores],
+        method=METHOD_TO_PROTO[outcome.method],
+        model_version=outcome.model_version,
+        content_hash=outcome.content_hash,
+        stored=outcome.stored,
+        screening=SCREENING_TO_PROTO[outcome.screening],
+    )
+
+
+def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListScores:
+    """The query of a ListScores request; unset times mean no bound."""
+    return ListScores(
+        company_id=company_id,
+        profile_id=request.profile_id,
+        source_id=request.source_text_id,
+        source_type=SOURCE_FROM_PROTO.get(request.source_text_type),
+        dimension=DIMENSION_FROM_PROTO.get(request.dimension),
+        method=METHOD_FROM_PROTO.get(request.method),
+        start_time=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+        end_time=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def record_manual_score(request: q2q_pb2.RecordManualScoreRequest, *, company_id: str) -> RecordManualScore:
+    """The command of a RecordManualScore request."""
+    return RecordManualScore(
+        company_id=company_id,
+        profile_id=request.profile_id,
+        source_type=SOURCE_FROM_PROTO.get(request.source_text_type),
+        source_id=request.source_text_id,
+        dimension=DIMENSION_FROM_PROTO.get(request.dimension),
+        score=request.score,
+        note=request.note,
+        # The caller's subject arrives with authentication; until then it stays empty.
+        recorded_by="",
     )
 
 

@@ -29,7 +29,7 @@ from services.profile.tables import facts
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
 from services.q2q.domain.model import PendingState, SourceRef
-from services.q2q.repository import SqlQ2qStore
+from services.q2q.repository import SqlQ2qRepository
 from services.q2q.wire import SOURCE_FROM_PROTO
 from services.safety import bootstrap as safety_bootstrap
 from services.safety import consumers as safety_consumers
@@ -267,7 +267,7 @@ def _safety_effect(session: orm.Session, envelope: events.Envelope, payload: Any
 
 def _q2q_effect(session: orm.Session, envelope: events.Envelope, payload: Any) -> None:
     """A passed text is scored, a text pending review is held, a review releases or discards it."""
-    store = SqlQ2qStore(session, company_id=envelope.tenant)
+    store = SqlQ2qRepository(session, company_id=envelope.tenant)
     source = SourceRef(SOURCE_FROM_PROTO[payload.source_text_type], payload.source_text_id)
     scored = store.get_classification(source) is not None
     held = store.get_pending(source)

@@ -1,51 +1,24 @@
-"""Q2Q records, errors and input rules: stored classifications, scores, evidence and waiting texts."""
+"""Q2Q records and input rules: stored classifications, scores, evidence and waiting texts."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
-from services.kit.errors import Conflict, DomainError, FailedPrecondition, FieldViolation, InvalidArgument
+from services.kit.errors import FieldViolation
 from services.q2q.domain.classifier import Evidence, Method
+from services.q2q.domain.errors import InvalidQ2qRequest
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Dimension, Label
 
 MAX_TEXT_LENGTH = 20_000
 MAX_SOURCE_ID_LENGTH = 255
 MAX_NOTE_LENGTH = 2_000
-
-
-class Q2qError(DomainError):
-    """Root of the Q2Q service's errors."""
-
-    reason = "Q2Q_ERROR"
-
-
-class InvalidQ2qRequest(Q2qError, InvalidArgument):
-    """A request breaks an input rule; the violations name the fields."""
-
-    reason = "INVALID_Q2Q_REQUEST"
-
-
-class SourceAlreadyClassified(Q2qError, Conflict):
-    """The source was classified before from a different text; nothing is replaced silently."""
-
-    reason = "SOURCE_ALREADY_CLASSIFIED"
-
-
-class ScreeningNotConfigured(Q2qError, FailedPrecondition):
-    """Storing needs Safety's screening, and no Safety address is configured: nothing unscreened is kept."""
-
-    reason = "SCREENING_NOT_CONFIGURED"
-
-
-class ScreeningRefused(Q2qError, FailedPrecondition):
-    """Safety answered the screening with an error (not an outage): the text is neither scored nor kept."""
-
-    reason = "SCREENING_REFUSED"
+Clock = Callable[[], datetime]
 
 
 class SourceType(StrEnum):
@@ -121,7 +94,7 @@ class StoredClassification:
 class PendingState(StrEnum):
     """Where a held text stands: waiting for Safety to answer, waiting for a review, or decided."""
 
-    # Kept unscreened (as submitted) only until Safety answers; see services/q2q/screening_retrier.py.
+    # Kept unscreened (as submitted) only until Safety answers; see services/q2q/screening/retrier.py.
     AWAITING_SCREENING = "awaiting_screening"
     AWAITING_REVIEW = "awaiting_review"
     RELEASED = "released"
@@ -189,19 +162,3 @@ def reject_if(violations: list[FieldViolation], message: str) -> None:
     """Raises InvalidQ2qRequest naming every violation, if any."""
     if violations:
         raise InvalidQ2qRequest(message, violations=violations)
-
-
-@dataclass(frozen=True)
-class ScoresComputed:
-    """Scores were stored for one text (or set by a person); becomes `q2q.scores.computed`."""
-
-    company_id: str
-    subject: str
-    profile_id: str
-    source: SourceRef | None
-    content_hash: str
-    labels: tuple[Label, ...]
-    scores: tuple[DimensionScore, ...]
-    method: Method
-    model_version: str
-    computed_at: datetime

@@ -13,7 +13,7 @@ from services.kit.messaging import events
 from services.kit.persistence import db
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
-from services.q2q import handlers as q2q_handlers
+from services.q2q import queries as q2q_queries
 from services.q2q import tables as q2q_tables
 from services.q2q.domain.commands import ListScores
 from services.q2q.domain.model import ScoreRecord
@@ -75,8 +75,7 @@ def _session_completed(text: str) -> events.Envelope:
 
 
 def _scores(q2q: db.UnitOfWork) -> list[ScoreRecord]:
-    scores, _ = q2q_handlers.list_scores(ListScores("acme"), uow=SqlQ2qUnitOfWork(q2q))
-    return scores
+    return q2q_queries.list_scores(ListScores("acme"), uow=SqlQ2qUnitOfWork(q2q)).scores
 
 
 def _stored_anywhere(uow: db.UnitOfWork, needle: str) -> list[str]:

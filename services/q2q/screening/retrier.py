@@ -1,10 +1,10 @@
 """The background retrier of texts awaiting screening: asks Safety again, with back-off, a bounded batch per run.
 
 Each run takes at most `batch` texts awaiting screening (least recently tried first, every company),
-screens each with its submitter's token (services.q2q.credentials) and settles it exactly as an
+screens each with its submitter's token (services.q2q.screening.credentials) and settles it exactly as an
 on-demand answer would (stored, held for review, or dropped; the unscreened text overwritten). The
-first text Safety cannot answer ends the run and doubles the pause (with jitter, up to the longest
-interval); a run in which Safety answered resets it. A text with no usable token is only marked
+first text Safety cannot answer ends the run and doubles the pause (equal jitter, up to the longest
+interval, never below the first); a run in which Safety answered resets it. A text with no usable token is only marked
 tried, so it does not hold up the others. Stopping waits for the text in progress, then ends the task.
 """
 
@@ -12,22 +12,21 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.security import servicetokens
-from services.q2q import on_demand
+from services.q2q import handlers
 from services.q2q.domain.commands import SourceText
-from services.q2q.domain.model import PendingText, ScreeningRefused, SourceAlreadyClassified
-from services.q2q.screening import Screener, ScreeningRequest, ScreeningUnavailable
+from services.q2q.domain.errors import ScreeningRefused, SourceAlreadyClassified
+from services.q2q.domain.model import PendingText
+from services.q2q.screening.safety import Screener, ScreeningRequest, ScreeningUnavailable
 
 log = get_logger(__name__)
 AwaitingTexts = Callable[[int], list[PendingText]]
 STOP_GRACE_SECONDS = 5.0
-# Jitter spreads the retries of many replicas apart; it needs no unpredictability.
-_jitter = random.Random()  # noqa: S311 - jitter, not a secret
 
 
 @dataclass(frozen=True)
@@ -43,12 +42,12 @@ class ScreeningRetrier:
     """Runs `run_once` now and then until stopped; started by the first Classify the service serves."""
 
     def __init__(
-        self, parts: on_demand.Screening, screener: Screener, awaiting: AwaitingTexts, *, interval: float,
+        self, parts: handlers.ScreeningParts, screener: Screener, awaiting: AwaitingTexts, *, interval: float,
         max_interval: float, batch: int,
     ) -> None:  # fmt: skip
         self.parts, self.screener, self.awaiting = parts, screener, awaiting
         self.interval, self.max_interval, self.batch = interval, max_interval, batch
-        self.runs = 0
+        self.runs = self.failures = 0
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,8 +103,8 @@ class ScreeningRetrier:
             return await self.screener.screen(_request(held), bearer=None)
 
     async def _loop(self) -> None:
-        pause = self.interval
         while not self._stopping.is_set():
+            pause = pause_after(self.failures, interval=self.interval, max_interval=self.max_interval)
             try:
                 await asyncio.wait_for(self._stopping.wait(), pause)
                 return
@@ -113,7 +112,7 @@ class ScreeningRetrier:
                 pass
             report = await self._run_logged()
             self.runs += 1
-            pause = self._next_pause(pause, report)
+            self.failures = self.failures + 1 if report.unanswered else 0
 
     async def _run_logged(self) -> RunReport:
         try:
@@ -125,25 +124,24 @@ class ScreeningRetrier:
             log.info("q2q.screening_retried", settled=report.settled, unanswered=report.unanswered)
         return report
 
-    def _next_pause(self, pause: float, report: RunReport) -> float:
-        if not report.unanswered:
-            return self.interval
-        doubled = min(self.max_interval, pause * 2)
-        return max(self.interval, doubled * (0.5 + _jitter.random() / 2))
-
     def _settle(self, verdict: SourceText, held: PendingText) -> None:
         try:
-            on_demand.settle(verdict, self.parts)
+            handlers.settle(verdict, self.parts)
         except SourceAlreadyClassified:
             # The source was scored from another text meanwhile: its first scores stay; this text is dropped.
             log.warning("q2q.source_text_changed", source_id=held.source.source_id)
-            on_demand.settle(_dropped(verdict), self.parts)
+            handlers.settle(_dropped(verdict), self.parts)
 
     def _mark_tried(self, held: PendingText) -> None:
-        with self.parts.uow.begin(company_id=held.company_id) as store:
-            current = store.get_pending(held.source)
-            if current is not None and current.state is held.state:
-                store.put_pending(current)  # moves it behind the others (updated_at)
+        handlers.mark_tried(held, uow=self.parts.uow)
+
+
+def pause_after(failures: int, *, interval: float, max_interval: float) -> float:
+    """Seconds before the next run after `failures` runs in a row Safety did not answer: `interval` after
+    none, else doubling per failure up to `max_interval`, with equal jitter, never below `interval`."""
+    if failures == 0:
+        return interval
+    return max(interval, backoff.delay(failures + 1, base=interval, cap=max_interval, floor=0.5))
 
 
 def _request(held: PendingText) -> ScreeningRequest:

@@ -19,7 +19,8 @@ from services.kit import errors
 from services.kit.grpc import channels
 from services.kit.grpc.resilience import CallPolicy, Resilience
 from services.q2q.domain.commands import SourceText
-from services.q2q.domain.model import ScreeningRefused, SourceRef
+from services.q2q.domain.errors import ScreeningRefused
+from services.q2q.domain.model import SourceRef
 from services.q2q.wire import SOURCE_TO_PROTO
 from teei.common.v1 import types_pb2
 from teei.safety.v1 import safety_pb2, safety_pb2_grpc

@@ -1,23 +1,20 @@
-"""Scores the classifier on the labelled evaluation set: `python -m services.q2q.evaluate [--set PATH]`.
+"""Scores a classifier on a labelled set: precision, recall and F1 per label, macro F1 and throughput.
 
-Prints precision, recall and F1 per label, their macro average (over labels that occur in the
-set or in the predictions) and the throughput in texts per second.
+The macro average is over labels that occur in the set or in the predictions.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
+from services.q2q.domain.classifier import Classifier
 from services.q2q.domain.taxonomy import LABELS, Label
 
-EVAL_SET = Path(__file__).resolve().parent / "evaluation" / "eval_set.jsonl"
+EVAL_SET = Path(__file__).resolve().parent / "eval_set.jsonl"
 _TIMING_ROUNDS = 5
 
 
@@ -123,18 +120,3 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
         for example_id, expected, got in report.errors:
             lines.append(f"{example_id}: expected {sorted(expected)} got {sorted(got)}")
     return "\n".join(lines)
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Command-line entry point."""
-    parser = argparse.ArgumentParser(prog="python -m services.q2q.evaluate", description=__doc__)
-    parser.add_argument("--set", type=Path, default=EVAL_SET, help="JSON-lines file of labelled texts")
-    parser.add_argument("--errors", action="store_true", help="also list the texts whose labels differ")
-    args = parser.parse_args(argv)
-    report = evaluate(RuleBasedClassifier(), load_set(args.set))
-    print(format_report(report, show_errors=args.errors))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -1,7 +1,7 @@
 """Whose token the retrier screens a waiting text with when there is no mTLS: the submitter's, kept in memory.
 
 With mTLS the retrier acts for the text's company with its own service token (the trust policy
-grants q2q ScreenText at Safety: services/q2q/screening_retrier.py). Without mTLS there is no service
+grants q2q ScreenText at Safety: services/q2q/screening/retrier.py). Without mTLS there is no service
 identity, so the token of the RPC that submitted the text is kept here (memory only: never stored,
 never logged) and used for that text alone until it expires; a text that outlives it stays awaiting
 screening (nothing is lost) until it is submitted again.
@@ -13,7 +13,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
 
 import jwt
 
@@ -66,7 +65,7 @@ class SubmitterTokens:
 def _expiry(bearer: str) -> float | None:
     # Read, not verified: the token was validated when it arrived, and Safety validates it again.
     try:
-        claims: dict[str, Any] = jwt.decode(bearer, options={"verify_signature": False})
+        claims = jwt.decode(bearer, options={"verify_signature": False})
     except jwt.PyJWTError:
         return None
     expires = claims.get("exp")

@@ -25,12 +25,13 @@ from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import mtls
 from services.kit.testing import ISSUER, bearer, running, tenant
-from services.q2q import bootstrap, consumers, held_texts
+from services.q2q import bootstrap, consumers, handlers
 from services.q2q import tables as t
 from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision
 from services.q2q.domain.model import PendingState, PendingText, SourceRef, SourceType, content_hash
-from services.q2q.repository import SqlQ2qStore
+from services.q2q.repository import SqlQ2qRepository
+from services.q2q.screening import held_texts
 from services.q2q.settings import Q2qSettings
 from services.safety import bootstrap as safety_bootstrap
 from teei.common.v1 import types_pb2
@@ -332,12 +333,12 @@ def test_a_review_decision_settles_a_text_awaiting_screening(
     source = SourceRef(SourceType.BUDDY_FEEDBACK, "f-1")
     waiting = PendingText("acme", source, PROFILE, SAFE, "", PendingState.AWAITING_SCREENING, datetime.now(UTC))
     with q2q_db.begin() as session:
-        assert held_texts.await_screening(waiting, store=SqlQ2qStore(session, company_id="acme"))
+        assert held_texts.await_screening(waiting, repo=SqlQ2qRepository(session, company_id="acme"))
     redacted = SAFE.replace(PHONE, "[PHONE]")
     decision = ReviewDecision("acme", source, PROFILE, approved=True, redacted_text=redacted, review_id="r-1")
     with q2q_db.begin() as session:
-        store = SqlQ2qStore(session, company_id="acme")
-        held_texts.apply_review(decision, store=store, classifier=RuleBasedClassifier())
+        repo = SqlQ2qRepository(session, company_id="acme")
+        handlers.apply_review(decision, repo=repo, classifier=RuleBasedClassifier())
     settled = _held(q2q_db)
     assert settled is not None
     assert settled["state"] == PendingState.RELEASED.value
@@ -346,19 +347,36 @@ def test_a_review_decision_settles_a_text_awaiting_screening(
     assert PHONE not in _everything_stored(q2q_db)
 
 
-async def test_over_mtls_the_call_goes_through_the_mesh_channel_as_q2q(tmp_path: Path) -> None:
-    """With TEEI_MTLS_DIR both hops are mutual TLS: Safety's trust policy admits q2q with its service token,
-    and Safety still authorises and scopes the screening by the end user's token."""
+def _mesh_certificates(tmp_path: Path) -> Path:
     cert_dir = tmp_path / "mtls"
     certs.init_ca(cert_dir)
     for name in ("q2q", "safety", "edge"):
         certs.issue(cert_dir, name)
-    safety = Safety(
+    return cert_dir
+
+
+def _safety_over_mtls(tmp_path: Path, cert_dir: Path) -> Safety:
+    return Safety(
         ServiceConfig(
             grpc_host="127.0.0.1", grpc_port=free_port(), var_dir=tmp_path / "safety", shutdown_grace_seconds=1.0,
             mtls_dir=cert_dir,
         )
     )  # fmt: skip
+
+
+def _flagged_companies(safety: Safety) -> list[str]:
+    """The companies of the flags Safety recorded."""
+    assert safety.server is not None
+    assert safety.server.service.engine is not None
+    with db.UnitOfWork(safety.server.service.engine).begin() as session:
+        return list(session.execute(sa.text("SELECT company_id FROM safety_flags")).scalars())
+
+
+async def test_over_mtls_the_call_goes_through_the_mesh_channel_as_q2q(tmp_path: Path) -> None:
+    """With TEEI_MTLS_DIR both hops are mutual TLS: Safety's trust policy admits q2q with its service token,
+    and Safety still authorises and scopes the screening by the end user's token."""
+    cert_dir = _mesh_certificates(tmp_path)
+    safety = _safety_over_mtls(tmp_path, cert_dir)
     await safety.start()
     q2q_config = ServiceConfig(grpc_port=0, var_dir=tmp_path / "q2q", shutdown_grace_seconds=1.0, mtls_dir=cert_dir)
     built = bootstrap.build(q2q_config, settings=Q2qSettings(safety_address=safety.address))
@@ -369,11 +387,7 @@ async def test_over_mtls_the_call_goes_through_the_mesh_channel_as_q2q(tmp_path:
             reply = await q2q_pb2_grpc.Q2qServiceStub(edge).Classify(_store(SAFE), metadata=ACME)
         assert reply.stored is True
         assert reply.content_hash == content_hash(SAFE.replace(PHONE, "[PHONE]"))
-        assert safety.server is not None
-        assert safety.server.service.engine is not None
-        with db.UnitOfWork(safety.server.service.engine).begin() as session:
-            flagged = session.execute(sa.text("SELECT company_id FROM safety_flags")).scalars().all()
-        assert flagged == ["acme"]
+        assert _flagged_companies(safety) == ["acme"]
     finally:
         await server.stop()
         await safety.stop()
@@ -382,16 +396,8 @@ async def test_over_mtls_the_call_goes_through_the_mesh_channel_as_q2q(tmp_path:
 async def test_over_mtls_the_retrier_screens_for_the_tenant_without_the_submitters_token(tmp_path: Path) -> None:
     """After a restart no submitter token survives: over mTLS Q2Q screens the waiting text itself, with a
     service token acting for the text's company, which the trust policy grants for ScreenText only."""
-    cert_dir = tmp_path / "mtls"
-    certs.init_ca(cert_dir)
-    for name in ("q2q", "safety", "edge"):
-        certs.issue(cert_dir, name)
-    safety = Safety(
-        ServiceConfig(
-            grpc_host="127.0.0.1", grpc_port=free_port(), var_dir=tmp_path / "safety", shutdown_grace_seconds=1.0,
-            mtls_dir=cert_dir,
-        )
-    )  # fmt: skip
+    cert_dir = _mesh_certificates(tmp_path)
+    safety = _safety_over_mtls(tmp_path, cert_dir)
     q2q_config = ServiceConfig(grpc_port=0, var_dir=tmp_path / "q2q", shutdown_grace_seconds=1.0, mtls_dir=cert_dir)
     settings = Q2qSettings(safety_address=safety.address, retry_interval_seconds=0.05, retry_max_interval_seconds=0.2)
     first = GrpcServer(replace(bootstrap.build(q2q_config, settings=settings), jwks=ISSUER.jwks))
@@ -416,11 +422,7 @@ async def test_over_mtls_the_retrier_screens_for_the_tenant_without_the_submitte
         await _eventually(settled)
         assert len(_computed(q2q_db)) == 1
         assert PHONE not in _everything_stored(q2q_db)
-        assert safety.server is not None
-        assert safety.server.service.engine is not None
-        with db.UnitOfWork(safety.server.service.engine).begin() as session:
-            flagged = session.execute(sa.text("SELECT company_id FROM safety_flags")).scalars().all()
-        assert flagged == ["acme"]  # screened for the text's own company
+        assert _flagged_companies(safety) == ["acme"]  # screened for the text's own company
     finally:
         await second.stop()
         await safety.stop()

@@ -1,0 +1,1 @@
+"""Evaluation of the classifier on labelled texts (`python -m services.q2q.evaluation`)."""
