@@ -4,46 +4,19 @@ from __future__ import annotations
 
 import grpc
 import pytest
-from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
-from grpc_status import rpc_status
 
 from services.kit.grpc.server import GrpcServer
-from services.kit.testing import tenant
 from teei.common.v1 import types_pb2
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
-
-ACME = tenant("acme")
-GLOBEX = tenant("globex")
-
-
-def _create(email: str, **fields: object) -> profile_pb2.CreateProfileRequest:
-    return profile_pb2.CreateProfileRequest(profile=profile_pb2.Profile(email=email, **fields))  # type: ignore[arg-type]
-
-
-async def _error(call: object) -> grpc.aio.AioRpcError:
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await call  # type: ignore[misc]
-    return caught.value
-
-
-def _details(error: grpc.aio.AioRpcError) -> tuple[error_details_pb2.ErrorInfo, list[str]]:
-    status = rpc_status.from_call(error)
-    assert status is not None, "error carries google.rpc.Status details"
-    info, violations = error_details_pb2.ErrorInfo(), []
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            detail.Unpack(info)
-        elif detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            violations = [v.field for v in bad.field_violations]
-    return info, violations
+from tests.integration.profile.support import ACME, GLOBEX, create_request, details, error_of
 
 
 async def test_create_then_get_returns_the_stored_profile(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
-    request = _create("  Ada@Example.ORG ", given_name="Ada", family_name="L", role=types_pb2.PERSON_ROLE_VOLUNTEER)
+    request = create_request(
+        "  Ada@Example.ORG ", given_name="Ada", family_name="L", role=types_pb2.PERSON_ROLE_VOLUNTEER
+    )
     created = (await profiles.CreateProfile(request, metadata=ACME)).profile
     assert created.email == "ada@example.org"
     assert created.company_id == "acme"
@@ -57,9 +30,9 @@ async def test_create_then_get_returns_the_stored_profile(profiles: profile_pb2_
 
 async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
     missing = "7d7d6a5e-54c3-4a5b-9d7e-2a1f6c1b9e00"
-    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=missing), metadata=ACME))
+    error = await error_of(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=missing), metadata=ACME))
     assert error.code() == grpc.StatusCode.NOT_FOUND
-    info, _ = _details(error)
+    info, _ = details(error)
     assert info.reason == "PROFILE_NOT_FOUND"
     assert info.domain == "profile.teei"
     assert info.metadata["profile_id"] == missing
@@ -68,9 +41,9 @@ async def test_unknown_profile_is_not_found_with_error_info(profiles: profile_pb
 async def test_malformed_id_is_invalid_argument_naming_the_field(
     profiles: profile_pb2_grpc.ProfileServiceAsyncStub,
 ) -> None:
-    error = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="../etc"), metadata=ACME))
+    error = await error_of(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="../etc"), metadata=ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _details(error)[1] == ["profile_id"]
+    assert details(error)[1] == ["profile_id"]
 
 
 @pytest.mark.parametrize(
@@ -85,28 +58,28 @@ async def test_malformed_id_is_invalid_argument_naming_the_field(
 async def test_invalid_profiles_are_rejected_and_nothing_is_stored(
     profiles: profile_pb2_grpc.ProfileServiceAsyncStub, email: str, fields: dict[str, object], bad_field: str
 ) -> None:
-    error = await _error(profiles.CreateProfile(_create(email, **fields), metadata=ACME))
+    error = await error_of(profiles.CreateProfile(create_request(email, **fields), metadata=ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert bad_field in _details(error)[1]
+    assert bad_field in details(error)[1]
     if email == "ok@example.org":
-        created = await profiles.CreateProfile(_create(email), metadata=ACME)
+        created = await profiles.CreateProfile(create_request(email), metadata=ACME)
         assert created.profile.email == email
 
 
 async def test_duplicate_email_in_a_company_is_already_exists(
     profiles: profile_pb2_grpc.ProfileServiceAsyncStub,
 ) -> None:
-    first = (await profiles.CreateProfile(_create("dup@example.org"), metadata=ACME)).profile
-    error = await _error(profiles.CreateProfile(_create("DUP@example.org "), metadata=ACME))
+    first = (await profiles.CreateProfile(create_request("dup@example.org"), metadata=ACME)).profile
+    error = await error_of(profiles.CreateProfile(create_request("DUP@example.org "), metadata=ACME))
     assert error.code() == grpc.StatusCode.ALREADY_EXISTS
-    assert _details(error)[0].metadata["profile_id"] == first.profile_id
-    other = (await profiles.CreateProfile(_create("dup@example.org"), metadata=GLOBEX)).profile
+    assert details(error)[0].metadata["profile_id"] == first.profile_id
+    other = (await profiles.CreateProfile(create_request("dup@example.org"), metadata=GLOBEX)).profile
     assert other.profile_id != first.profile_id
 
 
 async def test_another_tenant_cannot_read_a_profile(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
-    created = (await profiles.CreateProfile(_create("private@example.org"), metadata=ACME)).profile
-    error = await _error(
+    created = (await profiles.CreateProfile(create_request("private@example.org"), metadata=ACME)).profile
+    error = await error_of(
         profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id=created.profile_id), metadata=GLOBEX)
     )
     assert error.code() == grpc.StatusCode.NOT_FOUND
@@ -116,9 +89,9 @@ async def test_another_tenant_cannot_read_a_profile(profiles: profile_pb2_grpc.P
 async def test_calls_without_a_valid_tenant_are_refused(
     profiles: profile_pb2_grpc.ProfileServiceAsyncStub, metadata: tuple[tuple[str, str], ...]
 ) -> None:
-    error = await _error(profiles.CreateProfile(_create("who@example.org"), metadata=metadata))
+    error = await error_of(profiles.CreateProfile(create_request("who@example.org"), metadata=metadata))
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
-    listed = await _error(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=metadata))
+    listed = await error_of(profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=metadata))
     assert listed.code() == error.code()
 
 
@@ -131,8 +104,8 @@ async def test_list_profiles_of_an_empty_company_is_an_empty_page(
 
 
 async def test_oversized_request_is_refused(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
-    error = await _error(
-        profiles.CreateProfile(_create("big@example.org", given_name="x" * (5 * 1024 * 1024)), metadata=ACME)
+    error = await error_of(
+        profiles.CreateProfile(create_request("big@example.org", given_name="x" * (5 * 1024 * 1024)), metadata=ACME)
     )
     assert error.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
 
@@ -158,6 +131,6 @@ async def test_bytes_that_are_not_the_request_message_are_invalid_argument(
         request_serializer=lambda raw: raw,
         response_deserializer=lambda raw: raw,
     )
-    error = await _error(raw_call(b"\x0a\xff\xff\xff", metadata=ACME))
+    error = await error_of(raw_call(b"\x0a\xff\xff\xff", metadata=ACME))
     assert error.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert _details(error)[1] == ["body"]
+    assert details(error)[1] == ["body"]
