@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -120,17 +119,9 @@ class PolicyDocument(_Strict):
 def load_policy(path: Path = DEFAULT_POLICY) -> TrustPolicy:
     """Reads and validates the trust policy; raises PolicyError naming what is wrong."""
     try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise PolicyError(f"{path}: cannot read: {exc}") from exc
-    if len(raw) > _MAX_POLICY_BYTES:
-        raise PolicyError(f"{path}: larger than {_MAX_POLICY_BYTES} bytes")
-    try:
-        document = yamlfiles.parse(raw)
-    except yaml.YAMLError as exc:
-        raise PolicyError(f"{path}: not valid YAML: {exc}") from exc
-    except yamlfiles.DuplicateKeys as exc:
-        raise PolicyError(f"{path}: {exc}") from exc
+        document = yamlfiles.read(path, max_bytes=_MAX_POLICY_BYTES)
+    except yamlfiles.YamlFileError as exc:
+        raise PolicyError(str(exc)) from exc
     return parse_policy(document)
 
 
