@@ -166,31 +166,3 @@ def claim_once(session: orm.Session, *, consumer: str, event_id: str) -> bool:
         return False
     session.execute(inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)))
     return True
-
-
-def create_tables(op: Any) -> None:
-    """For a service's Alembic migration: the outbox and inbox tables."""
-    op.create_table(
-        "outbox",
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(120), nullable=False),
-        sa.Column("envelope", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(120), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
-
-
-def drop_tables(op: Any) -> None:
-    """Reverts create_tables."""
-    op.drop_table("inbox")
-    op.drop_index("ix_outbox_published_at", "outbox")
-    op.drop_index("ix_outbox_created_at", "outbox")
-    op.drop_table("outbox")

@@ -311,27 +311,3 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):
             # The work is done: answer it; the claim expires and the key then runs again (crash window).
             log.exception("idempotency.complete_failed")
         return response
-
-
-def create_table(op: Any) -> None:
-    """For a service's Alembic migration: the idempotency_keys table."""
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("tenant", sa.String(63), primary_key=True),
-        sa.Column("subject", sa.String(255), primary_key=True),
-        sa.Column("method", sa.String(255), primary_key=True),
-        sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("claim_id", sa.String(32), nullable=False),
-        sa.Column("response", sa.LargeBinary, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
-
-
-def drop_table(op: Any) -> None:
-    """Reverts create_table."""
-    op.drop_index("ix_idempotency_keys_expires_at", "idempotency_keys")
-    op.drop_table("idempotency_keys")
