@@ -88,14 +88,15 @@ class PolicyDocument(_Strict):
     """The policy file as written: identities with their reasons, and each service's granted callers."""
 
     version: Literal[1]
-    trust_domain: Literal["teei.local"]
+    trust_domain: Literal["teei.local"]  # certificates.TRUST_DOMAIN: `teei certs` issues for no other
     identities: Annotated[dict[WorkloadName, Reason], Field(min_length=1)]
     services: Annotated[dict[WorkloadName, Grants], Field(min_length=1)]
 
     @model_validator(mode="after")
     def _names_are_declared(self) -> PolicyDocument:
         for service, grants in self.services.items():
-            for where, name in ((f"services.{service}", service), *((f"services.{service}.{c}", c) for c in grants)):
+            entries = {f"services.{service}": service} | {f"services.{service}.{caller}": caller for caller in grants}
+            for where, name in entries.items():
                 if name not in self.identities:
                     raise PydanticCustomError("undeclared", f"{where}: {name!r} is not a declared identity")
         return self
