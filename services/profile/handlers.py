@@ -58,7 +58,7 @@ def create_profile(command: commands.CreateProfile, *, uow: ProfileUnitOfWork, c
     )
 
 
-def live_profile(profiles: ProfileRepository, profile_id: str, field_name: str = "profile_id") -> Profile:
+def _live_profile(profiles: ProfileRepository, profile_id: str, field_name: str = "profile_id") -> Profile:
     """The profile, locked for change; a merged-away profile is not found and names its survivor."""
     profile_id = validate_profile_id(profile_id, field_name)
     return live(profiles.lock(profile_id), profile_id)
@@ -70,7 +70,7 @@ def link_external_id(
     """Binds an external id to a profile: idempotent, and a binding to another profile is a conflict."""
     external = validate_external_id(command.provider, command.external_id)
     with uow.begin(company_id=command.company_id) as profiles:
-        profile = live_profile(profiles, command.profile_id)
+        profile = _live_profile(profiles, command.profile_id)
         created = bind_external_id(profiles, profile, external, now=clock())
         if created:
             profiles.save_journey(profile, now=clock())
@@ -83,11 +83,11 @@ def merge_profiles(command: commands.MergeProfiles, *, uow: ProfileUnitOfWork, c
     duplicate_id = validate_profile_id(command.duplicate_profile_id, "duplicate_profile_id")
     reason = _merge_reason(command.reason, survivor_id, duplicate_id)
     with uow.begin(company_id=command.company_id) as profiles:
-        survivor = live_profile(profiles, survivor_id)
+        survivor = _live_profile(profiles, survivor_id)
         duplicate = profiles.lock(duplicate_id)
         if duplicate is not None and duplicate.merged_into == survivor_id:
             return survivor
-        duplicate = live_profile(profiles, duplicate_id, "duplicate_profile_id")
+        duplicate = _live_profile(profiles, duplicate_id, "duplicate_profile_id")
         survivor.journey.absorb(duplicate.journey)
         survivor.external_ids = sorted({*survivor.external_ids, *duplicate.external_ids})
         # The audit column holds 200 characters; a longer token subject is kept by its prefix.
@@ -121,7 +121,7 @@ def upsert_enrolment(command: commands.UpsertEnrolment, *, uow: ProfileUnitOfWor
     if violations or command.programme is None or command.status is None:
         raise InvalidProfile("the enrolment is invalid", violations=violations)
     with uow.begin(company_id=command.company_id) as profiles:
-        profile = live_profile(profiles, command.profile_id)
+        profile = _live_profile(profiles, command.profile_id)
         enrolments = profile.journey.enrolments
         enrolments[command.programme] = upserted(
             enrolments.get(command.programme),
@@ -139,7 +139,7 @@ def set_journey_flag(command: commands.SetJourneyFlag, *, uow: ProfileUnitOfWork
     """Sets a journey flag."""
     name = validate_name("flag", command.flag)
     with uow.begin(company_id=command.company_id) as profiles:
-        profile = live_profile(profiles, command.profile_id)
+        profile = _live_profile(profiles, command.profile_id)
         profile.journey.set_flag(name, command.value)
         profiles.save_journey(profile, now=clock())
         return profile
@@ -152,7 +152,7 @@ def increment_counter(command: commands.IncrementCounter, *, uow: ProfileUnitOfW
         violation = FieldViolation("request_id", f"must be at most {MAX_REQUEST_ID_LENGTH} characters")
         raise InvalidProfile("the request id is invalid", violations=[violation])
     with uow.begin(company_id=command.company_id) as profiles:
-        profile = live_profile(profiles, command.profile_id)
+        profile = _live_profile(profiles, command.profile_id)
         if command.request_id and not profiles.first_fact(
             profile.profile_id, "rpc.increment_counter", command.request_id, now=clock()
         ):
@@ -183,7 +183,7 @@ def _apply(profiles: ProfileRepository, command: commands.RecordActivity, item: 
         profile_id=person.profile_id,
         now=now,
     )
-    profile = live_profile(profiles, resolved.profile_id)
+    profile = _live_profile(profiles, resolved.profile_id)
     applied: list[bool] = []
 
     def first(source: str, record_id: str) -> bool:

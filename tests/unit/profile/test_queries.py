@@ -1,0 +1,49 @@
+"""The read side: listings page by profile id and refuse tokens that were not issued for them."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.kit import paging
+from services.profile import handlers, queries
+from services.profile.domain.commands import CreateProfile, GetProfile, ListProfiles
+from services.profile.domain.model import InvalidProfile, PersonRole, ProfileNotFound
+from services.profile.repository import SqlProfileUnitOfWork
+
+
+def _create(uow: SqlProfileUnitOfWork, email: str) -> str:
+    command = CreateProfile("acme", email, "Given", "Family", PersonRole.PARTICIPANT)
+    return handlers.create_profile(command, uow=uow).profile_id
+
+
+def test_pages_follow_profile_ids_and_the_last_page_has_no_token(uow: SqlProfileUnitOfWork) -> None:
+    created = sorted(_create(uow, f"p{i}@example.org") for i in range(3))
+    first, token = queries.list_profiles(ListProfiles("acme", page_size=2), uow=uow)
+    rest, last = queries.list_profiles(ListProfiles("acme", page_size=2, page_token=token), uow=uow)
+    assert [p.profile_id for p in first + rest] == created
+    assert token
+    assert last == ""
+
+
+@pytest.mark.parametrize(
+    ("key", "scope"),
+    [
+        (["a", "b"], ("acme", "")),
+        ([], ("acme", "")),
+        (["00000000-0000-0000-0000-000000000000"], ("globex", "")),
+        (["00000000-0000-0000-0000-000000000000"], ("acme", "p1@example.org")),
+    ],
+)
+def test_a_token_not_issued_for_this_listing_is_invalid(
+    uow: SqlProfileUnitOfWork, key: list[str], scope: tuple[str, str]
+) -> None:
+    token = paging.encode(key, scope=scope)
+    with pytest.raises(InvalidProfile):
+        queries.list_profiles(ListProfiles("acme", page_token=token), uow=uow)
+
+
+def test_an_unknown_profile_is_not_found_and_a_malformed_id_is_invalid(uow: SqlProfileUnitOfWork) -> None:
+    with pytest.raises(ProfileNotFound):
+        queries.get_profile(GetProfile("acme", "7d7d6a5e-54c3-4a5b-9d7e-2a1f6c1b9e00"), uow=uow)
+    with pytest.raises(InvalidProfile):
+        queries.get_profile(GetProfile("acme", "../etc"), uow=uow)
