@@ -34,14 +34,11 @@ class ScorePage:
 
 def list_scores(query: ListScores, *, uow: Q2qUnitOfWork) -> ScorePage:
     """One page of a company's scores; the page token is bound to the company and the filters."""
+    where = query.where
     reject_if(
-        check_profile_id(query.profile_id, required=False) + check_source_id(query.source_id, required=False),
+        check_profile_id(where.profile_id, required=False) + check_source_id(where.source_id, required=False),
         "the listing request is invalid",
     )
-    where = ScoreFilter(
-        query.profile_id, query.source_id, query.source_type, query.dimension, query.method,
-        query.start_time, query.end_time,
-    )  # fmt: skip
     page = paging.page_request(
         query.page_size, query.page_token, scope=_scope(query.company_id, where), invalid=InvalidQ2qRequest
     )

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -11,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit.messaging.events import Envelope, record
-from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 from services.q2q import events, rows
 from services.q2q import tables as t
 from services.q2q.domain.classifier import Evidence
@@ -202,14 +201,8 @@ def _filter_conditions(where: ScoreFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-class SqlQ2qUnitOfWork:
-    """Hands out a company-scoped repository inside one transaction."""
+class SqlQ2qUnitOfWork(SqlTenantUnitOfWork[Q2qRepository]):
+    """Hands out a company-scoped Q2Q repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[Q2qRepository]:
-        """One transaction; commits when the block succeeds."""
-        with self._uow.begin() as session:
-            yield SqlQ2qRepository(session, company_id=company_id)
+        super().__init__(uow, SqlQ2qRepository)

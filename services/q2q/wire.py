@@ -10,7 +10,7 @@ from services.q2q.domain import scoring, taxonomy
 from services.q2q.domain.classification import ClassifyOutcome, ScreeningOutcome
 from services.q2q.domain.classifier import Evidence, Method
 from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
-from services.q2q.domain.model import ScoreRecord, SourceType
+from services.q2q.domain.model import ScoreFilter, ScoreRecord, SourceType
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Category, Dimension, Label
 from teei.common.v1 import types_pb2
@@ -129,8 +129,7 @@ def classify_response(outcome: ClassifyOutcome) -> q2q_pb2.ClassifyResponse:
 
 def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListScores:
     """The query of a ListScores request; unset times mean no bound."""
-    return ListScores(
-        company_id=company_id,
+    where = ScoreFilter(
         profile_id=request.profile_id,
         source_id=request.source_text_id,
         source_type=SOURCE_FROM_PROTO.get(request.source_text_type),
@@ -138,9 +137,8 @@ def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListS
         method=METHOD_FROM_PROTO.get(request.method),
         start_time=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
         end_time=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
-        page_size=request.page_size,
-        page_token=request.page_token,
     )
+    return ListScores(company_id, where, page_size=request.page_size, page_token=request.page_token)
 
 
 def record_manual_score(request: q2q_pb2.RecordManualScoreRequest, *, company_id: str) -> RecordManualScore:

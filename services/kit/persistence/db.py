@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 import sqlalchemy as sa
 from alembic import command
@@ -86,6 +86,29 @@ class UnitOfWork:
         """A session inside one transaction."""
         with self._sessions() as session, session.begin():
             yield session
+
+
+RepoT = TypeVar("RepoT")
+
+
+class RepositoryFactory(Protocol[RepoT_co]):
+    """A service's SQL repository class: built on a session, scoped to one company."""
+
+    def __call__(self, session: orm.Session, *, company_id: str) -> RepoT_co: ...
+
+
+class SqlTenantUnitOfWork(Generic[RepoT]):
+    """The SQL TenantUnitOfWork: one transaction, the service's repository built on its session."""
+
+    def __init__(self, uow: UnitOfWork, repository: RepositoryFactory[RepoT]) -> None:
+        self._uow = uow
+        self._repository = repository
+
+    @contextmanager
+    def begin(self, *, company_id: str) -> Iterator[RepoT]:
+        """One transaction for `company_id`; commits when the block succeeds."""
+        with self._uow.begin() as session:
+            yield self._repository(session, company_id=company_id)
 
 
 def _alembic_config(url: str, script_location: Path) -> Config:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
 
-from services.q2q.domain.classifier import Method
-from services.q2q.domain.model import SourceRef, SourceType
+from services.q2q.domain.model import ScoreFilter, SourceRef, SourceType
 from services.q2q.domain.taxonomy import Dimension
 
 
@@ -27,13 +25,7 @@ class ListScores:
     """Stored scores of a company, newest first, filtered."""
 
     company_id: str
-    profile_id: str = ""
-    source_id: str = ""
-    source_type: SourceType | None = None
-    dimension: Dimension | None = None
-    method: Method | None = None
-    start_time: datetime | None = None
-    end_time: datetime | None = None
+    where: ScoreFilter = field(default_factory=ScoreFilter)
     page_size: int = 0
     page_token: str = ""
 
