@@ -3,25 +3,23 @@
 from __future__ import annotations
 
 import json
-import re
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpx
 import jwt
 
 from services.kit.errors import PermissionDenied, Unauthenticated, Unavailable
+from services.kit.security import jose
 from services.kit.security.access import AccessRule
 from teei.common.v1 import access_pb2
 
-ALGORITHMS = frozenset({"RS256", "ES256"})
+ALGORITHMS = jose.ALGORITHMS
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "role", "iat", "exp", "jti")
-# Thumbprints (RFC 7638) are base64url; anything else (paths, URLs, SQL) never reaches a key lookup.
-_KID = re.compile(r"^[A-Za-z0-9_-]{1,128}$")
-_REFERENCE_HEADERS = ("jku", "x5u", "jwk", "x5c")
+MAX_JWKS_BYTES = 1024 * 1024
 JwksFetch = Callable[[], Mapping[str, Any]]
 Clock = Callable[[], float]
 
@@ -48,6 +46,23 @@ ROLE_PERMISSIONS: Mapping[str, frozenset[str]] = {
     "service": frozenset(),
 }
 ROLES = frozenset(ROLE_PERMISSIONS)
+
+
+_REASONS: Mapping[jose.Check, str] = {
+    jose.Check.MALFORMED: "TOKEN_MALFORMED",
+    jose.Check.ALGORITHM: "TOKEN_ALGORITHM_NOT_ALLOWED",
+    jose.Check.HEADER: "TOKEN_HEADER_NOT_ALLOWED",
+    jose.Check.KID: "TOKEN_KID_INVALID",
+    jose.Check.KEY_UNKNOWN: "TOKEN_KEY_UNKNOWN",
+    jose.Check.SIGNATURE: "TOKEN_SIGNATURE_INVALID",
+    jose.Check.CLAIM_MISSING: "TOKEN_CLAIM_MISSING",
+    jose.Check.CLAIM_INVALID: "TOKEN_CLAIM_INVALID",
+    jose.Check.ISSUER: "TOKEN_ISSUER_INVALID",
+    jose.Check.AUDIENCE: "TOKEN_AUDIENCE_INVALID",
+    jose.Check.EXPIRED: "TOKEN_EXPIRED",
+    jose.Check.NOT_YET_VALID: "TOKEN_NOT_YET_VALID",
+    jose.Check.TOO_LONG_LIVED: "TOKEN_TOO_LONG_LIVED",
+}
 
 
 class TokenRejected(Unauthenticated):
@@ -97,13 +112,21 @@ def authorize(
 
 
 def http_jwks(url: str, *, timeout: float = 5.0) -> JwksFetch:
-    """A JWKS fetch over HTTP(S) from `url`."""
+    """A JWKS fetch over HTTP(S) from `url`; anything but a 200 JSON object of at most 1 MiB fails."""
     if not url.startswith(("https://", "http://")):
         raise ValueError("the JWKS URL must be http(s)")
 
     def fetch() -> Mapping[str, Any]:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - scheme checked above
-            document: Mapping[str, Any] = json.loads(response.read(1024 * 1024))
+        with httpx.stream("GET", url, timeout=timeout, headers={"accept": "application/json"}) as response:
+            response.raise_for_status()
+            body = b""
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > MAX_JWKS_BYTES:
+                    raise ValueError("the JWKS is larger than 1 MiB")
+        document = json.loads(body)
+        if not isinstance(document, dict):
+            raise ValueError("the JWKS is not a JSON object")
         return document
 
     return fetch
@@ -154,11 +177,10 @@ def _parse_jwks(document: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
     keys: dict[str, jwt.PyJWK] = {}
     for entry in document.get("keys", ()):
         kid, alg = entry.get("kid"), entry.get("alg")
-        if isinstance(kid, str) and alg in ALGORITHMS and entry.get("use", "sig") == "sig":
-            try:
-                keys[kid] = jwt.PyJWK(dict(entry), algorithm=alg)
-            except jwt.PyJWTError:
-                continue  # one unusable key must not hide the others
+        # An entry without its own alg, or one that cannot be used, is skipped: it must not hide the others.
+        key = jose.import_jwk(entry, alg=alg) if isinstance(kid, str) and alg in ALGORITHMS else None
+        if key is not None:
+            keys[kid] = key
     return keys
 
 
@@ -169,9 +191,7 @@ class TokenValidator:
         self, jwks: CachedJwks, *, issuer: str, audience: str, leeway: float = 30.0, clock: Clock = time.time
     ) -> None:
         self._jwks = jwks
-        self._issuer = issuer
-        self._audience = audience
-        self._leeway = leeway
+        self._expected = jose.Expected(issuer=issuer, audience=audience, required=REQUIRED_CLAIMS, leeway=leeway)
         self._clock = clock
 
     @property
@@ -181,54 +201,13 @@ class TokenValidator:
 
     def validate(self, token: str) -> Principal:
         """The Principal the token proves, or TokenRejected (UNAUTHENTICATED) naming the failed check."""
-        header = _header(token)
-        key = self._key_for(header)
-        claims = self._verified_claims(token, key, header["alg"])
-        self._check_times(claims)
-        return _principal(claims)
-
-    def _key_for(self, header: Mapping[str, Any]) -> jwt.PyJWK:
-        alg, kid = header.get("alg"), header.get("kid")
-        if alg not in ALGORITHMS:
-            raise TokenRejected("TOKEN_ALGORITHM_NOT_ALLOWED", f"algorithm {alg!r} is not accepted")
-        if any(name in header for name in _REFERENCE_HEADERS):
-            raise TokenRejected("TOKEN_HEADER_NOT_ALLOWED", "tokens may not name their own keys (jku/x5u/jwk/x5c)")
-        if not isinstance(kid, str) or not _KID.match(kid):
-            raise TokenRejected("TOKEN_KID_INVALID", "the kid header is missing or malformed")
-        key = self._jwks.key(kid)
-        if key is None:
-            raise TokenRejected("TOKEN_KEY_UNKNOWN", "the token names a key the issuer does not publish")
-        if key.algorithm_name != alg:
-            raise TokenRejected("TOKEN_ALGORITHM_NOT_ALLOWED", "the token's algorithm does not match its key")
-        return key
-
-    def _verified_claims(self, token: str, key: jwt.PyJWK, alg: str) -> dict[str, Any]:
-        # Times are checked by _check_times against the injected clock, so PyJWT skips them.
-        options: Any = {"verify_exp": False, "verify_nbf": False, "verify_iat": False, "require": list(REQUIRED_CLAIMS)}
         try:
-            return jwt.decode(
-                token, key, algorithms=[alg], audience=self._audience, issuer=self._issuer, options=options
-            )
-        except jwt.InvalidSignatureError as exc:
-            raise TokenRejected("TOKEN_SIGNATURE_INVALID", "the token's signature does not verify") from exc
-        except jwt.MissingRequiredClaimError as exc:
-            raise TokenRejected("TOKEN_CLAIM_MISSING", f"the token lacks the {exc.claim!r} claim") from exc
-        except jwt.InvalidIssuerError as exc:
-            raise TokenRejected("TOKEN_ISSUER_INVALID", "the token was issued by someone else") from exc
-        except jwt.InvalidAudienceError as exc:
-            raise TokenRejected("TOKEN_AUDIENCE_INVALID", "the token is meant for another audience") from exc
-        except jwt.PyJWTError as exc:
-            raise TokenRejected("TOKEN_MALFORMED", "the token cannot be decoded") from exc
-
-    def _check_times(self, claims: Mapping[str, Any]) -> None:
-        now, leeway = self._clock(), self._leeway
-        for name in ("iat", "exp", "nbf"):
-            if name in claims and (isinstance(claims[name], bool) or not isinstance(claims[name], int | float)):
-                raise TokenRejected("TOKEN_CLAIM_INVALID", f"the {name!r} claim must be a number")
-        if claims["exp"] <= now - leeway:
-            raise TokenRejected("TOKEN_EXPIRED", "the token has expired")
-        if claims.get("nbf", claims["iat"]) > now + leeway or claims["iat"] > now + leeway:
-            raise TokenRejected("TOKEN_NOT_YET_VALID", "the token is not valid yet")
+            header = jose.read_header(token, algorithms=ALGORITHMS, require_kid=True)
+            key = self._jwks.key(header.kid or "")
+            claims = jose.verify(token, key, header=header, expected=self._expected, now=self._clock())
+        except jose.JoseError as exc:
+            raise TokenRejected(_REASONS[exc.check], exc.detail) from exc
+        return _principal(claims)
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -244,19 +223,7 @@ def bearer_token(authorization: str | None) -> str:
 
 def unverified_kid(token: str) -> str | None:
     """The `kid` a token names, before anything is verified (None when it names none or is garbled)."""
-    try:
-        kid = jwt.get_unverified_header(token).get("kid")
-    except jwt.PyJWTError:
-        return None
-    return kid if isinstance(kid, str) and _KID.match(kid) else None
-
-
-def _header(token: str) -> dict[str, Any]:
-    try:
-        header: dict[str, Any] = jwt.get_unverified_header(token)
-    except jwt.PyJWTError as exc:
-        raise TokenRejected("TOKEN_MALFORMED", "the token is not a compact JWS") from exc
-    return header
+    return jose.unverified_kid(token)
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:

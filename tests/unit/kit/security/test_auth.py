@@ -5,28 +5,51 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.server
 import json
-import threading
-from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Any
 
 import jwt
 import pytest
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
-from services.gateway.keycrypto import KeyPair, generate
 from services.kit.errors import PermissionDenied, Unauthenticated, Unavailable
-from services.kit.security import auth
+from services.kit.security import auth, jose
 from services.kit.security.access import AccessRule
 from services.kit.security.auth import CachedJwks, Principal, TokenRejected, TokenValidator
+from services.kit.testing import Issuer
 from teei.common.v1 import access_pb2
+from tests.support import JwksServer
 
 NOW = 1_800_000_000
 ISSUER, AUDIENCE = "https://gateway.test", "teei-api"
-RSA_KEY = generate("RS256")
-EC_KEY = generate("ES256")
-OTHER_RSA = generate("RS256")
+
+
+@dataclass(frozen=True)
+class KeyPair:
+    """A signing key and the public JWK the issuer publishes for it."""
+
+    algorithm: str
+    private: jose.PrivateKey
+    public_jwk: dict[str, str]
+
+    @property
+    def kid(self) -> str:
+        return self.public_jwk["kid"]
+
+
+def _pair(algorithm: str) -> KeyPair:
+    private: jose.PrivateKey
+    if algorithm == "RS256":
+        private = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    else:
+        private = ec.generate_private_key(ec.SECP256R1())
+    return KeyPair(algorithm, private, jose.public_jwk(private, alg=algorithm))
+
+
+RSA_KEY = _pair("RS256")
+EC_KEY = _pair("ES256")
+OTHER_RSA = _pair("RS256")
 
 
 def _claims(**changes: Any) -> dict[str, Any]:
@@ -48,9 +71,7 @@ def _claims(**changes: Any) -> dict[str, Any]:
 
 
 def _sign(pair: KeyPair, claims: dict[str, Any], **header: Any) -> str:
-    private = serialization.load_pem_private_key(pair.private_pem, password=None)
-    headers = {"kid": pair.kid, **header}
-    return jwt.encode(claims, private, algorithm=pair.algorithm, headers=headers)  # type: ignore[arg-type]
+    return jwt.encode(claims, pair.private, algorithm=pair.algorithm, headers={"kid": pair.kid, **header})
 
 
 def _b64(raw: bytes) -> str:
@@ -244,44 +265,21 @@ def test_jwks_entries_that_are_not_signing_keys_are_ignored() -> None:
     assert jwks.key(EC_KEY.kid) is None
 
 
-@pytest.fixture
-def jwks_server() -> Iterator[str]:
-    body = json.dumps(_jwks(RSA_KEY)).encode()
-
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            self.send_response(200)
-            self.send_header("content-type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, *_: Any) -> None:
-            return
-
-    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join()
-
-
-def test_http_jwks_source_feeds_the_validator(jwks_server: str) -> None:
-    validator = TokenValidator(CachedJwks(auth.http_jwks(jwks_server)), issuer=ISSUER, audience=AUDIENCE)
-    token = _sign(RSA_KEY, _claims(iat=None, nbf=None, exp=None) | _fresh_times())
-    assert validator.validate(token).subject == "client-1"
+def test_http_jwks_source_feeds_the_validator() -> None:
+    issuer = Issuer(issuer=ISSUER, audience=AUDIENCE)
+    with JwksServer(issuer) as server:
+        validator = TokenValidator(CachedJwks(auth.http_jwks(server.url)), issuer=ISSUER, audience=AUDIENCE)
+        assert validator.validate(issuer.sign(issuer.claims(subject="client-1"))).subject == "client-1"
     with pytest.raises(ValueError, match="http"):
         auth.http_jwks("file:///etc/passwd")
 
 
-def _fresh_times() -> dict[str, int]:
-    import time  # noqa: PLC0415 - only this test uses the real clock
-
-    now = int(time.time())
-    return {"iat": now, "nbf": now, "exp": now + 60}
+def test_http_jwks_refuses_a_page_that_is_not_the_key_set() -> None:
+    """A 404 (or anything but a 200 JSON object) is a failed fetch: without cached keys, UNAVAILABLE."""
+    with JwksServer() as server:
+        jwks = CachedJwks(auth.http_jwks(server.url.replace("/jwks", "/elsewhere")))
+        with pytest.raises(Unavailable):
+            jwks.key("any-kid")
 
 
 def test_role_table_matches_the_domain_brief() -> None:
