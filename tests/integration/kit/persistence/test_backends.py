@@ -1,4 +1,6 @@
-"""Profile migrations upgrade and downgrade on SQLite and PostgreSQL, and the slice works on both."""
+"""Both database backends of the persistence kit, with the profile service as the example: its
+migrations upgrade and downgrade on SQLite and PostgreSQL, its slice works on both, and a service
+serves from PostgreSQL when its database URL says so."""
 
 from __future__ import annotations
 
