@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import urllib.error
-import urllib.request
-
 import grpc
+import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 
@@ -26,7 +24,6 @@ def grpc_serving(
 def http_ok(url: str, *, timeout: float = 1.0) -> bool:
     """True when GET `url` answers 200."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:  # noqa: S310 - loopback URLs from tilt.yaml
-            return bool(response.status == 200)
-    except (urllib.error.URLError, OSError):
+        return httpx.get(url, timeout=timeout, follow_redirects=True).status_code == httpx.codes.OK
+    except httpx.HTTPError:
         return False
