@@ -12,20 +12,17 @@ from sqlalchemy import orm
 from services.kit.errors import FieldViolation
 from services.kit.identity import profile_id_for_email
 from services.kit.messaging import events
-from services.safety import handlers, wire
+from services.safety import handlers
 from services.safety.domain import commands
+from services.safety.domain.commands import ScreenEventText
 from services.safety.domain.errors import InvalidSafetyRequest
-from services.safety.domain.model import TextSource, TextSourceType
-from services.safety.domain.screening import screen
+from services.safety.domain.model import TextSourceType
 from services.safety.repository import SqlSafetyRepository
 from teei.buddy.v1 import events_pb2 as buddy_events
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2 as kintell_events
 
 CONSUMER = "safety-screening"
-# Inbox key space recording that a source text's verdict was announced (no subscription has this name).
-ANNOUNCED = "safety-text-screened"
-_SOURCE_KEYS = uuid.UUID("9b0e4c1a-7d3f-5e2b-8c6a-1f4d2e3b5a70")
 
 
 @dataclass(frozen=True)
@@ -92,28 +89,9 @@ def screen_text_event(envelope: events.Envelope, session: orm.Session) -> None:
         return
     author = _profile_id(found.author, envelope.tenant)
     source = commands.text_source(found.source_text_id, found.source_text_type, author)
-    command = commands.ScreenText(envelope.tenant, found.text, source)
-    repository = SqlSafetyRepository(session, company_id=envelope.tenant)
-    screening = screen(found.text, field=found.field)
-    result = handlers.record_screening(repository, command, screening, now=handlers.utc_now(), causation=envelope)
-    # Without a record id the text cannot be scored or de-duplicated downstream: the flag is all it gets.
-    if source.source_text_id and _first_announcement(session, envelope.tenant, source):
-        payload = wire.text_screened(result, source, event_type=envelope.type, event_id=envelope.id)
-        screened = events.new_event(
-            payload,
-            source=handlers.EVENT_SOURCE,
-            tenant=envelope.tenant,
-            subject=source.source_text_id,
-            causation=envelope,
-        )
-        events.record(session, screened)
-
-
-def _first_announcement(session: orm.Session, tenant: str, source: TextSource) -> bool:
-    """True once per (tenant, source): a clean text leaves no flag behind, so the inbox remembers it was
-    announced and a redelivered or repeated source text emits no second verdict."""
-    key = uuid.uuid5(_SOURCE_KEYS, f"{tenant}\x1f{source.source_text_type.value}\x1f{source.source_text_id}")
-    return events.claim_once(session, consumer=ANNOUNCED, event_id=str(key))
+    command = ScreenEventText(envelope.tenant, found.text, source, found.field, envelope.type, envelope.id)
+    repository = SqlSafetyRepository(session, company_id=envelope.tenant, causation=envelope)
+    handlers.screen_event_text(command, repository=repository)
 
 
 def _profile_id(person: types_pb2.PersonRef, tenant: str) -> str:

@@ -1,12 +1,16 @@
-"""Domain ⇄ protobuf for the safety contract: findings, flags, reviews and event payloads."""
+"""Protobuf ⇄ domain for the safety contract: requests become commands, findings, flags and reviews go out."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import TypedDict, TypeVar
 
 from google.protobuf import timestamp_pb2
 
+from services.kit.errors import FieldViolation
+from services.safety.domain import commands
+from services.safety.domain.errors import InvalidSafetyRequest
 from services.safety.domain.findings import Finding, FindingType
 from services.safety.domain.model import (
     Flag,
@@ -20,7 +24,10 @@ from services.safety.domain.model import (
     TextSourceType,
 )
 from teei.common.v1 import types_pb2
-from teei.safety.v1 import events_pb2, safety_pb2
+from teei.safety.v1 import safety_pb2
+
+ProtoT = TypeVar("ProtoT", bound=int)
+DomainT = TypeVar("DomainT")
 
 FINDING_TYPES = {
     FindingType.PROFANITY: safety_pb2.FINDING_TYPE_PROFANITY,
@@ -55,6 +62,83 @@ OUTCOMES = {
     Outcome.UNSAFE: types_pb2.SCREENING_OUTCOME_UNSAFE,
     Outcome.PENDING_REVIEW: types_pb2.SCREENING_OUTCOME_PENDING_REVIEW,
 }
+
+
+class SourceFields(TypedDict):
+    """The fields naming a screened text, shared by flags, reviews and events."""
+
+    source_text_id: str
+    source_text_type: types_pb2.TextSourceType.ValueType
+    profile_id: str
+
+
+class FlagFields(SourceFields):
+    """The fields a flag and its `safety.flag.raised` event share."""
+
+    flag_id: str
+    findings: list[safety_pb2.Finding]
+    is_unsafe: bool
+    requires_review: bool
+    review_id: str
+
+
+class ReviewFields(SourceFields):
+    """The fields a review and its `safety.review.completed` event share."""
+
+    review_id: str
+    flag_id: str
+    status: safety_pb2.ReviewStatus.ValueType
+    redacted_text: str
+
+
+class DecisionFields(TypedDict, total=False):
+    """Who decided, why and when; absent on a review nobody decided yet."""
+
+    reviewer: str
+    notes: str
+    decide_time: timestamp_pb2.Timestamp
+
+
+def screen_text(request: safety_pb2.ScreenTextRequest, company_id: str) -> commands.ScreenText:
+    """The ScreenText command of a request."""
+    source_type = _known(SOURCE_TYPES_FROM_PROTO, request.source_text_type, "source_text_type")
+    source = commands.text_source(request.source_text_id, source_type, request.profile_id)
+    return commands.ScreenText(company_id, request.text, source, dry_run=request.dry_run)
+
+
+def list_flags(request: safety_pb2.ListFlagsRequest, company_id: str) -> commands.ListFlags:
+    """The ListFlags query of a request."""
+    return commands.ListFlags(
+        company_id=company_id,
+        finding_type=_known(FINDING_TYPES_FROM_PROTO, request.finding_type, "finding_type"),
+        source_text_id=request.source_text_id,
+        profile_id=request.profile_id,
+        start=request.start_time.ToDatetime(tzinfo=UTC) if request.HasField("start_time") else None,
+        end=request.end_time.ToDatetime(tzinfo=UTC) if request.HasField("end_time") else None,
+        page_size=request.page_size,
+        page_token=request.page_token,
+    )
+
+
+def list_reviews(request: safety_pb2.ListReviewsRequest, company_id: str) -> commands.ListReviews:
+    """The ListReviews query of a request."""
+    return commands.ListReviews(company_id, request.status, request.profile_id, request.page_size, request.page_token)
+
+
+def decide_review(request: safety_pb2.DecideReviewRequest, company_id: str, reviewer: str) -> commands.DecideReview:
+    """The DecideReview command of a request; an unspecified or unknown decision is left for the handler to refuse."""
+    decision = DECISIONS_FROM_PROTO.get(request.decision)
+    return commands.DecideReview(company_id, request.review_id, decision, reviewer, request.notes)
+
+
+def _known(mapping: Mapping[ProtoT, DomainT], value: ProtoT, field: str) -> DomainT | None:
+    """The domain value of a proto enum: None when unspecified (0), a malformed request when unknown."""
+    if not value:
+        return None
+    found = mapping.get(value)
+    if found is None:
+        raise InvalidSafetyRequest(f"{field} is not a known value", violations=[FieldViolation(field, "unknown value")])
+    return found
 
 
 def timestamp(value: datetime) -> timestamp_pb2.Timestamp:
@@ -96,17 +180,50 @@ def screen_response(result: ScreenResult) -> safety_pb2.ScreenTextResponse:
     )
 
 
-def flag(item: Flag) -> safety_pb2.Flag:
-    """A flag on the wire."""
-    return safety_pb2.Flag(
+def source_fields(source: TextSource) -> SourceFields:
+    """Where a text lives and who wrote it, on the wire."""
+    return SourceFields(
+        source_text_id=source.source_text_id,
+        source_text_type=SOURCE_TYPES[source.source_text_type],
+        profile_id=source.profile_id,
+    )
+
+
+def flag_fields(item: Flag) -> FlagFields:
+    """A flag's id, source, findings and verdict, on the wire."""
+    return FlagFields(
+        **source_fields(item.source),
         flag_id=item.flag_id,
-        source_text_id=item.source.source_text_id,
-        source_text_type=SOURCE_TYPES[item.source.source_text_type],
-        profile_id=item.source.profile_id,
         findings=findings(item.findings),
         is_unsafe=item.is_unsafe,
         requires_review=item.requires_review,
         review_id=item.review_id,
+    )
+
+
+def review_fields(record: ReviewRecord) -> ReviewFields:
+    """A review's ids, status and the text it is about, on the wire."""
+    item, flagged = record.review, record.flag
+    return ReviewFields(
+        **source_fields(flagged.source),
+        review_id=item.review_id,
+        flag_id=item.flag_id,
+        status=REVIEW_STATUSES[item.status],
+        redacted_text=flagged.redacted_text,
+    )
+
+
+def decision_fields(action: ReviewAction | None) -> DecisionFields:
+    """Who decided, why and when (nothing when no decision was taken)."""
+    if action is None:
+        return DecisionFields()
+    return DecisionFields(reviewer=action.reviewer, notes=action.notes, decide_time=timestamp(action.decided_at))
+
+
+def flag(item: Flag) -> safety_pb2.Flag:
+    """A flag on the wire."""
+    return safety_pb2.Flag(
+        **flag_fields(item),
         redacted_text=item.redacted_text,
         content_hash=item.content_hash,
         create_time=timestamp(item.created_at),
@@ -114,79 +231,12 @@ def flag(item: Flag) -> safety_pb2.Flag:
 
 
 def review(record: ReviewRecord) -> safety_pb2.Review:
-    """A review on the wire, with what it needs from its flag."""
-    item, flagged = record.review, record.flag
-    message = safety_pb2.Review(
-        review_id=item.review_id,
-        flag_id=item.flag_id,
-        status=REVIEW_STATUSES[item.status],
-        source_text_id=flagged.source.source_text_id,
-        source_text_type=SOURCE_TYPES[flagged.source.source_text_type],
-        profile_id=flagged.source.profile_id,
-        redacted_text=flagged.redacted_text,
-        findings=findings(flagged.findings),
-        history=[_action(a) for a in item.history],
+    """A review on the wire, with what it needs from its flag and its latest decision."""
+    item = record.review
+    return safety_pb2.Review(
+        **review_fields(record),
+        **decision_fields(item.latest),
+        findings=findings(record.flag.findings),
+        history=[safety_pb2.ReviewAction(decision=DECISIONS[a.decision], **decision_fields(a)) for a in item.history],
         create_time=timestamp(item.created_at),
-    )
-    if item.latest is not None:
-        message.reviewer = item.latest.reviewer
-        message.notes = item.latest.notes
-        message.decide_time.CopyFrom(timestamp(item.latest.decided_at))
-    return message
-
-
-def _action(action: ReviewAction) -> safety_pb2.ReviewAction:
-    return safety_pb2.ReviewAction(
-        decision=DECISIONS[action.decision],
-        reviewer=action.reviewer,
-        notes=action.notes,
-        decide_time=timestamp(action.decided_at),
-    )
-
-
-def flag_raised(item: Flag) -> events_pb2.FlagRaised:
-    """The `safety.flag.raised` payload."""
-    return events_pb2.FlagRaised(
-        flag_id=item.flag_id,
-        source_text_id=item.source.source_text_id,
-        source_text_type=SOURCE_TYPES[item.source.source_text_type],
-        profile_id=item.source.profile_id,
-        findings=findings(item.findings),
-        is_unsafe=item.is_unsafe,
-        requires_review=item.requires_review,
-        review_id=item.review_id,
-        raise_time=timestamp(item.created_at),
-    )
-
-
-def review_completed(record: ReviewRecord) -> events_pb2.ReviewCompleted:
-    """The `safety.review.completed` payload of a review's final decision."""
-    item, flagged = record.review, record.flag
-    latest = item.history[-1]
-    return events_pb2.ReviewCompleted(
-        review_id=item.review_id,
-        flag_id=item.flag_id,
-        source_text_id=flagged.source.source_text_id,
-        source_text_type=SOURCE_TYPES[flagged.source.source_text_type],
-        profile_id=flagged.source.profile_id,
-        status=REVIEW_STATUSES[item.status],
-        reviewer=latest.reviewer,
-        notes=latest.notes,
-        decide_time=timestamp(latest.decided_at),
-        redacted_text=flagged.redacted_text,
-    )
-
-
-def text_screened(
-    result: ScreenResult, source: TextSource, *, event_type: str, event_id: str
-) -> events_pb2.TextScreened:
-    """The `safety.text.screened` payload: the verdict and the redacted text, never an unsafe text."""
-    return events_pb2.TextScreened(
-        source_text_id=source.source_text_id,
-        source_text_type=SOURCE_TYPES[source.source_text_type],
-        source_event_type=event_type,
-        source_event_id=event_id,
-        profile_id=source.profile_id,
-        screening=summary(result),
-        redacted_text="" if result.outcome is Outcome.UNSAFE else result.redacted_text,
     )

@@ -14,6 +14,7 @@ from services.safety.domain.model import ReviewDecision, ReviewStatus, TextSourc
 
 MAX_SOURCE_ID_LENGTH = 255
 MAX_NOTES_LENGTH = 2000
+MAX_REVIEWER_LENGTH = 255
 _PRINTABLE = re.compile(r"^[^\x00-\x1f\x7f]+$")
 
 
@@ -25,6 +26,18 @@ class ScreenText:
     text: str
     source: TextSource
     dry_run: bool = False
+
+
+@dataclass(frozen=True)
+class ScreenEventText:
+    """Screen the text a source event carries (`field` names it) and announce its verdict once per record."""
+
+    company_id: str
+    text: str
+    source: TextSource
+    field: str
+    event_type: str
+    event_id: str
 
 
 @dataclass(frozen=True)
@@ -127,6 +140,11 @@ def decision(value: ReviewDecision | None) -> ReviewDecision:
     if value is None:
         raise _invalid("decision", "must be approve, reject or escalate")
     return value
+
+
+def reviewer(value: str) -> str:
+    """The reviewer as stored: the caller's token subject, cut to the width of its column."""
+    return value[:MAX_REVIEWER_LENGTH]
 
 
 def notes(value: str) -> str:

@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.safety import bootstrap, handlers
+from services.safety import bootstrap, handlers, queries
 from services.safety.domain.commands import GetFlag, ScreenText
 from services.safety.domain.model import TextSource, TextSourceType
 from services.safety.repository import SqlSafetyUnitOfWork
@@ -30,7 +30,7 @@ def _works(url: str) -> None:
         uow = SqlSafetyUnitOfWork(db.UnitOfWork(engine))
         source = TextSource("m-1", TextSourceType.SURVEY_RESPONSE, "")
         result = handlers.screen_text(ScreenText("acme", "you are such an idiot", source), uow=uow)
-        assert handlers.get_flag(GetFlag("acme", result.flag_id), uow=uow).review_id == result.review_id
+        assert queries.get_flag(GetFlag("acme", result.flag_id), uow=uow).review_id == result.review_id
         with db.UnitOfWork(engine).begin() as session:
             assert [e.type for e in events.pending(session)] == ["safety.flag.raised"]
     finally:

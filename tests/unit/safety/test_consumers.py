@@ -10,7 +10,7 @@ from google.protobuf import message
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.safety import consumers, handlers
+from services.safety import consumers, queries
 from services.safety.domain.commands import GetFlag, ListFlags
 from services.safety.domain.errors import InvalidSafetyRequest, InvalidScreening
 from services.safety.domain.model import TextSourceType
@@ -101,7 +101,7 @@ def test_each_source_event_text_is_screened_and_flagged(
     envelope = _event(payload)
     _deliver(engine, envelope)
     [raised] = _raised(engine)
-    flag = handlers.get_flag(GetFlag("acme", raised.flag_id), uow=uow)
+    flag = queries.get_flag(GetFlag("acme", raised.flag_id), uow=uow)
     assert (flag.source.source_text_id, flag.source.source_text_type, flag.source.profile_id) == (
         source_id,
         source_type,
@@ -119,7 +119,7 @@ def test_checkin_notes_and_answers_are_screened_as_one_text(engine: sa.Engine, u
     payload = SOURCE_EVENTS[3][0]
     _deliver(engine, _event(payload))
     [raised] = _raised(engine)
-    flag = handlers.get_flag(GetFlag("acme", raised.flag_id), uow=uow)
+    flag = queries.get_flag(GetFlag("acme", raised.flag_id), uow=uow)
     assert flag.redacted_text == "Fine week.\n\n" + TOXIC
     [span] = flag.findings[0].spans
     assert flag.redacted_text[span.start : span.end] == TOXIC
@@ -130,7 +130,7 @@ def test_a_redelivered_or_replayed_event_creates_nothing_new(engine: sa.Engine, 
     _deliver(engine, _event(payload))
     _deliver(engine, _event(payload))
     assert len(_raised(engine)) == 1
-    flags, _ = handlers.list_flags(ListFlags("acme"), uow=uow)
+    flags, _ = queries.list_flags(ListFlags("acme"), uow=uow)
     assert len(flags) == 1
 
 
@@ -139,7 +139,7 @@ def test_safe_and_empty_texts_raise_no_flag(engine: sa.Engine, uow: SqlSafetyUni
     _deliver(engine, _event(kintell_events.SessionCompleted(session_id="s3", feedback_text="   ")))
     _deliver(engine, _event(buddy_events.CheckInCompleted(checkin_id="c2")))
     assert _raised(engine) == []
-    assert handlers.list_flags(ListFlags("acme"), uow=uow) == ([], "")
+    assert queries.list_flags(ListFlags("acme"), uow=uow) == ([], "")
     with db.UnitOfWork(engine).begin() as session:
         [verdict] = events.pending(session)  # only the safe text is passed on, as screened
     assert (verdict.type, verdict.subject) == ("safety.text.screened", "s2")
@@ -149,15 +149,15 @@ def test_pii_only_text_is_flagged_with_the_redacted_text(engine: sa.Engine, uow:
     _deliver(engine, _event(buddy_events.FeedbackSubmitted(feedback_id="f9", text="mail me: bo@example.org")))
     [raised] = _raised(engine)
     assert not raised.is_unsafe
-    assert handlers.get_flag(GetFlag("acme", raised.flag_id), uow=uow).redacted_text == "mail me: [EMAIL]"
+    assert queries.get_flag(GetFlag("acme", raised.flag_id), uow=uow).redacted_text == "mail me: [EMAIL]"
 
 
 def test_events_are_kept_per_tenant(engine: sa.Engine, uow: SqlSafetyUnitOfWork) -> None:
     payload = SOURCE_EVENTS[0][0]
     _deliver(engine, _event(payload, tenant="acme"))
     _deliver(engine, _event(payload, tenant="globex"))
-    assert len(handlers.list_flags(ListFlags("acme"), uow=uow)[0]) == 1
-    assert len(handlers.list_flags(ListFlags("globex"), uow=uow)[0]) == 1
+    assert len(queries.list_flags(ListFlags("acme"), uow=uow)[0]) == 1
+    assert len(queries.list_flags(ListFlags("globex"), uow=uow)[0]) == 1
 
 
 def test_malformed_events_are_refused(engine: sa.Engine) -> None:

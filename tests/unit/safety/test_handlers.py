@@ -10,7 +10,7 @@ import sqlalchemy as sa
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.safety import handlers
+from services.safety import handlers, queries
 from services.safety.domain.commands import DecideReview, GetReview, ListReviews, ScreenText
 from services.safety.domain.errors import InvalidSafetyRequest, ReviewAlreadyDecided, ReviewNotFound
 from services.safety.domain.model import (
@@ -147,7 +147,7 @@ def test_final_decision_emits_review_completed_once(uow: SqlSafetyUnitOfWork, en
     with pytest.raises(ReviewAlreadyDecided):
         _decide(uow, result.review_id, ReviewDecision.APPROVE)
     assert len([e for e in _outbox(engine) if e.type == "safety.review.completed"]) == 1
-    stored = handlers.get_review(GetReview("acme", result.review_id), uow=uow)
+    stored = queries.get_review(GetReview("acme", result.review_id), uow=uow)
     assert stored.review.status is ReviewStatus.REJECTED
     assert len(stored.review.history) == 1
 
@@ -162,18 +162,18 @@ def test_escalation_keeps_the_review_open_and_emits_nothing(uow: SqlSafetyUnitOf
         ReviewDecision.ESCALATE,
         ReviewDecision.APPROVE,
     ]
-    queue, _ = handlers.list_reviews(ListReviews("acme", status="approved"), uow=uow)
+    queue, _ = queries.list_reviews(ListReviews("acme", status="approved"), uow=uow)
     assert [r.review.review_id for r in queue] == [result.review_id]
 
 
 def test_a_stale_decision_is_a_conflict_not_last_write_wins(uow: SqlSafetyUnitOfWork) -> None:
     result = handlers.screen_text(ScreenText("acme", TOXIC, ADHOC), uow=uow)
-    stale = handlers.get_review(GetReview("acme", result.review_id), uow=uow).review
+    stale = queries.get_review(GetReview("acme", result.review_id), uow=uow).review
     _decide(uow, result.review_id, ReviewDecision.APPROVE)
     late = stale.decide(ReviewAction(ReviewDecision.REJECT, "late", "", NOW))
     with uow.begin(company_id="acme") as repository:
         assert repository.save_decision(late) is False
-    assert handlers.get_review(GetReview("acme", result.review_id), uow=uow).review.status is ReviewStatus.APPROVED
+    assert queries.get_review(GetReview("acme", result.review_id), uow=uow).review.status is ReviewStatus.APPROVED
 
 
 def test_decisions_are_tenant_scoped_and_validated(uow: SqlSafetyUnitOfWork) -> None:
@@ -186,4 +186,4 @@ def test_decisions_are_tenant_scoped_and_validated(uow: SqlSafetyUnitOfWork) -> 
         handlers.decide_review(
             replace(DecideReview("acme", result.review_id, ReviewDecision.APPROVE, "r"), notes="n" * 2001), uow=uow
         )
-    assert handlers.get_review(GetReview("acme", result.review_id), uow=uow).review.status is ReviewStatus.PENDING
+    assert queries.get_review(GetReview("acme", result.review_id), uow=uow).review.status is ReviewStatus.PENDING

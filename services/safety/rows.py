@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
+from typing import TypedDict
 
 import sqlalchemy as sa
 
@@ -20,6 +20,45 @@ from services.safety.domain.model import (
     TextSource,
     TextSourceType,
 )
+
+
+class FlagRow(TypedDict):
+    """A safety_flags row."""
+
+    flag_id: str
+    company_id: str
+    source_text_id: str | None
+    source_text_type: str
+    profile_id: str
+    findings: str
+    finding_types: str
+    is_unsafe: bool
+    requires_review: bool
+    review_id: str | None
+    redacted_text: str
+    content_hash: str
+    created_at: datetime
+
+
+class ReviewRow(TypedDict):
+    """A safety_reviews row."""
+
+    review_id: str
+    company_id: str
+    flag_id: str
+    status: str
+    version: int
+    created_at: datetime
+
+
+class ActionRow(TypedDict):
+    """A safety_review_actions row (its id is the table's own)."""
+
+    review_id: str
+    decision: str
+    reviewer: str
+    notes: str
+    decided_at: datetime
 
 
 def findings_json(findings: Sequence[Finding]) -> str:
@@ -53,24 +92,28 @@ def findings_from_json(raw: str) -> tuple[Finding, ...]:
     )
 
 
-def flag_row(flag: Flag) -> dict[str, Any]:
+def finding_types(findings: Sequence[Finding]) -> str:
+    """The finding types of a flag as `|a|b|`, so one type is matched with LIKE '%|a|%'."""
+    return "|" + "|".join(sorted({f.type.value for f in findings})) + "|"
+
+
+def flag_row(flag: Flag) -> FlagRow:
     """The row of a flag."""
-    types = sorted({f.type.value for f in flag.findings})
-    return {
-        "flag_id": flag.flag_id,
-        "company_id": flag.company_id,
-        "source_text_id": flag.source.source_text_id or None,
-        "source_text_type": flag.source.source_text_type.value,
-        "profile_id": flag.source.profile_id,
-        "findings": findings_json(flag.findings),
-        "finding_types": "|" + "|".join(types) + "|",
-        "is_unsafe": flag.is_unsafe,
-        "requires_review": flag.requires_review,
-        "review_id": flag.review_id or None,
-        "redacted_text": flag.redacted_text,
-        "content_hash": flag.content_hash,
-        "created_at": flag.created_at,
-    }
+    return FlagRow(
+        flag_id=flag.flag_id,
+        company_id=flag.company_id,
+        source_text_id=flag.source.source_text_id or None,
+        source_text_type=flag.source.source_text_type.value,
+        profile_id=flag.source.profile_id,
+        findings=findings_json(flag.findings),
+        finding_types=finding_types(flag.findings),
+        is_unsafe=flag.is_unsafe,
+        requires_review=flag.requires_review,
+        review_id=flag.review_id or None,
+        redacted_text=flag.redacted_text,
+        content_hash=flag.content_hash,
+        created_at=flag.created_at,
+    )
 
 
 def to_flag(row: sa.RowMapping, prefix: str = "") -> Flag:
@@ -89,51 +132,44 @@ def to_flag(row: sa.RowMapping, prefix: str = "") -> Flag:
         review_id=row[f"{prefix}review_id"] or "",
         redacted_text=row[f"{prefix}redacted_text"],
         content_hash=row[f"{prefix}content_hash"],
-        created_at=utc(row[f"{prefix}created_at"]),
+        created_at=row[f"{prefix}created_at"],
     )
 
 
-def review_row(review: Review) -> dict[str, Any]:
+def review_row(review: Review) -> ReviewRow:
     """The row of a review."""
-    return {
-        "review_id": review.review_id,
-        "company_id": review.company_id,
-        "flag_id": review.flag_id,
-        "status": review.status.value,
-        "version": review.version,
-        "created_at": review.created_at,
-    }
+    return ReviewRow(
+        review_id=review.review_id,
+        company_id=review.company_id,
+        flag_id=review.flag_id,
+        status=review.status.value,
+        version=review.version,
+        created_at=review.created_at,
+    )
 
 
-def action_row(review: Review) -> dict[str, Any]:
-    """The row of a review's latest decision."""
-    action = review.history[-1]
-    return {
-        "review_id": review.review_id,
-        "decision": action.decision.value,
-        "reviewer": action.reviewer,
-        "notes": action.notes,
-        "decided_at": action.decided_at,
-    }
+def action_row(review_id: str, action: ReviewAction) -> ActionRow:
+    """The row of one decision on a review."""
+    return ActionRow(
+        review_id=review_id,
+        decision=action.decision.value,
+        reviewer=action.reviewer,
+        notes=action.notes,
+        decided_at=action.decided_at,
+    )
 
 
 def to_review_record(row: sa.RowMapping, history: Sequence[sa.RowMapping]) -> ReviewRecord:
-    """A review and its flag from a joined row and the review's decisions."""
+    """A review and its flag from a joined row (flag columns named `flag__…`) and the review's decisions."""
     review = Review(
         review_id=row["review_id"],
         company_id=row["company_id"],
         flag_id=row["flag_id"],
         status=ReviewStatus(row["status"]),
         history=tuple(
-            ReviewAction(ReviewDecision(a["decision"]), a["reviewer"], a["notes"], utc(a["decided_at"]))
-            for a in history
+            ReviewAction(ReviewDecision(a["decision"]), a["reviewer"], a["notes"], a["decided_at"]) for a in history
         ),
-        created_at=utc(row["created_at"]),
+        created_at=row["created_at"],
         version=row["version"],
     )
     return ReviewRecord(review, to_flag(row, prefix="flag__"))
-
-
-def utc(value: datetime) -> datetime:
-    """Stored times are UTC; SQLite drops the zone."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

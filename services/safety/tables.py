@@ -1,0 +1,53 @@
+"""Safety tables (SQLAlchemy Core); every timestamp is a UtcDateTime."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from services.kit.persistence.types import UtcDateTime
+
+metadata = sa.MetaData()
+
+flags = sa.Table(
+    "safety_flags",
+    metadata,
+    sa.Column("flag_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    # NULL for ad hoc text, so the uniqueness below only binds texts that name their record.
+    sa.Column("source_text_id", sa.String(255), nullable=True),
+    sa.Column("source_text_type", sa.String(40), nullable=False),
+    sa.Column("profile_id", sa.String(36), nullable=False),
+    sa.Column("findings", sa.Text, nullable=False),
+    sa.Column("finding_types", sa.String(80), nullable=False),
+    sa.Column("is_unsafe", sa.Boolean, nullable=False),
+    sa.Column("requires_review", sa.Boolean, nullable=False),
+    sa.Column("review_id", sa.String(36), nullable=True),
+    sa.Column("redacted_text", sa.Text, nullable=False),
+    sa.Column("content_hash", sa.String(64), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.UniqueConstraint("company_id", "source_text_type", "source_text_id", name="uq_safety_flags_source"),
+    sa.Index("ix_safety_flags_company_created", "company_id", "created_at"),
+)
+
+reviews = sa.Table(
+    "safety_reviews",
+    metadata,
+    sa.Column("review_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Column("flag_id", sa.String(36), sa.ForeignKey("safety_flags.flag_id"), nullable=False, unique=True),
+    sa.Column("status", sa.String(20), nullable=False),
+    sa.Column("version", sa.Integer, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Index("ix_safety_reviews_company_status_created", "company_id", "status", "created_at"),
+)
+
+review_actions = sa.Table(
+    "safety_review_actions",
+    metadata,
+    sa.Column("action_id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("review_id", sa.String(36), sa.ForeignKey("safety_reviews.review_id"), nullable=False, index=True),
+    sa.Column("decision", sa.String(20), nullable=False),
+    sa.Column("reviewer", sa.String(255), nullable=False),
+    sa.Column("notes", sa.Text, nullable=False),
+    sa.Column("decided_at", UtcDateTime, nullable=False),
+)
