@@ -16,11 +16,6 @@ from teei.safety.v1 import safety_pb2, safety_pb2_grpc
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-def _reviewer() -> str:
-    """The caller as its validated token names it; no header can change it."""
-    return current_principal().subject
-
-
 class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
     """Serves screening, flags and the review queue."""
 
@@ -59,6 +54,7 @@ class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
     async def DecideReview(
         self, request: safety_pb2.DecideReviewRequest, context: Context
     ) -> safety_pb2.DecideReviewResponse:
-        command = wire.decide_review(request, current_tenant(), _reviewer())
+        # The reviewer is the subject of the validated token; no header can change it.
+        command = wire.decide_review(request, current_tenant(), current_principal().subject)
         record = await asyncio.to_thread(handlers.decide_review, command, uow=self._uow)
         return safety_pb2.DecideReviewResponse(review=wire.review(record))

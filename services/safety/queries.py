@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -14,11 +14,12 @@ from services.kit.persistence.db import TenantUnitOfWork
 from services.safety import rows
 from services.safety.domain import commands as checks
 from services.safety.domain.commands import GetFlag, GetReview, ListFlags, ListReviews
-from services.safety.domain.errors import FlagNotFound, InvalidSafetyRequest, ReviewNotFound
+from services.safety.domain.errors import FlagNotFound, InvalidSafetyRequest, ReviewNotFound, SafetyError
 from services.safety.domain.model import Flag, ReviewRecord, ReviewStatus
 from services.safety.tables import flags, review_actions, reviews
 
 After = tuple[datetime, str] | None
+FoundT = TypeVar("FoundT")
 
 
 class SafetyReader(Protocol):
@@ -40,9 +41,7 @@ def get_flag(query: GetFlag, *, uow: TenantUnitOfWork[SafetyReader]) -> Flag:
     flag_id = checks.require_id(query.flag_id, "flag_id")
     with uow.begin(company_id=query.company_id) as reader:
         flag = reader.get_flag(flag_id)
-    if flag is None:
-        raise FlagNotFound("flag not found", metadata={"flag_id": flag_id})
-    return flag
+    return _found(flag, FlagNotFound("flag not found", metadata={"flag_id": flag_id}))
 
 
 def get_review(query: GetReview, *, uow: TenantUnitOfWork[SafetyReader]) -> ReviewRecord:
@@ -50,9 +49,7 @@ def get_review(query: GetReview, *, uow: TenantUnitOfWork[SafetyReader]) -> Revi
     review_id = checks.require_id(query.review_id, "review_id")
     with uow.begin(company_id=query.company_id) as reader:
         record = reader.get_review(review_id)
-    if record is None:
-        raise ReviewNotFound("review not found", metadata={"review_id": review_id})
-    return record
+    return _found(record, ReviewNotFound("review not found", metadata={"review_id": review_id}))
 
 
 def list_flags(query: ListFlags, *, uow: TenantUnitOfWork[SafetyReader]) -> tuple[list[Flag], str]:
@@ -80,6 +77,13 @@ def list_reviews(query: ListReviews, *, uow: TenantUnitOfWork[SafetyReader]) -> 
         return items, ""
     last = items[-1].review
     return items, page.next_token((last.created_at, last.review_id), more=True)
+
+
+def _found(item: FoundT | None, missing: SafetyError) -> FoundT:
+    """The item read, or the not-found error of its kind."""
+    if item is None:
+        raise missing
+    return item
 
 
 def _page(size: int, token: str, *scope: str) -> paging.PageRequest:

@@ -29,39 +29,15 @@ from teei.safety.v1 import safety_pb2
 ProtoT = TypeVar("ProtoT", bound=int)
 DomainT = TypeVar("DomainT")
 
-FINDING_TYPES = {
-    FindingType.PROFANITY: safety_pb2.FINDING_TYPE_PROFANITY,
-    FindingType.PII: safety_pb2.FINDING_TYPE_PII,
-    FindingType.TOXIC: safety_pb2.FINDING_TYPE_TOXIC,
-    FindingType.SPAM: safety_pb2.FINDING_TYPE_SPAM,
-}
+# Domain and contract enums share member names: a domain value without its contract twin fails at import.
+FINDING_TYPES = {t: safety_pb2.FindingType.Value(f"FINDING_TYPE_{t.name}") for t in FindingType}
 FINDING_TYPES_FROM_PROTO = {value: key for key, value in FINDING_TYPES.items()}
-SOURCE_TYPES = {
-    TextSourceType.KINTELL_SESSION_FEEDBACK: types_pb2.TEXT_SOURCE_TYPE_KINTELL_SESSION_FEEDBACK,
-    TextSourceType.KINTELL_RATING_FEEDBACK: types_pb2.TEXT_SOURCE_TYPE_KINTELL_RATING_FEEDBACK,
-    TextSourceType.BUDDY_FEEDBACK: types_pb2.TEXT_SOURCE_TYPE_BUDDY_FEEDBACK,
-    TextSourceType.BUDDY_CHECKIN_NOTES: types_pb2.TEXT_SOURCE_TYPE_BUDDY_CHECKIN_NOTES,
-    TextSourceType.SURVEY_RESPONSE: types_pb2.TEXT_SOURCE_TYPE_SURVEY_RESPONSE,
-    TextSourceType.OTHER: types_pb2.TEXT_SOURCE_TYPE_OTHER,
-}
+SOURCE_TYPES = {t: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{t.name}") for t in TextSourceType}
 SOURCE_TYPES_FROM_PROTO = {value: key for key, value in SOURCE_TYPES.items()}
-REVIEW_STATUSES = {
-    ReviewStatus.PENDING: safety_pb2.REVIEW_STATUS_PENDING,
-    ReviewStatus.APPROVED: safety_pb2.REVIEW_STATUS_APPROVED,
-    ReviewStatus.REJECTED: safety_pb2.REVIEW_STATUS_REJECTED,
-    ReviewStatus.ESCALATED: safety_pb2.REVIEW_STATUS_ESCALATED,
-}
-DECISIONS = {
-    ReviewDecision.APPROVE: safety_pb2.REVIEW_DECISION_APPROVE,
-    ReviewDecision.REJECT: safety_pb2.REVIEW_DECISION_REJECT,
-    ReviewDecision.ESCALATE: safety_pb2.REVIEW_DECISION_ESCALATE,
-}
+REVIEW_STATUSES = {s: safety_pb2.ReviewStatus.Value(f"REVIEW_STATUS_{s.name}") for s in ReviewStatus}
+DECISIONS = {d: safety_pb2.ReviewDecision.Value(f"REVIEW_DECISION_{d.name}") for d in ReviewDecision}
 DECISIONS_FROM_PROTO = {value: key for key, value in DECISIONS.items()}
-OUTCOMES = {
-    Outcome.PASSED: types_pb2.SCREENING_OUTCOME_PASSED,
-    Outcome.UNSAFE: types_pb2.SCREENING_OUTCOME_UNSAFE,
-    Outcome.PENDING_REVIEW: types_pb2.SCREENING_OUTCOME_PENDING_REVIEW,
-}
+OUTCOMES = {o: types_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{o.name}") for o in Outcome}
 
 
 class SourceFields(TypedDict):
