@@ -36,12 +36,11 @@ def screen_event_text(
     """Inside the delivery's transaction: screens the text a source event carries, and announces its verdict
     (`safety.text.screened`) once per source record; without a record id the flag is all the text gets."""
     screening = screen(command.text, field=command.field)
-    result = record_screening(
-        repository, ScreenText(command.company_id, command.text, command.source), screening, now=clock()
-    )
-    if command.source.source_text_id and repository.first_announcement(command.source):
-        origin = (command.event_type, command.event_id)
-        repository.emit(TextScreened(command.company_id, command.source, result, *origin))
+    as_screened = ScreenText(command.company_id, command.text, command.source)
+    result = record_screening(repository, as_screened, screening, now=clock())
+    source = command.source
+    if source.source_text_id and repository.first_announcement(source):
+        repository.emit(TextScreened(command.company_id, source, result, command.event_type, command.event_id))
     return result
 
 

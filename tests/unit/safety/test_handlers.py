@@ -14,6 +14,7 @@ from services.safety import handlers, queries
 from services.safety.domain.commands import DecideReview, GetReview, ListReviews, ScreenText
 from services.safety.domain.errors import InvalidSafetyRequest, ReviewAlreadyDecided, ReviewNotFound
 from services.safety.domain.model import (
+    Flag,
     Outcome,
     Review,
     ReviewAction,
@@ -118,7 +119,7 @@ def test_a_lost_race_for_the_same_source_returns_the_winner(uow: SqlSafetyUnitOf
 
         calls = 0
 
-        def get_flag_by_source(self, source_text_type: TextSourceType, source_text_id: str):  # type: ignore[no-untyped-def]
+        def get_flag_by_source(self, source_text_type: TextSourceType, source_text_id: str) -> Flag | None:
             Blind.calls += 1
             return None if Blind.calls == 1 else super().get_flag_by_source(source_text_type, source_text_id)
 
