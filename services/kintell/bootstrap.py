@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.kintell.grpc_api import KintellServicer
-from services.kintell.repository import KintellUnitOfWork
+from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
 from services.kit.grpc.server import Registration, Service
@@ -36,7 +36,7 @@ def build(
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
-    uow = KintellUnitOfWork(db.UnitOfWork(engine))
+    uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
     # Abstract for mypy only: the privacy RPCs inherit the generated UNIMPLEMENTED answer.
     servicer = KintellServicer(uow=uow, verifier=verifier)  # type: ignore[abstract]
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)

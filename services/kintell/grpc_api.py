@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from collections.abc import Callable
+from typing import Any
 
 import grpc
 from google.api import httpbody_pb2
-from google.protobuf import timestamp_pb2
 
 from services.kintell import handlers, queries, wire
 from services.kintell.domain.commands import (
@@ -25,18 +23,14 @@ from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.model import WebhookAck
 from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
-from services.kit.connectors import csvimport
-from services.kit.errors import FieldViolation
+from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
-_TYPES = {int(proto): domain for domain, proto in wire.SESSION_TYPES.items()}
-_STATUSES = {int(proto): domain for domain, proto in wire.STATUSES.items()}
 Receive = Callable[..., WebhookAck]
-T = TypeVar("T")
 
 
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
@@ -51,29 +45,27 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     ) -> kintell_pb2.ImportSessionsResponse:
         command = ImportSessions(company_id=current_tenant(), data=request.body.data)
         batch = await asyncio.to_thread(handlers.import_sessions, command, uow=self._uow)
-        return kintell_pb2.ImportSessionsResponse(batch=wire.import_batch(batch))
+        return kintell_pb2.ImportSessionsResponse(batch=import_batch(batch))
 
     async def GetImport(self, request: kintell_pb2.GetImportRequest, context: Context) -> kintell_pb2.GetImportResponse:
         query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
         batch = await asyncio.to_thread(queries.get_import, query, uow=self._uow)
-        return kintell_pb2.GetImportResponse(batch=wire.import_batch(batch))
+        return kintell_pb2.GetImportResponse(batch=import_batch(batch))
 
     async def ListImports(
         self, request: kintell_pb2.ListImportsRequest, context: Context
     ) -> kintell_pb2.ListImportsResponse:
         query = ListImports(current_tenant(), page_size=request.page_size, page_token=request.page_token)
         page = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
-        return kintell_pb2.ListImportsResponse(
-            batches=[wire.import_batch(b) for b in page.batches], next_page_token=page.next_page_token
-        )
+        batches = [import_batch(b) for b in page.batches]
+        return kintell_pb2.ListImportsResponse(batches=batches, next_page_token=page.next_page_token)
 
     async def GetImportErrors(
         self, request: kintell_pb2.GetImportErrorsRequest, context: Context
     ) -> kintell_pb2.GetImportErrorsResponse:
         query = GetImportErrors(company_id=current_tenant(), batch_id=request.batch_id)
         errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
-        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=csvimport.error_csv(errors))
-        return kintell_pb2.GetImportErrorsResponse(body=body, errors=[wire.row_error(e) for e in errors])
+        return kintell_pb2.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def ReceiveSessionCompleted(
         self, request: kintell_pb2.ReceiveSessionCompletedRequest, context: Context
@@ -98,7 +90,7 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
         delivery = self._verifier.verify(tenant=tenant, source=SOURCE, headers=headers, body=body.data)
         command = ReceiveWebhook(company_id=tenant, delivery_id=delivery.message_id, body=body.data)
         ack = await asyncio.to_thread(handler, command, uow=self._uow)
-        return types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)
+        return webhook_ack(ack.delivery_id, duplicate=ack.duplicate)
 
     async def GetSession(
         self, request: kintell_pb2.GetSessionRequest, context: Context
@@ -112,32 +104,18 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     ) -> kintell_pb2.ListSessionsResponse:
         query = ListSessions(
             company_id=current_tenant(),
-            session_type=_enum(_TYPES, request.session_type, "session_type"),
-            status=_enum(_STATUSES, request.status, "status"),
+            session_type=known(
+                request.session_type, wire.SESSION_TYPES_FROM_PROTO, "session_type", invalid=InvalidRequest
+            ),
+            status=known(request.status, wire.STATUSES_FROM_PROTO, "status", invalid=InvalidRequest),
             participant_email=request.participant_email,
             volunteer_email=request.volunteer_email,
             profile_id=request.profile_id,
-            start_at=_time(request, "start_time"),
-            end_at=_time(request, "end_time"),
+            start_at=time_filter(request, "start_time"),
+            end_at=time_filter(request, "end_time"),
             page_size=request.page_size,
             page_token=request.page_token,
         )
         page = await asyncio.to_thread(queries.list_sessions, query, uow=self._uow)
-        return kintell_pb2.ListSessionsResponse(
-            sessions=[wire.session(s, r) for s, r in page.sessions], next_page_token=page.next_page_token
-        )
-
-
-def _enum(known: Mapping[int, T], value: int, field: str) -> T | None:
-    if value == 0:
-        return None
-    if value not in known:
-        raise InvalidRequest(f"unknown {field}", violations=[FieldViolation(field, "is not a known value")])
-    return known[value]
-
-
-def _time(request: kintell_pb2.ListSessionsRequest, field: str) -> datetime | None:
-    if not request.HasField(field):  # type: ignore[arg-type]
-        return None
-    stamp: timestamp_pb2.Timestamp = getattr(request, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+        sessions = [wire.session(s, r) for s, r in page.sessions]
+        return kintell_pb2.ListSessionsResponse(sessions=sessions, next_page_token=page.next_page_token)

@@ -1,5 +1,5 @@
-"""Kintell persistence: a company-scoped repository over SQLAlchemy Core (every query filtered by the
-caller's company) and the unit of work that hands it out inside one transaction."""
+"""Kintell persistence: the repository Protocol handlers depend on, its company-scoped SQLAlchemy
+adapter (every query filtered by the caller's company) and the unit of work that hands it out."""
 
 from __future__ import annotations
 
@@ -7,24 +7,20 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.kintell import rows
-from services.kintell.domain.model import (
-    Rating,
-    Session,
-    SessionStatus,
-    SessionType,
-)
+from services.kintell import events, rows
+from services.kintell.domain.events import DomainEvent
+from services.kintell.domain.model import Rating, Session, SessionStatus, SessionType
 from services.kintell.tables import deliveries, ratings, sessions
-from services.kit.connectors import imports
-from services.kit.connectors.csvimport import Parsed, RowError
-from services.kit.messaging import events
-from services.kit.persistence.db import UnitOfWork
+from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.listings import Position, newest_first
+from services.kit.messaging import events as outbox
+from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
 
 # Bound parameters per statement stay well under SQLite's limit of 32766.
 _CHUNK = 500
@@ -43,12 +39,48 @@ class SessionFilter:
     end_at: datetime | None = None
 
 
-class KintellRepository:
-    """Sessions, ratings, deliveries, batches and outbox events of one company."""
+class KintellRepository(Protocol):
+    """Sessions, ratings, webhook deliveries, import batches and outgoing events of one company."""
+
+    @property
+    def imports(self) -> ImportBatches: ...
+
+    def sessions_by_external_id(self, external_ids: Sequence[str]) -> dict[str, Session]: ...
+
+    def get_session(self, session_id: str) -> Session | None: ...
+
+    def add_sessions(self, new: Sequence[Session]) -> None: ...
+
+    def update_sessions(self, changed: Sequence[Session]) -> None: ...
+
+    def list_sessions(self, where: SessionFilter, *, after: Position | None, size: int) -> list[Session]: ...
+
+    def ratings_of(self, session_ids: Sequence[str]) -> dict[str, list[Rating]]: ...
+
+    def rating_by_external_id(self, external_rating_id: str) -> Rating | None: ...
+
+    def add_rating(self, rating: Rating) -> None: ...
+
+    def claim_delivery(self, *, delivery_id: str, kind: str, body_sha256: str, at: datetime) -> str | None: ...
+
+    def emit(self, news: Sequence[DomainEvent]) -> None: ...
+
+
+KintellUnitOfWork = TenantUnitOfWork[KintellRepository]
+
+
+class SqlKintellRepository:
+    """The Kintell repository over SQLAlchemy Core, scoped to one company."""
 
     def __init__(self, session: orm.Session, *, company_id: str) -> None:
         self._db = session
         self.company_id = company_id
+        self._imports = SqlImportBatches(session, company_id=company_id)
+
+    @property
+    def imports(self) -> ImportBatches:
+        """This company's import batches."""
+        return self._imports
 
     # Sessions
 
@@ -88,26 +120,14 @@ class KintellRepository:
             params.append(row)
         self._db.execute(statement, params)
 
-    def list_sessions(self, where: SessionFilter, *, after: tuple[datetime, str] | None, limit: int) -> list[Session]:
-        """A page of sessions, newest schedule first, after the keyset position `after`."""
-        conditions = _filter_conditions(where)
-        if after is not None:
-            at, session_id = after
-            conditions.append(
-                sa.or_(
-                    sessions.c.scheduled_at < at,
-                    sa.and_(sessions.c.scheduled_at == at, sessions.c.session_id < session_id),
-                )
-            )
-        order = (sessions.c.scheduled_at.desc(), sessions.c.session_id.desc())
-        return self._select_sessions(*conditions, order_by=order, limit=limit)
+    def list_sessions(self, where: SessionFilter, *, after: Position | None, size: int) -> list[Session]:
+        """Up to `size` + 1 sessions, newest schedule first, after the keyset position `after`."""
+        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *_filter_conditions(where))
+        query = newest_first(query, time=sessions.c.scheduled_at, ident=sessions.c.session_id, start=after, size=size)
+        return [rows.to_session(row) for row in self._db.execute(query).mappings()]
 
-    def _select_sessions(
-        self, *conditions: sa.ColumnElement[bool], order_by: Sequence[Any] = (), limit: int | None = None
-    ) -> list[Session]:
-        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions).order_by(*order_by)
-        if limit is not None:
-            query = query.limit(limit)
+    def _select_sessions(self, *conditions: sa.ColumnElement[bool]) -> list[Session]:
+        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions)
         return [rows.to_session(row) for row in self._db.execute(query).mappings()]
 
     # Ratings
@@ -136,20 +156,7 @@ class KintellRepository:
 
     def add_rating(self, rating: Rating) -> None:
         """Stores a new rating."""
-        self._db.execute(
-            ratings.insert().values(
-                rating_id=rating.rating_id,
-                company_id=rating.company_id,
-                session_id=rating.session_id,
-                external_rating_id=rating.external_rating_id or None,
-                rater_role=rating.rater_role.value,
-                rating=rating.rating,
-                feedback_text=rating.feedback_text,
-                given_at=rating.given_at,
-                delivery_id=rating.provenance.delivery_id,
-                received_at=rating.provenance.received_at,
-            )
-        )
+        self._db.execute(ratings.insert().values(**rows.rating_row(rating)))
 
     # Webhook deliveries
 
@@ -174,45 +181,12 @@ class KintellRepository:
 
     # Events
 
-    def record_events(self, envelopes: Sequence[events.Envelope]) -> None:
+    def emit(self, news: Sequence[DomainEvent]) -> None:
         """Writes the events to the outbox in this transaction.
 
-        The same rows as `events.record`, written with one executemany per chunk so that a
+        The same rows as `outbox.record`, written with one executemany per chunk so that a
         50,000-row import does not pay one statement per event."""
-        events.record_many(self._db, envelopes, chunk=_CHUNK)
-
-    # Import batches
-
-    def record_batch(self, *, parsed: Parsed, data: bytes, stored: int) -> imports.Batch:
-        """Stores the batch record and its quarantined rows."""
-        return imports.record_batch(
-            self._db, company_id=self.company_id, kind="kintell_sessions", parsed=parsed, data=data, stored=stored
-        )
-
-    def get_batch(self, batch_id: str) -> imports.Batch | None:
-        """A batch of this company, if any."""
-        return imports.get_batch(self._db, company_id=self.company_id, batch_id=batch_id)
-
-    def batch_errors(self, batch_id: str) -> list[RowError]:
-        """The row errors of a batch of this company (callers check the batch belongs to it first)."""
-        return imports.row_errors(self._db, batch_id=batch_id)
-
-    def list_batches(self, *, after: tuple[datetime, str] | None, limit: int) -> list[imports.Batch]:
-        """A page of this company's batches, newest first."""
-        table = imports.batches
-        query = sa.select(*[table.c[name] for name in imports.Batch.__dataclass_fields__]).where(
-            table.c.company_id == self.company_id
-        )
-        if after is not None:
-            at, batch_id = after
-            query = query.where(
-                sa.or_(table.c.created_at < at, sa.and_(table.c.created_at == at, table.c.batch_id < batch_id))
-            )
-        query = query.order_by(table.c.created_at.desc(), table.c.batch_id.desc()).limit(limit)
-        return [
-            imports.Batch(**{**row, "created_at": rows.utc(row["created_at"])})
-            for row in self._db.execute(query).mappings()
-        ]
+        outbox.record_many(self._db, [events.envelope(event) for event in news], chunk=_CHUNK)
 
 
 def _dialect_insert(session: orm.Session) -> Any:
@@ -241,14 +215,14 @@ def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-class KintellUnitOfWork:
+class SqlKintellUnitOfWork:
     """Hands out a company-scoped repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
         self._uow = uow
 
     @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[KintellRepository]:
+    def begin(self, *, company_id: str) -> Iterator[SqlKintellRepository]:
         """One transaction; commits when the block succeeds, rolls back otherwise."""
         with self._uow.begin() as session:
-            yield KintellRepository(session, company_id=company_id)
+            yield SqlKintellRepository(session, company_id=company_id)

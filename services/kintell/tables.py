@@ -1,21 +1,15 @@
-"""The Kintell connector's SQL tables (the migration in migrations/versions is their frozen history)."""
+"""The Kintell connector's SQL tables (the migrations in migrations/versions are their frozen history).
+
+Each person's columns hold, next to the e-mail, the profile id derived from (company, e-mail) on write."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.connectors.storage import person_columns
+from services.kit.persistence.types import UtcDateTime
+
 metadata = sa.MetaData()
-
-
-def _person_columns(role: str) -> list[sa.Column[str]]:
-    return [
-        sa.Column(f"{role}_email", sa.String(255), nullable=False),
-        # Derived from (company, e-mail) on write (services.kit.identity); '' when there is no e-mail.
-        sa.Column(f"{role}_profile_id", sa.String(36), nullable=False, server_default=""),
-        sa.Column(f"{role}_external_id", sa.String(255), nullable=False),
-        sa.Column(f"{role}_given_name", sa.String(200), nullable=False),
-        sa.Column(f"{role}_family_name", sa.String(200), nullable=False),
-    ]
 
 
 sessions = sa.Table(
@@ -25,10 +19,10 @@ sessions = sa.Table(
     sa.Column("company_id", sa.String(63), nullable=False),
     sa.Column("external_session_id", sa.String(255), nullable=False),
     sa.Column("session_type", sa.String(20), nullable=False),
-    *_person_columns("participant"),
-    *_person_columns("volunteer"),
-    sa.Column("scheduled_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    *person_columns("participant"),
+    *person_columns("volunteer"),
+    sa.Column("scheduled_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
     sa.Column("duration_minutes", sa.Integer, nullable=True),
     sa.Column("rating", sa.Float, nullable=True),
     sa.Column("feedback_text", sa.Text, nullable=False),
@@ -40,9 +34,9 @@ sessions = sa.Table(
     sa.Column("channel", sa.String(20), nullable=False),
     sa.Column("import_batch_id", sa.String(36), nullable=False),
     sa.Column("delivery_id", sa.String(255), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "external_session_id", name="uq_kintell_sessions_company_external"),
     sa.Index("ix_kintell_sessions_company_scheduled", "company_id", "scheduled_at", "session_id"),
     sa.Index("ix_kintell_sessions_company_participant", "company_id", "participant_email"),
@@ -61,9 +55,9 @@ ratings = sa.Table(
     sa.Column("rater_role", sa.String(20), nullable=False),
     sa.Column("rating", sa.Float, nullable=False),
     sa.Column("feedback_text", sa.Text, nullable=False),
-    sa.Column("given_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("given_at", UtcDateTime, nullable=False),
     sa.Column("delivery_id", sa.String(255), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "external_rating_id", name="uq_kintell_ratings_company_external"),
     sa.Index("ix_kintell_ratings_session", "session_id"),
 )
@@ -75,5 +69,5 @@ deliveries = sa.Table(
     sa.Column("delivery_id", sa.String(255), primary_key=True),
     sa.Column("kind", sa.String(40), nullable=False),
     sa.Column("body_sha256", sa.String(64), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

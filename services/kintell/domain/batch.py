@@ -12,8 +12,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 
 from services.kintell.domain.errors import SessionTypeConflict
-from services.kintell.domain.model import Change, Provenance, Session, SessionFacts
+from services.kintell.domain.events import SessionCompleted, SessionScheduled, first_sighting
+from services.kintell.domain.model import Change, Session, SessionFacts
 from services.kit.connectors.csvimport import RowError
+from services.kit.connectors.model import Provenance
 
 
 @dataclass
@@ -31,19 +33,16 @@ class ImportPlan:
         """Rows that now match a stored session (inserted, updated or already identical)."""
         return len(self.created) + len(self.updated) + self.unchanged
 
-    def news(self) -> Iterable[tuple[Session, bool]]:
-        """Each session worth an event, with True when the event is its completion."""
-        for session in self.created:
-            yield session, session.facts.completed_at is not None
-        for session in self.updated:
-            if session.session_id in self.newly_completed:
-                yield session, True
+    def news(self) -> Iterable[SessionScheduled | SessionCompleted]:
+        """The events of this import: every first sighting, and every scheduled session now completed."""
+        yield from (first_sighting(session) for session in self.created)
+        yield from (SessionCompleted(s) for s in self.updated if s.session_id in self.newly_completed)
 
     def from_batch(self, batch_id: str) -> ImportPlan:
         """The same plan with the batch id in every written session's provenance."""
 
         def stamped(session: Session) -> Session:
-            return replace(session, provenance=replace(session.provenance, batch_id=batch_id))
+            return replace(session, provenance=session.provenance.in_batch(batch_id))
 
         return replace(self, created=[stamped(s) for s in self.created], updated=[stamped(s) for s in self.updated])
 

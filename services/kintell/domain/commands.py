@@ -6,6 +6,17 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.kintell.domain.model import SessionStatus, SessionType
+from services.kit.connectors.commands import GetImport, GetImportErrors, ListImports
+
+__all__ = [
+    "GetImport",
+    "GetImportErrors",
+    "GetSession",
+    "ImportSessions",
+    "ListImports",
+    "ListSessions",
+    "ReceiveWebhook",
+]
 
 
 @dataclass(frozen=True)
@@ -14,31 +25,6 @@ class ImportSessions:
 
     company_id: str
     data: bytes
-
-
-@dataclass(frozen=True)
-class GetImport:
-    """Read one import batch."""
-
-    company_id: str
-    batch_id: str
-
-
-@dataclass(frozen=True)
-class ListImports:
-    """A page of import batches, newest first."""
-
-    company_id: str
-    page_size: int = 0
-    page_token: str = ""
-
-
-@dataclass(frozen=True)
-class GetImportErrors:
-    """The quarantined rows of one batch."""
-
-    company_id: str
-    batch_id: str
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from enum import Enum, StrEnum
 from typing import Any
 
 from services.kintell.domain.errors import SessionTypeConflict
+from services.kit.connectors.model import Person, Provenance
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
 
@@ -39,13 +40,6 @@ class RaterRole(StrEnum):
     VOLUNTEER = "volunteer"
 
 
-class Channel(StrEnum):
-    """How a record entered the platform."""
-
-    CSV_IMPORT = "csv_import"
-    WEBHOOK = "webhook"
-
-
 class Change(Enum):
     """What absorbing a report did to the stored session."""
 
@@ -53,25 +47,6 @@ class Change(Enum):
     UNCHANGED = "unchanged"
     UPDATED = "updated"
     COMPLETED = "completed"
-
-
-@dataclass(frozen=True)
-class Person:
-    """A party of a session as Kintell identifies them (e-mail normalised)."""
-
-    email: str
-    external_id: str = ""
-    given_name: str = ""
-    family_name: str = ""
-
-    def merged_over(self, stored: Person) -> Person:
-        """This report of the person with empty values filled from the stored one."""
-        return Person(
-            email=self.email or stored.email,
-            external_id=self.external_id or stored.external_id,
-            given_name=self.given_name or stored.given_name,
-            family_name=self.family_name or stored.family_name,
-        )
 
 
 @dataclass(frozen=True)
@@ -91,7 +66,7 @@ class SessionFacts:
     topics: tuple[str, ...] = ()
     focus_area: str = ""
     goals_discussed: tuple[str, ...] = ()
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, object] | None = None
 
     def merged_over(self, stored: SessionFacts) -> SessionFacts:
         """This report with every unreported value kept from the stored facts."""
@@ -103,16 +78,6 @@ class SessionFacts:
             else:
                 values[item.name] = theirs if mine in (None, "", ()) else mine
         return SessionFacts(**values)
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where the latest version of a record came from."""
-
-    channel: Channel
-    received_at: datetime
-    batch_id: str = ""
-    delivery_id: str = ""
 
 
 @dataclass(frozen=True)

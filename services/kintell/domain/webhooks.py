@@ -30,177 +30,171 @@ scheduled_at (and completed_at for session-completed); for a rating: session_id,
 value and scale. Field limits follow the CSV columns (session_id 1-255, e-mail <= 255,
 ISO date-time or YYYY-MM-DD, duration 1-480, rating 0-1, feedback <= 5000, CEFR A1-C2,
 topics and goals <= 1000 characters joined, focus_area <= 255, metadata <= 2000 as JSON).
-A 1-5 rating is stored as (r - 1) / 4.
+A 1-5 rating is stored as (r - 1) / 4. A null or blank value is taken as not given.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import datetime
+from typing import Annotated, Self
 
-from services.kintell.domain import schemas
-from services.kintell.domain.json_fields import Reader, load_object, raise_if_invalid
-from services.kintell.domain.model import Person, RaterRole, SessionFacts, SessionType, normalise_five_star
-from services.kit.connectors import csvimport
+from pydantic import model_validator
+
+from services.kintell.domain.csv_schemas import (
+    MAX_DURATION,
+    MAX_FEEDBACK,
+    MAX_FOCUS_AREA,
+    MAX_ID,
+    MAX_LIST,
+    MAX_METADATA,
+    cefr_level,
+)
+from services.kintell.domain.errors import InvalidWebhook
+from services.kintell.domain.model import RaterRole, SessionFacts, SessionType, normalise_five_star
+from services.kit.connectors import cells, fields, payloads
+from services.kit.connectors.model import Person
+from services.kit.connectors.payloads import Payload
 
 SOURCE = "kintell"  # the webhook source whose secrets sign these deliveries
 MAX_NAME = 200
-_PERSON_KEYS = ("email", "id", "given_name", "family_name")
-_BOOKING_KEYS = (
-    "session_id",
-    "session_type",
-    "participant",
-    "volunteer",
-    "scheduled_at",
-    "duration_minutes",
-    "topics",
-    "focus_area",
-    "metadata",
-)
-_COMPLETION_KEYS = (*_BOOKING_KEYS, "completed_at", "rating", "feedback_text", "language_level", "goals_discussed")
-_RATING_KEYS = ("rating_id", "session_id", "rater_role", "value", "scale", "feedback_text", "created_at")
-_SCALES = {"0-1": (0.0, 1.0), "1-5": (1.0, 5.0)}
+SCALES = {"0-1": (0.0, 1.0), "1-5": (1.0, 5.0)}
+
+Id = Annotated[str, fields.text(MAX_ID)]
+Name = Annotated[str, fields.text(MAX_NAME)]
+When = Annotated[datetime, fields.TIMESTAMP]
+Feedback = Annotated[str, fields.text(MAX_FEEDBACK)]
+Texts = Annotated[tuple[Annotated[str, fields.text(MAX_LIST)], ...], fields.LIST, fields.joined_at_most(MAX_LIST)]
 
 
-@dataclass(frozen=True)
-class SessionDelivery:
-    """A session-completed or booking-confirmed delivery ('' when the body names no delivery id)."""
-
-    delivery_id: str
-    facts: SessionFacts
+def _scale(value: str) -> str:
+    if value not in SCALES:
+        raise cells.FieldInvalid(f"must be one of {', '.join(SCALES)}")
+    return value
 
 
-@dataclass(frozen=True)
-class RatingReport:
-    """What a rating-created delivery says."""
+class Party(Payload):
+    """A party of a session: `{"email", "id"?, "given_name"?, "family_name"?}`."""
 
-    external_rating_id: str
-    external_session_id: str
-    rater_role: RaterRole
-    rating: float
-    feedback_text: str
-    given_at: datetime | None
+    email: Annotated[str, fields.EMAIL]
+    id: Id = ""
+    given_name: Name = ""
+    family_name: Name = ""
 
-
-@dataclass(frozen=True)
-class RatingDelivery:
-    """A rating-created delivery ('' when the body names no delivery id)."""
-
-    delivery_id: str
-    report: RatingReport
+    def person(self) -> Person:
+        """The party as the domain knows people."""
+        return Person(self.email, self.id, self.given_name, self.family_name)
 
 
-def session_completed(body: bytes) -> SessionDelivery:
+class BookedSession(Payload):
+    """The `session` of a booking-confirmed delivery (faults are reported in the order of these fields)."""
+
+    session_type: Annotated[SessionType, fields.choice(SessionType)]
+    scheduled_at: When
+    session_id: Id
+    participant: Party
+    volunteer: Party
+    duration_minutes: Annotated[int, fields.within(1, MAX_DURATION)] | None = None
+    topics: Texts = ()
+    focus_area: Annotated[str, fields.text(MAX_FOCUS_AREA)] = ""
+    metadata: Annotated[dict[str, object], fields.json_at_most(MAX_METADATA)] | None = None
+
+    def facts(self) -> SessionFacts:
+        """What the delivery says about its session."""
+        return SessionFacts(
+            external_session_id=self.session_id,
+            session_type=self.session_type,
+            participant=self.participant.person(),
+            volunteer=self.volunteer.person(),
+            scheduled_at=self.scheduled_at,
+            duration_minutes=self.duration_minutes,
+            topics=self.topics,
+            focus_area=self.focus_area,
+            metadata=self.metadata,
+        )
+
+
+class CompletedSession(BookedSession):
+    """The `session` of a session-completed delivery: a booked session plus how it went."""
+
+    completed_at: When
+    rating: Annotated[float, fields.within(0, 1)] | None = None
+    feedback_text: Feedback = ""
+    language_level: Annotated[str, fields.parsed(cefr_level)] = ""
+    goals_discussed: Texts = ()
+
+    @model_validator(mode="after")
+    def _completed_after_scheduled(self) -> Self:
+        if self.completed_at < self.scheduled_at:
+            raise payloads.fault("must not be before scheduled_at", field="completed_at")
+        return self
+
+    def facts(self) -> SessionFacts:
+        """What the delivery says about its session."""
+        return replace(
+            super().facts(),
+            completed_at=self.completed_at,
+            rating=self.rating,
+            feedback_text=self.feedback_text,
+            language_level=self.language_level,
+            goals_discussed=self.goals_discussed,
+        )
+
+
+class RatingReport(Payload):
+    """The `rating` of a rating-created delivery; `value` is on the given `scale`."""
+
+    rating_id: Id = ""
+    session_id: Id
+    rater_role: Annotated[RaterRole, fields.choice(RaterRole)]
+    value: float
+    scale: Annotated[str, fields.parsed(_scale)]
+    feedback_text: Feedback = ""
+    created_at: When | None = None
+
+    @model_validator(mode="after")
+    def _on_its_scale(self) -> Self:
+        low, high = SCALES[self.scale]
+        if not low <= self.value <= high:
+            raise payloads.fault(f"must be between {low:g} and {high:g} on the {self.scale} scale", field="value")
+        return self
+
+    @property
+    def rating(self) -> float:
+        """The rating on the 0-1 scale."""
+        return normalise_five_star(self.value) if self.scale == "1-5" else self.value
+
+
+class BookingConfirmed(Payload):
+    """A booking-confirmed delivery."""
+
+    delivery_id: Id = ""
+    session: BookedSession
+
+
+class SessionCompleted(BookingConfirmed):
+    """A session-completed delivery."""
+
+    session: CompletedSession
+
+
+class RatingCreated(Payload):
+    """A rating-created delivery."""
+
+    delivery_id: Id = ""
+    rating: RatingReport
+
+
+def session_completed(body: bytes) -> SessionCompleted:
     """Reads a session-completed delivery; raises InvalidWebhook naming every bad field."""
-    return _session_delivery(body, _COMPLETION_KEYS, "session-completed")
+    return payloads.read(SessionCompleted, body, invalid=InvalidWebhook, what="session-completed")
 
 
-def booking_confirmed(body: bytes) -> SessionDelivery:
+def booking_confirmed(body: bytes) -> BookingConfirmed:
     """Reads a booking-confirmed delivery; raises InvalidWebhook naming every bad field."""
-    return _session_delivery(body, _BOOKING_KEYS, "booking-confirmed")
+    return payloads.read(BookingConfirmed, body, invalid=InvalidWebhook, what="booking-confirmed")
 
 
-def rating_created(body: bytes) -> RatingDelivery:
+def rating_created(body: bytes) -> RatingCreated:
     """Reads a rating-created delivery; raises InvalidWebhook naming every bad field."""
-    top = Reader(load_object(body))
-    top.only("delivery_id", "rating")
-    delivery_id = top.text("delivery_id", schemas.MAX_ID)
-    record = top.obj("rating", required=True)
-    report = _rating(record) if record is not None else None
-    raise_if_invalid(top, "rating-created")
-    assert report is not None  # a missing record was a violation above
-    return RatingDelivery(delivery_id, report)
-
-
-def _session_delivery(body: bytes, keys: tuple[str, ...], what: str) -> SessionDelivery:
-    top = Reader(load_object(body))
-    top.only("delivery_id", "session")
-    delivery_id = top.text("delivery_id", schemas.MAX_ID)
-    record = top.obj("session", required=True)
-    facts = _session(record, keys, completed="completed_at" in keys) if record is not None else None
-    raise_if_invalid(top, what)
-    assert facts is not None  # a missing record was a violation above
-    return SessionDelivery(delivery_id, facts)
-
-
-def _session(record: Reader, keys: tuple[str, ...], *, completed: bool) -> SessionFacts | None:
-    record.only(*keys)
-    session_type = record.parsed("session_type", _session_type, required=True)
-    scheduled = record.parsed("scheduled_at", schemas.utc_timestamp, required=True)
-    completed_at = record.parsed("completed_at", schemas.utc_timestamp, required=completed) if completed else None
-    rating = record.number("rating") if completed else None
-    if rating is not None and not 0 <= rating <= 1:
-        record.fault("rating", "must be between 0 and 1")
-    if scheduled and completed_at and completed_at < scheduled:
-        record.fault("completed_at", "must not be before scheduled_at")
-    facts = SessionFacts(
-        external_session_id=record.text("session_id", schemas.MAX_ID, required=True),
-        session_type=session_type or SessionType.LANGUAGE,
-        participant=_person(record, "participant"),
-        volunteer=_person(record, "volunteer"),
-        scheduled_at=scheduled or datetime.min,
-        completed_at=completed_at,
-        duration_minutes=record.integer("duration_minutes", 1, schemas.MAX_DURATION),
-        rating=rating,
-        feedback_text=record.text("feedback_text", schemas.MAX_FEEDBACK),
-        language_level=record.parsed("language_level", schemas.cefr_level) or "",
-        topics=record.strings("topics", schemas.MAX_LIST, schemas.MAX_LIST),
-        focus_area=record.text("focus_area", schemas.MAX_FOCUS_AREA),
-        goals_discussed=record.strings("goals_discussed", schemas.MAX_LIST, schemas.MAX_LIST),
-        metadata=record.raw_object("metadata", schemas.MAX_METADATA),
-    )
-    return None if record.violations else facts
-
-
-def _person(record: Reader, key: str) -> Person:
-    person = record.obj(key, required=True)
-    if person is None:
-        return Person("")
-    person.only(*_PERSON_KEYS)
-    return Person(
-        email=person.parsed("email", csvimport.email, required=True) or "",
-        external_id=person.text("id", schemas.MAX_ID),
-        given_name=person.text("given_name", MAX_NAME),
-        family_name=person.text("family_name", MAX_NAME),
-    )
-
-
-def _session_type(value: str) -> SessionType:
-    try:
-        return SessionType(value)
-    except ValueError:
-        raise csvimport.FieldInvalid("must be language or mentorship") from None
-
-
-def _rater_role(value: str) -> RaterRole:
-    try:
-        return RaterRole(value)
-    except ValueError:
-        raise csvimport.FieldInvalid("must be participant or volunteer") from None
-
-
-def _rating(record: Reader) -> RatingReport | None:
-    record.only(*_RATING_KEYS)
-    value = record.number("value", required=True)
-    scale = record.parsed("scale", _scale, required=True)
-    if value is not None and scale is not None and not scale[0] <= value <= scale[1]:
-        record.fault("value", f"must be between {scale[0]:g} and {scale[1]:g} on the {scale[0]:g}-{scale[1]:g} scale")
-    report = RatingReport(
-        external_rating_id=record.text("rating_id", schemas.MAX_ID),
-        external_session_id=record.text("session_id", schemas.MAX_ID, required=True),
-        rater_role=record.parsed("rater_role", _rater_role, required=True) or RaterRole.PARTICIPANT,
-        rating=_normalised(value or 0.0, scale),
-        feedback_text=record.text("feedback_text", schemas.MAX_FEEDBACK),
-        given_at=record.parsed("created_at", schemas.utc_timestamp),
-    )
-    return None if record.violations else report
-
-
-def _scale(value: str) -> tuple[float, float]:
-    if value not in _SCALES:
-        raise csvimport.FieldInvalid(f"must be one of {', '.join(_SCALES)}")
-    return _SCALES[value]
-
-
-def _normalised(value: float, scale: tuple[float, float] | None) -> float:
-    return normalise_five_star(value) if scale == _SCALES["1-5"] else value
+    return payloads.read(RatingCreated, body, invalid=InvalidWebhook, what="rating-created")

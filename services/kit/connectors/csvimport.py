@@ -1,25 +1,28 @@
-"""CSV imports shared by the connectors: versioned schemas chosen by header, per-field validation
-with row/field/message/value errors, file-level rejection, and the error CSV for a batch.
+"""CSV imports shared by the connectors: versioned schemas chosen by header, one typed row model per
+schema, row/field/message/value errors, file-level rejection, and the error CSV of a batch.
 
-Row numbers follow spreadsheets: the header is row 1, the first record row 2."""
+A schema's row model is a pydantic model whose fields are its columns, each annotated with the
+`Cell` parser that reads it, so header, cell rules and typed row are declared once; rules across a
+row's fields are the model's validators. Row numbers follow spreadsheets: the header is row 1."""
 
 from __future__ import annotations
 
 import csv
 import io
-import json
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
+from pydantic import BaseModel, ValidationError
+
+from services.kit.connectors import payloads
+from services.kit.connectors.cells import FieldInvalid, Parser
 from services.kit.errors import FieldViolation, InvalidArgument
 
 MAX_BYTES = 50 * 1024 * 1024
 MAX_ROWS = 200_000
-EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
-Parser = Callable[[str], Any]
+RowT = TypeVar("RowT", bound=BaseModel)
+RowT_co = TypeVar("RowT_co", bound=BaseModel, covariant=True)
 
 
 class CsvRejected(InvalidArgument):
@@ -28,8 +31,11 @@ class CsvRejected(InvalidArgument):
     reason = "CSV_REJECTED"
 
 
-class FieldInvalid(ValueError):
-    """A parser's verdict on one value."""
+@dataclass(frozen=True)
+class Cell:
+    """How a CSV cell becomes a row model's field (Annotated metadata of that field)."""
+
+    parse: Parser
 
 
 @dataclass(frozen=True)
@@ -42,18 +48,34 @@ class Column:
 
 
 @dataclass(frozen=True)
-class Schema:
-    """A versioned CSV layout, recognised by its exact header set."""
+class Schema(Generic[RowT_co]):
+    """A versioned CSV layout recognised by its exact header set; the `key` columns are unique per file
+    (a repeat is reported under the first of them)."""
 
     name: str
     version: str
-    columns: tuple[Column, ...]
-    key: str | None = None
+    model: type[RowT_co]
+    key: tuple[str, ...] = ()
+
+    @property
+    def columns(self) -> tuple[Column, ...]:
+        """The row model's fields as columns, in declaration order."""
+        return tuple(
+            Column(name, _cell_parser(name, info.metadata), info.is_required())
+            for name, info in self.model.model_fields.items()
+        )
 
     @property
     def header(self) -> frozenset[str]:
         """The column names that identify this schema."""
-        return frozenset(c.name for c in self.columns)
+        return frozenset(self.model.model_fields)
+
+
+def _cell_parser(name: str, metadata: Sequence[object]) -> Parser:
+    for item in metadata:
+        if isinstance(item, Cell):
+            return item.parse
+    raise TypeError(f"column {name} declares no Cell parser")
 
 
 @dataclass(frozen=True)
@@ -67,30 +89,49 @@ class RowError:
 
 
 @dataclass(frozen=True)
-class Row:
-    """One record row, its raw text and (when valid) its parsed values."""
+class Row(Generic[RowT_co]):
+    """One valid record row: its raw text and its typed record."""
 
     number: int
-    raw: dict[str, str]
-    values: dict[str, Any]
-    errors: tuple[RowError, ...] = ()
+    raw: Mapping[str, str]
+    record: RowT_co
 
 
-@dataclass
-class Parsed:
+@dataclass(frozen=True)
+class Rejected:
+    """One quarantined row: its raw text and why it was refused."""
+
+    number: int
+    raw: Mapping[str, str]
+    errors: tuple[RowError, ...]
+
+
+@dataclass(frozen=True)
+class Parsed(Generic[RowT_co]):
     """The outcome of parsing a file against the schemas a connector knows."""
 
-    schema: Schema
-    valid: list[Row] = field(default_factory=list)
-    invalid: list[Row] = field(default_factory=list)
+    schema: Schema[RowT_co]
+    valid: tuple[Row[RowT_co], ...] = ()
+    invalid: tuple[Rejected, ...] = ()
 
     @property
     def total(self) -> int:
         """Number of record rows."""
         return len(self.valid) + len(self.invalid)
 
+    def quarantine(self, errors: Mapping[int, Sequence[RowError]]) -> Parsed[RowT_co]:
+        """This outcome with the valid rows that `errors` names (by row number) quarantined."""
+        if not errors:
+            return self
+        moved = [Rejected(r.number, r.raw, tuple(errors[r.number])) for r in self.valid if r.number in errors]
+        kept = tuple(r for r in self.valid if r.number not in errors)
+        invalid = tuple(sorted((*self.invalid, *moved), key=lambda r: r.number))
+        return Parsed(self.schema, kept, invalid)
 
-def parse(data: bytes, schemas: Sequence[Schema], *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS) -> Parsed:
+
+def parse(
+    data: bytes, schemas: Sequence[Schema[RowT]], *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
+) -> Parsed[RowT]:
     """Parses a whole CSV file; raises CsvRejected for file-level faults, keeps row faults per row."""
     if len(data) > max_bytes:
         raise _rejected(f"the file is larger than {max_bytes} bytes")
@@ -99,22 +140,19 @@ def parse(data: bytes, schemas: Sequence[Schema], *, max_bytes: int = MAX_BYTES,
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
             raise _rejected("the file is empty")
-        schema = _schema_for(header, schemas)
-        parsed = Parsed(schema)
         names = [h.strip().lower() for h in header]
-        seen_keys: dict[str, int] = {}
+        reading = _Reading(_schema_for(names, schemas), names)
         for cells in reader:
             if not any(c.strip() for c in cells):
                 continue
-            if parsed.total >= max_rows:
+            if reading.total >= max_rows:
                 raise _rejected(f"the file has more than {max_rows} rows")
-            row = _row(reader.line_num, names, cells, schema, seen_keys)
-            (parsed.invalid if row.errors else parsed.valid).append(row)
+            reading.add(reader.line_num, cells)
     except csv.Error as exc:
         raise _rejected(f"malformed CSV near line {reader.line_num}: {exc}") from exc
-    if parsed.total == 0:
+    if reading.total == 0:
         raise _rejected("the file has a header but no rows")
-    return parsed
+    return Parsed(reading.schema, tuple(reading.valid), tuple(reading.invalid))
 
 
 def _decode(data: bytes) -> str:
@@ -124,8 +162,7 @@ def _decode(data: bytes) -> str:
         raise _rejected(f"the file is not UTF-8 (invalid byte at offset {exc.start})") from exc
 
 
-def _schema_for(header: list[str], schemas: Sequence[Schema]) -> Schema:
-    names = [h.strip().lower() for h in header]
+def _schema_for(names: list[str], schemas: Sequence[Schema[RowT]]) -> Schema[RowT]:
     if len(names) == 1 and any(sep in names[0] for sep in (";", "\t", "|")):
         raise _rejected("the header is not comma-separated; use ',' as the delimiter")
     duplicates = sorted({n for n in names if names.count(n) > 1})
@@ -138,33 +175,77 @@ def _schema_for(header: list[str], schemas: Sequence[Schema]) -> Schema:
     raise _rejected(f"unknown header {','.join(names)}; expected one of: {known}")
 
 
-def _row(number: int, names: list[str], cells: list[str], schema: Schema, seen_keys: dict[str, int]) -> Row:
-    if len(cells) != len(names):
-        raw = dict(zip(names, cells, strict=False))
-        message = f"expected {len(names)} fields, found {len(cells)}"
-        return Row(number, raw, {}, (RowError(number, "*", message, ",".join(cells)[:200]),))
-    raw = dict(zip(names, cells, strict=True))
-    values: dict[str, Any] = {}
-    errors: list[RowError] = []
-    for column in schema.columns:
-        value = raw[column.name].strip()
-        if not value:
-            if column.required:
-                errors.append(RowError(number, column.name, "is required", value))
-            values[column.name] = None
-            continue
-        try:
-            values[column.name] = column.parse(value)
-        except FieldInvalid as exc:
-            errors.append(RowError(number, column.name, str(exc), value[:200]))
-    if schema.key and not errors:
-        key = str(values[schema.key])
-        if key in seen_keys:
-            message = f"duplicate {schema.key} in this file (first at row {seen_keys[key]})"
-            errors.append(RowError(number, schema.key, message, key))
+class _Reading(Generic[RowT]):
+    """The rows read so far, and the first row of every key seen (for in-file repeats)."""
+
+    def __init__(self, schema: Schema[RowT], names: list[str]) -> None:
+        self.schema, self.names, self.columns = schema, names, schema.columns
+        self.valid: list[Row[RowT]] = []
+        self.invalid: list[Rejected] = []
+        self.first_of: dict[tuple[object, ...], int] = {}
+
+    @property
+    def total(self) -> int:
+        return len(self.valid) + len(self.invalid)
+
+    def add(self, number: int, cells: list[str]) -> None:
+        if len(cells) != len(self.names):
+            message = f"expected {len(self.names)} fields, found {len(cells)}"
+            raw = dict(zip(self.names, cells, strict=False))
+            self.invalid.append(Rejected(number, raw, (RowError(number, "*", message, ",".join(cells)[:200]),)))
+            return
+        raw = dict(zip(self.names, cells, strict=True))
+        values, errors = self._values(number, raw)
+        record = None if errors else self._record(number, raw, values, errors)
+        if record is not None:
+            self._check_key(number, raw, values, errors)
+        if record is None or errors:
+            self.invalid.append(Rejected(number, raw, tuple(errors)))
         else:
-            seen_keys[key] = number
-    return Row(number, raw, values, tuple(errors))
+            self.valid.append(Row(number, raw, record))
+
+    def _values(self, number: int, raw: Mapping[str, str]) -> tuple[dict[str, object], list[RowError]]:
+        values: dict[str, object] = {}
+        errors: list[RowError] = []
+        for column in self.columns:
+            value = raw[column.name].strip()
+            if not value:
+                if column.required:
+                    errors.append(RowError(number, column.name, "is required", value))
+                values[column.name] = None
+                continue
+            try:
+                values[column.name] = column.parse(value)
+            except FieldInvalid as exc:
+                errors.append(RowError(number, column.name, str(exc), value[:200]))
+        return values, errors
+
+    def _record(
+        self, number: int, raw: Mapping[str, str], values: dict[str, object], errors: list[RowError]
+    ) -> RowT | None:
+        # Cells are parsed already: the model checks the rules across fields (lax, as values are typed).
+        try:
+            return self.schema.model.model_validate(values, strict=False)
+        except ValidationError as exc:
+            errors.extend(row_errors(number, raw, payloads.violations(exc)))
+            return None
+
+    def _check_key(
+        self, number: int, raw: Mapping[str, str], values: dict[str, object], errors: list[RowError]
+    ) -> None:
+        key = self.schema.key
+        if not key:
+            return
+        first = self.first_of.setdefault(tuple(values[name] for name in key), number)
+        if first != number:
+            columns = key[0] if len(key) == 1 else f"({', '.join(key)})"
+            message = f"duplicate {columns} in this file (first at row {first})"
+            errors.append(RowError(number, key[0], message, raw[key[0]].strip()[:200]))
+
+
+def row_errors(number: int, raw: Mapping[str, str], violations: Sequence[FieldViolation]) -> list[RowError]:
+    """A row's errors from violations of its fields (one that names no field is reported under '*')."""
+    return [RowError(number, v.field or "*", v.description, raw.get(v.field, "").strip()[:200]) for v in violations]
 
 
 def _rejected(message: str) -> CsvRejected:
@@ -183,105 +264,3 @@ def error_csv(errors: Sequence[RowError]) -> bytes:
 
 def _neutralise(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
-
-
-# Field parsers: each returns the parsed value or raises FieldInvalid with a message for people.
-
-
-def text(max_length: int, *, min_length: int = 1) -> Parser:
-    """Free text of bounded length."""
-
-    def parse_text(value: str) -> str:
-        if not min_length <= len(value) <= max_length:
-            raise FieldInvalid(f"must be {min_length}-{max_length} characters (has {len(value)})")
-        return value
-
-    return parse_text
-
-
-def email(value: str) -> str:
-    """An e-mail address, normalised (trimmed, lower-cased), at most 255 characters."""
-    if len(value) > 255 or not EMAIL.match(value):
-        raise FieldInvalid("is not a valid e-mail address")
-    return value.lower()
-
-
-def timestamp(value: str) -> datetime:
-    """An ISO 8601 date-time (zone-less means UTC) or a YYYY-MM-DD date (midnight UTC)."""
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise FieldInvalid("must be an ISO date-time or YYYY-MM-DD") from None
-    if len(value) == 10:
-        parsed = datetime.combine(date.fromisoformat(value), time(0), UTC)
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def integer(low: int, high: int) -> Parser:
-    """A whole number in [low, high]."""
-
-    def parse_integer(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise FieldInvalid("must be a whole number") from None
-        if not low <= number <= high:
-            raise FieldInvalid(f"must be between {low} and {high}")
-        return number
-
-    return parse_integer
-
-
-def number(low: float, high: float) -> Parser:
-    """A decimal number in [low, high]."""
-
-    def parse_number(value: str) -> float:
-        try:
-            parsed = float(value)
-        except ValueError:
-            raise FieldInvalid("must be a number") from None
-        if not low <= parsed <= high:  # also refuses NaN, which compares false with everything
-            raise FieldInvalid(f"must be between {low:g} and {high:g}")
-        return parsed
-
-    return parse_number
-
-
-def choice(*allowed: str) -> Parser:
-    """One of a fixed set of values (case-insensitive), returned lower-cased."""
-
-    def parse_choice(value: str) -> str:
-        lowered = value.lower()
-        if lowered not in {a.lower() for a in allowed}:
-            raise FieldInvalid(f"must be one of {', '.join(allowed)}")
-        return lowered
-
-    return parse_choice
-
-
-def listing(max_length: int) -> Parser:
-    """A comma-separated list (in one quoted field), at most `max_length` characters."""
-
-    def parse_listing(value: str) -> list[str]:
-        if len(value) > max_length:
-            raise FieldInvalid(f"must be at most {max_length} characters")
-        return [item.strip() for item in value.split(",") if item.strip()]
-
-    return parse_listing
-
-
-def json_object(max_length: int) -> Parser:
-    """A JSON object given as text."""
-
-    def parse_json(value: str) -> dict[str, Any]:
-        if len(value) > max_length:
-            raise FieldInvalid(f"must be at most {max_length} characters")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            raise FieldInvalid("is not valid JSON") from None
-        if not isinstance(parsed, dict):
-            raise FieldInvalid("must be a JSON object")
-        return parsed
-
-    return parse_json

@@ -6,14 +6,16 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit.connectors.csvimport import Parsed, RowError
+from services.kit.connectors.csvimport import Parsed, Rejected, RowError
+from services.kit.connectors.listings import Position, newest_first
+from services.kit.persistence.types import UtcDateTime
 
 COMPLETED = "completed"
 COMPLETED_WITH_ERRORS = "completed_with_errors"
@@ -32,7 +34,7 @@ batches = sa.Table(
     sa.Column("rows_stored", sa.Integer, nullable=False),
     sa.Column("rows_quarantined", sa.Integer, nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
 )
 quarantine = sa.Table(
     "quarantined_rows",
@@ -60,69 +62,78 @@ class Batch:
     created_at: datetime
 
 
-def record_batch(
-    session: orm.Session, *, company_id: str, kind: str, parsed: Parsed, data: bytes, stored: int
-) -> Batch:
-    """Stores the batch record and quarantines every invalid row, in the caller's transaction."""
-    quarantined = len(parsed.invalid)
-    batch = Batch(
-        batch_id=str(uuid.uuid4()),
-        company_id=company_id,
-        kind=kind,
-        schema=parsed.schema.name,
-        schema_version=parsed.schema.version,
-        status=COMPLETED_WITH_ERRORS if quarantined else COMPLETED,
-        rows_total=parsed.total,
-        rows_stored=stored,
-        rows_quarantined=quarantined,
-        created_at=datetime.now(UTC),
-    )
-    session.execute(batches.insert().values(**vars(batch), content_sha256=hashlib.sha256(data).hexdigest()))
-    if parsed.invalid:
-        session.execute(
-            quarantine.insert(),
-            [
-                {
-                    "batch_id": batch.batch_id,
-                    "row_number": r.number,
-                    "raw": json.dumps(r.raw),
-                    "errors": json.dumps([vars(e) for e in r.errors]),
-                }
-                for r in parsed.invalid
-            ],
+_BATCH_COLUMNS = [batches.c[f.name] for f in fields(Batch)]
+
+
+class ImportBatches(Protocol):
+    """One company's import batches."""
+
+    def record(self, *, kind: str, parsed: Parsed[Any], data: bytes, stored: int) -> Batch: ...
+
+    def get(self, batch_id: str) -> Batch | None: ...
+
+    def errors(self, batch_id: str) -> list[RowError]: ...
+
+    def newest(self, *, after: Position | None, size: int) -> list[Batch]: ...
+
+
+class SqlImportBatches:
+    """Import batches of one company in the connector's database, in the caller's transaction."""
+
+    def __init__(self, session: orm.Session, *, company_id: str) -> None:
+        self._session = session
+        self._company_id = company_id
+
+    def record(self, *, kind: str, parsed: Parsed[Any], data: bytes, stored: int) -> Batch:
+        """Stores the batch record and quarantines every invalid row."""
+        quarantined = len(parsed.invalid)
+        batch = Batch(
+            batch_id=str(uuid.uuid4()),
+            company_id=self._company_id,
+            kind=kind,
+            schema=parsed.schema.name,
+            schema_version=parsed.schema.version,
+            status=COMPLETED_WITH_ERRORS if quarantined else COMPLETED,
+            rows_total=parsed.total,
+            rows_stored=stored,
+            rows_quarantined=quarantined,
+            created_at=datetime.now(UTC),
         )
-    return batch
+        digest = hashlib.sha256(data).hexdigest()
+        self._session.execute(batches.insert().values(**vars(batch), content_sha256=digest))
+        if parsed.invalid:
+            self._session.execute(quarantine.insert(), [_quarantined(batch.batch_id, r) for r in parsed.invalid])
+        return batch
+
+    def get(self, batch_id: str) -> Batch | None:
+        """A batch of this company, if any."""
+        query = sa.select(*_BATCH_COLUMNS).where(batches.c.batch_id == batch_id, self._mine())
+        row = self._session.execute(query).mappings().first()
+        return None if row is None else Batch(**row)
+
+    def errors(self, batch_id: str) -> list[RowError]:
+        """Every error of a batch's quarantined rows, in row order (the caller checked the batch is ours)."""
+        query = sa.select(quarantine.c.errors).where(quarantine.c.batch_id == batch_id)
+        found = self._session.execute(query.order_by(quarantine.c.row_number)).scalars()
+        return [RowError(**error) for raw in found for error in json.loads(raw)]
+
+    def newest(self, *, after: Position | None, size: int) -> list[Batch]:
+        """Up to `size` + 1 batches of this company, newest first, after the position `after`."""
+        query = sa.select(*_BATCH_COLUMNS).where(self._mine())
+        query = newest_first(query, time=batches.c.created_at, ident=batches.c.batch_id, start=after, size=size)
+        return [Batch(**row) for row in self._session.execute(query).mappings()]
+
+    def _mine(self) -> sa.ColumnElement[bool]:
+        return batches.c.company_id == self._company_id
 
 
-def get_batch(session: orm.Session, *, company_id: str, batch_id: str) -> Batch | None:
-    """A batch of this company, if any."""
-    row = (
-        session.execute(
-            sa.select(*[batches.c[name] for name in Batch.__dataclass_fields__]).where(
-                batches.c.batch_id == batch_id, batches.c.company_id == company_id
-            )
-        )
-        .mappings()
-        .first()
-    )
-    if row is None:
-        return None
-    values: dict[str, Any] = dict(row)
-    if values["created_at"].tzinfo is None:
-        values["created_at"] = values["created_at"].replace(tzinfo=UTC)
-    return Batch(**values)
-
-
-def row_errors(session: orm.Session, *, batch_id: str) -> list[RowError]:
-    """Every error of a batch's quarantined rows, in row order."""
-    rows = session.execute(
-        sa.select(quarantine.c.errors).where(quarantine.c.batch_id == batch_id).order_by(quarantine.c.row_number)
-    ).scalars()
-    return [RowError(**error) for raw in rows for error in json.loads(raw)]
+def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:
+    errors = json.dumps([vars(error) for error in row.errors])
+    return {"batch_id": batch_id, "row_number": row.number, "raw": json.dumps(dict(row.raw)), "errors": errors}
 
 
 def create_tables(op: Any) -> None:
-    """For a connector's Alembic migration."""
+    """For a connector's Alembic migration (revisions written before their DDL was inlined)."""
     op.create_table(*_copy(batches))
     op.create_index("ix_import_batches_company_id", "import_batches", ["company_id"])
     op.create_table(*_copy(quarantine))

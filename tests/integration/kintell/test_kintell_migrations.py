@@ -8,7 +8,7 @@ import sqlalchemy as sa
 
 from services.kintell import bootstrap, handlers, queries
 from services.kintell.domain.commands import ImportSessions, ListSessions, ReceiveWebhook
-from services.kintell.repository import KintellUnitOfWork
+from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.persistence import db
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, session_body
 
@@ -36,7 +36,7 @@ def _round_trip(url: str) -> None:
     assert {*TABLES, "alembic_version_kintell"} <= _tables(url)
     engine = db.create_engine(url)
     try:
-        uow = KintellUnitOfWork(db.UnitOfWork(engine))
+        uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
         batch = handlers.import_sessions(ImportSessions("acme", csv(LANGUAGE_V1_0, language_row("k-1"))), uow=uow)
         assert batch.rows_stored == 1
         handlers.receive_session_completed(ReceiveWebhook("acme", session_body()), uow=uow)

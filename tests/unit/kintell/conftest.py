@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.kintell import bootstrap
-from services.kintell.repository import KintellUnitOfWork
+from services.kintell.repository import KintellUnitOfWork, SqlKintellUnitOfWork
 from services.kit.persistence import db
 
 
@@ -26,4 +26,4 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 @pytest.fixture
 def uow(engine: sa.Engine) -> KintellUnitOfWork:
     """The connector's unit of work on that database."""
-    return KintellUnitOfWork(db.UnitOfWork(engine))
+    return SqlKintellUnitOfWork(db.UnitOfWork(engine))

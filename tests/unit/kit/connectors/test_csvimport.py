@@ -2,31 +2,46 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
+from typing import Annotated, Self
 
 import pytest
+from pydantic import BaseModel, model_validator
 
-from services.kit.connectors import csvimport, imports
-from services.kit.connectors.csvimport import Column, CsvRejected, Schema
+from services.kit.connectors import cells, csvimport, imports, payloads
+from services.kit.connectors.csvimport import Cell, CsvRejected, Schema
 from services.kit.persistence import db
 
-V1 = Schema(
-    "sample",
-    "1.0",
-    (
-        Column("id", csvimport.text(10)),
-        Column("email", csvimport.email),
-        Column("when", csvimport.timestamp),
-        Column("rating", csvimport.number(0, 1), required=False),
-        Column("note", csvimport.text(20), required=False),
-    ),
-    key="id",
-)
-V2 = Schema("sample", "2.0", (*V1.columns, Column("meta", csvimport.json_object(50), required=False)), key="id")
+
+class SampleRow(BaseModel):
+    """A row of the sample schema, v1."""
+
+    id: Annotated[str, Cell(cells.text(10))]
+    email: Annotated[str, Cell(cells.email)]
+    when: Annotated[datetime, Cell(cells.timestamp)]
+    rating: Annotated[float | None, Cell(cells.number(0, 1))] = None
+    note: Annotated[str | None, Cell(cells.text(20))] = None
+
+    @model_validator(mode="after")
+    def _no_rating_of_nothing(self) -> Self:
+        if self.rating == 0 and not self.note:
+            raise payloads.fault("a zero rating needs a note", field="note")
+        return self
+
+
+class SampleRowV2(SampleRow):
+    """v2 adds a metadata object."""
+
+    meta: Annotated[dict[str, object] | None, Cell(cells.json_object(50))] = None
+
+
+V1 = Schema("sample", "1.0", SampleRow, key=("id",))
+V2 = Schema("sample", "2.0", SampleRowV2, key=("id",))
 HEADER = b"id,email,when,rating,note\n"
 
 
-def _parse(data: bytes) -> csvimport.Parsed:
+def _parse(data: bytes) -> csvimport.Parsed[SampleRow]:
     return csvimport.parse(data, [V1, V2])
 
 
@@ -61,11 +76,11 @@ def test_oversized_files_are_rejected() -> None:
 
 def test_bom_crlf_and_quoted_newlines_are_read_as_written() -> None:
     parsed = _parse(b'\xef\xbb\xbfid,email,when,rating,note\r\na,X@Y.org,2026-01-02T10:00:00Z,1,"two\r\nlines"\r\n')
-    assert parsed.invalid == []
+    assert parsed.invalid == ()
     (row,) = parsed.valid
-    assert row.values["note"] == "two\r\nlines"
-    assert row.values["email"] == "x@y.org"
-    assert row.values["when"].isoformat() == "2026-01-02T10:00:00+00:00"
+    assert row.record.note == "two\r\nlines"
+    assert row.record.email == "x@y.org"
+    assert row.record.when.isoformat() == "2026-01-02T10:00:00+00:00"
 
 
 def test_row_errors_name_row_field_message_and_value() -> None:
@@ -79,7 +94,31 @@ def test_row_errors_name_row_field_message_and_value() -> None:
         (3, "note", "this note is far too long"),
         (4, "*", "c,ok@y.org"),
     ]
-    assert parsed.valid == []
+    assert parsed.valid == ()
+
+
+def test_a_rule_across_fields_quarantines_its_row_under_the_field_it_names() -> None:
+    parsed = _parse(HEADER + b"a,x@y.org,2026-01-01,0,\nb,x@y.org,2026-01-01,0,why\n")
+    assert [r.number for r in parsed.valid] == [3]
+    assert [(e.row, e.field, e.message) for r in parsed.invalid for e in r.errors] == [
+        (2, "note", "a zero rating needs a note")
+    ]
+
+
+def test_a_repeat_of_a_key_of_several_columns_names_them_all() -> None:
+    schema = Schema("sample", "1.0", SampleRow, key=("email", "when"))
+    data = HEADER + b"a,x@y.org,2026-01-01,,\nb,X@y.org,2026-01-01T00:00:00Z,,\n"
+    [repeat] = csvimport.parse(data, [schema]).invalid
+    assert [(e.field, e.message) for e in repeat.errors] == [
+        ("email", "duplicate (email, when) in this file (first at row 2)")
+    ]
+
+
+def test_quarantine_moves_named_rows_and_keeps_row_order() -> None:
+    parsed = _parse(HEADER + b"a,x@y.org,2026-01-01,,\nb,bad,2026-01-01,,\nc,z@y.org,2026-01-01,,\n")
+    moved = parsed.quarantine({2: [csvimport.RowError(2, "id", "taken", "a")]})
+    assert ([r.number for r in moved.valid], [r.number for r in moved.invalid]) == ([4], [2, 3])
+    assert moved.total == parsed.total == 3
 
 
 def test_duplicate_keys_in_one_file_are_quarantined() -> None:
@@ -100,11 +139,16 @@ def test_batches_and_quarantine_are_persisted_per_company(tmp_path: Path) -> Non
     parsed = _parse(data)
     uow = db.UnitOfWork(engine)
     with uow.begin() as session:
-        batch = imports.record_batch(session, company_id="acme", kind="sample", parsed=parsed, data=data, stored=1)
+        batch = imports.SqlImportBatches(session, company_id="acme").record(
+            kind="sample", parsed=parsed, data=data, stored=1
+        )
     with uow.begin() as session:
-        assert imports.get_batch(session, company_id="acme", batch_id=batch.batch_id) == batch
-        assert imports.get_batch(session, company_id="globex", batch_id=batch.batch_id) is None
-        assert [(e.row, e.field) for e in imports.row_errors(session, batch_id=batch.batch_id)] == [(3, "email")]
+        acme, globex = (imports.SqlImportBatches(session, company_id=c) for c in ("acme", "globex"))
+        assert acme.get(batch.batch_id) == batch
+        assert globex.get(batch.batch_id) is None
+        assert [(e.row, e.field) for e in acme.errors(batch.batch_id)] == [(3, "email")]
+        assert acme.newest(after=None, size=10) == [batch]
+        assert globex.newest(after=None, size=10) == []
     assert (batch.status, batch.rows_total, batch.rows_stored, batch.rows_quarantined) == (
         imports.COMPLETED_WITH_ERRORS,
         2,

@@ -6,23 +6,24 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.kintell.domain import schemas
-from services.kintell.domain.model import Person, SessionFacts, SessionType
+from services.kintell.domain import csv_schemas
+from services.kintell.domain.model import SessionFacts, SessionType
 from services.kit.connectors.csvimport import CsvRejected
+from services.kit.connectors.model import Person
 from tests.unit.kintell.samples import LANGUAGE_V1_0, LANGUAGE_V1_1, LEGACY, MENTORSHIP_V1_0, csv, language_row
 
 
 def _only_facts(data: bytes) -> SessionFacts:
-    parsed = schemas.parse(data)
+    parsed = csv_schemas.parse(data)
     assert not parsed.invalid, parsed.invalid
     [row] = parsed.valid
-    return schemas.facts_of(parsed.schema, row.values)
+    return row.record.facts()
 
 
 def test_language_v1_0_row_becomes_language_session_facts() -> None:
-    parsed = schemas.parse(csv(LANGUAGE_V1_0, language_row()))
+    parsed = csv_schemas.parse(csv(LANGUAGE_V1_0, language_row()))
     assert (parsed.schema.name, parsed.schema.version) == ("language_session", "1.0")
-    facts = schemas.facts_of(parsed.schema, parsed.valid[0].values)
+    facts = parsed.valid[0].record.facts()
     assert facts.session_type is SessionType.LANGUAGE
     assert facts.participant == Person("ada@example.org")
     assert facts.volunteer == Person("vol@corp.com")
@@ -35,9 +36,9 @@ def test_language_v1_0_row_becomes_language_session_facts() -> None:
 
 def test_language_v1_1_keeps_the_metadata_object() -> None:
     row = language_row() + ',"{""room"": ""blue"", ""n"": 2}"'
-    parsed = schemas.parse(csv(LANGUAGE_V1_1, row))
+    parsed = csv_schemas.parse(csv(LANGUAGE_V1_1, row))
     assert parsed.schema.version == "1.1"
-    assert schemas.facts_of(parsed.schema, parsed.valid[0].values).metadata == {"room": "blue", "n": 2}
+    assert parsed.valid[0].record.facts().metadata == {"room": "blue", "n": 2}
 
 
 def test_mentorship_v1_0_maps_mentor_focus_and_goals() -> None:
@@ -80,7 +81,7 @@ def test_legacy_export_converts_type_and_five_star_rating(
     ],
 )
 def test_legacy_field_rules(row: str, field: str, message: str) -> None:
-    [invalid] = schemas.parse(csv(LEGACY, row)).invalid
+    [invalid] = csv_schemas.parse(csv(LEGACY, row)).invalid
     assert [(e.field, message in e.message) for e in invalid.errors] == [(field, True)]
 
 
@@ -105,8 +106,8 @@ def test_legacy_field_rules(row: str, field: str, message: str) -> None:
     ],
 )
 def test_a_bad_field_quarantines_its_row_with_a_clear_error(values: dict[str, str], field: str, message: str) -> None:
-    parsed = schemas.parse(csv(LANGUAGE_V1_0, language_row("ok"), language_row(**{"session_id": "bad", **values})))
-    assert [r.values["session_id"] for r in parsed.valid] == ["ok"]
+    parsed = csv_schemas.parse(csv(LANGUAGE_V1_0, language_row("ok"), language_row(**{"session_id": "bad", **values})))
+    assert [r.record.facts().external_session_id for r in parsed.valid] == ["ok"]
     [invalid] = parsed.invalid
     assert invalid.number == 3
     assert [e.field for e in invalid.errors] == [field]
@@ -127,7 +128,7 @@ def test_a_same_day_date_only_completion_is_not_early() -> None:
 
 def test_mentorship_limits() -> None:
     rows = ('m-1,p@x.org,m@corp.com,2026-03-01,,30,,,"' + "f" * 256 + '",', "m-2,p@x.org,nobody,2026-03-01,,,,,,")
-    parsed = schemas.parse(csv(MENTORSHIP_V1_0, *rows))
+    parsed = csv_schemas.parse(csv(MENTORSHIP_V1_0, *rows))
     assert [[e.field for e in r.errors] for r in parsed.invalid] == [["focus_area"], ["mentor_email"]]
 
 
@@ -137,7 +138,7 @@ def test_metadata_must_be_a_small_json_object() -> None:
         language_row("b") + ",{nope",
         language_row("c") + ',"{""k"": ""' + "v" * 2000 + '""}"',
     )
-    parsed = schemas.parse(csv(LANGUAGE_V1_1, *rows))
+    parsed = csv_schemas.parse(csv(LANGUAGE_V1_1, *rows))
     assert [e.message for r in parsed.invalid for e in r.errors] == [
         "must be a JSON object",
         "is not valid JSON",
@@ -146,8 +147,8 @@ def test_metadata_must_be_a_small_json_object() -> None:
 
 
 def test_duplicate_session_ids_in_one_file_quarantine_the_later_rows() -> None:
-    parsed = schemas.parse(csv(LANGUAGE_V1_0, language_row("k-1"), language_row("k-2"), language_row("k-1")))
-    assert [r.values["session_id"] for r in parsed.valid] == ["k-1", "k-2"]
+    parsed = csv_schemas.parse(csv(LANGUAGE_V1_0, language_row("k-1"), language_row("k-2"), language_row("k-1")))
+    assert [r.record.facts().external_session_id for r in parsed.valid] == ["k-1", "k-2"]
     [duplicate] = parsed.invalid
     assert (duplicate.number, duplicate.errors[0].field) == (4, "session_id")
     assert "duplicate session_id in this file (first at row 2)" in duplicate.errors[0].message
@@ -173,4 +174,4 @@ def test_bom_crlf_and_quoted_newlines_are_read() -> None:
 )
 def test_file_level_faults_reject_the_whole_file(data: bytes, message: str) -> None:
     with pytest.raises(CsvRejected, match=message):
-        schemas.parse(data)
+        csv_schemas.parse(data)

@@ -1,0 +1,127 @@
+"""CSV cell parsers: each reads one trimmed, non-empty cell or raises FieldInvalid with a message for
+people. JSON payload fields reuse them (fields.py), so a value means the same in a file and a webhook."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+from typing import TypeVar
+
+EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
+Parser = Callable[[str], object]
+E = TypeVar("E", bound=StrEnum)
+N = TypeVar("N", int, float)
+
+
+class FieldInvalid(ValueError):
+    """A parser's verdict on one value."""
+
+
+def text(max_length: int, *, min_length: int = 1) -> Callable[[str], str]:
+    """Free text of bounded length."""
+
+    def parse_text(value: str) -> str:
+        if not min_length <= len(value) <= max_length:
+            raise FieldInvalid(f"must be {min_length}-{max_length} characters (has {len(value)})")
+        return value
+
+    return parse_text
+
+
+def email(value: str) -> str:
+    """An e-mail address, normalised (trimmed, lower-cased), at most 255 characters."""
+    if len(value) > 255 or not EMAIL.match(value):
+        raise FieldInvalid("is not a valid e-mail address")
+    return value.lower()
+
+
+def timestamp(value: str) -> datetime:
+    """An ISO 8601 date-time (zone-less means UTC) or a YYYY-MM-DD date (midnight UTC), as UTC."""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise FieldInvalid("must be an ISO date-time or YYYY-MM-DD") from None
+    if len(value) == len("YYYY-MM-DD"):
+        parsed = datetime.combine(date.fromisoformat(value), time(0), UTC)
+    return parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def integer(low: int, high: int) -> Callable[[str], int]:
+    """A whole number in [low, high]."""
+
+    def parse_integer(value: str) -> int:
+        try:
+            number = int(value)
+        except ValueError:
+            raise FieldInvalid("must be a whole number") from None
+        return within(low, high)(number)
+
+    return parse_integer
+
+
+def number(low: float, high: float) -> Callable[[str], float]:
+    """A decimal number in [low, high]."""
+
+    def parse_number(value: str) -> float:
+        try:
+            parsed = float(value)
+        except ValueError:
+            raise FieldInvalid("must be a number") from None
+        return within(low, high)(parsed)
+
+    return parse_number
+
+
+def within(low: float, high: float) -> Callable[[N], N]:
+    """A check that a number lies in [low, high] (NaN, which compares false with everything, does not)."""
+    label = f"must be between {low:g} and {high:g}"
+
+    def check(value: N) -> N:
+        if not low <= value <= high:
+            raise FieldInvalid(label)
+        return value
+
+    return check
+
+
+def choice(kind: type[E]) -> Callable[[str], E]:
+    """One of an enumeration's values (case-insensitive)."""
+
+    def parse_choice(value: str) -> E:
+        try:
+            return kind(value.lower())
+        except ValueError:
+            raise FieldInvalid(f"must be one of {', '.join(kind)}") from None
+
+    return parse_choice
+
+
+def listing(max_length: int) -> Callable[[str], tuple[str, ...]]:
+    """A comma-separated list (in one quoted field), at most `max_length` characters."""
+
+    def parse_listing(value: str) -> tuple[str, ...]:
+        if len(value) > max_length:
+            raise FieldInvalid(f"must be at most {max_length} characters")
+        return tuple(item.strip() for item in value.split(",") if item.strip())
+
+    return parse_listing
+
+
+def json_object(max_length: int) -> Callable[[str], dict[str, object]]:
+    """A JSON object given as text."""
+
+    def parse_json(value: str) -> dict[str, object]:
+        if len(value) > max_length:
+            raise FieldInvalid(f"must be at most {max_length} characters")
+        try:
+            parsed = json.loads(value)
+        except json.JSONDecodeError:
+            raise FieldInvalid("is not valid JSON") from None
+        if not isinstance(parsed, dict):
+            raise FieldInvalid("must be a JSON object")
+        return parsed
+
+    return parse_json
