@@ -11,8 +11,6 @@ from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
 from services.kit.config import ServiceConfig
-from services.kit.messaging import events
-from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from services.safety import bootstrap
 from teei.common.v1 import types_pb2
@@ -21,8 +19,6 @@ from teei.safety.v1 import safety_pb2, safety_pb2_grpc
 ACME = tenant("acme")
 GLOBEX = tenant("globex")
 RITA = tenant("acme", subject="rita@acme.example")
-# Headers a caller might add to claim another identity; only the validated token names the reviewer.
-FORGED_IDENTITY = (("x-teei-principal", "mallory@acme.example"), ("x-user-id", "mallory@acme.example"))
 TOXIC = "you are such an idiot"
 FEEDBACK = types_pb2.TEXT_SOURCE_TYPE_BUDDY_FEEDBACK
 if TYPE_CHECKING:
@@ -224,21 +220,6 @@ async def test_decisions_complete_once_and_a_second_decision_is_a_conflict(safet
     assert _reason(error) == "REVIEW_ALREADY_DECIDED"
     stored = (await safety.GetReview(safety_pb2.GetReviewRequest(review_id=review_id), metadata=ACME)).review
     assert stored == approved
-
-
-async def test_the_reviewer_is_the_token_subject_whatever_headers_claim(service_config: ServiceConfig) -> None:
-    service = bootstrap.build(service_config)
-    async with running(service) as (_, channel):
-        safety = safety_pb2_grpc.SafetyServiceStub(channel)
-        review_id = (await safety.ScreenText(_screen(TOXIC), metadata=ACME)).summary.review_id
-        request = safety_pb2.DecideReviewRequest(review_id=review_id, decision=safety_pb2.REVIEW_DECISION_REJECT)
-        decided = (await safety.DecideReview(request, metadata=(*RITA, *FORGED_IDENTITY))).review
-    assert decided.reviewer == "rita@acme.example"
-    assert [a.reviewer for a in decided.history] == ["rita@acme.example"]
-    assert service.engine is not None
-    with db.UnitOfWork(service.engine).begin() as session:
-        [completed] = [e for e in events.pending(session) if e.type == "safety.review.completed"]
-    assert events.payload_of(completed).reviewer == "rita@acme.example"
 
 
 async def test_list_filters(safety: Stub) -> None:
