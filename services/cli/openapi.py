@@ -14,6 +14,7 @@ from google.protobuf import descriptor, descriptor_pb2, descriptor_pool
 
 from services.cli.openapi_schema import DESCRIPTOR_SET, OUT_DIR, UUID_FIELDS, UUID_PATTERN, Builder, load_pool
 from services.cli.spec import REPO_ROOT
+from services.kit.grpc import unbuilt
 
 # Callers (the edge renderer, contract tests) read the id fields and their pattern from here too.
 __all__ = [
@@ -29,14 +30,15 @@ __all__ = [
 
 
 def unbuilt_methods(services_dir: Path = REPO_ROOT / "services") -> frozenset[str]:
-    """Full names of the RPCs whose behaviour is not built: a servicer method inherited, not overridden,
-    from the generated base class (it answers UNIMPLEMENTED), and every method of a service no servicer
+    """Full names of the RPCs whose behaviour is not built: a servicer method inherited from the generated
+    base class or declared `NotBuilt` (both answer UNIMPLEMENTED), and every method of a service no servicer
     of a `*api.py` module under `services/` (sub-packages included) serves."""
     built: set[str] = set()
     for base, servicer in _servicers(services_dir):
         service = _service_of(base)
         for name in service.methods_by_name:
-            if getattr(servicer, name, None) is not getattr(base, name, None):
+            method = getattr(servicer, name, None)
+            if method is not getattr(base, name, None) and not unbuilt.is_not_built(method):
                 built.add(f"{service.full_name}.{name}")
     pool, _ = load_pool()
     every = {m.full_name for s in teei_services(pool, _file_names(DESCRIPTOR_SET)) for m in s.methods}
@@ -114,11 +116,11 @@ def generate(out_dir: Path = OUT_DIR, descriptor_set: Path = DESCRIPTOR_SET) -> 
     """Writes one spec per service, the merged spec and index.md; returns the files written."""
     pool, comments = load_pool(descriptor_set)
     services = teei_services(pool, _file_names(descriptor_set))
-    unbuilt = unbuilt_methods()
+    not_built = unbuilt_methods()
     out_dir.mkdir(parents=True, exist_ok=True)
-    merged, written, rows = Builder(comments, unbuilt), [], []
+    merged, written, rows = Builder(comments, not_built), [], []
     for service in services:
-        single = Builder(comments, unbuilt)
+        single = Builder(comments, not_built)
         single.add_service(service)
         merged.add_service(service)
         short = service.full_name.split(".")[1]

@@ -74,6 +74,12 @@ class PermissionDenied(DomainError):
     reason = "PERMISSION_DENIED"
 
 
+class Unimplemented(DomainError):
+    """The contract declares the RPC but its behaviour is not built yet (HTTP 501)."""
+
+    reason = "UNIMPLEMENTED"
+
+
 class Unavailable(DomainError):
     """A dependency or the service itself is temporarily unavailable; retry later."""
 
