@@ -130,22 +130,3 @@ class SqlImportBatches:
 def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:
     errors = json.dumps([vars(error) for error in row.errors])
     return {"batch_id": batch_id, "row_number": row.number, "raw": json.dumps(dict(row.raw)), "errors": errors}
-
-
-def create_tables(op: Any) -> None:
-    """For a connector's Alembic migration (revisions written before their DDL was inlined)."""
-    op.create_table(*_copy(batches))
-    op.create_index("ix_import_batches_company_id", "import_batches", ["company_id"])
-    op.create_table(*_copy(quarantine))
-
-
-def drop_tables(op: Any) -> None:
-    """Reverts create_tables."""
-    op.drop_table("quarantined_rows")
-    op.drop_index("ix_import_batches_company_id", "import_batches")
-    op.drop_table("import_batches")
-
-
-def _copy(table: sa.Table) -> list[Any]:
-    columns: list[Any] = [c._copy() for c in table.columns]
-    return [table.name, *columns]
