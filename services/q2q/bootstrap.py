@@ -64,8 +64,7 @@ def build(
     on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
     if screener is not None and retrier is not None:
         on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
-    # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier)  # type: ignore[abstract]
+    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier)
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
     return Service(
         name=NAME,

@@ -11,6 +11,7 @@ from typing import Any
 
 import grpc
 
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.security.tenancy import current_bearer, current_tenant
 from services.q2q import handlers, queries, wire
 from services.q2q.repository import Q2qUnitOfWork
@@ -22,6 +23,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
     """Serves taxonomy, classification, listing and manual scores."""
+
+    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
+    ExportSubjectData = NotBuilt("privacy export")
+    EraseSubjectData = NotBuilt("privacy erasure")
 
     def __init__(
         self, *, uow: Q2qUnitOfWork, screening: handlers.ScreeningParts, retrier: ScreeningRetrier | None = None

@@ -7,6 +7,7 @@ from typing import Any
 
 import grpc
 
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.security.tenancy import current_principal, current_tenant
 from services.safety import handlers, queries, wire
 from services.safety.domain import commands
@@ -18,6 +19,10 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
     """Serves screening, flags and the review queue."""
+
+    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
+    ExportSubjectData = NotBuilt("privacy export")
+    EraseSubjectData = NotBuilt("privacy erasure")
 
     def __init__(self, *, uow: SafetyUnitOfWork) -> None:
         self._uow = uow
