@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.cli import spec
-from services.gateway import bootstrap, handlers
+from services.gateway import bootstrap, handlers, queries
 from services.gateway.domain.commands import MintToken, RegisterClient, RotateKeys
 from services.gateway.domain.keys import ALGORITHMS
 from services.gateway.domain.tokens import ROLES
@@ -97,7 +97,7 @@ def run_list(args: argparse.Namespace, gateway: bootstrap.Gateway) -> int:
     """Prints every key."""
     now = handlers.utc_now()
     print(f"{'kid':<44} {'alg':<6} {'state':<8} {'published':<9} created / activated / retired")
-    for key in handlers.list_keys(uow=gateway.uow):
+    for key in queries.list_keys(uow=gateway.uow):
         times = " / ".join(
             t.isoformat(timespec="seconds") if t else "-" for t in (key.created_at, key.activated_at, key.retired_at)
         )
@@ -129,7 +129,7 @@ def run_create_client(args: argparse.Namespace, gateway: bootstrap.Gateway) -> i
 
 def run_list_clients(args: argparse.Namespace, gateway: bootstrap.Gateway) -> int:
     """Prints the clients of one company."""
-    for client in handlers.list_clients(args.tenant, uow=gateway.uow):
+    for client in queries.list_clients(args.tenant, uow=gateway.uow):
         state = "disabled" if client.disabled else "enabled"
         print(f"{client.client_id}\t{client.role}\t{' '.join(sorted(client.scopes))}\t{state}")
     return 0

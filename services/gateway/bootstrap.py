@@ -10,16 +10,21 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.gateway import handlers, sso, sso_config
+from services.gateway import handlers
+from services.gateway.domain import keys as ring
+from services.gateway.domain.commands import RotateKeys
 from services.gateway.domain.keys import KeyPolicy
 from services.gateway.domain.tokens import TokenSettings
 from services.gateway.grpc_api import GatewayServicer
-from services.gateway.keycrypto import KeySealer, load_kek
-from services.gateway.keyring import KeyRing
-from services.gateway.oidc import OidcClient
-from services.gateway.operations_api import NatsLink, OperationsServicer
-from services.gateway.repository import SqlGatewayUnitOfWork
+from services.gateway.keys.ring import KeyRing
+from services.gateway.keys.sealing import KeySealer, load_kek
+from services.gateway.operations.grpc_api import OperationsServicer
+from services.gateway.operations.link import NatsLink
+from services.gateway.repository import GatewayUnitOfWork, SqlGatewayUnitOfWork
 from services.gateway.settings import GatewayConfig
+from services.gateway.sso import config as sso_config
+from services.gateway.sso.flow import SsoParts
+from services.gateway.sso.oidc import OidcClient
 from services.kit import config as config_module
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
@@ -67,9 +72,26 @@ def open_gateway(
     policy = policy or KeyPolicy()
     uow = SqlGatewayUnitOfWork(db.UnitOfWork(engine))
     sealer = KeySealer(load_kek(settings.key_encryption_key, var_dir))
-    handlers.ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
+    ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
     keys = KeyRing(uow, sealer, clock=clock, policy=policy)
     return Gateway(engine, uow, sealer, keys, settings.token_settings(), policy, settings.signing_algorithm)
+
+
+def ensure_keys(
+    *, uow: GatewayUnitOfWork, sealer: KeySealer, policy: KeyPolicy, clock: Clock, algorithm: str = "RS256"
+) -> None:
+    """A fresh ring gets an active key and a next key (two forced rotations); an initialised ring is left alone."""
+    for _ in range(2):
+        if _ring_ready(uow):
+            return
+        command = RotateKeys(algorithm=algorithm, force=True)
+        handlers.rotate_keys(command, uow=uow, sealer=sealer, policy=policy, clock=clock)
+
+
+def _ring_ready(uow: GatewayUnitOfWork) -> bool:
+    with uow.begin() as repo:
+        keys = repo.keys.all()
+    return ring.active_key(keys) is not None and ring.next_key(keys) is not None
 
 
 def build(
@@ -89,11 +111,10 @@ def build(
         database_url(config), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
     )
     oidc = oidc or OidcClient()
-    parts = sso.SsoParts(
+    parts = SsoParts(
         settings=providers, oidc=oidc, uow=gateway.uow, keys=gateway.keys, tokens=gateway.settings, clock=clock
     )
-    # Abstract for mypy only: RPCs not built yet inherit the generated UNIMPLEMENTED answer.
-    servicer = GatewayServicer(  # type: ignore[abstract]
+    servicer = GatewayServicer(
         uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts
     )
     registrations = [

@@ -1,11 +1,10 @@
-"""One function per command: load → call the domain → commit (one unit of work)."""
+"""One function per command: load → call the domain → commit (one unit of work); signing reads the key ring."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 from services.gateway.domain import clients as client_rules
 from services.gateway.domain import keys as ring
@@ -20,9 +19,10 @@ from services.gateway.domain.errors import (
 )
 from services.gateway.domain.keys import KeyPolicy, KeyState, SigningKey
 from services.gateway.domain.sso import Identity
-from services.gateway.domain.tokens import IssuedToken, TokenSettings, access_claims
-from services.gateway.keycrypto import KeySealer, generate
-from services.gateway.keyring import KeyRing
+from services.gateway.domain.tokens import AccessClaims, IssuedToken, TokenSettings, access_claims
+from services.gateway.keys.crypto import generate
+from services.gateway.keys.ring import KeyRing
+from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import DuplicateClient, GatewayUnitOfWork
 
 Clock = Callable[[], datetime]
@@ -39,12 +39,12 @@ def rotate_keys(
     """Promotes the next key, retires the active one and publishes a new next key; returns the ring."""
     now = clock()
     pair = generate(command.algorithm)  # outside the transaction: RSA generation takes a while
-    with uow.begin() as store:
-        plan = ring.plan_rotation(store.keys.all(), now=now, policy=policy, force=command.force)
+    with uow.begin() as repo:
+        plan = ring.plan_rotation(repo.keys.all(), now=now, policy=policy, force=command.force)
         # Retire before promoting: the database allows one active key at a time.
         for changed in (plan.retire, plan.promote):
             if changed is not None:
-                store.keys.update(changed)
+                repo.keys.update(changed)
         fresh = SigningKey(
             kid=pair.kid,
             algorithm=pair.algorithm,
@@ -54,26 +54,8 @@ def rotate_keys(
             created_at=now,
             activated_at=now if plan.new_key_state is KeyState.ACTIVE else None,
         )
-        store.keys.add(fresh)
-        return store.keys.all()
-
-
-def ensure_keys(
-    *, uow: GatewayUnitOfWork, sealer: KeySealer, policy: KeyPolicy, clock: Clock = utc_now, algorithm: str = "RS256"
-) -> None:
-    """A fresh ring gets an active key and a next key; an initialised ring is left alone."""
-    for _ in range(2):
-        with uow.begin() as store:
-            keys = store.keys.all()
-        if ring.active_key(keys) and ring.next_key(keys):
-            return
-        rotate_keys(RotateKeys(algorithm=algorithm, force=True), uow=uow, sealer=sealer, policy=policy, clock=clock)
-
-
-def list_keys(*, uow: GatewayUnitOfWork) -> list[SigningKey]:
-    """Every key, newest first."""
-    with uow.begin() as store:
-        return store.keys.all()
+        repo.keys.add(fresh)
+        return repo.keys.all()
 
 
 def register_client(command: RegisterClient, *, uow: GatewayUnitOfWork, clock: Clock = utc_now) -> tuple[Client, str]:
@@ -88,17 +70,11 @@ def register_client(command: RegisterClient, *, uow: GatewayUnitOfWork, clock: C
         now=clock(),
     )
     try:
-        with uow.begin() as store:
-            store.clients.add(client)
+        with uow.begin() as repo:
+            repo.clients.add(client)
     except DuplicateClient as exc:
         raise ClientExists("a client with this id exists", metadata={"client_id": client.client_id}) from exc
     return client, secret
-
-
-def list_clients(company_id: str, *, uow: GatewayUnitOfWork) -> list[Client]:
-    """The clients of one company."""
-    with uow.begin() as store:
-        return store.clients.list(company_id=company_id)
 
 
 def issue_token(
@@ -156,8 +132,8 @@ def sign_in(identity: Identity, *, keys: KeyRing, settings: TokenSettings, clock
 def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Client:
     if not client_id or not secret:
         raise InvalidClient("client authentication is required")
-    with uow.begin() as store:
-        client = store.clients.get(client_id)
+    with uow.begin() as repo:
+        client = repo.clients.get(client_id)
     if client is None:
         client_rules.burn_time(secret)
         raise InvalidClient("client authentication failed")
@@ -166,6 +142,6 @@ def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Cli
     return client
 
 
-def _issued(token: str, claims: dict[str, Any]) -> IssuedToken:
-    lifetime = int(claims["exp"]) - int(claims["iat"])
+def _issued(token: str, claims: AccessClaims) -> IssuedToken:
+    lifetime = claims["exp"] - claims["iat"]
     return IssuedToken(access_token=token, expires_in=lifetime, scope=claims.get("scope", ""), claims=claims)

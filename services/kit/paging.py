@@ -43,14 +43,15 @@ def page_request(
     *,
     scope: Sequence[str],
     invalid: type[InvalidArgument] = InvalidArgument,
+    max_size: int = MAX_PAGE_SIZE,
 ) -> PageRequest:
-    """The page a request asks for: 0 means the default size, above the cap means the cap.
+    """The page a request asks for: 0 means the default size, above the cap (`max_size`) means the cap.
 
     A negative size, or a token that was not issued for this listing (`scope`), raises `invalid`.
     """
     if page_size < 0:
         raise invalid("page_size must not be negative", violations=[FieldViolation("page_size", "must be 0 or more")])
-    size = min(page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+    size = min(page_size or DEFAULT_PAGE_SIZE, max_size)
     scope_key = tuple(scope)
     return PageRequest(size, decode(page_token, scope=scope_key, invalid=invalid) if page_token else None, scope_key)
 

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import NotRequired, TypedDict
 
 from services.gateway.domain.keys import MAX_TOKEN_LIFETIME
 
@@ -26,6 +26,22 @@ class TokenSettings:
             raise ValueError(f"token lifetime must be between 1 s and {MAX_TOKEN_LIFETIME}")
 
 
+class AccessClaims(TypedDict):
+    """The payload of an access token."""
+
+    iss: str
+    aud: str
+    sub: str
+    role: str
+    iat: int
+    nbf: int
+    exp: int
+    jti: str
+    company: NotRequired[str]  # the tenant; super admins have none
+    email: NotRequired[str]
+    scope: NotRequired[str]
+
+
 @dataclass(frozen=True)
 class IssuedToken:
     """A signed access token and what the client is told about it."""
@@ -33,7 +49,7 @@ class IssuedToken:
     access_token: str
     expires_in: int
     scope: str
-    claims: dict[str, Any]
+    claims: AccessClaims
 
 
 def access_claims(
@@ -46,13 +62,13 @@ def access_claims(
     settings: TokenSettings,
     now: datetime,
     lifetime: timedelta | None = None,
-) -> dict[str, Any]:
+) -> AccessClaims:
     """The JWT payload; `company` is the tenant and the only source of it downstream."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     issued = int(now.timestamp())
     ttl = settings.lifetime if lifetime is None else min(lifetime, MAX_TOKEN_LIFETIME)
-    claims: dict[str, Any] = {
+    claims: AccessClaims = {
         "iss": settings.issuer,
         "aud": settings.audience,
         "sub": subject,

@@ -14,10 +14,11 @@ from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
-from services.gateway import bootstrap, handlers, keycrypto
+from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import RegisterClient
 from services.kit.config import ServiceConfig
 from services.kit.persistence import db
+from services.kit.security import jose
 from services.kit.security.auth import CachedJwks, TokenValidator
 from services.kit.testing import running, tenant
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
@@ -78,7 +79,7 @@ async def test_jwks_publishes_active_and_next_public_keys_with_cache_control(
     for key in keys:
         assert (key.kty, key.use, key.alg, key.e) == ("RSA", "sig", "RS256", "AQAB")
         as_dict = json_format.MessageToDict(key, preserving_proto_field_name=True)
-        assert key.kid == keycrypto.thumbprint(as_dict)
+        assert key.kid == jose.thumbprint(as_dict)
         assert len(base64.urlsafe_b64decode(key.n + "==")) == 256
 
 

@@ -23,7 +23,7 @@ from grpc_status import rpc_status
 from joserfc.jwk import RSAKey
 
 from services.gateway import bootstrap
-from services.gateway.oidc import OidcClient
+from services.gateway.sso.oidc import OidcClient
 from services.kit.config import ServiceConfig
 from services.kit.persistence import db
 from services.kit.security.auth import CachedJwks, Principal, TokenValidator

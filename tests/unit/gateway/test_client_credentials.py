@@ -6,7 +6,7 @@ import jwt
 import pytest
 import sqlalchemy as sa
 
-from services.gateway import handlers
+from services.gateway import handlers, queries
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain import clients
 from services.gateway.domain.commands import IssueToken, MintToken, RegisterClient
@@ -20,7 +20,7 @@ from services.gateway.domain.errors import (
     UnsupportedGrantType,
 )
 from services.gateway.domain.tokens import IssuedToken
-from services.gateway.repository import oauth_clients
+from services.gateway.tables import oauth_clients
 from tests.unit.gateway.conftest import FakeClock, register, validator_for
 
 
@@ -120,8 +120,8 @@ def test_registration_is_validated_and_unique(gateway: Gateway) -> None:
     with pytest.raises(InvalidClientSpec) as caught:
         handlers.register_client(bad, uow=gateway.uow)
     assert {v.field for v in caught.value.violations} == {"client_id", "company_id", "role", "scopes"}
-    assert [c.client_id for c in handlers.list_clients("acme", uow=gateway.uow)] == ["acme-sync"]
-    assert handlers.list_clients("globex", uow=gateway.uow) == []
+    assert [c.client_id for c in queries.list_clients("acme", uow=gateway.uow)] == ["acme-sync"]
+    assert queries.list_clients("globex", uow=gateway.uow) == []
 
 
 def test_hash_rejects_foreign_formats() -> None:

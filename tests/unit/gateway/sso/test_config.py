@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 import yaml
 
-from services.gateway import sso_config
 from services.gateway.domain import sso as rules
 from services.gateway.domain.sso import DomainGrant
-from services.gateway.oidc import ProviderMetadata
+from services.gateway.sso import config as sso_config
+from services.gateway.sso.oidc import ProviderMetadata
 from services.kit.config import ConfigError
 
 AZURE_TENANT = "72f988bf-86f1-41af-91ab-2d7cd011db47"
@@ -69,7 +69,7 @@ def test_a_preset_may_be_used_under_another_name_by_kind() -> None:
 
 @pytest.mark.parametrize("tenant", ["common", "organizations", "consumers", "Common"])
 def test_azure_multi_tenant_endpoints_are_refused(tenant: str) -> None:
-    with pytest.raises(ConfigError, match="tenant_id must name one directory"):
+    with pytest.raises(ConfigError, match="SSO provider azure: tenant_id: must name one directory"):
         sso_config.provider("azure", _raw("azure", tenant_id=tenant), Path())
 
 
@@ -143,18 +143,31 @@ def test_no_file_means_sso_is_off() -> None:
     [
         ({"client_secret": None}, "client_secret: expected a non-empty string"),
         ({"client_secret_file": "missing.txt"}, "exactly one of client_secret and client_secret_file"),
-        ({"redirect_uri": "http://api.example.com/cb"}, "must be an absolute https URL"),
-        ({"allowed_redirect_uris": ["https://app.example.com/#x"]}, "must be an absolute https URL"),
-        ({"domains": {}}, "at least one e-mail domain"),
-        ({"domains": {"acme.com": {"tenant": "acme", "role": "super_admin"}}}, "role must be one of"),
-        ({"domains": {"acme.com": {"tenant": "Acme Corp"}}}, "tenant must be lower-case"),
-        ({"domains": {"ACME.com": {"tenant": "acme"}}}, "not a lower-case e-mail domain"),
-        ({"kind": "saml"}, "kind must be google, azure or oidc"),
+        ({"redirect_uri": "http://api.example.com/cb"}, "redirect_uri: must be an absolute https URL"),
+        ({"allowed_redirect_uris": ["https://app.example.com/#x"]}, "allowed_redirect_uris.0: must be an absolute https"),
+        ({"domains": {}}, "domains: must map at least one e-mail domain"),
+        ({"domains": {"acme.com": {"tenant": "acme", "role": "super_admin"}}}, "domains.acme.com.role: must be one of"),
+        ({"domains": {"acme.com": {"tenant": "Acme Corp"}}}, "domains.acme.com.tenant: must be lower-case"),
+        ({"domains": {"ACME.com": {"tenant": "acme"}}}, "domains.ACME.com: not a lower-case e-mail domain"),
+        ({"kind": "saml"}, "kind: must be google, azure or oidc"),
     ],
 )
 def test_mistakes_fail_at_start_naming_provider_and_setting(change: dict[str, Any], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         sso_config.provider("google", {**_raw("google"), **change}, Path())
+
+
+def test_unknown_settings_are_refused_and_every_mistake_is_named(tmp_path: Path) -> None:
+    """A misspelt setting is not silently ignored; all mistakes of the file are reported at once."""
+    corp = _raw("corp", issuer="https://id.example.org", client_secret_fiel="x", scope=7)
+    document = {"providers": {"corp": corp}, "login_ttl": 600}
+    with pytest.raises(ConfigError) as caught:
+        sso_config.load(_write(tmp_path, document))
+    assert set(str(caught.value).split("; ")) == {
+        "TEEI_SSO_CONFIG: login_ttl: unknown setting",
+        "SSO provider corp: scope: expected a non-empty string",
+        "SSO provider corp: client_secret_fiel: unknown setting",
+    }
 
 
 def test_custom_provider_needs_an_issuer(tmp_path: Path) -> None:

@@ -17,13 +17,13 @@ import jwt
 from services.gateway.domain.errors import CodeExchangeFailed, SsoProviderUnavailable
 from services.gateway.domain.sso import Provider
 from services.kit import logs
+from services.kit.security import jose
 
 log = logs.get_logger(__name__)
 
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_DOCUMENT_BYTES = 1024 * 1024
 _OAUTH_ERROR = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$")  # RFC 6749 error-code characters
-_KEY_TYPES = {"RS256": "RSA", "ES256": "EC"}
 Clock = Callable[[], float]
 
 
@@ -165,22 +165,10 @@ def _id_token(provider: Provider, response: httpx.Response) -> str:
 
 
 def _select(entries: list[Any], kid: str | None, alg: str) -> jwt.PyJWK | None:
-    """The signing key named `kid` (or the only key of `alg`'s type when the token names none)."""
-    candidates = [
-        entry
-        for entry in entries
-        if isinstance(entry, dict)
-        and entry.get("kty") == _KEY_TYPES.get(alg)
-        and entry.get("use", "sig") == "sig"
-        and entry.get("alg", alg) == alg
-        and (kid is None or entry.get("kid") == kid)
-    ]
-    if len(candidates) != 1:
-        return None
-    try:
-        return jwt.PyJWK(dict(candidates[0]), algorithm=alg)
-    except jwt.PyJWTError:
-        return None
+    """The signing key named `kid` (or the only key for `alg` when the token names none)."""
+    named = [entry for entry in entries if isinstance(entry, dict) and (kid is None or entry.get("kid") == kid)]
+    usable = [key for key in (jose.import_jwk(entry, alg=alg) for entry in named) if key is not None]
+    return usable[0] if len(usable) == 1 else None
 
 
 def _json_object(provider: Provider, response: httpx.Response) -> Mapping[str, Any]:

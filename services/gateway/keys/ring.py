@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from services.gateway.domain import keys as ring
 from services.gateway.domain.errors import NoSigningKey
 from services.gateway.domain.keys import KeyPolicy, SigningKey
-from services.gateway.keycrypto import KeySealer, PrivateKey, sign_jwt
+from services.gateway.keys.crypto import sign_jwt
+from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import GatewayUnitOfWork
+from services.kit.security.jose import PrivateKey
 
 Clock = Callable[[], datetime]
 
@@ -48,7 +49,7 @@ class KeyRing:
         now = self._clock()
         return ring.published(self._keys(now), now, self.policy)
 
-    def sign(self, claims: dict[str, Any]) -> str:
+    def sign(self, claims: Mapping[str, object]) -> str:
         """The claims signed with the active key."""
         key = ring.active_key(self._keys(self._clock()))
         if key is None:
@@ -65,8 +66,8 @@ class KeyRing:
             snapshot = self._snapshot
             # A clock that moved backwards also refreshes: never trust a snapshot from "the future".
             if snapshot is None or not snapshot.loaded_at <= now < snapshot.loaded_at + self._ttl:
-                with self._uow.begin() as store:
-                    snapshot = _Snapshot(keys=store.keys.all(), loaded_at=now)
+                with self._uow.begin() as repo:
+                    snapshot = _Snapshot(keys=repo.keys.all(), loaded_at=now)
                 self._snapshot = snapshot
             return snapshot.keys
 

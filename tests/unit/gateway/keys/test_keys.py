@@ -12,19 +12,21 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.gateway import bootstrap, handlers, keycrypto
+from services.gateway import bootstrap, handlers, queries
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain.commands import RotateKeys
 from services.gateway.domain.errors import KeyUnsealFailed, RotationTooEarly
 from services.gateway.domain.keys import MAX_TOKEN_LIFETIME, KeyState
-from services.gateway.keyring import KeyRing
-from services.gateway.repository import signing_keys
+from services.gateway.keys import crypto, sealing
+from services.gateway.keys.ring import KeyRing
+from services.gateway.tables import signing_keys
 from services.kit.persistence import db
+from services.kit.security import jose
 from tests.unit.gateway.conftest import ENVIRON, FakeClock
 
 
 def _states(gateway: Gateway) -> dict[str, KeyState]:
-    return {key.kid: key.state for key in handlers.list_keys(uow=gateway.uow)}
+    return {key.kid: key.state for key in queries.list_keys(uow=gateway.uow)}
 
 
 def _rotate(gateway: Gateway, clock: FakeClock, *, force: bool = False, algorithm: str = "RS256") -> None:
@@ -32,28 +34,11 @@ def _rotate(gateway: Gateway, clock: FakeClock, *, force: bool = False, algorith
     handlers.rotate_keys(command, uow=gateway.uow, sealer=gateway.sealer, policy=gateway.policy, clock=clock)
 
 
-def test_rfc7638_thumbprint_example() -> None:
-    """The RSA example key of RFC 7638 section 3.1 has the thumbprint the RFC states."""
-    jwk = {
-        "kty": "RSA",
-        "n": (
-            "0vx7agoebGcQSuuPiLJXZptN9nndrQmbXEps2aiAFbWhM78LhWx4cbbfAAtVT86zwu1RK7aPFFxuhDR1L6tSoc_BJECPebWKRXjB"
-            "ZCiFV4n3oknjhMstn64tZ_2W-5JsGY4Hc5n9yBXArwl93lqt7_RN5w6Cf0h4QyQ5v-65YGjQR0_FDW2QvzqY368QQMicAtaSqzs8"
-            "KJZgnYb9c7d0zgdAZHzu6qMQvRL5hajrn1n91CbOpbISD08qNLyrdkt-bFTWhAI4vMQFh6WeZu0fM4lFd2NcRwr3XPksINHaQ-G_"
-            "xBniIqbw0Ls1jF44-csFCur-kEgU8awapJzKnqDKgw"
-        ),
-        "e": "AQAB",
-        "alg": "RS256",
-        "kid": "2011-04-29",
-    }
-    assert keycrypto.thumbprint(jwk) == "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
-
-
 @pytest.mark.parametrize(("algorithm", "kty"), [("RS256", "RSA"), ("ES256", "EC")])
 def test_generated_keys_are_named_by_their_thumbprint(algorithm: str, kty: str) -> None:
-    pair = keycrypto.generate(algorithm)
+    pair = crypto.generate(algorithm)
     assert pair.public_jwk["kty"] == kty
-    assert pair.public_jwk["kid"] == pair.kid == keycrypto.thumbprint(pair.public_jwk)
+    assert pair.public_jwk["kid"] == pair.kid == jose.thumbprint(pair.public_jwk)
     assert {"d", "p", "q"}.isdisjoint(pair.public_jwk)
     if kty == "RSA":
         modulus = base64.urlsafe_b64decode(pair.public_jwk["n"] + "==")
@@ -76,7 +61,7 @@ def test_private_keys_are_encrypted_at_rest(gateway: Gateway) -> None:
 
 
 def test_another_key_encryption_key_cannot_sign(gateway: Gateway, clock: FakeClock) -> None:
-    wrong = keycrypto.KeySealer(b"w" * 32)
+    wrong = sealing.KeySealer(b"w" * 32)
     ring = KeyRing(gateway.uow, wrong, clock=clock, policy=gateway.policy)
     with pytest.raises(KeyUnsealFailed):
         ring.sign({"sub": "x"})
@@ -97,7 +82,7 @@ def test_rotation_promotes_next_only_after_a_cache_period(gateway: Gateway, cloc
 
 def test_forced_rotation_skips_the_wait(gateway: Gateway, clock: FakeClock) -> None:
     _rotate(gateway, clock, force=True, algorithm="ES256")
-    upcoming = next(key for key in handlers.list_keys(uow=gateway.uow) if key.state is KeyState.NEXT)
+    upcoming = next(key for key in queries.list_keys(uow=gateway.uow) if key.state is KeyState.NEXT)
     assert upcoming.algorithm == "ES256"
     assert sorted(_states(gateway).values()) == [KeyState.ACTIVE, KeyState.NEXT, KeyState.RETIRED]
 
@@ -135,7 +120,7 @@ def test_dev_key_encryption_key_is_generated_private_and_reused(tmp_path: Path, 
     environ = {name: value for name, value in ENVIRON.items() if name != "TEEI_KEY_ENCRYPTION_KEY"}
     url = db.sqlite_url(tmp_path / "gateway.db")
     first = bootstrap.open_gateway(url, tmp_path, environ=environ, clock=clock)
-    kek_file = tmp_path / keycrypto.KEK_FILE
+    kek_file = tmp_path / sealing.KEK_FILE
     assert stat.S_IMODE(os.stat(kek_file).st_mode) == 0o600
     first.engine.dispose()
     second = bootstrap.open_gateway(url, tmp_path, environ=environ, clock=clock)
@@ -151,10 +136,10 @@ def test_key_encryption_key_from_a_file(tmp_path: Path, clock: FakeClock) -> Non
     environ = {"TEEI_KEY_ENCRYPTION_KEY_FILE": str(secret_file)}
     opened = bootstrap.open_gateway(db.sqlite_url(tmp_path / "g.db"), tmp_path, environ=environ, clock=clock)
     try:
-        assert not (tmp_path / keycrypto.KEK_FILE).exists()
-        kid = handlers.list_keys(uow=opened.uow)[0].kid
-        sealed = handlers.list_keys(uow=opened.uow)[0].sealed_private_key
-        assert keycrypto.KeySealer(b"f" * 32).unseal(kid, sealed) is not None
+        assert not (tmp_path / sealing.KEK_FILE).exists()
+        kid = queries.list_keys(uow=opened.uow)[0].kid
+        sealed = queries.list_keys(uow=opened.uow)[0].sealed_private_key
+        assert sealing.KeySealer(b"f" * 32).unseal(kid, sealed) is not None
     finally:
         opened.engine.dispose()
 
@@ -162,7 +147,7 @@ def test_key_encryption_key_from_a_file(tmp_path: Path, clock: FakeClock) -> Non
 @pytest.mark.parametrize("value", ["not base64 at all!", base64.b64encode(b"short").decode()])
 def test_malformed_key_encryption_key_is_refused(value: str) -> None:
     with pytest.raises(ValueError, match="TEEI_KEY_ENCRYPTION_KEY"):
-        keycrypto.parse_kek(value)
+        sealing.parse_kek(value)
 
 
 def test_jwks_document_has_only_public_members(gateway: Gateway) -> None:

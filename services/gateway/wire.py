@@ -1,25 +1,35 @@
-"""Reads an OAuth 2.0 token request from the raw REST body, the proto fields and an HTTP Basic header."""
+"""Proto ⇄ domain for the GatewayService RPCs: the OAuth token request (REST body, proto fields, HTTP
+Basic), the JWKS, SSO commands, and the HTTP bodies and headers of token answers and browser redirects."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import urllib.parse
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Iterable, Mapping
 
-from services.gateway.domain.commands import IssueToken
+from google.api import httpbody_pb2
+
+from services.gateway.domain.commands import CompleteSsoLogin, IssueToken, StartSsoLogin
 from services.gateway.domain.errors import InvalidClient, InvalidTokenRequest
+from services.gateway.domain.keys import SigningKey
+from services.gateway.domain.tokens import IssuedToken
 from services.kit.errors import FieldViolation
 from teei.gateway.v1 import gateway_pb2
 
 MAX_BODY_BYTES = 8 * 1024
 _FIELDS = ("grant_type", "client_id", "client_secret", "scope", "audience")
 _LIMITS = {"grant_type": 64, "client_id": 128, "client_secret": 256, "scope": 1024, "audience": 256}
+_JWK_FIELDS = tuple(gateway_pb2.Jwk.DESCRIPTOR.fields_by_name)
+# RFC 6749 section 5.1: token responses must not be cached.
+NO_STORE = (("cache-control", "no-store"), ("pragma", "no-cache"))
+# The edge turns these two headers into an HTTP 302 (initial metadata become response headers).
+HTTP_STATUS_HEADER = "x-teei-http-status"
 
 
-def parse(request: gateway_pb2.IssueTokenRequest, metadata: Mapping[str, str]) -> IssueToken:
+def issue_token(request: gateway_pb2.IssueTokenRequest, metadata: Mapping[str, str]) -> IssueToken:
     """The command; body values take precedence over fields, and Basic credentials may replace both."""
     values = {name: getattr(request, name) for name in _FIELDS}
     values.update(_body_values(request.body))
@@ -38,7 +48,56 @@ def parse(request: gateway_pb2.IssueTokenRequest, metadata: Mapping[str, str]) -
     return IssueToken(**values)
 
 
-def _body_values(body: Any) -> dict[str, str]:
+def issue_token_response(issued: IssuedToken) -> gateway_pb2.IssueTokenResponse:
+    """The token endpoint's answer to a gRPC caller."""
+    return gateway_pb2.IssueTokenResponse(
+        access_token=issued.access_token,
+        token_type="Bearer",  # noqa: S106 - the OAuth token type, not a secret
+        expires_in=issued.expires_in,
+        scope=issued.scope,
+    )
+
+
+def jwks_response(keys: Iterable[SigningKey]) -> gateway_pb2.GetJwksResponse:
+    """The published public keys."""
+    return gateway_pb2.GetJwksResponse(keys=[jwk(key.public_jwk) for key in keys])
+
+
+def jwk(public_jwk: Mapping[str, str]) -> gateway_pb2.Jwk:
+    """The wire form of one public key."""
+    return gateway_pb2.Jwk(**{name: public_jwk[name] for name in _JWK_FIELDS if name in public_jwk})
+
+
+def start_sso_login(request: gateway_pb2.SsoLoginRequest) -> StartSsoLogin:
+    """The command of a login request."""
+    return StartSsoLogin(provider=request.provider, redirect_uri=request.redirect_uri, login_hint=request.login_hint)
+
+
+def complete_sso_login(request: gateway_pb2.SsoCallbackRequest) -> CompleteSsoLogin:
+    """The command of the provider's callback (RFC 9207's `iss` included)."""
+    fields = ("provider", "code", "state", "error", "error_description")
+    return CompleteSsoLogin(**{name: getattr(request, name) for name in fields}, issuer=request.iss)
+
+
+def redirect_headers(url: str) -> tuple[tuple[str, str], ...]:
+    """Response metadata of a browser redirect; nothing of it may be cached or leak as a referrer."""
+    return ((HTTP_STATUS_HEADER, "302"), ("location", url), *NO_STORE, ("referrer-policy", "no-referrer"))
+
+
+def redirect_page(url: str) -> httpbody_pb2.HttpBody:
+    """A minimal page linking to `url`, for clients that do not follow the redirect."""
+    link = html.escape(url, quote=True)
+    page = f'<!doctype html><meta charset="utf-8"><title>Redirecting</title><p><a href="{link}">Continue</a></p>'
+    return httpbody_pb2.HttpBody(content_type="text/html; charset=utf-8", data=page.encode())
+
+
+def token_body(issued: IssuedToken) -> httpbody_pb2.HttpBody:
+    """The OAuth 2.0 token response (RFC 6749 section 5.1) as JSON."""
+    answer = {"access_token": issued.access_token, "token_type": "Bearer", "expires_in": issued.expires_in}
+    return httpbody_pb2.HttpBody(content_type="application/json", data=json.dumps(answer).encode())
+
+
+def _body_values(body: httpbody_pb2.HttpBody) -> dict[str, str]:
     data: bytes = body.data
     if not data:
         return {}

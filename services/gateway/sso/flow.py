@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from services.gateway import handlers, id_tokens
+from services.gateway import handlers
 from services.gateway.domain import sso as rules
 from services.gateway.domain.commands import CompleteSsoLogin, StartSsoLogin
 from services.gateway.domain.errors import (
@@ -21,10 +21,11 @@ from services.gateway.domain.errors import (
 )
 from services.gateway.domain.sso import PendingLogin, Provider
 from services.gateway.domain.tokens import IssuedToken, TokenSettings
-from services.gateway.keyring import KeyRing
-from services.gateway.oidc import OidcClient
+from services.gateway.keys.ring import KeyRing
 from services.gateway.repository import GatewayUnitOfWork
-from services.gateway.sso_config import SsoSettings
+from services.gateway.sso import id_tokens
+from services.gateway.sso.config import SsoSettings
+from services.gateway.sso.oidc import OidcClient
 from services.kit import logs
 from services.kit.errors import FieldViolation
 
@@ -99,8 +100,8 @@ async def _id_token_claims(parts: SsoParts, provider: Provider, code: str, pendi
     provider's signature, the issuer, the audience, the times and the login's nonce check out."""
     metadata = await parts.oidc.metadata(provider)
     id_token = await parts.oidc.exchange_code(provider, metadata, code=code, code_verifier=pending.code_verifier)
-    alg, kid = id_tokens.header(id_token, provider=provider.name)
-    key = await parts.oidc.signing_key(provider, metadata, kid=kid, alg=alg)
+    header = id_tokens.header(id_token, provider=provider.name)
+    key = await parts.oidc.signing_key(provider, metadata, kid=header.kid, alg=header.alg)
     expected = id_tokens.Expected(
         provider=provider.name,
         issuer=metadata.issuer,
@@ -108,7 +109,7 @@ async def _id_token_claims(parts: SsoParts, provider: Provider, code: str, pendi
         now=parts.clock().timestamp(),
         leeway=parts.leeway_seconds,
     )
-    claims = id_tokens.verify(id_token, key, alg=alg, expected=expected)
+    claims = id_tokens.verify(id_token, key, header=header, expected=expected)
     rules.check_nonce(claims, pending)
     return claims
 
@@ -123,9 +124,9 @@ def _provider(parts: SsoParts, name: str) -> Provider:
 
 
 def _store(pending: PendingLogin, uow: GatewayUnitOfWork, now: datetime) -> None:
-    with uow.begin() as store:
-        store.sso_logins.purge(now=now)
-        store.sso_logins.add(pending)
+    with uow.begin() as repo:
+        repo.sso_logins.purge(now=now)
+        repo.sso_logins.add(pending)
 
 
 async def _consume(parts: SsoParts, command: CompleteSsoLogin) -> PendingLogin:
@@ -139,8 +140,8 @@ async def _claim(parts: SsoParts, state: str, *, now: datetime) -> tuple[Pending
         return None, False
 
     def claim() -> tuple[PendingLogin | None, bool]:
-        with parts.uow.begin() as store:
-            return store.sso_logins.consume(rules.hash_state(state), now=now)
+        with parts.uow.begin() as repo:
+            return repo.sso_logins.consume(rules.hash_state(state), now=now)
 
     return await asyncio.to_thread(claim)
 

@@ -1,0 +1,1 @@
+"""The platform operators' admin RPCs: dead letters."""

@@ -1,0 +1,49 @@
+"""The gateway's tables: signing keys (platform-wide), machine clients (per company), pending SSO logins."""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from services.kit.persistence.types import UtcDateTime
+
+metadata = sa.MetaData()
+
+signing_keys = sa.Table(
+    "signing_keys",
+    metadata,
+    sa.Column("kid", sa.String(128), primary_key=True),
+    sa.Column("algorithm", sa.String(10), nullable=False),
+    sa.Column("state", sa.String(10), nullable=False),
+    sa.Column("public_jwk", sa.Text, nullable=False),
+    sa.Column("sealed_private_key", sa.LargeBinary, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("activated_at", UtcDateTime),
+    sa.Column("retired_at", UtcDateTime),
+)
+
+oauth_clients = sa.Table(
+    "oauth_clients",
+    metadata,
+    sa.Column("client_id", sa.String(128), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False, index=True),
+    sa.Column("role", sa.String(20), nullable=False),
+    sa.Column("scopes", sa.Text, nullable=False),
+    sa.Column("secret_hash", sa.String(255), nullable=False),
+    sa.Column("email", sa.String(254)),
+    sa.Column("disabled", sa.Boolean, nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+)
+
+# Logins between SsoLogin and SsoCallback; platform-wide: the tenant is known only once the login completes.
+sso_logins = sa.Table(
+    "sso_logins",
+    metadata,
+    sa.Column("state_hash", sa.String(64), primary_key=True),
+    sa.Column("provider", sa.String(63), nullable=False),
+    sa.Column("nonce", sa.String(128), nullable=False),
+    sa.Column("code_verifier", sa.String(128), nullable=False),
+    sa.Column("redirect_uri", sa.Text),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
+    sa.Column("used_at", UtcDateTime),
+)
