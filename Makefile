@@ -1,12 +1,15 @@
 # The two commands: `make up` runs the whole mesh, `make test` runs every check CI runs.
-PYTHON ?= python3
+# The lock (requirements/dev.txt) is resolved for Python 3.11: prefer python3.11 when it is on PATH.
+PYTHON ?= $(shell command -v python3.11 || echo python3)
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+LOCK   := requirements/dev.txt
+COMPAT_PATH := $(subst $(eval) ,,$(addsuffix :,$(wildcard $(HOME)/.pyenv/versions/3.1[23].*/bin)))
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export BUF_CACHE_DIR := $(CURDIR)/.cache/buf
 
-.PHONY: up test install lint typecheck buf-lint buf-breaking gen check-gen pytest bench clean
+.PHONY: up test install lock compat lint typecheck buf-lint buf-breaking gen check-gen pytest bench clean
 
 up: install
 	$(BIN)/teei up
@@ -15,13 +18,28 @@ test: install lint typecheck buf-lint buf-breaking check-gen pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
+	@$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "$(LOCK) is locked for Python 3.11: make PYTHON=python3.11")' \
+	  || (rm -rf $(VENV) && exit 1)
 
-$(STAMP): $(BIN)/python pyproject.toml
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The locked set, wheels only (no compiler needed) and every file checked against its hash, then the
+# project itself (no deps: the lock has them; no build isolation: the build backend is locked too).
+# Re-runs only when the lock or pyproject.toml change.
+$(STAMP): $(BIN)/python $(LOCK) pyproject.toml
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# Re-resolves the lock from pyproject.toml (options in [tool.pip-tools]), keeping current pins where
+# they still fit; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed versions.
+lock: install
+	env -u PIP_FIND_LINKS $(BIN)/pip-compile --quiet $(LOCK_FLAGS) pyproject.toml
+
+# Installs the package with the `mesh` extra on Python 3.12 and 3.13 and imports every module (noxfile.py);
+# needs python3.12 and python3.13 on PATH (pyenv's are found). Not part of `make test`: it is slow.
+compat: install
+	PATH="$(COMPAT_PATH)$$PATH" $(BIN)/nox --error-on-missing-interpreters
 
 lint: install
 	$(BIN)/ruff check .
@@ -53,4 +71,4 @@ bench: install
 	$(BIN)/python -m tests.load.run_bench
 
 clean:
-	rm -rf var .cache .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+	rm -rf var .cache .nox .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*

