@@ -29,6 +29,7 @@ from typing import Any
 
 import pydantic
 import yaml
+from pydantic_core import ErrorDetails
 
 from services.gateway.domain.sso import LOGIN_TTL, DomainGrant, Provider
 from services.gateway.sso.schema import AZURE_ISSUER, DISCOVERY_PATH, GOOGLE_ISSUER, NAME, ProviderSettings, SsoFile
@@ -94,7 +95,7 @@ def _provider(name: str, settings: ProviderSettings, base_dir: Path) -> Provider
         issuer=issuer,
         discovery_url=settings.discovery_url or issuer.rstrip("/") + DISCOVERY_PATH,
         client_id=settings.client_id,
-        client_secret=settings.client_secret or _secret_file(settings.client_secret_file or "", where, base_dir),
+        client_secret=_client_secret(settings, where, base_dir),
         callback_url=settings.redirect_uri,
         domains={domain: DomainGrant(grant.tenant, grant.role) for domain, grant in settings.domains.items()},
         allowed_redirects=frozenset(settings.allowed_redirect_uris),
@@ -115,8 +116,11 @@ def _issuer(kind: str, settings: ProviderSettings, where: str) -> str:
     return settings.issuer
 
 
-def _secret_file(name: str, where: str, base_dir: Path) -> str:
-    path = Path(name)
+def _client_secret(settings: ProviderSettings, where: str, base_dir: Path) -> str:
+    """The secret as given, or read from its file (the schema lets exactly one of the two be given)."""
+    if settings.client_secret_file is None:
+        return str(settings.client_secret)
+    path = Path(settings.client_secret_file)
     path = path if path.is_absolute() else base_dir / path
     try:
         secret = path.read_text().strip()
@@ -135,11 +139,11 @@ def _parse(text: str, path: Path) -> object:
 
 
 def _config_error(exc: pydantic.ValidationError, where: str) -> ConfigError:
-    """One line per mistake, each naming the provider (when in one) and the setting; never a value read."""
+    """Every mistake, each naming the provider (when in one) and the setting; never a value read."""
     return ConfigError("; ".join(_describe(error, where) for error in exc.errors()))
 
 
-def _describe(error: Any, where: str) -> str:
+def _describe(error: ErrorDetails, where: str) -> str:
     path = [str(part) for part in error["loc"] if part != "[key]"]
     if where == FILE and path[:1] == ["providers"] and len(path) > 1:
         where, path = f"SSO provider {path[1]}", path[2:]

@@ -54,10 +54,14 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _name(value: object) -> str:
-    if not isinstance(value, str) or not NAME.match(value):
-        raise _invalid("provider names are lower-case letters, digits, '-' or '_'")
-    return value
+def _matching(pattern: re.Pattern[str], message: str) -> BeforeValidator:
+    def check(value: object) -> str:
+        text = _text(value)
+        if not pattern.match(text):
+            raise _invalid(message)
+        return text
+
+    return BeforeValidator(check)
 
 
 def _kind(value: object) -> str:
@@ -73,23 +77,10 @@ def _azure_tenant(value: object) -> str:
     return tenant
 
 
-def _domain(value: object) -> str:
-    if not isinstance(value, str) or not _DOMAIN.match(value):
-        raise _invalid("not a lower-case e-mail domain")
-    return value
-
-
 def _some(value: object) -> object:
     if isinstance(value, dict) and not value:
         raise _invalid("must map at least one e-mail domain to a tenant")
     return value
-
-
-def _tenant(value: object) -> str:
-    tenant = _text(value)
-    if not _TENANT.match(tenant):
-        raise _invalid("must be lower-case letters, digits, '-' or '_'")
-    return tenant
 
 
 def _role(value: object) -> str:
@@ -99,17 +90,14 @@ def _role(value: object) -> str:
     return role
 
 
-def _ttl(value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 60 <= value <= 3600:
-        raise _invalid("must be an integer between 60 and 3600")
-    return value
-
-
 # A validator before the type check also refuses an explicit null where a value may be left out.
 Text = Annotated[str, BeforeValidator(_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_text)]
 Url = Annotated[str, BeforeValidator(_url)]
 OptionalUrl = Annotated[str | None, BeforeValidator(_url)]
+Tenant = Annotated[str, _matching(_TENANT, "must be lower-case letters, digits, '-' or '_'")]
+EmailDomain = Annotated[str, _matching(_DOMAIN, "not a lower-case e-mail domain")]
+ProviderName = Annotated[str, _matching(NAME, "provider names are lower-case letters, digits, '-' or '_'")]
 
 
 class _Settings(BaseModel):
@@ -119,7 +107,7 @@ class _Settings(BaseModel):
 class GrantSettings(_Settings):
     """The tenant and role an e-mail domain signs in as."""
 
-    tenant: Annotated[str, BeforeValidator(_tenant)]
+    tenant: Tenant
     role: Annotated[str, BeforeValidator(_role)] = "company_admin"
 
 
@@ -134,7 +122,7 @@ class ProviderSettings(_Settings):
     client_secret: OptionalText = None
     client_secret_file: OptionalText = None
     redirect_uri: Url
-    domains: Annotated[dict[Annotated[str, BeforeValidator(_domain)], GrantSettings], BeforeValidator(_some)]
+    domains: Annotated[dict[EmailDomain, GrantSettings], BeforeValidator(_some)]
     allowed_redirect_uris: list[Url] = Field(default_factory=list)
     scope: Text = " ".join(DEFAULT_SCOPES)
 
@@ -148,5 +136,5 @@ class ProviderSettings(_Settings):
 class SsoFile(_Settings):
     """The whole providers file."""
 
-    login_ttl_seconds: Annotated[int, BeforeValidator(_ttl)] = int(LOGIN_TTL.total_seconds())
-    providers: dict[Annotated[str, BeforeValidator(_name)], ProviderSettings] = Field(default_factory=dict)
+    login_ttl_seconds: Annotated[int, Field(ge=60, le=3600)] = int(LOGIN_TTL.total_seconds())
+    providers: dict[ProviderName, ProviderSettings] = Field(default_factory=dict)
