@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 import grpc
-from google.api import httpbody_pb2
-from google.protobuf import message, timestamp_pb2
 
-from services.buddy import handlers, wire
+from services.buddy import handlers, queries, wire
 from services.buddy.domain.commands import (
     GetImport,
+    GetImportErrors,
     GetRecord,
     ImportRecords,
     ListImports,
@@ -23,25 +21,19 @@ from services.buddy.domain.commands import (
     RecordFilter,
 )
 from services.buddy.domain.errors import InvalidBuddyRequest
-from services.buddy.domain.model import Record, Side
+from services.buddy.domain.model import Record
 from services.buddy.domain.webhooks import SOURCE
 from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
 from services.kit import logs
-from services.kit.connectors import csvimport
-from services.kit.errors import FieldViolation
+from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
-from teei.common.v1 import types_pb2
 
 Context = grpc.aio.ServicerContext[Any, Any]
 E = TypeVar("E")
 log = logs.get_logger(__name__)
-
-_STATUS = {v: k for k, v in wire.STATUS.items()}
-_EVENT_TYPE = {v: k for k, v in wire.EVENT_TYPE.items()}
-_SIDE = {types_pb2.PERSON_ROLE_PARTICIPANT: Side.PARTICIPANT, types_pb2.PERSON_ROLE_VOLUNTEER: Side.BUDDY}
 
 
 class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
@@ -60,29 +52,27 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
         command = ImportRecords(current_tenant(), request.kind, request.body.data, request.file_name)
         batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow, limits=self._limits)
         log.info("buddy.import.recorded", batch_id=batch.batch_id, kind=batch.kind, file_name=request.file_name[:255])
-        return buddy_pb2.ImportRecordsResponse(batch=wire.batch(batch))
+        return buddy_pb2.ImportRecordsResponse(batch=import_batch(batch))
 
     async def GetImport(self, request: buddy_pb2.GetImportRequest, context: Context) -> buddy_pb2.GetImportResponse:
         batch = await asyncio.to_thread(
-            handlers.get_import, GetImport(current_tenant(), request.batch_id), uow=self._uow
+            queries.get_import, GetImport(current_tenant(), request.batch_id), uow=self._uow
         )
-        return buddy_pb2.GetImportResponse(batch=wire.batch(batch))
+        return buddy_pb2.GetImportResponse(batch=import_batch(batch))
 
     async def ListImports(
         self, request: buddy_pb2.ListImportsRequest, context: Context
     ) -> buddy_pb2.ListImportsResponse:
         query = ListImports(current_tenant(), request.page_size, request.page_token)
-        batches, token = await asyncio.to_thread(handlers.list_imports, query, uow=self._uow)
-        return buddy_pb2.ListImportsResponse(batches=[wire.batch(b) for b in batches], next_page_token=token)
+        batches, token = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
+        return buddy_pb2.ListImportsResponse(batches=[import_batch(b) for b in batches], next_page_token=token)
 
     async def GetImportErrors(
         self, request: buddy_pb2.GetImportErrorsRequest, context: Context
     ) -> buddy_pb2.GetImportErrorsResponse:
-        query = GetImport(current_tenant(), request.batch_id)
-        errors = await asyncio.to_thread(handlers.get_import_errors, query, uow=self._uow)
-        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=csvimport.error_csv(errors))
-        rows = [types_pb2.RowError(row=e.row, field=e.field, message=e.message, value=e.value) for e in errors]
-        return buddy_pb2.GetImportErrorsResponse(body=body, errors=rows)
+        query = GetImportErrors(current_tenant(), request.batch_id)
+        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
+        return buddy_pb2.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def ReceiveWebhook(
         self, request: buddy_pb2.ReceiveWebhookRequest, context: Context
@@ -91,9 +81,7 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
         delivery = self._verifier.verify(tenant=tenant, source=SOURCE, headers=headers, body=request.body.data)
         command = ReceiveWebhook(tenant, request.kind, request.body.data, delivery.message_id)
         ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow, limits=self._limits)
-        return buddy_pb2.ReceiveWebhookResponse(
-            ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate)
-        )
+        return buddy_pb2.ReceiveWebhookResponse(ack=webhook_ack(ack.delivery_id, duplicate=ack.duplicate))
 
     async def GetMatch(self, request: buddy_pb2.GetMatchRequest, context: Context) -> buddy_pb2.GetMatchResponse:
         return buddy_pb2.GetMatchResponse(match=await self._get("matches", request.match_id, wire.match))
@@ -101,7 +89,7 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     async def ListMatches(
         self, request: buddy_pb2.ListMatchesRequest, context: Context
     ) -> buddy_pb2.ListMatchesResponse:
-        where = RecordFilter(email=request.email, status=_enum(request.status, _STATUS, "status"))
+        where = RecordFilter(email=request.email, status=_known(request.status, wire.STATUS_FROM_PROTO, "status"))
         found, token = await self._list("matches", where, request, wire.match)
         return buddy_pb2.ListMatchesResponse(matches=found, next_page_token=token)
 
@@ -111,9 +99,9 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     async def ListEvents(self, request: buddy_pb2.ListEventsRequest, context: Context) -> buddy_pb2.ListEventsResponse:
         where = RecordFilter(
             match_id=request.match_id,
-            event_type=_enum(request.event_type, _EVENT_TYPE, "event_type"),
-            since=_time(request, "start_time"),
-            before=_time(request, "end_time"),
+            event_type=_known(request.event_type, wire.EVENT_TYPE_FROM_PROTO, "event_type"),
+            since=time_filter(request, "start_time"),
+            before=time_filter(request, "end_time"),
         )
         found, token = await self._list("events", where, request, wire.event)
         return buddy_pb2.ListEventsResponse(events=found, next_page_token=token)
@@ -125,7 +113,7 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
         self, request: buddy_pb2.ListCheckInsRequest, context: Context
     ) -> buddy_pb2.ListCheckInsResponse:
         where = RecordFilter(
-            match_id=request.match_id, since=_time(request, "start_time"), before=_time(request, "end_time")
+            match_id=request.match_id, since=time_filter(request, "start_time"), before=time_filter(request, "end_time")
         )
         found, token = await self._list("checkins", where, request, wire.checkin)
         return buddy_pb2.ListCheckInsResponse(checkins=found, next_page_token=token)
@@ -138,13 +126,15 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     async def ListFeedback(
         self, request: buddy_pb2.ListFeedbackRequest, context: Context
     ) -> buddy_pb2.ListFeedbackResponse:
-        where = RecordFilter(match_id=request.match_id, side=_enum(request.author_role, _SIDE, "author_role"))
+        where = RecordFilter(
+            match_id=request.match_id, side=_known(request.author_role, wire.SIDE_FROM_PROTO, "author_role")
+        )
         found, token = await self._list("feedback", where, request, wire.feedback)
         return buddy_pb2.ListFeedbackResponse(feedback=found, next_page_token=token)
 
     async def _get(self, kind: str, record_id: str, to_proto: Callable[[Any], E]) -> E:
         query = GetRecord(current_tenant(), kind, record_id)
-        record = await asyncio.to_thread(handlers.get_record, query, uow=self._uow)
+        record = await asyncio.to_thread(queries.get_record, query, uow=self._uow)
         return to_proto(record)
 
     async def _list(
@@ -153,20 +143,9 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
         where = replace(where, profile_id=request.profile_id)
         query = ListRecords(current_tenant(), kind, where, request.page_size, request.page_token)
         found: list[Record]
-        found, token = await asyncio.to_thread(handlers.list_records, query, uow=self._uow)
+        found, token = await asyncio.to_thread(queries.list_records, query, uow=self._uow)
         return [to_proto(record) for record in found], token
 
 
-def _enum(value: int, known: Mapping[Any, E], field: str) -> E | None:
-    if value == 0:
-        return None
-    if value not in known:
-        raise InvalidBuddyRequest(f"{field} is not a known value", violations=[FieldViolation(field, "unknown value")])
-    return known[value]
-
-
-def _time(request: message.Message, field: str) -> datetime | None:
-    if not request.HasField(field):
-        return None
-    stamp: timestamp_pb2.Timestamp = getattr(request, field)
-    return stamp.ToDatetime(tzinfo=UTC)
+def _known(value: int, mapping: dict[int, E], field: str) -> E | None:
+    return known(value, mapping, field, invalid=InvalidBuddyRequest)

@@ -1,39 +1,66 @@
-"""Buddy persistence: a company-scoped repository over the SQL tables, the outbox and import batches."""
+"""Buddy persistence: the repository Protocol handlers depend on, its company-scoped SQLAlchemy adapter
+(records, webhook deliveries, import batches, the outbox) and the unit of work that hands it out."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.buddy import events
 from services.buddy.domain.commands import RecordFilter
+from services.buddy.domain.events import DomainEvent
 from services.buddy.domain.model import BuddyEvent, Record
-from services.buddy.domain.paging import Page
-from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, utc
+from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, record_row
 from services.buddy.tables import deliveries, event_attendees
-from services.kit.connectors import imports
-from services.kit.connectors.csvimport import Parsed, RowError
-from services.kit.messaging import events
-from services.kit.persistence.db import UnitOfWork
-from teei.events.v1 import envelope_pb2
+from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.listings import Position, newest_first
+from services.kit.messaging import events as outbox
+from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
 
 
-class BuddyUnitOfWork(Protocol):
-    """Opens one transaction scoped to one company."""
+class BuddyRepository(Protocol):
+    """Buddy records, webhook deliveries, import batches and outgoing events of one company."""
 
-    def begin(self, *, company_id: str) -> Any: ...
+    @property
+    def imports(self) -> ImportBatches: ...
+
+    def get(self, kind: str, record_id: str) -> Record | None: ...
+
+    def get_by_external_id(self, kind: str, external_id: str) -> Record | None: ...
+
+    def add(self, record: Record) -> None: ...
+
+    def replace(self, record: Record) -> None: ...
+
+    def find(self, kind: str, where: RecordFilter, *, after: Position | None, size: int) -> list[Record]: ...
+
+    def claim_delivery(self, *, kind: str, delivery_id: str, digest: str, record_id: str, at: datetime) -> bool: ...
+
+    def delivery_digest(self, delivery_id: str) -> str | None: ...
+
+    def emit(self, event: DomainEvent) -> None: ...
+
+
+BuddyUnitOfWork = TenantUnitOfWork[BuddyRepository]
 
 
 class SqlBuddyRepository:
-    """Buddy records, webhook deliveries, import batches and outgoing events of one company."""
+    """The buddy repository over the SQL tables, scoped to one company."""
 
     def __init__(self, session: orm.Session, *, company_id: str) -> None:
         self._session = session
         self.company_id = company_id
+        self._imports = SqlImportBatches(session, company_id=company_id)
+
+    @property
+    def imports(self) -> ImportBatches:
+        """This company's import batches."""
+        return self._imports
 
     def get(self, kind: str, record_id: str) -> Record | None:
         """The record of this kind with this platform id, if any."""
@@ -53,15 +80,14 @@ class SqlBuddyRepository:
     def add(self, record: Record) -> None:
         """Stores a new record."""
         store = STORES[KIND_OF[type(record)]]
-        self._session.execute(store.table.insert().values(**store.to_row(record)))
+        self._session.execute(store.table.insert().values(**record_row(record)))
         self._write_attendees(record)
 
     def replace(self, record: Record) -> None:
         """Overwrites a stored record of this company."""
-        store = STORES[KIND_OF[type(record)]]
-        table = store.table
+        table = STORES[KIND_OF[type(record)]].table
         condition = sa.and_(table.c.company_id == self.company_id, table.c.record_id == record.record_id)
-        self._session.execute(table.update().where(condition).values(**store.to_row(record)))
+        self._session.execute(table.update().where(condition).values(**record_row(record)))
         self._write_attendees(record)
 
     def _write_attendees(self, record: Record) -> None:
@@ -73,16 +99,14 @@ class SqlBuddyRepository:
         if rows:
             self._session.execute(event_attendees.insert(), rows)
 
-    def find(self, kind: str, where: RecordFilter, page: Page) -> list[Record]:
-        """Up to `page.size` + 1 records, newest first (the extra one says whether more follow)."""
+    def find(self, kind: str, where: RecordFilter, *, after: Position | None, size: int) -> list[Record]:
+        """Up to `size` + 1 records, newest first, after the keyset position `after`."""
         store = STORES[kind]
-        table, time = store.table, store.table.c[store.time]
-        conditions = _conditions(store, where, company_id=self.company_id)
-        query = sa.select(table).where(table.c.company_id == self.company_id, *conditions)
-        if page.after is not None:
-            at, item_id = page.after.at, page.after.item_id
-            query = query.where(sa.or_(time < at, sa.and_(time == at, table.c.record_id < item_id)))
-        query = query.order_by(time.desc(), table.c.record_id.desc()).limit(page.size + 1)
+        table = store.table
+        query = sa.select(table).where(
+            table.c.company_id == self.company_id, *_conditions(store, where, self.company_id)
+        )
+        query = newest_first(query, time=table.c[store.time], ident=table.c.record_id, start=after, size=size)
         return [store.from_row(row) for row in self._session.execute(query).mappings()]
 
     def claim_delivery(self, *, kind: str, delivery_id: str, digest: str, record_id: str, at: datetime) -> bool:
@@ -104,38 +128,12 @@ class SqlBuddyRepository:
         digest: str | None = self._session.execute(query).scalar_one_or_none()
         return digest
 
-    def emit(self, envelope: envelope_pb2.Envelope) -> None:
+    def emit(self, event: DomainEvent) -> None:
         """Queues an event in the outbox, committed with the state change."""
-        events.record(self._session, envelope)
-
-    def record_batch(self, *, kind: str, parsed: Parsed, data: bytes, stored: int) -> imports.Batch:
-        """Stores an import batch and its quarantined rows."""
-        return imports.record_batch(
-            self._session, company_id=self.company_id, kind=kind, parsed=parsed, data=data, stored=stored
-        )
-
-    def get_batch(self, batch_id: str) -> imports.Batch | None:
-        """An import batch of this company, if any."""
-        return imports.get_batch(self._session, company_id=self.company_id, batch_id=batch_id)
-
-    def row_errors(self, batch_id: str) -> list[RowError]:
-        """The errors of a batch (call only for a batch of this company)."""
-        return imports.row_errors(self._session, batch_id=batch_id)
-
-    def list_batches(self, page: Page) -> list[imports.Batch]:
-        """Up to `page.size` + 1 batches of this company, newest first."""
-        table = imports.batches
-        query = sa.select(table.c.batch_id).where(table.c.company_id == self.company_id)
-        if page.after is not None:
-            at, item_id = page.after.at, page.after.item_id
-            created = table.c.created_at
-            query = query.where(sa.or_(created < at, sa.and_(created == at, table.c.batch_id < item_id)))
-        query = query.order_by(table.c.created_at.desc(), table.c.batch_id.desc()).limit(page.size + 1)
-        ids = list(self._session.execute(query).scalars())
-        return [batch for batch_id in ids if (batch := self.get_batch(batch_id)) is not None]
+        outbox.record(self._session, events.envelope(event))
 
 
-def _conditions(store: Store, where: RecordFilter, *, company_id: str) -> Iterator[sa.ColumnElement[bool]]:
+def _conditions(store: Store, where: RecordFilter, company_id: str) -> Iterator[sa.ColumnElement[bool]]:
     c, time = store.table.c, store.table.c[store.time]
     if where.match_id:
         yield c.match_id == where.match_id
@@ -178,6 +176,3 @@ class SqlBuddyUnitOfWork:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
             yield SqlBuddyRepository(session, company_id=company_id)
-
-
-__all__ = ["BuddyUnitOfWork", "SqlBuddyRepository", "SqlBuddyUnitOfWork", "utc"]

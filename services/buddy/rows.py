@@ -5,37 +5,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import datetime
 
 import sqlalchemy as sa
 
-from services.buddy.domain.model import (
-    BuddyEvent,
-    Channel,
-    CheckIn,
-    EventType,
-    Feedback,
-    Match,
-    MatchStatus,
-    Mood,
-    Person,
-    Provenance,
-    Record,
-    Side,
-)
+from services.buddy.domain.model import BuddyEvent, CheckIn, EventType, Feedback, Match, MatchStatus, Mood, Record, Side
 from services.buddy.tables import checkins, events, feedback, matches
-from services.kit.identity import profile_id_for_email
+from services.kit.connectors.model import Channel, Person, Provenance
+from services.kit.connectors.storage import person_of, person_row, profile_id_of
 
 Row = sa.RowMapping
 
 
-def utc(value: datetime) -> datetime:
-    """A stored time as aware UTC (SQLite drops the zone; every stored time is UTC)."""
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _base_row(record: Record) -> dict[str, Any]:
+def _base_row(record: Record) -> dict[str, object]:
     origin = record.provenance
     return {
         "record_id": record.record_id,
@@ -50,29 +32,10 @@ def _base_row(record: Record) -> dict[str, Any]:
     }
 
 
-def _base(row: Row) -> dict[str, Any]:
-    origin = Provenance(Channel(row["channel"]), utc(row["received_at"]), row["batch_id"], row["delivery_id"])
-    return {
-        "record_id": row["record_id"],
-        "company_id": row["company_id"],
-        "external_id": row["external_id"],
-        "provenance": origin,
-        "created_at": utc(row["created_at"]),
-        "updated_at": utc(row["updated_at"]),
-    }
-
-
-def profile_id_of(company_id: str, email: str) -> str:
-    """The unified profile id of the person with this e-mail in this company ('' without an e-mail).
-
-    Stored next to each e-mail so that records can be listed by profile without a call to the
-    profile service; the migration that added the columns derives it the same way."""
-    return profile_id_for_email(company_id, email) if email.strip() else ""
-
-
-def _person_row(prefix: str, person: Person, company_id: str) -> dict[str, str]:
-    row = {f"{prefix}_{name}": value for name, value in vars(person).items()}
-    return row | {f"{prefix}_profile_id": profile_id_of(company_id, person.email)}
+def _head(row: Row) -> tuple[str, str, str, Provenance, datetime, datetime]:
+    """The common fields of a stored record, in `Record`'s order."""
+    origin = Provenance(Channel(row["channel"]), row["received_at"], row["batch_id"], row["delivery_id"])
+    return row["record_id"], row["company_id"], row["external_id"], origin, row["created_at"], row["updated_at"]
 
 
 def attendee_rows(event: BuddyEvent) -> list[dict[str, str]]:
@@ -81,15 +44,11 @@ def attendee_rows(event: BuddyEvent) -> list[dict[str, str]]:
     return [{"event_id": event.record_id, "profile_id": i, "company_id": event.company_id} for i in sorted(ids)]
 
 
-def _person(row: Row, prefix: str) -> Person:
-    return Person(*(row[f"{prefix}_{name}"] for name in ("email", "external_id", "given_name", "family_name")))
-
-
-def _match_row(m: Match) -> dict[str, Any]:
+def _match_row(m: Match) -> dict[str, object]:
     return {
         **_base_row(m),
-        **_person_row("participant", m.participant, m.company_id),
-        **_person_row("buddy", m.buddy, m.company_id),
+        **person_row("participant", m.participant, m.company_id),
+        **person_row("buddy", m.buddy, m.company_id),
         "matched_at": m.matched_at,
         "status": m.status.value,
         "languages": json.dumps(m.languages),
@@ -101,19 +60,19 @@ def _match_row(m: Match) -> dict[str, Any]:
 
 def _match(row: Row) -> Match:
     return Match(
-        **_base(row),
-        participant=_person(row, "participant"),
-        buddy=_person(row, "buddy"),
-        matched_at=utc(row["matched_at"]),
+        *_head(row),
+        participant=person_of(row, "participant"),
+        buddy=person_of(row, "buddy"),
+        matched_at=row["matched_at"],
         status=MatchStatus(row["status"]),
         languages=tuple(json.loads(row["languages"])),
         interests=tuple(json.loads(row["interests"])),
         location=row["location"],
-        ended_at=utc(row["ended_at"]) if row["ended_at"] else None,
+        ended_at=row["ended_at"],
     )
 
 
-def _event_row(e: BuddyEvent) -> dict[str, Any]:
+def _event_row(e: BuddyEvent) -> dict[str, object]:
     attendees = json.dumps([vars(p) for p in e.attendees])
     return {
         **_base_row(e),
@@ -128,20 +87,20 @@ def _event_row(e: BuddyEvent) -> dict[str, Any]:
 
 def _event(row: Row) -> BuddyEvent:
     return BuddyEvent(
-        **_base(row),
+        *_head(row),
         match_id=row["match_id"],
         event_type=EventType(row["event_type"]),
-        event_at=utc(row["event_at"]),
+        event_at=row["event_at"],
         description=row["description"],
         location=row["location"],
         attendees=tuple(Person(**p) for p in json.loads(row["attendees"])),
     )
 
 
-def _checkin_row(c: CheckIn) -> dict[str, Any]:
+def _checkin_row(c: CheckIn) -> dict[str, object]:
     return {
         **_base_row(c),
-        **_person_row("person", c.person, c.company_id),
+        **person_row("person", c.person, c.company_id),
         "match_id": c.match_id,
         "side": c.side.value,
         "checkin_at": c.checkin_at,
@@ -153,11 +112,11 @@ def _checkin_row(c: CheckIn) -> dict[str, Any]:
 
 def _checkin(row: Row) -> CheckIn:
     return CheckIn(
-        **_base(row),
+        *_head(row),
         match_id=row["match_id"],
-        person=_person(row, "person"),
+        person=person_of(row, "person"),
         side=Side(row["side"]),
-        checkin_at=utc(row["checkin_at"]),
+        checkin_at=row["checkin_at"],
         mood=Mood(row["mood"]),
         notes=row["notes"],
         answers=tuple((q, a) for q, a in json.loads(row["answers"])),
@@ -167,11 +126,11 @@ def _checkin(row: Row) -> CheckIn:
 _SCORES = ("rating", "communication", "helpfulness", "engagement")
 
 
-def _feedback_row(f: Feedback) -> dict[str, Any]:
+def _feedback_row(f: Feedback) -> dict[str, object]:
     scores = {name: getattr(f, name) for name in _SCORES}
     return {
         **_base_row(f),
-        **_person_row("author", f.author, f.company_id),
+        **person_row("author", f.author, f.company_id),
         **scores,
         "match_id": f.match_id,
         "side": f.side.value,
@@ -182,14 +141,30 @@ def _feedback_row(f: Feedback) -> dict[str, Any]:
 
 def _feedback(row: Row) -> Feedback:
     return Feedback(
-        **_base(row),
-        **{name: row[name] for name in _SCORES},
+        *_head(row),
+        rating=row["rating"],
+        communication=row["communication"],
+        helpfulness=row["helpfulness"],
+        engagement=row["engagement"],
         match_id=row["match_id"],
-        author=_person(row, "author"),
+        author=person_of(row, "author"),
         side=Side(row["side"]),
-        submitted_at=utc(row["submitted_at"]),
+        submitted_at=row["submitted_at"],
         text=row["text"],
     )
+
+
+def record_row(record: Record) -> dict[str, object]:
+    """The row of a record in its kind's table."""
+    if isinstance(record, Match):
+        return _match_row(record)
+    if isinstance(record, BuddyEvent):
+        return _event_row(record)
+    if isinstance(record, CheckIn):
+        return _checkin_row(record)
+    if isinstance(record, Feedback):
+        return _feedback_row(record)
+    raise TypeError(f"no table for {type(record).__name__}")
 
 
 @dataclass(frozen=True)
@@ -200,16 +175,15 @@ class Store:
 
     table: sa.Table
     time: str
-    to_row: Callable[[Any], dict[str, Any]]
     from_row: Callable[[Row], Record]
     person: str = ""
     people: tuple[str, ...] = ()
 
 
 STORES = {
-    "matches": Store(matches, "matched_at", _match_row, _match, people=("participant", "buddy")),
-    "events": Store(events, "event_at", _event_row, _event),
-    "checkins": Store(checkins, "checkin_at", _checkin_row, _checkin, person="person", people=("person",)),
-    "feedback": Store(feedback, "submitted_at", _feedback_row, _feedback, person="author", people=("author",)),
+    "matches": Store(matches, "matched_at", _match, people=("participant", "buddy")),
+    "events": Store(events, "event_at", _event),
+    "checkins": Store(checkins, "checkin_at", _checkin, person="person", people=("person",)),
+    "feedback": Store(feedback, "submitted_at", _feedback, person="author", people=("author",)),
 }
 KIND_OF: dict[type[Record], str] = {Match: "matches", BuddyEvent: "events", CheckIn: "checkins", Feedback: "feedback"}

@@ -9,8 +9,10 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.kit.connectors.storage import person_columns
+from services.kit.persistence.types import UtcDateTime
+
 metadata = sa.MetaData()
-When = sa.DateTime(timezone=True)
 
 
 def _record_columns() -> list[sa.Column[Any]]:
@@ -21,19 +23,9 @@ def _record_columns() -> list[sa.Column[Any]]:
         sa.Column("channel", sa.String(20), nullable=False),
         sa.Column("batch_id", sa.String(36), nullable=False),
         sa.Column("delivery_id", sa.String(255), nullable=False),
-        sa.Column("received_at", When, nullable=False),
-        sa.Column("created_at", When, nullable=False),
-        sa.Column("updated_at", When, nullable=False),
-    ]
-
-
-def _person_columns(prefix: str) -> list[sa.Column[Any]]:
-    return [
-        sa.Column(f"{prefix}_email", sa.String(255), nullable=False),
-        sa.Column(f"{prefix}_profile_id", sa.String(36), nullable=False, server_default=""),
-        sa.Column(f"{prefix}_external_id", sa.String(255), nullable=False),
-        sa.Column(f"{prefix}_given_name", sa.String(200), nullable=False),
-        sa.Column(f"{prefix}_family_name", sa.String(200), nullable=False),
+        sa.Column("received_at", UtcDateTime, nullable=False),
+        sa.Column("created_at", UtcDateTime, nullable=False),
+        sa.Column("updated_at", UtcDateTime, nullable=False),
     ]
 
 
@@ -49,14 +41,14 @@ matches = sa.Table(
     "buddy_matches",
     metadata,
     *_record_columns(),
-    *_person_columns("participant"),
-    *_person_columns("buddy"),
-    sa.Column("matched_at", When, nullable=False),
+    *person_columns("participant"),
+    *person_columns("buddy"),
+    sa.Column("matched_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("languages", sa.Text, nullable=False),
     sa.Column("interests", sa.Text, nullable=False),
     sa.Column("location", sa.String(255), nullable=False),
-    sa.Column("ended_at", When, nullable=True),
+    sa.Column("ended_at", UtcDateTime, nullable=True),
     _unique("buddy_matches"),
     sa.Index("ix_buddy_matches_participant", "company_id", "participant_email"),
     sa.Index("ix_buddy_matches_buddy", "company_id", "buddy_email"),
@@ -70,7 +62,7 @@ events = sa.Table(
     *_record_columns(),
     sa.Column("match_id", sa.String(36), nullable=False),
     sa.Column("event_type", sa.String(10), nullable=False),
-    sa.Column("event_at", When, nullable=False),
+    sa.Column("event_at", UtcDateTime, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
     sa.Column("location", sa.String(255), nullable=False),
     sa.Column("attendees", sa.Text, nullable=False),
@@ -91,9 +83,9 @@ checkins = sa.Table(
     metadata,
     *_record_columns(),
     sa.Column("match_id", sa.String(36), nullable=False),
-    *_person_columns("person"),
+    *person_columns("person"),
     sa.Column("side", sa.String(12), nullable=False),
-    sa.Column("checkin_at", When, nullable=False),
+    sa.Column("checkin_at", UtcDateTime, nullable=False),
     sa.Column("mood", sa.String(12), nullable=False),
     sa.Column("notes", sa.Text, nullable=False),
     sa.Column("answers", sa.Text, nullable=False),
@@ -107,9 +99,9 @@ feedback = sa.Table(
     metadata,
     *_record_columns(),
     sa.Column("match_id", sa.String(36), nullable=False),
-    *_person_columns("author"),
+    *person_columns("author"),
     sa.Column("side", sa.String(12), nullable=False),
-    sa.Column("submitted_at", When, nullable=False),
+    sa.Column("submitted_at", UtcDateTime, nullable=False),
     sa.Column("rating", sa.Float, nullable=True),
     sa.Column("text", sa.Text, nullable=False),
     sa.Column("communication", sa.Float, nullable=True),
@@ -128,5 +120,5 @@ deliveries = sa.Table(
     sa.Column("kind", sa.String(20), nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Column("record_id", sa.String(36), nullable=False),
-    sa.Column("received_at", When, nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

@@ -1,25 +1,9 @@
-"""Proto forms of Buddy records, shared by the servicer and the outgoing events."""
+"""Proto forms of Buddy records, shared by the servicer and the outgoing events (events.py)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
-from google.protobuf import timestamp_pb2
-
-from services.buddy.domain.model import (
-    BuddyEvent,
-    Channel,
-    CheckIn,
-    EventType,
-    Feedback,
-    Match,
-    MatchStatus,
-    Mood,
-    Person,
-    Provenance,
-    Side,
-)
-from services.kit.connectors import imports
+from services.buddy.domain.model import BuddyEvent, CheckIn, EventType, Feedback, Match, MatchStatus, Mood, Side
+from services.kit.connectors.wire import person, provenance, timestamp
 from teei.buddy.v1 import buddy_pb2
 from teei.common.v1 import types_pb2
 
@@ -41,37 +25,9 @@ MOOD = {
     Mood.DIFFICULT: buddy_pb2.MOOD_DIFFICULT,
 }
 ROLE = {Side.PARTICIPANT: types_pb2.PERSON_ROLE_PARTICIPANT, Side.BUDDY: types_pb2.PERSON_ROLE_VOLUNTEER}
-CHANNEL = {Channel.CSV_IMPORT: types_pb2.INGEST_CHANNEL_CSV_IMPORT, Channel.WEBHOOK: types_pb2.INGEST_CHANNEL_WEBHOOK}
-IMPORT_STATUS = {
-    imports.COMPLETED: types_pb2.IMPORT_STATUS_COMPLETED,
-    imports.COMPLETED_WITH_ERRORS: types_pb2.IMPORT_STATUS_COMPLETED_WITH_ERRORS,
-}
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """A proto timestamp, or None (field left unset) when there is no time."""
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value.astimezone(UTC))
-    return stamp
-
-
-def person(value: Person) -> types_pb2.PersonRef:
-    """A person reference; the profile id is resolved by consumers, not here."""
-    return types_pb2.PersonRef(
-        email=value.email, external_id=value.external_id, given_name=value.given_name, family_name=value.family_name
-    )
-
-
-def provenance(value: Provenance) -> types_pb2.Provenance:
-    """Where a record's latest version came from."""
-    return types_pb2.Provenance(
-        channel=CHANNEL[value.channel],
-        import_batch_id=value.batch_id,
-        delivery_id=value.delivery_id,
-        receive_time=timestamp(value.received_at),
-    )
+STATUS_FROM_PROTO = {int(v): k for k, v in STATUS.items()}
+EVENT_TYPE_FROM_PROTO = {int(v): k for k, v in EVENT_TYPE.items()}
+SIDE_FROM_PROTO = {int(v): k for k, v in ROLE.items()}
 
 
 def criteria(value: Match) -> buddy_pb2.MatchingCriteria:
@@ -149,19 +105,5 @@ def feedback(value: Feedback) -> buddy_pb2.Feedback:
         engagement=value.engagement,
         submit_time=timestamp(value.submitted_at),
         provenance=provenance(value.provenance),
-        create_time=timestamp(value.created_at),
-    )
-
-
-def batch(value: imports.Batch) -> types_pb2.ImportBatch:
-    """The wire form of an import batch."""
-    return types_pb2.ImportBatch(
-        batch_id=value.batch_id,
-        schema=value.schema,
-        schema_version=value.schema_version,
-        status=IMPORT_STATUS.get(value.status, types_pb2.IMPORT_STATUS_UNSPECIFIED),
-        rows_total=value.rows_total,
-        rows_stored=value.rows_stored,
-        rows_quarantined=value.rows_quarantined,
         create_time=timestamp(value.created_at),
     )

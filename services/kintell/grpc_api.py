@@ -20,9 +20,9 @@ from services.kintell.domain.commands import (
     ReceiveWebhook,
 )
 from services.kintell.domain.errors import InvalidRequest
-from services.kintell.domain.model import WebhookAck
 from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
+from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
@@ -30,7 +30,7 @@ from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
-Receive = Callable[..., WebhookAck]
+Receive = Callable[..., Ack]
 
 
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):

@@ -12,9 +12,10 @@ from services.kintell.domain.batch import plan_import
 from services.kintell.domain.commands import ImportSessions, ReceiveWebhook
 from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, SessionNotFound
 from services.kintell.domain.events import RatingCreated, SessionCompleted, first_sighting
-from services.kintell.domain.model import Change, Rating, Session, WebhookAck
+from services.kintell.domain.model import Change, Rating, Session
 from services.kintell.repository import KintellRepository, KintellUnitOfWork
 from services.kit.connectors import deliveries, imports
+from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.model import Channel, Provenance
 
 Clock = Callable[[], datetime]
@@ -42,13 +43,13 @@ def import_sessions(command: ImportSessions, *, uow: KintellUnitOfWork, clock: C
     return batch
 
 
-def receive_session_completed(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> WebhookAck:
+def receive_session_completed(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> Ack:
     """Applies a session-completed delivery once; emits `kintell.session.completed` when it is news."""
     delivery = webhooks.session_completed(command.body)
     return _receive_session(command, delivery, "session-completed", uow, clock)
 
 
-def receive_booking_confirmed(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> WebhookAck:
+def receive_booking_confirmed(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> Ack:
     """Applies a booking-confirmed delivery once; emits `kintell.session.scheduled` for a new session.
 
     A booking of a session already known (rescheduled, or completed meanwhile) updates what changed
@@ -59,28 +60,28 @@ def receive_booking_confirmed(command: ReceiveWebhook, *, uow: KintellUnitOfWork
 
 def _receive_session(
     command: ReceiveWebhook, delivery: webhooks.BookingConfirmed, kind: str, uow: KintellUnitOfWork, clock: Clock
-) -> WebhookAck:
+) -> Ack:
     delivery_id = deliveries.delivery_id(command.delivery_id, delivery.delivery_id, invalid=InvalidWebhook)
     origin = Provenance(Channel.WEBHOOK, clock(), delivery_id=delivery_id)
     facts = delivery.session.facts()
     with uow.begin(company_id=command.company_id) as repo:
         if _replayed(repo, command, delivery_id, kind, origin.received_at):
-            return WebhookAck(delivery_id, duplicate=True)
+            return Ack(delivery_id, duplicate=True)
         stored = repo.sessions_by_external_id([facts.external_session_id]).get(facts.external_session_id)
         if stored is None:
             session = Session.first_report(company_id=command.company_id, facts=facts, provenance=origin)
             repo.add_sessions([session])
             repo.emit([first_sighting(session)])
-            return WebhookAck(delivery_id)
+            return Ack(delivery_id)
         session, change = stored.absorb(facts, origin)
         if change is not Change.UNCHANGED:
             repo.update_sessions([session])
         if change is Change.COMPLETED:
             repo.emit([SessionCompleted(session)])
-    return WebhookAck(delivery_id)
+    return Ack(delivery_id)
 
 
-def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> WebhookAck:
+def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> Ack:
     """Stores a rating of a known session once; emits `kintell.rating.created`.
 
     A rating of a session not stored yet is refused (NOT_FOUND) without recording the delivery,
@@ -91,14 +92,14 @@ def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, c
     delivery_id = deliveries.delivery_id(command.delivery_id, delivery.delivery_id, invalid=InvalidWebhook)
     with uow.begin(company_id=command.company_id) as repo:
         if _replayed(repo, command, delivery_id, "rating-created", received):
-            return WebhookAck(delivery_id, duplicate=True)
+            return Ack(delivery_id, duplicate=True)
         rated = repo.sessions_by_external_id([report.session_id]).get(report.session_id)
         if rated is None:
             raise SessionNotFound(
                 f"session {report.session_id} is not known yet", metadata={"external_session_id": report.session_id}
             )
         if report.rating_id and repo.rating_by_external_id(report.rating_id):
-            return WebhookAck(delivery_id, duplicate=True)
+            return Ack(delivery_id, duplicate=True)
         rating = Rating(
             rating_id=str(uuid.uuid4()),
             company_id=command.company_id,
@@ -112,7 +113,7 @@ def receive_rating_created(command: ReceiveWebhook, *, uow: KintellUnitOfWork, c
         )
         repo.add_rating(rating)
         repo.emit([RatingCreated(rating, rated)])
-    return WebhookAck(delivery_id)
+    return Ack(delivery_id)
 
 
 def _replayed(repo: KintellRepository, command: ReceiveWebhook, delivery_id: str, kind: str, at: datetime) -> bool:

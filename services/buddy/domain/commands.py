@@ -6,16 +6,18 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.buddy.domain.model import EventType, MatchStatus, Side
+from services.kit.connectors.commands import GetImport, GetImportErrors, ImportRecords, ListImports
 
-
-@dataclass(frozen=True)
-class ImportRecords:
-    """Import one CSV export of a record kind."""
-
-    company_id: str
-    kind: str
-    data: bytes
-    file_name: str = ""
+__all__ = [
+    "GetImport",
+    "GetImportErrors",
+    "GetRecord",
+    "ImportRecords",
+    "ListImports",
+    "ListRecords",
+    "ReceiveWebhook",
+    "RecordFilter",
+]
 
 
 @dataclass(frozen=True)
@@ -64,22 +66,5 @@ class ListRecords:
     company_id: str
     kind: str
     filter: RecordFilter
-    page_size: int = 0
-    page_token: str = ""
-
-
-@dataclass(frozen=True)
-class GetImport:
-    """Read one import batch (or its errors)."""
-
-    company_id: str
-    batch_id: str
-
-
-@dataclass(frozen=True)
-class ListImports:
-    """A page of import batches, newest first."""
-
-    company_id: str
     page_size: int = 0
     page_token: str = ""

@@ -5,14 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from typing import Any, TypeVar
+from typing import TypeVar
 
-
-class Channel(StrEnum):
-    """How a record entered the platform."""
-
-    CSV_IMPORT = "csv_import"
-    WEBHOOK = "webhook"
+from services.kit.connectors.model import Person, Provenance
 
 
 class MatchStatus(StrEnum):
@@ -46,26 +41,6 @@ class Side(StrEnum):
 
     PARTICIPANT = "participant"
     BUDDY = "buddy"
-
-
-@dataclass(frozen=True)
-class Person:
-    """A person as the Buddy system identifies them (e-mail normalised, optional Buddy id and names)."""
-
-    email: str
-    external_id: str = ""
-    given_name: str = ""
-    family_name: str = ""
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Where the latest version of a record came from."""
-
-    channel: Channel
-    received_at: datetime
-    batch_id: str = ""
-    delivery_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -192,7 +167,7 @@ R = TypeVar("R", bound=Record)
 _BOOKKEEPING = frozenset({"record_id", "provenance", "created_at", "updated_at"})
 
 
-def content(record: Record) -> dict[str, Any]:
+def content(record: Record) -> dict[str, object]:
     """What a record says, without the platform's bookkeeping (for telling a replay from a change)."""
     return {f.name: getattr(record, f.name) for f in fields(record) if f.name not in _BOOKKEEPING}
 

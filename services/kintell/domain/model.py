@@ -131,14 +131,6 @@ class Rating:
     provenance: Provenance
 
 
-@dataclass(frozen=True)
-class WebhookAck:
-    """The answer to a webhook delivery: a replay is acknowledged as a duplicate, not applied again."""
-
-    delivery_id: str
-    duplicate: bool = False
-
-
 def normalise_five_star(value: float) -> float:
     """A legacy 1-5 rating on the 0-1 scale: (r - 1) / 4."""
     return (value - 1) / 4

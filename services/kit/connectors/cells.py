@@ -5,13 +5,14 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import TypeVar
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 Parser = Callable[[str], object]
+T = TypeVar("T")
 E = TypeVar("E", bound=StrEnum)
 N = TypeVar("N", int, float)
 
@@ -105,9 +106,43 @@ def listing(max_length: int) -> Callable[[str], tuple[str, ...]]:
     def parse_listing(value: str) -> tuple[str, ...]:
         if len(value) > max_length:
             raise FieldInvalid(f"must be at most {max_length} characters")
-        return tuple(item.strip() for item in value.split(",") if item.strip())
+        return tuple(_parts(value))
 
     return parse_listing
+
+
+def items(item: Callable[[str], T], *, max_items: int, max_length: int) -> Callable[[str], tuple[T, ...]]:
+    """A comma-separated list (in one quoted field) of at most `max_items` distinct items, each read by `item`."""
+
+    def parse_items(value: str) -> tuple[T, ...]:
+        if len(value) > max_length:
+            raise FieldInvalid(f"must be at most {max_length} characters")
+        return distinct(max_items)([_item(item, position, part) for position, part in enumerate(_parts(value), 1)])
+
+    return parse_items
+
+
+def _parts(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def _item(parse: Callable[[str], T], position: int, value: str) -> T:
+    """One item of a list, its fault prefixed with its position."""
+    try:
+        return parse(value)
+    except FieldInvalid as exc:
+        raise FieldInvalid(f"item {position} {exc}") from None
+
+
+def distinct(max_items: int) -> Callable[[Sequence[T]], tuple[T, ...]]:
+    """A check that a list has at most `max_items` items; repeats are dropped, first one kept."""
+
+    def check(values: Sequence[T]) -> tuple[T, ...]:
+        if len(values) > max_items:
+            raise FieldInvalid(f"must have at most {max_items} items")
+        return tuple(dict.fromkeys(values))
+
+    return check
 
 
 def json_object(max_length: int) -> Callable[[str], dict[str, object]]:

@@ -3,8 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from services.kit.errors import Conflict, FieldViolation, InvalidArgument
+
+
+@dataclass(frozen=True)
+class Ack:
+    """What a delivery did: its id, and whether it was a replay that stored and emitted nothing."""
+
+    delivery_id: str
+    duplicate: bool = False
 
 
 def digest(body: bytes) -> str:

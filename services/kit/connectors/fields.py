@@ -57,6 +57,11 @@ LIST = BeforeValidator(_as_tuple)
 """A tuple field given as a JSON array."""
 
 
+def distinct(max_items: int) -> AfterValidator:
+    """A list of at most `max_items` items; repeats are dropped, first one kept."""
+    return AfterValidator(cells.distinct(max_items))
+
+
 def joined_at_most(max_length: int) -> AfterValidator:
     """A list of strings at most `max_length` characters long once comma-joined (as in one CSV cell)."""
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from services.buddy import bootstrap, handlers
+from services.buddy import bootstrap, queries
 from services.buddy.domain.commands import ListRecords, RecordFilter
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.identity import profile_id_for_email
@@ -129,10 +129,10 @@ def _check_backfill(engine: sa.Engine, rows: dict[str, list[dict[str, Any]]]) ->
 def _listed(engine: sa.Engine, kind: str, email: str) -> set[str]:
     uow = SqlBuddyUnitOfWork(db.UnitOfWork(engine))
     where = RecordFilter(profile_id=profile_id_for_email("acme", email))
-    found, token = handlers.list_records(ListRecords("acme", kind, where, page_size=100), uow=uow)
+    found, token = queries.list_records(ListRecords("acme", kind, where, page_size=100), uow=uow)
     ids = {record.external_id for record in found}
     while token:
-        found, token = handlers.list_records(ListRecords("acme", kind, where, 100, token), uow=uow)
+        found, token = queries.list_records(ListRecords("acme", kind, where, 100, token), uow=uow)
         ids |= {record.external_id for record in found}
     return ids
 

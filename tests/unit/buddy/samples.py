@@ -7,7 +7,7 @@ import io
 import json
 from typing import Any
 
-from services.buddy.domain.specs import SPECS
+from services.buddy.domain.csv_schemas import SPECS
 
 MATCH = {
     "match_id": "m-1",
@@ -61,7 +61,7 @@ JSON_TYPES = {"rating": float, "communication": float, "helpfulness": float, "en
 
 def csv_of(kind: str, *rows: dict[str, str]) -> bytes:
     """A CSV export of `kind` with the schema's header and these rows (defaults to the sample row)."""
-    names = [f.name for f in SPECS[kind].fields]
+    names = [column.name for column in SPECS[kind].schema.columns]
     out = io.StringIO()
     writer = csv.DictWriter(out, names, lineterminator="\r\n")
     writer.writeheader()

@@ -5,9 +5,10 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from services.buddy import handlers
+from services.buddy import handlers, queries
 from services.buddy.domain.commands import (
     GetImport,
+    GetImportErrors,
     GetRecord,
     ImportRecords,
     ListRecords,
@@ -24,6 +25,7 @@ from services.buddy.domain.errors import (
 from services.buddy.domain.model import Match, MatchStatus
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.connectors import imports
+from services.kit.connectors.deliveries import Ack
 from services.kit.messaging import events
 from services.kit.persistence import db
 from tests.unit.buddy.samples import csv_of, delivery
@@ -40,7 +42,7 @@ def _import(uow: SqlBuddyUnitOfWork, kind: str, data: bytes, company: str = "acm
     return handlers.import_records(ImportRecords(company, kind, data), uow=uow)
 
 
-def _hook(uow: SqlBuddyUnitOfWork, kind: str, body: bytes, company: str = "acme") -> handlers.Ack:
+def _hook(uow: SqlBuddyUnitOfWork, kind: str, body: bytes, company: str = "acme") -> Ack:
     return handlers.receive_webhook(ReceiveWebhook(company, kind, body), uow=uow)
 
 
@@ -50,14 +52,14 @@ def _types(engine: sa.Engine) -> list[str]:
 
 
 def _matches(uow: SqlBuddyUnitOfWork, company: str = "acme") -> list[Match]:
-    found, _ = handlers.list_records(ListRecords(company, "matches", RecordFilter()), uow=uow)
+    found, _ = queries.list_records(ListRecords(company, "matches", RecordFilter()), uow=uow)
     return [m for m in found if isinstance(m, Match)]
 
 
 def test_a_repeated_id_in_one_file_is_quarantined_after_the_first(uow: SqlBuddyUnitOfWork, engine: sa.Engine) -> None:
     batch = _import(uow, "matches", csv_of("matches", {}, {"location": "Bergen"}))
     assert (batch.rows_stored, batch.rows_quarantined) == (1, 1)
-    errors = handlers.get_import_errors(GetImport("acme", batch.batch_id), uow=uow)
+    errors = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
     assert [(e.row, e.field) for e in errors] == [(3, "match_id")]
     assert "first at row 2" in errors[0].message
     assert _types(engine) == ["buddy.match.created"]
@@ -86,7 +88,7 @@ def test_a_changed_row_updates_the_record_without_a_second_event(uow: SqlBuddyUn
 def test_a_row_that_changes_who_a_record_is_about_is_quarantined(uow: SqlBuddyUnitOfWork) -> None:
     _import(uow, "matches", csv_of("matches"))
     batch = _import(uow, "matches", csv_of("matches", {"buddy_email": "eve@example.org"}))
-    errors = handlers.get_import_errors(GetImport("acme", batch.batch_id), uow=uow)
+    errors = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
     assert [(e.field, e.value) for e in errors] == [("buddy_email", "eve@example.org")]
     assert _matches(uow)[0].buddy.email == "bob@example.org"
 
@@ -137,11 +139,11 @@ def test_companies_never_see_or_reference_each_others_records(uow: SqlBuddyUnitO
     (match,) = _matches(uow, "acme")
     assert _matches(uow, "globex") == []
     with pytest.raises(RecordNotFound):
-        handlers.get_record(GetRecord("globex", "matches", match.record_id), uow=uow)
+        queries.get_record(GetRecord("globex", "matches", match.record_id), uow=uow)
     with pytest.raises(ImportNotFound):
-        handlers.get_import(GetImport("globex", batch.batch_id), uow=uow)
+        queries.get_import(GetImport("globex", batch.batch_id), uow=uow)
     with pytest.raises(ImportNotFound):
-        handlers.get_import_errors(GetImport("globex", batch.batch_id), uow=uow)
+        queries.get_import_errors(GetImportErrors("globex", batch.batch_id), uow=uow)
     with pytest.raises(MatchUnknown):
         _hook(uow, "checkins", delivery("checkins"), "globex")
     quarantined = _import(uow, "feedback", csv_of("feedback"), "globex")

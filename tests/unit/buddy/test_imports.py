@@ -5,8 +5,14 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from services.buddy import handlers
-from services.buddy.domain.commands import GetImport, ImportRecords, ListImports, ListRecords, RecordFilter
+from services.buddy import handlers, queries
+from services.buddy.domain.commands import (
+    GetImportErrors,
+    ImportRecords,
+    ListImports,
+    ListRecords,
+    RecordFilter,
+)
 from services.buddy.domain.errors import UnknownKind
 from services.buddy.domain.model import CheckIn, Feedback, Match, Mood, Side
 from services.buddy.handlers import Limits
@@ -25,7 +31,7 @@ def _import(uow: SqlBuddyUnitOfWork, kind: str, data: bytes, company: str = "acm
 
 
 def _all(uow: SqlBuddyUnitOfWork, kind: str, company: str = "acme") -> list[object]:
-    found, _ = handlers.list_records(ListRecords(company, kind, RecordFilter()), uow=uow)
+    found, _ = queries.list_records(ListRecords(company, kind, RecordFilter()), uow=uow)
     return list(found)
 
 
@@ -35,7 +41,7 @@ def _pending(engine: sa.Engine) -> list[events.Envelope]:
 
 
 def _errors(uow: SqlBuddyUnitOfWork, batch: imports.Batch) -> list[tuple[int, str, str]]:
-    errors = handlers.get_import_errors(GetImport("acme", batch.batch_id), uow=uow)
+    errors = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
     return [(e.row, e.field, e.message) for e in errors]
 
 
@@ -139,7 +145,7 @@ def test_malformed_files_are_refused_and_store_nothing(
     with pytest.raises(CsvRejected, match=message):
         _import(uow, "feedback", data)
     assert _pending(engine) == []
-    assert handlers.list_imports(ListImports("acme"), uow=uow) == ([], "")
+    assert queries.list_imports(ListImports("acme"), uow=uow) == ([], "")
 
 
 def test_an_oversized_file_is_refused(uow: SqlBuddyUnitOfWork) -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.buddy import handlers
+from services.buddy import handlers, queries
 from services.buddy.domain.commands import ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
 from services.buddy.domain.errors import InvalidBuddyRequest
 from services.buddy.domain.model import EventType, MatchStatus, Record, Side
@@ -52,7 +52,7 @@ def _seed(uow: SqlBuddyUnitOfWork, company: str = "acme") -> None:
 
 
 def _ids(uow: SqlBuddyUnitOfWork, kind: str, company: str = "acme", **where: Any) -> set[str]:
-    found: list[Record] = handlers.list_records(ListRecords(company, kind, RecordFilter(**where)), uow=uow)[0]
+    found: list[Record] = queries.list_records(ListRecords(company, kind, RecordFilter(**where)), uow=uow)[0]
     return {record.external_id for record in found}
 
 
@@ -82,7 +82,7 @@ def test_profile_filter_combines_with_the_other_filters(uow: SqlBuddyUnitOfWork)
     assert _ids(uow, "matches", profile_id=bob, status=MatchStatus.ENDED) == {"m-2"}
     assert _ids(uow, "matches", profile_id=bob, email="dan@example.org") == set()
     assert _ids(uow, "events", profile_id=ada, event_type=EventType.WORKSHOP) == {"e-2"}
-    (m1,) = handlers.list_records(ListRecords("acme", "matches", RecordFilter(email="ada@example.org")), uow=uow)[0]
+    (m1,) = queries.list_records(ListRecords("acme", "matches", RecordFilter(email="ada@example.org")), uow=uow)[0]
     assert _ids(uow, "events", profile_id=ada, match_id=m1.record_id) == {"e-1"}
     assert _ids(uow, "checkins", profile_id=ada, match_id=m1.record_id) == {"c-1"}
     assert _ids(uow, "feedback", profile_id=bob, side=Side.BUDDY) == {"f-1"}
@@ -118,7 +118,7 @@ def test_an_updated_event_keeps_one_attendance_per_attendee(uow: SqlBuddyUnitOfW
     _seed(uow)
     changed = {**EVENTS[1], "description": "Moved to the town hall"}
     handlers.import_records(ImportRecords("acme", "events", csv_of("events", changed)), uow=uow)
-    (event,) = handlers.list_records(
+    (event,) = queries.list_records(
         ListRecords("acme", "events", RecordFilter(profile_id=_person("cy@example.org"))), uow=uow
     )[0]
     assert event.external_id == "e-2"
@@ -132,7 +132,7 @@ def test_a_malformed_profile_id_is_an_invalid_argument_naming_the_field(
     uow: SqlBuddyUnitOfWork, kind: str, malformed: str
 ) -> None:
     with pytest.raises(InvalidBuddyRequest) as caught:
-        handlers.list_records(ListRecords("acme", kind, RecordFilter(profile_id=malformed)), uow=uow)
+        queries.list_records(ListRecords("acme", kind, RecordFilter(profile_id=malformed)), uow=uow)
     assert [v.field for v in caught.value.violations] == ["profile_id"]
 
 

@@ -8,13 +8,15 @@ from typing import Any
 
 import pytest
 
-from services.buddy import handlers
+from services.buddy import handlers, queries
 from services.buddy.domain.commands import ListRecords, ReceiveWebhook, RecordFilter
+from services.buddy.domain.csv_schemas import SPECS, FeedbackRow
 from services.buddy.domain.errors import InvalidBuddyRequest
-from services.buddy.domain.model import BuddyEvent, Channel, CheckIn, Feedback, Match
-from services.buddy.domain.specs import SPECS
+from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match
 from services.buddy.domain.webhooks import parse_delivery
 from services.buddy.repository import SqlBuddyUnitOfWork
+from services.kit.connectors.deliveries import Ack
+from services.kit.connectors.model import Channel
 from tests.unit.buddy.samples import data_of, delivery
 
 TYPES = {"matches": Match, "events": BuddyEvent, "checkins": CheckIn, "feedback": Feedback}
@@ -36,15 +38,16 @@ def test_each_kind_is_stored_from_its_webhook(uow: SqlBuddyUnitOfWork, kind: str
         handlers.receive_webhook(ReceiveWebhook("acme", "matches", delivery("matches", "d-0")), uow=uow)
     ack = handlers.receive_webhook(ReceiveWebhook("acme", kind, delivery(kind, "d-1")), uow=uow)
     assert (ack.delivery_id, ack.duplicate) == ("d-1", False)
-    (record,) = handlers.list_records(ListRecords("acme", kind, RecordFilter()), uow=uow)[0]
+    (record,) = queries.list_records(ListRecords("acme", kind, RecordFilter()), uow=uow)[0]
     assert isinstance(record, TYPES[kind])
     assert (record.provenance.channel, record.provenance.delivery_id) == (Channel.WEBHOOK, "d-1")
 
 
 def test_typed_values_are_read_like_csv_cells() -> None:
-    parsed = parse_delivery(SPECS["feedback"], delivery("feedback", rating=1, helpfulness=0))
-    assert (parsed.values["rating"], parsed.values["helpfulness"], parsed.values["engagement"]) == (1.0, 0.0, None)
-    assert parsed.values["author_email"] == "bob@example.org"
+    parsed = parse_delivery(SPECS["feedback"], delivery("feedback", rating=1, helpfulness=0)).data
+    assert isinstance(parsed, FeedbackRow)
+    assert (parsed.rating, parsed.helpfulness, parsed.engagement) == (1.0, 0.0, None)
+    assert parsed.author_email == "bob@example.org"
 
 
 @pytest.mark.parametrize(
@@ -102,13 +105,13 @@ def test_an_oversized_delivery_is_refused_by_the_handler(uow: SqlBuddyUnitOfWork
 
 
 def test_the_signed_webhook_id_keys_the_delivery_not_the_body_id(uow: SqlBuddyUnitOfWork) -> None:
-    def deliver(message_id: str) -> handlers.Ack:
+    def deliver(message_id: str) -> Ack:
         return handlers.receive_webhook(ReceiveWebhook("acme", "matches", delivery("matches"), message_id), uow=uow)
 
-    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=False)
-    assert deliver("msg_2") == handlers.Ack("msg_2", duplicate=False)  # same body id "d-1", another delivery
-    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=True)
-    (record,) = handlers.list_records(ListRecords("acme", "matches", RecordFilter()), uow=uow)[0]
+    assert deliver("msg_1") == Ack("msg_1", duplicate=False)
+    assert deliver("msg_2") == Ack("msg_2", duplicate=False)  # same body id "d-1", another delivery
+    assert deliver("msg_1") == Ack("msg_1", duplicate=True)
+    (record,) = queries.list_records(ListRecords("acme", "matches", RecordFilter()), uow=uow)[0]
     assert record.provenance.delivery_id == "msg_1"
 
 

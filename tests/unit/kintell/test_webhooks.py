@@ -12,23 +12,24 @@ import sqlalchemy as sa
 from services.kintell import handlers, queries
 from services.kintell.domain.commands import GetSession, ListSessions, ReceiveWebhook
 from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, SessionNotFound, SessionTypeConflict
-from services.kintell.domain.model import RaterRole, Session, WebhookAck
+from services.kintell.domain.model import RaterRole, Session
 from services.kintell.repository import KintellUnitOfWork
+from services.kit.connectors.deliveries import Ack
 from services.kit.messaging import events
 from services.kit.persistence import db
 from teei.common.v1 import types_pb2
 from tests.unit.kintell.samples import booking_body, rating_body, session_body
 
 
-def _completed(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> WebhookAck:
+def _completed(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> Ack:
     return handlers.receive_session_completed(ReceiveWebhook(company, body), uow=uow)
 
 
-def _booked(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> WebhookAck:
+def _booked(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> Ack:
     return handlers.receive_booking_confirmed(ReceiveWebhook(company, body), uow=uow)
 
 
-def _rated(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> WebhookAck:
+def _rated(body: bytes, uow: KintellUnitOfWork, company: str = "acme") -> Ack:
     return handlers.receive_rating_created(ReceiveWebhook(company, body), uow=uow)
 
 
@@ -77,12 +78,12 @@ def test_a_delivery_id_reused_with_another_body_is_a_conflict(uow: KintellUnitOf
 
 
 def test_the_signed_webhook_id_keys_the_delivery_not_the_body_id(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
-    def deliver(message_id: str) -> WebhookAck:
+    def deliver(message_id: str) -> Ack:
         return handlers.receive_session_completed(ReceiveWebhook("acme", session_body(), message_id), uow=uow)
 
-    assert deliver("msg_1") == WebhookAck("msg_1", duplicate=False)
-    assert deliver("msg_2") == WebhookAck("msg_2", duplicate=False)  # same body id "d-1", another delivery
-    assert deliver("msg_1") == WebhookAck("msg_1", duplicate=True)
+    assert deliver("msg_1") == Ack("msg_1", duplicate=False)
+    assert deliver("msg_2") == Ack("msg_2", duplicate=False)  # same body id "d-1", another delivery
+    assert deliver("msg_1") == Ack("msg_1", duplicate=True)
     [envelope] = _pending(engine)
     assert events.payload_of(envelope).provenance.delivery_id == "msg_1"
 

@@ -1,34 +1,29 @@
-"""Builds Buddy records from validated field values, applying the rules that span fields and records."""
+"""Builds Buddy records from validated rows, applying the rules that span fields and records, and
+decides what a record seen again does."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
+from services.buddy.domain.csv_schemas import BuddyRow, CheckInRow, EventRow, FeedbackRow, MatchRow
 from services.buddy.domain.errors import InvalidBuddyRequest, MatchUnknown, RecordConflict
 from services.buddy.domain.model import (
     BuddyEvent,
     CheckIn,
-    EventType,
     Feedback,
     Match,
     MatchStatus,
-    Mood,
-    Person,
-    Provenance,
     R,
     Record,
     Side,
     content,
     revised,
 )
+from services.kit.connectors.model import Person, Provenance
 from services.kit.errors import FieldViolation
-
-SCORES = ("rating", "communication", "helpfulness", "engagement")
 
 
 @dataclass(frozen=True)
@@ -38,108 +33,107 @@ class Intake:
     company_id: str
     provenance: Provenance
 
-    def base(self, external_id: str) -> dict[str, Any]:
-        """The common fields of a new record."""
+    def head(self, external_id: str) -> tuple[str, str, str, Provenance, datetime, datetime]:
+        """The common fields of a new record, in `Record`'s order."""
         now = self.provenance.received_at
-        return {
-            "record_id": str(uuid.uuid4()),
-            "company_id": self.company_id,
-            "external_id": external_id,
-            "provenance": self.provenance,
-            "created_at": now,
-            "updated_at": now,
-        }
+        return str(uuid.uuid4()), self.company_id, external_id, self.provenance, now, now
 
 
 def _invalid(field: str, message: str) -> InvalidBuddyRequest:
     return InvalidBuddyRequest(f"{field} {message}", violations=[FieldViolation(field, message)])
 
 
-def build_match(values: dict[str, Any], intake: Intake, _: Match | None) -> Match:
+def build(row: BuddyRow, intake: Intake, match: Match | None) -> Record:
+    """The record a row reports; records of a match take their people from it."""
+    if isinstance(row, MatchRow):
+        return build_match(row, intake)
+    if isinstance(row, EventRow):
+        return build_event(row, intake, match)
+    if match is None:  # the handler resolves the match first; this guards a missing reference
+        raise unknown_match(row.match_reference)
+    if isinstance(row, CheckInRow):
+        return build_checkin(row, intake, match)
+    if isinstance(row, FeedbackRow):
+        return build_feedback(row, intake, match)
+    raise TypeError(f"no record for {type(row).__name__}")
+
+
+def build_match(row: MatchRow, intake: Intake) -> Match:
     """A match; its two people must differ and only an ended match may have an end time."""
-    participant, buddy = _person(values, "participant"), _person(values, "buddy")
-    status = MatchStatus(values["status"] or MatchStatus.ACTIVE)
-    ended_at: datetime | None = values["ended_at"]
+    participant = Person(
+        row.participant_email,
+        row.participant_external_id or "",
+        row.participant_given_name or "",
+        row.participant_family_name or "",
+    )
+    buddy = Person(
+        row.buddy_email, row.buddy_external_id or "", row.buddy_given_name or "", row.buddy_family_name or ""
+    )
+    status, ended_at = row.status or MatchStatus.ACTIVE, row.ended_at
     if participant.email == buddy.email:
         raise _invalid("buddy_email", "must differ from participant_email")
     if ended_at is not None and status is not MatchStatus.ENDED:
         raise _invalid("ended_at", "is only allowed when status is ended")
-    if ended_at is not None and ended_at < values["matched_at"]:
+    if ended_at is not None and ended_at < row.matched_at:
         raise _invalid("ended_at", "must not be before matched_at")
     return Match(
-        **intake.base(values["match_id"]),
+        *intake.head(row.match_id),
         participant=participant,
         buddy=buddy,
-        matched_at=values["matched_at"],
+        matched_at=row.matched_at,
         status=status,
-        languages=values["languages"] or (),
-        interests=values["interests"] or (),
-        location=values["location"] or "",
+        languages=row.languages or (),
+        interests=row.interests or (),
+        location=row.location or "",
         ended_at=ended_at,
     )
 
 
-def _person(values: dict[str, Any], prefix: str) -> Person:
-    return Person(
-        email=values[f"{prefix}_email"],
-        external_id=values[f"{prefix}_external_id"] or "",
-        given_name=values[f"{prefix}_given_name"] or "",
-        family_name=values[f"{prefix}_family_name"] or "",
-    )
-
-
-def build_event(values: dict[str, Any], intake: Intake, match: Match | None) -> BuddyEvent:
+def build_event(row: EventRow, intake: Intake, match: Match | None) -> BuddyEvent:
     """An event; attendees who are members of its match carry their Buddy ids."""
-    attendees = tuple(match.person(e) if match else Person(e) for e in values["attendee_emails"])
+    attendees = tuple(match.person(e) if match else Person(e) for e in row.attendee_emails)
     return BuddyEvent(
-        **intake.base(values["event_id"]),
+        *intake.head(row.event_id),
         match_id=match.record_id if match else "",
-        event_type=EventType(values["event_type"]),
-        event_at=values["event_date"],
-        description=values["description"] or "",
-        location=values["location"] or "",
+        event_type=row.event_type,
+        event_at=row.event_date,
+        description=row.description or "",
+        location=row.location or "",
         attendees=attendees,
     )
 
 
-def build_checkin(values: dict[str, Any], intake: Intake, match: Match | None) -> CheckIn:
+def build_checkin(row: CheckInRow, intake: Intake, match: Match) -> CheckIn:
     """A check-in by the participant or the buddy of its match."""
-    match = _required(match, values)
     return CheckIn(
-        **intake.base(values["checkin_id"]),
+        *intake.head(row.checkin_id),
         match_id=match.record_id,
-        person=match.person(values["person_email"]),
-        side=_side(match, values["person_email"], "person_email"),
-        checkin_at=values["checkin_date"],
-        mood=Mood(values["mood"]),
-        notes=values["notes"] or "",
-        answers=values["question_responses"] or (),
+        person=match.person(row.person_email),
+        side=_side(match, row.person_email, "person_email"),
+        checkin_at=row.checkin_date,
+        mood=row.mood,
+        notes=row.notes or "",
+        answers=row.question_responses or (),
     )
 
 
-def build_feedback(values: dict[str, Any], intake: Intake, match: Match | None) -> Feedback:
+def build_feedback(row: FeedbackRow, intake: Intake, match: Match) -> Feedback:
     """Feedback by the participant or the buddy of its match, with at least a rating, text or score."""
-    match = _required(match, values)
-    if all(values[name] is None for name in SCORES) and not values["feedback_text"]:
+    scores = (row.rating, row.communication, row.helpfulness, row.engagement)
+    if all(score is None for score in scores) and not row.feedback_text:
         raise _invalid("rating", "or feedback_text or a score is required")
     return Feedback(
-        **intake.base(values["feedback_id"]),
+        *intake.head(row.feedback_id),
         match_id=match.record_id,
-        author=match.person(values["author_email"]),
-        side=_side(match, values["author_email"], "author_email"),
-        submitted_at=values["submitted_at"],
-        rating=values["rating"],
-        text=values["feedback_text"] or "",
-        communication=values["communication"],
-        helpfulness=values["helpfulness"],
-        engagement=values["engagement"],
+        author=match.person(row.author_email),
+        side=_side(match, row.author_email, "author_email"),
+        submitted_at=row.submitted_at,
+        rating=row.rating,
+        text=row.feedback_text or "",
+        communication=row.communication,
+        helpfulness=row.helpfulness,
+        engagement=row.engagement,
     )
-
-
-def _required(match: Match | None, values: dict[str, Any]) -> Match:
-    if match is None:  # the handler resolves the match first; this guards a missing reference
-        raise unknown_match(values["match_id"] or "")
-    return match
 
 
 def unknown_match(external_id: str) -> MatchUnknown:
@@ -153,15 +147,6 @@ def _side(match: Match, email: str, field: str) -> Side:
     if side is None:
         raise _invalid(field, f"is neither the participant nor the buddy of match {match.external_id}")
     return side
-
-
-Builder = Callable[[dict[str, Any], Intake, Match | None], Record]
-BUILDERS: dict[str, Builder] = {
-    "matches": build_match,
-    "events": build_event,
-    "checkins": build_checkin,
-    "feedback": build_feedback,
-}
 
 
 class Change(StrEnum):
