@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 from services.gateway.domain.tokens import TokenSettings
-from services.kit.config import setting
+from services.kit.config import Settings, setting
 
 
-@dataclass(frozen=True)
-class GatewayConfig:
+class GatewayConfig(Settings):
     """Issuer, audience, token lifetime, signing algorithm, the key-encryption key and the SSO providers file."""
 
     issuer: str = setting("TEEI_AUTH_ISSUER", default="http://localhost:8080")

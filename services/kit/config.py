@@ -1,50 +1,70 @@
-"""Typed, frozen configuration read once from an injected environ; fails fast naming what is missing."""
+"""Typed, frozen configuration read once from an injected environ; fails fast naming what is missing.
+
+A settings class is a `Settings` model whose fields each name their variable with `setting(…)`:
+pydantic converts and checks every value; this module only finds the raw values (the variable, else
+the file named by the variable plus `_FILE`) and words pydantic's errors by variable name.
+"""
 
 from __future__ import annotations
 
-import dataclasses
-import types
-import typing
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-C = TypeVar("C")
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails, PydanticUndefined
+
+S = TypeVar("S", bound="Settings")
+_MASKED = "secret"
 
 
 class ConfigError(Exception):
     """A required setting is missing or cannot be parsed."""
 
 
-def setting(env: str, *, default: Any = dataclasses.MISSING, secret: bool = False) -> Any:
-    """Declares a config field read from `env` (or from the file named by `env`_FILE)."""
-    return dataclasses.field(default=default, metadata={"env": env, "secret": secret})
+class Settings(BaseModel):
+    """Base of every settings class: frozen, no undeclared fields, built by field name in code and
+    by variable name from the environment."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_by_name=True, validate_by_alias=True)
 
 
-def load(cls: type[C], environ: Mapping[str, str]) -> C:
-    """Builds the frozen config dataclass `cls` from `environ`, converting each value to its type."""
-    hints = typing.get_type_hints(cls)
-    values: dict[str, Any] = {}
-    for field in dataclasses.fields(cls):  # type: ignore[arg-type]
-        env = field.metadata["env"]
-        raw = _raw_value(env, environ)
-        if raw is None:
-            if field.default is dataclasses.MISSING:
-                raise ConfigError(f"missing required setting {env}")
-            continue
-        values[field.name] = _convert(env, raw, hints[field.name])
-    return cls(**values)
+def setting(env: str, *, default: Any = PydanticUndefined, secret: bool = False) -> Any:
+    """Declares a field read from the variable `env` (or the file named by `env`_FILE); a `secret` one
+    is masked by `describe`. Without a default the setting is required."""
+    return Field(default, validation_alias=env, json_schema_extra={_MASKED: True} if secret else None)
 
 
-def describe(config: object) -> dict[str, Any]:
+def load(cls: type[S], environ: Mapping[str, str]) -> S:
+    """Builds `cls` from `environ`; ConfigError names each variable that is missing or malformed."""
+    raw = {env: value for env, _ in _variables(cls) if (value := _raw_value(env, environ)) is not None}
+    try:
+        return cls.model_validate(raw)
+    except ValidationError as exc:
+        # `from None`: pydantic's own message repeats every input, secrets included.
+        raise ConfigError("; ".join(_message(cls, error) for error in exc.errors())) from None
+
+
+def describe(config: Settings) -> dict[str, Any]:
     """The config as a dict for logging, with secrets masked."""
     out: dict[str, Any] = {}
-    for field in dataclasses.fields(config):  # type: ignore[arg-type]
-        value = getattr(config, field.name)
-        if field.metadata.get("secret") and value:
+    for name, info in type(config).model_fields.items():
+        value = getattr(config, name)
+        if _is_secret(info) and value:
             value = "***"
-        out[field.name] = str(value) if isinstance(value, Path) else value
+        out[name] = str(value) if isinstance(value, Path) else value
     return out
+
+
+def _variables(cls: type[Settings]) -> Iterator[tuple[str, FieldInfo]]:
+    for info in cls.model_fields.values():
+        if isinstance(info.validation_alias, str):
+            yield info.validation_alias, info
+
+
+def _is_secret(info: FieldInfo) -> bool:
+    return isinstance(info.json_schema_extra, dict) and info.json_schema_extra.get(_MASKED) is True
 
 
 def _raw_value(env: str, environ: Mapping[str, str]) -> str | None:
@@ -59,30 +79,18 @@ def _raw_value(env: str, environ: Mapping[str, str]) -> str | None:
     return None
 
 
-def _convert(env: str, raw: str, kind: Any) -> Any:
-    if isinstance(kind, types.UnionType):
-        kind = next(arg for arg in typing.get_args(kind) if arg is not type(None))
-    try:
-        if kind is bool:
-            return _parse_bool(raw)
-        if kind in (int, float, str, Path):
-            return kind(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{env}: cannot parse {raw!r} as {kind.__name__}") from exc
-    raise ConfigError(f"{env}: unsupported setting type {kind!r}")
+def _message(cls: type[Settings], error: ErrorDetails) -> str:
+    if not error["loc"]:  # a rule across settings (a model validator)
+        return f"{cls.__name__}: {error['msg'].removeprefix('Value error, ')}"
+    env = str(error["loc"][0])
+    if error["type"] == "missing":
+        return f"missing required setting {env}"
+    secret = any(_is_secret(info) for alias, info in _variables(cls) if alias == env)
+    shown = "" if secret else f" {error['input']!r}"
+    return f"{env}: cannot parse{shown}: {error['msg']}"
 
 
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in {"1", "true", "yes", "on"}:
-        return True
-    if lowered in {"0", "false", "no", "off"}:
-        return False
-    raise ValueError(raw)
-
-
-@dataclasses.dataclass(frozen=True)
-class ServiceConfig:
+class ServiceConfig(Settings):
     """Settings every service process shares."""
 
     grpc_port: int = setting("TEEI_GRPC_PORT")

@@ -110,7 +110,7 @@ async def running(
 
     The service trusts `issuer` (the test issuer by default); None keeps the service's own keys.
     """
-    service = replace(service, config=replace(service.config, grpc_host="127.0.0.1", grpc_port=0))
+    service = replace(service, config=service.config.model_copy(update={"grpc_host": "127.0.0.1", "grpc_port": 0}))
     if issuer is not None:
         service = replace(service, jwks=issuer.jwks)
     server = GrpcServer(service)

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import Any
 
-from services.kit.config import setting
+from services.kit.config import Settings, setting
 from services.kit.grpc.resilience import CallPolicy
 
 SCREEN_TEXT = "/teei.safety.v1.SafetyService/ScreenText"
 
 
-@dataclass(frozen=True)
-class Q2qSettings:
+class Q2qSettings(Settings):
     """Settings of the synchronous screening call to Safety and of the retrier of texts awaiting screening.
 
     Without `safety_address`, Classify with `store=true` fails closed (FAILED_PRECONDITION
@@ -29,7 +28,7 @@ class Q2qSettings:
     retry_max_interval_seconds: float = setting("TEEI_Q2Q_SCREENING_RETRY_MAX_SECONDS", default=300.0)
     retry_batch: int = setting("TEEI_Q2Q_SCREENING_RETRY_BATCH", default=50)
 
-    def __post_init__(self) -> None:
+    def model_post_init(self, context: Any, /) -> None:
         if self.retry_interval_seconds <= 0 or self.retry_max_interval_seconds < self.retry_interval_seconds:
             raise ValueError("the screening retry interval must be positive and at most the longest interval")
         if self.retry_batch < 1:

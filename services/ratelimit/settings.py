@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 
-from services.kit.config import setting
+from services.kit.config import Settings, setting
 from services.ratelimit.domain.errors import LimitsConfigError
 from services.ratelimit.domain.limits import Limits, parse_limits
 
@@ -15,8 +14,7 @@ DEFAULT_LIMITS = Path(__file__).resolve().parent / "limits.yaml"
 _MAX_LIMITS_BYTES = 256 * 1024
 
 
-@dataclass(frozen=True)
-class RateLimitConfig:
+class RateLimitConfig(Settings):
     """Where the limits are, and where counters live (Redis when REDIS_URL is set, else this process)."""
 
     limits_path: Path = setting("TEEI_RATELIMIT_CONFIG", default=DEFAULT_LIMITS)

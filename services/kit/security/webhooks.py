@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from services.kit.config import load, setting
+from services.kit.config import Settings, load, setting
 from services.kit.errors import Unauthenticated, Unavailable
 from services.kit.logs import get_logger
 
@@ -203,8 +203,7 @@ def fingerprint(secret: str) -> str:
     return hashlib.sha256(decode_secret(secret)).hexdigest()[:12]
 
 
-@dataclass(frozen=True)
-class WebhookSettings:
+class WebhookSettings(Settings):
     """Where the webhook secrets file lives (read with `services.kit.config.load`)."""
 
     secrets_file: Path | None = setting("TEEI_WEBHOOK_SECRETS_FILE", default=None)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterator
-from dataclasses import replace
 
 import grpc
 import pytest
@@ -30,7 +29,7 @@ TEXT = "I feel much more confident now, and I updated my CV. Still a bit lonely 
 @pytest.fixture
 async def q2q(service_config: ServiceConfig) -> AsyncIterator[q2q_pb2_grpc.Q2qServiceAsyncStub]:
     """Q2Q with the real Safety it screens stored texts with (services/q2q/screening)."""
-    safety_config = replace(service_config, var_dir=service_config.var_dir / "safety")
+    safety_config = service_config.model_copy(update={"var_dir": service_config.var_dir / "safety"})
     async with running(safety_bootstrap.build(safety_config)) as (safety, _):
         settings = Q2qSettings(safety_address=f"127.0.0.1:{safety.port}")
         async with running(bootstrap.build(service_config, settings=settings)) as (_, channel):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
-from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
@@ -108,7 +107,9 @@ def test_a_sweep_deletes_exactly_the_expired_rows_of_each_kind(kintell_engine: s
 
 
 def test_retention_periods_come_from_the_settings(tmp_path: Path) -> None:
-    config = replace(CONFIG, inbox_retention_days=1.0, outbox_retention_days=2.0, webhook_dedup_retention_days=3.0)
+    config = CONFIG.model_copy(
+        update={"inbox_retention_days": 1.0, "outbox_retention_days": 2.0, "webhook_dedup_retention_days": 3.0}
+    )
     for engine in _migrated(db.sqlite_url(tmp_path / "kintell.db"), kintell_bootstrap.MIGRATIONS):
         _seed(engine)
         retention.Retention(engine, retention.default_rules(config), interval=3600, clock=lambda: NOW).sweep()
