@@ -144,7 +144,7 @@ def test_no_file_means_sso_is_off() -> None:
         ({"client_secret": None}, "client_secret: expected a non-empty string"),
         ({"client_secret_file": "missing.txt"}, "exactly one of client_secret and client_secret_file"),
         ({"redirect_uri": "http://api.example.com/cb"}, "redirect_uri: must be an absolute https URL"),
-        ({"allowed_redirect_uris": ["https://app.example.com/#x"]}, "allowed_redirect_uris.0: must be an absolute https"),
+        ({"allowed_redirect_uris": ["https://app.example.com/#x"]}, "allowed_redirect_uris.0: must be an absolute"),
         ({"domains": {}}, "domains: must map at least one e-mail domain"),
         ({"domains": {"acme.com": {"tenant": "acme", "role": "super_admin"}}}, "domains.acme.com.role: must be one of"),
         ({"domains": {"acme.com": {"tenant": "Acme Corp"}}}, "domains.acme.com.tenant: must be lower-case"),
