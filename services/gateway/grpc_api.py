@@ -14,13 +14,22 @@ from services.gateway.domain.tokens import TokenSettings
 from services.gateway.keys.ring import KeyRing
 from services.gateway.repository import GatewayUnitOfWork
 from services.gateway.sso import flow
+from services.kit.grpc.unbuilt import NotBuilt
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
-    """Serves the JWKS, the token endpoint and SSO; the privacy RPCs are not built yet (UNIMPLEMENTED)."""
+    """Serves the JWKS, the token endpoint and SSO."""
+
+    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
+    ExportOwnData = NotBuilt("privacy export")
+    DeleteOwnData = NotBuilt("privacy erasure")
+    ExportSubjectData = NotBuilt("privacy export")
+    DeleteSubjectData = NotBuilt("privacy erasure")
+    GetPrivacyRequest = NotBuilt("privacy requests")
+    ListPrivacyRequests = NotBuilt("privacy requests")
 
     def __init__(
         self,
@@ -69,34 +78,3 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             return gateway_pb2.SsoCallbackResponse(body=wire.redirect_page(completed.redirect_to))
         await context.send_initial_metadata(wire.NO_STORE)
         return gateway_pb2.SsoCallbackResponse(body=wire.token_body(completed.issued))
-
-    # Privacy requests are not built yet: the kit's error mapper answers NotImplementedError with UNIMPLEMENTED.
-    async def ExportOwnData(
-        self, request: gateway_pb2.ExportOwnDataRequest, context: Context
-    ) -> gateway_pb2.ExportOwnDataResponse:
-        raise NotImplementedError
-
-    async def DeleteOwnData(
-        self, request: gateway_pb2.DeleteOwnDataRequest, context: Context
-    ) -> gateway_pb2.DeleteOwnDataResponse:
-        raise NotImplementedError
-
-    async def ExportSubjectData(
-        self, request: gateway_pb2.ExportSubjectDataRequest, context: Context
-    ) -> gateway_pb2.ExportSubjectDataResponse:
-        raise NotImplementedError
-
-    async def DeleteSubjectData(
-        self, request: gateway_pb2.DeleteSubjectDataRequest, context: Context
-    ) -> gateway_pb2.DeleteSubjectDataResponse:
-        raise NotImplementedError
-
-    async def GetPrivacyRequest(
-        self, request: gateway_pb2.GetPrivacyRequestRequest, context: Context
-    ) -> gateway_pb2.GetPrivacyRequestResponse:
-        raise NotImplementedError
-
-    async def ListPrivacyRequests(
-        self, request: gateway_pb2.ListPrivacyRequestsRequest, context: Context
-    ) -> gateway_pb2.ListPrivacyRequestsResponse:
-        raise NotImplementedError
