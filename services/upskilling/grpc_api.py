@@ -6,15 +6,15 @@ import asyncio
 from typing import Any
 
 import grpc
-from google.api import httpbody_pb2
 
-from services.kit.connectors.csvimport import error_csv
+from services.kit.connectors.wire import error_report, import_batch, row_error, webhook_ack
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
-from services.upskilling import handlers, wire
+from services.upskilling import handlers, queries, wire
 from services.upskilling.domain.commands import (
     GetCredential,
     GetImport,
+    GetImportErrors,
     GetProgress,
     ImportRecords,
     ListCredentials,
@@ -23,7 +23,6 @@ from services.upskilling.domain.commands import (
     ReceiveWebhook,
 )
 from services.upskilling.repository import UpskillingUnitOfWork
-from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -43,34 +42,33 @@ class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
         delivery = self._verifier.verify(tenant=tenant, source=provider.value, headers=headers, body=body)
         command = ReceiveWebhook(tenant, provider.value, body, delivery.message_id)
         ack = await asyncio.to_thread(handlers.receive_webhook, command, uow=self._uow)
-        return pb.ReceiveWebhookResponse(ack=types_pb2.WebhookAck(delivery_id=ack.delivery_id, duplicate=ack.duplicate))
+        return pb.ReceiveWebhookResponse(ack=webhook_ack(ack.delivery_id, duplicate=ack.duplicate))
 
     async def ImportRecords(self, request: pb.ImportRecordsRequest, context: Context) -> pb.ImportRecordsResponse:
         command = ImportRecords(
             company_id=current_tenant(), kind=request.kind, data=request.body.data, file_name=request.file_name
         )
         batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow)
-        return pb.ImportRecordsResponse(batch=wire.batch(batch))
+        return pb.ImportRecordsResponse(batch=import_batch(batch))
 
     async def GetImport(self, request: pb.GetImportRequest, context: Context) -> pb.GetImportResponse:
         query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
-        batch = await asyncio.to_thread(handlers.get_import, query, uow=self._uow)
-        return pb.GetImportResponse(batch=wire.batch(batch))
+        batch = await asyncio.to_thread(queries.get_import, query, uow=self._uow)
+        return pb.GetImportResponse(batch=import_batch(batch))
 
     async def ListImports(self, request: pb.ListImportsRequest, context: Context) -> pb.ListImportsResponse:
         query = ListImports(company_id=current_tenant(), page_size=request.page_size, page_token=request.page_token)
-        batches, token = await asyncio.to_thread(handlers.list_imports, query, uow=self._uow)
-        return pb.ListImportsResponse(batches=[wire.batch(b) for b in batches], next_page_token=token)
+        batches, token = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
+        return pb.ListImportsResponse(batches=[import_batch(b) for b in batches], next_page_token=token)
 
     async def GetImportErrors(self, request: pb.GetImportErrorsRequest, context: Context) -> pb.GetImportErrorsResponse:
-        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
-        errors = await asyncio.to_thread(handlers.get_import_errors, query, uow=self._uow)
-        body = httpbody_pb2.HttpBody(content_type="text/csv; charset=utf-8", data=error_csv(errors))
-        return pb.GetImportErrorsResponse(body=body, errors=[wire.row_error(e) for e in errors])
+        query = GetImportErrors(company_id=current_tenant(), batch_id=request.batch_id)
+        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
+        return pb.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def GetProgress(self, request: pb.GetProgressRequest, context: Context) -> pb.GetProgressResponse:
         query = GetProgress(company_id=current_tenant(), progress_id=request.progress_id)
-        record = await asyncio.to_thread(handlers.get_progress, query, uow=self._uow)
+        record = await asyncio.to_thread(queries.get_progress, query, uow=self._uow)
         return pb.GetProgressResponse(progress=wire.progress(record))
 
     async def ListProgress(self, request: pb.ListProgressRequest, context: Context) -> pb.ListProgressResponse:
@@ -83,12 +81,12 @@ class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        records, token = await asyncio.to_thread(handlers.list_progress, query, uow=self._uow)
+        records, token = await asyncio.to_thread(queries.list_progress, query, uow=self._uow)
         return pb.ListProgressResponse(progress=[wire.progress(r) for r in records], next_page_token=token)
 
     async def GetCredential(self, request: pb.GetCredentialRequest, context: Context) -> pb.GetCredentialResponse:
         query = GetCredential(company_id=current_tenant(), credential_id=request.credential_id)
-        record = await asyncio.to_thread(handlers.get_credential, query, uow=self._uow)
+        record = await asyncio.to_thread(queries.get_credential, query, uow=self._uow)
         return pb.GetCredentialResponse(credential=wire.credential(record))
 
     async def ListCredentials(self, request: pb.ListCredentialsRequest, context: Context) -> pb.ListCredentialsResponse:
@@ -100,5 +98,5 @@ class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
             page_size=request.page_size,
             page_token=request.page_token,
         )
-        records, token = await asyncio.to_thread(handlers.list_credentials, query, uow=self._uow)
+        records, token = await asyncio.to_thread(queries.list_credentials, query, uow=self._uow)
         return pb.ListCredentialsResponse(credentials=[wire.credential(r) for r in records], next_page_token=token)

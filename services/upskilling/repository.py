@@ -1,8 +1,9 @@
-"""Upskilling persistence: a company-scoped SQLAlchemy repository (every query filters on company_id)."""
+"""Upskilling persistence: the repository Protocol handlers depend on, its company-scoped SQLAlchemy
+adapter (every query filters on company_id) and the unit of work that hands it out."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -11,20 +12,13 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit.connectors import imports
-from services.kit.connectors.csvimport import Parsed, RowError
-from services.kit.messaging import events
-from services.kit.persistence.db import UnitOfWork
-from services.upskilling import outbox, rows
+from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.listings import Position, newest_first
+from services.kit.messaging import events as outbox
+from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.upskilling import events, rows
 from services.upskilling.domain.events import DomainEvent
-from services.upskilling.domain.model import (
-    Course,
-    Credential,
-    Learner,
-    Progress,
-    Provider,
-)
-from services.upskilling.domain.paging import Page
+from services.upskilling.domain.model import Course, Credential, Learner, Progress, Provider
 from services.upskilling.tables import credentials, deliveries, progress
 
 
@@ -39,18 +33,55 @@ class Filters:
     credential_type: str = ""
 
 
-class UpskillingUnitOfWork(Protocol):
-    """Opens one transaction scoped to one company."""
+class UpskillingRepository(Protocol):
+    """Learning records, webhook deliveries, import batches and outgoing events of one company."""
 
-    def begin(self, *, company_id: str) -> Any: ...
+    @property
+    def company_id(self) -> str: ...
+
+    @property
+    def imports(self) -> ImportBatches: ...
+
+    def claim_delivery(
+        self, provider: Provider, delivery_id: str, *, event_type: str, digest: str, at: datetime
+    ) -> bool: ...
+
+    def settle_delivery(self, provider: Provider, delivery_id: str, *, outcome: str, reason: str) -> None: ...
+
+    def get_progress(self, progress_id: str) -> Progress | None: ...
+
+    def find_progress(self, course: Course, learner: Learner) -> Progress | None: ...
+
+    def save_progress(self, record: Progress, *, new: bool) -> None: ...
+
+    def list_progress(self, filters: Filters, *, after: Position | None, size: int) -> list[Progress]: ...
+
+    def get_credential(self, credential_id: str) -> Credential | None: ...
+
+    def find_credential(self, course: Course, key: str) -> Credential | None: ...
+
+    def save_credential(self, record: Credential, *, new: bool) -> None: ...
+
+    def list_credentials(self, filters: Filters, *, after: Position | None, size: int) -> list[Credential]: ...
+
+    def emit(self, event: DomainEvent) -> None: ...
+
+
+UpskillingUnitOfWork = TenantUnitOfWork[UpskillingRepository]
 
 
 class SqlUpskillingRepository:
-    """Learning records, webhook deliveries, import batches and outgoing events of one company."""
+    """The upskilling repository over SQLAlchemy Core, scoped to one company."""
 
     def __init__(self, session: orm.Session, *, company_id: str) -> None:
         self._session = session
         self._company_id = company_id
+        self._imports = SqlImportBatches(session, company_id=company_id)
+
+    @property
+    def imports(self) -> ImportBatches:
+        """This company's import batches."""
+        return self._imports
 
     @property
     def company_id(self) -> str:
@@ -116,13 +147,14 @@ class SqlUpskillingRepository:
                 .values(**values)
             )
 
-    def list_progress(self, filters: Filters, page: Page) -> list[Progress]:
-        """A page of records, most recently updated first."""
+    def list_progress(self, filters: Filters, *, after: Position | None, size: int) -> list[Progress]:
+        """Up to `size` + 1 records, most recently updated first, after the position `after`."""
         conditions = self._filters(progress, filters)
         conditions += [progress.c.status == filters.status] if filters.status else []
         conditions += [progress.c.provider == filters.provider] if filters.provider else []
-        found = self._page(progress, progress.c.updated_at, progress.c.progress_id, conditions, page)
-        return [rows.to_progress(row) for row in found]
+        query = sa.select(progress).where(self._mine(progress), *conditions)
+        query = newest_first(query, time=progress.c.updated_at, ident=progress.c.progress_id, start=after, size=size)
+        return [rows.to_progress(row) for row in self._session.execute(query).mappings()]
 
     # Credentials
 
@@ -150,41 +182,20 @@ class SqlUpskillingRepository:
             key = credentials.c.credential_id == record.credential_id
             self._session.execute(credentials.update().where(self._mine(credentials), key).values(**values))
 
-    def list_credentials(self, filters: Filters, page: Page) -> list[Credential]:
-        """A page of credentials, newest first."""
+    def list_credentials(self, filters: Filters, *, after: Position | None, size: int) -> list[Credential]:
+        """Up to `size` + 1 credentials, newest issue first, after the position `after`."""
         conditions = self._filters(credentials, filters)
         conditions += [credentials.c.credential_type == filters.credential_type] if filters.credential_type else []
-        found = self._page(credentials, credentials.c.issued_at, credentials.c.credential_id, conditions, page)
-        return [rows.to_credential(row) for row in found]
-
-    # Import batches
-
-    def record_batch(self, *, kind: str, parsed: Parsed, data: bytes, stored: int) -> imports.Batch:
-        """The batch record and its quarantined rows."""
-        return imports.record_batch(
-            self._session, company_id=self._company_id, kind=kind, parsed=parsed, data=data, stored=stored
-        )
-
-    def get_batch(self, batch_id: str) -> imports.Batch | None:
-        """One batch of this company."""
-        return imports.get_batch(self._session, company_id=self._company_id, batch_id=batch_id)
-
-    def row_errors(self, batch_id: str) -> list[RowError]:
-        """The errors of a batch's quarantined rows (call after get_batch has confirmed the owner)."""
-        return imports.row_errors(self._session, batch_id=batch_id)
-
-    def list_batches(self, page: Page) -> list[imports.Batch]:
-        """A page of batches, newest first."""
-        table = imports.batches
-        found = self._page(table, table.c.created_at, table.c.batch_id, [], page)
-        names = imports.Batch.__dataclass_fields__
-        return [imports.Batch(**{n: rows.utc(row[n]) if n == "created_at" else row[n] for n in names}) for row in found]
+        query = sa.select(credentials).where(self._mine(credentials), *conditions)
+        time, ident = credentials.c.issued_at, credentials.c.credential_id
+        query = newest_first(query, time=time, ident=ident, start=after, size=size)
+        return [rows.to_credential(row) for row in self._session.execute(query).mappings()]
 
     # Events
 
     def emit(self, event: DomainEvent) -> None:
         """Writes the event to the outbox in this transaction."""
-        events.record(self._session, outbox.envelope(event, company_id=self._company_id))
+        outbox.record(self._session, events.envelope(event, company_id=self._company_id))
 
     # Query helpers
 
@@ -200,16 +211,6 @@ class SqlUpskillingRepository:
     def _filters(self, table: sa.Table, filters: Filters) -> list[sa.ColumnElement[bool]]:
         conditions = [table.c.email == filters.email] if filters.email else []
         return conditions + ([table.c.profile_id == filters.profile_id] if filters.profile_id else [])
-
-    def _page(
-        self, table: sa.Table, when: Any, ident: Any, conditions: list[Any], page: Page
-    ) -> Sequence[sa.RowMapping]:
-        query = sa.select(table).where(self._mine(table), *conditions)
-        if page.after_id:
-            after = datetime.fromisoformat(page.after_time)
-            query = query.where(sa.or_(when < after, sa.and_(when == after, ident < page.after_id)))
-        query = query.order_by(when.desc(), ident.desc()).limit(page.size + 1)
-        return self._session.execute(query).mappings().all()
 
 
 def _course_is(table: sa.Table, course: Course) -> list[sa.ColumnElement[bool]]:

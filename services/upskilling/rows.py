@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
-from typing import Any
 
 import sqlalchemy as sa
 
+from services.kit.connectors.model import Channel, Provenance
 from services.upskilling.domain.model import (
-    Channel,
     Course,
     Credential,
     CredentialType,
@@ -17,7 +15,6 @@ from services.upskilling.domain.model import (
     Progress,
     ProgressStatus,
     Provider,
-    Source,
 )
 
 
@@ -31,7 +28,7 @@ def _learner_row(learner: Learner) -> dict[str, str]:
     }
 
 
-def _source_row(source: Source) -> dict[str, Any]:
+def _source_row(source: Provenance) -> dict[str, object]:
     return {
         "source_channel": source.channel.value,
         "source_batch_id": source.batch_id,
@@ -49,7 +46,8 @@ def _course_row(course: Course) -> dict[str, str]:
     }
 
 
-def progress_row(record: Progress) -> dict[str, Any]:
+def progress_row(record: Progress) -> dict[str, object]:
+    """The `upskilling_progress` row of a record."""
     return {
         "progress_id": record.progress_id,
         "company_id": record.company_id,
@@ -69,7 +67,8 @@ def progress_row(record: Progress) -> dict[str, Any]:
     }
 
 
-def credential_row(record: Credential) -> dict[str, Any]:
+def credential_row(record: Credential) -> dict[str, object]:
+    """The `upskilling_credentials` row of a credential."""
     return {
         "credential_id": record.credential_id,
         "company_id": record.company_id,
@@ -96,13 +95,14 @@ def _learner(row: sa.RowMapping) -> Learner:
     return Learner(row["email"], row["external_id"], row["given_name"], row["family_name"], row["profile_id"])
 
 
-def _source(row: sa.RowMapping) -> Source:
-    return Source(
-        Channel(row["source_channel"]), utc(row["received_at"]), row["source_batch_id"], row["source_delivery_id"]
+def _source(row: sa.RowMapping) -> Provenance:
+    return Provenance(
+        Channel(row["source_channel"]), row["received_at"], row["source_batch_id"], row["source_delivery_id"]
     )
 
 
 def to_progress(row: sa.RowMapping) -> Progress:
+    """The record an `upskilling_progress` row holds."""
     return Progress(
         progress_id=row["progress_id"],
         company_id=row["company_id"],
@@ -111,17 +111,18 @@ def to_progress(row: sa.RowMapping) -> Progress:
         learner_key=row["learner_key"],
         status=ProgressStatus(row["status"]),
         percent=row["percent"],
-        started_at=utc(row["started_at"]),
-        completed_at=utc(row["completed_at"]),
+        started_at=row["started_at"],
+        completed_at=row["completed_at"],
         final_score=row["final_score"],
         metadata=json.loads(row["metadata_json"]),
         source=_source(row),
-        created_at=utc(row["created_at"]),
-        updated_at=utc(row["updated_at"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
     )
 
 
 def to_credential(row: sa.RowMapping) -> Credential:
+    """The credential an `upskilling_credentials` row holds."""
     return Credential(
         credential_id=row["credential_id"],
         company_id=row["company_id"],
@@ -130,17 +131,10 @@ def to_credential(row: sa.RowMapping) -> Credential:
         course=_course(row),
         learner=_learner(row),
         credential_type=CredentialType(row["credential_type"]),
-        issued_at=utc(row["issued_at"]),
-        expires_at=utc(row["expires_at"]),
+        issued_at=row["issued_at"],
+        expires_at=row["expires_at"],
         url=row["url"],
         verification_code=row["verification_code"],
         source=_source(row),
-        created_at=utc(row["created_at"]),
+        created_at=row["created_at"],
     )
-
-
-def utc(value: Any) -> Any:
-    # SQLite drops the zone; every stored time is UTC (PostgreSQL may return another zone).
-    if not isinstance(value, datetime):
-        return value
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)

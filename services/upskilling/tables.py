@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.persistence.types import UtcDateTime
+
 metadata = sa.MetaData()
 
 
@@ -31,7 +33,7 @@ def _source_columns() -> list[sa.Column[object]]:
         sa.Column("source_channel", sa.String(20), nullable=False),
         sa.Column("source_batch_id", sa.String(36), nullable=False),
         sa.Column("source_delivery_id", sa.String(255), nullable=False),
-        sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("received_at", UtcDateTime, nullable=False),
     ]
 
 
@@ -46,13 +48,13 @@ progress = sa.Table(
     *_learner_columns(),
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("percent", sa.Float, nullable=False),
-    sa.Column("started_at", sa.DateTime(timezone=True), nullable=True),
-    sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("started_at", UtcDateTime, nullable=True),
+    sa.Column("completed_at", UtcDateTime, nullable=True),
     sa.Column("final_score", sa.Float, nullable=True),
     sa.Column("metadata_json", sa.Text, nullable=False),
     *_source_columns(),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint(
         "company_id", "provider", "provider_name", "course_id", "learner_key", name="uq_upskilling_progress_learner"
     ),
@@ -70,12 +72,12 @@ credentials = sa.Table(
     *_course_columns(),
     *_learner_columns(),
     sa.Column("credential_type", sa.String(20), nullable=False),
-    sa.Column("issued_at", sa.DateTime(timezone=True), nullable=False),
-    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("issued_at", UtcDateTime, nullable=False),
+    sa.Column("expires_at", UtcDateTime, nullable=True),
     sa.Column("url", sa.String(2000), nullable=False),
     sa.Column("verification_code", sa.String(255), nullable=False),
     *_source_columns(),
-    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "provider", "provider_name", "credential_key", name="uq_upskilling_credential"),
     sa.Index("ix_upskilling_credentials_company_email", "company_id", "email"),
 )
@@ -91,5 +93,5 @@ deliveries = sa.Table(
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("outcome", sa.String(20), nullable=False),
     sa.Column("reason", sa.String(1000), nullable=False),
-    sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("received_at", UtcDateTime, nullable=False),
 )

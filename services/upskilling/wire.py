@@ -1,24 +1,11 @@
-"""Domain ⇄ protobuf for the upskilling connector: the RPC messages and the event payloads."""
+"""Domain ⇄ protobuf for the upskilling connector's RPC messages (events.py reuses the record forms)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from google.protobuf import json_format, struct_pb2
 
-from google.protobuf import struct_pb2, timestamp_pb2
-
-from services.kit.connectors import imports
-from services.kit.connectors.csvimport import RowError
-from services.upskilling.domain.model import (
-    Channel,
-    Credential,
-    CredentialType,
-    Learner,
-    Progress,
-    ProgressStatus,
-    Provider,
-    Source,
-)
+from services.kit.connectors.wire import provenance, timestamp
+from services.upskilling.domain.model import Credential, CredentialType, Learner, Progress, ProgressStatus, Provider
 from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2
 
@@ -42,20 +29,6 @@ CREDENTIAL_TYPES = {
 PROVIDERS_FROM_PROTO = {value: key for key, value in PROVIDERS.items()}
 STATUSES_FROM_PROTO = {value: key for key, value in STATUSES.items()}
 CREDENTIAL_TYPES_FROM_PROTO = {value: key for key, value in CREDENTIAL_TYPES.items()}
-_CHANNELS = {Channel.CSV_IMPORT: types_pb2.INGEST_CHANNEL_CSV_IMPORT, Channel.WEBHOOK: types_pb2.INGEST_CHANNEL_WEBHOOK}
-_IMPORT_STATUSES = {
-    imports.COMPLETED: types_pb2.IMPORT_STATUS_COMPLETED,
-    imports.COMPLETED_WITH_ERRORS: types_pb2.IMPORT_STATUS_COMPLETED_WITH_ERRORS,
-}
-
-
-def timestamp(value: datetime | None) -> timestamp_pb2.Timestamp | None:
-    """A protobuf timestamp of an aware datetime (None stays unset)."""
-    if value is None:
-        return None
-    stamp = timestamp_pb2.Timestamp()
-    stamp.FromDatetime(value)
-    return stamp
 
 
 def learner(value: Learner) -> types_pb2.PersonRef:
@@ -66,16 +39,6 @@ def learner(value: Learner) -> types_pb2.PersonRef:
         profile_id=value.profile_id,
         given_name=value.given_name,
         family_name=value.family_name,
-    )
-
-
-def provenance(value: Source) -> types_pb2.Provenance:
-    """Where a record came from."""
-    return types_pb2.Provenance(
-        channel=_CHANNELS[value.channel],
-        import_batch_id=value.batch_id,
-        delivery_id=value.delivery_id,
-        receive_time=timestamp(value.received_at),
     )
 
 
@@ -121,28 +84,5 @@ def credential(record: Credential) -> upskilling_pb2.Credential:
     )
 
 
-def batch(value: imports.Batch) -> types_pb2.ImportBatch:
-    """An import batch summary."""
-    return types_pb2.ImportBatch(
-        batch_id=value.batch_id,
-        schema=value.schema,
-        schema_version=value.schema_version,
-        status=_IMPORT_STATUSES.get(value.status, types_pb2.IMPORT_STATUS_UNSPECIFIED),
-        rows_total=value.rows_total,
-        rows_stored=value.rows_stored,
-        rows_quarantined=value.rows_quarantined,
-        create_time=timestamp(value.created_at),
-    )
-
-
-def row_error(error: RowError) -> types_pb2.RowError:
-    """One rejected field of a row."""
-    return types_pb2.RowError(row=error.row, field=error.field, message=error.message, value=error.value)
-
-
-def _struct(values: dict[str, Any]) -> struct_pb2.Struct | None:
-    if not values:
-        return None
-    message = struct_pb2.Struct()
-    message.update(values)
-    return message
+def _struct(values: dict[str, object]) -> struct_pb2.Struct | None:
+    return json_format.ParseDict(values, struct_pb2.Struct()) if values else None

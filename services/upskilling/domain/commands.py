@@ -4,7 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from services.kit.connectors.commands import GetImport, GetImportErrors, ImportRecords, ListImports
 from services.upskilling.domain.model import CredentialType, ProgressStatus
+
+__all__ = [
+    "GetCredential",
+    "GetImport",
+    "GetImportErrors",
+    "GetProgress",
+    "ImportRecords",
+    "ListCredentials",
+    "ListImports",
+    "ListProgress",
+    "ReceiveWebhook",
+]
 
 
 @dataclass(frozen=True)
@@ -18,16 +31,6 @@ class ReceiveWebhook:
     provider: str
     body: bytes
     delivery_id: str = ""
-
-
-@dataclass(frozen=True)
-class ImportRecords:
-    """Import one CSV file of a kind (`completions` or `credentials`)."""
-
-    company_id: str
-    kind: str
-    data: bytes
-    file_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -67,22 +70,5 @@ class ListCredentials:
     profile_id: str = ""
     email: str = ""
     credential_type: CredentialType | None = None
-    page_size: int = 0
-    page_token: str = ""
-
-
-@dataclass(frozen=True)
-class GetImport:
-    """Read one import batch (also used for its error rows)."""
-
-    company_id: str
-    batch_id: str
-
-
-@dataclass(frozen=True)
-class ListImports:
-    """A page of import batches, newest first."""
-
-    company_id: str
     page_size: int = 0
     page_token: str = ""

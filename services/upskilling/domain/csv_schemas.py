@@ -1,5 +1,5 @@
 """CSV import schemas of the upskilling connector, chosen by the exact header set (order-free,
-case-insensitive), and the conversion of valid rows into reports.
+case-insensitive), as typed rows that know the report they make.
 
 `completions` — schema `course_completion`:
   v1.0: provider, course_id, course_name, email, completed_at, external_id?, started_at?, final_score?
@@ -13,18 +13,21 @@ generic provider); course_id, credential_id, external_id 1-255 chars; course_nam
 email a valid address (≤255, lower-cased); *_at ISO 8601 date-time or YYYY-MM-DD (UTC when no zone);
 final_score 0-100; credential_type certificate | badge | diploma | transcript; url http(s) ≤2000;
 verification_code ≤255. `?` marks an optional column (the header must still name it).
-A file may not repeat a record: (provider, course_id, email) for completions and
-(provider, credential_id) for credentials; later repeats are quarantined.
+A file may not repeat a record: (course_id, provider, email) for completions and
+(credential_id, provider) for credentials; later repeats are quarantined.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from typing import Any
+from datetime import datetime
+from typing import Annotated, Self
 
-from services.kit.connectors import csvimport
-from services.kit.connectors.csvimport import Column, Parsed, Row, RowError, Schema
+from pydantic import BaseModel, ConfigDict, model_validator
+
+from services.kit.connectors import cells, payloads
+from services.kit.connectors.cells import FieldInvalid
+from services.kit.connectors.csvimport import Cell, Schema
 from services.upskilling.domain.model import (
     Course,
     CredentialReport,
@@ -34,7 +37,7 @@ from services.upskilling.domain.model import (
     ProgressStatus,
     Provider,
 )
-from services.upskilling.domain.payload import URL_PATTERN
+from services.upskilling.domain.payload_types import MAX_URL, URL_PATTERN
 
 COMPLETIONS = "completions"
 CREDENTIALS = "credentials"
@@ -42,7 +45,7 @@ CREDENTIALS = "credentials"
 
 def provider(value: str) -> tuple[Provider, str]:
     """A provider column: a named provider, or any other name as a generic provider."""
-    name = csvimport.text(100)(value).lower()
+    name = cells.text(100)(value).lower()
     if name in (Provider.ECORNELL, Provider.ITSLEARNING):
         return Provider(name), ""
     return Provider.GENERIC, name
@@ -50,137 +53,128 @@ def provider(value: str) -> tuple[Provider, str]:
 
 def url(value: str) -> str:
     """An http(s) URL of at most 2000 characters."""
-    if len(value) > 2000 or not URL_PATTERN.match(value):
-        raise csvimport.FieldInvalid("must be an http(s) URL of at most 2000 characters")
+    if len(value) > MAX_URL or not URL_PATTERN.match(value):
+        raise FieldInvalid(f"must be an http(s) URL of at most {MAX_URL} characters")
     return value
 
 
-_ID = csvimport.text(255)
-_COMPLETION_V1_0 = (
-    Column("provider", provider),
-    Column("course_id", _ID),
-    Column("course_name", csvimport.text(500)),
-    Column("email", csvimport.email),
-    Column("completed_at", csvimport.timestamp),
-    Column("external_id", _ID, required=False),
-    Column("started_at", csvimport.timestamp, required=False),
-    Column("final_score", csvimport.number(0, 100), required=False),
-)
-COMPLETION_SCHEMAS = (
-    Schema("course_completion", "1.0", _COMPLETION_V1_0),
-    Schema(
-        "course_completion",
-        "1.1",
-        (
-            *_COMPLETION_V1_0,
-            Column("percent_complete", csvimport.number(0, 100), required=False),
-            Column("course_url", url, required=False),
-            Column("metadata", csvimport.json_object(2000), required=False),
-        ),
+Id = Annotated[str, Cell(cells.text(255))]
+OptionalId = Annotated[str | None, Cell(cells.text(255))]
+Named = Annotated[tuple[Provider, str], Cell(provider)]
+Email = Annotated[str, Cell(cells.email)]
+When = Annotated[datetime, Cell(cells.timestamp)]
+OptionalWhen = Annotated[datetime | None, Cell(cells.timestamp)]
+Percent = Annotated[float | None, Cell(cells.number(0, 100))]
+Url = Annotated[str | None, Cell(url)]
+
+
+class UpskillingRow(BaseModel):
+    """A valid row of an upskilling import."""
+
+    model_config = ConfigDict(frozen=True)
+
+    def report(self) -> ProgressReport | CredentialReport:
+        """What the row reports."""
+        raise NotImplementedError
+
+
+def _in_order(first: datetime | None, then: datetime | None, *, earlier: str, later: str) -> None:
+    if first is not None and then is not None and then < first:
+        raise payloads.fault(f"must not be before {earlier}", field=later)
+
+
+class CompletionRow(UpskillingRow):
+    """`course_completion` v1.0: a completed course."""
+
+    provider: Named
+    course_id: Id
+    course_name: Annotated[str, Cell(cells.text(500))]
+    email: Email
+    completed_at: When
+    external_id: OptionalId = None
+    started_at: OptionalWhen = None
+    final_score: Percent = None
+
+    @model_validator(mode="after")
+    def _started_first(self) -> Self:
+        _in_order(self.started_at, self.completed_at, earlier="started_at", later="completed_at")
+        return self
+
+    def course(self) -> Course:
+        """The course completed."""
+        named, name = self.provider
+        return Course(named, name, self.course_id, self.course_name)
+
+    def report(self) -> ProgressReport:
+        """A completion row as a progress report."""
+        return ProgressReport(
+            course=self.course(),
+            learner=Learner(email=self.email, external_id=self.external_id or ""),
+            status=ProgressStatus.COMPLETED,
+            reported_at=self.completed_at,
+            started_at=self.started_at,
+            completed_at=self.completed_at,
+            final_score=self.final_score,
+        )
+
+
+class CompletionRowV11(CompletionRow):
+    """`course_completion` v1.1: v1.0 plus percent, course URL and metadata."""
+
+    percent_complete: Percent = None
+    course_url: Url = None
+    metadata: Annotated[dict[str, object] | None, Cell(cells.json_object(2000))] = None
+
+    def course(self) -> Course:
+        """The course completed, with its URL."""
+        named, name = self.provider
+        return Course(named, name, self.course_id, self.course_name, self.course_url or "")
+
+    def report(self) -> ProgressReport:
+        """A completion row as a progress report, with its percent and metadata."""
+        return replace(super().report(), percent=self.percent_complete, metadata=self.metadata)
+
+
+class CredentialRow(UpskillingRow):
+    """`credential` v1.0: a credential issued to a learner."""
+
+    provider: Named
+    credential_id: Id
+    credential_type: Annotated[CredentialType, Cell(cells.choice(CredentialType))]
+    email: Email
+    issued_at: When
+    external_id: OptionalId = None
+    course_id: OptionalId = None
+    course_name: Annotated[str | None, Cell(cells.text(500))] = None
+    expires_at: OptionalWhen = None
+    url: Url = None
+    verification_code: OptionalId = None
+
+    @model_validator(mode="after")
+    def _issued_first(self) -> Self:
+        _in_order(self.issued_at, self.expires_at, earlier="issued_at", later="expires_at")
+        return self
+
+    def report(self) -> CredentialReport:
+        """A credential row as a credential report."""
+        named, name = self.provider
+        return CredentialReport(
+            course=Course(named, name, self.course_id or "", self.course_name or ""),
+            learner=Learner(email=self.email, external_id=self.external_id or ""),
+            credential_type=self.credential_type,
+            external_credential_id=self.credential_id,
+            issued_at=self.issued_at,
+            expires_at=self.expires_at,
+            url=self.url or "",
+            verification_code=self.verification_code or "",
+        )
+
+
+_COMPLETION_KEY = ("course_id", "provider", "email")
+SCHEMAS: dict[str, tuple[Schema[UpskillingRow], ...]] = {
+    COMPLETIONS: (
+        Schema("course_completion", "1.0", CompletionRow, _COMPLETION_KEY),
+        Schema("course_completion", "1.1", CompletionRowV11, _COMPLETION_KEY),
     ),
-)
-CREDENTIAL_SCHEMAS = (
-    Schema(
-        "credential",
-        "1.0",
-        (
-            Column("provider", provider),
-            Column("credential_id", _ID),
-            Column("credential_type", csvimport.choice(*(t.value for t in CredentialType))),
-            Column("email", csvimport.email),
-            Column("issued_at", csvimport.timestamp),
-            Column("external_id", _ID, required=False),
-            Column("course_id", _ID, required=False),
-            Column("course_name", csvimport.text(500), required=False),
-            Column("expires_at", csvimport.timestamp, required=False),
-            Column("url", url, required=False),
-            Column("verification_code", _ID, required=False),
-        ),
-    ),
-)
-SCHEMAS = {COMPLETIONS: COMPLETION_SCHEMAS, CREDENTIALS: CREDENTIAL_SCHEMAS}
-
-
-def checked(parsed: Parsed, kind: str) -> Parsed:
-    """The parse result with cross-field faults and in-file repeats moved to the quarantine."""
-    ordering, key_fields = (
-        (("started_at", "completed_at"), ("provider", "course_id", "email"))
-        if kind == COMPLETIONS
-        else (("issued_at", "expires_at"), ("provider", "credential_id"))
-    )
-    valid: list[Row] = []
-    invalid = list(parsed.invalid)
-    first_seen: dict[tuple[Any, ...], int] = {}
-    for row in parsed.valid:
-        error = _out_of_order(row, *ordering) or _repeat(row, key_fields, first_seen)
-        if error is None:
-            valid.append(row)
-        else:
-            invalid.append(replace(row, errors=(error,)))
-    return Parsed(parsed.schema, valid, sorted(invalid, key=lambda r: r.number))
-
-
-def _out_of_order(row: Row, earlier: str, later: str) -> RowError | None:
-    first, second = row.values.get(earlier), row.values.get(later)
-    if first is None or second is None or second >= first:
-        return None
-    return RowError(row.number, later, f"must not be before {earlier}", row.raw[later])
-
-
-def _repeat(row: Row, key_fields: tuple[str, ...], first_seen: dict[tuple[Any, ...], int]) -> RowError | None:
-    key = tuple(row.values[name] for name in key_fields)
-    if key not in first_seen:
-        first_seen[key] = row.number
-        return None
-    message = f"duplicate ({', '.join(key_fields)}) in this file (first at row {first_seen[key]})"
-    return RowError(row.number, key_fields[1], message, row.raw[key_fields[1]])
-
-
-def _course(values: dict[str, Any]) -> Course:
-    named, name = values["provider"]
-    return Course(
-        provider=named,
-        provider_name=name,
-        course_id=values.get("course_id") or "",
-        course_name=values.get("course_name") or "",
-        course_url=values.get("course_url") or "",
-    )
-
-
-def _learner(values: dict[str, Any]) -> Learner:
-    return Learner(email=values["email"], external_id=values.get("external_id") or "")
-
-
-def completion(values: dict[str, Any]) -> ProgressReport:
-    """A completion row as a progress report."""
-    return ProgressReport(
-        course=_course(values),
-        learner=_learner(values),
-        status=ProgressStatus.COMPLETED,
-        reported_at=values["completed_at"],
-        percent=values.get("percent_complete"),
-        started_at=values.get("started_at"),
-        completed_at=values["completed_at"],
-        final_score=values.get("final_score"),
-        metadata=values.get("metadata"),
-    )
-
-
-def credential(values: dict[str, Any]) -> CredentialReport:
-    """A credential row as a credential report."""
-    return CredentialReport(
-        course=_course(values),
-        learner=_learner(values),
-        credential_type=CredentialType(values["credential_type"]),
-        external_credential_id=values["credential_id"],
-        issued_at=values["issued_at"],
-        expires_at=values.get("expires_at"),
-        url=values.get("url") or "",
-        verification_code=values.get("verification_code") or "",
-    )
-
-
-ROW_READERS: dict[str, Callable[[dict[str, Any]], ProgressReport | CredentialReport]] = {
-    COMPLETIONS: completion,
-    CREDENTIALS: credential,
+    CREDENTIALS: (Schema("credential", "1.0", CredentialRow, ("credential_id", "provider")),),
 }

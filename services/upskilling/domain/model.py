@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+
+from services.kit.connectors.model import Provenance
 
 
 class Provider(StrEnum):
@@ -32,13 +33,6 @@ class CredentialType(StrEnum):
     BADGE = "badge"
     DIPLOMA = "diploma"
     TRANSCRIPT = "transcript"
-
-
-class Channel(StrEnum):
-    """How a record entered the platform."""
-
-    WEBHOOK = "webhook"
-    CSV_IMPORT = "csv_import"
 
 
 @dataclass(frozen=True)
@@ -79,16 +73,6 @@ class Course:
 
 
 @dataclass(frozen=True)
-class Source:
-    """Provenance: the channel, the batch or delivery id, and when the platform received it."""
-
-    channel: Channel
-    received_at: datetime
-    batch_id: str = ""
-    delivery_id: str = ""
-
-
-@dataclass(frozen=True)
 class ProgressReport:
     """What a provider says about one learner in one course (before it is applied)."""
 
@@ -100,7 +84,7 @@ class ProgressReport:
     started_at: datetime | None = None
     completed_at: datetime | None = None
     final_score: float | None = None
-    metadata: dict[str, Any] | None = None
+    metadata: dict[str, object] | None = None
 
 
 @dataclass
@@ -117,8 +101,8 @@ class Progress:
     started_at: datetime | None
     completed_at: datetime | None
     final_score: float | None
-    metadata: dict[str, Any]
-    source: Source
+    metadata: dict[str, object]
+    source: Provenance
     created_at: datetime
     updated_at: datetime
 
@@ -159,7 +143,7 @@ class Credential:
     expires_at: datetime | None
     url: str
     verification_code: str
-    source: Source
+    source: Provenance
     created_at: datetime
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Generic, TypeVar
 
+from services.kit.connectors.model import Provenance
 from services.upskilling.domain.events import (
     CourseCompleted,
     CredentialIssued,
@@ -31,7 +32,6 @@ from services.upskilling.domain.model import (
     Progress,
     ProgressReport,
     ProgressStatus,
-    Source,
 )
 
 _E, _P, _C, _D = (
@@ -62,7 +62,7 @@ class Outcome(Generic[R]):
 
 
 def apply_progress(
-    existing: Progress | None, report: ProgressReport, *, company_id: str, source: Source
+    existing: Progress | None, report: ProgressReport, *, company_id: str, source: Provenance
 ) -> Outcome[Progress]:
     """The outcome of a progress report against the stored record (None for a first report)."""
     if existing is None:
@@ -85,7 +85,7 @@ def _stale(existing: Progress, report: ProgressReport) -> str:
     return ""
 
 
-def _first(report: ProgressReport, *, company_id: str, source: Source) -> Progress:
+def _first(report: ProgressReport, *, company_id: str, source: Provenance) -> Progress:
     status = report.status
     return Progress(
         progress_id=str(uuid.uuid4()),
@@ -105,7 +105,7 @@ def _first(report: ProgressReport, *, company_id: str, source: Source) -> Progre
     )
 
 
-def _updated(existing: Progress, report: ProgressReport, source: Source) -> Progress:
+def _updated(existing: Progress, report: ProgressReport, source: Provenance) -> Progress:
     status = report.status
     course = replace(
         existing.course,
@@ -151,7 +151,7 @@ def _progress_events(before: Progress | None, after: Progress, reported_at: date
 
 
 def apply_credential(
-    existing: Credential | None, report: CredentialReport, *, company_id: str, source: Source
+    existing: Credential | None, report: CredentialReport, *, company_id: str, source: Provenance
 ) -> Outcome[Credential]:
     """A new credential is stored and announced once; a changed one is updated without a new event."""
     if existing is None:

@@ -7,7 +7,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.kit.persistence import db
-from services.upskilling import bootstrap, handlers
+from services.upskilling import bootstrap, handlers, queries
 from services.upskilling.domain.commands import ListProgress, ReceiveWebhook
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 from tests.unit.upskilling import support
@@ -42,7 +42,7 @@ def _round_trip(url: str) -> None:
         uow = SqlUpskillingUnitOfWork(db.UnitOfWork(engine))
         command = ReceiveWebhook("acme", "ecornell", support.body(support.ecornell("course.started")))
         handlers.receive_webhook(command, uow=uow)
-        assert len(handlers.list_progress(ListProgress("acme"), uow=uow)[0]) == 1
+        assert len(queries.list_progress(ListProgress("acme"), uow=uow)[0]) == 1
         assert support.pending_types(engine) == ["upskilling.progress.updated"]
     finally:
         engine.dispose()

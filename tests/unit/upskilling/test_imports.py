@@ -8,9 +8,10 @@ import sqlalchemy as sa
 
 from services.kit.connectors import csvimport, imports
 from services.kit.messaging import events
-from services.upskilling import handlers
+from services.upskilling import handlers, queries
 from services.upskilling.domain.commands import (
     GetImport,
+    GetImportErrors,
     ImportRecords,
     ListCredentials,
     ListImports,
@@ -40,7 +41,7 @@ def _import(uow: SqlUpskillingUnitOfWork, kind: str, data: bytes, tenant: str = 
 
 
 def _errors(uow: SqlUpskillingUnitOfWork, batch: imports.Batch) -> list[tuple[int, str]]:
-    return [(e.row, e.field) for e in handlers.get_import_errors(GetImport("acme", batch.batch_id), uow=uow)]
+    return [(e.row, e.field) for e in queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)]
 
 
 def test_completions_are_stored_as_completed_progress_with_events(
@@ -49,7 +50,7 @@ def test_completions_are_stored_as_completed_progress_with_events(
     batch = _import(uow, "completions", COMPLETIONS + ROW_ADA + ROW_BOB)
     assert (batch.schema, batch.schema_version, batch.status) == ("course_completion", "1.0", imports.COMPLETED)
     assert (batch.rows_total, batch.rows_stored, batch.rows_quarantined) == (2, 2, 0)
-    records = handlers.list_progress(ListProgress("acme", email="ada@example.org"), uow=uow)[0]
+    records = queries.list_progress(ListProgress("acme", email="ada@example.org"), uow=uow)[0]
     [ada] = records
     assert (ada.status, ada.percent, ada.final_score) == (ProgressStatus.COMPLETED, 100.0, 88.5)
     assert (ada.learner.external_id, ada.source.batch_id) == ("u-42", batch.batch_id)
@@ -64,7 +65,7 @@ def test_completion_schema_v1_1_is_chosen_by_its_header(uow: SqlUpskillingUnitOf
     row = ROW_BOB.rstrip(b"\r\n") + b',95,https://c.example/ml,"{""cohort"": 3}"\n'
     batch = _import(uow, "completions", header + row)
     assert batch.schema_version == "1.1"
-    [record] = handlers.list_progress(ListProgress("acme"), uow=uow)[0]
+    [record] = queries.list_progress(ListProgress("acme"), uow=uow)[0]
     assert (record.course.provider, record.course.provider_name) == (Provider.GENERIC, "coursera")
     assert (record.percent, record.course.course_url, record.metadata) == (95.0, "https://c.example/ml", {"cohort": 3})
 
@@ -72,7 +73,7 @@ def test_completion_schema_v1_1_is_chosen_by_its_header(uow: SqlUpskillingUnitOf
 def test_credentials_are_stored_and_announced(uow: SqlUpskillingUnitOfWork, engine: sa.Engine) -> None:
     batch = _import(uow, "credentials", CREDENTIALS + CRED_ROW)
     assert (batch.schema, batch.rows_stored) == ("credential", 1)
-    [credential] = handlers.list_credentials(ListCredentials("acme"), uow=uow)[0]
+    [credential] = queries.list_credentials(ListCredentials("acme"), uow=uow)[0]
     assert (credential.credential_type, credential.verification_code) == (CredentialType.BADGE, "VC-9")
     assert credential.expires_at is not None
     assert credential.expires_at.year == 2028
@@ -95,7 +96,7 @@ def test_file_level_faults_reject_the_file_and_store_nothing(
 ) -> None:
     with pytest.raises(csvimport.CsvRejected, match=message):
         _import(uow, "completions", data)
-    assert handlers.list_imports(ListImports("acme"), uow=uow) == ([], "")
+    assert queries.list_imports(ListImports("acme"), uow=uow) == ([], "")
     assert support.pending_types(engine) == []
 
 
@@ -140,7 +141,7 @@ def test_a_record_repeated_in_one_file_is_quarantined_after_its_first_row(uow: S
     repeat = ROW_ADA.replace(b"88.5", b"91").replace(b"Ada@", b"ada@")
     batch = _import(uow, "completions", COMPLETIONS + ROW_ADA + ROW_BOB + repeat)
     assert (batch.rows_stored, batch.rows_quarantined) == (2, 1)
-    [error] = handlers.get_import_errors(GetImport("acme", batch.batch_id), uow=uow)
+    [error] = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
     assert (error.row, error.field) == (4, "course_id")
     assert "first at row 2" in error.message
 
@@ -150,11 +151,11 @@ def test_an_identical_reimport_changes_nothing_and_emits_nothing(
 ) -> None:
     _import(uow, "completions", COMPLETIONS + ROW_ADA)
     _import(uow, "credentials", CREDENTIALS + CRED_ROW)
-    before = (support.pending_types(engine), handlers.list_progress(ListProgress("acme"), uow=uow)[0][0])
+    before = (support.pending_types(engine), queries.list_progress(ListProgress("acme"), uow=uow)[0][0])
     again = _import(uow, "completions", COMPLETIONS + ROW_ADA)
     _import(uow, "credentials", CREDENTIALS + CRED_ROW)
     assert again.rows_stored == 1
-    after = (support.pending_types(engine), handlers.list_progress(ListProgress("acme"), uow=uow)[0][0])
+    after = (support.pending_types(engine), queries.list_progress(ListProgress("acme"), uow=uow)[0][0])
     assert after == before
 
 
@@ -164,7 +165,7 @@ def test_a_changed_reimport_updates_the_record_without_a_second_completion_event
     _import(uow, "completions", COMPLETIONS + ROW_ADA)
     events_before = support.pending_types(engine)
     _import(uow, "completions", COMPLETIONS + ROW_ADA.replace(b"88.5", b"93"))
-    [record] = handlers.list_progress(ListProgress("acme"), uow=uow)[0]
+    [record] = queries.list_progress(ListProgress("acme"), uow=uow)[0]
     assert record.final_score == 93
     assert support.pending_types(engine) == events_before
 
@@ -176,7 +177,7 @@ def test_a_csv_completion_completes_a_course_started_by_webhook_once(
         ReceiveWebhook("acme", "ecornell", support.body(support.ecornell("course.started"))), uow=uow
     )
     _import(uow, "completions", COMPLETIONS + ROW_ADA)
-    [record] = handlers.list_progress(ListProgress("acme"), uow=uow)[0]
+    [record] = queries.list_progress(ListProgress("acme"), uow=uow)[0]
     assert record.status is ProgressStatus.COMPLETED
     assert support.pending_types(engine).count("upskilling.course.completed") == 1
 
@@ -190,15 +191,15 @@ def test_an_unknown_kind_is_refused_naming_the_field(uow: SqlUpskillingUnitOfWor
 def test_batches_are_listed_newest_first_and_hidden_from_other_companies(uow: SqlUpskillingUnitOfWork) -> None:
     first = _import(uow, "completions", COMPLETIONS + ROW_ADA)
     second = _import(uow, "credentials", CREDENTIALS + CRED_ROW)
-    batches, token = handlers.list_imports(ListImports("acme", page_size=1), uow=uow)
+    batches, token = queries.list_imports(ListImports("acme", page_size=1), uow=uow)
     assert [b.batch_id for b in batches] == [second.batch_id]
-    rest, last = handlers.list_imports(ListImports("acme", page_size=1, page_token=token), uow=uow)
+    rest, last = queries.list_imports(ListImports("acme", page_size=1, page_token=token), uow=uow)
     assert ([b.batch_id for b in rest], last) == ([first.batch_id], "")
-    assert handlers.list_imports(ListImports("globex"), uow=uow) == ([], "")
+    assert queries.list_imports(ListImports("globex"), uow=uow) == ([], "")
     with pytest.raises(ImportNotFound):
-        handlers.get_import(GetImport("globex", first.batch_id), uow=uow)
+        queries.get_import(GetImport("globex", first.batch_id), uow=uow)
     with pytest.raises(ImportNotFound):
-        handlers.get_import_errors(GetImport("globex", first.batch_id), uow=uow)
+        queries.get_import_errors(GetImportErrors("globex", first.batch_id), uow=uow)
 
 
 def test_a_changed_credential_reimport_updates_it_without_a_second_announcement(
@@ -206,7 +207,7 @@ def test_a_changed_credential_reimport_updates_it_without_a_second_announcement(
 ) -> None:
     _import(uow, "credentials", CREDENTIALS + CRED_ROW)
     batch = _import(uow, "credentials", CREDENTIALS + CRED_ROW.replace(b"https://x.example/b", b"https://x.example/v2"))
-    [credential] = handlers.list_credentials(ListCredentials("acme"), uow=uow)[0]
+    [credential] = queries.list_credentials(ListCredentials("acme"), uow=uow)[0]
     assert (credential.url, credential.source.batch_id) == ("https://x.example/v2", batch.batch_id)
     assert support.pending_types(engine) == ["upskilling.credential.issued"]
 

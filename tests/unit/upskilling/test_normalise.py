@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.upskilling.domain import payload, providers
+from services.kit.connectors import payloads
+from services.upskilling.domain import webhooks
 from services.upskilling.domain.errors import InvalidWebhook
 from services.upskilling.domain.model import CredentialType, Delivery, ProgressStatus, Provider
 from tests.unit.upskilling import support
@@ -17,7 +18,7 @@ S = ProgressStatus
 
 
 def _normalise(provider: Provider, data: dict[str, Any]) -> Delivery:
-    return providers.normalise(provider, payload.load(support.body(data)))
+    return webhooks.normalise(provider, support.body(data))
 
 
 def _at(text: str) -> datetime:
@@ -191,7 +192,7 @@ def test_malformed_payloads_are_refused_naming_each_field(
     ("raw", "description"),
     [
         (b"", "is empty"),
-        (b"{" + b" " * payload.MAX_BODY_BYTES + b"}", "larger"),
+        (b"{" + b" " * payloads.MAX_BYTES + b"}", "larger"),
         (b"\xff\xfe{}", "not UTF-8"),
         (b"{not json", "not valid JSON"),
         (b"[1, 2]", "JSON object"),
@@ -201,7 +202,7 @@ def test_malformed_payloads_are_refused_naming_each_field(
 )
 def test_bodies_that_are_not_one_json_object_are_refused(raw: bytes, description: str) -> None:
     with pytest.raises(InvalidWebhook, match=description) as refused:
-        payload.load(raw)
+        webhooks.normalise(Provider.GENERIC, raw)
     assert [v.field for v in refused.value.violations] == ["body"]
 
 

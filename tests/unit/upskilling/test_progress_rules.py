@@ -6,9 +6,9 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.kit.connectors.model import Channel, Provenance
 from services.upskilling.domain.events import CourseCompleted, CredentialIssued, ProgressUpdated
 from services.upskilling.domain.model import (
-    Channel,
     Course,
     CredentialReport,
     CredentialType,
@@ -17,7 +17,6 @@ from services.upskilling.domain.model import (
     ProgressReport,
     ProgressStatus,
     Provider,
-    Source,
 )
 from services.upskilling.domain.progress import apply_credential, apply_progress
 
@@ -33,19 +32,21 @@ def _report(status: ProgressStatus, percent: float | None = None, **extra: objec
 
 
 def _stored(status: ProgressStatus, percent: float) -> Progress:
-    source = Source(Channel.WEBHOOK, T0, delivery_id="d0")
+    source = Provenance(Channel.WEBHOOK, T0, delivery_id="d0")
     outcome = apply_progress(None, ProgressReport(COURSE, ADA, status, T0, percent), company_id="acme", source=source)
     assert outcome.store is not None
     return outcome.store
 
 
 def _apply(existing: Progress, report: ProgressReport) -> tuple[Progress | None, list[type], str]:
-    outcome = apply_progress(existing, report, company_id="acme", source=Source(Channel.WEBHOOK, T1, delivery_id="d1"))
+    outcome = apply_progress(
+        existing, report, company_id="acme", source=Provenance(Channel.WEBHOOK, T1, delivery_id="d1")
+    )
     return outcome.store, [type(e) for e in outcome.events], outcome.ignored
 
 
 def test_a_first_completion_is_stored_with_both_events_and_completion_defaults() -> None:
-    source = Source(Channel.WEBHOOK, T0, delivery_id="d0")
+    source = Provenance(Channel.WEBHOOK, T0, delivery_id="d0")
     outcome = apply_progress(None, ProgressReport(COURSE, ADA, S.COMPLETED, T0), company_id="acme", source=source)
     assert outcome.store is not None
     assert (outcome.store.percent, outcome.store.started_at, outcome.store.completed_at) == (100.0, T0, T0)
@@ -121,7 +122,7 @@ def test_a_new_score_on_a_completed_course_is_stored_without_events() -> None:
 
 
 def test_credentials_are_announced_once_and_updated_quietly() -> None:
-    source = Source(Channel.CSV_IMPORT, T0, batch_id="b")
+    source = Provenance(Channel.CSV_IMPORT, T0, batch_id="b")
     report = CredentialReport(COURSE, ADA, CredentialType.BADGE, T0, external_credential_id="B-1")
     first = apply_credential(None, report, company_id="acme", source=source)
     assert [type(e) for e in first.events] == [CredentialIssued]

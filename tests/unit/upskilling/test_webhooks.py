@@ -8,12 +8,13 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
+from services.kit.connectors import payloads
+from services.kit.connectors.deliveries import Ack
 from services.kit.messaging import events
-from services.upskilling import handlers
+from services.upskilling import handlers, queries
 from services.upskilling.domain.commands import GetProgress, ListCredentials, ListProgress, ReceiveWebhook
 from services.upskilling.domain.errors import InvalidRequest, InvalidWebhook, ProgressNotFound
 from services.upskilling.domain.model import Progress, ProgressStatus, Provider
-from services.upskilling.domain.payload import MAX_BODY_BYTES
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import events_pb2, upskilling_pb2
@@ -26,12 +27,12 @@ PROGRESS, COMPLETED, CREDENTIAL = (
 )
 
 
-def _send(uow: SqlUpskillingUnitOfWork, provider: str, data: dict[str, Any], tenant: str = "acme") -> handlers.Ack:
+def _send(uow: SqlUpskillingUnitOfWork, provider: str, data: dict[str, Any], tenant: str = "acme") -> Ack:
     return handlers.receive_webhook(ReceiveWebhook(tenant, provider, support.body(data)), uow=uow)
 
 
 def _records(uow: SqlUpskillingUnitOfWork, tenant: str = "acme") -> list[Progress]:
-    return handlers.list_progress(ListProgress(tenant), uow=uow)[0]
+    return queries.list_progress(ListProgress(tenant), uow=uow)[0]
 
 
 def test_an_ecornell_lifecycle_stores_one_record_and_emits_each_event_once(
@@ -43,7 +44,7 @@ def test_an_ecornell_lifecycle_stores_one_record_and_emits_each_event_once(
     assert support.pending_types(engine) == [PROGRESS, PROGRESS, PROGRESS, COMPLETED, CREDENTIAL]
     [record] = _records(uow)
     assert (record.status, record.percent, record.learner.email) == (ProgressStatus.COMPLETED, 100, "ada@example.org")
-    credentials, _ = handlers.list_credentials(ListCredentials("acme", email="ADA@example.org"), uow=uow)
+    credentials, _ = queries.list_credentials(ListCredentials("acme", email="ADA@example.org"), uow=uow)
     assert [c.external_credential_id for c in credentials] == ["CERT-9"]
 
 
@@ -72,9 +73,9 @@ def test_a_replayed_delivery_is_acknowledged_as_duplicate_and_changes_nothing(
     uow: SqlUpskillingUnitOfWork, engine: sa.Engine
 ) -> None:
     data = support.itslearning("CourseCompletion")
-    assert _send(uow, "itslearning", data) == handlers.Ack("it-1", duplicate=False)
+    assert _send(uow, "itslearning", data) == Ack("it-1", duplicate=False)
     before = (support.pending_types(engine), _records(uow))
-    assert _send(uow, "itslearning", data) == handlers.Ack("it-1", duplicate=True)
+    assert _send(uow, "itslearning", data) == Ack("it-1", duplicate=True)
     assert (support.pending_types(engine), _records(uow)) == before
     assert before[0] == [PROGRESS, COMPLETED, CREDENTIAL]
 
@@ -88,7 +89,7 @@ def test_the_same_event_id_in_another_company_is_that_company_s_own_delivery(
     [acme], [globex] = _records(uow, "acme"), _records(uow, "globex")
     assert acme.progress_id != globex.progress_id
     with pytest.raises(ProgressNotFound):
-        handlers.get_progress(GetProgress("globex", acme.progress_id), uow=uow)
+        queries.get_progress(GetProgress("globex", acme.progress_id), uow=uow)
     assert [e.tenant for e in support.pending(engine)] == ["acme", "globex"]
 
 
@@ -143,7 +144,7 @@ def test_an_unknown_provider_is_refused_naming_the_field(uow: SqlUpskillingUnitO
     "raw",
     [
         b"",
-        b'{"pad": "' + b"x" * MAX_BODY_BYTES + b'"}',
+        b'{"pad": "' + b"x" * payloads.MAX_BYTES + b'"}',
         b"not json",
         support.body(support.ecornell("course.started", user={"email": "x"})),
     ],
@@ -162,12 +163,12 @@ def test_the_signed_webhook_id_keys_the_delivery_not_the_event_id(
 ) -> None:
     body = support.body(support.ecornell("course.completed"))
 
-    def deliver(message_id: str, provider: str = "ecornell") -> handlers.Ack:
+    def deliver(message_id: str, provider: str = "ecornell") -> Ack:
         return handlers.receive_webhook(ReceiveWebhook("acme", provider, body, message_id), uow=uow)
 
-    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=False)
-    assert deliver("msg_2") == handlers.Ack("msg_2", duplicate=False)  # same event id "ec-1", another delivery
-    assert deliver("msg_1") == handlers.Ack("msg_1", duplicate=True)
+    assert deliver("msg_1") == Ack("msg_1", duplicate=False)
+    assert deliver("msg_2") == Ack("msg_2", duplicate=False)  # same event id "ec-1", another delivery
+    assert deliver("msg_1") == Ack("msg_1", duplicate=True)
     assert support.pending_types(engine) == [PROGRESS, COMPLETED]
     [record] = _records(uow)
     assert record.source.delivery_id == "msg_1"

@@ -1,9 +1,10 @@
-"""Domain events → typed `upskilling.*` event envelopes for the transactional outbox."""
+"""The only place the upskilling connector's domain events become `upskilling.*` event envelopes."""
 
 from __future__ import annotations
 
 from google.protobuf import message
 
+from services.kit.connectors.wire import provenance, timestamp
 from services.kit.messaging import events
 from services.upskilling import wire
 from services.upskilling.domain.events import CourseCompleted, CredentialIssued, DomainEvent, ProgressUpdated
@@ -41,10 +42,10 @@ def _progress_updated(event: ProgressUpdated) -> events_pb2.ProgressUpdated:
         status=wire.STATUSES[record.status],
         previous_status=previous,
         percent_complete=record.percent,
-        start_time=wire.timestamp(record.started_at),
-        complete_time=wire.timestamp(record.completed_at),
-        update_time=wire.timestamp(event.reported_at),
-        provenance=wire.provenance(record.source),
+        start_time=timestamp(record.started_at),
+        complete_time=timestamp(record.completed_at),
+        update_time=timestamp(event.reported_at),
+        provenance=provenance(record.source),
     )
 
 
@@ -57,10 +58,10 @@ def _course_completed(event: CourseCompleted) -> events_pb2.CourseCompleted:
         provider_name=record.course.provider_name,
         course_id=record.course.course_id,
         course_name=record.course.course_name,
-        start_time=wire.timestamp(record.started_at),
-        complete_time=wire.timestamp(record.completed_at),
+        start_time=timestamp(record.started_at),
+        complete_time=timestamp(record.completed_at),
         final_score=record.final_score,
-        provenance=wire.provenance(record.source),
+        provenance=provenance(record.source),
     )
 
 
@@ -75,8 +76,8 @@ def _credential_issued(event: CredentialIssued) -> events_pb2.CredentialIssued:
         course_id=record.course.course_id,
         course_name=record.course.course_name,
         credential_type=wire.CREDENTIAL_TYPES[record.credential_type],
-        issue_time=wire.timestamp(record.issued_at),
-        expire_time=wire.timestamp(record.expires_at),
+        issue_time=timestamp(record.issued_at),
+        expire_time=timestamp(record.expires_at),
         url=record.url,
-        provenance=wire.provenance(record.source),
+        provenance=provenance(record.source),
     )
