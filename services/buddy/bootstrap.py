@@ -42,8 +42,7 @@ def build(
         engine = db.create_engine(url)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
     uow = SqlBuddyUnitOfWork(db.UnitOfWork(engine))
-    # Abstract for mypy only: Export/Erase are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = BuddyServicer(uow=uow, verifier=verifier, limits=limits)  # type: ignore[abstract]
+    servicer = BuddyServicer(uow=uow, verifier=verifier, limits=limits)
     return Service(
         name=NAME,
         config=config,

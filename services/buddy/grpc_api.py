@@ -1,4 +1,4 @@
-"""BuddyService servicer: proto ⇄ command, nothing else. Export/Erase answer UNIMPLEMENTED (inherited)."""
+"""BuddyService servicer: proto ⇄ command, nothing else. Privacy export and erasure are not built (UNIMPLEMENTED)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
 from services.kit import logs
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
@@ -38,6 +39,9 @@ log = logs.get_logger(__name__)
 
 class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     """Serves imports, webhooks and reads of Buddy records for the caller's company."""
+
+    ExportSubjectData = NotBuilt("privacy export")
+    EraseSubjectData = NotBuilt("privacy erasure")
 
     def __init__(
         self, *, uow: BuddyUnitOfWork, verifier: webhooks.WebhookVerifier, limits: Limits = DEFAULT_LIMITS

@@ -37,8 +37,7 @@ def build(
         engine = db.create_engine(url)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
     uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
-    # Abstract for mypy only: the privacy RPCs inherit the generated UNIMPLEMENTED answer.
-    servicer = KintellServicer(uow=uow, verifier=verifier)  # type: ignore[abstract]
+    servicer = KintellServicer(uow=uow, verifier=verifier)
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
     return Service(
         name=NAME,

@@ -1,4 +1,4 @@
-"""KintellService servicer: proto ⇄ command, nothing else. Export/Erase answer UNIMPLEMENTED (inherited)."""
+"""KintellService servicer: proto ⇄ command, nothing else. Privacy export and erasure are not built (UNIMPLEMENTED)."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.common.v1 import types_pb2
@@ -34,7 +35,10 @@ Receive = Callable[..., Ack]
 
 
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
-    """Serves the Kintell RPCs that are built; the privacy RPCs answer UNIMPLEMENTED (inherited)."""
+    """Serves the Kintell RPCs for the caller's company; the privacy RPCs are not built yet."""
+
+    ExportSubjectData = NotBuilt("privacy export")
+    EraseSubjectData = NotBuilt("privacy erasure")
 
     def __init__(self, *, uow: KintellUnitOfWork, verifier: webhooks.WebhookVerifier) -> None:
         self._uow = uow

@@ -37,7 +37,6 @@ def build(
         engine = db.create_engine(url)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
     uow = SqlUpskillingUnitOfWork(db.UnitOfWork(engine))
-    # Abstract for mypy only: the privacy RPCs are not built and inherit the generated UNIMPLEMENTED answer.
-    servicer = UpskillingServicer(uow=uow, verifier=verifier)  # type: ignore[abstract]
+    servicer = UpskillingServicer(uow=uow, verifier=verifier)
     registration = Registration.of(upskilling_pb2, upskilling_pb2_grpc, "UpskillingService", servicer)
     return Service(name=NAME, config=config, registrations=[registration], on_stop=[engine.dispose], engine=engine)

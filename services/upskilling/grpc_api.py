@@ -8,6 +8,7 @@ from typing import Any
 import grpc
 
 from services.kit.connectors.wire import error_report, import_batch, row_error, webhook_ack
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from services.upskilling import handlers, queries, wire
@@ -30,7 +31,10 @@ pb = upskilling_pb2
 
 
 class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
-    """Serves the upskilling RPCs that are built; privacy export/erase answer UNIMPLEMENTED (inherited)."""
+    """Serves the upskilling RPCs for the caller's company; the privacy RPCs are not built yet."""
+
+    ExportSubjectData = NotBuilt("privacy export")
+    EraseSubjectData = NotBuilt("privacy erasure")
 
     def __init__(self, *, uow: UpskillingUnitOfWork, verifier: webhooks.WebhookVerifier) -> None:
         self._uow = uow
