@@ -1,13 +1,17 @@
-"""The declarative list of local resources (tilt.yaml), parsed into typed records."""
+"""The declarative list of local resources (tilt.yaml): validated by pydantic models (unknown keys refused,
+errors naming the resource and key), then turned into typed records in start order."""
 
 from __future__ import annotations
 
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Literal
 
-import yaml
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails, PydanticCustomError
+
+from services.kit import yamlfiles
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_SPEC = REPO_ROOT / "tilt.yaml"
@@ -38,30 +42,87 @@ class Resource:
 
 
 def load(path: Path = DEFAULT_SPEC) -> tuple[Resource, ...]:
-    """Resources in start order (dependencies first)."""
-    document = yaml.safe_load(path.read_text())
-    if not isinstance(document, dict) or not isinstance(document.get("resources"), list):
-        raise SpecError(f"{path}: expected a mapping with a 'resources' list")
-    resources = [_resource(item) for item in document["resources"]]
-    return _in_dependency_order(resources)
-
-
-def _resource(item: dict[str, Any]) -> Resource:
+    """Resources in start order (dependencies first); SpecError names the file and the entry that is wrong."""
     try:
-        extra = {key: int(value) for key, value in item.items() if key.endswith("_port")}
-        return Resource(
-            name=str(item["name"]),
-            kind=str(item["kind"]),
-            port=int(item["port"]),
-            cmd=tuple(str(part) for part in item["cmd"]),
-            health={str(k): str(v) for k, v in item["health"].items()},
-            deps=tuple(item.get("deps", ())),
-            grpc_services=tuple(item.get("grpc_services", ())),
-            extra_ports=extra,
-            env={str(k): str(v) for k, v in item.get("env", {}).items()},
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpecError(f"resource {item.get('name', '?')}: {exc!r}") from exc
+        raw = yamlfiles.read(path, max_bytes=_MAX_SPEC_BYTES)
+    except yamlfiles.YamlFileError as exc:
+        raise SpecError(str(exc)) from exc
+    try:
+        document = SpecDocument.model_validate(raw)
+    except ValidationError as exc:
+        raise SpecError(f"{path}: " + "; ".join(_describe(error, raw) for error in exc.errors())) from None
+    return _in_dependency_order([entry.resource() for entry in document.resources])
+
+
+# --- tilt.yaml as written ---------------------------------------------------------------------------
+
+_MAX_SPEC_BYTES = 256 * 1024
+Text = Annotated[str, StringConstraints(min_length=1)]
+
+
+class ResourceEntry(BaseModel):
+    """One entry of `resources`; any `<name>_port` key is an extra port, `{<name>_port}` in `cmd`."""
+
+    # Numbers in `cmd` or `env` are written as they read (`-p, 4322`), as the launcher formats them.
+    model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
+
+    name: Text
+    kind: Text
+    port: Annotated[int, Field(ge=0, le=65535)]
+    cmd: Annotated[tuple[str, ...], Field(min_length=1)]
+    health: dict[Literal["grpc", "http"], str]
+    deps: tuple[Text, ...] = ()
+    grpc_services: tuple[Text, ...] = ()
+    extra_ports: dict[str, Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=dict)
+    env: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _gather_extra_ports(cls, value: object) -> object:
+        if not isinstance(value, dict):
+            return value
+        ports = {key: port for key, port in value.items() if isinstance(key, str) and key.endswith("_port")}
+        return {key: v for key, v in value.items() if key not in ports} | {"extra_ports": ports}
+
+    def resource(self) -> Resource:
+        """The typed record the launcher runs."""
+        return Resource(**self.model_dump())
+
+
+class SpecDocument(BaseModel):
+    """The whole file: `version: 1` (optional) and the list of resources, each named once."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    version: Literal[1] = 1
+    resources: list[ResourceEntry]
+
+    @field_validator("resources")
+    @classmethod
+    def _names_are_unique(cls, resources: list[ResourceEntry]) -> list[ResourceEntry]:
+        names = [entry.name for entry in resources]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise PydanticCustomError("duplicate_resource", f"names used more than once: {', '.join(repeated)}")
+        return resources
+
+
+def _describe(error: ErrorDetails, raw: object) -> str:
+    """One validation error naming the resource (by its name when it has one) and the key."""
+    loc = error["loc"]
+    if not loc:
+        return f"expected a mapping with a 'resources' list ({error['msg']})"
+    if loc[0] != "resources" or len(loc) < 2:
+        return f"{'.'.join(map(str, loc))}: {error['msg']}"
+    key = ".".join(str(part) for part in loc[2:] if part != "[key]") or "entry"
+    return f"resource {_name_of(raw, loc[1])}: {key}: {error['msg']}"
+
+
+def _name_of(raw: object, index: int | str) -> str:
+    items = raw.get("resources") if isinstance(raw, dict) else None
+    item = items[index] if isinstance(items, list) and isinstance(index, int) else None
+    name = item.get("name") if isinstance(item, dict) else None
+    return str(name) if name else f"#{index}"
 
 
 def _in_dependency_order(resources: list[Resource]) -> tuple[Resource, ...]:

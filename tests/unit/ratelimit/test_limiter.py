@@ -8,7 +8,7 @@ from services.ratelimit.domain.errors import MalformedRateLimitRequest
 from services.ratelimit.domain.limits import Unit
 from services.ratelimit.domain.query import MAX_DESCRIPTORS, MAX_VALUE_CHARS, Descriptor, RateLimitQuery
 from services.ratelimit.handlers import RateLimiter
-from services.ratelimit.stores import Hit, MemoryCounterStore
+from services.ratelimit.repository import Hit, MemoryCounterStore
 from tests.unit.ratelimit.support import FakeClock, one, small_limits
 
 

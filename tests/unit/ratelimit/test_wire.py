@@ -11,8 +11,8 @@ from services.kit import config as config_module
 from services.ratelimit import bootstrap
 from services.ratelimit.domain.limits import Limit, Unit
 from services.ratelimit.domain.verdicts import DescriptorVerdict, Verdict
+from services.ratelimit.repository import MemoryCounterStore, RedisCounterStore, describe_redis_url
 from services.ratelimit.settings import DEFAULT_LIMITS, RateLimitConfig
-from services.ratelimit.stores import MemoryCounterStore, RedisCounterStore, describe_redis_url
 from services.ratelimit.wire import query_of, response_of, rls_pb2
 
 Response = rls_pb2.RateLimitResponse

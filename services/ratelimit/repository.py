@@ -1,4 +1,5 @@
-"""Counter stores: atomic fixed-window increments in Redis (shared by replicas) or in memory (one replica)."""
+"""The write side of the counters: a `CounterStore` Protocol and its adapters, Redis (shared by replicas,
+one atomic fixed-window increment per request) and memory (one replica)."""
 
 from __future__ import annotations
 
