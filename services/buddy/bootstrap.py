@@ -10,8 +10,8 @@ from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.config import ServiceConfig
+from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
-from services.kit.persistence import db
 from services.kit.security import webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
@@ -19,11 +19,6 @@ NAME = "buddy"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 # gRPC must accept the largest CSV export plus the request envelope.
 MESSAGE_HEADROOM = 64 * 1024
-
-
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
 def build(
@@ -36,18 +31,9 @@ def build(
     """The buddy service: migrations applied, servicer wired to the database and the outbox,
     webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     limits = limits or Limits()
-    if engine is None:
-        url = database_url(config)
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
-    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
-    uow = SqlBuddyUnitOfWork(db.UnitOfWork(engine))
-    servicer = BuddyServicer(uow=uow, verifier=verifier, limits=limits)
-    return Service(
-        name=NAME,
-        config=config,
-        registrations=[Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)],
-        on_stop=[engine.dispose],
-        engine=engine,
-        max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM,
+    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    servicer = BuddyServicer(uow=SqlBuddyUnitOfWork(connector.uow), verifier=connector.verifier, limits=limits)
+    registration = Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)
+    return connector.service(
+        registration, max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM
     )

@@ -5,8 +5,8 @@ from __future__ import annotations
 from google.protobuf import message
 
 from services.buddy import wire
-from services.buddy.domain.events import CheckInCompleted, DomainEvent, EventLogged, FeedbackSubmitted, MatchCreated
-from services.buddy.domain.model import Record
+from services.buddy.domain.events import DomainEvent
+from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match, Record
 from services.kit.connectors.wire import person, provenance, timestamp
 from services.kit.messaging import events
 from teei.buddy.v1 import events_pb2
@@ -17,10 +17,9 @@ SOURCE = "teei/buddy"
 
 def envelope(event: DomainEvent) -> envelope_pb2.Envelope:
     """The envelope of one event, correlated with the batch or delivery that brought its record."""
-    record = _record(event)
-    origin = record.provenance
+    record, origin = event.record, event.record.provenance
     return events.new_event(
-        payload(event),
+        payload(record, event.match),
         source=SOURCE,
         tenant=record.company_id,
         subject=record.record_id,
@@ -28,28 +27,23 @@ def envelope(event: DomainEvent) -> envelope_pb2.Envelope:
     )
 
 
-def _record(event: DomainEvent) -> Record:
-    if isinstance(event, MatchCreated):
-        return event.match
-    if isinstance(event, EventLogged):
-        return event.event
-    return event.checkin if isinstance(event, CheckInCompleted) else event.feedback
+def payload(record: Record, match: Match | None) -> message.Message:
+    """The typed payload announcing a new record (check-ins and feedback carry their match's pair)."""
+    if isinstance(record, Match):
+        return match_created(record)
+    if isinstance(record, BuddyEvent):
+        return event_logged(record)
+    if match is None:
+        raise ValueError(f"{type(record).__name__} events need the record's match")
+    if isinstance(record, CheckIn):
+        return checkin_completed(record, match)
+    if isinstance(record, Feedback):
+        return feedback_submitted(record, match)
+    raise TypeError(f"no event for {type(record).__name__}")
 
 
-def payload(event: DomainEvent) -> message.Message:
-    """The typed payload of an event."""
-    if isinstance(event, MatchCreated):
-        return match_created(event)
-    if isinstance(event, EventLogged):
-        return event_logged(event)
-    if isinstance(event, CheckInCompleted):
-        return checkin_completed(event)
-    return feedback_submitted(event)
-
-
-def match_created(event: MatchCreated) -> events_pb2.MatchCreated:
-    """buddy.match.created."""
-    m = event.match
+def match_created(m: Match) -> events_pb2.MatchCreated:
+    """buddy.match.created: profile enrols the participant and counts matches for both people."""
     return events_pb2.MatchCreated(
         match_id=m.record_id,
         external_match_id=m.external_id,
@@ -62,9 +56,8 @@ def match_created(event: MatchCreated) -> events_pb2.MatchCreated:
     )
 
 
-def event_logged(event: EventLogged) -> events_pb2.EventLogged:
-    """buddy.event.logged."""
-    e = event.event
+def event_logged(e: BuddyEvent) -> events_pb2.EventLogged:
+    """buddy.event.logged: profile counts attendance per attendee."""
     return events_pb2.EventLogged(
         event_id=e.record_id,
         external_event_id=e.external_id,
@@ -78,9 +71,8 @@ def event_logged(event: EventLogged) -> events_pb2.EventLogged:
     )
 
 
-def checkin_completed(event: CheckInCompleted) -> events_pb2.CheckInCompleted:
+def checkin_completed(c: CheckIn, m: Match) -> events_pb2.CheckInCompleted:
     """buddy.checkin.completed: notes and answers travel to safety screening and Q2Q."""
-    c, m = event.checkin, event.match
     return events_pb2.CheckInCompleted(
         checkin_id=c.record_id,
         match_id=c.match_id,
@@ -95,9 +87,8 @@ def checkin_completed(event: CheckInCompleted) -> events_pb2.CheckInCompleted:
     )
 
 
-def feedback_submitted(event: FeedbackSubmitted) -> events_pb2.FeedbackSubmitted:
+def feedback_submitted(f: Feedback, m: Match) -> events_pb2.FeedbackSubmitted:
     """buddy.feedback.submitted: the text travels to safety screening and Q2Q."""
-    f, m = event.feedback, event.match
     return events_pb2.FeedbackSubmitted(
         feedback_id=f.record_id,
         match_id=f.match_id,

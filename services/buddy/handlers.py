@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from services.buddy.domain.commands import ImportRecords, ReceiveWebhook
 from services.buddy.domain.csv_schemas import BuddyRow, RecordSpec, spec_for
 from services.buddy.domain.errors import BuddyError, DeliveryConflict, InvalidBuddyRequest
-from services.buddy.domain.events import created
+from services.buddy.domain.events import RecordCreated
 from services.buddy.domain.intake import Change, Intake, build, reconcile, unknown_match
 from services.buddy.domain.model import Match, Record
 from services.buddy.domain.webhooks import parse_delivery
@@ -140,6 +140,6 @@ def _match_of(repo: BuddyRepository, row: BuddyRow) -> Match | None:
 def _store(repo: BuddyRepository, staged: Staged) -> None:
     if staged.change is Change.CREATED:
         repo.add(staged.record)
-        repo.emit(created(staged.record, staged.match))
+        repo.emit(RecordCreated(staged.record, staged.match))
     elif staged.change is Change.UPDATED:
         repo.replace(staged.record)

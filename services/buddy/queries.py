@@ -9,8 +9,7 @@ from services.buddy.domain.csv_schemas import spec_for
 from services.buddy.domain.errors import ImportNotFound, InvalidBuddyRequest, RecordNotFound
 from services.buddy.domain.model import Record
 from services.buddy.repository import BuddyUnitOfWork
-from services.kit import paging
-from services.kit.connectors.listings import after, page_of
+from services.kit.connectors.listings import read_page
 from services.kit.connectors.queries import ImportQueries, platform_id
 from services.kit.errors import FieldViolation
 
@@ -35,12 +34,14 @@ def list_records(query: ListRecords, *, uow: BuddyUnitOfWork) -> tuple[list[Reco
     """A page of records, newest first, and the token of the next page ('' on the last)."""
     spec = spec_for(query.kind)
     where = _checked_filter(query.filter)
-    scope = (spec.kind, query.company_id, repr(where))
-    request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=InvalidBuddyRequest)
-    with uow.begin(company_id=query.company_id) as repo:
-        start = after(request, invalid=InvalidBuddyRequest)
-        found = repo.find(spec.kind, where, after=start, size=request.size)
-    return page_of(found, request, lambda record: (record.occurred_at, record.record_id))
+    return read_page(
+        query,
+        listing=(spec.kind, repr(where)),
+        uow=uow,
+        find=lambda repo, start, size: repo.find(spec.kind, where, after=start, size=size),
+        position=lambda record: (record.occurred_at, record.record_id),
+        invalid=InvalidBuddyRequest,
+    )
 
 
 def _checked_filter(where: RecordFilter) -> RecordFilter:

@@ -4,12 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime
 from typing import Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
 from services.buddy import events
 from services.buddy.domain.commands import RecordFilter
@@ -17,10 +15,10 @@ from services.buddy.domain.events import DomainEvent
 from services.buddy.domain.model import BuddyEvent, Record
 from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, record_row
 from services.buddy.tables import deliveries, event_attendees
-from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
-from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 
 
 class BuddyRepository(Protocol):
@@ -49,18 +47,8 @@ class BuddyRepository(Protocol):
 BuddyUnitOfWork = TenantUnitOfWork[BuddyRepository]
 
 
-class SqlBuddyRepository:
+class SqlBuddyRepository(SqlConnectorRepository):
     """The buddy repository over the SQL tables, scoped to one company."""
-
-    def __init__(self, session: orm.Session, *, company_id: str) -> None:
-        self._session = session
-        self.company_id = company_id
-        self._imports = SqlImportBatches(session, company_id=company_id)
-
-    @property
-    def imports(self) -> ImportBatches:
-        """This company's import batches."""
-        return self._imports
 
     def get(self, kind: str, record_id: str) -> Record | None:
         """The record of this kind with this platform id, if any."""
@@ -165,14 +153,8 @@ def _of_profile(store: Store, profile_id: str, company_id: str) -> sa.ColumnElem
     return store.table.c.record_id.in_(attended)
 
 
-class SqlBuddyUnitOfWork:
+class SqlBuddyUnitOfWork(SqlTenantUnitOfWork[SqlBuddyRepository]):
     """Hands out a company-scoped repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[SqlBuddyRepository]:
-        """One transaction; commits when the block succeeds."""
-        with self._uow.begin() as session:
-            yield SqlBuddyRepository(session, company_id=company_id)
+        super().__init__(uow, SqlBuddyRepository)

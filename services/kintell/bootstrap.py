@@ -10,8 +10,8 @@ from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
+from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
-from services.kit.persistence import db
 from services.kit.security import webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
@@ -21,29 +21,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
 
 
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
-
-
 def build(
     config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
 ) -> Service:
     """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed,
     webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    url = database_url(config)
-    if engine is None:
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
-    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
-    uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
-    servicer = KintellServicer(uow=uow, verifier=verifier)
+    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    servicer = KintellServicer(uow=SqlKintellUnitOfWork(connector.uow), verifier=connector.verifier)
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
-    return Service(
-        name=NAME,
-        config=config,
-        registrations=[registration],
-        on_stop=[engine.dispose],
-        engine=engine,
-        max_message_bytes=MAX_MESSAGE_BYTES,
-    )
+    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import grpc
 from google.api import httpbody_pb2
@@ -18,6 +18,7 @@ from services.kintell.domain.commands import (
     ListImports,
     ListSessions,
     ReceiveWebhook,
+    SessionFilter,
 )
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.webhooks import SOURCE
@@ -32,6 +33,7 @@ from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
 Receive = Callable[..., Ack]
+T = TypeVar("T")
 
 
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
@@ -106,20 +108,20 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     async def ListSessions(
         self, request: kintell_pb2.ListSessionsRequest, context: Context
     ) -> kintell_pb2.ListSessionsResponse:
-        query = ListSessions(
-            company_id=current_tenant(),
-            session_type=known(
-                request.session_type, wire.SESSION_TYPES_FROM_PROTO, "session_type", invalid=InvalidRequest
-            ),
-            status=known(request.status, wire.STATUSES_FROM_PROTO, "status", invalid=InvalidRequest),
+        where = SessionFilter(
+            session_type=_known(request.session_type, wire.SESSION_TYPES_FROM_PROTO, "session_type"),
+            status=_known(request.status, wire.STATUSES_FROM_PROTO, "status"),
             participant_email=request.participant_email,
             volunteer_email=request.volunteer_email,
             profile_id=request.profile_id,
             start_at=time_filter(request, "start_time"),
             end_at=time_filter(request, "end_time"),
-            page_size=request.page_size,
-            page_token=request.page_token,
         )
+        query = ListSessions(current_tenant(), where, page_size=request.page_size, page_token=request.page_token)
         page = await asyncio.to_thread(queries.list_sessions, query, uow=self._uow)
         sessions = [wire.session(s, r) for s, r in page.sessions]
         return kintell_pb2.ListSessionsResponse(sessions=sessions, next_page_token=page.next_page_token)
+
+
+def _known(value: int, mapping: dict[int, T], field: str) -> T | None:
+    return known(value, mapping, field, invalid=InvalidRequest)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from services.kintell.domain.commands import GetSession, ListSessions
+from services.kintell.domain.commands import GetSession, ListSessions, SessionFilter
 from services.kintell.domain.errors import ImportNotFound, InvalidRequest, SessionNotFound
 from services.kintell.domain.model import Rating, Session
-from services.kintell.repository import KintellUnitOfWork, SessionFilter
+from services.kintell.repository import KintellUnitOfWork
 from services.kit import paging
 from services.kit.connectors.listings import after, page_of
 from services.kit.connectors.queries import ImportQueries, platform_id
@@ -39,7 +39,7 @@ def get_session(query: GetSession, *, uow: KintellUnitOfWork) -> tuple[Session, 
 
 def list_sessions(query: ListSessions, *, uow: KintellUnitOfWork) -> SessionPage:
     """A page of the caller's sessions, newest schedule first."""
-    where = _session_filter(query)
+    where = _checked(query.filter)
     scope = ("sessions", query.company_id, repr(where))
     request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=InvalidRequest)
     with uow.begin(company_id=query.company_id) as repo:
@@ -49,15 +49,13 @@ def list_sessions(query: ListSessions, *, uow: KintellUnitOfWork) -> SessionPage
     return SessionPage([(s, ratings[s.session_id]) for s in page], token)
 
 
-def _session_filter(query: ListSessions) -> SessionFilter:
-    if query.start_at and query.end_at and query.end_at <= query.start_at:
+def _checked(where: SessionFilter) -> SessionFilter:
+    """The filter with the profile id validated (and made canonical) and the e-mails normalised."""
+    if where.start_at and where.end_at and where.end_at <= where.start_at:
         raise InvalidRequest("end_time must be after start_time", violations=[FieldViolation("end_time", "<= start")])
-    return SessionFilter(
-        session_type=query.session_type,
-        status=query.status,
-        participant_email=query.participant_email.strip().lower(),
-        volunteer_email=query.volunteer_email.strip().lower(),
-        profile_id=platform_id(query.profile_id, "profile_id", invalid=InvalidRequest) if query.profile_id else "",
-        start_at=query.start_at,
-        end_at=query.end_at,
+    return replace(
+        where,
+        participant_email=where.participant_email.strip().lower(),
+        volunteer_email=where.volunteer_email.strip().lower(),
+        profile_id=platform_id(where.profile_id, "profile_id", invalid=InvalidRequest) if where.profile_id else "",
     )

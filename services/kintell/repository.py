@@ -3,9 +3,7 @@ adapter (every query filtered by the caller's company) and the unit of work that
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -14,29 +12,17 @@ from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 
 from services.kintell import events, rows
+from services.kintell.domain.commands import SessionFilter
 from services.kintell.domain.events import DomainEvent
-from services.kintell.domain.model import Rating, Session, SessionStatus, SessionType
+from services.kintell.domain.model import Rating, Session, SessionStatus
 from services.kintell.tables import deliveries, ratings, sessions
-from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
-from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 
 # Bound parameters per statement stay well under SQLite's limit of 32766.
 _CHUNK = 500
-
-
-@dataclass(frozen=True)
-class SessionFilter:
-    """ListSessions filters, already validated."""
-
-    session_type: SessionType | None = None
-    status: SessionStatus | None = None
-    participant_email: str = ""
-    volunteer_email: str = ""
-    profile_id: str = ""
-    start_at: datetime | None = None
-    end_at: datetime | None = None
 
 
 class KintellRepository(Protocol):
@@ -69,18 +55,8 @@ class KintellRepository(Protocol):
 KintellUnitOfWork = TenantUnitOfWork[KintellRepository]
 
 
-class SqlKintellRepository:
+class SqlKintellRepository(SqlConnectorRepository):
     """The Kintell repository over SQLAlchemy Core, scoped to one company."""
-
-    def __init__(self, session: orm.Session, *, company_id: str) -> None:
-        self._db = session
-        self.company_id = company_id
-        self._imports = SqlImportBatches(session, company_id=company_id)
-
-    @property
-    def imports(self) -> ImportBatches:
-        """This company's import batches."""
-        return self._imports
 
     # Sessions
 
@@ -101,7 +77,7 @@ class SqlKintellRepository:
     def add_sessions(self, new: Sequence[Session]) -> None:
         """Inserts new sessions (one statement per chunk)."""
         for start in range(0, len(new), _CHUNK):
-            self._db.execute(sessions.insert(), [rows.session_row(s) for s in new[start : start + _CHUNK]])
+            self._session.execute(sessions.insert(), [rows.session_row(s) for s in new[start : start + _CHUNK]])
 
     def update_sessions(self, changed: Sequence[Session]) -> None:
         """Writes changed sessions back."""
@@ -118,17 +94,17 @@ class SqlKintellRepository:
             for fixed in ("company_id", "created_at"):
                 del row[fixed]
             params.append(row)
-        self._db.execute(statement, params)
+        self._session.execute(statement, params)
 
     def list_sessions(self, where: SessionFilter, *, after: Position | None, size: int) -> list[Session]:
         """Up to `size` + 1 sessions, newest schedule first, after the keyset position `after`."""
         query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *_filter_conditions(where))
         query = newest_first(query, time=sessions.c.scheduled_at, ident=sessions.c.session_id, start=after, size=size)
-        return [rows.to_session(row) for row in self._db.execute(query).mappings()]
+        return [rows.to_session(row) for row in self._session.execute(query).mappings()]
 
     def _select_sessions(self, *conditions: sa.ColumnElement[bool]) -> list[Session]:
         query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions)
-        return [rows.to_session(row) for row in self._db.execute(query).mappings()]
+        return [rows.to_session(row) for row in self._session.execute(query).mappings()]
 
     # Ratings
 
@@ -142,7 +118,7 @@ class SqlKintellRepository:
             .where(ratings.c.company_id == self.company_id, ratings.c.session_id.in_(session_ids))
             .order_by(ratings.c.given_at, ratings.c.rating_id)
         )
-        for row in self._db.execute(query).mappings():
+        for row in self._session.execute(query).mappings():
             found[row["session_id"]].append(rows.to_rating(row))
         return found
 
@@ -151,12 +127,12 @@ class SqlKintellRepository:
         query = sa.select(ratings).where(
             ratings.c.company_id == self.company_id, ratings.c.external_rating_id == external_rating_id
         )
-        row = self._db.execute(query).mappings().first()
+        row = self._session.execute(query).mappings().first()
         return None if row is None else rows.to_rating(row)
 
     def add_rating(self, rating: Rating) -> None:
         """Stores a new rating."""
-        self._db.execute(ratings.insert().values(**rows.rating_row(rating)))
+        self._session.execute(ratings.insert().values(**rows.rating_row(rating)))
 
     # Webhook deliveries
 
@@ -165,18 +141,18 @@ class SqlKintellRepository:
         query = sa.select(deliveries.c.body_sha256).where(
             deliveries.c.company_id == self.company_id, deliveries.c.delivery_id == delivery_id
         )
-        seen: str | None = self._db.execute(query).scalar()
+        seen: str | None = self._session.execute(query).scalar()
         if seen is not None:
             return seen
         # ON CONFLICT DO NOTHING instead of a savepoint: pysqlite turns a savepoint outside an open
         # transaction into its own transaction, which would commit the claim of a refused delivery.
         row: dict[str, Any] = {"company_id": self.company_id, "delivery_id": delivery_id, "kind": kind}
         row |= {"body_sha256": body_sha256, "received_at": at}
-        insert = _dialect_insert(self._db)(deliveries).values(**row).on_conflict_do_nothing()
-        inserted: sa.CursorResult[Any] = self._db.execute(insert)  # type: ignore[assignment]
+        insert = _dialect_insert(self._session)(deliveries).values(**row).on_conflict_do_nothing()
+        inserted: sa.CursorResult[Any] = self._session.execute(insert)  # type: ignore[assignment]
         if inserted.rowcount == 0:
             # A concurrent delivery of the same id won the race; it is the original.
-            return str(self._db.execute(query).scalar_one())
+            return str(self._session.execute(query).scalar_one())
         return None
 
     # Events
@@ -186,7 +162,7 @@ class SqlKintellRepository:
 
         The same rows as `outbox.record`, written with one executemany per chunk so that a
         50,000-row import does not pay one statement per event."""
-        outbox.record_many(self._db, [events.envelope(event) for event in news], chunk=_CHUNK)
+        outbox.record_many(self._session, [events.envelope(event) for event in news], chunk=_CHUNK)
 
 
 def _dialect_insert(session: orm.Session) -> Any:
@@ -215,14 +191,8 @@ def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
     return conditions
 
 
-class SqlKintellUnitOfWork:
+class SqlKintellUnitOfWork(SqlTenantUnitOfWork[SqlKintellRepository]):
     """Hands out a company-scoped repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[SqlKintellRepository]:
-        """One transaction; commits when the block succeeds, rolls back otherwise."""
-        with self._uow.begin() as session:
-            yield SqlKintellRepository(session, company_id=company_id)
+        super().__init__(uow, SqlKintellRepository)

@@ -8,8 +8,8 @@ import sqlalchemy as sa
 
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
+from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
-from services.kit.persistence import db
 from services.kit.security import webhooks
 from services.upskilling.grpc_api import UpskillingServicer
 from services.upskilling.repository import SqlUpskillingUnitOfWork
@@ -21,22 +21,12 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
 
 
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
-
-
 def build(
     config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
 ) -> Service:
     """The upskilling connector: migrations applied, servicer wired to the database and its outbox,
     webhooks verified per provider against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    url = database_url(config)
-    if engine is None:
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
-    verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
-    uow = SqlUpskillingUnitOfWork(db.UnitOfWork(engine))
-    servicer = UpskillingServicer(uow=uow, verifier=verifier)
+    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    servicer = UpskillingServicer(uow=SqlUpskillingUnitOfWork(connector.uow), verifier=connector.verifier)
     registration = Registration.of(upskilling_pb2, upskilling_pb2_grpc, "UpskillingService", servicer)
-    return Service(name=NAME, config=config, registrations=[registration], on_stop=[engine.dispose], engine=engine)
+    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES)

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from services.kit import paging
 from services.kit.connectors import cells
-from services.kit.connectors.listings import after, page_of
+from services.kit.connectors.listings import read_page
 from services.kit.connectors.queries import ImportQueries, platform_id
 from services.kit.errors import FieldViolation
 from services.upskilling.domain.commands import GetCredential, GetProgress, ListCredentials, ListProgress
@@ -36,11 +35,14 @@ def list_progress(query: ListProgress, *, uow: UpskillingUnitOfWork) -> tuple[li
         provider=query.provider,
         status=query.status.value if query.status else "",
     )
-    scope = ("progress", query.company_id, repr(filters))
-    request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
-        found = repo.list_progress(filters, after=after(request, invalid=InvalidRequest), size=request.size)
-    return page_of(found, request, lambda p: (p.updated_at, p.progress_id))
+    return read_page(
+        query,
+        listing=("progress", repr(filters)),
+        uow=uow,
+        find=lambda repo, start, size: repo.list_progress(filters, after=start, size=size),
+        position=lambda record: (record.updated_at, record.progress_id),
+        invalid=InvalidRequest,
+    )
 
 
 def get_credential(query: GetCredential, *, uow: UpskillingUnitOfWork) -> Credential:
@@ -60,11 +62,14 @@ def list_credentials(query: ListCredentials, *, uow: UpskillingUnitOfWork) -> tu
         email=_email(query.email),
         credential_type=query.credential_type.value if query.credential_type else "",
     )
-    scope = ("credentials", query.company_id, repr(filters))
-    request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
-        found = repo.list_credentials(filters, after=after(request, invalid=InvalidRequest), size=request.size)
-    return page_of(found, request, lambda c: (c.issued_at, c.credential_id))
+    return read_page(
+        query,
+        listing=("credentials", repr(filters)),
+        uow=uow,
+        find=lambda repo, start, size: repo.list_credentials(filters, after=start, size=size),
+        position=lambda credential: (credential.issued_at, credential.credential_id),
+        invalid=InvalidRequest,
+    )
 
 
 def _profile_id(value: str) -> str:

@@ -3,19 +3,16 @@ adapter (every query filters on company_id) and the unit of work that hands it o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
 import sqlalchemy as sa
-from sqlalchemy import orm
 
-from services.kit.connectors.imports import ImportBatches, SqlImportBatches
+from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
-from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 from services.upskilling import events, rows
 from services.upskilling.domain.events import DomainEvent
 from services.upskilling.domain.model import Course, Credential, Learner, Progress, Provider
@@ -70,23 +67,8 @@ class UpskillingRepository(Protocol):
 UpskillingUnitOfWork = TenantUnitOfWork[UpskillingRepository]
 
 
-class SqlUpskillingRepository:
+class SqlUpskillingRepository(SqlConnectorRepository):
     """The upskilling repository over SQLAlchemy Core, scoped to one company."""
-
-    def __init__(self, session: orm.Session, *, company_id: str) -> None:
-        self._session = session
-        self._company_id = company_id
-        self._imports = SqlImportBatches(session, company_id=company_id)
-
-    @property
-    def imports(self) -> ImportBatches:
-        """This company's import batches."""
-        return self._imports
-
-    @property
-    def company_id(self) -> str:
-        """The company this repository is scoped to."""
-        return self._company_id
 
     # Webhook deliveries
 
@@ -94,7 +76,7 @@ class SqlUpskillingRepository:
         self, provider: Provider, delivery_id: str, *, event_type: str, digest: str, at: datetime
     ) -> bool:
         """Records a delivery (by its webhook-id) as seen; False when this company already had it (a replay)."""
-        row = {"company_id": self._company_id, "provider": provider.value, "event_id": delivery_id}
+        row = {"company_id": self.company_id, "provider": provider.value, "event_id": delivery_id}
         try:
             with self._session.begin_nested():
                 values = {**row, "event_type": event_type, "body_sha256": digest, "received_at": at}
@@ -195,12 +177,12 @@ class SqlUpskillingRepository:
 
     def emit(self, event: DomainEvent) -> None:
         """Writes the event to the outbox in this transaction."""
-        outbox.record(self._session, events.envelope(event, company_id=self._company_id))
+        outbox.record(self._session, events.envelope(event, company_id=self.company_id))
 
     # Query helpers
 
     def _mine(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        return table.c.company_id == self._company_id
+        return table.c.company_id == self.company_id
 
     def _first(self, table: sa.Table, *conditions: Any, order: Any = None) -> sa.RowMapping | None:
         query = sa.select(table).where(self._mine(table), *conditions)
@@ -221,14 +203,8 @@ def _course_is(table: sa.Table, course: Course) -> list[sa.ColumnElement[bool]]:
     ]
 
 
-class SqlUpskillingUnitOfWork:
+class SqlUpskillingUnitOfWork(SqlTenantUnitOfWork[SqlUpskillingRepository]):
     """Hands out a company-scoped repository inside one transaction."""
 
     def __init__(self, uow: UnitOfWork) -> None:
-        self._uow = uow
-
-    @contextmanager
-    def begin(self, *, company_id: str) -> Iterator[SqlUpskillingRepository]:
-        """One transaction; commits when the block succeeds."""
-        with self._uow.begin() as session:
-            yield SqlUpskillingRepository(session, company_id=company_id)
+        super().__init__(uow, SqlUpskillingRepository)

@@ -16,6 +16,7 @@ __all__ = [
     "ListImports",
     "ListSessions",
     "ReceiveWebhook",
+    "SessionFilter",
 ]
 
 
@@ -48,10 +49,9 @@ class GetSession:
 
 
 @dataclass(frozen=True)
-class ListSessions:
-    """A page of sessions, newest schedule first; filters combine with AND."""
+class SessionFilter:
+    """Filters of ListSessions; empty values do not filter, the others combine with AND."""
 
-    company_id: str
     session_type: SessionType | None = None
     status: SessionStatus | None = None
     participant_email: str = ""
@@ -59,5 +59,13 @@ class ListSessions:
     profile_id: str = ""
     start_at: datetime | None = None
     end_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class ListSessions:
+    """A page of sessions, newest schedule first."""
+
+    company_id: str
+    filter: SessionFilter = SessionFilter()
     page_size: int = 0
     page_token: str = ""

@@ -52,28 +52,23 @@ def timestamp(value: str) -> datetime:
 
 def integer(low: int, high: int) -> Callable[[str], int]:
     """A whole number in [low, high]."""
-
-    def parse_integer(value: str) -> int:
-        try:
-            number = int(value)
-        except ValueError:
-            raise FieldInvalid("must be a whole number") from None
-        return within(low, high)(number)
-
-    return parse_integer
+    return _numeric(int, "must be a whole number", within(low, high))
 
 
 def number(low: float, high: float) -> Callable[[str], float]:
     """A decimal number in [low, high]."""
+    return _numeric(float, "must be a number", within(low, high))
 
-    def parse_number(value: str) -> float:
+
+def _numeric(convert: Callable[[str], N], message: str, check: Callable[[N], N]) -> Callable[[str], N]:
+    def parse_numeric(value: str) -> N:
         try:
-            parsed = float(value)
+            parsed = convert(value)
         except ValueError:
-            raise FieldInvalid("must be a number") from None
-        return within(low, high)(parsed)
+            raise FieldInvalid(message) from None
+        return check(parsed)
 
-    return parse_number
+    return parse_numeric
 
 
 def within(low: float, high: float) -> Callable[[N], N]:

@@ -127,6 +127,25 @@ class SqlImportBatches:
         return batches.c.company_id == self._company_id
 
 
+class SqlConnectorRepository:
+    """What every connector's SQL repository holds: its session, its company and that company's batches."""
+
+    def __init__(self, session: orm.Session, *, company_id: str) -> None:
+        self._session = session
+        self._company_id = company_id
+        self._imports = SqlImportBatches(session, company_id=company_id)
+
+    @property
+    def company_id(self) -> str:
+        """The company every query of this repository is scoped to."""
+        return self._company_id
+
+    @property
+    def imports(self) -> ImportBatches:
+        """This company's import batches."""
+        return self._imports
+
+
 def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:
     errors = json.dumps([vars(error) for error in row.errors])
     return {"batch_id": batch_id, "row_number": row.number, "raw": json.dumps(dict(row.raw)), "errors": errors}

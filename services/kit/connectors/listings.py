@@ -5,15 +5,48 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import sqlalchemy as sa
 
 from services.kit import paging
 from services.kit.errors import InvalidArgument
+from services.kit.persistence.db import TenantUnitOfWork
 
 T = TypeVar("T")
+RepoT = TypeVar("RepoT")
 Position = tuple[datetime, str]
+
+
+class PageQuery(Protocol):
+    """A listing query: whose, how many, and from where."""
+
+    @property
+    def company_id(self) -> str: ...
+
+    @property
+    def page_size(self) -> int: ...
+
+    @property
+    def page_token(self) -> str: ...
+
+
+def read_page(
+    query: PageQuery,
+    *,
+    listing: Sequence[str],
+    uow: TenantUnitOfWork[RepoT],
+    find: Callable[[RepoT, Position | None, int], Sequence[T]],
+    position: Callable[[T], Position],
+    invalid: type[InvalidArgument],
+) -> tuple[list[T], str]:
+    """One page of a newest-first listing in one transaction; its token is bound to the company and to
+    `listing` (the listing's name and filters), so it continues nothing else."""
+    scope = (listing[0], query.company_id, *listing[1:])
+    request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=invalid)
+    with uow.begin(company_id=query.company_id) as repo:
+        found = find(repo, after(request, invalid=invalid), request.size)
+    return page_of(found, request, position)
 
 
 def after(request: paging.PageRequest, *, invalid: type[InvalidArgument]) -> Position | None:

@@ -7,11 +7,10 @@ import uuid
 from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
-from services.kit import paging
 from services.kit.connectors.commands import GetImport, GetImportErrors, ListImports
 from services.kit.connectors.csvimport import RowError
 from services.kit.connectors.imports import Batch, ImportBatches
-from services.kit.connectors.listings import after, page_of
+from services.kit.connectors.listings import read_page
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound
 from services.kit.persistence.db import TenantUnitOfWork
 
@@ -45,11 +44,16 @@ class ImportQueries:
 
     def list_imports(self, query: ListImports, *, uow: TenantUnitOfWork[ImportRepository]) -> ImportPage:
         """A page of the caller's import batches, newest first."""
-        scope = ("imports", query.company_id)
-        request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=self.invalid)
-        with uow.begin(company_id=query.company_id) as repo:
-            found = repo.imports.newest(after=after(request, invalid=self.invalid), size=request.size)
-        return ImportPage(*page_of(found, request, lambda batch: (batch.created_at, batch.batch_id)))
+        return ImportPage(
+            *read_page(
+                query,
+                listing=("imports",),
+                uow=uow,
+                find=lambda repo, start, size: repo.imports.newest(after=start, size=size),
+                position=lambda batch: (batch.created_at, batch.batch_id),
+                invalid=self.invalid,
+            )
+        )
 
     def get_import_errors(self, query: GetImportErrors, *, uow: TenantUnitOfWork[ImportRepository]) -> list[RowError]:
         """The row errors of one import batch of the caller's company, in row order."""

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.kintell import bootstrap, queries
-from services.kintell.domain.commands import ListSessions
+from services.kintell.domain.commands import ListSessions, SessionFilter
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.identity import profile_id_for_email
 from services.kit.persistence import db
@@ -91,7 +91,7 @@ def _check_backfill(engine: sa.Engine, rows: list[dict[str, Any]]) -> None:
 
 def _listed(engine: sa.Engine, company: str, email: str) -> set[str]:
     uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
-    query = ListSessions(company, profile_id=profile_id_for_email(company, email), page_size=100)
+    query = ListSessions(company, SessionFilter(profile_id=profile_id_for_email(company, email)), page_size=100)
     found: set[str] = set()
     while True:
         page = queries.list_sessions(query, uow=uow)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from services.kintell import handlers, queries
-from services.kintell.domain.commands import ImportSessions, ListSessions, ReceiveWebhook
+from services.kintell.domain.commands import ImportSessions, ListSessions, ReceiveWebhook, SessionFilter
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.model import SessionType
 from services.kintell.repository import KintellUnitOfWork
@@ -38,20 +38,29 @@ def _listed(uow: KintellUnitOfWork, query: ListSessions) -> set[str]:
 
 def test_profile_filter_finds_the_persons_sessions_in_either_role(uow: KintellUnitOfWork) -> None:
     _seed(uow)
-    assert _listed(uow, ListSessions("acme", profile_id=ADA)) == {"k-1", "k-2", "k-4"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=ADA))) == {"k-1", "k-2", "k-4"}
     bo = profile_id_for_email("acme", "bo@example.org")
-    assert _listed(uow, ListSessions("acme", profile_id=bo)) == {"k-2", "k-3"}
-    assert _listed(uow, ListSessions("acme", profile_id=profile_id_for_email("acme", "nobody@example.org"))) == set()
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=bo))) == {"k-2", "k-3"}
+    assert (
+        _listed(uow, ListSessions("acme", SessionFilter(profile_id=profile_id_for_email("acme", "nobody@example.org"))))
+        == set()
+    )
 
 
 def test_profile_filter_combines_with_the_other_filters(uow: KintellUnitOfWork) -> None:
     _seed(uow)
-    mentorship = ListSessions("acme", profile_id=ADA, session_type=SessionType.MENTORSHIP)
+    mentorship = ListSessions("acme", SessionFilter(profile_id=ADA, session_type=SessionType.MENTORSHIP))
     assert _listed(uow, mentorship) == {"k-4"}
-    assert _listed(uow, ListSessions("acme", profile_id=ADA, volunteer_email="ada@example.org")) == {"k-2", "k-4"}
-    assert _listed(uow, ListSessions("acme", profile_id=ADA, participant_email="bo@example.org")) == {"k-2"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=ADA, volunteer_email="ada@example.org"))) == {
+        "k-2",
+        "k-4",
+    }
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=ADA, participant_email="bo@example.org"))) == {
+        "k-2"
+    }
     mentored_bo = ListSessions(
-        "acme", profile_id=ADA, participant_email="bo@example.org", session_type=mentorship.session_type
+        "acme",
+        SessionFilter(profile_id=ADA, participant_email="bo@example.org", session_type=mentorship.filter.session_type),
     )
     assert _listed(uow, mentored_bo) == set()
 
@@ -61,7 +70,9 @@ def test_profile_filter_pages_through_every_match(uow: KintellUnitOfWork) -> Non
     seen: list[str] = []
     token = ""
     while True:
-        page = queries.list_sessions(ListSessions("acme", profile_id=ADA, page_size=1, page_token=token), uow=uow)
+        page = queries.list_sessions(
+            ListSessions("acme", SessionFilter(profile_id=ADA), page_size=1, page_token=token), uow=uow
+        )
         seen += [s.facts.external_session_id for s, _ in page.sessions]
         token = page.next_page_token
         if not token:
@@ -71,19 +82,21 @@ def test_profile_filter_pages_through_every_match(uow: KintellUnitOfWork) -> Non
 
 def test_the_profile_id_is_accepted_in_any_uuid_spelling(uow: KintellUnitOfWork) -> None:
     _seed(uow)
-    assert _listed(uow, ListSessions("acme", profile_id=ADA.upper())) == {"k-1", "k-2", "k-4"}
-    assert _listed(uow, ListSessions("acme", profile_id=ADA.replace("-", ""))) == {"k-1", "k-2", "k-4"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=ADA.upper()))) == {"k-1", "k-2", "k-4"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=ADA.replace("-", "")))) == {"k-1", "k-2", "k-4"}
 
 
 def test_webhook_sessions_carry_profile_ids_through_booking_and_completion(uow: KintellUnitOfWork) -> None:
     handlers.receive_booking_confirmed(ReceiveWebhook("acme", booking_body()), uow=uow)
     participant = profile_id_for_email("acme", "p@example.org")
-    assert _listed(uow, ListSessions("acme", profile_id=participant)) == {"k-42"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=participant))) == {"k-42"}
     handlers.receive_session_completed(
         ReceiveWebhook("acme", session_body(volunteer={"email": "V2@corp.com"})), uow=uow
     )
-    assert _listed(uow, ListSessions("acme", profile_id=participant)) == {"k-42"}
-    assert _listed(uow, ListSessions("acme", profile_id=profile_id_for_email("acme", "v2@corp.com"))) == {"k-42"}
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=participant))) == {"k-42"}
+    assert _listed(
+        uow, ListSessions("acme", SessionFilter(profile_id=profile_id_for_email("acme", "v2@corp.com")))
+    ) == {"k-42"}
 
 
 def test_another_companys_same_email_never_matches(uow: KintellUnitOfWork) -> None:
@@ -91,13 +104,13 @@ def test_another_companys_same_email_never_matches(uow: KintellUnitOfWork) -> No
     _seed(uow, "globex")
     globex_ada = profile_id_for_email("globex", "ada@example.org")
     assert globex_ada != ADA
-    assert _listed(uow, ListSessions("globex", profile_id=ADA)) == set()
-    assert _listed(uow, ListSessions("acme", profile_id=globex_ada)) == set()
-    assert _listed(uow, ListSessions("globex", profile_id=globex_ada)) == {"k-1", "k-2", "k-4"}
+    assert _listed(uow, ListSessions("globex", SessionFilter(profile_id=ADA))) == set()
+    assert _listed(uow, ListSessions("acme", SessionFilter(profile_id=globex_ada))) == set()
+    assert _listed(uow, ListSessions("globex", SessionFilter(profile_id=globex_ada))) == {"k-1", "k-2", "k-4"}
 
 
 @pytest.mark.parametrize("malformed", ["p-1", "not-a-uuid", ADA[:-1], ADA + "0", "' OR 1=1 --"])
 def test_a_malformed_profile_id_is_an_invalid_argument_naming_the_field(uow: KintellUnitOfWork, malformed: str) -> None:
     with pytest.raises(InvalidRequest) as caught:
-        queries.list_sessions(ListSessions("acme", profile_id=malformed), uow=uow)
+        queries.list_sessions(ListSessions("acme", SessionFilter(profile_id=malformed)), uow=uow)
     assert [v.field for v in caught.value.violations] == ["profile_id"]

@@ -9,7 +9,14 @@ from datetime import UTC, datetime
 import pytest
 
 from services.kintell import handlers, queries
-from services.kintell.domain.commands import GetImport, GetSession, ImportSessions, ListImports, ListSessions
+from services.kintell.domain.commands import (
+    GetImport,
+    GetSession,
+    ImportSessions,
+    ListImports,
+    ListSessions,
+    SessionFilter,
+)
 from services.kintell.domain.errors import ImportNotFound, InvalidRequest, SessionNotFound
 from services.kintell.domain.model import SessionStatus, SessionType
 from services.kintell.repository import KintellUnitOfWork
@@ -28,7 +35,7 @@ def seeded(uow: KintellUnitOfWork) -> KintellUnitOfWork:
 
 
 def _ids(uow: KintellUnitOfWork, **filters: object) -> list[str]:
-    page = queries.list_sessions(ListSessions("acme", **filters), uow=uow)  # type: ignore[arg-type]
+    page = queries.list_sessions(ListSessions("acme", SessionFilter(**filters)), uow=uow)  # type: ignore[arg-type]
     return [s.facts.external_session_id for s, _ in page.sessions]
 
 
@@ -75,7 +82,7 @@ def test_a_token_is_refused_for_other_filters_other_tenants_and_when_forged(seed
     token = queries.list_sessions(ListSessions("acme", page_size=2), uow=seeded).next_page_token
     forged = base64.urlsafe_b64encode(json.dumps({"p": ["not a time", "x"], "q": "?"}).encode()).decode()
     for query in (
-        ListSessions("acme", page_size=2, page_token=token, session_type=SessionType.LANGUAGE),
+        ListSessions("acme", SessionFilter(session_type=SessionType.LANGUAGE), page_size=2, page_token=token),
         ListSessions("globex", page_size=2, page_token=token),
         ListSessions("acme", page_token="%%%"),
         ListSessions("acme", page_token=forged),
@@ -87,10 +94,10 @@ def test_a_token_is_refused_for_other_filters_other_tenants_and_when_forged(seed
 
 def test_malformed_profile_id_and_inverted_time_range_are_refused(seeded: KintellUnitOfWork) -> None:
     with pytest.raises(InvalidRequest, match="profile_id is not a valid id"):
-        queries.list_sessions(ListSessions("acme", profile_id="p-1"), uow=seeded)
+        queries.list_sessions(ListSessions("acme", SessionFilter(profile_id="p-1")), uow=seeded)
     start = datetime(2026, 3, 4, tzinfo=UTC)
     with pytest.raises(InvalidRequest, match="end_time"):
-        queries.list_sessions(ListSessions("acme", start_at=start, end_at=start), uow=seeded)
+        queries.list_sessions(ListSessions("acme", SessionFilter(start_at=start, end_at=start)), uow=seeded)
 
 
 def test_sessions_and_batches_of_another_company_are_not_found(seeded: KintellUnitOfWork) -> None:
