@@ -146,7 +146,7 @@ class SqlKintellRepository(SqlConnectorRepository):
             return seen
         # ON CONFLICT DO NOTHING instead of a savepoint: pysqlite turns a savepoint outside an open
         # transaction into its own transaction, which would commit the claim of a refused delivery.
-        row: dict[str, Any] = {"company_id": self.company_id, "delivery_id": delivery_id, "kind": kind}
+        row: dict[str, object] = {"company_id": self.company_id, "delivery_id": delivery_id, "kind": kind}
         row |= {"body_sha256": body_sha256, "received_at": at}
         insert = _dialect_insert(self._session)(deliveries).values(**row).on_conflict_do_nothing()
         inserted: sa.CursorResult[Any] = self._session.execute(insert)  # type: ignore[assignment]

@@ -8,15 +8,16 @@ session stays completed. Only a first sighting or the scheduled → completed tr
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum, StrEnum
-from typing import Any
+from typing import TypeVar
 
 from services.kintell.domain.errors import SessionTypeConflict
 from services.kit.connectors.model import Person, Provenance
 
 CEFR_LEVELS = ("A1", "A2", "B1", "B2", "C1", "C2")
+T = TypeVar("T")
 
 
 class SessionType(StrEnum):
@@ -70,14 +71,26 @@ class SessionFacts:
 
     def merged_over(self, stored: SessionFacts) -> SessionFacts:
         """This report with every unreported value kept from the stored facts."""
-        values: dict[str, Any] = {}
-        for item in fields(self):
-            mine, theirs = getattr(self, item.name), getattr(stored, item.name)
-            if isinstance(mine, Person):
-                values[item.name] = mine.merged_over(theirs)
-            else:
-                values[item.name] = theirs if mine in (None, "", ()) else mine
-        return SessionFacts(**values)
+        return SessionFacts(
+            external_session_id=self.external_session_id or stored.external_session_id,
+            session_type=self.session_type,
+            participant=self.participant.merged_over(stored.participant),
+            volunteer=self.volunteer.merged_over(stored.volunteer),
+            scheduled_at=self.scheduled_at,
+            completed_at=_reported(self.completed_at, stored.completed_at),
+            duration_minutes=_reported(self.duration_minutes, stored.duration_minutes),
+            rating=_reported(self.rating, stored.rating),
+            feedback_text=self.feedback_text or stored.feedback_text,
+            language_level=self.language_level or stored.language_level,
+            topics=self.topics or stored.topics,
+            focus_area=self.focus_area or stored.focus_area,
+            goals_discussed=self.goals_discussed or stored.goals_discussed,
+            metadata=_reported(self.metadata, stored.metadata),
+        )
+
+
+def _reported(mine: T | None, theirs: T | None) -> T | None:
+    return theirs if mine is None else mine
 
 
 @dataclass(frozen=True)
