@@ -7,7 +7,7 @@ from google.protobuf import message
 from services.kintell import wire
 from services.kintell.domain.events import DomainEvent, SessionCompleted, SessionScheduled
 from services.kintell.domain.model import Rating, Session
-from services.kit.connectors.wire import person, provenance, timestamp
+from services.kit.connectors.wire import provenance, timestamp
 from services.kit.messaging import events
 from teei.kintell.v1 import events_pb2
 
@@ -32,11 +32,7 @@ def session_completed(value: Session) -> events_pb2.SessionCompleted:
     """The `kintell.session.completed` payload of a completed session."""
     facts = value.facts
     payload = events_pb2.SessionCompleted(
-        session_id=value.session_id,
-        external_session_id=facts.external_session_id,
-        session_type=wire.SESSION_TYPES[facts.session_type],
-        participant=person(facts.participant),
-        volunteer=person(facts.volunteer),
+        **wire.session_fields(value),
         schedule_time=timestamp(facts.scheduled_at),
         complete_time=timestamp(facts.completed_at),
         duration_minutes=facts.duration_minutes or 0,
@@ -56,11 +52,7 @@ def session_scheduled(value: Session) -> events_pb2.SessionScheduled:
     """The `kintell.session.scheduled` payload of a newly booked session."""
     facts = value.facts
     return events_pb2.SessionScheduled(
-        session_id=value.session_id,
-        external_session_id=facts.external_session_id,
-        session_type=wire.SESSION_TYPES[facts.session_type],
-        participant=person(facts.participant),
-        volunteer=person(facts.volunteer),
+        **wire.session_fields(value),
         schedule_time=timestamp(facts.scheduled_at),
         duration_minutes=facts.duration_minutes or 0,
         topics=facts.topics,
@@ -73,11 +65,7 @@ def rating_created(value: Rating, rated: Session) -> events_pb2.RatingCreated:
     """The `kintell.rating.created` payload."""
     return events_pb2.RatingCreated(
         rating_id=value.rating_id,
-        session_id=rated.session_id,
-        external_session_id=rated.facts.external_session_id,
-        session_type=wire.SESSION_TYPES[rated.facts.session_type],
-        participant=person(rated.facts.participant),
-        volunteer=person(rated.facts.volunteer),
+        **wire.session_fields(rated),
         rater_role=wire.ROLES[value.rater_role],
         rating=value.rating,
         feedback_text=value.feedback_text,

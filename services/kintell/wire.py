@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from google.protobuf import json_format, struct_pb2
 
 from services.kintell.domain.model import CEFR_LEVELS, RaterRole, Rating, Session, SessionStatus, SessionType
@@ -31,16 +33,34 @@ def cefr(level: str) -> types_pb2.CefrLevel.ValueType:
     return _CEFR.get(level, types_pb2.CEFR_LEVEL_UNSPECIFIED)
 
 
+class SessionFields(TypedDict):
+    """The identity and people of a session, as every Kintell message about it carries them."""
+
+    session_id: str
+    external_session_id: str
+    session_type: kintell_pb2.SessionType.ValueType
+    participant: types_pb2.PersonRef
+    volunteer: types_pb2.PersonRef
+
+
+def session_fields(value: Session) -> SessionFields:
+    """The identity and people of a session."""
+    facts = value.facts
+    return SessionFields(
+        session_id=value.session_id,
+        external_session_id=facts.external_session_id,
+        session_type=SESSION_TYPES[facts.session_type],
+        participant=person(facts.participant),
+        volunteer=person(facts.volunteer),
+    )
+
+
 def session(value: Session, ratings: list[Rating]) -> kintell_pb2.Session:
     """The wire form of a stored session with its ratings."""
     facts = value.facts
     message = kintell_pb2.Session(
-        session_id=value.session_id,
-        external_session_id=facts.external_session_id,
-        session_type=SESSION_TYPES[facts.session_type],
+        **session_fields(value),
         status=STATUSES[value.status],
-        participant=person(facts.participant),
-        volunteer=person(facts.volunteer),
         schedule_time=timestamp(facts.scheduled_at),
         complete_time=timestamp(facts.completed_at),
         duration_minutes=facts.duration_minutes or 0,

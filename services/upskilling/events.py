@@ -34,11 +34,7 @@ def _progress_updated(event: ProgressUpdated) -> events_pb2.ProgressUpdated:
     )
     return events_pb2.ProgressUpdated(
         progress_id=record.progress_id,
-        learner=wire.learner(record.learner),
-        provider=wire.PROVIDERS[record.course.provider],
-        provider_name=record.course.provider_name,
-        course_id=record.course.course_id,
-        course_name=record.course.course_name,
+        **wire.course_fields(record.learner, record.course),
         status=wire.STATUSES[record.status],
         previous_status=previous,
         percent_complete=record.percent,
@@ -53,11 +49,7 @@ def _course_completed(event: CourseCompleted) -> events_pb2.CourseCompleted:
     record = event.progress
     return events_pb2.CourseCompleted(
         progress_id=record.progress_id,
-        learner=wire.learner(record.learner),
-        provider=wire.PROVIDERS[record.course.provider],
-        provider_name=record.course.provider_name,
-        course_id=record.course.course_id,
-        course_name=record.course.course_name,
+        **wire.course_fields(record.learner, record.course),
         start_time=timestamp(record.started_at),
         complete_time=timestamp(record.completed_at),
         final_score=record.final_score,
@@ -70,11 +62,7 @@ def _credential_issued(event: CredentialIssued) -> events_pb2.CredentialIssued:
     return events_pb2.CredentialIssued(
         credential_id=record.credential_id,
         external_credential_id=record.external_credential_id,
-        learner=wire.learner(record.learner),
-        provider=wire.PROVIDERS[record.course.provider],
-        provider_name=record.course.provider_name,
-        course_id=record.course.course_id,
-        course_name=record.course.course_name,
+        **wire.course_fields(record.learner, record.course),
         credential_type=wire.CREDENTIAL_TYPES[record.credential_type],
         issue_time=timestamp(record.issued_at),
         expire_time=timestamp(record.expires_at),

@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from google.protobuf import json_format, struct_pb2
 
 from services.kit.connectors.wire import provenance, timestamp
-from services.upskilling.domain.model import Credential, CredentialType, Learner, Progress, ProgressStatus, Provider
+from services.upskilling.domain.model import (
+    Course,
+    Credential,
+    CredentialType,
+    Learner,
+    Progress,
+    ProgressStatus,
+    Provider,
+)
 from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2
 
@@ -42,15 +52,32 @@ def learner(value: Learner) -> types_pb2.PersonRef:
     )
 
 
+class CourseFields(TypedDict):
+    """The learner and course fields every upskilling message carries."""
+
+    learner: types_pb2.PersonRef
+    provider: upskilling_pb2.Provider.ValueType
+    provider_name: str
+    course_id: str
+    course_name: str
+
+
+def course_fields(person: Learner, course: Course) -> CourseFields:
+    """The learner and course of a record, as every upskilling message carries them."""
+    return CourseFields(
+        learner=learner(person),
+        provider=PROVIDERS[course.provider],
+        provider_name=course.provider_name,
+        course_id=course.course_id,
+        course_name=course.course_name,
+    )
+
+
 def progress(record: Progress) -> upskilling_pb2.CourseProgress:
     """A progress record as the API returns it."""
     return upskilling_pb2.CourseProgress(
         progress_id=record.progress_id,
-        learner=learner(record.learner),
-        provider=PROVIDERS[record.course.provider],
-        provider_name=record.course.provider_name,
-        course_id=record.course.course_id,
-        course_name=record.course.course_name,
+        **course_fields(record.learner, record.course),
         course_url=record.course.course_url,
         status=STATUSES[record.status],
         percent_complete=record.percent,
@@ -69,11 +96,7 @@ def credential(record: Credential) -> upskilling_pb2.Credential:
     return upskilling_pb2.Credential(
         credential_id=record.credential_id,
         external_credential_id=record.external_credential_id,
-        learner=learner(record.learner),
-        provider=PROVIDERS[record.course.provider],
-        provider_name=record.course.provider_name,
-        course_id=record.course.course_id,
-        course_name=record.course.course_name,
+        **course_fields(record.learner, record.course),
         credential_type=CREDENTIAL_TYPES[record.credential_type],
         issue_time=timestamp(record.issued_at),
         expire_time=timestamp(record.expires_at),
