@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import sqlalchemy as sa
 from sqlalchemy import orm
@@ -149,7 +149,8 @@ class SqlKintellRepository(SqlConnectorRepository):
         row: dict[str, object] = {"company_id": self.company_id, "delivery_id": delivery_id, "kind": kind}
         row |= {"body_sha256": body_sha256, "received_at": at}
         insert = _dialect_insert(self._session)(deliveries).values(**row).on_conflict_do_nothing()
-        inserted: sa.CursorResult[Any] = self._session.execute(insert)  # type: ignore[assignment]
+        # Executing an INSERT yields a cursor result; Session.execute is typed for the general case.
+        inserted = cast("sa.CursorResult[Any]", self._session.execute(insert))
         if inserted.rowcount == 0:
             # A concurrent delivery of the same id won the race; it is the original.
             return str(self._session.execute(query).scalar_one())
