@@ -9,6 +9,9 @@
 -- and answers itself: 200 when every upstream has at least one host that passes its active
 -- grpc.health.v1 check, 503 otherwise. The body names every upstream and its state, e.g.
 --   {"status":"ready","services":{"gateway":"SERVING","profile":"SERVING"}}
+-- A process the launcher's supervisor leaves down (crash loop, restart policy) is set as the
+-- runtime key `readiness.down.<name>` in the admin layer, its reason as the value; the body then
+-- adds "down":{"<name>":"<reason>"} (services/cli/supervisor.py).
 
 local ADMIN_TIMEOUT_MS = 1000
 
@@ -39,13 +42,39 @@ local function parse_clusters(body)
   return healthy
 end
 
-local function respond(handle, ready, upstreams, states)
+-- Admin `/runtime` lists entries as "<key>": {"final_value": "<value>", "layer_values": [...]}.
+local function down_reasons(handle, admin_cluster)
+  local ok, headers, body = pcall(function()
+    return handle:httpCall(admin_cluster, {
+      [":method"] = "GET",
+      [":path"] = "/runtime",
+      [":authority"] = admin_cluster,
+    }, "", { ["timeout_ms"] = ADMIN_TIMEOUT_MS, ["send_xff"] = false })
+  end)
+  local parts = {}
+  if not ok or headers == nil or headers[":status"] ~= "200" or body == nil then
+    return parts
+  end
+  for name, entry in string.gmatch(body, '"readiness%.down%.([%w_%-]+)"%s*:%s*(%b{})') do
+    local reason = string.match(entry, '"final_value"%s*:%s*"([^"]*)"')
+    if reason ~= nil and reason ~= "" then
+      parts[#parts + 1] = json_string(name) .. ":" .. json_string(reason)
+    end
+  end
+  return parts
+end
+
+local function respond(handle, ready, upstreams, states, down)
   local parts = {}
   for i, name in ipairs(upstreams) do
     parts[i] = json_string(name) .. ":" .. json_string(states[name])
   end
   local status = ready and "ready" or "not_ready"
-  local body = '{"status":' .. json_string(status) .. ',"services":{' .. table.concat(parts, ",") .. "}}"
+  local body = '{"status":' .. json_string(status) .. ',"services":{' .. table.concat(parts, ",") .. "}"
+  if #down > 0 then
+    body = body .. ',"down":{' .. table.concat(down, ",") .. "}"
+  end
+  body = body .. "}"
   handle:respond({
     [":status"] = ready and "200" or "503",
     ["content-type"] = "application/json",
@@ -73,7 +102,7 @@ function envoy_on_request(handle)
     for _, name in ipairs(upstreams) do
       states[name] = "UNKNOWN"
     end
-    respond(handle, false, upstreams, states)
+    respond(handle, false, upstreams, states, {})
     return
   end
 
@@ -86,5 +115,5 @@ function envoy_on_request(handle)
       ready = false
     end
   end
-  respond(handle, ready, upstreams, states)
+  respond(handle, ready, upstreams, states, down_reasons(handle, admin_cluster))
 end

@@ -1,5 +1,5 @@
 """Runs the mesh described by tilt.yaml as local processes: start in dependency order, wait for
-health, stop in reverse order on request."""
+health, stop in reverse dependency order on request. `supervisor.Supervisor` restarts what exits."""
 
 from __future__ import annotations
 
@@ -45,8 +45,11 @@ class Mesh:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     health_interval_ms: int = 500
     mtls: bool = True
-    running: list[Running] = field(default_factory=list)
+    running: dict[str, Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set (under `_lock`) once `stop()` begins: from then on nothing is spawned, so a restart in progress
+    # cannot leave a process behind the shutdown.
+    _stopping: bool = False
 
     def resource(self, name: str) -> Resource:
         """The resource called `name`."""
@@ -72,32 +75,40 @@ class Mesh:
         (self.var_dir / "logs").mkdir(exist_ok=True)
         if self.mtls_dir is not None:
             certs.ensure(self.mtls_dir)
+        with self._lock:
+            self._stopping = False
         try:
             for resource in self.resources:
-                if resource.kind == "envoy":
-                    self._render_envoy(resource)
-                self._spawn(resource)
+                self.spawn(resource.name)
                 self._wait_healthy(resource, deadline=time.monotonic() + timeout)
         except BaseException:
             self.stop()
             raise
-        self._write_state()
+        self.write_state()
 
     def stop(self, *, timeout: float = 20.0) -> dict[str, int | None]:
-        """SIGTERM every process in reverse order; SIGKILL what has not exited in time."""
-        codes: dict[str, int | None] = {}
+        """SIGTERM every process in reverse dependency order (SIGKILL what has not exited in time); nothing
+        is spawned once this begins. The exit codes by name, in the order the processes were stopped."""
         with self._lock:
-            for item in reversed(self.running):
-                codes[item.resource.name] = _terminate(item.process, timeout)
-                item.log_file.close()
-            self.running.clear()
+            self._stopping = True
+            items = [self.running.pop(r.name) for r in reversed(self.resources) if r.name in self.running]
+        codes: dict[str, int | None] = {}
+        for item in items:
+            codes[item.resource.name] = _terminate(item.process, timeout)
+            item.log_file.close()
         return codes
 
-    def stop_resource(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> int | None:
-        """Stops one resource (SIGKILL when `kill`, as a crash would); the rest keep running."""
+    @property
+    def stopping(self) -> bool:
+        """True once `stop()` has begun."""
         with self._lock:
-            item = next(r for r in self.running if r.resource.name == name)
-            self.running.remove(item)
+            return self._stopping
+
+    def stop_resource(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> int | None:
+        """Stops one resource (SIGKILL when `kill`, as a crash would); the rest keep running. A supervisor
+        does not restart a resource stopped this way."""
+        with self._lock:
+            item = self.running.pop(name)
         if kill:
             item.process.kill()
         code = _terminate(item.process, timeout)
@@ -106,16 +117,43 @@ class Mesh:
 
     def start_resource(self, name: str, *, timeout: float = 60.0) -> None:
         """Starts one stopped resource again and waits until it is healthy."""
+        self.spawn(name)
+        self._wait_healthy(self.resource(name), deadline=time.monotonic() + timeout)
+
+    def spawn(self, name: str) -> Running | None:
+        """Starts resource `name` (Envoy with its config rendered afresh); None, and nothing started, once
+        the mesh is stopping."""
         resource = self.resource(name)
         if resource.kind == "envoy":
             self._render_envoy(resource)
-        self._spawn(resource)
-        self._wait_healthy(resource, deadline=time.monotonic() + timeout)
+        with self._lock:
+            if self._stopping:
+                return None
+            item = self._popen(resource)
+            self.running[name] = item
+        return item
+
+    def release(self, item: Running) -> bool:
+        """Forgets `item`, whose process has exited, unless the mesh is stopping or the resource was stopped
+        on purpose; True when it was the resource's current process (an unexpected exit)."""
+        with self._lock:
+            current = not self._stopping and self.running.get(item.resource.name) is item
+            if current:
+                del self.running[item.resource.name]
+        if current:
+            item.log_file.close()
+        return current
+
+    def current(self, name: str) -> Running | None:
+        """The running process of resource `name`, if any."""
+        with self._lock:
+            return self.running.get(name)
 
     def exited(self) -> list[tuple[str, int]]:
         """Resources whose process has exited on its own."""
         with self._lock:
-            return [(r.resource.name, code) for r in self.running if (code := r.process.poll()) is not None]
+            items = list(self.running.values())
+        return [(r.resource.name, code) for r in items if (code := r.process.poll()) is not None]
 
     def _values(self, resource: Resource) -> dict[str, str]:
         values = {"python": sys.executable, "bin": str(Path(sys.executable).parent), "var_dir": str(self.var_dir)}
@@ -126,7 +164,7 @@ class Mesh:
         ports = {r.name: r.port for r in self.resources}
         return {name: value.format(**self._values(resource), ports=ports) for name, value in resource.env.items()}
 
-    def _spawn(self, resource: Resource) -> None:
+    def _popen(self, resource: Resource) -> Running:
         values = self._values(resource)
         cmd = [part.format(**values) for part in resource.cmd]
         env = {**self.environ, **self._service_env(resource)}
@@ -143,8 +181,7 @@ class Mesh:
             # health probes), and gRPC's fork handlers then abort the child before it execs. The
             # children share the launcher's process group, so a group kill stops them all.
         )
-        with self._lock:
-            self.running.append(Running(resource, process, log_path, log_file))
+        return Running(resource, process, log_path, log_file)
 
     def _service_env(self, resource: Resource) -> dict[str, str]:
         env = {"TEEI_GRPC_PORT": str(resource.port), "TEEI_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1"}
@@ -184,7 +221,7 @@ class Mesh:
         edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
 
     def _wait_healthy(self, resource: Resource, *, deadline: float) -> None:
-        probe = self._probe(resource)
+        probe = self.probe(resource)
         while not probe():
             failed = [name for name, _ in self.exited() if name == resource.name]
             if failed:
@@ -193,7 +230,8 @@ class Mesh:
                 raise LaunchError(f"{resource.name} not healthy in time; see {self._log(resource)}")
             time.sleep(0.1)  # polling interval of a bounded wait, not synchronisation
 
-    def _probe(self, resource: Resource) -> Callable[[], bool]:
+    def probe(self, resource: Resource) -> Callable[[], bool]:
+        """The resource's health check from tilt.yaml: True once it is healthy."""
         values = self._values(resource)
         if "grpc" in resource.health:
             target, service = f"127.0.0.1:{resource.port}", resource.health["grpc"]
@@ -206,12 +244,19 @@ class Mesh:
     def _log(self, resource: Resource) -> Path:
         return self.var_dir / "logs" / f"{resource.name}.log"
 
-    def _write_state(self) -> None:
-        state = {
-            "edge_url": self.edge_url,
-            "resources": {r.resource.name: {"pid": r.process.pid, **r.resource.ports()} for r in self.running},
-        }
-        (self.var_dir / "mesh.json").write_text(json.dumps(state, indent=2))
+    def write_state(self, per_resource: Mapping[str, Mapping[str, object]] | None = None, **fields: object) -> None:
+        """Writes var/mesh.json (replaced whole, never seen half-written): the edge URL, `fields`, and per
+        resource its pid (None while it is down), ports and what `per_resource` says of it."""
+        with self._lock:
+            pids = {name: item.process.pid for name, item in self.running.items()}
+        extra = per_resource or {}
+        resources = {r.name: {"pid": pids.get(r.name), **r.ports(), **extra.get(r.name, {})} for r in self.resources}
+        edge_url = {"edge_url": self.edge_url} if any(r.kind == "envoy" for r in self.resources) else {}
+        state = {**edge_url, **fields, "resources": resources}
+        path = self.var_dir / "mesh.json"
+        partial = path.with_suffix(".json.partial")
+        partial.write_text(json.dumps(state, indent=2))
+        partial.replace(path)
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:

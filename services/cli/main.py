@@ -12,6 +12,7 @@ from types import FrameType
 
 from services.cli import certs, dlq, keys, spec, webhooks
 from services.cli.launcher import LaunchError, Mesh
+from services.cli.supervisor import Supervisor
 from services.kit import logs
 
 
@@ -72,9 +73,10 @@ def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, 
 
 
 def _supervise(mesh: Mesh, stop: threading.Event) -> int:
+    """Restarts what exits, as tilt.yaml's restart policies say, until SIGINT/SIGTERM; then stops the mesh."""
+    supervisor = Supervisor(mesh, report=lambda line: print(f"teei up: {line}", flush=True))
+    supervisor.start()
     while not stop.wait(0.5):
-        exited = mesh.exited()
-        if exited:
-            print(f"teei up: exited unexpectedly: {exited}; stopping the mesh", file=sys.stderr, flush=True)
-            return 1
+        pass
+    supervisor.stop()
     return 0

@@ -1,5 +1,6 @@
 """The declarative list of local resources (tilt.yaml): validated by pydantic models (unknown keys refused,
-errors naming the resource and key), then turned into typed records in start order."""
+errors naming the resource and key), then turned into typed records in start order. Each resource carries
+its restart policy, as Kubernetes spells it (`restart_policy`, back-off, crash-loop limit)."""
 
 from __future__ import annotations
 
@@ -21,6 +22,48 @@ class SpecError(Exception):
     """tilt.yaml is malformed."""
 
 
+PolicyName = Literal["Always", "OnFailure", "Never"]
+
+
+class RestartBackoff(BaseModel):
+    """Wait before restarting an exited process: doubles from `base_seconds` up to `cap_seconds`, with jitter.
+
+    Kubernetes' kubelet waits 10 s doubling to 300 s; a local mesh restarts sooner, so that one crash
+    is back within the readiness budget (15 s) even after a few exits in a row."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    base_seconds: Annotated[float, Field(gt=0, le=300)] = 0.5
+    cap_seconds: Annotated[float, Field(gt=0, le=3600)] = 10.0
+
+    @model_validator(mode="after")
+    def _cap_not_below_base(self) -> RestartBackoff:
+        if self.cap_seconds < self.base_seconds:
+            raise PydanticCustomError("backoff_cap", "cap_seconds must not be below base_seconds")
+        return self
+
+
+class CrashLoop(BaseModel):
+    """A process that exits `exits` times within `window_seconds` stays down (Kubernetes' CrashLoopBackOff,
+    except that it is not retried later: the mesh reports it and an operator restarts it)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    exits: Annotated[int, Field(ge=1, le=1000)] = 5
+    window_seconds: Annotated[float, Field(gt=0, le=86400)] = 60.0
+
+
+class RestartPolicy(BaseModel):
+    """When an exited process is started again (Kubernetes' `restartPolicy`): `Always` after any exit,
+    `OnFailure` after a non-zero exit code or a signal, `Never` not at all."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: PolicyName = "Always"
+    backoff: RestartBackoff = RestartBackoff()
+    crash_loop: CrashLoop = CrashLoop()
+
+
 @dataclass(frozen=True)
 class Resource:
     """One process of the mesh."""
@@ -35,6 +78,7 @@ class Resource:
     extra_ports: dict[str, int] = field(default_factory=dict)
     # Extra environment, formatted like `cmd`; `{ports[name]}` is another resource's port.
     env: dict[str, str] = field(default_factory=dict)
+    restart: RestartPolicy = field(default_factory=RestartPolicy)
 
     def ports(self) -> dict[str, int]:
         """Every port of the resource by its placeholder name."""
@@ -61,7 +105,8 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 
 
 class ResourceEntry(BaseModel):
-    """One entry of `resources`; any `<name>_port` key is an extra port, `{<name>_port}` in `cmd`."""
+    """One entry of `resources`; any `<name>_port` key is an extra port, `{<name>_port}` in `cmd`.
+    `restart_policy`, `restart_backoff` and `crash_loop` default to `Always`, 0.5 s to 10 s, 5 exits in 60 s."""
 
     # Numbers in `cmd` or `env` are written as they read (`-p, 4322`), as the launcher formats them.
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
@@ -75,6 +120,9 @@ class ResourceEntry(BaseModel):
     grpc_services: tuple[Text, ...] = ()
     extra_ports: dict[str, Annotated[int, Field(ge=0, le=65535)]] = Field(default_factory=dict)
     env: dict[str, str] = Field(default_factory=dict)
+    restart_policy: PolicyName = "Always"
+    restart_backoff: RestartBackoff = RestartBackoff()
+    crash_loop: CrashLoop = CrashLoop()
 
     @model_validator(mode="before")
     @classmethod
@@ -86,7 +134,9 @@ class ResourceEntry(BaseModel):
 
     def resource(self) -> Resource:
         """The typed record the launcher runs."""
-        return Resource(**self.model_dump())
+        restart = RestartPolicy(policy=self.restart_policy, backoff=self.restart_backoff, crash_loop=self.crash_loop)
+        fields = self.model_dump(exclude={"restart_policy", "restart_backoff", "crash_loop"})
+        return Resource(**fields, restart=restart)
 
 
 class SpecDocument(BaseModel):

@@ -98,3 +98,50 @@ def test_extra_ports_are_gathered_and_numbers_in_commands_read_as_text(tmp_path:
     (resource,) = spec.load(_write(tmp_path, body))
     assert resource.extra_ports == {"monitor_port": 2}
     assert resource.cmd == ("x", "-p", "4322")
+
+
+def test_every_resource_restarts_always_by_default() -> None:
+    """Most resources say nothing about restarts: Kubernetes' default, `Always`, with the default back-off."""
+    assert {r.restart for r in spec.load()} == {spec.RestartPolicy()}
+    assert spec.RestartPolicy().policy == "Always"
+
+
+def test_restart_policy_back_off_and_crash_loop_are_read_per_resource(tmp_path: Path) -> None:
+    body = """
+resources:
+  - name: a
+    kind: grpc
+    port: 1
+    cmd: [x]
+    health: {grpc: a}
+    restart_policy: OnFailure
+    restart_backoff: {base_seconds: 0.1, cap_seconds: 2}
+    crash_loop: {exits: 3, window_seconds: 30}
+  - {name: b, kind: grpc, port: 2, cmd: [x], health: {grpc: b}, restart_policy: Never}
+"""
+    a, b = spec.load(_write(tmp_path, body))
+    assert a.restart == spec.RestartPolicy(
+        policy="OnFailure",
+        backoff=spec.RestartBackoff(base_seconds=0.1, cap_seconds=2),
+        crash_loop=spec.CrashLoop(exits=3, window_seconds=30),
+    )
+    assert b.restart.policy == "Never"
+    assert b.restart.crash_loop == spec.CrashLoop()
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("restart_policy: Sometimes", r"resource a: restart_policy: Input should be 'Always', 'OnFailure' or 'Never'"),
+        ("restart_backoff: {base_seconds: 0}", r"resource a: restart_backoff\.base_seconds: Input should be greater"),
+        ("restart_backoff: {base_seconds: 5, cap_seconds: 1}", r"resource a: restart_backoff: cap_seconds must not be"),
+        ("restart_backoff: {jitter: 1}", r"resource a: restart_backoff\.jitter: Extra inputs"),
+        ("crash_loop: {exits: 0}", r"resource a: crash_loop\.exits: Input should be greater than or equal to 1"),
+        ("crash_loop: {window_seconds: -1}", r"resource a: crash_loop\.window_seconds: Input should be greater"),
+        ("restartPolicy: Always", r"resource a: restartPolicy: Extra inputs"),
+    ],
+)
+def test_bad_restart_settings_are_refused_naming_the_resource_and_key(tmp_path: Path, extra: str, message: str) -> None:
+    body = f"resources:\n  - name: a\n    kind: grpc\n    port: 1\n    cmd: [x]\n    health: {{grpc: a}}\n    {extra}\n"
+    with pytest.raises(spec.SpecError, match=message):
+        spec.load(_write(tmp_path, body))
