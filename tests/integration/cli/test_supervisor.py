@@ -45,7 +45,7 @@ def _resource(
         cmd=cmd,
         health={"http": "http://127.0.0.1:{port}/"},
         deps=deps,
-        restart=spec.RestartPolicy.model_validate(FAST | restart),
+        restart=spec.RestartPolicy.model_validate(FAST | (restart or {})),
     )
 
 
@@ -128,7 +128,7 @@ def test_a_killed_process_is_restarted_counted_and_healthy_again_while_the_rest_
 
 def test_a_crash_looping_process_stays_down_and_is_reported_while_the_rest_keeps_running(tmp_path: Path) -> None:
     loop = {"crash_loop": {"exits": 3, "window_seconds": 60}}
-    with supervised(tmp_path, _resource("a"), _resource("b", deps=("a",), **loop)) as run:
+    with supervised(tmp_path, _resource("a"), _resource("b", deps=("a",), restart=loop)) as run:
         a_pid = run.pid("a")
         run.kill_and_await_restart("b", 1)
         run.kill_and_await_restart("b", 2)
@@ -162,7 +162,7 @@ def test_a_crash_looping_process_stays_down_and_is_reported_while_the_rest_keeps
 def test_restart_policy_decides_what_comes_back(
     tmp_path: Path, policy: str, sig: signal.Signals, restarted: bool
 ) -> None:
-    with supervised(tmp_path, _resource("a", policy=policy)) as run:
+    with supervised(tmp_path, _resource("a", restart={"policy": policy})) as run:
         os.kill(run.pid("a"), sig)
         line = run.output.wait_for_text("a exited (", timeout=10)
         how = "exit code 0" if sig == signal.SIGTERM else "signal SIGKILL"
@@ -176,7 +176,7 @@ def test_restart_policy_decides_what_comes_back(
 
 def test_stop_during_a_back_off_starts_nothing_and_returns_at_once(tmp_path: Path) -> None:
     slow = {"backoff": {"base_seconds": 60, "cap_seconds": 60}}
-    with supervised(tmp_path, _resource("a"), _resource("b", deps=("a",), **slow)) as run:
+    with supervised(tmp_path, _resource("a"), _resource("b", deps=("a",), restart=slow)) as run:
         os.kill(run.pid("b"), signal.SIGKILL)
         run.output.wait_for_text("b exited (signal SIGKILL); restart #1 in ", timeout=10)
         started = time.monotonic()
