@@ -35,7 +35,7 @@ FAST = {"backoff": {"base_seconds": 0.05, "cap_seconds": 0.2}}
 
 
 def _resource(
-    name: str, *, deps: tuple[str, ...] = (), hang_marker: Path | None = None, **restart: object
+    name: str, *, deps: tuple[str, ...] = (), hang_marker: Path | None = None, restart: dict[str, object] | None = None
 ) -> spec.Resource:
     cmd = ("{python}", "-c", SERVER, "{port}", *((str(hang_marker),) if hang_marker else ()))
     return spec.Resource(
