@@ -7,7 +7,7 @@ import json
 import os
 import signal
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +35,11 @@ FAST = {"backoff": {"base_seconds": 0.05, "cap_seconds": 0.2}}
 
 
 def _resource(
-    name: str, *, deps: tuple[str, ...] = (), hang_marker: Path | None = None, restart: dict[str, object] | None = None
+    name: str,
+    *,
+    deps: tuple[str, ...] = (),
+    hang_marker: Path | None = None,
+    restart: Mapping[str, object] | None = None,
 ) -> spec.Resource:
     cmd = ("{python}", "-c", SERVER, "{port}", *((str(hang_marker),) if hang_marker else ()))
     return spec.Resource(
@@ -45,7 +49,7 @@ def _resource(
         cmd=cmd,
         health={"http": "http://127.0.0.1:{port}/"},
         deps=deps,
-        restart=spec.RestartPolicy.model_validate(FAST | (restart or {})),
+        restart=spec.RestartPolicy.model_validate({**FAST, **(restart or {})}),
     )
 
 
