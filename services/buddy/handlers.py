@@ -8,9 +8,7 @@ record emits its event, so a replay never counts twice downstream.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
 from services.buddy.domain.commands import ImportRecords, ReceiveWebhook
 from services.buddy.domain.csv_schemas import BuddyRow, RecordSpec, spec_for
@@ -20,18 +18,12 @@ from services.buddy.domain.intake import Change, Intake, build, reconcile, unkno
 from services.buddy.domain.model import Match, Record
 from services.buddy.domain.webhooks import parse_delivery
 from services.buddy.repository import BuddyRepository, BuddyUnitOfWork
+from services.kit.clock import Clock, utc_now
 from services.kit.connectors import csvimport, deliveries, imports
 from services.kit.connectors.csvimport import Parsed, RowError
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.model import Channel, Provenance
 from services.kit.errors import FieldViolation
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

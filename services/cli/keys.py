@@ -15,6 +15,7 @@ from services.gateway import bootstrap, handlers, queries
 from services.gateway.domain.commands import MintToken, RegisterClient, RotateKeys
 from services.gateway.domain.keys import ALGORITHMS
 from services.gateway.domain.tokens import ROLES
+from services.kit.clock import utc_now
 from services.kit.errors import DomainError
 from services.kit.persistence import db
 
@@ -95,7 +96,7 @@ def run_rotate(args: argparse.Namespace, gateway: bootstrap.Gateway) -> int:
 
 def run_list(args: argparse.Namespace, gateway: bootstrap.Gateway) -> int:
     """Prints every key."""
-    now = handlers.utc_now()
+    now = utc_now()
     print(f"{'kid':<44} {'alg':<6} {'state':<8} {'published':<9} created / activated / retired")
     for key in queries.list_keys(uow=gateway.uow):
         times = " / ".join(

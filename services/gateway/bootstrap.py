@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -26,6 +25,7 @@ from services.gateway.sso import config as sso_config
 from services.gateway.sso.flow import SsoParts
 from services.gateway.sso.oidc import OidcClient
 from services.kit import config as config_module
+from services.kit.clock import Clock, utc_now
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.persistence import db
@@ -34,12 +34,6 @@ from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
 NAME = "gateway"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-Clock = Callable[[], datetime]
-
-
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
 
 
 @dataclass(frozen=True)
@@ -61,7 +55,7 @@ def open_gateway(
     *,
     environ: Mapping[str, str] | None = None,
     engine: sa.Engine | None = None,
-    clock: Clock = handlers.utc_now,
+    clock: Clock = utc_now,
     policy: KeyPolicy | None = None,
 ) -> Gateway:
     """Migrates the database, loads the key-encryption key and makes sure a signing key exists."""
@@ -99,7 +93,7 @@ def build(
     *,
     environ: Mapping[str, str] | None = None,
     engine: sa.Engine | None = None,
-    clock: Clock = handlers.utc_now,
+    clock: Clock = utc_now,
     policy: KeyPolicy | None = None,
     oidc: OidcClient | None = None,
 ) -> Service:
@@ -108,7 +102,7 @@ def build(
     environ = os.environ if environ is None else environ
     providers = sso_config.load(config_module.load(GatewayConfig, environ).sso_config)
     gateway = open_gateway(
-        database_url(config), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
+        db.database_url(config, NAME), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
     )
     oidc = oidc or OidcClient()
     parts = SsoParts(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 
 from services.gateway.domain import clients as client_rules
 from services.gateway.domain import keys as ring
@@ -24,13 +22,7 @@ from services.gateway.keys.crypto import generate
 from services.gateway.keys.ring import KeyRing
 from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import DuplicateClient, GatewayUnitOfWork
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
+from services.kit.clock import Clock, utc_now
 
 
 def rotate_keys(

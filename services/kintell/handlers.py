@@ -4,8 +4,7 @@ unit of work (the only place that commits). Reads live in queries.py."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.kintell.domain import csv_schemas, webhooks
 from services.kintell.domain.batch import plan_import
@@ -14,16 +13,10 @@ from services.kintell.domain.errors import DeliveryConflict, InvalidWebhook, Ses
 from services.kintell.domain.events import RatingCreated, SessionCompleted, first_sighting
 from services.kintell.domain.model import Change, Rating, Session
 from services.kintell.repository import KintellRepository, KintellUnitOfWork
+from services.kit.clock import Clock, utc_now
 from services.kit.connectors import deliveries, imports
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.model import Channel, Provenance
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 def import_sessions(command: ImportSessions, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> imports.Batch:

@@ -18,17 +18,9 @@ NAME = "profile"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
-
-
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
     """The profile service: migrations applied, servicer wired to the database, source events consumed."""
-    url = database_url(config)
-    if engine is None:
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
+    engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
     servicer = ProfileServicer(uow=SqlProfileUnitOfWork(db.UnitOfWork(engine)))
     registration = Registration.of(profile_pb2, profile_pb2_grpc, "ProfileService", servicer)
     return Service(

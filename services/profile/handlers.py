@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
 from services.profile.domain import commands, rules
 from services.profile.domain.activity import PersonChange
@@ -21,15 +21,9 @@ from services.profile.domain.model import (
 )
 from services.profile.repository import DuplicateProfile, ProfileRepository, ProfileUnitOfWork
 
-Clock = Callable[[], datetime]
 MAX_REASON_LENGTH = 500
 MAX_REQUEST_ID_LENGTH = 128
 MAX_ACTOR_LENGTH = 200
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 def create_profile(command: commands.CreateProfile, *, uow: ProfileUnitOfWork, clock: Clock = utc_now) -> Profile:

@@ -31,11 +31,6 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 log = get_logger(__name__)
 
 
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
-
-
 def load_settings(environ: Mapping[str, str] | None = None) -> Q2qSettings:
     """Q2Q's own settings from the environment (TEEI_SAFETY_ADDRESS and the screening retries)."""
     return config_module.load(Q2qSettings, os.environ if environ is None else environ)
@@ -50,10 +45,7 @@ def build(
 ) -> Service:
     """The q2q service: migrations applied, servicer and consumers wired to the database, the classifier
     and Safety (screening before storing, and the retrier of texts awaiting screening)."""
-    if engine is None:
-        url = database_url(config)
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
+    engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
     classifier = classifier or RuleBasedClassifier()
     settings = settings or load_settings()
     sessions = db.UnitOfWork(engine)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 
+from services.kit.clock import Clock, utc_now
 from services.kit.grpc.resilience import remaining_time
 from services.kit.logs import get_logger
 from services.q2q.domain.classification import (
@@ -22,7 +22,6 @@ from services.q2q.domain.commands import ClassifyText, RecordManualScore, Review
 from services.q2q.domain.errors import ScreeningNotConfigured
 from services.q2q.domain.events import ScoresComputed
 from services.q2q.domain.model import (
-    Clock,
     PendingState,
     PendingText,
     ScoreRecord,
@@ -39,11 +38,6 @@ from services.q2q.screening.safety import Screener, ScreeningRequest, ScreeningU
 log = get_logger(__name__)
 # Of the caller's remaining time, the share Safety may use: the rest keeps the text and answers in time.
 SCREENING_SHARE = 0.75
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ import time
 from collections.abc import Mapping
 
 from services.kit import config as config_module
+from services.kit.clock import EpochClock
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
 from services.ratelimit.domain.limits import Limits
 from services.ratelimit.grpc_api import RateLimitServicer
-from services.ratelimit.handlers import Clock, RateLimiter
+from services.ratelimit.handlers import RateLimiter
 from services.ratelimit.repository import CounterStore, MemoryCounterStore, RedisCounterStore, describe_redis_url
 from services.ratelimit.settings import RateLimitConfig, load_limits
 from services.ratelimit.wire import rls_pb2, rls_pb2_grpc
@@ -46,7 +47,7 @@ def build(
     environ: Mapping[str, str] | None = None,
     limits: Limits | None = None,
     store: CounterStore | None = None,
-    clock: Clock | None = None,
+    clock: EpochClock | None = None,
 ) -> Service:
     """The rate-limit service: limits loaded (fails fast when malformed), counters in Redis or memory."""
     settings = config_module.load(RateLimitConfig, os.environ if environ is None else environ)

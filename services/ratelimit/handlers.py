@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from services.kit.clock import EpochClock
 from services.kit.logs import get_logger
 from services.ratelimit.domain.limits import Limit, Limits
 from services.ratelimit.domain.query import Descriptor, RateLimitQuery, validate
@@ -14,7 +15,6 @@ from services.ratelimit.domain.windows import Window, counter_key
 from services.ratelimit.repository import CounterStore, Hit
 
 log = get_logger(__name__)
-Clock = Callable[[], float]
 _MAX_WARNED_DOMAINS = 64
 
 
@@ -30,7 +30,7 @@ class RateLimiter:
 
     limits: Limits
     store: CounterStore
-    clock: Clock = time.time
+    clock: EpochClock = time.time
     _warned_domains: set[str] = field(default_factory=set)
 
     async def should_rate_limit(self, query: RateLimitQuery) -> Verdict:

@@ -18,17 +18,9 @@ NAME = "safety"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
-def database_url(config: ServiceConfig) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{NAME}.db")
-
-
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
     """The safety service: migrations applied, servicer wired to the database, source-text events consumed."""
-    url = database_url(config)
-    if engine is None:
-        db.upgrade(url, MIGRATIONS)
-        engine = db.create_engine(url)
+    engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
     servicer = SafetyServicer(uow=SqlSafetyUnitOfWork(db.UnitOfWork(engine)))
     registration = Registration.of(safety_pb2, safety_pb2_grpc, "SafetyService", servicer)
     return Service(

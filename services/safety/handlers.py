@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
+from services.kit.clock import Clock, utc_now
 from services.safety.domain import commands as checks
 from services.safety.domain.commands import DecideReview, ScreenEventText, ScreenText
 from services.safety.domain.errors import ReviewAlreadyDecided, ReviewNotFound
@@ -12,13 +12,6 @@ from services.safety.domain.events import FlagRaised, ReviewCompleted, TextScree
 from services.safety.domain.model import Flag, Review, ReviewAction, ReviewRecord, ScreenResult
 from services.safety.domain.screening import Screening, screen
 from services.safety.repository import DuplicateSource, SafetyRepository, SafetyUnitOfWork
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 def screen_text(command: ScreenText, *, uow: SafetyUnitOfWork, clock: Clock = utc_now) -> ScreenResult:

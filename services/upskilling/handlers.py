@@ -3,9 +3,7 @@ Reads live in queries.py."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from datetime import UTC, datetime
-
+from services.kit.clock import Clock, utc_now
 from services.kit.connectors import csvimport, deliveries, imports
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.model import Channel, Provenance
@@ -16,13 +14,6 @@ from services.upskilling.domain.errors import InvalidRequest
 from services.upskilling.domain.model import Credential, CredentialReport, Progress, ProgressReport, Provider
 from services.upskilling.domain.progress import Outcome, apply_credential, apply_progress
 from services.upskilling.repository import UpskillingRepository, UpskillingUnitOfWork
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    """The production clock."""
-    return datetime.now(UTC)
 
 
 def receive_webhook(command: ReceiveWebhook, *, uow: UpskillingUnitOfWork, clock: Clock = utc_now) -> Ack:

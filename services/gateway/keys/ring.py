@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,9 +13,8 @@ from services.gateway.domain.keys import KeyPolicy, SigningKey
 from services.gateway.keys.crypto import sign_jwt
 from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import GatewayUnitOfWork
+from services.kit.clock import Clock
 from services.kit.security.jose import PrivateKey
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -27,11 +26,11 @@ from services.gateway.sso import id_tokens
 from services.gateway.sso.config import SsoSettings
 from services.gateway.sso.oidc import OidcClient
 from services.kit import logs
+from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
 
 log = logs.get_logger(__name__)
 
-Clock = Callable[[], datetime]
 _LIMITS = {"code": 2048, "state": 256, "redirect_uri": 2048, "login_hint": 254}
 _OAUTH_ERROR = re.compile(r"^[a-z_]{1,64}$")
 
@@ -45,7 +44,7 @@ class SsoParts:
     uow: GatewayUnitOfWork
     keys: KeyRing
     tokens: TokenSettings
-    clock: Clock = handlers.utc_now
+    clock: Clock = utc_now
     leeway_seconds: float = 60.0
 
 

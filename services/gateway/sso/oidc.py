@@ -7,7 +7,7 @@ import json
 import re
 import time
 import urllib.parse
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ import jwt
 from services.gateway.domain.errors import CodeExchangeFailed, SsoProviderUnavailable
 from services.gateway.domain.sso import Provider
 from services.kit import logs
+from services.kit.clock import EpochClock
 from services.kit.security import jose
 
 log = logs.get_logger(__name__)
@@ -24,7 +25,6 @@ log = logs.get_logger(__name__)
 DEFAULT_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 MAX_DOCUMENT_BYTES = 1024 * 1024
 _OAUTH_ERROR = re.compile(r"^[\x20-\x21\x23-\x5b\x5d-\x7e]{1,64}$")  # RFC 6749 error-code characters
-Clock = Callable[[], float]
 
 
 @dataclass(frozen=True)
@@ -67,7 +67,7 @@ class OidcClient:
         metadata_ttl: float = 3600.0,
         keys_ttl: float = 3600.0,
         min_refetch: float = 60.0,
-        clock: Clock = time.monotonic,
+        clock: EpochClock = time.monotonic,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self._timeout, self._transport = timeout, transport

@@ -37,11 +37,6 @@ class ConnectorParts:
         )
 
 
-def database_url(config: ServiceConfig, name: str) -> str:
-    """DATABASE_URL when given, else a SQLite file under the var folder."""
-    return config.database_url or db.sqlite_url(config.var_dir / f"{name}.db")
-
-
 def parts(
     config: ServiceConfig,
     *,
@@ -51,9 +46,6 @@ def parts(
     webhook_secrets: webhooks.SecretStore | None = None,
 ) -> ConnectorParts:
     """The connector's parts with production defaults."""
-    if engine is None:
-        url = database_url(config, name)
-        db.upgrade(url, migrations)
-        engine = db.create_engine(url)
+    engine = db.migrated_engine(config, name=name, migrations=migrations, engine=engine)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
     return ConnectorParts(name, config, engine, db.UnitOfWork(engine), verifier)

@@ -12,6 +12,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import event, orm
 
+from services.kit.config import ServiceConfig
+
 
 def sqlite_url(path: Path) -> str:
     """A SQLAlchemy URL for a SQLite file."""
@@ -109,6 +111,22 @@ class SqlTenantUnitOfWork(Generic[RepoT]):
         """One transaction for `company_id`; commits when the block succeeds."""
         with self._uow.begin() as session:
             yield self._repository(session, company_id=company_id)
+
+
+def database_url(config: ServiceConfig, name: str) -> str:
+    """The service's database: DATABASE_URL when given, else a SQLite file `<name>.db` under the var folder."""
+    return config.database_url or sqlite_url(config.var_dir / f"{name}.db")
+
+
+def migrated_engine(
+    config: ServiceConfig, *, name: str, migrations: Path, engine: sa.Engine | None = None
+) -> sa.Engine:
+    """The engine a service runs on: `engine` as given (tests), else its database migrated to head first."""
+    if engine is not None:
+        return engine
+    url = database_url(config, name)
+    upgrade(url, migrations)
+    return create_engine(url)
 
 
 def _alembic_config(url: str, script_location: Path) -> Config:

@@ -20,6 +20,7 @@ from google.api import annotations_pb2
 from google.protobuf import descriptor, descriptor_pool, message, message_factory
 
 from services.kit import errors
+from services.kit.clock import Clock, utc_now
 from services.kit.logs import get_logger
 from services.kit.security import access, tenancy
 
@@ -27,7 +28,6 @@ log = get_logger(__name__)
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 Context: TypeAlias = "grpc.aio.ServicerContext[Any, Any]"
 Behaviour = Callable[[Any, Context], Awaitable[Any]]
-Clock = Callable[[], datetime]
 
 HEADER = "idempotency-key"
 REPLAYED_HEADER = "idempotent-replayed"
@@ -62,11 +62,6 @@ class IdempotencyKeyInProgress(errors.Conflict):
     """The first call with this key is still running; retry once it has answered."""
 
     reason = "IDEMPOTENCY_KEY_IN_PROGRESS"
-
-
-def utc_now() -> datetime:
-    """The current time in UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 def validate_key(value: str) -> str:

@@ -6,26 +6,21 @@ from __future__ import annotations
 import asyncio
 import fnmatch
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import sqlalchemy as sa
 
+from services.kit.clock import Clock, utc_now
 from services.kit.config import ServiceConfig
 from services.kit.logs import get_logger
 
 log = get_logger(__name__)
-Clock = Callable[[], datetime]
 
 # Every connector keeps its webhook de-dup records in `<source>_webhook_deliveries`, stamped `received_at`.
 WEBHOOK_DEDUP_TABLES = "*_webhook_deliveries"
 WEBHOOK_DEDUP_COLUMN = "received_at"
-
-
-def utc_now() -> datetime:
-    """The current time in UTC (the default clock)."""
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 
+from services.kit.clock import EpochClock
 from services.kit.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.kit.security import jose
 from services.kit.security.access import AccessRule
@@ -21,7 +22,6 @@ ALGORITHMS = jose.ALGORITHMS
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "role", "iat", "exp", "jti")
 MAX_JWKS_BYTES = 1024 * 1024
 JwksFetch = Callable[[], Mapping[str, Any]]
-Clock = Callable[[], float]
 
 _ALL = frozenset(name for name in access_pb2.Permission.keys() if name != "PERMISSION_UNSPECIFIED")  # noqa: SIM118
 _COMPANY_USER = frozenset({"PERMISSION_COMPANY_DATA_READ", "PERMISSION_PROGRAMMES_READ", "PERMISSION_DATA_EXPORT"})
@@ -139,7 +139,7 @@ class CachedJwks:
     fetch: JwksFetch
     max_age: float = 300.0
     min_refetch: float = 30.0
-    clock: Clock = time.monotonic
+    clock: EpochClock = time.monotonic
     _keys: dict[str, jwt.PyJWK] = field(default_factory=dict, init=False)
     _fetched_at: float | None = field(default=None, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
@@ -188,7 +188,7 @@ class TokenValidator:
     """Validates RS256/ES256 access tokens against a JWKS and returns the caller's Principal."""
 
     def __init__(
-        self, jwks: CachedJwks, *, issuer: str, audience: str, leeway: float = 30.0, clock: Clock = time.time
+        self, jwks: CachedJwks, *, issuer: str, audience: str, leeway: float = 30.0, clock: EpochClock = time.time
     ) -> None:
         self._jwks = jwks
         self._expected = jose.Expected(issuer=issuer, audience=audience, required=REQUIRED_CLAIMS, leeway=leeway)

@@ -14,7 +14,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -26,6 +26,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.kit.clock import EpochClock
 from services.kit.security import jose, tenancy
 from services.kit.security.auth import TokenRejected
 from services.kit.security.certificates import read_pair, spiffe_id, spiffe_id_of
@@ -35,7 +36,6 @@ _TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
 LIFETIME_SECONDS = 60
 LEEWAY_SECONDS = 5
 ALGORITHM = "ES256"
-Clock = Callable[[], float]
 
 
 @dataclass
@@ -44,7 +44,7 @@ class ServiceTokenSigner:
 
     cert_dir: Path
     name: str
-    clock: Clock = time.time
+    clock: EpochClock = time.time
     _cache: dict[tuple[str, str | None], tuple[str, float]] = field(default_factory=dict, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False)
 
@@ -89,7 +89,7 @@ def acting_for(tenant: str) -> Iterator[None]:
         _acting_for.reset(token)
 
 
-def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: Clock = time.time) -> tenancy.ServiceCaller:
+def verify(token: str, peer_cert_pem: bytes, *, callee: str, clock: EpochClock = time.time) -> tenancy.ServiceCaller:
     """The caller proven by `token` (signed by the key of the verified peer certificate, meant for
     `callee`) and the tenant it acts for, if any; TokenRejected (UNAUTHENTICATED) otherwise."""
     certificate = x509.load_pem_x509_certificate(peer_cert_pem)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -18,7 +17,6 @@ from services.q2q.domain.taxonomy import Dimension, Label
 MAX_TEXT_LENGTH = 20_000
 MAX_SOURCE_ID_LENGTH = 255
 MAX_NOTE_LENGTH = 2_000
-Clock = Callable[[], datetime]
 
 
 class SourceType(StrEnum):

@@ -9,6 +9,7 @@ its caller's transaction (a handler's unit of work, or the session of the event 
 
 from __future__ import annotations
 
+from services.kit.clock import Clock
 from services.kit.logs import get_logger
 from services.q2q.domain.classification import new_classification, same_text
 from services.q2q.domain.classifier import Classifier
@@ -16,7 +17,6 @@ from services.q2q.domain.commands import ReviewDecision, SourceText
 from services.q2q.domain.errors import SourceAlreadyClassified
 from services.q2q.domain.events import ScoresComputed
 from services.q2q.domain.model import (
-    Clock,
     PendingState,
     PendingText,
     SourceRef,

@@ -16,7 +16,6 @@ from services.buddy import bootstrap
 from services.buddy.handlers import Limits
 from services.cli.webhooks import provision
 from services.kit.config import ServiceConfig
-from services.kit.connectors import service
 from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.testing import running, tenant
@@ -232,7 +231,7 @@ async def test_oversized_uploads_are_refused(tmp_path: Path) -> None:
 async def test_new_records_leave_their_events_in_the_outbox(buddy: Stub, service_config: ServiceConfig) -> None:
     await _seed(buddy)
     await buddy.ImportRecords(_import("feedback", csv_of("feedback")), metadata=ACME)
-    engine = db.create_engine(service.database_url(service_config, bootstrap.NAME))
+    engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
     try:
         with db.UnitOfWork(engine).begin() as session:
             pending = events.pending(session)

@@ -16,6 +16,6 @@ from tests.integration.profile.support import Stub
 @pytest.fixture
 def engine(service_config: ServiceConfig, profiles: Stub) -> Iterator[sa.Engine]:
     """The running service's own database, to check audit rows and the outbox."""
-    engine = db.create_engine(bootstrap.database_url(service_config))
+    engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
     yield engine
     engine.dispose()

@@ -41,7 +41,7 @@ Outbox = Callable[[], list[events.Envelope]]
 
 @pytest.fixture
 def outbox(service_config: ServiceConfig) -> Iterator[Outbox]:
-    engine = db.create_engine(bootstrap.database_url(service_config))
+    engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
 
     def read() -> list[events.Envelope]:
         with db.UnitOfWork(engine).begin() as session:
@@ -251,7 +251,7 @@ async def test_evidence_is_stored_once_per_snippet(
 ) -> None:
     await q2q.Classify(_store(text="I feel lonely.", source_id="a"), metadata=ACME)
     await q2q.Classify(_store(text="Today I feel lonely.", source_id="b"), metadata=ACME)
-    engine = db.create_engine(bootstrap.database_url(service_config))
+    engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
     try:
         with engine.connect() as connection:
             snippets = connection.execute(sa.text("SELECT count(*) FROM q2q_evidence")).scalar_one()

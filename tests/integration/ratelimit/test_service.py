@@ -16,12 +16,12 @@ from google.rpc import error_details_pb2
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_status import rpc_status
 
+from services.kit.clock import EpochClock
 from services.kit.config import ServiceConfig
 from services.kit.testing import running
 from services.ratelimit import bootstrap
 from services.ratelimit.domain.limits import Unit
 from services.ratelimit.domain.query import MAX_VALUE_CHARS
-from services.ratelimit.handlers import Clock
 from services.ratelimit.wire import rls_pb2, rls_pb2_grpc
 from tests.integration.ratelimit.conftest import prefixed
 from tests.integration.ratelimit.redis_server import RedisServer
@@ -46,7 +46,7 @@ ACME = request({"tenant": "acme"})
 
 @asynccontextmanager
 async def serving(
-    environ: Mapping[str, str], *, per_tenant: int = 3, unit: Unit = Unit.MINUTE, clock: Clock | None = None
+    environ: Mapping[str, str], *, per_tenant: int = 3, unit: Unit = Unit.MINUTE, clock: EpochClock | None = None
 ) -> AsyncIterator[Any]:
     """The real service in-process on a free port; yields a stub to it."""
     config = ServiceConfig(grpc_port=0, shutdown_grace_seconds=2.0)

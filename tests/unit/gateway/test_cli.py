@@ -10,6 +10,7 @@ import pytest
 from services.cli import keys
 from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import IssueToken
+from services.kit.clock import utc_now
 from services.kit.persistence import db
 from tests.unit.gateway.conftest import ENVIRON, FakeClock, validator_for
 
@@ -51,7 +52,7 @@ def test_token_mint_prints_a_token_the_validator_accepts(
     token = capsys.readouterr().out.strip()
     gateway = bootstrap.open_gateway(db.sqlite_url(tmp_path / "gateway.db"), tmp_path, environ=ENVIRON)
     try:
-        principal = validator_for(gateway, FakeClock(handlers.utc_now())).validate(token)
+        principal = validator_for(gateway, FakeClock(utc_now())).validate(token)
     finally:
         gateway.engine.dispose()
     assert (principal.role, principal.tenant, principal.subject) == ("company_admin", "acme", "dev-company_admin")

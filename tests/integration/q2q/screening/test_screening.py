@@ -21,6 +21,7 @@ from services.cli.spec import free_port
 from services.kit.config import ServiceConfig
 from services.kit.grpc.channels import insecure_channel
 from services.kit.grpc.server import GrpcServer
+from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import mtls
@@ -77,6 +78,15 @@ class HungSafety(safety_pb2_grpc.SafetyServiceServicer):
     calls: list[dict[str, str]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
 
+    # Only screening is faked; the other RPCs answer UNIMPLEMENTED.
+    GetFlag = NotBuilt("GetFlag")
+    ListFlags = NotBuilt("ListFlags")
+    GetReview = NotBuilt("GetReview")
+    ListReviews = NotBuilt("ListReviews")
+    DecideReview = NotBuilt("DecideReview")
+    ExportSubjectData = NotBuilt("ExportSubjectData")
+    EraseSubjectData = NotBuilt("EraseSubjectData")
+
     async def ScreenText(self, request: Any, context: Any) -> safety_pb2.ScreenTextResponse:
         self.calls.append({k: v for k, v in context.invocation_metadata() or () if isinstance(v, str)})
         await self.release.wait()
@@ -113,7 +123,7 @@ async def q2q(service_config: ServiceConfig) -> AsyncIterator[Callable[[Q2qSetti
 
 @pytest.fixture
 def q2q_db(service_config: ServiceConfig) -> Iterator[db.UnitOfWork]:
-    engine = db.create_engine(bootstrap.database_url(service_config))
+    engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
     yield db.UnitOfWork(engine)
     engine.dispose()
 
@@ -296,7 +306,7 @@ async def test_a_hung_safety_cannot_outlast_the_callers_deadline(
 ) -> None:
     """Safety never answers: Classify still answers within its deadline, the text awaits screening, and the
     call Safety received carried the end user's own token. store=false makes no call at all."""
-    hung = HungSafety()  # type: ignore[abstract]  # the other RPCs keep the generated UNIMPLEMENTED answer
+    hung = HungSafety()
     server = grpc.aio.server()
     safety_pb2_grpc.add_SafetyServiceServicer_to_server(hung, server)
     port = server.add_insecure_port("127.0.0.1:0")
@@ -329,7 +339,7 @@ def test_a_review_decision_settles_a_text_awaiting_screening(
 ) -> None:
     """Safety may decide after the caller gave up waiting: the approval releases the waiting text, and the
     unscreened form it was kept in is overwritten."""
-    db.upgrade(bootstrap.database_url(service_config), bootstrap.MIGRATIONS)
+    db.upgrade(db.database_url(service_config, bootstrap.NAME), bootstrap.MIGRATIONS)
     source = SourceRef(SourceType.BUDDY_FEEDBACK, "f-1")
     waiting = PendingText("acme", source, PROFILE, SAFE, "", PendingState.AWAITING_SCREENING, datetime.now(UTC))
     with q2q_db.begin() as session:
@@ -412,7 +422,7 @@ async def test_over_mtls_the_retrier_screens_for_the_tenant_without_the_submitte
     await safety.start()
     second = GrpcServer(replace(bootstrap.build(q2q_config, settings=settings), jwks=ISSUER.jwks))
     await second.start()
-    q2q_db = db.UnitOfWork(db.create_engine(bootstrap.database_url(q2q_config)))
+    q2q_db = db.UnitOfWork(db.create_engine(db.database_url(q2q_config, bootstrap.NAME)))
     try:
 
         async def settled() -> bool:
