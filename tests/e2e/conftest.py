@@ -21,19 +21,21 @@ from services.kit.persistence import db
 from tests.support import LineReader
 
 
-def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin") -> str:
+def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin", subject: str = "") -> str:
     """An access token signed by the mesh's own gateway key ring, as `teei token mint` prints it."""
     gateway = gateway_bootstrap.open_gateway(db.sqlite_url(var_dir / "gateway.db"), var_dir)
     try:
-        command = MintToken(role=role, company_id=tenant, subject=f"e2e-{role}")
+        command = MintToken(role=role, company_id=tenant, subject=subject or f"e2e-{role}")
         return gateway_handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings).access_token
     finally:
         gateway.engine.dispose()
 
 
-def auth(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin") -> dict[str, str]:
-    """HTTP headers authenticating a caller of `tenant` with `role`."""
-    return {"authorization": f"Bearer {mint(var_dir, tenant, role=role)}"}
+def auth(
+    var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin", subject: str = ""
+) -> dict[str, str]:
+    """HTTP headers authenticating a caller of `tenant` with `role` (and `subject`, when given)."""
+    return {"authorization": f"Bearer {mint(var_dir, tenant, role=role, subject=subject)}"}
 
 
 @dataclass

@@ -4,6 +4,7 @@ gRPC, event-triggered), forged identity headers, roles, and key rotation under c
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
@@ -14,11 +15,16 @@ from pathlib import Path
 
 import grpc
 import httpx
+import nats
 import pytest
+from nats.js.api import DeliverPolicy
 
 from services.cli import spec
 from services.cli.launcher import Mesh
+from services.kit.messaging import events
 from services.kit.security import mtls
+from teei.events.v1 import envelope_pb2
+from teei.profile.v1 import events_pb2 as profile_events_pb2
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.e2e.conftest import auth, mint
 from tests.e2e.test_flows import KINTELL_HEADER, counters_reach, eventually, profile_of
@@ -122,6 +128,60 @@ def test_forged_identity_headers_do_not_change_who_the_caller_is(mesh: Mesh) -> 
     assert response.status_code == 404
     no_token = {k: v for k, v in forged.items() if k != "authorization"}
     assert httpx.get(f"{mesh.edge_url}/v1/profiles", headers=no_token, timeout=30).status_code == 401
+
+
+FORGED_PRINCIPAL = {"x-teei-principal": "user:mallory", "x-jwt-payload": "eyJzdWIiOiJtYWxsb3J5In0"}
+
+
+def _merged_event(mesh: Mesh, company: str) -> profile_events_pb2.ProfilesMerged:
+    """The `profile.profiles.merged` event of `company`, read from JetStream as a consumer sees it."""
+
+    async def read() -> profile_events_pb2.ProfilesMerged:
+        nc = await nats.connect(f"nats://127.0.0.1:{mesh.resource('nats').port}", connect_timeout=5)
+        try:
+            subject = events.nats_subject("profile.profiles.merged")
+            sub = await nc.jetstream().subscribe(subject, ordered_consumer=True, deliver_policy=DeliverPolicy.ALL)
+            while True:
+                envelope = envelope_pb2.Envelope.FromString((await sub.next_msg(timeout=60)).data)
+                if envelope.tenant == company:
+                    merged = profile_events_pb2.ProfilesMerged()
+                    envelope.data.Unpack(merged)
+                    return merged
+        finally:
+            await nc.close()
+
+    return asyncio.run(read())
+
+
+def test_a_profile_merge_through_the_edge_records_the_tokens_subject_as_actor(mesh: Mesh) -> None:
+    company, subject = _company(), f"admin-{uuid.uuid4().hex[:8]}"
+    headers = {**auth(mesh.var_dir, company, subject=subject), **FORGED_PRINCIPAL}
+    with httpx.Client(base_url=mesh.edge_url, headers=headers, timeout=60.0) as admin:
+        keep, duplicate = _create(admin, "ola@example.org"), _create(admin, "ola.n@example.org")
+        merged = admin.post(
+            f"/v1/profiles/{keep['profile_id']}:merge",
+            json={"duplicate_profile_id": duplicate["profile_id"], "reason": "same person"},
+        )
+        assert merged.status_code == 200, merged.text
+    event = _merged_event(mesh, company)
+    assert (event.profile_id, event.duplicate_profile_id) == (keep["profile_id"], duplicate["profile_id"])
+    assert event.actor == subject
+
+
+def test_a_review_decision_through_the_edge_records_the_tokens_subject_as_reviewer(mesh: Mesh) -> None:
+    company, subject = _company(), f"reviewer-{uuid.uuid4().hex[:8]}"
+    headers = {**auth(mesh.var_dir, company, subject=subject), **FORGED_PRINCIPAL}
+    with httpx.Client(base_url=mesh.edge_url, headers=headers, timeout=60.0) as reviewer:
+        screened = reviewer.post("/v1/safety/screen", json={"text": "you are such an idiot"})
+        assert screened.status_code == 200, screened.text
+        review_id = screened.json()["summary"]["review_id"]
+        decided = reviewer.post(
+            f"/v1/safety/reviews/{review_id}:decide", json={"decision": "REVIEW_DECISION_APPROVE", "notes": "ok"}
+        )
+        assert decided.status_code == 200, decided.text
+        review = reviewer.get(f"/v1/safety/reviews/{review_id}").json()["review"]
+    assert review["reviewer"] == subject
+    assert [action["reviewer"] for action in review["history"]] == [subject]
 
 
 @pytest.mark.parametrize(("role", "status"), [("company_admin", 200), ("company_user", 403), ("participant", 403)])
