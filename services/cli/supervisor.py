@@ -8,6 +8,7 @@ import contextlib
 import random
 import threading
 import time
+import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Literal
@@ -157,10 +158,12 @@ class Supervisor:
     def _announce(self, name: str, reason: str) -> None:
         edges = [r for r in self._mesh.resources if r.kind == "envoy" and r.name != name]
         for edge in edges:
-            admin = f"http://127.0.0.1:{edge.extra_ports['admin_port']}/runtime_modify"
+            # Envoy decodes %-escapes in the query but not `+` for a space: no form encoding.
+            query = urllib.parse.urlencode({DOWN_RUNTIME_PREFIX + name: reason}, quote_via=urllib.parse.quote)
+            admin = f"http://127.0.0.1:{edge.extra_ports['admin_port']}/runtime_modify?{query}"
             # When the edge is down too, it is told again once it is back (_wait_live).
             with contextlib.suppress(httpx.HTTPError):
-                httpx.post(admin, params={DOWN_RUNTIME_PREFIX + name: reason}, timeout=2.0)
+                httpx.post(admin, timeout=2.0)
 
     def _update(
         self,
