@@ -4,9 +4,10 @@ The edge is one Envoy listener (HTTP/1.1 and h2c on the same port) in front of t
 services. Its HTTP filter chain strips client-supplied identity headers and sets security
 response headers, refuses scanners by User-Agent, turns redirect metadata into real redirects
 (``envoy/redirect.lua``), answers the readiness probe (``envoy/readiness.lua``, fed by Envoy's
-active grpc.health.v1 checks), limits request bodies, transcodes REST/JSON to gRPC, verifies the
-bearer token (jwt_authn), authorises by role (RBAC, from ``edge_policy``), asks the rate-limit
-service, and routes ``/<package>.<Service>/`` paths to one cluster per upstream. The template
+active grpc.health.v1 checks), limits URLs and request bodies, transcodes REST/JSON to gRPC,
+verifies the bearer token (jwt_authn), authorises by role (RBAC, from ``edge_policy``), asks the
+rate-limit service, refuses unknown JSON body fields (``envoy/body_*.lua``, from ``edge_bodies``),
+and routes ``/<package>.<Service>/`` paths to one cluster per upstream. The template
 is ``envoy/envoy.yaml.j2``; this module validates the settings and fills it in.
 ``envoy --mode validate -c <file>`` accepts the result.
 """
@@ -24,13 +25,16 @@ from typing import Any
 
 import jinja2
 
-from services.cli import edge_policy, openapi
+from services.cli import edge_bodies, edge_policy, openapi
 from services.cli.edge_settings import (
+    BODY_CAPTURE_LUA_NAME,
+    BODY_FIELDS_LUA_NAME,
     ENVOY_DIR,
     HEALTH_CHECK_TIMEOUT_MS,
     JWKS_CLUSTER,
     LIVENESS_BODY,
     MAX_DOWNSTREAM_CONNECTIONS,
+    MAX_REQUEST_HEADERS_COUNT,
     NOT_FOUND_BODY,
     RATELIMIT_CLUSTER,
     RATELIMIT_WORKLOAD,
@@ -42,6 +46,7 @@ from services.cli.edge_settings import (
     STRIPPED_REQUEST_HEADERS,
     STRIPPED_RESPONSE_HEADERS,
     TEMPLATE_NAME,
+    URL_LIMIT_LUA_NAME,
     EdgeSettings,
     JwtSettings,
     RateLimitSettings,
@@ -109,14 +114,40 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         sunset=LEGACY_SUNSET,
         max_request_body_bytes=settings.max_request_body_bytes,
         max_response_body_bytes=settings.max_response_body_bytes,
-        readiness_lua=(ENVOY_DIR / READINESS_LUA_NAME).read_text(encoding="utf-8"),
+        readiness_lua=_lua(READINESS_LUA_NAME),
         liveness_body=LIVENESS_BODY,
         readiness_fallback_body=readiness_fallback,
         not_found_body=NOT_FOUND_BODY,
         upstream_tls=settings.upstream_tls,
         spiffe_prefix=mtls.spiffe_id(""),
         **_security_context(settings, all_services),
+        **_input_context(settings, transcoded),
     )
+
+
+def _lua(name: str, prelude: str = "") -> str:
+    """A script of envoy/, after `prelude` (the generated values it reads)."""
+    return prelude + (ENVOY_DIR / name).read_text(encoding="utf-8")
+
+
+# The text of a 400 for a path the edge will not normalise (Envoy gives none of its own).
+PATH_REFUSED_MESSAGE = (
+    "invalid request path: encoded slashes (%2F), backslashes (%5C), NUL (%00) and paths that cannot be"
+    " normalised are refused"
+)
+
+
+def _input_context(settings: EdgeSettings, transcoded: tuple[str, ...]) -> dict[str, Any]:
+    """Template values of the request limits and the JSON body check."""
+    schemas = edge_bodies.load_body_schemas(settings.descriptor_path, transcoded)
+    return {
+        "max_url_bytes": settings.max_url_bytes,
+        "max_request_headers_count": MAX_REQUEST_HEADERS_COUNT,
+        "path_refused_message": PATH_REFUSED_MESSAGE,
+        "url_limit_lua": _lua(URL_LIMIT_LUA_NAME, f"local MAX_URL_BYTES = {settings.max_url_bytes}\n"),
+        "body_capture_lua": _lua(BODY_CAPTURE_LUA_NAME),
+        "body_fields_lua": _lua(BODY_FIELDS_LUA_NAME, edge_bodies.lua_prelude(schemas)),
+    }
 
 
 def _security_context(settings: EdgeSettings, services: tuple[str, ...]) -> dict[str, Any]:
@@ -130,7 +161,7 @@ def _security_context(settings: EdgeSettings, services: tuple[str, ...]) -> dict
         "stripped_header_prefixes": STRIPPED_REQUEST_HEADER_PREFIXES,
         "stripped_response_headers": STRIPPED_RESPONSE_HEADERS,
         "security_headers": SECURITY_RESPONSE_HEADERS,
-        "redirect_lua": (ENVOY_DIR / REDIRECT_LUA_NAME).read_text(encoding="utf-8"),
+        "redirect_lua": _lua(REDIRECT_LUA_NAME),
         "user_agent_block": edge_policy.user_agent_block_config(settings.blocked_user_agents),
         "allowed_methods_regex": "^(" + "|".join(settings.allowed_methods) + ")$",
         "allow_header": ", ".join(settings.allowed_methods),

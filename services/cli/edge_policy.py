@@ -54,7 +54,7 @@ def load_method_policies(
 ) -> tuple[MethodPolicy, ...]:
     """One policy per method of `services` found in the descriptor set, plus `extra_rules`
     (gRPC path → rule) for methods outside it; sorted by path."""
-    pool = _pool(descriptor_set)
+    pool = descriptor_pool_of(descriptor_set)
     found: dict[str, MethodPolicy] = {}
     for name in services:
         try:
@@ -69,7 +69,8 @@ def load_method_policies(
     return tuple(found[path] for path in sorted(found))
 
 
-def _pool(descriptor_set: Path) -> descriptor_pool.DescriptorPool:
+def descriptor_pool_of(descriptor_set: Path) -> descriptor_pool.DescriptorPool:
+    """The messages and services of a descriptor set file."""
     pool = descriptor_pool.DescriptorPool()
     for proto in descriptor_pb2.FileDescriptorSet.FromString(descriptor_set.read_bytes()).file:
         pool.Add(proto)
@@ -77,16 +78,17 @@ def _pool(descriptor_set: Path) -> descriptor_pool.DescriptorPool:
 
 
 def _method_policy(method: descriptor.MethodDescriptor) -> MethodPolicy:
-    bindings = _http_bindings(method)
+    bindings = http_bindings(method)
     return MethodPolicy(
         path=f"/{method.containing_service.full_name}/{method.name}",
         rule=rule_of(method),
-        bulk_upload=method.name.startswith(BULK_UPLOAD_PREFIX) and any(_raw_body(method, b) for b in bindings),
+        bulk_upload=method.name.startswith(BULK_UPLOAD_PREFIX) and any(raw_body(method, b) for b in bindings),
         rest_patterns=tuple(rest_pattern(_template(b)) for b in bindings),
     )
 
 
-def _http_bindings(method: descriptor.MethodDescriptor) -> list[http_pb2.HttpRule]:
+def http_bindings(method: descriptor.MethodDescriptor) -> list[http_pb2.HttpRule]:
+    """The method's google.api.http rule and its additional bindings."""
     options = descriptor_pb2.MethodOptions.FromString(method.GetOptions().SerializeToString())
     if not options.HasExtension(annotations_pb2.http):
         return []
@@ -101,7 +103,7 @@ def _template(binding: http_pb2.HttpRule) -> str:
     return str(getattr(binding, kind or "get"))
 
 
-def _raw_body(method: descriptor.MethodDescriptor, binding: http_pb2.HttpRule) -> bool:
+def raw_body(method: descriptor.MethodDescriptor, binding: http_pb2.HttpRule) -> bool:
     """Whether the binding hands the request body over as raw bytes (google.api.HttpBody)."""
     field = method.input_type.fields_by_name.get(binding.body)
     return field is not None and field.message_type is not None and field.message_type.full_name == HTTP_BODY

@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.kit.grpc.server import MAX_METADATA_BYTES
 from services.kit.security import mtls
 from services.kit.security.access import AccessRule
 
@@ -18,6 +19,9 @@ ENVOY_DIR = Path(__file__).resolve().parents[2] / "envoy"
 TEMPLATE_NAME = "envoy.yaml.j2"
 READINESS_LUA_NAME = "readiness.lua"
 REDIRECT_LUA_NAME = "redirect.lua"
+URL_LIMIT_LUA_NAME = "url_limit.lua"
+BODY_CAPTURE_LUA_NAME = "body_capture.lua"
+BODY_FIELDS_LUA_NAME = "body_fields.lua"
 
 # Cluster holding Envoy's own admin interface; read by the readiness script.
 ADMIN_CLUSTER = "edge_admin"
@@ -82,6 +86,15 @@ MIB = 1024 * 1024
 HEALTH_CHECK_TIMEOUT_MS = 1000
 ROUTE_TIMEOUT = "120s"  # a 50,000-row CSV import is one request
 MAX_DOWNSTREAM_CONNECTIONS = 50_000
+
+# What a request may grow by between the edge and a service, counted as gRPC counts metadata (name
+# + value + 32 bytes per entry, RFC 7541 section 4.1): the transcoder copies the REST URL into
+# x-envoy-original-path, and the edge adds x-request-id, x-forwarded-for/-proto,
+# x-envoy-external-address, x-envoy-expected-rq-timeout-ms, te and content-type (~400 bytes).
+MAX_REQUEST_HEADERS_COUNT = 100
+HEADERS_ADDED_BY_THE_EDGE = 16
+HEADER_ENTRY_OVERHEAD = 32
+ADDED_HEADER_BYTES = 2048
 
 LIVENESS_BODY = '{"status":"alive"}'
 NOT_FOUND_BODY = '{"code":5,"message":"no route for this path"}'
@@ -181,7 +194,10 @@ class EdgeSettings:
     max_response_body_bytes: int = 64 * MIB
     # Every other request body.
     max_api_request_body_bytes: int = 1 * MIB
+    # Request headers including the URL (431 above), and the URL alone (414 above). Their sum, with
+    # what the edge adds, must stay below the services' gRPC metadata limit (see upstream_metadata_bytes).
     max_request_headers_kb: int = 32
+    max_url_bytes: int = 8 * 1024
     # Services the JSON transcoder serves (they must exist in the descriptor set);
     # None means every grpc service of every upstream.
     transcoded_services: tuple[str, ...] | None = None
@@ -243,11 +259,34 @@ def validate(settings: EdgeSettings) -> None:
     _validate_security(settings)
 
 
+def upstream_metadata_bytes(settings: EdgeSettings) -> int:
+    """The most metadata a request the edge accepts can carry when it reaches a service."""
+    entries = MAX_REQUEST_HEADERS_COUNT + HEADERS_ADDED_BY_THE_EDGE
+    return (
+        settings.max_request_headers_kb * 1024
+        + settings.max_url_bytes  # again, as x-envoy-original-path
+        + ADDED_HEADER_BYTES
+        + entries * HEADER_ENTRY_OVERHEAD
+    )
+
+
+def _validate_header_limits(settings: EdgeSettings) -> None:
+    if settings.max_request_headers_kb <= 0 or settings.max_url_bytes <= 0:
+        raise ValueError("max_request_headers_kb and max_url_bytes must be positive")
+    if settings.max_url_bytes > settings.max_request_headers_kb * 1024:
+        raise ValueError("max_url_bytes must not exceed max_request_headers_kb (the URL is a header)")
+    if upstream_metadata_bytes(settings) > MAX_METADATA_BYTES:
+        raise ValueError(
+            f"max_request_headers_kb ({settings.max_request_headers_kb}) and max_url_bytes ({settings.max_url_bytes})"
+            f" let {upstream_metadata_bytes(settings)} bytes of metadata reach a service, which accepts"
+            f" {MAX_METADATA_BYTES}: oversize requests must be refused by the edge"
+        )
+
+
 def _validate_security(settings: EdgeSettings) -> None:
     if min(settings.max_request_body_bytes, settings.max_api_request_body_bytes) <= 0:
         raise ValueError("request body limits must be positive")
-    if not 0 < settings.max_request_headers_kb <= 8192:
-        raise ValueError("max_request_headers_kb must be in 1..8192")
+    _validate_header_limits(settings)
     if not settings.allowed_methods or not all(_HTTP_METHOD.match(m) for m in settings.allowed_methods):
         raise ValueError(f"invalid allowed_methods {settings.allowed_methods!r}")
     if not all(_PLAIN_VALUE.match(agent) for agent in settings.blocked_user_agents):

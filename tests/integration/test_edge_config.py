@@ -39,7 +39,9 @@ from services.cli.edge import (
     render_envoy_config,
     write_envoy_config,
 )
+from services.cli.edge_settings import MAX_REQUEST_HEADERS_COUNT, upstream_metadata_bytes
 from services.kit import testing
+from services.kit.grpc.server import MAX_METADATA_BYTES, server_options
 from services.kit.security.access import AccessRule
 from teei.profile.v1 import profile_pb2
 from tests.support import JwksServer
@@ -370,12 +372,15 @@ def test_rendered_filter_chain_order_and_routes(descriptor: Path) -> None:
     assert [f["name"] for f in filters] == [
         "envoy.filters.http.header_mutation",
         "teei.waf.user_agent",
+        "teei.url_limit",
         "teei.redirect",
         "envoy.filters.http.lua",
         "envoy.filters.http.buffer",
+        "teei.body_capture",
         "envoy.filters.http.grpc_json_transcoder",
         "envoy.filters.http.jwt_authn",
         "envoy.filters.http.rbac",
+        "teei.body_fields",
         "envoy.filters.http.router",
     ]
     mutations = filters[0]["typed_config"]["mutations"]["request_mutations"]
@@ -387,7 +392,7 @@ def test_rendered_filter_chain_order_and_routes(descriptor: Path) -> None:
     assert hcm["use_remote_address"] is True
     assert hcm["xff_num_trusted_hops"] == 0
     assert hcm["server_header_transformation"] == "PASS_THROUGH"
-    transcoder = filters[5]["typed_config"]
+    transcoder = filters[7]["typed_config"]
     assert transcoder["services"] == [
         "teei.gateway.v1.GatewayService",
         PROFILE_SERVICE,
@@ -503,11 +508,55 @@ def test_jwt_provider_settings(descriptor: Path) -> None:
         pytest.param({"extra_access_rules": (("nope", AccessRule(True, None)),)}, "method path", id="bad-path"),
         pytest.param({"max_api_request_body_bytes": 0}, "positive", id="zero-body"),
         pytest.param({"ratelimit": RateLimitSettings("", 1)}, "host", id="ratelimit-host"),
+        pytest.param({"max_request_headers_kb": 64}, "must be refused by the edge", id="headers-over-grpc-limit"),
+        pytest.param({"max_url_bytes": 30 * 1024}, "must be refused by the edge", id="url-twice-over-grpc-limit"),
+        pytest.param({"max_url_bytes": 9 * 1024, "max_request_headers_kb": 8}, "not exceed", id="url-over-headers"),
+        pytest.param({"max_url_bytes": 0}, "positive", id="zero-url"),
     ],
 )
 def test_invalid_security_settings_are_rejected(descriptor: Path, change: dict[str, Any], error: str) -> None:
     with pytest.raises(ValueError, match=error):
         render_envoy_config(replace(_sample_settings(descriptor), **change))
+
+
+def test_header_limits_leave_room_for_what_the_edge_adds(descriptor: Path) -> None:
+    """The edge's limits, with the URL counted twice and what the edge adds, fit the services' limit."""
+    settings = _sample_settings(descriptor)
+    assert upstream_metadata_bytes(settings) <= MAX_METADATA_BYTES
+    assert settings.max_url_bytes < settings.max_request_headers_kb * 1024
+    hcm = yaml.safe_load(render_envoy_config(settings))["static_resources"]["listeners"][0]["filter_chains"][0]
+    options = hcm["filters"][0]["typed_config"]
+    assert options["max_request_headers_kb"] == settings.max_request_headers_kb
+    assert options["common_http_protocol_options"]["max_headers_count"] == MAX_REQUEST_HEADERS_COUNT
+    assert ("grpc.max_metadata_size", MAX_METADATA_BYTES) in server_options(1)
+    assert ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES) in server_options(1)
+
+
+def test_body_check_knows_every_json_body_and_no_raw_one(descriptor: Path) -> None:
+    settings = replace(_sample_settings(descriptor), transcoded_services=("teei.gateway.v1.GatewayService",))
+    hcm = yaml.safe_load(render_envoy_config(settings))["static_resources"]["listeners"][0]["filter_chains"][0]
+    filters = {f["name"]: f["typed_config"] for f in hcm["filters"][0]["typed_config"]["http_filters"]}
+    script = filters["teei.body_fields"]["default_source_code"]["inline_string"]
+    assert (
+        '["/teei.gateway.v1.GatewayService/DeleteSubjectData"] = "teei.gateway.v1.DeleteSubjectDataRequest"' in script
+    )
+    assert '["teei.common.v1.DataSubject"] = {["email"] = true, ["profileId"] = true, ["profile_id"] = true}' in script
+    # The token endpoint's form is a raw body (google.api.HttpBody); GET bindings have none.
+    assert "IssueToken" not in script
+    assert "GetJwks" not in script
+
+
+def test_bulk_uploads_skip_the_body_copy(descriptor: Path) -> None:
+    settings = replace(
+        _sample_settings(descriptor),
+        upstreams=(Upstream("kintell", ("teei.kintell.v1.KintellService",), "127.0.0.1", 1),),
+    )
+    hcm = yaml.safe_load(render_envoy_config(settings))["static_resources"]["listeners"][0]["filter_chains"][0]
+    routes = hcm["filters"][0]["typed_config"]["route_config"]["virtual_hosts"][0]["routes"]
+    bulk = [r for r in routes if r["name"].startswith("bulk_rest:") or r["name"].endswith("/ImportSessions")]
+    assert len(bulk) == 2
+    for route in bulk:
+        assert route["typed_per_filter_config"]["teei.body_capture"]["disabled"] is True
 
 
 def _envoy_validate(config: Path) -> subprocess.CompletedProcess[str]:

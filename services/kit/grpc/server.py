@@ -30,6 +30,21 @@ from services.kit.security import auth, mtls, trust_policy
 
 log = logs.get_logger(__name__)
 
+# The largest request metadata (headers) a service accepts, as one explicit limit: gRPC's defaults
+# are a soft limit of 8 KiB, above which requests are refused at random, and a hard one of 16 KiB.
+# The edge refuses oversize requests itself (431/414) well below this, including what it adds on
+# the way (services/cli/edge_settings.py checks the sum), so a client never meets this limit.
+MAX_METADATA_BYTES = 64 * 1024
+
+
+def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
+    """Channel arguments of every service's server: message and metadata limits."""
+    return [
+        ("grpc.max_receive_message_length", max_message_bytes),
+        ("grpc.max_metadata_size", MAX_METADATA_BYTES),
+        ("grpc.absolute_max_metadata_size", MAX_METADATA_BYTES),
+    ]
+
 
 @dataclass(frozen=True)
 class Registration:
@@ -91,10 +106,7 @@ class GrpcServer:
             policy=None if service.config.mtls_dir is None else trust_policy.load_policy(),
             idempotency=_idempotency(service),
         )
-        self._server = grpc.aio.server(
-            interceptors=interceptors,
-            options=[("grpc.max_receive_message_length", service.max_message_bytes)],
-        )
+        self._server = grpc.aio.server(interceptors=interceptors, options=server_options(service.max_message_bytes))
         self._stopped = asyncio.Event()
         self.port = 0
         self.bus: EventBus | None = None
