@@ -226,7 +226,12 @@ local function problem(body, message)
   elseif type(err) == "table" and err.unknown ~= nil then
     local name = err.unknown
     if #name > MAX_NAME_BYTES then
-      name = sub(name, 1, MAX_NAME_BYTES) .. "..."
+      -- Cut before a character, not inside one (continuation bytes are 0x80-0xBF).
+      local cut = MAX_NAME_BYTES
+      while cut > 0 and byte(name, cut + 1) >= 0x80 and byte(name, cut + 1) < 0xC0 do
+        cut = cut - 1
+      end
+      name = sub(name, 1, cut) .. "..."
     end
     return 'unknown field "' .. name .. '" in the request body'
   elseif type(err) == "table" then
@@ -240,7 +245,7 @@ function envoy_on_request(handle)
   if captured == nil or captured.json == nil then
     return
   end
-  local message = METHODS[handle:headers():get(":path")]
+  local message = METHODS[string.match(handle:headers():get(":path") or "", "^[^?]*")]
   if message == nil then
     return
   end
