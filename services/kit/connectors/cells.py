@@ -10,6 +10,8 @@ from datetime import UTC, date, datetime, time
 from enum import StrEnum
 from typing import TypeVar
 
+from services.kit import characters
+
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 Parser = Callable[[str], object]
 T = TypeVar("T")
@@ -30,6 +32,19 @@ def text(max_length: int, *, min_length: int = 1) -> Callable[[str], str]:
         return value
 
     return parse_text
+
+
+def line(max_length: int, *, min_length: int = 1) -> Callable[[str], str]:
+    """One line of text of bounded length (an id, a name): no control character, tab or line break."""
+    parse_text = text(max_length, min_length=min_length)
+
+    def parse_line(value: str) -> str:
+        fault = characters.control_fault(value, free_text=False)
+        if fault is not None:
+            raise FieldInvalid(fault)
+        return parse_text(value)
+
+    return parse_line
 
 
 def email(value: str) -> str:

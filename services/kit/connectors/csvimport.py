@@ -15,6 +15,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from services.kit import characters
 from services.kit.connectors import payloads
 from services.kit.connectors.cells import FieldInvalid, Parser
 from services.kit.errors import FieldViolation, InvalidArgument
@@ -142,12 +143,13 @@ def parse(
             raise _rejected("the file is empty")
         names = [h.strip().lower() for h in header]
         reading = _Reading(_schema_for(names, schemas), names)
-        for cells in reader:
+        # Records, not lines: a quoted line break stays in its row, as a spreadsheet shows it.
+        for number, cells in enumerate(reader, start=2):
             if not any(c.strip() for c in cells):
                 continue
             if reading.total >= max_rows:
                 raise _rejected(f"the file has more than {max_rows} rows")
-            reading.add(reader.line_num, cells)
+            reading.add(number, cells)
     except csv.Error as exc:
         raise _rejected(f"malformed CSV near line {reader.line_num}: {exc}") from exc
     if reading.total == 0:
@@ -172,7 +174,26 @@ def _schema_for(names: list[str], schemas: Sequence[Schema[RowT]]) -> Schema[Row
         if frozenset(names) == schema.header:
             return schema
     known = "; ".join(f"{s.name} v{s.version}: {','.join(c.name for c in s.columns)}" for s in schemas)
-    raise _rejected(f"unknown header {','.join(names)}; expected one of: {known}")
+    header = characters.visible(",".join(names))
+    raise _rejected(f"unknown header {header}{_difference(names, schemas)}; expected one of: {known}")
+
+
+def _difference(names: list[str], schemas: Sequence[Schema[RowT]]) -> str:
+    """The columns missing from, and unknown to, the schema closest to a header (none when no schema
+    shares a column with it)."""
+    given = frozenset(names)
+    near = [s for s in schemas if s.header & given]
+    if not near:
+        return ""
+    closest = min(near, key=lambda s: (len(s.header ^ given), len(s.header - given)))
+    missing = [c.name for c in closest.columns if c.name not in given]
+    unknown = [characters.visible(n) for n in names if n not in closest.header]
+    found = "; ".join(_columns(what, listed) for what, listed in (("missing", missing), ("unknown", unknown)) if listed)
+    return f": {found} (closest: {closest.name} v{closest.version})"
+
+
+def _columns(what: str, names: Sequence[str]) -> str:
+    return f"{what} column{'s' if len(names) > 1 else ''} {', '.join(names)}"
 
 
 class _Reading(Generic[RowT]):
@@ -192,7 +213,9 @@ class _Reading(Generic[RowT]):
         if len(cells) != len(self.names):
             message = f"expected {len(self.names)} fields, found {len(cells)}"
             raw = dict(zip(self.names, cells, strict=False))
-            self.invalid.append(Rejected(number, raw, (RowError(number, "*", message, ",".join(cells)[:200]),)))
+            self.invalid.append(
+                Rejected(number, raw, (RowError(number, "*", message, characters.visible(",".join(cells)[:200])),))
+            )
             return
         raw = dict(zip(self.names, cells, strict=True))
         values, errors = self._values(number, raw)
@@ -208,16 +231,10 @@ class _Reading(Generic[RowT]):
         values: dict[str, object] = {}
         errors: list[RowError] = []
         for column in self.columns:
-            value = raw[column.name].strip()
-            if not value:
-                if column.required:
-                    errors.append(RowError(number, column.name, "is required", value))
-                values[column.name] = None
-                continue
             try:
-                values[column.name] = column.parse(value)
+                values[column.name] = _cell(column, raw[column.name])
             except FieldInvalid as exc:
-                errors.append(RowError(number, column.name, str(exc), value[:200]))
+                errors.append(RowError(number, column.name, str(exc), _shown(raw[column.name])))
         return values, errors
 
     def _record(
@@ -241,6 +258,25 @@ class _Reading(Generic[RowT]):
             columns = key[0] if len(key) == 1 else f"({', '.join(key)})"
             message = f"duplicate {columns} in this file (first at row {first})"
             errors.append(RowError(number, key[0], message, raw[key[0]].strip()[:200]))
+
+
+def _cell(column: Column, text: str) -> object:
+    """A cell's value (None when empty and optional) or FieldInvalid; controls are refused as written."""
+    fault = characters.control_fault(text)
+    if fault is not None:
+        raise FieldInvalid(fault)
+    value = text.strip()
+    if value:
+        return column.parse(value)
+    if column.required:
+        raise FieldInvalid("is required")
+    return None
+
+
+def _shown(text: str) -> str:
+    """A refused cell as the error report shows it: trimmed, cut at 200 characters, controls escaped."""
+    value = text.strip()[:200]
+    return value if characters.control_fault(value) is None else characters.visible(value)
 
 
 def row_errors(number: int, raw: Mapping[str, str], violations: Sequence[FieldViolation]) -> list[RowError]:

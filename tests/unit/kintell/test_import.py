@@ -156,6 +156,37 @@ def test_a_rejected_file_stores_no_batch_no_session_and_no_event(uow: KintellUni
     assert [_count(engine, t) for t in ("import_batches", "kintell_sessions", "outbox")] == [0, 0, 0]
 
 
+def test_a_nul_in_feedback_quarantines_the_row_so_nothing_is_stored_or_scored(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    batch = _import(uow, csv(LANGUAGE_V1_0, language_row("k-1", feedback_text="good\x00 practice")))
+    assert (batch.rows_stored, batch.rows_quarantined) == (0, 1)
+    [error] = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert (error.row, error.field, error.value) == (2, "feedback_text", "good\\u0000 practice")
+    assert error.message.startswith("must not contain control characters (U+0000")
+    assert _sessions(uow) == {}
+    assert _pending(engine) == []
+
+
+def test_error_rows_after_a_multi_line_feedback_are_the_rows_a_spreadsheet_shows(uow: KintellUnitOfWork) -> None:
+    """Issue 10: a three-line quoted feedback in row 2 made the next row's error say 5 instead of 3."""
+    data = csv(
+        LANGUAGE_V1_0,
+        language_row("k-1", feedback_text='"first line\nsecond line\nthird line"'),
+        language_row("k-2", rating="7"),
+    )
+    batch = _import(uow, data)
+    [error] = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert (error.row, error.field) == (3, "rating")
+    assert _sessions(uow)["k-1"].facts.feedback_text == "first line\nsecond line\nthird line"
+
+
+def test_a_file_without_the_volunteer_column_is_refused_naming_it(uow: KintellUnitOfWork) -> None:
+    header = LANGUAGE_V1_0.replace("volunteer_email,", "")
+    with pytest.raises(CsvRejected, match=r"missing column volunteer_email \(closest: language_session v1\.0\)"):
+        _import(uow, csv(header, "k-1,ada@example.org,2026-03-01,,,,,,"))
+
+
 def test_a_failure_while_writing_stores_nothing_partial(uow: KintellUnitOfWork, engine: sa.Engine) -> None:
     with engine.begin() as connection:  # the outbox is the last write of an import: make it fail for real
         connection.execute(sa.text("ALTER TABLE outbox RENAME TO outbox_away"))

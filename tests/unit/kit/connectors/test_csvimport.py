@@ -97,6 +97,77 @@ def test_row_errors_name_row_field_message_and_value() -> None:
     assert parsed.valid == ()
 
 
+def test_row_numbers_are_records_as_a_spreadsheet_shows_them_after_quoted_line_breaks() -> None:
+    """A quoted multi-line cell is one spreadsheet row: later rows keep their record number (header = 1)."""
+    data = HEADER + b'a,x@y.org,2026-01-01,,"two\nlines"\r\nb,bad,2026-01-01,,"three\n\nlines"\nc,worse,2026-01-01,,\n'
+    parsed = _parse(data)
+    assert [r.number for r in parsed.valid] == [2]
+    assert [(e.row, e.field) for r in parsed.invalid for e in r.errors] == [(3, "email"), (4, "email")]
+
+
+def test_a_blank_line_is_a_row_of_its_own_as_in_a_spreadsheet() -> None:
+    parsed = _parse(HEADER + b"a,x@y.org,2026-01-01,,\n\nb,bad,2026-01-01,,\nc,x\n")
+    assert [(e.row, e.field) for r in parsed.invalid for e in r.errors] == [(4, "email"), (5, "*")]
+    assert parsed.total == 3
+
+
+def test_a_short_row_after_a_quoted_line_break_names_its_record() -> None:
+    parsed = _parse(HEADER + b'a,x@y.org,2026-01-01,,"x\ny"\nb,"1\n2"\n')
+    assert [r.number for r in parsed.invalid] == [3]
+
+
+@pytest.mark.parametrize(
+    ("header", "missing"),
+    [
+        (b"id,when,rating,note\n", "missing column email"),
+        (b"id,rating,note\n", "missing columns email, when"),
+        (b"id,rating,note,meta\n", "missing columns email, when"),
+        (b"id,mail,when,rating,note\n", "missing column email; unknown column mail"),
+        (b"id,email,when,rating,note,colour\n", "unknown column colour"),
+    ],
+)
+def test_a_header_near_a_schema_names_its_missing_and_unknown_columns(header: bytes, missing: str) -> None:
+    with pytest.raises(CsvRejected) as refused:
+        _parse(header + b"a,b,c,d,e\n")
+    assert missing in refused.value.message
+    assert refused.value.violations[0].field == "body"
+    assert missing in refused.value.violations[0].description
+
+
+def test_the_missing_columns_are_those_of_the_closest_schema() -> None:
+    with pytest.raises(CsvRejected, match=r"missing column note \(closest: sample v2\.0\)"):
+        _parse(b"id,email,when,rating,meta\na,b,c,d,e\n")
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x07", "\x1b", "\x7f", "\x85"])
+def test_a_control_character_in_any_cell_quarantines_the_row_naming_the_column(control: str) -> None:
+    for column, line in (
+        ("email", f"a,n{control}ul@y.org,2026-01-01,,\n"),
+        ("note", f"a,x@y.org,2026-01-01,,fine{control}\n"),
+        ("id", f"{control}a,x@y.org,2026-01-01,,\n"),
+    ):
+        parsed = _parse(HEADER + line.encode())
+        assert parsed.valid == ()
+        [error] = parsed.invalid[0].errors
+        assert (error.row, error.field) == (2, column)
+        assert error.message.startswith(f"must not contain control characters (U+{ord(control):04X}")
+        assert control not in error.value
+
+
+def test_tab_and_line_breaks_stay_allowed_in_free_text_cells() -> None:
+    parsed = _parse(HEADER + b'a,x@y.org,2026-01-01,,"tab\there\r\nand"\n')
+    assert parsed.invalid == ()
+    assert parsed.valid[0].record.note == "tab\there\r\nand"
+
+
+def test_a_single_line_cell_refuses_tab_and_line_breaks() -> None:
+    with pytest.raises(cells.FieldInvalid, match="U\\+0009"):
+        cells.line(10)("a\tb")
+    with pytest.raises(cells.FieldInvalid, match="U\\+000A"):
+        cells.line(10)("a\nb")
+    assert cells.line(10)("a b") == "a b"
+
+
 def test_a_rule_across_fields_quarantines_its_row_under_the_field_it_names() -> None:
     parsed = _parse(HEADER + b"a,x@y.org,2026-01-01,0,\nb,x@y.org,2026-01-01,0,why\n")
     assert [r.number for r in parsed.valid] == [3]
