@@ -98,12 +98,6 @@ class Mesh:
             item.log_file.close()
         return codes
 
-    @property
-    def stopping(self) -> bool:
-        """True once `stop()` has begun."""
-        with self._lock:
-            return self._stopping
-
     def stop_resource(self, name: str, *, kill: bool = False, timeout: float = 20.0) -> int | None:
         """Stops one resource (SIGKILL when `kill`, as a crash would); the rest keep running. A supervisor
         does not restart a resource stopped this way."""

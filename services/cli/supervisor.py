@@ -127,18 +127,19 @@ class Supervisor:
         return item
 
     def _wait_live(self, item: Running) -> bool:
-        """True once the restarted process is healthy; False when it exits, the mesh stops, or time runs out."""
+        """True once the restarted process is healthy; False when it exits or the mesh stops first. Slow
+        starts are reported once, after `health_timeout`, and waited for still."""
         resource = item.resource
         probe = self._liveness(resource)
-        deadline = self._clock() + self._health_timeout
+        late: float | None = self._clock() + self._health_timeout
         while not self._halt.is_set() and item.process.poll() is None:
             if probe():
                 if resource.kind == "envoy":
                     self._announce_all()
                 return True
-            if self._clock() > deadline:
-                self._say(f"{resource.name} not healthy {self._health_timeout:g}s after its restart; still watching")
-                return False
+            if late is not None and self._clock() > late:
+                self._say(f"{resource.name} not healthy {self._health_timeout:g}s after its restart; still waiting")
+                late = None
             self._halt.wait(self._poll_interval)
         return False
 

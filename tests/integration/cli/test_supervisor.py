@@ -81,14 +81,18 @@ class Supervised:
 
 
 @contextmanager
-def supervised(tmp_path: Path, *resources: spec.Resource) -> Iterator[Supervised]:
+def supervised(tmp_path: Path, *resources: spec.Resource, health_timeout: float = 30.0) -> Iterator[Supervised]:
     """Starts `resources` and supervises them; stops everything on the way out."""
+    mesh = Mesh(resources=resources, var_dir=tmp_path / "var", environ=dict(os.environ), mtls=False)
+    mesh.start(timeout=30)
     read_end, write_end = os.pipe()
     output = LineReader(os.fdopen(read_end))
     sink = os.fdopen(write_end, "w", buffering=1)
-    mesh = Mesh(resources=resources, var_dir=tmp_path / "var", environ=dict(os.environ), mtls=False)
-    mesh.start(timeout=30)
-    supervisor = Supervisor(mesh, report=lambda line: print(line, file=sink), poll_interval=0.02)
+
+    def report(line: str) -> None:
+        print(line, file=sink)
+
+    supervisor = Supervisor(mesh, report=report, health_timeout=health_timeout, poll_interval=0.02)
     supervisor.start()
     try:
         yield Supervised(mesh, supervisor, output)
@@ -192,8 +196,9 @@ def test_stop_during_a_back_off_starts_nothing_and_returns_at_once(tmp_path: Pat
 
 
 def test_stop_while_a_restarted_process_is_not_yet_healthy_leaves_no_process_behind(tmp_path: Path) -> None:
-    with supervised(tmp_path, _resource("a", hang_marker=tmp_path / "started-once")) as run:
+    with supervised(tmp_path, _resource("a", hang_marker=tmp_path / "started-once"), health_timeout=0.3) as run:
         pid = run.kill_and_await_restart("a", 1)
+        run.output.wait_for_text("a not healthy 0.3s after its restart; still waiting", timeout=10)
         assert run.state()["a"]["state"] == "starting"
         run.supervisor.stop(timeout=5)
         assert _gone(pid)
