@@ -89,8 +89,9 @@ MAX_DOWNSTREAM_CONNECTIONS = 50_000
 
 # What a request may grow by between the edge and a service, counted as gRPC counts metadata (name
 # + value + 32 bytes per entry, RFC 7541 section 4.1): the transcoder copies the REST URL into
-# x-envoy-original-path, and the edge adds x-request-id, x-forwarded-for/-proto,
-# x-envoy-external-address, x-envoy-expected-rq-timeout-ms, te and content-type (~400 bytes).
+# x-envoy-original-path (and the method into x-envoy-original-method), and the edge adds
+# x-request-id, x-forwarded-for/-proto, x-envoy-external-address, x-envoy-expected-rq-timeout-ms,
+# te and content-type (~500 bytes).
 MAX_REQUEST_HEADERS_COUNT = 100
 HEADERS_ADDED_BY_THE_EDGE = 16
 HEADER_ENTRY_OVERHEAD = 32
