@@ -150,9 +150,12 @@ def watch_readiness(edge_url: str) -> Recorder:
     def probe() -> Probe:
         try:
             response = client.get("/health/readiness")
+            body = response.json()
         except httpx.HTTPError:
             return Probe(time.monotonic(), 0, {})
-        return Probe(time.monotonic(), response.status_code, response.json())
+        except ValueError:  # not the readiness script's answer (e.g. a local reply)
+            body = {"raw": response.text}
+        return Probe(time.monotonic(), response.status_code, body)
 
     recorder = Recorder()
     recorder.run(probe, pace=0.02, close=client.close)

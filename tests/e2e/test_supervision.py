@@ -41,7 +41,8 @@ def _acked(writes: list[Write]) -> int:
 
 def _named_down(name: str, after: float) -> Callable[[list[Probe]], Probe | None]:
     return lambda probes: next(
-        (p for p in probes if p.at > after and p.status == 503 and p.body["services"][name] == "NOT_SERVING"), None
+        (p for p in probes if p.at > after and p.status == 503 and p.body["services"].get(name) == "NOT_SERVING"),
+        None,
     )
 
 
