@@ -83,6 +83,7 @@ ERRORS: dict[str, str] = {
     "404": "Unknown resource, or no route for this path",
     "409": "Conflict with the current state (already exists, aborted)",
     "413": "Request body too large",
+    "414": "Request URI too long",
     "429": "Rate limit exceeded (x-ratelimit-* headers tell when to retry)",
     "431": "Request headers too large",
     "501": "Not built yet: this RPC answers UNIMPLEMENTED",
@@ -159,7 +160,7 @@ class Builder:
 
     def _errors(self, method: descriptor.MethodDescriptor, verb: str, *, has_body: bool) -> dict[str, Any]:
         """The error answers of one operation, each a google.rpc.Status JSON body."""
-        codes = ["400", "401", "403", "404", "429", "431"]
+        codes = ["400", "401", "403", "404", "414", "429", "431"]
         if verb != "get":
             codes.append("409")
         if has_body:
@@ -227,7 +228,8 @@ class Builder:
         skipped = set(exclude)
         fields = [f for f in message.fields if f.name not in skipped]
         properties = {f.name: self._property(f, request=request) for f in fields}
-        schema: dict[str, Any] = {"type": "object", "properties": properties}
+        # The edge refuses JSON bodies naming a field the message does not have (envoy/body_fields.lua).
+        schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
         required = [f.name for f in fields if field_behaviors(f) & {field_behavior_pb2.REQUIRED}]
         if required:
             schema["required"] = required
