@@ -77,11 +77,11 @@ def answers_text(value: str) -> object:
 
 
 # Each type reads a JSON value (validators) and a CSV cell (Cell) by the same rules.
-Id = Annotated[str, fields.text(255), Cell(cells.text(255))]
+Id = Annotated[str, fields.line(255), Cell(cells.line(255))]
 Email = Annotated[str, fields.EMAIL, Cell(cells.email)]
 When = Annotated[datetime, fields.TIMESTAMP, Cell(cells.timestamp)]
-OptionalId = Annotated[Annotated[str, fields.text(255)] | None, Cell(cells.text(255))]
-Name = Annotated[Annotated[str, fields.text(200)] | None, Cell(cells.text(200))]
+OptionalId = Annotated[Annotated[str, fields.line(255)] | None, Cell(cells.line(255))]
+Name = Annotated[Annotated[str, fields.line(200)] | None, Cell(cells.line(200))]
 Location = Annotated[Annotated[str, fields.text(255)] | None, Cell(cells.text(255))]
 LongText = Annotated[Annotated[str, fields.text(5000)] | None, Cell(cells.text(5000))]
 OptionalWhen = Annotated[Annotated[datetime, fields.TIMESTAMP] | None, Cell(cells.timestamp)]

@@ -26,7 +26,7 @@ RowT_co = TypeVar("RowT_co", bound=BuddyRow, covariant=True)
 class Delivery(Payload, Generic[RowT_co]):
     """A delivery: the body's own delivery id ('' when absent) and the record."""
 
-    delivery_id: Annotated[str, fields.text(255)] = ""
+    delivery_id: Annotated[str, fields.line(255)] = ""
     data: RowT_co
 
 

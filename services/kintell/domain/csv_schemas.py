@@ -46,7 +46,7 @@ def legacy_session_type(value: str) -> SessionType:
     raise cells.FieldInvalid('must contain "language" or "mentor"')
 
 
-Id = Annotated[str, Cell(cells.text(MAX_ID))]
+Id = Annotated[str, Cell(cells.line(MAX_ID))]
 Email = Annotated[str, Cell(cells.email)]
 When = Annotated[datetime, Cell(cells.timestamp)]
 OptionalWhen = Annotated[datetime | None, Cell(cells.timestamp)]

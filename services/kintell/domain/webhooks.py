@@ -60,8 +60,8 @@ SOURCE = "kintell"  # the webhook source whose secrets sign these deliveries
 MAX_NAME = 200
 SCALES = {"0-1": (0.0, 1.0), "1-5": (1.0, 5.0)}
 
-Id = Annotated[str, fields.text(MAX_ID)]
-Name = Annotated[str, fields.text(MAX_NAME)]
+Id = Annotated[str, fields.line(MAX_ID)]
+Name = Annotated[str, fields.line(MAX_NAME)]
 When = Annotated[datetime, fields.TIMESTAMP]
 Feedback = Annotated[str, fields.text(MAX_FEEDBACK)]
 Texts = Annotated[tuple[Annotated[str, fields.text(MAX_LIST)], ...], fields.LIST, fields.joined_at_most(MAX_LIST)]

@@ -27,6 +27,11 @@ def text(max_length: int, *, min_length: int = 1) -> AfterValidator:
     return parsed(cells.text(max_length, min_length=min_length))
 
 
+def line(max_length: int, *, min_length: int = 1) -> AfterValidator:
+    """Trimmed single-line text of bounded length (an id, a name): no tab or line break."""
+    return parsed(cells.line(max_length, min_length=min_length))
+
+
 EMAIL = parsed(cells.email)
 
 

@@ -7,15 +7,17 @@ accepts NaN, and a repeated key would let the signed bytes and the parsed value 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import ClassVar, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError, model_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
 
+from services.kit import characters
 from services.kit.errors import FieldViolation, InvalidArgument
 
 MAX_BYTES = 1024 * 1024
+MAX_VIOLATIONS = 20  # enough to fix a body; more would only swell the error's trailers
 STRICT = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 ModelT = TypeVar("ModelT", bound=BaseModel)
 
@@ -67,10 +69,60 @@ def read(
 ) -> ModelT:
     """The body as `model`; any fault raises `invalid`, naming `body` or every bad field."""
     document = load_object(body, invalid=invalid, max_bytes=max_bytes)
+    found = control_violations(document)
     try:
+        if found:
+            raise invalid(f"the {what} payload is invalid: {summary(found)}", violations=found)
         return model.model_validate(document)
     except ValidationError as exc:
-        raise invalid(f"the {what} payload is invalid", violations=violations(exc)) from None
+        found = violations(exc)
+        raise invalid(f"the {what} payload is invalid: {summary(found)}", violations=found) from None
+
+
+def summary(found: Sequence[FieldViolation], *, shown: int = 3) -> str:
+    """The first violations as one sentence for the error message (`person.email is not a valid …`)."""
+    said = "; ".join(f"{v.field} {v.description}" if v.field else v.description for v in found[:shown])
+    return said if len(found) <= shown else f"{said}; and {len(found) - shown} more"
+
+
+def control_violations(document: Mapping[str, object]) -> list[FieldViolation]:
+    """Every string (value or name) holding a control character other than tab or a line break, named
+    like pydantic names fields: by dotted path, a list item by its position in the description."""
+    found: list[FieldViolation] = []
+    # (field path, what inside a list the value is, value); a stack, not recursion: depth is the sender's.
+    pending: list[tuple[str, str, object]] = [("", "", document)]
+    while pending and len(found) < MAX_VIOLATIONS:
+        field, inside, value = pending.pop()
+        if isinstance(value, _Name):
+            fault = characters.control_fault(value, free_text=False)
+            if fault is not None:
+                found.append(FieldViolation(field, f"{inside}its name {fault}"))
+        elif isinstance(value, str):
+            fault = characters.control_fault(value)
+            if fault is not None:
+                found.append(FieldViolation(field, f"{inside}{fault}"))
+        elif isinstance(value, dict):
+            members = [entry for key, item in value.items() for entry in _member(field, inside, key, item)]
+            pending.extend(reversed(members))
+        elif isinstance(value, list):
+            pending.extend(reversed([(field, f"{inside}item {n} ", item) for n, item in enumerate(value, 1)]))
+    return found
+
+
+class _Name(str):
+    """An object member's name, checked as one line of text."""
+
+    __slots__ = ()
+
+
+def _member(field: str, inside: str, key: str, value: object) -> list[tuple[str, str, object]]:
+    """An object member's name and value as pending checks, named by the path (or, inside a list, the
+    description) they extend."""
+    name = characters.visible(key)
+    if inside:
+        return [(field, f"{inside}{name}: ", _Name(key)), (field, f"{inside}{name} ", value)]
+    path = f"{field}.{name}" if field else name
+    return [(path, "", _Name(key)), (path, "", value)]
 
 
 def load_object(body: bytes, *, invalid: type[InvalidArgument], max_bytes: int = MAX_BYTES) -> dict[str, object]:

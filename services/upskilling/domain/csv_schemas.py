@@ -58,8 +58,8 @@ def url(value: str) -> str:
     return value
 
 
-Id = Annotated[str, Cell(cells.text(255))]
-OptionalId = Annotated[str | None, Cell(cells.text(255))]
+Id = Annotated[str, Cell(cells.line(255))]
+OptionalId = Annotated[str | None, Cell(cells.line(255))]
 Named = Annotated[tuple[Provider, str], Cell(provider)]
 Email = Annotated[str, Cell(cells.email)]
 When = Annotated[datetime, Cell(cells.timestamp)]

@@ -203,6 +203,12 @@ def _fields(error: pytest.ExceptionInfo[InvalidWebhook]) -> list[str]:
         (session_body(topics=["w" * 600, "x" * 600]), ["session.topics"]),
         (session_body(metadata={"k": "v" * 2000}), ["session.metadata"]),
         (session_body(extra=1), ["session.extra"]),
+        (session_body(participant={"email": "n\u0000ul@example.org"}), ["session.participant.email"]),
+        (session_body(feedback_text="good\u0000"), ["session.feedback_text"]),
+        (session_body(topics=["work", "\u001bhousing"]), ["session.topics"]),
+        (session_body(session_id="k-\u0085"), ["session.session_id"]),
+        (session_body(session_id="k-1\tk-2"), ["session.session_id"]),
+        (session_body(volunteer={"email": "v@corp.com", "given_name": "Vi\nc"}), ["session.volunteer.given_name"]),
     ],
 )
 def test_malformed_session_completed_is_refused_naming_the_fields(
@@ -259,3 +265,20 @@ def test_an_oversized_body_is_refused_before_parsing(uow: KintellUnitOfWork, eng
         _completed(body, uow)
     with engine.connect() as connection:
         assert connection.execute(sa.text("SELECT count(*) FROM kintell_webhook_deliveries")).scalar_one() == 0
+
+
+def test_a_nul_in_feedback_is_refused_with_a_message_naming_the_field(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    with pytest.raises(InvalidWebhook) as caught:
+        _completed(session_body(feedback_text="we talked\u0000"), uow)
+    assert caught.value.message == (
+        "the session-completed payload is invalid: "
+        "session.feedback_text must not contain control characters (U+0000 at character 10)"
+    )
+    assert _pending(engine) == []
+
+
+def test_tabs_and_line_breaks_in_feedback_are_kept(uow: KintellUnitOfWork) -> None:
+    _completed(session_body(feedback_text="line one\r\n\tline two"), uow)
+    assert _only_session(uow).facts.feedback_text == "line one\r\n\tline two"

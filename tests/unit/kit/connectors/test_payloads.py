@@ -116,3 +116,63 @@ def test_bodies_that_are_not_one_json_object_name_the_body(body: bytes, descript
 def test_an_oversized_body_is_refused_before_it_is_parsed() -> None:
     with pytest.raises(Refused, match="larger than 10 bytes"):
         payloads.read(Delivery, json.dumps(GOOD).encode(), invalid=Refused, max_bytes=10)
+
+
+def _refused(document: object) -> Refused:
+    with pytest.raises(Refused) as refused:
+        payloads.read(Delivery, json.dumps(document).encode(), invalid=Refused)
+    return refused.value
+
+
+@pytest.mark.parametrize("control", ["\x00", "\x01", "\x1f", "\x7f", "\x9b"])
+def test_a_control_character_in_any_string_is_refused_naming_the_field(control: str) -> None:
+    refused = _refused({**GOOD, "person": {"email": f"n{control}ul@example.org"}})
+    [violation] = refused.violations
+    assert violation.field == "person.email"
+    assert violation.description == f"must not contain control characters (U+{ord(control):04X} at character 2)"
+    assert refused.message.startswith("the webhook payload is invalid: person.email must not contain")
+
+
+def test_a_control_character_in_a_list_or_an_unknown_field_or_a_name_is_refused_too() -> None:
+    refused = _refused({**GOOD, "tags": ["a", "b\x00"], "extra": {"deep": ["x", {"y": "\x00"}]}, "i\x00d": 1})
+    assert [(v.field, v.description) for v in refused.violations] == [
+        ("tags", "item 2 must not contain control characters (U+0000 at character 2)"),
+        ("extra.deep", "item 2 y must not contain control characters (U+0000 at character 1)"),
+        ("i\\u0000d", "its name must not contain control characters (U+0000 at character 2)"),
+    ]
+
+
+def test_a_control_character_the_trim_would_drop_is_refused_as_sent() -> None:
+    assert _fields({**GOOD, "id": "d-1\x85"}) == ["id"]
+
+
+def test_tab_and_line_breaks_stay_allowed_in_free_text() -> None:
+    delivery = payloads.read(
+        Delivery, json.dumps({**GOOD, "person": {"email": "a@b.org", "name": "a\tb\nc"}}).encode(), invalid=Refused
+    )
+    assert delivery.person.name == "a\tb\nc"
+
+
+def test_a_single_line_field_refuses_tab_and_line_breaks() -> None:
+    class Named(Payload):
+        """A payload with an id."""
+
+        id: Annotated[str, fields.line(10)]
+
+    with pytest.raises(Refused) as refused:
+        payloads.read(Named, b'{"id": "a\\tb"}', invalid=Refused)
+    assert [(v.field, v.description) for v in refused.value.violations] == [
+        ("id", "must not contain control characters (U+0009 at character 2)")
+    ]
+
+
+def test_many_control_characters_are_reported_up_to_a_bound() -> None:
+    refused = _refused({**GOOD, "tags": ["\x00"] * 500})
+    assert len(refused.violations) == payloads.MAX_VIOLATIONS
+
+
+def test_the_message_of_a_refused_payload_names_the_fields() -> None:
+    refused = _refused({**GOOD, "person": {"email": "nope"}, "score": 2})
+    assert refused.message == (
+        "the webhook payload is invalid: person.email is not a valid e-mail address; score must be between 0 and 1"
+    )
