@@ -8,6 +8,7 @@ import grpc
 
 from services.kit.grpc.interceptors import (
     AuthInterceptor,
+    ControlCharacterInterceptor,
     ErrorInterceptor,
     InFlightTracker,
     LoggingInterceptor,
@@ -36,8 +37,11 @@ def build(
     4. malformed requests: bytes that are not the request message are INVALID_ARGUMENT;
     5. in-flight tracking: counts calls so shutdown can drain them, refuses new ones once draining;
     6. authentication and access rules: the caller's token, or a service acting for a tenant as granted;
-    7. idempotency keys (with a database): after authentication, since a key belongs to its caller;
-    8. deadline: innermost, so outgoing calls made by the handler inherit the incoming deadline.
+    7. control characters: a request string holding one is INVALID_ARGUMENT naming the field; after
+       authentication, so an anonymous caller learns nothing about the fields, and before idempotency,
+       so a refused request claims no key;
+    8. idempotency keys (with a database): after authentication, since a key belongs to its caller;
+    9. deadline: innermost, so outgoing calls made by the handler inherit the incoming deadline.
     """
     may_act = None if policy is None else functools.partial(policy.may_act, service)
     trust = [] if policy is None else [TrustPolicyInterceptor(policy, service)]
@@ -49,6 +53,7 @@ def build(
         MalformedRequestInterceptor(),
         tracker,
         AuthInterceptor(validator, may_act=may_act),
+        ControlCharacterInterceptor(),
         *keys,
         DeadlineInterceptor(),
     ]

@@ -1,4 +1,5 @@
-"""The kit's server interceptors: call logging, error mapping, malformed requests, draining, authentication."""
+"""The kit's server interceptors: call logging, error mapping, malformed requests, draining,
+authentication, control characters in request strings."""
 
 from __future__ import annotations
 
@@ -12,11 +13,11 @@ from typing import Any, ClassVar, TypeAlias
 
 import grpc
 import structlog
-from google.protobuf.message import DecodeError
+from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
 
 from services.kit import errors
-from services.kit.grpc import status
+from services.kit.grpc import request_text, status
 from services.kit.logs import get_logger
 from services.kit.security import access, auth, tenancy
 
@@ -166,24 +167,54 @@ class MalformedRequestInterceptor(grpc.aio.ServerInterceptor):
             except DecodeError as exc:
                 return MalformedRequest(str(exc))
 
-        kind = "unary_unary" if handler.unary_unary is not None else "unary_stream"
-        factory = grpc.unary_unary_rpc_method_handler if kind == "unary_unary" else grpc.unary_stream_rpc_method_handler
-        checked: Handler = factory(
-            _refuse_malformed(getattr(handler, kind)),
-            request_deserializer=tolerant,
-            response_serializer=handler.response_serializer,
+        return _checked(handler, _refuse_malformed, deserializer=tolerant)
+
+
+def _refuse_malformed(request: Any) -> None:
+    if isinstance(request, MalformedRequest):
+        raise errors.InvalidArgument(
+            "the request body does not match the request message",
+            violations=[errors.FieldViolation("body", request.error)],
         )
-        return checked
 
 
-def _refuse_malformed(behaviour: Any) -> Any:
-    def check(request: Any) -> None:
-        if isinstance(request, MalformedRequest):
-            raise errors.InvalidArgument(
-                "the request body does not match the request message",
-                violations=[errors.FieldViolation("body", request.error)],
-            )
+class ControlCharacterInterceptor(grpc.aio.ServerInterceptor):
+    """A string field of the request holding a control character (NUL, an escape, DEL…) anywhere,
+    nested messages, repeated fields and maps included, is INVALID_ARGUMENT naming the field; tab and
+    line breaks pass for free text. Bytes fields and HttpBody payloads are their parsers' to check."""
 
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[Handler | None]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> Handler | None:
+        handler = await continuation(handler_call_details)
+        if handler is None or handler.request_streaming:
+            return handler
+        return _checked(handler, _refuse_controls)
+
+
+def _refuse_controls(request: Any) -> None:
+    found = request_text.control_violations(request) if isinstance(request, Message) else []
+    if found:
+        first = f"{found[0].field} {found[0].description}"
+        more = f"; and {len(found) - 1} more" if len(found) > 1 else ""
+        raise errors.InvalidArgument(first + more, violations=found)
+
+
+def _checked(handler: Handler, check: Callable[[Any], None], *, deserializer: Any = None) -> Handler:
+    """The unary-request `handler` with `check` run on each request before its behaviour."""
+    kind = "unary_unary" if handler.unary_unary is not None else "unary_stream"
+    factory = grpc.unary_unary_rpc_method_handler if kind == "unary_unary" else grpc.unary_stream_rpc_method_handler
+    checked: Handler = factory(
+        _checking(getattr(handler, kind), check),
+        request_deserializer=deserializer or handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+    return checked
+
+
+def _checking(behaviour: Any, check: Callable[[Any], None]) -> Any:
     if inspect.isasyncgenfunction(behaviour):
 
         async def streaming(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:

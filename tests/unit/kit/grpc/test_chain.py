@@ -10,6 +10,7 @@ from services.kit import testing
 from services.kit.grpc import chain
 from services.kit.grpc.interceptors import (
     AuthInterceptor,
+    ControlCharacterInterceptor,
     ErrorInterceptor,
     InFlightTracker,
     LoggingInterceptor,
@@ -38,6 +39,7 @@ def test_full_chain_runs_in_the_documented_order() -> None:
         MalformedRequestInterceptor,
         InFlightTracker,
         AuthInterceptor,
+        ControlCharacterInterceptor,
         IdempotencyInterceptor,
         DeadlineInterceptor,
     ]
@@ -52,5 +54,6 @@ def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
         MalformedRequestInterceptor,
         InFlightTracker,
         AuthInterceptor,
+        ControlCharacterInterceptor,
         DeadlineInterceptor,
     ]
