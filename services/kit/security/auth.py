@@ -12,6 +12,7 @@ from typing import Any
 import httpx
 import jwt
 
+from services.kit import tenants
 from services.kit.clock import EpochClock
 from services.kit.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.kit.security import jose
@@ -227,20 +228,29 @@ def unverified_kid(token: str) -> str | None:
 
 
 def _principal(claims: Mapping[str, Any]) -> Principal:
-    role, company, subject = claims["role"], claims.get("company"), claims["sub"]
+    role, subject = claims["role"], claims["sub"]
     if role not in ROLES:
         raise TokenRejected("TOKEN_CLAIM_INVALID", "the token's role is unknown")
     if not isinstance(subject, str) or not subject or not isinstance(claims["jti"], str):
         raise TokenRejected("TOKEN_CLAIM_INVALID", "the token's sub and jti must be non-empty strings")
-    if role != "super_admin" and (not isinstance(company, str) or not company):
-        raise TokenRejected("TOKEN_CLAIM_MISSING", "the token lacks the 'company' claim")
     email = claims.get("email")
     scope = claims.get("scope", "")
     return Principal(
         subject=subject,
-        tenant=company or None,
+        tenant=_tenant(claims.get("company"), role),
         role=role,
         email=email if isinstance(email, str) and email else None,
         token_id=claims["jti"],
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
     )
+
+
+def _tenant(company: object, role: str) -> str | None:
+    """The tenant a `company` claim names: required but for super admins, and in its one spelling."""
+    if company is None or company == "":
+        if role == "super_admin":
+            return None
+        raise TokenRejected("TOKEN_CLAIM_MISSING", "the token lacks the 'company' claim")
+    if not tenants.is_tenant(company):
+        raise TokenRejected("TOKEN_CLAIM_INVALID", f"the token's 'company' claim must be {tenants.GRAMMAR}")
+    return company

@@ -10,7 +10,6 @@ No shared secret and no extra key distribution: rotating the certificate rotates
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import uuid
@@ -26,13 +25,14 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from services.kit import tenants
 from services.kit.clock import EpochClock
 from services.kit.security import jose, tenancy
 from services.kit.security.auth import TokenRejected
 from services.kit.security.certificates import read_pair, spiffe_id, spiffe_id_of
 
 HEADER = "x-teei-service-token"
-_TENANT = re.compile(r"[a-z0-9][a-z0-9_-]{0,62}")
+_TENANT = tenants.PATTERN
 LIFETIME_SECONDS = 60
 LEEWAY_SECONDS = 5
 ALGORITHM = "ES256"

@@ -154,6 +154,7 @@ async def test_a_tenant_claim_needs_a_verified_service_token(cert_dir: Path, pro
     assert error.code() == grpc.StatusCode.UNAUTHENTICATED
 
 
-def test_a_malformed_tenant_is_never_signed(cert_dir: Path) -> None:
+@pytest.mark.parametrize("tenant", ["../acme", " ", "*", "%", "acme ", "Acme", "acme\n"])
+def test_a_malformed_tenant_is_never_signed(cert_dir: Path, tenant: str) -> None:
     with pytest.raises(ValueError, match="tenant"):
-        servicetokens.ServiceTokenSigner(cert_dir, "gateway").token_for("profile", tenant="../acme")
+        servicetokens.ServiceTokenSigner(cert_dir, "gateway").token_for("profile", tenant=tenant)

@@ -206,6 +206,20 @@ def test_wrong_claims_are_refused(changes: dict[str, Any], reason: str) -> None:
     assert _rejection(_sign(RSA_KEY, _claims(**changes))) == reason
 
 
+@pytest.mark.parametrize(
+    "company",
+    ["   ", "*", "%", "acme ", " acme", "acme\n", "Acme", "ACME", "ac\x00me", "../acme", "a" * 64, 7, ["acme"]],
+)
+@pytest.mark.parametrize("role", ["company_admin", "company_user", "participant", "service", "super_admin"])
+def test_a_company_claim_that_is_not_a_canonical_tenant_id_is_refused(company: object, role: str) -> None:
+    """Issue 10: whitespace, wildcards, trailing space or upper case were accepted as tenants."""
+    token = _sign(RSA_KEY, _claims(company=company, role=role))
+    with pytest.raises(TokenRejected) as refused:
+        _validator(RSA_KEY).validate(token)
+    assert refused.value.reason == "TOKEN_CLAIM_INVALID"
+    assert "company" in refused.value.message
+
+
 def test_audience_list_containing_ours_is_accepted() -> None:
     token = _sign(RSA_KEY, _claims(aud=["other", AUDIENCE]))
     assert _validator(RSA_KEY).validate(token).tenant == "acme"
