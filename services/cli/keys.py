@@ -15,6 +15,7 @@ from services.gateway import bootstrap, handlers, queries
 from services.gateway.domain.commands import MintToken, RegisterClient, RotateKeys
 from services.gateway.domain.keys import ALGORITHMS
 from services.gateway.domain.tokens import ROLES
+from services.kit import tenants
 from services.kit.clock import utc_now
 from services.kit.errors import DomainError
 from services.kit.persistence import db
@@ -37,18 +38,18 @@ def register(subparsers: Any) -> None:
     token = _group(subparsers, "token", "development access tokens")
     mint = _command(token, "mint", "print a signed access token (development)", run_mint)
     mint.add_argument("--role", required=True, choices=sorted(ROLES))
-    mint.add_argument("--tenant", default=None, help="company id (not needed for super_admin)")
+    mint.add_argument("--tenant", type=tenants.argument, default=None, help="company id (not for super_admin)")
     mint.add_argument("--subject", default=None, help="token subject (default dev-<role>)")
     mint.add_argument("--email", default=None)
     mint.add_argument("--ttl", type=int, default=None, help="lifetime in seconds (at most 3600)")
     clients = _group(subparsers, "clients", "machine clients of the client-credentials grant")
     create = _command(clients, "create", "register a client and print its secret once", run_create_client)
     create.add_argument("--client-id", required=True)
-    create.add_argument("--tenant", required=True, help="company id")
+    create.add_argument("--tenant", type=tenants.argument, required=True, help="company id")
     create.add_argument("--role", required=True, choices=("company_admin", "company_user", "service"))
     create.add_argument("--scope", action="append", default=[], help="a granted scope (repeatable)")
     listing = _command(clients, "list", "the clients of one company", run_list_clients)
-    listing.add_argument("--tenant", required=True, help="company id")
+    listing.add_argument("--tenant", type=tenants.argument, required=True, help="company id")
 
 
 def _group(subparsers: Any, name: str, help_text: str) -> Any:

@@ -12,7 +12,6 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import sys
 import tempfile
 import time
@@ -24,12 +23,12 @@ from typing import Any
 from services.buddy.domain import webhooks as buddy_webhooks
 from services.cli import spec
 from services.kintell.domain import webhooks as kintell_webhooks
+from services.kit import tenants
 from services.kit.security import webhooks
 from services.upskilling.domain.model import Provider
 
 # Each connector's name for its webhook sources; upskilling signs per provider.
 SOURCES: tuple[str, ...] = (kintell_webhooks.SOURCE, buddy_webhooks.SOURCE, *(p.value for p in Provider))
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -115,8 +114,8 @@ def provision(var_dir: Path, tenant: str, source: str, secret: str | None = None
 
 
 def _check(tenant: str, source: str) -> None:
-    if not _TENANT.match(tenant):
-        raise ValueError("tenant must be 1-63 lower-case letters, digits, '-' or '_'")
+    if not tenants.is_tenant(tenant):
+        raise ValueError(f"tenant must be {tenants.GRAMMAR}")
     if source not in SOURCES:
         raise ValueError(f"source must be one of {', '.join(SOURCES)}")
 
@@ -180,7 +179,7 @@ def _command(group: Any, name: str, help_text: str, runner: Runner) -> argparse.
 
 
 def _target(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--tenant", required=True, help="company id")
+    parser.add_argument("--tenant", type=tenants.argument, required=True, help="company id")
     parser.add_argument("--source", required=True, choices=SOURCES, help="the connector's source")
 
 

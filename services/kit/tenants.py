@@ -6,6 +6,7 @@ spelling: no upper case, spaces, wildcards or other characters that could read a
 
 from __future__ import annotations
 
+import argparse
 import re
 from typing import TypeGuard
 
@@ -31,4 +32,11 @@ def check(value: object, *, field: str = "tenant") -> str:
     """`value` when it is a tenant id; InvalidTenant naming `field` otherwise."""
     if not is_tenant(value):
         raise InvalidTenant(f"{field} must be {GRAMMAR}", violations=[FieldViolation(field, f"must be {GRAMMAR}")])
+    return value
+
+
+def argument(value: str) -> str:
+    """A command line's `--tenant` (argparse `type=`): another spelling is a usage error naming the grammar."""
+    if not is_tenant(value):
+        raise argparse.ArgumentTypeError(f"must be {GRAMMAR}")
     return value

@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.gateway.domain.errors import InvalidClientSpec, InvalidScope
+from services.kit import tenants
 from services.kit.errors import FieldViolation
 
 CLIENT_ROLES = frozenset({"company_admin", "company_user", "service"})
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{2,127}$")
 _SCOPE = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]{1,64}$")  # RFC 6749 scope-token characters
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -45,16 +45,21 @@ def register(
     problems = [
         FieldViolation(name, description)
         for name, ok, description in (
-            ("client_id", bool(_CLIENT_ID.match(client_id)), "3-128 letters, digits, '.', '_' or '-'"),
-            ("company_id", bool(_TENANT.match(company_id)), "lower-case letters, digits, '-' or '_', 1-63 chars"),
-            ("role", role in CLIENT_ROLES, f"one of {', '.join(sorted(CLIENT_ROLES))}"),
-            ("scopes", len(wanted) <= _MAX_SCOPES and all(map(_SCOPE.match, wanted)), "up to 32 scope tokens"),
-            ("secret", len(secret) >= 32, "at least 32 characters"),
+            ("client_id", bool(_CLIENT_ID.fullmatch(client_id)), "must be 3-128 letters, digits, '.', '_' or '-'"),
+            ("company_id", tenants.is_tenant(company_id), f"must be {tenants.GRAMMAR}"),
+            ("role", role in CLIENT_ROLES, f"must be one of {', '.join(sorted(CLIENT_ROLES))}"),
+            (
+                "scopes",
+                len(wanted) <= _MAX_SCOPES and all(map(_SCOPE.fullmatch, wanted)),
+                "must be up to 32 scope tokens",
+            ),
+            ("secret", len(secret) >= 32, "must be at least 32 characters"),
         )
         if not ok
     ]
     if problems:
-        raise InvalidClientSpec("the client registration is invalid", violations=problems)
+        named = "; ".join(f"{v.field} {v.description}" for v in problems)
+        raise InvalidClientSpec(f"the client registration is invalid: {named}", violations=problems)
     return Client(client_id, company_id, role, wanted, hash_secret(secret), now)
 
 

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from typing import NotRequired, TypedDict
 
 from services.gateway.domain.keys import MAX_TOKEN_LIFETIME
+from services.kit import tenants
 
 ROLES = frozenset({"super_admin", "company_admin", "company_user", "participant", "volunteer", "service"})
 
@@ -63,9 +64,12 @@ def access_claims(
     now: datetime,
     lifetime: timedelta | None = None,
 ) -> AccessClaims:
-    """The JWT payload; `company` is the tenant and the only source of it downstream."""
+    """The JWT payload; `company` is the tenant and the only source of it downstream, so it is
+    checked against the one tenant grammar however the token is issued (InvalidTenant)."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    if company is not None and company != "":
+        tenants.check(company, field="company")
     issued = int(now.timestamp())
     ttl = settings.lifetime if lifetime is None else min(lifetime, MAX_TOKEN_LIFETIME)
     claims: AccessClaims = {

@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_valida
 from pydantic_core import PydanticCustomError
 
 from services.gateway.domain.sso import DEFAULT_SCOPES, LOGIN_TTL, SSO_ROLES
+from services.kit import tenants
 
 GOOGLE_ISSUER = "https://accounts.google.com"
 AZURE_ISSUER = "https://login.microsoftonline.com/{tenant}/v2.0"
@@ -20,7 +21,6 @@ KINDS = ("google", "azure", "oidc")
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # Multi-tenant Azure endpoints have no fixed issuer, so ID tokens could not be tied to one directory.
 _AZURE_SHARED_TENANTS = frozenset({"common", "organizations", "consumers"})
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _AZURE_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.-]{0,127}$")
 _DOMAIN = re.compile(r"^[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63})+$")
 
@@ -64,6 +64,13 @@ def _matching(pattern: re.Pattern[str], message: str) -> BeforeValidator:
     return BeforeValidator(check)
 
 
+def _tenant(value: object) -> str:
+    """A tenant id as written: the one grammar, not trimmed, so `acme ` is not taken for `acme`."""
+    if not tenants.is_tenant(value):
+        raise _invalid(f"must be {tenants.GRAMMAR}")
+    return value
+
+
 def _kind(value: object) -> str:
     if value not in KINDS:
         raise _invalid("must be google, azure or oidc")
@@ -95,7 +102,7 @@ Text = Annotated[str, BeforeValidator(_text)]
 OptionalText = Annotated[str | None, BeforeValidator(_text)]
 Url = Annotated[str, BeforeValidator(_url)]
 OptionalUrl = Annotated[str | None, BeforeValidator(_url)]
-Tenant = Annotated[str, _matching(_TENANT, "must be lower-case letters, digits, '-' or '_'")]
+Tenant = Annotated[str, BeforeValidator(_tenant)]
 EmailDomain = Annotated[str, _matching(_DOMAIN, "not a lower-case e-mail domain")]
 ProviderName = Annotated[str, _matching(NAME, "provider names are lower-case letters, digits, '-' or '_'")]
 

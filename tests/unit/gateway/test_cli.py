@@ -73,3 +73,22 @@ def test_clients_create_prints_a_working_secret_once(tmp_path: Path, capsys: pyt
     finally:
         gateway.engine.dispose()
     assert issued.claims["company"] == "acme"
+
+
+@pytest.mark.parametrize("tenant", ["acme ", " ", "*", "%", "Acme", "acme\n", "../acme"])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ("token", "mint", "--role", "company_admin", "--tenant"),
+        ("clients", "create", "--client-id", "acme-sync", "--role", "service", "--tenant"),
+        ("clients", "list", "--tenant"),
+    ],
+)
+def test_a_tenant_in_another_spelling_is_a_usage_error_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], argv: tuple[str, ...], tenant: str
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        _teei(tmp_path, *argv, tenant)
+    assert exited.value.code == 2
+    assert "argument --tenant: must be 1-63 lower-case letters" in capsys.readouterr().err
+    assert not (tmp_path / "gateway.db").exists()

@@ -21,6 +21,7 @@ from services.gateway.domain.errors import (
 )
 from services.gateway.domain.tokens import IssuedToken
 from services.gateway.tables import oauth_clients
+from services.kit.tenants import InvalidTenant
 from tests.unit.gateway.conftest import FakeClock, register, validator_for
 
 
@@ -134,3 +135,35 @@ def test_minted_development_token_validates(gateway: Gateway, clock: FakeClock) 
     issued = handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock)
     principal = validator_for(gateway, clock).validate(issued.access_token)
     assert (principal.role, principal.tenant, principal.email) == ("company_user", "acme", "dev@example.org")
+
+
+ODD_TENANTS = ["acme\n", "acme ", " acme", " ", "*", "%", "Acme", "ACME", "a" * 64]
+
+
+@pytest.mark.parametrize("company", ODD_TENANTS)
+def test_a_client_of_a_tenant_in_another_spelling_is_refused_naming_the_field(gateway: Gateway, company: str) -> None:
+    command = RegisterClient(client_id="acme-sync", company_id=company, role="service")
+    with pytest.raises(InvalidClientSpec) as caught:
+        handlers.register_client(command, uow=gateway.uow)
+    assert [v.field for v in caught.value.violations] == ["company_id"]
+    assert "company_id must be 1-63 lower-case letters" in caught.value.message
+    assert queries.list_clients(company, uow=gateway.uow) == []
+
+
+@pytest.mark.parametrize("company", ODD_TENANTS)
+def test_a_token_is_never_minted_for_a_tenant_in_another_spelling(
+    gateway: Gateway, clock: FakeClock, company: str
+) -> None:
+    command = MintToken(role="company_admin", company_id=company, subject="dev")
+    with pytest.raises(InvalidTenant) as caught:
+        handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock)
+    assert [v.field for v in caught.value.violations] == ["company"]
+
+
+def test_a_client_stored_with_a_tenant_in_another_spelling_gets_no_token(gateway: Gateway, clock: FakeClock) -> None:
+    """Rows written before the grammar was enforced everywhere cannot name an odd tenant in a token."""
+    secret = register(gateway, "acme-sync", "acme", "service")
+    with gateway.engine.begin() as connection:
+        connection.execute(sa.update(oauth_clients).values(company_id="acme "))
+    with pytest.raises(InvalidTenant):
+        _issue(gateway, clock, "acme-sync", secret)

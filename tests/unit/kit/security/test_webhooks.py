@@ -258,6 +258,9 @@ def test_removing_a_secret_by_fingerprint_is_seen_by_a_running_store_without_res
     ("tenant", "source", "secret", "message"),
     [
         ("Acme", "kintell", None, "tenant"),
+        ("acme\n", "kintell", None, "tenant"),
+        ("acme ", "kintell", None, "tenant"),
+        ("*", "kintell", None, "tenant"),
         ("acme", "slack", None, "source"),
         ("acme", "kintell", "whsec_" + base64.b64encode(b"short").decode(), "shorter"),
     ],
@@ -293,3 +296,26 @@ def _teei(*argv: str) -> int:
     with pytest.raises(SystemExit) as exited:
         cli_main.main(list(argv))
     return int(exited.value.code or 0)
+
+
+@pytest.mark.parametrize("tenant", ["acme ", " ", "*", "%", "Acme", "acme\n"])
+@pytest.mark.parametrize("command", ["add", "remove"])
+def test_the_command_refuses_a_tenant_in_another_spelling_naming_the_option(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], tenant: str, command: str
+) -> None:
+    extra = ["--fingerprint", "0" * 16] if command == "remove" else []
+    argv = [
+        "webhooks",
+        "secret",
+        command,
+        "--tenant",
+        tenant,
+        "--source",
+        "kintell",
+        *extra,
+        "--var-dir",
+        str(tmp_path),
+    ]
+    assert _teei(*argv) == 2
+    assert "argument --tenant: must be 1-63 lower-case letters" in capsys.readouterr().err
+    assert not webhooks.secrets_path(tmp_path, {}).exists()
