@@ -175,7 +175,9 @@ def _schema_for(names: list[str], schemas: Sequence[Schema[RowT]]) -> Schema[Row
             return schema
     known = "; ".join(f"{s.name} v{s.version}: {','.join(c.name for c in s.columns)}" for s in schemas)
     header = characters.visible(",".join(names))
-    raise _rejected(f"unknown header {header}{_difference(names, schemas)}; expected one of: {known}")
+    difference = _difference(names, schemas)
+    found = f"unknown header: {difference}; found {header}" if difference else f"unknown header {header}"
+    raise _rejected(f"{found}; expected one of: {known}")
 
 
 def _difference(names: list[str], schemas: Sequence[Schema[RowT]]) -> str:
@@ -189,7 +191,7 @@ def _difference(names: list[str], schemas: Sequence[Schema[RowT]]) -> str:
     missing = [c.name for c in closest.columns if c.name not in given]
     unknown = [characters.visible(n) for n in names if n not in closest.header]
     found = "; ".join(_columns(what, listed) for what, listed in (("missing", missing), ("unknown", unknown)) if listed)
-    return f": {found} (closest: {closest.name} v{closest.version})"
+    return f"{found} (closest: {closest.name} v{closest.version})"
 
 
 def _columns(what: str, names: Sequence[str]) -> str:
