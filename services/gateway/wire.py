@@ -16,6 +16,7 @@ from services.gateway.domain.commands import CompleteSsoLogin, IssueToken, Start
 from services.gateway.domain.errors import InvalidClient, InvalidTokenRequest
 from services.gateway.domain.keys import SigningKey
 from services.gateway.domain.tokens import IssuedToken
+from services.kit import characters
 from services.kit.errors import FieldViolation
 from teei.gateway.v1 import gateway_pb2
 
@@ -38,14 +39,30 @@ def issue_token(request: gateway_pb2.IssueTokenRequest, metadata: Mapping[str, s
         if values["client_secret"] or (values["client_id"] and values["client_id"] != basic[0]):
             raise InvalidTokenRequest("use one client authentication method, not several")
         values["client_id"], values["client_secret"] = basic
+    _check_values(values)
+    return IssueToken(**values)
+
+
+def _check_values(values: Mapping[str, str]) -> None:
+    """Each value is one line of bounded length; the refusal names the field, never the value (a secret)."""
+    controls = [
+        FieldViolation(name, fault)
+        for name in _FIELDS
+        if (fault := characters.control_fault(values[name], free_text=False)) is not None
+    ]
+    if controls:
+        raise InvalidTokenRequest(_named(controls), violations=controls)
     too_long = [
-        FieldViolation(name, f"at most {limit} characters")
+        FieldViolation(name, f"must be at most {limit} characters")
         for name, limit in _LIMITS.items()
         if len(values[name]) > limit
     ]
     if too_long:
-        raise InvalidTokenRequest("token request field too long", violations=too_long)
-    return IssueToken(**values)
+        raise InvalidTokenRequest(f"token request field too long: {_named(too_long)}", violations=too_long)
+
+
+def _named(violations: Iterable[FieldViolation]) -> str:
+    return "; ".join(f"{v.field} {v.description}" for v in violations)
 
 
 def issue_token_response(issued: IssuedToken) -> gateway_pb2.IssueTokenResponse:
@@ -143,7 +160,7 @@ def _json(text: str) -> dict[str, str]:
         if name in document and not isinstance(document[name], str)
     ]
     if wrong:
-        raise InvalidTokenRequest("token request field of the wrong type", violations=wrong)
+        raise InvalidTokenRequest(f"token request field of the wrong type: {_named(wrong)}", violations=wrong)
     return {name: document[name] for name in _FIELDS if name in document}
 
 

@@ -157,12 +157,13 @@ def _refused(provider: Provider, command: CompleteSsoLogin) -> ProviderRefusedLo
 
 def _check_lengths(**values: str) -> None:
     too_long = [
-        FieldViolation(name, f"at most {_LIMITS[name]} characters")
+        FieldViolation(name, f"must be at most {_LIMITS[name]} characters")
         for name, value in values.items()
         if len(value) > _LIMITS[name]
     ]
     if too_long:
-        raise InvalidSsoRequest("SSO request field too long", violations=too_long)
+        named = "; ".join(f"{v.field} {v.description}" for v in too_long)
+        raise InvalidSsoRequest(f"SSO request field too long: {named}", violations=too_long)
 
 
 def _require(**values: str) -> None:

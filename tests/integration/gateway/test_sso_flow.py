@@ -214,6 +214,21 @@ async def test_redirect_not_on_the_allow_list_is_refused(sso: Sso) -> None:
     assert (code, info.reason) == (grpc.StatusCode.INVALID_ARGUMENT, "SSO_REDIRECT_NOT_ALLOWED")
 
 
+async def test_an_overlong_login_hint_is_refused_naming_it(sso: Sso) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sso.login(login_hint="a" * 255)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == "SSO request field too long: login_hint must be at most 254 characters"
+
+
+async def test_a_control_character_in_a_login_field_is_refused_naming_it(sso: Sso) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await sso.login(login_hint="ada\x00@acme.com")
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert caught.value.details() == "login_hint must not contain control characters (U+0000 at character 4)"
+    assert sso.op.tokens_issued == 0
+
+
 async def test_unknown_state_is_refused(sso: Sso) -> None:
     url, _ = await sso.login()
     params = await sso.authorize(url)

@@ -82,3 +82,35 @@ def test_malformed_bodies_are_invalid_requests(data: bytes, content_type: str, m
     with pytest.raises(InvalidTokenRequest, match=message) as caught:
         wire.issue_token(_request(data, content_type), {})
     assert caught.value.metadata == {"error": "invalid_request"}
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "metadata", "field"),
+    [
+        (b"grant_type=client_credentials&client_id=acme%00sync&client_secret=s", FORM, {}, "client_id"),
+        (b"grant_type=client_credentials&client_secret=hunter%0A2", FORM, {}, "client_secret"),
+        (b'{"grant_type": "client_credentials", "scope": "a\\u001bb"}', "application/json", {}, "scope"),
+        (b"grant_type=client_credentials", FORM, _basic("acme\x7fsync", "s"), "client_id"),
+    ],
+)
+def test_a_control_character_in_a_body_value_is_refused_naming_the_field_not_the_value(
+    data: bytes, content_type: str, metadata: dict[str, str], field: str
+) -> None:
+    with pytest.raises(InvalidTokenRequest) as caught:
+        wire.issue_token(_request(data, content_type), metadata)
+    assert [v.field for v in caught.value.violations] == [field]
+    assert caught.value.message.startswith(f"{field} must not contain control characters")
+    assert "hunter" not in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "message"),
+    [
+        (b"client_id=" + b"c" * 129, FORM, "client_id must be at most 128 characters"),
+        (b'{"client_id": 5}', "application/json", "client_id must be a string"),
+    ],
+)
+def test_refusals_of_body_fields_name_them_in_the_message(data: bytes, content_type: str, message: str) -> None:
+    with pytest.raises(InvalidTokenRequest) as caught:
+        wire.issue_token(_request(data, content_type), {})
+    assert message in caught.value.message
