@@ -25,7 +25,6 @@ interests and attendee_emails arrays of strings; question_responses an object of
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated
@@ -70,10 +69,7 @@ def answers_text(value: str) -> object:
     """Question responses in a CSV cell: the same object as JSON text."""
     if len(value) > MAX_ANSWERS_TEXT:
         raise FieldInvalid(f"must be at most {MAX_ANSWERS_TEXT} characters")
-    try:
-        return answers(json.loads(value))
-    except json.JSONDecodeError:
-        raise FieldInvalid("is not valid JSON") from None
+    return answers(cells.json_text(value))
 
 
 # Each type reads a JSON value (validators) and a CSV cell (Cell) by the same rules.

@@ -11,6 +11,7 @@ from enum import StrEnum
 from typing import TypeVar
 
 from services.kit import characters
+from services.kit.connectors import payloads
 
 EMAIL = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[^@\s,;<>]+$")
 Parser = Callable[[str], object]
@@ -161,12 +162,22 @@ def json_object(max_length: int) -> Callable[[str], dict[str, object]]:
     def parse_json(value: str) -> dict[str, object]:
         if len(value) > max_length:
             raise FieldInvalid(f"must be at most {max_length} characters")
-        try:
-            parsed = json.loads(value)
-        except json.JSONDecodeError:
-            raise FieldInvalid("is not valid JSON") from None
+        parsed = json_text(value)
         if not isinstance(parsed, dict):
             raise FieldInvalid("must be a JSON object")
         return parsed
 
     return parse_json
+
+
+def json_text(value: str) -> object:
+    """JSON given as text, decoded; a control character its escapes spell (`\\u0000`) is refused as a
+    raw one is, naming where it is inside the value."""
+    try:
+        parsed = json.loads(value)
+    except (json.JSONDecodeError, RecursionError):
+        raise FieldInvalid("is not valid JSON") from None
+    found = payloads.control_violations(parsed)
+    if found:
+        raise FieldInvalid(f"{found[0].field} {found[0].description}".strip())
+    return parsed

@@ -85,7 +85,7 @@ def summary(found: Sequence[FieldViolation], *, shown: int = 3) -> str:
     return said if len(found) <= shown else f"{said}; and {len(found) - shown} more"
 
 
-def control_violations(document: Mapping[str, object]) -> list[FieldViolation]:
+def control_violations(document: object) -> list[FieldViolation]:
     """Every string (value or name) holding a control character other than tab or a line break, named
     like pydantic names fields: by dotted path, a list item by its position in the description."""
     found: list[FieldViolation] = []

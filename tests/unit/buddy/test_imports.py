@@ -187,6 +187,7 @@ def test_an_unknown_kind_is_invalid_naming_the_kind(uow: SqlBuddyUnitOfWork) -> 
         ("feedback", {"feedback_text": "x" * 5001}, "feedback_text", "1-5000"),
         ("feedback", {"feedback_text": "fine\x00"}, "feedback_text", "control characters (U+0000"),
         ("checkins", {"notes": "\x1b[31mred"}, "notes", "control characters (U+001B"),
+        ("checkins", {"question_responses": '{"q": "a\\u0000"}'}, "question_responses", "q must not contain"),
         ("matches", {"participant_given_name": "A\tda"}, "participant_given_name", "control characters (U+0009"),
         ("matches", {"match_id": "m\x7f"}, "match_id", "control characters (U+007F"),
         (

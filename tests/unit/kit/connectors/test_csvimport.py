@@ -168,6 +168,21 @@ def test_a_single_line_cell_refuses_tab_and_line_breaks() -> None:
     assert cells.line(10)("a b") == "a b"
 
 
+def test_a_control_character_escaped_inside_json_text_is_refused_once_decoded() -> None:
+    """`\\u0000` in a JSON cell is six printable characters, but a NUL once decoded."""
+    data = b'meta,id,email,when,rating,note\n"{""r\\u0000m"": 1}",a,x@y.org,2026-01-02,,\n'
+    data += b'"{""room"": [""ok"", ""\\u001b""]}",b,x@y.org,2026-01-02,,\n'
+    parsed = _parse(data)
+    assert [(e.row, e.field, e.message) for r in parsed.invalid for e in r.errors] == [
+        (2, "meta", "r\\u0000m its name must not contain control characters (U+0000 at character 2)"),
+        (3, "meta", "room item 2 must not contain control characters (U+001B at character 1)"),
+    ]
+
+
+def test_json_text_keeps_tabs_and_line_breaks_in_its_strings() -> None:
+    assert cells.json_object(50)('{"note": "a\\tb\\nc"}') == {"note": "a\tb\nc"}
+
+
 def test_a_rule_across_fields_quarantines_its_row_under_the_field_it_names() -> None:
     parsed = _parse(HEADER + b"a,x@y.org,2026-01-01,0,\nb,x@y.org,2026-01-01,0,why\n")
     assert [r.number for r in parsed.valid] == [3]
