@@ -224,16 +224,16 @@ class Mesh:
                 raise LaunchError(f"{resource.name} not healthy in time; see {self._log(resource)}")
             time.sleep(0.1)  # polling interval of a bounded wait, not synchronisation
 
-    def probe(self, resource: Resource) -> Callable[[], bool]:
-        """The resource's health check from tilt.yaml: True once it is healthy."""
+    def probe(self, resource: Resource, *, timeout: float = 1.0) -> Callable[[], bool]:
+        """The resource's health check from tilt.yaml: True once it is healthy (within `timeout` seconds)."""
         values = self._values(resource)
         if "grpc" in resource.health:
             target, service = f"127.0.0.1:{resource.port}", resource.health["grpc"]
             # Health checks are open to every mesh identity; the launcher probes as the edge.
             creds = None if self.mtls_dir is None else mtls.channel_credentials(self.mtls_dir, "edge")
-            return lambda: probes.grpc_serving(target, service, credentials=creds)
+            return lambda: probes.grpc_serving(target, service, timeout=timeout, credentials=creds)
         url = resource.health["http"].format(**values)
-        return lambda: probes.http_ok(url)
+        return lambda: probes.http_ok(url, timeout=timeout)
 
     def _log(self, resource: Resource) -> Path:
         return self.var_dir / "logs" / f"{resource.name}.log"

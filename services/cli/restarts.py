@@ -1,5 +1,6 @@
 """What the supervisor does when a process exits: restart it after a back-off, or leave it down (its
-policy says so, or it is crash-looping). Pure decisions over the exit history; the caller owns the clock."""
+policy says so, or it is crash-looping); and when a live process stops answering its health check: kill
+it. Pure decisions over the exit and probe history; the caller owns the clock."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from services.cli.spec import RestartPolicy
+from services.cli.spec import LivenessProbe, RestartPolicy
 from services.kit import backoff
 
 
@@ -76,3 +77,23 @@ def decide(
     # comes within `base_seconds`.
     delay = backoff.delay(exits, base=policy.backoff.base_seconds, cap=policy.backoff.cap_seconds, floor=0.5, rng=rng)
     return Restart(delay=delay, attempt=exits)
+
+
+@dataclass(frozen=True)
+class Liveness:
+    """Failed health checks in a row of one process since it was last healthy, and when the first failed."""
+
+    failures: int = 0
+    since: float | None = None
+
+
+def judge(probe: LivenessProbe, state: Liveness, *, healthy: bool, now: float) -> tuple[Liveness, str | None]:
+    """The state after one health check at `now`, and a reason to kill the process when it has failed
+    `failure_threshold` checks in a row (None while it may still recover)."""
+    if healthy:
+        return Liveness(), None
+    since = now if state.since is None else state.since
+    failed = Liveness(state.failures + 1, since)
+    if failed.failures < probe.failure_threshold:
+        return failed, None
+    return Liveness(), f"unresponsive: {failed.failures} health checks failed in a row over {now - since:.1f}s"

@@ -64,6 +64,19 @@ class RestartPolicy(BaseModel):
     crash_loop: CrashLoop = CrashLoop()
 
 
+class LivenessProbe(BaseModel):
+    """Kills a process that stops answering its health check (Kubernetes' `livenessProbe`): the check of
+    `health` runs every `period_seconds`, each given `timeout_seconds`; after `failure_threshold` failures in
+    a row the process gets SIGKILL and its restart policy brings it back. Probing starts only once the
+    process has been healthy, so a slow start never counts; the defaults act within ~15 s of a hang."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    period_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 5.0
+    timeout_seconds: Annotated[float, Field(gt=0, le=60)] = 1.0
+    failure_threshold: Annotated[int, Field(ge=1, le=100)] = 3
+
+
 @dataclass(frozen=True)
 class Resource:
     """One process of the mesh."""
@@ -79,6 +92,7 @@ class Resource:
     # Extra environment, formatted like `cmd`; `{ports[name]}` is another resource's port.
     env: dict[str, str] = field(default_factory=dict)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
+    liveness: LivenessProbe = field(default_factory=LivenessProbe)
 
     def ports(self) -> dict[str, int]:
         """Every port of the resource by its placeholder name."""
@@ -106,7 +120,8 @@ Text = Annotated[str, StringConstraints(min_length=1)]
 
 class ResourceEntry(BaseModel):
     """One entry of `resources`; any `<name>_port` key is an extra port, `{<name>_port}` in `cmd`.
-    `restart_policy`, `restart_backoff` and `crash_loop` default to `Always`, 0.5 s to 10 s, 5 exits in 60 s."""
+    `restart_policy`, `restart_backoff` and `crash_loop` default to `Always`, 0.5 s to 10 s, 5 exits in 60 s;
+    `liveness` to a check every 5 s, killing after 3 failures in a row."""
 
     # Numbers in `cmd` or `env` are written as they read (`-p, 4322`), as the launcher formats them.
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
@@ -123,6 +138,7 @@ class ResourceEntry(BaseModel):
     restart_policy: PolicyName = "Always"
     restart_backoff: RestartBackoff = RestartBackoff()
     crash_loop: CrashLoop = CrashLoop()
+    liveness: LivenessProbe = LivenessProbe()
 
     @model_validator(mode="before")
     @classmethod
@@ -135,8 +151,8 @@ class ResourceEntry(BaseModel):
     def resource(self) -> Resource:
         """The typed record the launcher runs."""
         restart = RestartPolicy(policy=self.restart_policy, backoff=self.restart_backoff, crash_loop=self.crash_loop)
-        fields = self.model_dump(exclude={"restart_policy", "restart_backoff", "crash_loop"})
-        return Resource(**fields, restart=restart)
+        fields = self.model_dump(exclude={"restart_policy", "restart_backoff", "crash_loop", "liveness"})
+        return Resource(**fields, restart=restart, liveness=self.liveness)
 
 
 class SpecDocument(BaseModel):

@@ -1,6 +1,8 @@
 """Keeps a started mesh running: a process that exits is restarted after a back-off (restarts.decide) or
 left down and reported, while the rest keeps serving. One keeper thread per resource waits on its process,
-so an exit is seen at once, and a stop never races a restart (Mesh.spawn refuses once stopping)."""
+so an exit is seen at once, and a stop never races a restart (Mesh.spawn refuses once stopping). A second
+thread per resource probes its health while it runs and SIGKILLs it once it stops answering (restarts.judge):
+a hung process is then restarted like a dead one."""
 
 from __future__ import annotations
 
@@ -17,7 +19,7 @@ import httpx
 
 from services.cli import probes
 from services.cli.launcher import Mesh, Running
-from services.cli.restarts import ExitHistory, Restart, StayDown, decide, describe_exit
+from services.cli.restarts import ExitHistory, Liveness, Restart, StayDown, decide, describe_exit, judge
 from services.cli.spec import Resource
 
 # The edge's readiness script (envoy/readiness.lua) names, with its reason, every resource whose
@@ -65,9 +67,10 @@ class Supervisor:
     def start(self) -> None:
         """Begins watching every resource of the (started) mesh."""
         for resource in self._mesh.resources:
-            keeper = threading.Thread(target=self._keep, args=(resource,), name=f"keep-{resource.name}", daemon=True)
-            keeper.start()
-            self._keepers.append(keeper)
+            for role, target in (("keep", self._keep), ("live", self._check_liveness)):
+                thread = threading.Thread(target=target, args=(resource,), name=f"{role}-{resource.name}", daemon=True)
+                thread.start()
+                self._keepers.append(thread)
         self._write_state()
 
     def stop(self, *, timeout: float = 20.0) -> dict[str, int | None]:
@@ -104,6 +107,23 @@ class Supervisor:
                 self._stay_down(resource, code, decision)
                 return
             item = self._restart(resource, code, decision, exited_at)
+
+    def _check_liveness(self, resource: Resource) -> None:
+        """Probes the resource every `liveness.period_seconds` while it is running (healthy once since its
+        start); kills the process that fails `failure_threshold` probes in a row, for the keeper to restart."""
+        probe, name = resource.liveness, resource.name
+        check = self._liveness(resource, timeout=probe.timeout_seconds)
+        state, watched = Liveness(), self._mesh.current(name)
+        while not self._halt.wait(probe.period_seconds):
+            item = self._mesh.current(name)
+            if item is not watched:
+                state, watched = Liveness(), item
+            if item is None or self.statuses()[name].state != "running":
+                continue
+            state, reason = judge(probe, state, healthy=check(), now=self._clock())
+            if reason is not None and self._mesh.current(name) is item and not self._halt.is_set():
+                self._say(f"{name} {reason}; killing pid {item.process.pid} (SIGKILL)")
+                item.process.kill()
 
     def _stay_down(self, resource: Resource, code: int, decision: StayDown) -> None:
         self._update(resource.name, decision.state, last_exit=describe_exit(code), reason=decision.reason)
@@ -143,13 +163,13 @@ class Supervisor:
             self._halt.wait(self._poll_interval)
         return False
 
-    def _liveness(self, resource: Resource) -> Callable[[], bool]:
-        # The edge's own health check is the readiness of every upstream; a restarted Envoy is back once
-        # its admin reports it live (the upstreams are supervised on their own).
+    def _liveness(self, resource: Resource, *, timeout: float = 1.0) -> Callable[[], bool]:
+        # The edge's own health check is the readiness of every upstream; Envoy is live when its admin
+        # reports it so (the upstreams are supervised on their own).
         if resource.kind == "envoy":
             url = f"http://127.0.0.1:{resource.extra_ports['admin_port']}/ready"
-            return lambda: probes.http_ok(url)
-        return self._mesh.probe(resource)
+            return lambda: probes.http_ok(url, timeout=timeout)
+        return self._mesh.probe(resource, timeout=timeout)
 
     def _announce_all(self) -> None:
         for name, status in self.statuses().items():

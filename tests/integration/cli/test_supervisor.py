@@ -40,6 +40,7 @@ def _resource(
     deps: tuple[str, ...] = (),
     hang_marker: Path | None = None,
     restart: Mapping[str, object] | None = None,
+    liveness: Mapping[str, object] | None = None,
 ) -> spec.Resource:
     cmd = ("{python}", "-c", SERVER, "{port}", *((str(hang_marker),) if hang_marker else ()))
     return spec.Resource(
@@ -50,6 +51,7 @@ def _resource(
         health={"http": "http://127.0.0.1:{port}/"},
         deps=deps,
         restart=spec.RestartPolicy.model_validate({**FAST, **(restart or {})}),
+        liveness=spec.LivenessProbe.model_validate(liveness or {}),
     )
 
 
@@ -211,3 +213,32 @@ def test_stop_is_in_reverse_dependency_order_even_after_a_dependency_restarted(t
         run.kill_and_await_restart("a", 1)
         run.output.wait_for_text("a healthy again (restart #1", timeout=10)
         assert list(run.supervisor.stop(timeout=5)) == ["c", "b", "a"]
+
+
+QUICK_LIVENESS = {"period_seconds": 0.2, "timeout_seconds": 0.3, "failure_threshold": 2}
+
+
+def test_a_hung_process_is_killed_by_its_liveness_check_and_restarted(tmp_path: Path) -> None:
+    """SIGSTOP without SIGCONT: the failed health checks get it SIGKILLed, then restarted as after a crash."""
+    with supervised(tmp_path, _resource("a"), _resource("b", liveness=QUICK_LIVENESS)) as run:
+        a_pid, b_pid = run.pid("a"), run.pid("b")
+        os.kill(b_pid, signal.SIGSTOP)
+        line = run.output.wait_for_text("b unresponsive: 2 health checks failed in a row", timeout=10)
+        assert line.endswith(f"killing pid {b_pid} (SIGKILL)")
+        run.output.wait_for_text("b exited (signal SIGKILL); restart #1 in ", timeout=10)
+        run.output.wait_for_text("b healthy again (restart #1, ", timeout=10)
+        assert run.pid("b") != b_pid
+        assert run.pid("a") == a_pid
+        assert run.state()["b"]["restarts"] == 1
+        assert run.status() == "ready"
+
+
+def test_liveness_never_kills_a_process_that_has_not_been_healthy_since_its_start(tmp_path: Path) -> None:
+    """A slow start is not a hang: a restarted process that is not yet healthy is left to its start."""
+    slow = _resource("slow", hang_marker=tmp_path / "started", liveness=QUICK_LIVENESS)
+    with supervised(tmp_path, slow, _resource("b")) as run:
+        new_pid = run.kill_and_await_restart("slow", 1)
+        run.kill_and_await_restart("b", 1)
+        run.output.wait_for_text("b healthy again (restart #1, ", timeout=10)  # many liveness periods later
+        assert run.pid("slow") == new_pid
+        assert not [line for line in run.output.seen if line.startswith("slow unresponsive")]

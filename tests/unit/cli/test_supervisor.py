@@ -4,11 +4,12 @@ crash-loop detection within its window (a fake clock: exit times are plain numbe
 from __future__ import annotations
 
 import signal
+from pathlib import Path
 
 import pytest
 
-from services.cli.restarts import ExitHistory, Restart, StayDown, decide, describe_exit
-from services.cli.spec import CrashLoop, RestartBackoff, RestartPolicy
+from services.cli.restarts import ExitHistory, Liveness, Restart, StayDown, decide, describe_exit, judge
+from services.cli.spec import CrashLoop, LivenessProbe, RestartBackoff, RestartPolicy, SpecError, load
 
 KILLED = -signal.SIGKILL
 LOW, HIGH = (lambda: 0.0), (lambda: 0.999999)
@@ -118,3 +119,66 @@ def test_default_policy_mirrors_kubernetes_always_and_stays_within_the_readiness
     waits = [decide(policy, code=KILLED, history=_exits(*range(n)), now=n - 1, rng=HIGH) for n in range(1, 5)]
     assert all(isinstance(w, Restart) for w in waits)
     assert sum(w.delay for w in waits if isinstance(w, Restart)) < 15.0
+
+
+def _probe(*, period: float = 5.0, threshold: int = 3) -> LivenessProbe:
+    return LivenessProbe.model_validate({"period_seconds": period, "failure_threshold": threshold})
+
+
+def _run_checks(probe: LivenessProbe, results: list[tuple[float, bool]]) -> list[str | None]:
+    state, verdicts = Liveness(), []
+    for at, healthy in results:
+        state, reason = judge(probe, state, healthy=healthy, now=at)
+        verdicts.append(reason)
+    return verdicts
+
+
+def test_a_process_failing_the_threshold_of_checks_in_a_row_is_killed() -> None:
+    verdicts = _run_checks(_probe(threshold=3), [(0.0, True), (5.0, False), (10.0, False), (15.0, False)])
+    assert verdicts[:3] == [None, None, None]
+    assert verdicts[3] == "unresponsive: 3 health checks failed in a row over 10.0s"
+
+
+def test_one_healthy_check_starts_the_count_over() -> None:
+    checks = [(0.0, False), (5.0, False), (10.0, True), (15.0, False), (20.0, False)]
+    assert _run_checks(_probe(threshold=3), checks) == [None] * 5
+
+
+def test_after_a_kill_the_count_starts_over() -> None:
+    verdicts = _run_checks(_probe(threshold=2), [(0.0, False), (1.0, False), (2.0, False), (3.0, False)])
+    assert [v is not None for v in verdicts] == [False, True, False, True]
+
+
+def test_default_liveness_tolerates_two_missed_checks_and_acts_within_fifteen_seconds() -> None:
+    probe = LivenessProbe()
+    assert (probe.period_seconds, probe.timeout_seconds, probe.failure_threshold) == (5.0, 1.0, 3)
+    assert probe.period_seconds * probe.failure_threshold <= 15.0
+
+
+def _spec_with(tmp_path: Path, extra: str) -> Path:
+    path = tmp_path / "tilt.yaml"
+    path.write_text(
+        f"resources:\n  - name: a\n    kind: grpc\n    port: 1\n    cmd: [x]\n    health: {{grpc: a}}\n    {extra}\n"
+    )
+    return path
+
+
+def test_liveness_is_read_per_resource_from_tilt_yaml(tmp_path: Path) -> None:
+    (resource,) = load(_spec_with(tmp_path, "liveness: {period_seconds: 1, failure_threshold: 2}"))
+    assert resource.liveness == LivenessProbe(period_seconds=1, failure_threshold=2)
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        ("liveness: {period_seconds: 0}", r"resource a: liveness\.period_seconds: Input should be greater"),
+        ("liveness: {failure_threshold: 0}", r"resource a: liveness\.failure_threshold: Input should be greater"),
+        ("liveness: {timeout_seconds: 0}", r"resource a: liveness\.timeout_seconds: Input should be greater"),
+        ("liveness: {initial_delay_seconds: 1}", r"resource a: liveness\.initial_delay_seconds: Extra inputs"),
+    ],
+)
+def test_bad_liveness_settings_are_refused_naming_the_resource_and_key(
+    tmp_path: Path, extra: str, message: str
+) -> None:
+    with pytest.raises(SpecError, match=message):
+        load(_spec_with(tmp_path, extra))
