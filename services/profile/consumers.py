@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import TypeVar
@@ -10,6 +9,7 @@ from typing import TypeVar
 from google.protobuf import message, timestamp_pb2
 from sqlalchemy import orm
 
+from services.kit import tenants
 from services.kit.errors import FieldViolation, InvalidArgument
 from services.kit.messaging import events
 from services.profile import handlers
@@ -31,7 +31,6 @@ from teei.upskilling.v1 import upskilling_pb2
 M = TypeVar("M", bound=message.Message)
 KintellSession = kintell_events.SessionCompleted | kintell_events.SessionScheduled
 Course = upskilling_events.ProgressUpdated | upskilling_events.CourseCompleted | upskilling_events.CredentialIssued
-_TENANT = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 _PROGRAMME = {
     kintell_pb2.SESSION_TYPE_LANGUAGE: Programme.LANGUAGE,
     kintell_pb2.SESSION_TYPE_MENTORSHIP: Programme.MENTORSHIP,
@@ -49,7 +48,7 @@ def _record(
     envelope: envelope_pb2.Envelope, session: orm.Session, provider: Provider, changes: Iterable[PersonChange]
 ) -> None:
     # The tenant travels in the envelope; a malformed one must never address a company's data.
-    if not _TENANT.match(envelope.tenant):
+    if not tenants.is_tenant(envelope.tenant):
         raise InvalidArgument("event has no valid tenant", violations=[FieldViolation("tenant", "malformed")])
     command = RecordActivity(envelope.tenant, provider, tuple(changes))
     handlers.record_activity(command, uow=DeliveryUnitOfWork(session, causation=envelope))

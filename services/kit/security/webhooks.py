@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+from services.kit import tenants
 from services.kit.config import Settings, load, setting
 from services.kit.errors import Unauthenticated, Unavailable
 from services.kit.logs import get_logger
@@ -231,6 +232,8 @@ def parse_secrets(text: str) -> SecretTable:
         raise ValueError("the top level must be an object of tenants")
     table: SecretTable = {}
     for tenant, sources in document.items():
+        if not tenants.is_tenant(tenant):
+            raise ValueError(f"tenant {tenant!r} is not a tenant id ({tenants.GRAMMAR})")
         if not isinstance(sources, dict):
             raise ValueError(f"tenant {tenant!r} must map to an object of sources")
         table[tenant] = {}

@@ -319,3 +319,10 @@ def test_the_command_refuses_a_tenant_in_another_spelling_naming_the_option(
     assert _teei(*argv) == 2
     assert "argument --tenant: must be 1-63 lower-case letters" in capsys.readouterr().err
     assert not webhooks.secrets_path(tmp_path, {}).exists()
+
+
+@pytest.mark.parametrize("tenant", ["Acme", "acme ", "*", ""])
+def test_a_secrets_file_naming_a_non_canonical_tenant_is_refused(tenant: str) -> None:
+    document = json.dumps({tenant: {"kintell": [webhooks.generate_secret()]}})
+    with pytest.raises(ValueError, match="not a tenant id"):
+        webhooks.parse_secrets(document)
