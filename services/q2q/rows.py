@@ -7,15 +7,9 @@ from typing import TypedDict
 
 import sqlalchemy as sa
 
+from services.kit.text_sources import TextSourceType
 from services.q2q.domain.classifier import Evidence, Method
-from services.q2q.domain.model import (
-    PendingState,
-    PendingText,
-    ScoreRecord,
-    SourceRef,
-    SourceType,
-    StoredClassification,
-)
+from services.q2q.domain.model import PendingState, PendingText, ScoreRecord, SourceRef, StoredClassification
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Dimension, Label
 
@@ -170,7 +164,7 @@ def to_evidence(row: sa.RowMapping) -> Evidence:
 
 def to_score(row: sa.RowMapping, linked: tuple[Evidence, ...]) -> ScoreRecord:
     """The score record of a q2q_scores row and its linked evidence."""
-    source = SourceRef(SourceType(row["source_type"]), row["source_id"]) if row["source_type"] else None
+    source = SourceRef(TextSourceType(row["source_type"]), row["source_id"]) if row["source_type"] else None
     dimension = Dimension(row["dimension"])
     return ScoreRecord(
         score_id=row["score_id"],
@@ -201,7 +195,7 @@ def to_classification(row: sa.RowMapping, stored_scores: list[ScoreRecord]) -> S
         classification_id=row["classification_id"],
         company_id=row["company_id"],
         profile_id=row["profile_id"],
-        source=SourceRef(SourceType(row["source_type"]), row["source_id"]),
+        source=SourceRef(TextSourceType(row["source_type"]), row["source_id"]),
         content_hash=row["content_hash"],
         labels=_labels_of(row["labels"]),
         evidence=tuple(seen[key] for key in sorted(seen, key=lambda k: (k[0], k[1]))),
@@ -216,7 +210,7 @@ def to_pending(row: sa.RowMapping) -> PendingText:
     """The held text of a q2q_pending_texts row."""
     return PendingText(
         company_id=row["company_id"],
-        source=SourceRef(SourceType(row["source_type"]), row["source_id"]),
+        source=SourceRef(TextSourceType(row["source_type"]), row["source_id"]),
         profile_id=row["profile_id"],
         text=row["text"],
         review_id=row["review_id"],

@@ -6,11 +6,12 @@ from datetime import UTC, datetime
 
 from google.protobuf import timestamp_pb2
 
+from services.kit.text_sources import TextSourceType
 from services.q2q.domain import scoring, taxonomy
 from services.q2q.domain.classification import ClassifyOutcome, ScreeningOutcome
 from services.q2q.domain.classifier import Evidence, Method
 from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
-from services.q2q.domain.model import ScoreFilter, ScoreRecord, SourceType
+from services.q2q.domain.model import ScoreFilter, ScoreRecord
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Category, Dimension, Label
 from teei.common.v1 import types_pb2
@@ -41,8 +42,8 @@ METHOD_FROM_PROTO = {value: key for key, value in METHOD_TO_PROTO.items()}
 SCREENING_TO_PROTO: dict[ScreeningOutcome, q2q_pb2.ScreeningOutcome.ValueType] = {
     s: q2q_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{s.name}") for s in ScreeningOutcome
 }
-SOURCE_TO_PROTO: dict[SourceType, types_pb2.TextSourceType.ValueType] = {
-    s: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{s.name}") for s in SourceType
+SOURCE_TO_PROTO: dict[TextSourceType, types_pb2.TextSourceType.ValueType] = {
+    s: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{s.name}") for s in TextSourceType
 }
 SOURCE_FROM_PROTO = {value: key for key, value in SOURCE_TO_PROTO.items()}
 NO_SOURCE = types_pb2.TEXT_SOURCE_TYPE_UNSPECIFIED

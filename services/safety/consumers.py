@@ -12,11 +12,11 @@ from sqlalchemy import orm
 from services.kit.errors import FieldViolation
 from services.kit.identity import profile_id_for_email
 from services.kit.messaging import events
+from services.kit.text_sources import TextSourceType
 from services.safety import handlers
 from services.safety.domain import commands
 from services.safety.domain.commands import ScreenEventText
 from services.safety.domain.errors import InvalidSafetyRequest
-from services.safety.domain.model import TextSourceType
 from services.safety.repository import SqlSafetyRepository
 from teei.buddy.v1 import events_pb2 as buddy_events
 from teei.common.v1 import types_pb2

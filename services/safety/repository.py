@@ -12,9 +12,10 @@ from sqlalchemy import orm
 
 from services.kit.messaging.events import Envelope, claim_once, record
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.text_sources import TextSourceType
 from services.safety import events, rows
 from services.safety.domain.events import SafetyEvent
-from services.safety.domain.model import Flag, Review, TextSource, TextSourceType
+from services.safety.domain.model import Flag, Review, TextSource
 from services.safety.queries import SafetyReader, SqlSafetyReader
 from services.safety.tables import flags, review_actions, reviews
 

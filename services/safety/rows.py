@@ -9,6 +9,7 @@ from typing import TypedDict
 
 import sqlalchemy as sa
 
+from services.kit.text_sources import TextSourceType
 from services.safety.domain.findings import Confidence, Finding, FindingType, Span
 from services.safety.domain.model import (
     Flag,
@@ -18,7 +19,6 @@ from services.safety.domain.model import (
     ReviewRecord,
     ReviewStatus,
     TextSource,
-    TextSourceType,
 )
 
 

@@ -9,6 +9,7 @@ from typing import TypedDict, TypeVar
 from google.protobuf import timestamp_pb2
 
 from services.kit.errors import FieldViolation
+from services.kit.text_sources import TextSourceType
 from services.safety.domain import commands
 from services.safety.domain.errors import InvalidSafetyRequest
 from services.safety.domain.findings import Finding, FindingType
@@ -21,7 +22,6 @@ from services.safety.domain.model import (
     ReviewStatus,
     ScreenResult,
     TextSource,
-    TextSourceType,
 )
 from teei.common.v1 import types_pb2
 from teei.safety.v1 import safety_pb2

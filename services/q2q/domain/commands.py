@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.q2q.domain.model import ScoreFilter, SourceRef, SourceType
+from services.kit.text_sources import TextSourceType
+from services.q2q.domain.model import ScoreFilter, SourceRef
 from services.q2q.domain.taxonomy import Dimension
 
 
@@ -15,7 +16,7 @@ class ClassifyText:
     company_id: str
     text: str
     profile_id: str
-    source_type: SourceType | None
+    source_type: TextSourceType | None
     source_id: str
     store: bool
 
@@ -36,7 +37,7 @@ class RecordManualScore:
 
     company_id: str
     profile_id: str
-    source_type: SourceType | None
+    source_type: TextSourceType | None
     source_id: str
     dimension: Dimension | None
     score: float

@@ -9,6 +9,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from services.kit.errors import FieldViolation
+from services.kit.text_sources import TextSourceType
 from services.q2q.domain.classifier import Evidence, Method
 from services.q2q.domain.errors import InvalidQ2qRequest
 from services.q2q.domain.scoring import DimensionScore
@@ -19,22 +20,11 @@ MAX_SOURCE_ID_LENGTH = 255
 MAX_NOTE_LENGTH = 2_000
 
 
-class SourceType(StrEnum):
-    """Kinds of text that are classified."""
-
-    KINTELL_SESSION_FEEDBACK = "kintell_session_feedback"
-    KINTELL_RATING_FEEDBACK = "kintell_rating_feedback"
-    BUDDY_FEEDBACK = "buddy_feedback"
-    BUDDY_CHECKIN_NOTES = "buddy_checkin_notes"
-    SURVEY_RESPONSE = "survey_response"
-    OTHER = "other"
-
-
 @dataclass(frozen=True)
 class SourceRef:
     """The record holding a text."""
 
-    source_type: SourceType
+    source_type: TextSourceType
     source_id: str
 
 
@@ -65,7 +55,7 @@ class ScoreFilter:
 
     profile_id: str = ""
     source_id: str = ""
-    source_type: SourceType | None = None
+    source_type: TextSourceType | None = None
     dimension: Dimension | None = None
     method: Method | None = None
     start_time: datetime | None = None

@@ -8,9 +8,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.kit.errors import FieldViolation
+from services.kit.text_sources import TextSourceType
 from services.safety.domain.errors import InvalidSafetyRequest
 from services.safety.domain.findings import FindingType
-from services.safety.domain.model import ReviewDecision, ReviewStatus, TextSource, TextSourceType
+from services.safety.domain.model import ReviewDecision, ReviewStatus, TextSource
 
 MAX_SOURCE_ID_LENGTH = 255
 MAX_NOTES_LENGTH = 2000

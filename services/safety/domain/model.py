@@ -7,20 +7,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
+from services.kit.text_sources import TextSourceType
 from services.safety.domain.errors import ReviewAlreadyDecided
 from services.safety.domain.findings import Finding, FindingType, Span
 from services.safety.domain.screening import Screening
-
-
-class TextSourceType(StrEnum):
-    """Kind of free text."""
-
-    KINTELL_SESSION_FEEDBACK = "kintell_session_feedback"
-    KINTELL_RATING_FEEDBACK = "kintell_rating_feedback"
-    BUDDY_FEEDBACK = "buddy_feedback"
-    BUDDY_CHECKIN_NOTES = "buddy_checkin_notes"
-    SURVEY_RESPONSE = "survey_response"
-    OTHER = "other"
 
 
 class Outcome(StrEnum):

@@ -8,9 +8,10 @@ import sqlalchemy as sa
 
 from services.kit.messaging import events
 from services.kit.persistence import db
+from services.kit.text_sources import TextSourceType
 from services.safety import bootstrap, handlers, queries
 from services.safety.domain.commands import GetFlag, ScreenText
-from services.safety.domain.model import TextSource, TextSourceType
+from services.safety.domain.model import TextSource
 from services.safety.repository import SqlSafetyUnitOfWork
 
 TABLES = {"safety_flags", "safety_reviews", "safety_review_actions", "outbox", "inbox"}

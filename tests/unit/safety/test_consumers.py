@@ -10,10 +10,10 @@ from google.protobuf import message
 
 from services.kit.messaging import events
 from services.kit.persistence import db
+from services.kit.text_sources import TextSourceType
 from services.safety import consumers, queries
 from services.safety.domain.commands import GetFlag, ListFlags
 from services.safety.domain.errors import InvalidSafetyRequest, InvalidScreening
-from services.safety.domain.model import TextSourceType
 from services.safety.repository import SqlSafetyUnitOfWork
 from teei.buddy.v1 import buddy_pb2
 from teei.buddy.v1 import events_pb2 as buddy_events

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from services.kit.messaging import events
 from services.kit.persistence import db
+from services.kit.text_sources import TextSourceType
 from services.safety import handlers, queries
 from services.safety.domain.commands import DecideReview, GetReview, ListReviews, ScreenText
 from services.safety.domain.errors import InvalidSafetyRequest, ReviewAlreadyDecided, ReviewNotFound
@@ -23,7 +24,6 @@ from services.safety.domain.model import (
     ReviewStatus,
     ScreenResult,
     TextSource,
-    TextSourceType,
 )
 from services.safety.repository import SqlSafetyRepository, SqlSafetyUnitOfWork
 from teei.safety.v1 import events_pb2, safety_pb2

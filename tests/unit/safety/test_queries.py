@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 import pytest
 
+from services.kit.text_sources import TextSourceType
 from services.safety import handlers, queries
 from services.safety.domain.commands import ListFlags, ListReviews, ScreenText
 from services.safety.domain.errors import InvalidSafetyRequest
-from services.safety.domain.model import TextSource, TextSourceType
+from services.safety.domain.model import TextSource
 from services.safety.repository import SqlSafetyUnitOfWork
 
 ADHOC = TextSource("", TextSourceType.OTHER, "")

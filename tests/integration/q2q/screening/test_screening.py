@@ -26,11 +26,12 @@ from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import mtls
 from services.kit.testing import ISSUER, bearer, running, tenant
+from services.kit.text_sources import TextSourceType
 from services.q2q import bootstrap, consumers, handlers
 from services.q2q import tables as t
 from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision
-from services.q2q.domain.model import PendingState, PendingText, SourceRef, SourceType, content_hash
+from services.q2q.domain.model import PendingState, PendingText, SourceRef, content_hash
 from services.q2q.repository import SqlQ2qRepository
 from services.q2q.screening import held_texts
 from services.q2q.settings import Q2qSettings
@@ -340,7 +341,7 @@ def test_a_review_decision_settles_a_text_awaiting_screening(
     """Safety may decide after the caller gave up waiting: the approval releases the waiting text, and the
     unscreened form it was kept in is overwritten."""
     db.upgrade(db.database_url(service_config, bootstrap.NAME), bootstrap.MIGRATIONS)
-    source = SourceRef(SourceType.BUDDY_FEEDBACK, "f-1")
+    source = SourceRef(TextSourceType.BUDDY_FEEDBACK, "f-1")
     waiting = PendingText("acme", source, PROFILE, SAFE, "", PendingState.AWAITING_SCREENING, datetime.now(UTC))
     with q2q_db.begin() as session:
         assert held_texts.await_screening(waiting, repo=SqlQ2qRepository(session, company_id="acme"))

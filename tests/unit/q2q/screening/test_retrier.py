@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 
 import pytest
 
+from services.kit.text_sources import TextSourceType
 from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import SourceText
-from services.q2q.domain.model import PendingState, PendingText, SourceRef, SourceType
+from services.q2q.domain.model import PendingState, PendingText, SourceRef
 from services.q2q.handlers import ScreeningParts
 from services.q2q.repository import Q2qRepository
 from services.q2q.screening.credentials import SubmitterTokens
@@ -62,7 +63,7 @@ class NoDatabase:
 
 async def test_failures_count_up_while_safety_is_down_and_reset_once_nothing_is_unanswered() -> None:
     held = PendingText(
-        "acme", SourceRef(SourceType.BUDDY_FEEDBACK, "f-1"), "", "text", "", PendingState.AWAITING_SCREENING,
+        "acme", SourceRef(TextSourceType.BUDDY_FEEDBACK, "f-1"), "", "text", "", PendingState.AWAITING_SCREENING,
         datetime.now(UTC),
     )  # fmt: skip
     safety, waiting = DownSafety(), [held]
