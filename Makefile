@@ -72,3 +72,15 @@ bench: install
 
 clean:
 	rm -rf var .cache .nox .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
+
+.PHONY: chaos soak
+
+# The chaos suite's full round: SIGKILL of every service in turn, then NATS and Envoy, and a SIGSTOPped
+# service that liveness must recover, under writes and imports (`make test` runs a short round).
+chaos: install
+	TEEI_CHAOS=full $(BIN)/pytest tests/e2e/test_chaos.py --no-cov -s
+
+# A bounded soak (10 minutes; SOAK_ARGS="--minutes 3" to shorten) at half the measured peak with periodic
+# kills; writes reports/soak.md. Not part of `make test`.
+soak: install
+	$(BIN)/python -m tests.load.soak $(SOAK_ARGS)

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import certs, dlq, keys, spec, webhooks
+from services.cli import certs, chaos, dlq, keys, spec, webhooks
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
 from services.kit import logs
@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> None:
     keys.register(commands)
     certs.register(commands)
     webhooks.register(commands)
+    chaos.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))
