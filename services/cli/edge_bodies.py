@@ -57,16 +57,11 @@ def load_body_schemas(descriptor_set: Path, services: Iterable[str]) -> BodySche
     pool = edge_policy.descriptor_pool_of(descriptor_set)
     methods: dict[str, str] = {}
     messages: dict[str, dict[str, FieldSpec]] = {}
-    for name in services:
-        try:
-            service = pool.FindServiceByName(name)
-        except KeyError:
-            continue
-        for method in service.methods:
-            body = _json_body(method)
-            if body is not None:
-                methods[f"/{service.full_name}/{method.name}"] = body.full_name
-                _add_message(body, messages)
+    for method in edge_policy.methods_of(pool, services):
+        body = _json_body(method)
+        if body is not None:
+            methods[f"/{method.containing_service.full_name}/{method.name}"] = body.full_name
+            _add_message(body, messages)
     return BodySchemas(methods=methods, messages=messages)
 
 

@@ -10,7 +10,7 @@ so REST and native gRPC share one policy. An RPC without a rule is denied.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,19 +54,23 @@ def load_method_policies(
 ) -> tuple[MethodPolicy, ...]:
     """One policy per method of `services` found in the descriptor set, plus `extra_rules`
     (gRPC path → rule) for methods outside it; sorted by path."""
-    pool = descriptor_pool_of(descriptor_set)
     found: dict[str, MethodPolicy] = {}
+    for method in methods_of(descriptor_pool_of(descriptor_set), services):
+        policy = _method_policy(method)
+        found[policy.path] = policy
+    for path, rule in (extra_rules or {}).items():
+        found[path] = MethodPolicy(path=path, rule=rule)
+    return tuple(found[path] for path in sorted(found))
+
+
+def methods_of(pool: descriptor_pool.DescriptorPool, services: Iterable[str]) -> Iterator[descriptor.MethodDescriptor]:
+    """Every method of the named services the pool holds (names it lacks are skipped)."""
     for name in services:
         try:
             service = pool.FindServiceByName(name)
         except KeyError:
             continue
-        for method in service.methods:
-            policy = _method_policy(method)
-            found[policy.path] = policy
-    for path, rule in (extra_rules or {}).items():
-        found[path] = MethodPolicy(path=path, rule=rule)
-    return tuple(found[path] for path in sorted(found))
+        yield from service.methods
 
 
 def descriptor_pool_of(descriptor_set: Path) -> descriptor_pool.DescriptorPool:
