@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.messaging.events import metadata as outbox_metadata
+from services.kit.persistence.idempotency import metadata as idempotency_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -19,6 +21,15 @@ signing_keys = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("activated_at", UtcDateTime),
     sa.Column("retired_at", UtcDateTime),
+    sa.CheckConstraint("state IN ('next', 'active', 'retired')", name="ck_signing_keys_state"),
+    # At most one next and one active key, even when two rotations race.
+    sa.Index(
+        "uq_signing_keys_live_state",
+        "state",
+        unique=True,
+        sqlite_where=sa.text("state != 'retired'"),
+        postgresql_where=sa.text("state != 'retired'"),
+    ),
 )
 
 oauth_clients = sa.Table(
@@ -47,3 +58,8 @@ sso_logins = sa.Table(
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
     sa.Column("used_at", UtcDateTime),
 )
+
+
+# Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
+# against it, and a test checks a database migrated to head matches it exactly.
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata)

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.connectors.imports import metadata as import_metadata
 from services.kit.connectors.storage import person_columns
+from services.kit.messaging.events import metadata as outbox_metadata
+from services.kit.persistence.idempotency import metadata as idempotency_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -71,3 +74,8 @@ deliveries = sa.Table(
     sa.Column("body_sha256", sa.String(64), nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
 )
+
+
+# Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
+# against it, and a test checks a database migrated to head matches it exactly.
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, import_metadata)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.messaging.events import metadata as outbox_metadata
+from services.kit.persistence.idempotency import metadata as idempotency_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -51,3 +53,8 @@ review_actions = sa.Table(
     sa.Column("notes", sa.Text, nullable=False),
     sa.Column("decided_at", UtcDateTime, nullable=False),
 )
+
+
+# Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
+# against it, and a test checks a database migrated to head matches it exactly.
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata)

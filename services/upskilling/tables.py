@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.connectors.imports import metadata as import_metadata
+from services.kit.messaging.events import metadata as outbox_metadata
+from services.kit.persistence.idempotency import metadata as idempotency_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -95,3 +98,8 @@ deliveries = sa.Table(
     sa.Column("reason", sa.String(1000), nullable=False),
     sa.Column("received_at", UtcDateTime, nullable=False),
 )
+
+
+# Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
+# against it, and a test checks a database migrated to head matches it exactly.
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, import_metadata)

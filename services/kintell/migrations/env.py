@@ -1,6 +1,6 @@
 """Alembic environment of the kintell service."""
 
-from services.kintell.tables import metadata
+from services.kintell.tables import SCHEMA
 from services.kit.persistence.db import run_alembic_env
 
-run_alembic_env(service="kintell", metadata=metadata)
+run_alembic_env(service="kintell", metadata=SCHEMA)

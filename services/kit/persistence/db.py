@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar
@@ -148,9 +148,10 @@ def downgrade(url: str, script_location: Path, revision: str = "base") -> None:
     command.downgrade(_alembic_config(url, script_location), revision)
 
 
-def run_alembic_env(*, service: str, metadata: sa.MetaData) -> None:
+def run_alembic_env(*, service: str, metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:
     """The body of every service's migrations/env.py: its own version table, so services can share
-    one database."""
+    one database; `metadata` is everything its revisions create (its tables and the kit's it uses), so
+    autogenerate compares against the whole schema."""
     from alembic import context  # noqa: PLC0415 - only importable inside an Alembic run
 
     config, version_table = context.config, f"alembic_version_{service}"

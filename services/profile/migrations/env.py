@@ -1,6 +1,6 @@
 """Alembic environment of the profile service."""
 
-from services.profile.repository import metadata
 from services.kit.persistence.db import run_alembic_env
+from services.profile.tables import SCHEMA
 
-run_alembic_env(service="profile", metadata=metadata)
+run_alembic_env(service="profile", metadata=SCHEMA)

@@ -1,6 +1,6 @@
 """Alembic environment of the safety service."""
 
-from services.safety.tables import metadata
+from services.safety.tables import SCHEMA
 from services.kit.persistence.db import run_alembic_env
 
-run_alembic_env(service="safety", metadata=metadata)
+run_alembic_env(service="safety", metadata=SCHEMA)
