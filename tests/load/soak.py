@@ -186,7 +186,8 @@ def run(
     halt.set()
     for thread in threads:
         thread.join(15)
-    samples.append(sample(var_dir, time.monotonic() - started, tally))
+    if time.monotonic() - started - samples[-1].at >= 1.0:  # a last, partial interval
+        samples.append(sample(var_dir, time.monotonic() - started, tally))
     return samples, kills
 
 
