@@ -14,6 +14,9 @@ from sqlalchemy import event, orm
 
 from services.kit.config import ServiceConfig
 
+# The execution option marking a connection's transactions read-only (set by `read_only(engine)`).
+READ_ONLY = "teei_read_only"
+
 
 def sqlite_url(path: Path) -> str:
     """A SQLAlchemy URL for a SQLite file."""
@@ -36,12 +39,20 @@ def create_engine(url: str) -> sa.Engine:
         engine = sa.create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         # pysqlite's own transaction handling breaks SAVEPOINTs (a nested block commits on its own),
-        # so SQLAlchemy emits BEGIN itself. IMMEDIATE takes the write lock up front: a deferred
-        # transaction that later writes fails at once with "database is locked" when another
-        # writer got there first, while IMMEDIATE waits out the busy timeout instead.
+        # so SQLAlchemy emits BEGIN itself, of the kind the transaction is (see `_sqlite_begin`).
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def read_only(engine: sa.Engine) -> sa.Engine:
+    """The engine for read-only transactions: its connections carry the READ_ONLY execution option, so
+    SQLite's `begin` listener opens a deferred transaction, and PostgreSQL's start `READ ONLY` (at the
+    default READ COMMITTED) and refuse any write. It shares the engine's pool."""
+    options: dict[str, Any] = {READ_ONLY: True}
+    if engine.dialect.name == "postgresql":
+        options["postgresql_readonly"] = True
+    return engine.execution_options(**options)
 
 
 def _ensure_sqlite_folder(url: str) -> None:
@@ -51,7 +62,18 @@ def _ensure_sqlite_folder(url: str) -> None:
 
 
 def _sqlite_begin(connection: sa.Connection) -> None:
-    connection.exec_driver_sql("BEGIN IMMEDIATE")
+    """Writers BEGIN IMMEDIATE: it takes the write lock up front, because a deferred transaction that
+    later writes fails at once with "database is locked" when another writer got there first, while
+    IMMEDIATE waits out the busy timeout instead. Readers BEGIN (deferred): under WAL they read a
+    snapshot beside the writer and never wait on it. `PRAGMA query_only` is SQLite's guard that a read
+    transaction writes nothing ("attempt to write a readonly database"); it is kept per connection and
+    switched only when the kind of transaction changes."""
+    reading = bool(connection.get_execution_options().get(READ_ONLY, False))
+    state = connection.connection.info
+    if state.get(READ_ONLY, False) != reading:
+        connection.exec_driver_sql(f"PRAGMA query_only={int(reading)}")
+        state[READ_ONLY] = reading
+    connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _: Any) -> None:
@@ -67,26 +89,38 @@ RepoT_co = TypeVar("RepoT_co", covariant=True)
 
 
 class TenantUnitOfWork(Protocol[RepoT_co]):
-    """What handlers depend on: one transaction for one company, yielding the service's repository.
+    """What handlers and queries depend on: one transaction for one company, yielding the service's repository.
 
-    `with uow.begin(company_id=...) as repo:` commits on success and rolls back on error; the
-    repository type is the service's own Protocol, so every repository call in a handler is checked.
+    `with uow.begin(company_id=...) as repo:` (handlers) commits on success and rolls back on error;
+    `with uow.read(company_id=...) as repo:` (queries) is a read-only transaction that takes no write
+    lock and refuses writes. The repository type is the service's own Protocol, so every repository
+    call in a handler or query is checked.
     """
 
     def begin(self, *, company_id: str) -> AbstractContextManager[RepoT_co]: ...
 
+    def read(self, *, company_id: str) -> AbstractContextManager[RepoT_co]: ...
+
 
 class UnitOfWork:
-    """One transaction per command: `with uow.begin() as session:` commits on success, rolls back on error."""
+    """One transaction per command: `with uow.begin() as session:` commits on success, rolls back on error;
+    `with uow.read() as session:` is one read-only transaction for a query."""
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._sessions: Callable[[], orm.Session] = orm.sessionmaker(engine, expire_on_commit=False)
+        self._readers: Callable[[], orm.Session] = orm.sessionmaker(read_only(engine), expire_on_commit=False)
 
     @contextmanager
     def begin(self) -> Iterator[orm.Session]:
         """A session inside one transaction."""
         with self._sessions() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[orm.Session]:
+        """A session inside one read-only transaction: no write lock taken, writes refused."""
+        with self._readers() as session, session.begin():
             yield session
 
 
@@ -110,6 +144,12 @@ class SqlTenantUnitOfWork(Generic[RepoT]):
     def begin(self, *, company_id: str) -> Iterator[RepoT]:
         """One transaction for `company_id`; commits when the block succeeds."""
         with self._uow.begin() as session:
+            yield self._repository(session, company_id=company_id)
+
+    @contextmanager
+    def read(self, *, company_id: str) -> Iterator[RepoT]:
+        """One read-only transaction for `company_id`."""
+        with self._uow.read() as session:
             yield self._repository(session, company_id=company_id)
 
 
