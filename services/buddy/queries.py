@@ -23,7 +23,7 @@ def get_record(query: GetRecord, *, uow: BuddyUnitOfWork) -> Record:
     """One record of the caller's company."""
     spec = spec_for(query.kind)
     record_id = platform_id(query.record_id, spec.key, invalid=InvalidBuddyRequest)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         record = repo.get(spec.kind, record_id)
     if record is None:
         raise RecordNotFound(f"{spec.key.removesuffix('_id')} not found", metadata={spec.key: record_id})

@@ -9,11 +9,11 @@ from services.gateway.repository import GatewayUnitOfWork
 
 def list_keys(*, uow: GatewayUnitOfWork) -> list[SigningKey]:
     """Every key, newest first."""
-    with uow.begin() as repo:
+    with uow.read() as repo:
         return repo.keys.all()
 
 
 def list_clients(company_id: str, *, uow: GatewayUnitOfWork) -> list[Client]:
     """The clients of one company, by id."""
-    with uow.begin() as repo:
+    with uow.read() as repo:
         return repo.clients.list(company_id=company_id)

@@ -70,9 +70,12 @@ class GatewayRepository(Protocol):
 
 
 class GatewayUnitOfWork(Protocol):
-    """What handlers depend on: `with uow.begin() as repo:` commits on success, rolls back on error."""
+    """What handlers depend on: `with uow.begin() as repo:` commits on success, rolls back on error;
+    queries use `with uow.read() as repo:`, a read-only transaction that takes no write lock."""
 
     def begin(self) -> AbstractContextManager[GatewayRepository]: ...
+
+    def read(self) -> AbstractContextManager[GatewayRepository]: ...
 
 
 class SqlKeyRepository:
@@ -174,8 +177,16 @@ class SqlGatewayUnitOfWork:
     def begin(self) -> Iterator[GatewayRepository]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
-            yield SqlGatewayRepository(
-                keys=SqlKeyRepository(session),
-                clients=SqlClientRepository(session),
-                sso_logins=SqlSsoLoginRepository(session),
-            )
+            yield _repositories(session)
+
+    @contextmanager
+    def read(self) -> Iterator[GatewayRepository]:
+        """One read-only transaction: no write lock, writes refused."""
+        with self._uow.read() as session:
+            yield _repositories(session)
+
+
+def _repositories(session: orm.Session) -> SqlGatewayRepository:
+    return SqlGatewayRepository(
+        keys=SqlKeyRepository(session), clients=SqlClientRepository(session), sso_logins=SqlSsoLoginRepository(session)
+    )

@@ -30,7 +30,7 @@ class SessionPage:
 def get_session(query: GetSession, *, uow: KintellUnitOfWork) -> tuple[Session, list[Rating]]:
     """One session of the caller's company with its ratings."""
     session_id = platform_id(query.session_id, "session_id", invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         session = repo.get_session(session_id)
         if session is None:
             raise SessionNotFound("session not found", metadata={"session_id": session_id})
@@ -42,7 +42,7 @@ def list_sessions(query: ListSessions, *, uow: KintellUnitOfWork) -> SessionPage
     where = _checked(query.filter)
     scope = ("sessions", query.company_id, repr(where))
     request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         found = repo.list_sessions(where, after=after(request, invalid=InvalidRequest), size=request.size)
         page, token = page_of(found, request, lambda s: (s.facts.scheduled_at, s.session_id))
         ratings = repo.ratings_of([s.session_id for s in page])

@@ -29,7 +29,7 @@ class ProfileReader(Protocol):
 def get_profile(query: commands.GetProfile, *, uow: TenantUnitOfWork[ProfileReader]) -> Profile:
     """One profile of the caller's company, with its identities and journey."""
     profile_id = validate_profile_id(query.profile_id)
-    with uow.begin(company_id=query.company_id) as profiles:
+    with uow.read(company_id=query.company_id) as profiles:
         return live(profiles.get(profile_id), profile_id)
 
 
@@ -39,7 +39,7 @@ def list_profiles(query: commands.ListProfiles, *, uow: TenantUnitOfWork[Profile
     if email and check_email(email):
         raise InvalidProfile("the e-mail filter is invalid", violations=check_email(email))
     request = page_request(query.page_size, query.page_token, scope=(query.company_id, email), invalid=InvalidProfile)
-    with uow.begin(company_id=query.company_id) as profiles:
+    with uow.read(company_id=query.company_id) as profiles:
         page = profiles.page(email=email, after=_after(request), limit=request.size + 1)
     if len(page) <= request.size:
         return page, ""

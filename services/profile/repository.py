@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -235,6 +235,12 @@ class SqlProfileUnitOfWork:
         with self._uow.begin() as session:
             yield SqlProfileRepository(session, company_id=company_id)
 
+    @contextmanager
+    def read(self, *, company_id: str) -> Iterator[ProfileRepository]:
+        """One read-only transaction: no write lock, writes refused."""
+        with self._uow.read() as session:
+            yield SqlProfileRepository(session, company_id=company_id)
+
 
 class DeliveryUnitOfWork:
     """The transaction the event bus opened for one delivery; the bus commits it with its inbox record."""
@@ -247,3 +253,7 @@ class DeliveryUnitOfWork:
     def begin(self, *, company_id: str) -> Iterator[ProfileRepository]:
         """The delivery's transaction, its events caused by the delivered one."""
         yield SqlProfileRepository(self._session, company_id=company_id, causation=self._causation)
+
+    def read(self, *, company_id: str) -> AbstractContextManager[ProfileRepository]:
+        """Reads inside a delivery share its (writing) transaction: they see what it wrote so far."""
+        return self.begin(company_id=company_id)

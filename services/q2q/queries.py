@@ -43,7 +43,7 @@ def list_scores(query: ListScores, *, uow: Q2qUnitOfWork) -> ScorePage:
         query.page_size, query.page_token, scope=_scope(query.company_id, where), invalid=InvalidQ2qRequest
     )
     after = paging.time_and_id(page.after, invalid=InvalidQ2qRequest) if page.after else None
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         found = repo.list_scores(where, limit=page.size + 1, after=after)
     scores = found[: page.size]
     last = scores[-1] if scores else None
@@ -61,7 +61,7 @@ def awaiting_screening(sessions: UnitOfWork, limit: int) -> list[PendingText]:
         .order_by(c.updated_at, c.company_id, c.source_type, c.source_id)
         .limit(limit)
     )
-    with sessions.begin() as session:
+    with sessions.read() as session:
         return [rows.to_pending(row) for row in session.execute(query).mappings()]
 
 

@@ -39,7 +39,7 @@ class SafetyReader(Protocol):
 def get_flag(query: GetFlag, *, uow: TenantUnitOfWork[SafetyReader]) -> Flag:
     """One flag of the caller's company."""
     flag_id = checks.require_id(query.flag_id, "flag_id")
-    with uow.begin(company_id=query.company_id) as reader:
+    with uow.read(company_id=query.company_id) as reader:
         flag = reader.get_flag(flag_id)
     return _found(flag, FlagNotFound("flag not found", metadata={"flag_id": flag_id}))
 
@@ -47,7 +47,7 @@ def get_flag(query: GetFlag, *, uow: TenantUnitOfWork[SafetyReader]) -> Flag:
 def get_review(query: GetReview, *, uow: TenantUnitOfWork[SafetyReader]) -> ReviewRecord:
     """One review of the caller's company, with its flag and history."""
     review_id = checks.require_id(query.review_id, "review_id")
-    with uow.begin(company_id=query.company_id) as reader:
+    with uow.read(company_id=query.company_id) as reader:
         record = reader.get_review(review_id)
     return _found(record, ReviewNotFound("review not found", metadata={"review_id": review_id}))
 
@@ -56,7 +56,7 @@ def list_flags(query: ListFlags, *, uow: TenantUnitOfWork[SafetyReader]) -> tupl
     """A page of the company's flags, newest first, and the token of the next page ("" on the last)."""
     query = replace(query, profile_id=checks.optional_id(query.profile_id, "profile_id"))
     page = _page(query.page_size, query.page_token, "safety.flags", query.company_id, *_flag_filters(query))
-    with uow.begin(company_id=query.company_id) as reader:
+    with uow.read(company_id=query.company_id) as reader:
         found = reader.list_flags(query, limit=page.size + 1, after=_after(page))
     items = found[: page.size]
     if len(found) <= page.size:
@@ -70,7 +70,7 @@ def list_reviews(query: ListReviews, *, uow: TenantUnitOfWork[SafetyReader]) -> 
     profile_id = checks.optional_id(query.profile_id, "profile_id")
     status_name = status.value if status else ""
     page = _page(query.page_size, query.page_token, "safety.reviews", query.company_id, status_name, profile_id)
-    with uow.begin(company_id=query.company_id) as reader:
+    with uow.read(company_id=query.company_id) as reader:
         found = reader.list_reviews(status, profile_id, limit=page.size + 1, after=_after(page))
     items = found[: page.size]
     if len(found) <= page.size:

@@ -112,3 +112,9 @@ class SqlSafetyUnitOfWork:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
             yield SqlSafetyRepository(session, company_id=company_id)
+
+    @contextmanager
+    def read(self, *, company_id: str) -> Iterator[SafetyRepository]:
+        """One read-only transaction: no write lock, writes refused."""
+        with self._uow.read() as session:
+            yield SqlSafetyRepository(session, company_id=company_id)

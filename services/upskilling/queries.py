@@ -20,7 +20,7 @@ get_import_errors = IMPORTS.get_import_errors
 def get_progress(query: GetProgress, *, uow: UpskillingUnitOfWork) -> Progress:
     """One progress record of the caller's company."""
     progress_id = platform_id(query.progress_id, "progress_id", invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         record = repo.get_progress(progress_id)
     if record is None:
         raise ProgressNotFound("progress record not found", metadata={"progress_id": progress_id})
@@ -48,7 +48,7 @@ def list_progress(query: ListProgress, *, uow: UpskillingUnitOfWork) -> tuple[li
 def get_credential(query: GetCredential, *, uow: UpskillingUnitOfWork) -> Credential:
     """One credential of the caller's company."""
     credential_id = platform_id(query.credential_id, "credential_id", invalid=InvalidRequest)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         record = repo.get_credential(credential_id)
     if record is None:
         raise CredentialNotFound("credential not found", metadata={"credential_id": credential_id})

@@ -44,7 +44,7 @@ def read_page(
     `listing` (the listing's name and filters), so it continues nothing else."""
     scope = (listing[0], query.company_id, *listing[1:])
     request = paging.page_request(query.page_size, query.page_token, scope=scope, invalid=invalid)
-    with uow.begin(company_id=query.company_id) as repo:
+    with uow.read(company_id=query.company_id) as repo:
         found = find(repo, after(request, invalid=invalid), request.size)
     return page_of(found, request, position)
 

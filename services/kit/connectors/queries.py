@@ -39,7 +39,7 @@ class ImportQueries:
     def get_import(self, query: GetImport, *, uow: TenantUnitOfWork[ImportRepository]) -> Batch:
         """One import batch of the caller's company."""
         batch_id = platform_id(query.batch_id, "batch_id", invalid=self.invalid)
-        with uow.begin(company_id=query.company_id) as repo:
+        with uow.read(company_id=query.company_id) as repo:
             return self._batch(repo.imports, batch_id)
 
     def list_imports(self, query: ListImports, *, uow: TenantUnitOfWork[ImportRepository]) -> ImportPage:
@@ -58,7 +58,7 @@ class ImportQueries:
     def get_import_errors(self, query: GetImportErrors, *, uow: TenantUnitOfWork[ImportRepository]) -> list[RowError]:
         """The row errors of one import batch of the caller's company, in row order."""
         batch_id = platform_id(query.batch_id, "batch_id", invalid=self.invalid)
-        with uow.begin(company_id=query.company_id) as repo:
+        with uow.read(company_id=query.company_id) as repo:
             return repo.imports.errors(self._batch(repo.imports, batch_id).batch_id)
 
     def _batch(self, batches: ImportBatches, batch_id: str) -> Batch:

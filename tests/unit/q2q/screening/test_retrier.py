@@ -60,6 +60,9 @@ class NoDatabase:
     def begin(self, *, company_id: str) -> AbstractContextManager[Q2qRepository]:
         raise AssertionError("nothing is stored while Safety cannot answer")
 
+    def read(self, *, company_id: str) -> AbstractContextManager[Q2qRepository]:
+        raise AssertionError("nothing is read while Safety cannot answer")
+
 
 async def test_failures_count_up_while_safety_is_down_and_reset_once_nothing_is_unanswered() -> None:
     held = PendingText(
