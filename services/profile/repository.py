@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from datetime import datetime
 from typing import Any, Protocol
@@ -13,12 +13,24 @@ from sqlalchemy import orm
 
 from services.kit.messaging import events
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.types import UtcDateTime
 from services.profile import rows
 from services.profile.domain.events import ProfileEvent, ProfilesMerged
 from services.profile.domain.identity import IdentityStore
 from services.profile.domain.model import ExternalId, Profile
 from services.profile.events import envelope_for
-from services.profile.tables import JOURNEY_TABLES, external_ids, facts, merges, metadata, milestones, profiles
+from services.profile.tables import (
+    JOURNEY_TABLES,
+    counters,
+    enrolments,
+    external_ids,
+    facts,
+    flags,
+    merges,
+    metadata,
+    milestones,
+    profiles,
+)
 from teei.events.v1 import envelope_pb2
 
 __all__ = [
@@ -30,8 +42,26 @@ __all__ = [
     "SqlProfileUnitOfWork",
     "metadata",
 ]
-# Milestones load in the order they were reached, so a journey reads back as it was written.
-_ORDER: dict[sa.Table, tuple[sa.ColumnElement[Any], ...]] = {milestones: (milestones.c.reached_at, milestones.c.kind)}
+# A profile's identities and journey rows come back in one statement: a UNION ALL of the five tables
+# in one shape, each row tagged with its table. Columns a table lacks are typed NULLs (PostgreSQL
+# resolves a UNION's column types pair by pair, so an untyped NULL would turn into text).
+_SHAPE: dict[str, sa.types.TypeEngine[Any]] = {
+    "k1": sa.String(),
+    "k2": sa.String(),
+    "detail": sa.String(),
+    "n": sa.BigInteger(),
+    "t1": UtcDateTime(),
+    "t2": UtcDateTime(),
+}
+# Each table's columns in the shape, under the names rows.py reads them by.
+_COLUMNS: dict[sa.Table, dict[str, str]] = {
+    external_ids: {"k1": "provider", "k2": "external_id"},
+    enrolments: {"k1": "programme", "k2": "status", "t1": "start_at", "t2": "end_at"},
+    flags: {"k1": "name", "n": "value"},
+    counters: {"k1": "name", "n": "value"},
+    milestones: {"k1": "kind", "k2": "repeat_key", "detail": "detail", "t1": "reached_at"},
+}
+_TAGS = {table.name: table for table in _COLUMNS}
 
 
 class DuplicateProfile(Exception):
@@ -207,20 +237,46 @@ class SqlProfileRepository:
         return None if row is None else self._hydrate([row])[0]
 
     def _hydrate(self, found: Sequence[sa.RowMapping]) -> list[Profile]:
+        """The profiles of `found` with their identities and journeys, read in one more statement."""
         ids = [row["profile_id"] for row in found]
         if not ids:
             return []
-        journeys = rows.to_journeys(ids, {table: self._rows_of(table, ids) for table in JOURNEY_TABLES})
+        related = _related_rows(self._session.execute(_related(self._company_id, ids)).mappings())
+        journeys = rows.to_journeys(ids, related)
         identities: dict[str, list[ExternalId]] = {}
-        for row in self._rows_of(external_ids, ids):
+        for row in related.get(external_ids, ()):
             identities.setdefault(row["profile_id"], []).append(rows.to_external_id(row))
         return [
             rows.to_profile(row, identities.get(row["profile_id"], []), journeys[row["profile_id"]]) for row in found
         ]
 
-    def _rows_of(self, table: sa.Table, ids: list[str]) -> Sequence[sa.RowMapping]:
-        query = sa.select(table).where(*self._scoped(table), table.c.profile_id.in_(ids))
-        return self._session.execute(query.order_by(*_ORDER.get(table, ()))).mappings().all()
+
+def _related(company_id: str, ids: list[str]) -> sa.CompoundSelect[Any]:
+    """One statement for the identities and journey rows of these profiles; milestones in the order
+    they were reached (t1), so a journey reads back as it was written."""
+    branches = [_branch(table, company_id, ids) for table in _COLUMNS]
+    return sa.union_all(*branches).order_by("tag", "t1", "k1", "k2")
+
+
+def _branch(table: sa.Table, company_id: str, ids: list[str]) -> sa.Select[Any]:
+    named = _COLUMNS[table]
+    columns = [sa.literal_column(f"'{table.name}'", sa.String()).label("tag"), table.c.profile_id]
+    for slot, kind in _SHAPE.items():
+        column: sa.ColumnElement[Any] = table.c[named[slot]] if slot in named else sa.cast(sa.null(), kind)
+        if table is flags and slot == "n":
+            column = sa.case((table.c.value, 1), else_=0)  # PostgreSQL casts no boolean to bigint
+        columns.append(column.label(slot))
+    return sa.select(*columns).where(table.c.company_id == company_id, table.c.profile_id.in_(ids))
+
+
+def _related_rows(found: Iterable[sa.RowMapping]) -> dict[sa.Table, list[dict[str, Any]]]:
+    """The UNION's rows back under their own tables and column names."""
+    by_table: dict[sa.Table, list[dict[str, Any]]] = {}
+    for row in found:
+        table = _TAGS[row["tag"]]
+        own = {name: row[slot] for slot, name in _COLUMNS[table].items()}
+        by_table.setdefault(table, []).append({"profile_id": row["profile_id"], **own})
+    return by_table
 
 
 class SqlProfileUnitOfWork:

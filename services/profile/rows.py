@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -10,7 +11,7 @@ from services.profile.domain.journey import Enrolment, EnrolmentStatus, Journey,
 from services.profile.domain.model import ExternalId, PersonRole, Profile, Provider
 from services.profile.tables import counters, enrolments, flags, milestones
 
-Rows = Iterable[sa.RowMapping]
+Rows = Iterable[Mapping[str, Any]]
 MAX_DETAIL_LENGTH = 500
 
 
@@ -45,12 +46,12 @@ def to_profile(row: sa.RowMapping, identities: list[ExternalId], journey: Journe
     )
 
 
-def to_external_id(row: sa.RowMapping) -> ExternalId:
+def to_external_id(row: Mapping[str, Any]) -> ExternalId:
     """An external identity row as a domain value."""
     return ExternalId(Provider(row["provider"]), row["external_id"])
 
 
-def to_journeys(profile_ids: Sequence[str], rows: dict[sa.Table, Rows]) -> dict[str, Journey]:
+def to_journeys(profile_ids: Sequence[str], rows: Mapping[sa.Table, Rows]) -> dict[str, Journey]:
     """The journey of each profile from the rows of every journey table (an empty one when it has none)."""
     journeys = {profile_id: Journey() for profile_id in profile_ids}
     for row in rows.get(enrolments, ()):

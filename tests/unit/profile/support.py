@@ -10,9 +10,10 @@ from google.protobuf import message
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.profile import consumers, queries
-from services.profile.domain.commands import ListProfiles
-from services.profile.domain.model import Profile
+from services.profile import consumers, handlers, queries
+from services.profile.domain.commands import CreateProfile, ListProfiles
+from services.profile.domain.journey import Enrolment, EnrolmentStatus, Milestone, MilestoneKind, Programme
+from services.profile.domain.model import ExternalId, PersonRole, Profile, Provider
 from services.profile.repository import SqlProfileUnitOfWork
 from teei.common.v1 import types_pb2
 from teei.events.v1 import envelope_pb2
@@ -96,3 +97,26 @@ def milestones(engine: sa.Engine) -> list[tuple[str, str, str]]:
         if isinstance(payload, profile_events.MilestoneReached):
             found.append((payload.profile_id, profile_pb2.MilestoneKind.Name(payload.kind), payload.detail))
     return found
+
+
+def rich_profile(uow: SqlProfileUnitOfWork, *, company_id: str = "acme") -> Profile:
+    """A profile with an identity and every kind of journey row, two milestones written out of time order."""
+    command = CreateProfile(company_id, "rich@example.org", "Given", "Family", PersonRole.PARTICIPANT)
+    created = handlers.create_profile(command, uow=uow)
+    with uow.begin(company_id=company_id) as profiles:
+        profile = profiles.get(created.profile_id)
+        assert profile is not None
+        journey = profile.journey
+        journey.enrolments[Programme.LANGUAGE] = Enrolment(Programme.LANGUAGE, EnrolmentStatus.ACTIVE, at(1), None)
+        journey.enrolments[Programme.BUDDY] = Enrolment(Programme.BUDDY, EnrolmentStatus.COMPLETED, at(2), at(3))
+        journey.flags.update({"job_ready": True, "opted_out": False})
+        journey.counters.update({"sessions": 2**40, "ratings": 3})
+        journey.milestones += [
+            Milestone(MilestoneKind.BUDDY_MATCHED, at(5), "matched", ""),
+            Milestone(MilestoneKind.FIRST_LANGUAGE_SESSION, at(4), "first", ""),
+        ]
+        profiles.bind(profile.profile_id, ExternalId(Provider.KINTELL, "k-1"), now=at(1))
+        profiles.save_journey(profile, now=at(6))
+        stored = profiles.get(profile.profile_id)
+    assert stored is not None
+    return stored

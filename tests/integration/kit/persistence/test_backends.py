@@ -17,6 +17,7 @@ from services.profile.domain.commands import CreateProfile, GetProfile
 from services.profile.domain.model import PersonRole, ProfileEmailTaken
 from services.profile.repository import SqlProfileUnitOfWork
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
+from tests.unit.profile.support import rich_profile
 
 
 def _tables(url: str) -> set[str]:
@@ -44,6 +45,20 @@ def _round_trip(url: str) -> None:
     assert "profiles" not in _tables(url)
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert "profiles" in _tables(url)
+
+
+def test_a_profile_reads_back_whole_from_postgresql_in_its_folded_read(postgres_url: str) -> None:
+    """The identities and journey come back from one UNION ALL of typed columns on PostgreSQL too."""
+    db.upgrade(postgres_url, bootstrap.MIGRATIONS)
+    engine = db.create_engine(postgres_url)
+    try:
+        uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
+        stored = rich_profile(uow)
+        assert queries.get_profile(GetProfile("acme", stored.profile_id), uow=uow) == stored
+        assert stored.journey.counters["sessions"] == 2**40
+        assert stored.journey.flags == {"job_ready": True, "opted_out": False}
+    finally:
+        engine.dispose()
 
 
 def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
