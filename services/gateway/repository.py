@@ -143,19 +143,19 @@ class SqlSsoLoginRepository:
         row = self._session.execute(query).mappings().first()
         if row is None:
             return None, False
-        claimed = self._session.execute(
+        # Core statements on the session's connection return a CursorResult, which carries rowcount.
+        claimed = self._session.connection().execute(
             sso_logins.update()
             .where(sso_logins.c.state_hash == state_hash, sso_logins.c.used_at.is_(None))
             .values(used_at=now)
         )
-        return rows.to_login(row), claimed.rowcount == 1  # type: ignore[attr-defined]
+        return rows.to_login(row), claimed.rowcount == 1
 
     def purge(self, *, now: datetime) -> int:
         """Deletes logins that expired longer than the retention period ago; returns how many."""
         cutoff = now - SSO_LOGIN_RETENTION
-        deleted = self._session.execute(sso_logins.delete().where(sso_logins.c.expires_at < cutoff))
-        count: int = deleted.rowcount  # type: ignore[attr-defined]
-        return count
+        deleted = self._session.connection().execute(sso_logins.delete().where(sso_logins.c.expires_at < cutoff))
+        return deleted.rowcount
 
 
 @dataclass(frozen=True)
