@@ -4,6 +4,7 @@ its restart policy, as Kubernetes spells it (`restart_policy`, back-off, crash-l
 
 from __future__ import annotations
 
+import random
 import socket
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -220,11 +221,42 @@ def missing_programs(resources: tuple[Resource, ...], *, bin_dir: Path) -> list[
 
 
 def free_port() -> int:
-    """A currently free loopback TCP port."""
+    """A currently free loopback TCP port, below the kernel's ephemeral range and not handed out before.
+
+    A port the kernel picks (bind to 0) lies in the ephemeral range, where any outgoing connection may take
+    it as its local port before the mesh binds it again on a restart; ports below that range are only ever
+    taken by a listener that asks for them.
+    """
+    low, high = _PORT_FLOOR, _ephemeral_low() - 1
+    for _ in range(1000):
+        port = _ports.randrange(low, high)
+        if port not in _issued and _bindable(port):
+            _issued.add(port)
+            return port
+    raise RuntimeError(f"no free loopback port in {low}-{high}")
+
+
+# Above the well-known and registered ports the machine's own servers use (PostgreSQL, Redis, NATS).
+_PORT_FLOOR = 20000
+_issued: set[int] = set()
+_ports = random.Random()  # noqa: S311 - spreads test ports apart, not a secret
+
+
+def _ephemeral_low() -> int:
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return max(low, _PORT_FLOOR + 1000)
+
+
+def _bindable(port: int) -> bool:
     with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
 
 
 def with_free_ports(resources: tuple[Resource, ...]) -> tuple[Resource, ...]:
