@@ -14,7 +14,6 @@ import asyncio
 import itertools
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -40,6 +39,7 @@ from services.cli.edge import (
     write_envoy_config,
 )
 from services.cli.edge_settings import MAX_REQUEST_HEADERS_COUNT, upstream_metadata_bytes
+from services.cli.spec import free_port
 from services.kit import testing
 from services.kit.grpc.server import MAX_METADATA_BYTES, server_options
 from services.kit.security.access import AccessRule
@@ -74,13 +74,6 @@ NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
 
 _base_ids = itertools.count(1)
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 def _base_id() -> int:
@@ -280,8 +273,8 @@ def descriptor(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def _settings(descriptor: Path, upstreams: tuple[Upstream, ...], jwks: JwksServer) -> EdgeSettings:
     return EdgeSettings(
-        listen_port=_free_port(),
-        admin_port=_free_port(),
+        listen_port=free_port(),
+        admin_port=free_port(),
         descriptor_path=descriptor,
         upstreams=upstreams,
         health_interval_ms=HEALTH_INTERVAL_MS,

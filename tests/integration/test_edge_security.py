@@ -33,6 +33,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.cli import certs
 from services.cli.edge import EdgeSettings, JwtSettings, RateLimitSettings, Upstream, UpstreamTls
+from services.cli.spec import free_port
 from services.kit import testing
 from services.kit.security import mtls
 from services.kit.security.auth import ROLE_PERMISSIONS
@@ -47,7 +48,6 @@ from tests.integration.test_edge_config import (
     FORGED_IDENTITY_HEADERS,
     REPO,
     _Edge,
-    _free_port,
     _Loop,
     _start_envoy,
     _stop_envoy,
@@ -262,8 +262,8 @@ def _edge_settings(descriptor: Path, upstream: _Upstream, jwt: JwtSettings, rls_
         for name, service in zip(("profile", "gateway", "kintell", "echo"), SERVICES, strict=True)
     )
     return EdgeSettings(
-        listen_port=_free_port(),
-        admin_port=_free_port(),
+        listen_port=free_port(),
+        admin_port=free_port(),
         descriptor_path=descriptor,
         upstreams=upstreams,
         health_interval_ms=200,
@@ -596,7 +596,7 @@ def test_over_limit_is_resource_exhausted_over_grpc(mesh: _Mesh) -> None:
 def test_default_edge_fetches_keys_through_itself_and_fails_open(mesh: _Mesh, descriptor: Path, tmp_path: Path) -> None:
     """Default JWT settings: the keys come from the gateway's GetJwks through the edge's own /auth/jwks.
     The rate-limit service is down (nothing listens on its port): requests still pass."""
-    settings = _edge_settings(descriptor, mesh.upstream, JwtSettings(), rls_port=_free_port())
+    settings = _edge_settings(descriptor, mesh.upstream, JwtSettings(), rls_port=free_port())
     edge = _start_envoy(settings, tmp_path)
     try:
         await_keys_loaded(edge.url, "/v1/profiles/p-0", auth_header())

@@ -21,12 +21,12 @@ import pytest
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from services.cli.edge import EdgeSettings, Upstream
+from services.cli.spec import free_port
 from services.kit.grpc.server import server_options
 from tests.integration.test_edge_config import (
     BUF,
     REPO,
     _Edge,
-    _free_port,
     _Loop,
     _start_envoy,
     _stop_envoy,
@@ -102,8 +102,8 @@ async def _start_upstream(recorder: Recorder) -> tuple[grpc.aio.Server, int]:
 def edge_settings(descriptor: Path, upstream_port: int, jwks: JwksServer) -> EdgeSettings:
     """The edge's production defaults, routing every service in SERVICES to `upstream_port`."""
     return EdgeSettings(
-        listen_port=_free_port(),
-        admin_port=_free_port(),
+        listen_port=free_port(),
+        admin_port=free_port(),
         descriptor_path=descriptor,
         upstreams=tuple(Upstream(name, (service,), "127.0.0.1", upstream_port) for name, service in SERVICES.items()),
         health_interval_ms=200,
