@@ -11,6 +11,7 @@ from pathlib import Path
 from types import FrameType
 
 from services.cli import certs, chaos, dlq, keys, spec, webhooks
+from services.cli.deploy import cli as deploy
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
 from services.kit import logs
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     certs.register(commands)
     webhooks.register(commands)
     chaos.register(commands)
+    deploy.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))

