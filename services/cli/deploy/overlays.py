@@ -38,9 +38,8 @@ def dev(topology: Topology) -> Files:
             "metadata": {"name": f"{nats.name}-config"},
             "data": {"nats.conf": config},
         }
-        for resource in topology.workloads:
-            if topology.uses_nats(resource):
-                patches[f"patches/{resource.name}.yaml"] = _env_patch(resource, {"TEEI_NATS_STREAM_REPLICAS": "1"})
+    for resource in topology.servers:
+        patches[f"patches/{resource.name}.yaml"] = _dev_service_patch(topology, resource)
     patches["patches/redis.yaml"] = _stateful_replicas("redis", 1)
     for cluster in engines.postgres_clusters(topology):
         patches[f"patches/{cluster['metadata']['name']}.yaml"] = {
@@ -83,8 +82,11 @@ def _stateful_replicas(name: str, replicas: int) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": name}, "spec": {"replicas": replicas}}
 
 
-def _env_patch(resource: Resource, env: dict[str, str]) -> dict[str, Any]:
-    container = {"name": resource.name, "env": [{"name": k, "value": v} for k, v in env.items()]}
+def _dev_service_patch(topology: Topology, resource: Resource) -> dict[str, Any]:
+    """One copy of each event stream (one NATS server), and code the live update of deploy/Tiltfile can write."""
+    container: dict[str, Any] = {"name": resource.name, "securityContext": {"readOnlyRootFilesystem": False}}
+    if topology.uses_nats(resource):
+        container["env"] = [{"name": "TEEI_NATS_STREAM_REPLICAS", "value": "1"}]
     return _deployment_patch(resource, {"template": {"spec": {"containers": [container]}}})
 
 

@@ -189,6 +189,13 @@ class Topology:
             env[name] = in_cluster.format(**{k: str(v) for k, v in values.items()}, ports=ports)
         return env
 
+    def args(self, resource: Resource) -> list[str]:
+        """The arguments of a mesh service after the image's entry point (its Python): tilt.yaml's `cmd` without
+        `{python}`. A service that does not run as `{python} …` has no place in the mesh image."""
+        if resource.cmd[0] != "{python}":
+            raise DeployError(f"tilt.yaml: {resource.name} must run as `{{python}} -m …` to run in the mesh image")
+        return self.command(resource)[1:]
+
     def command(self, resource: Resource) -> list[str]:
         """tilt.yaml's `cmd` with the image's paths (the edge's config is mounted where `{var_dir}` says)."""
         values = {"python": PYTHON, "bin": ENVOY_BIN_DIR if resource.kind == "envoy" else "/opt/venv/bin"}

@@ -142,7 +142,7 @@ def _deployment(topology: Topology, resource: Resource) -> dict[str, Any]:
     container: dict[str, Any] = {
         "name": resource.name,
         "image": IMAGE,
-        "command": topology.command(resource),
+        "args": topology.args(resource),
         "ports": [{"name": "grpc", "containerPort": resource.port, "protocol": "TCP"}],
         "env": topology.service_env(resource),
         "startupProbe": grpc_probe(resource, 2, 30),
