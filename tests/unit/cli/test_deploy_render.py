@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from services.cli import spec
-from services.cli.deploy import overlays, render, topology
+from services.cli.deploy import overlays, render, sizing, topology
 from services.cli.deploy.topology import DeployError, Options, Topology
 from services.cli.edge_settings import RATELIMIT_CLUSTER
 from services.cli.main import main
@@ -339,3 +339,23 @@ def test_options_set_the_namespace_issuer_and_audience_everywhere() -> None:
     profile = find(documents(tree), "Deployment", "profile")
     env = {e["name"]: e.get("value") for e in containers(profile)[0]["env"]}
     assert env["TEEI_AUTH_AUDIENCE"] == "staging-api"
+
+
+def mebibytes(quantity: str) -> float:
+    """A Kubernetes memory quantity in MiB (Mi or Gi)."""
+    number, unit = float(quantity[:-2]), quantity[-2:]
+    return number * {"Mi": 1, "Gi": 1024}[unit]
+
+
+def test_requests_hold_the_measured_memory_and_the_docs_quote_the_measured_throughput(mesh: Topology) -> None:
+    """Each kind's memory request is above its measured RSS (limit above the request), and the capacity plan
+    quotes the requests a second per core the measurement gives."""
+    docs = (spec.REPO_ROOT / "docs" / "deploy" / "kubernetes.md").read_text()
+    for resource in (*mesh.workloads, *mesh.of_kind("nats")):
+        resources = sizing.resources(resource)
+        measured = sizing.MEASURED[resource.kind].rss_mib
+        assert mebibytes(resources["requests"]["memory"]) > measured
+        assert mebibytes(resources["limits"]["memory"]) > mebibytes(resources["requests"]["memory"])
+    for kind in ("grpc", "envoy", "ratelimit"):
+        per_core = sizing.requests_per_core(kind)
+        assert f"~{round(per_core, -1):,.0f}" in docs, (kind, per_core)
