@@ -58,10 +58,11 @@ gen: install
 	$(BIN)/buf generate
 	$(BIN)/buf build --as-file-descriptor-set -o envoy/descriptors.binpb
 	$(BIN)/python -m services.cli.openapi
+	$(BIN)/python -m services.cli.erd
 
 check-gen: gen
-	@git add --intent-to-add gen envoy/descriptors.binpb >/dev/null 2>&1 || true
-	@git diff --exit-code --stat -- gen envoy/descriptors.binpb || \
+	@git add --intent-to-add gen envoy/descriptors.binpb docs/data/er >/dev/null 2>&1 || true
+	@git diff --exit-code --stat -- gen envoy/descriptors.binpb docs/data/er || \
 	  (echo "generated code is stale: run 'make gen' and commit the result" && exit 1)
 
 pytest: install

@@ -13,6 +13,14 @@ from alembic.config import Config
 from sqlalchemy import event, orm
 
 from services.kit.config import ServiceConfig
+from services.kit.persistence import slow_queries
+
+# PostgreSQL pools: a service's gRPC workers and its event consumers share one pool per process; 5 + 5
+# stays well under the server's default 100 connections for eight services with two processes each.
+POOL_SIZE, POOL_OVERFLOW = 5, 5
+POOL_TIMEOUT_SECONDS = 10.0  # waiting longer for a connection than a request's deadline helps nobody
+POOL_RECYCLE_SECONDS = 1800
+STATEMENT_TIMEOUT_MS = 15000  # a runaway statement is cancelled by the server instead of holding locks
 
 # The execution option marking a connection's transactions read-only (set by `read_only(engine)`).
 READ_ONLY = "teei_read_only"
@@ -41,8 +49,19 @@ def create_engine(url: str) -> sa.Engine:
         # pysqlite's own transaction handling breaks SAVEPOINTs (a nested block commits on its own),
         # so SQLAlchemy emits BEGIN itself, of the kind the transaction is (see `_sqlite_begin`).
         event.listen(engine, "begin", _sqlite_begin)
+        slow_queries.watch(engine)
         return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    engine = sa.create_engine(
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_timeout=POOL_TIMEOUT_SECONDS,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
+    )
+    slow_queries.watch(engine)
+    return engine
 
 
 def read_only(engine: sa.Engine) -> sa.Engine:

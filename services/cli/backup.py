@@ -1,0 +1,105 @@
+"""`teei backup create|list|verify|restore|drill`: backups of the whole mesh (docs/data/backup-restore.md).
+
+The key material is encrypted with TEEI_BACKUP_PASSPHRASE, which every command but `list` needs."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sys
+from pathlib import Path
+from typing import Any
+
+from services.cli import spec
+from services.kit.persistence import backup, backup_crypto, backup_databases
+
+
+def register(commands: Any) -> None:
+    """Adds the `backup` command to the `teei` parser."""
+    parser = commands.add_parser("backup", help="back up, verify, restore and drill the mesh's data")
+    parser.add_argument("--var-dir", type=Path, default=spec.REPO_ROOT / "var", help="the mesh's data folder")
+    actions = parser.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="a consistent backup of the running (or stopped) mesh")
+    _source_options(create)
+    listing = actions.add_parser("list", help="the backups in a folder, oldest first")
+    listing.add_argument("--to", type=Path, default=None, help="backup folder (default <var-dir>/backups)")
+    verify = actions.add_parser("verify", help="check a backup's seal, files and tables without restoring")
+    verify.add_argument("backup", type=Path)
+    restore = actions.add_parser("restore", help="restore a verified backup into an empty var folder")
+    restore.add_argument("backup", type=Path)
+    restore.add_argument("--database-url", default=None, help="an empty PostgreSQL database (backups with a dump)")
+    drill = actions.add_parser("drill", help="create, restore into a scratch folder, start a second mesh, compare")
+    _source_options(drill)
+    drill.add_argument("--scratch", type=Path, default=None, help="scratch folder (default: a new temporary one)")
+    parser.set_defaults(run=run)
+
+
+def _source_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--to", type=Path, default=None, help="backup folder (default <var-dir>/backups)")
+    parser.add_argument("--nats-url", default=None, help="the mesh's NATS (default: from <var-dir>/mesh.json)")
+    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="PostgreSQL to dump")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Runs one `backup` action; problems go to stderr with a non-zero exit."""
+    var_dir: Path = args.var_dir.resolve()
+    try:
+        if args.action == "list":
+            return _list(args.to or var_dir / "backups")
+        passphrase = backup_crypto.passphrase_from(os.environ)
+        if args.action == "create":
+            folder = backup.create(source_of(args, var_dir), args.to or var_dir / "backups", passphrase)
+            print(folder)
+            return 0
+        if args.action == "verify":
+            return _verify(args.backup, passphrase)
+        if args.action == "restore":
+            target = backup.Target(var_dir, args.database_url, spec.free_port())
+            print(
+                json.dumps({"restored_into": str(var_dir), "seconds": backup.restore(args.backup, target, passphrase)})
+            )
+            return 0
+        from services.cli import backup_drill  # noqa: PLC0415 - the drill pulls in the launcher
+
+        return backup_drill.run(args, source_of(args, var_dir), passphrase)
+    except (backup.BackupError, backup_crypto.BackupCryptoError, backup_databases.DatabaseBackupError) as exc:
+        print(f"teei backup {args.action}: {exc}", file=sys.stderr)
+        return 1
+
+
+def source_of(args: argparse.Namespace, var_dir: Path) -> backup.Source:
+    """The mesh to back up: its NATS from --nats-url or from mesh.json while it answers, else a private server."""
+    return backup.Source(var_dir, args.nats_url or running_nats(var_dir), args.database_url, spec.free_port())
+
+
+def running_nats(var_dir: Path) -> str | None:
+    """The NATS URL of the mesh running on `var_dir`, when var/mesh.json names one that accepts connections."""
+    try:
+        state = json.loads((var_dir / "mesh.json").read_text())
+        port = int(state["resources"]["nats"]["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return None
+    return f"nats://127.0.0.1:{port}"
+
+
+def _list(folder: Path) -> int:
+    for path in backup.list_backups(folder):
+        document = backup.read_manifest(path)
+        size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+        print(f"{path.name}  {document['created_at']}  {size / 1e6:.1f} MB  {len(document['databases'])} databases")
+    return 0
+
+
+def _verify(folder: Path, passphrase: bytes) -> int:
+    problems = backup.verify(folder, passphrase)
+    for problem in problems:
+        print(f"teei backup verify: {folder.name}: {problem}", file=sys.stderr)
+    if not problems:
+        print(f"{folder.name}: intact")
+    return 1 if problems else 0
