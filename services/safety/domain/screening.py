@@ -10,6 +10,7 @@ from services.safety.domain.errors import InvalidScreening
 from services.safety.domain.findings import Finding, Verdict, group, redact, verdict
 from services.safety.domain.language import find_language
 from services.safety.domain.pii import find_pii
+from services.safety.domain.self_harm import find_self_harm
 from services.safety.domain.spam import find_spam
 
 MAX_TEXT_LENGTH = 20_000
@@ -37,9 +38,9 @@ def validate_text(text: str, *, field: str = "text") -> None:
 
 
 def screen(text: str, *, field: str = "text") -> Screening:
-    """Screens one text for PII, profanity, toxic language and spam."""
+    """Screens one text for PII, self-harm, profanity, toxic language and spam."""
     validate_text(text, field=field)
-    findings = group([*find_pii(text), *find_language(text), *find_spam(text)])
+    findings = group([*find_pii(text), *find_self_harm(text), *find_language(text), *find_spam(text)])
     return Screening(findings, verdict(findings), redact(text, findings), content_hash(text))
 
 
