@@ -17,8 +17,9 @@ _MONEY_BEFORE = re.compile(_MONEY + r"\.?\s*$", re.IGNORECASE)
 _MONEY_AFTER = re.compile(r"^\s*(?:" + _MONEY + r"|,-)", re.IGNORECASE)
 # Words that say an unbroken run of digits is a phone number.
 _PHONE_WORDS = re.compile(
-    r"(?:phone|call|ring|text|sms|whatsapp|viber|telegram|tlf|tel|telefon|mobil|mobile|nummer|number|numer|"
-    r"numero|número|handy|телефон|номер|هاتف|رقم)\W{0,12}(?:\w+\W{1,3}){0,3}$",
+    r"(?:phone|call|ring|text|sms|whatsapp|viber|telegram|tlf|tel|telefon|mobil|mobile|handy|телефон|هاتف|"
+    r"(?:my|mitt|min|mit|mein|meine|mi|mój|мій|رقمي)\s+(?:number|nummer|numer|numero|número|номер))"
+    r"\W{0,12}(?:\w+\W{1,3}){0,3}$",
     re.IGNORECASE,
 )
 

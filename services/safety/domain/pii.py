@@ -84,6 +84,8 @@ class _Detector:
     pattern: re.Pattern[str]
     accept: Callable[[str, re.Match[str]], bool]
     group: int = 0
+    # Retry one character later after a refused candidate (spelt-out separators make candidates overlap).
+    overlapping: bool = False
 
 
 def _digits(text: str) -> str:
@@ -151,7 +153,7 @@ def _always(_: str, __: re.Match[str]) -> bool:
 # Most specific first: a span claimed by an earlier detector is not offered to later ones.
 DETECTORS: tuple[_Detector, ...] = (
     _Detector(EMAIL, _EMAIL, _always),
-    _Detector(EMAIL_OBFUSCATED, _OBFUSCATED_EMAIL, _accept_obfuscated_email),
+    _Detector(EMAIL_OBFUSCATED, _OBFUSCATED_EMAIL, _accept_obfuscated_email, overlapping=True),
     _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0)))),
     _Detector(FODSELSNUMMER, _FNR, _accept_fnr),
     _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer),
@@ -178,7 +180,11 @@ def find_pii(text: str) -> list[Match]:
 
 
 def _candidates(text: str, detector: _Detector) -> Iterator[Span]:
-    for m in detector.pattern.finditer(text):
+    position = 0
+    while (m := detector.pattern.search(text, position)) is not None:
         if detector.accept(text, m):
             start, end = m.span(detector.group)
             yield Span(start, end, text[start:end])
+            position = max(m.end(), m.start() + 1)
+        else:
+            position = m.start() + 1 if detector.overlapping else max(m.end(), m.start() + 1)
