@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 
+from services.safety.domain.abuse import compile_patterns
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
 from services.safety.domain.lexicon_self_harm import INTENT_PATTERNS, TOPIC_PATTERNS
 from services.safety.domain.obfuscation import normalise
@@ -29,15 +30,15 @@ TOPIC = Rule(
     "names suicide or self-harm",
 )
 
-_INTENT_RE = re.compile("|".join(f"(?:{p})" for patterns in INTENT_PATTERNS.values() for p in patterns))
-_TOPIC_RE = re.compile("|".join(f"(?:{p})" for p in TOPIC_PATTERNS))
+_INTENT_RE = compile_patterns([p for patterns in INTENT_PATTERNS.values() for p in patterns])
+_TOPIC_RE = compile_patterns(TOPIC_PATTERNS)
 
 
 def find_self_harm(text: str) -> list[Match]:
     """Statements of suicidal intent (high) and mentions of suicide or self-harm (medium)."""
     normalised = normalise(text)
-    matches = [Match(INTENT, _span(text, m)) for m in _INTENT_RE.finditer(normalised)]
-    for m in _TOPIC_RE.finditer(normalised):
+    matches = [Match(INTENT, _span(text, m)) for pattern in _INTENT_RE for m in pattern.finditer(normalised)]
+    for m in (m for pattern in _TOPIC_RE for m in pattern.finditer(normalised)):
         if not any(hit.span.start <= m.start() < hit.span.end for hit in matches):
             matches.append(Match(TOPIC, _span(text, m)))
     return matches
