@@ -10,6 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit import paging
+from services.kit.errors import FieldViolation
 from services.kit.persistence.db import TenantUnitOfWork
 from services.safety import rows
 from services.safety.domain import commands as checks
@@ -19,6 +20,8 @@ from services.safety.domain.model import Flag, ReviewRecord, ReviewStatus
 from services.safety.tables import flags, review_actions, reviews
 
 After = tuple[datetime, str] | None
+# The review queue's sort key: priority (highest first), then time and id (oldest first).
+ReviewAfter = tuple[int, datetime, str] | None
 FoundT = TypeVar("FoundT")
 
 
@@ -32,7 +35,7 @@ class SafetyReader(Protocol):
     def list_flags(self, where: ListFlags, *, limit: int, after: After) -> list[Flag]: ...
 
     def list_reviews(
-        self, status: ReviewStatus | None, profile_id: str, *, limit: int, after: After
+        self, status: ReviewStatus | None, profile_id: str, *, limit: int, after: ReviewAfter
     ) -> list[ReviewRecord]: ...
 
 
@@ -65,18 +68,18 @@ def list_flags(query: ListFlags, *, uow: TenantUnitOfWork[SafetyReader]) -> tupl
 
 
 def list_reviews(query: ListReviews, *, uow: TenantUnitOfWork[SafetyReader]) -> tuple[list[ReviewRecord], str]:
-    """A page of the review queue, oldest first, and the token of the next page ("" on the last)."""
+    """A page of the review queue, most urgent first and then oldest first, and the next page's token."""
     status = checks.review_status(query.status)
     profile_id = checks.optional_id(query.profile_id, "profile_id")
     status_name = status.value if status else ""
     page = _page(query.page_size, query.page_token, "safety.reviews", query.company_id, status_name, profile_id)
     with uow.read(company_id=query.company_id) as reader:
-        found = reader.list_reviews(status, profile_id, limit=page.size + 1, after=_after(page))
+        found = reader.list_reviews(status, profile_id, limit=page.size + 1, after=_review_after(page))
     items = found[: page.size]
     if len(found) <= page.size:
         return items, ""
     last = items[-1].review
-    return items, page.next_token((last.created_at, last.review_id), more=True)
+    return items, page.next_token((str(last.priority.value), last.created_at, last.review_id), more=True)
 
 
 def _found(item: FoundT | None, missing: SafetyError) -> FoundT:
@@ -93,6 +96,19 @@ def _page(size: int, token: str, *scope: str) -> paging.PageRequest:
 
 def _after(page: paging.PageRequest) -> After:
     return None if page.after is None else paging.time_and_id(page.after, invalid=InvalidSafetyRequest)
+
+
+def _review_after(page: paging.PageRequest) -> ReviewAfter:
+    if page.after is None:
+        return None
+    rank, *rest = page.after
+    if not rank.isdigit():
+        raise InvalidSafetyRequest(
+            "page_token is not valid",
+            violations=[FieldViolation("page_token", "use the next_page_token of the same listing")],
+        )
+    at, last = paging.time_and_id(tuple(rest), invalid=InvalidSafetyRequest)
+    return int(rank), at, last
 
 
 def _flag_filters(query: ListFlags) -> tuple[str, ...]:
@@ -129,9 +145,9 @@ class SqlSafetyReader:
         return [rows.to_flag(row) for row in self._session.execute(select).mappings()]
 
     def list_reviews(
-        self, status: ReviewStatus | None, profile_id: str, *, limit: int, after: After
+        self, status: ReviewStatus | None, profile_id: str, *, limit: int, after: ReviewAfter
     ) -> list[ReviewRecord]:
-        """Up to `limit` reviews, oldest first, after the cursor."""
+        """Up to `limit` reviews, highest priority first and then oldest first, after the cursor."""
         c = reviews.c
         select = self._reviews()
         if status is not None:
@@ -139,9 +155,10 @@ class SqlSafetyReader:
         if profile_id:
             select = select.where(flags.c.profile_id == profile_id)
         if after is not None:
-            at, last = after
-            select = select.where(sa.or_(c.created_at > at, sa.and_(c.created_at == at, c.review_id > last)))
-        return self._review_records(select.order_by(c.created_at, c.review_id).limit(limit))
+            rank, at, last = after
+            later = sa.or_(c.created_at > at, sa.and_(c.created_at == at, c.review_id > last))
+            select = select.where(sa.or_(c.priority < rank, sa.and_(c.priority == rank, later)))
+        return self._review_records(select.order_by(c.priority.desc(), c.created_at, c.review_id).limit(limit))
 
     def _flags(self) -> sa.Select[Any]:
         return sa.select(flags).where(flags.c.company_id == self._company_id)

@@ -10,7 +10,7 @@ from typing import TypedDict
 import sqlalchemy as sa
 
 from services.kit.text_sources import TextSourceType
-from services.safety.domain.findings import Confidence, Finding, FindingType, Span
+from services.safety.domain.findings import Confidence, Finding, FindingType, Priority, Span
 from services.safety.domain.model import (
     Flag,
     Review,
@@ -49,6 +49,7 @@ class ReviewRow(TypedDict):
     status: str
     version: int
     created_at: datetime
+    priority: int
 
 
 class ActionRow(TypedDict):
@@ -145,6 +146,7 @@ def review_row(review: Review) -> ReviewRow:
         status=review.status.value,
         version=review.version,
         created_at=review.created_at,
+        priority=review.priority.value,
     )
 
 
@@ -171,5 +173,6 @@ def to_review_record(row: sa.RowMapping, history: Sequence[sa.RowMapping]) -> Re
         ),
         created_at=row["created_at"],
         version=row["version"],
+        priority=Priority(row["priority"]),
     )
     return ReviewRecord(review, to_flag(row, prefix="flag__"))

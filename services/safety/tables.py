@@ -40,7 +40,10 @@ reviews = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # 3 urgent (self-harm), 2 high (threats), 1 routine: the queue is read highest first.
+    sa.Column("priority", sa.Integer, nullable=False, server_default=sa.text("1")),
     sa.Index("ix_safety_reviews_company_status_created", "company_id", "status", "created_at"),
+    sa.Index("ix_safety_reviews_company_status_priority", "company_id", "status", "priority", "created_at"),
 )
 
 review_actions = sa.Table(

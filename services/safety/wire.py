@@ -12,7 +12,7 @@ from services.kit.errors import FieldViolation
 from services.kit.text_sources import TextSourceType
 from services.safety.domain import commands
 from services.safety.domain.errors import InvalidSafetyRequest
-from services.safety.domain.findings import Finding, FindingType
+from services.safety.domain.findings import Finding, FindingType, Priority
 from services.safety.domain.model import (
     Flag,
     Outcome,
@@ -35,6 +35,7 @@ FINDING_TYPES_FROM_PROTO = {value: key for key, value in FINDING_TYPES.items()}
 SOURCE_TYPES = {t: types_pb2.TextSourceType.Value(f"TEXT_SOURCE_TYPE_{t.name}") for t in TextSourceType}
 SOURCE_TYPES_FROM_PROTO = {value: key for key, value in SOURCE_TYPES.items()}
 REVIEW_STATUSES = {s: safety_pb2.ReviewStatus.Value(f"REVIEW_STATUS_{s.name}") for s in ReviewStatus}
+REVIEW_PRIORITIES = {p: safety_pb2.ReviewPriority.Value(f"REVIEW_PRIORITY_{p.name}") for p in Priority}
 DECISIONS = {d: safety_pb2.ReviewDecision.Value(f"REVIEW_DECISION_{d.name}") for d in ReviewDecision}
 DECISIONS_FROM_PROTO = {value: key for key, value in DECISIONS.items()}
 OUTCOMES = {o: types_pb2.ScreeningOutcome.Value(f"SCREENING_OUTCOME_{o.name}") for o in Outcome}
@@ -215,4 +216,5 @@ def review(record: ReviewRecord) -> safety_pb2.Review:
         findings=findings(record.flag.findings),
         history=[safety_pb2.ReviewAction(decision=DECISIONS[a.decision], **decision_fields(a)) for a in item.history],
         create_time=timestamp(item.created_at),
+        priority=REVIEW_PRIORITIES[item.priority],
     )

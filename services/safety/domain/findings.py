@@ -14,6 +14,15 @@ class FindingType(StrEnum):
     PII = "pii"
     TOXIC = "toxic"
     SPAM = "spam"
+    SELF_HARM = "self_harm"
+
+
+class Priority(int, Enum):
+    """How urgently a review needs a human; the queue lists higher values first."""
+
+    ROUTINE = 1
+    HIGH = 2
+    URGENT = 3
 
 
 class Confidence(float, Enum):
@@ -38,7 +47,12 @@ _REVIEW_FLOORS: dict[FindingType, Confidence] = {
     FindingType.TOXIC: Confidence.MEDIUM,
     FindingType.PROFANITY: Confidence.HIGH,
     FindingType.PII: Confidence.HIGH,
+    # A person may be at risk: any self-harm finding goes to a human.
+    FindingType.SELF_HARM: Confidence.LOW,
 }
+# Finding types that describe the author's own risk, not abuse: they never make a text unsafe
+# (which would drop it without a human), they only send it to review.
+_NOT_ABUSE = frozenset({FindingType.PII, FindingType.SELF_HARM})
 
 
 @dataclass(frozen=True)
@@ -106,8 +120,9 @@ def _order(span: Span) -> tuple[int, int]:
 
 
 def verdict(findings: Sequence[Finding]) -> Verdict:
-    """Unsafe when any non-PII finding is >= 0.6; review when toxic >= 0.6, profanity >= 0.9 or PII >= 0.9."""
-    unsafe = any(f.type is not FindingType.PII and f.confidence >= Confidence.MEDIUM for f in findings)
+    """Unsafe when any abuse finding (not PII, not self-harm) is >= 0.6; review when toxic >= 0.6,
+    profanity >= 0.9, PII >= 0.9 or on any self-harm finding."""
+    unsafe = any(f.type not in _NOT_ABUSE and f.confidence >= Confidence.MEDIUM for f in findings)
     review = any(_needs_review(f) for f in findings)
     return Verdict(unsafe, review, any(f.type is FindingType.PII for f in findings))
 
@@ -115,6 +130,15 @@ def verdict(findings: Sequence[Finding]) -> Verdict:
 def _needs_review(finding: Finding) -> bool:
     floor = _REVIEW_FLOORS.get(finding.type)
     return floor is not None and finding.confidence >= floor
+
+
+def priority(findings: Sequence[Finding]) -> Priority:
+    """Self-harm is urgent, threats of violence are high, everything else is routine."""
+    if any(f.type is FindingType.SELF_HARM for f in findings):
+        return Priority.URGENT
+    if any(f.type is FindingType.TOXIC and f.subtype == "threat" for f in findings):
+        return Priority.HIGH
+    return Priority.ROUTINE
 
 
 def redact(text: str, findings: Sequence[Finding]) -> str:

@@ -9,7 +9,7 @@ from enum import StrEnum
 
 from services.kit.text_sources import TextSourceType
 from services.safety.domain.errors import ReviewAlreadyDecided
-from services.safety.domain.findings import Finding, FindingType, Span
+from services.safety.domain.findings import Finding, FindingType, Priority, Span, priority
 from services.safety.domain.screening import Screening
 
 
@@ -126,11 +126,20 @@ class Review:
     history: tuple[ReviewAction, ...]
     created_at: datetime
     version: int = 0
+    priority: Priority = Priority.ROUTINE
 
     @classmethod
     def queue(cls, flag: Flag) -> Review:
-        """The pending review of a flag that requires one."""
-        return cls(flag.review_id, flag.company_id, flag.flag_id, ReviewStatus.PENDING, (), flag.created_at)
+        """The pending review of a flag that requires one, as urgent as its most urgent finding."""
+        return cls(
+            flag.review_id,
+            flag.company_id,
+            flag.flag_id,
+            ReviewStatus.PENDING,
+            (),
+            flag.created_at,
+            priority=priority(flag.findings),
+        )
 
     @property
     def latest(self) -> ReviewAction | None:

@@ -6,8 +6,9 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
-from services.safety.domain import checksums
+from services.safety.domain import checksums, phones
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
+from services.safety.domain.lexicon_pii import AT_WORDS, DOT_WORDS, PROVIDERS, TLDS
 
 HIGH, MEDIUM = Confidence.HIGH, Confidence.MEDIUM
 
@@ -28,6 +29,15 @@ SSN = _rule("us_ssn", "national_id", MEDIUM, "US Social Security number format w
 PHONE_INTERNATIONAL = _rule(
     "phone_international", "phone", HIGH, "phone number with an international prefix (+ or 00) and 8-15 digits"
 )
+EMAIL_OBFUSCATED = _rule(
+    "email_obfuscated", "email", HIGH, "e-mail address with '@' or '.' spelt out or bracketed, ending in a known domain"
+)
+PHONE_PLANS = {
+    plan.country: _rule(
+        f"phone_{plan.country.lower()}", "phone", MEDIUM, f"phone number in the {plan.country} national numbering plan"
+    )
+    for plan in phones.PLANS
+}
 PHONE_NATIONAL = _rule("phone_national", "phone", MEDIUM, "grouped phone number of 9-12 digits")
 
 _EMAIL = re.compile(
@@ -50,6 +60,19 @@ _SSN_BARE_LABELLED = re.compile(
 )
 _SSN_LAYOUT = re.compile(r"^\d{3}([- ])\d{2}\1\d{4}$")
 _PHONE_INTERNATIONAL = re.compile(r"(?<![\w+])(?:\+|(?<!\d)00)\d[\d ()-]{5,22}\d(?!\d)")
+_AT_WORD = "|".join(AT_WORDS)
+_DOT_WORD = "|".join(DOT_WORDS)
+_BRACKETED_AT = rf"\s*[\[({{<]\s*(?:{_AT_WORD}|@)\s*[\])}}>]\s*"
+_SPELT_DOT = rf"(?:\s*[\[({{<]\s*(?:{_DOT_WORD})\s*[\])}}>]\s*|\s+(?:{_DOT_WORD})\s+)"
+_OBFUSCATED_EMAIL = re.compile(
+    rf"(?<![\w.@-])(?P<local>[^\W_][\w.%+-]{{0,63}}(?:{_SPELT_DOT}[\w%+-]{{1,63}})*)"
+    rf"(?P<at>{_BRACKETED_AT}|\s+(?:{_AT_WORD})\s+|\s*@\s+|\s+@\s*)"
+    rf"(?P<domain>[^\W_][\w-]{{0,62}}(?:(?:\.|{_SPELT_DOT})[^\W_][\w-]{{0,62}}){{0,4}})(?![\w-])",
+    re.IGNORECASE,
+)
+_DOMAIN_SEPARATOR = re.compile(rf"\.|{_SPELT_DOT}", re.IGNORECASE)
+_TLDS = frozenset(TLDS)
+_PROVIDERS = frozenset(PROVIDERS)
 _PHONE_NATIONAL = re.compile(r"(?<![\w+])\(?\d{1,5}\)?[ -]\d{2,5}(?:[ -]\d{2,5}){0,3}(?![\d])")
 
 
@@ -61,6 +84,8 @@ class _Detector:
     pattern: re.Pattern[str]
     accept: Callable[[str, re.Match[str]], bool]
     group: int = 0
+    # Retry one character later after a refused candidate (spelt-out separators make candidates overlap).
+    overlapping: bool = False
 
 
 def _digits(text: str) -> str:
@@ -95,6 +120,28 @@ def _accept_phone_national(_: str, m: re.Match[str]) -> bool:
     return 9 <= len(_digits(candidate)) <= 12 and _balanced(candidate) and not _SSN_LAYOUT.match(candidate)
 
 
+def _accept_obfuscated_email(_: str, m: re.Match[str]) -> bool:
+    """Ends in a known top-level domain and shows some sign of being an address, not prose ("I work at nav.no")."""
+    labels = [label.lower() for label in _DOMAIN_SEPARATOR.split(m.group("domain"))]
+    if len(labels) < 2 or not (labels[-1] in _TLDS or ".".join(labels[-2:]) in _TLDS):
+        return False
+    local, at, domain = m.group("local"), m.group("at"), m.group("domain")
+    return bool(
+        at.strip().startswith(("[", "(", "{", "<", "@"))
+        or _DOMAIN_SEPARATOR.search(local)
+        or any(ch.isdigit() or ch in "._%+-" for ch in local)
+        or _SPELT_DOT_ONLY.search(domain)
+        or labels[0] in _PROVIDERS
+    )
+
+
+_SPELT_DOT_ONLY = re.compile(_SPELT_DOT, re.IGNORECASE)
+
+
+def _accept_phone_plan(text: str, m: re.Match[str]) -> bool:
+    return phones.plausible(text, m.start(), m.end())
+
+
 def _balanced(candidate: str) -> bool:
     return candidate.count("(") == candidate.count(")") <= 1
 
@@ -106,6 +153,7 @@ def _always(_: str, __: re.Match[str]) -> bool:
 # Most specific first: a span claimed by an earlier detector is not offered to later ones.
 DETECTORS: tuple[_Detector, ...] = (
     _Detector(EMAIL, _EMAIL, _always),
+    _Detector(EMAIL_OBFUSCATED, _OBFUSCATED_EMAIL, _accept_obfuscated_email, overlapping=True),
     _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0)))),
     _Detector(FODSELSNUMMER, _FNR, _accept_fnr),
     _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer),
@@ -114,6 +162,7 @@ DETECTORS: tuple[_Detector, ...] = (
     _Detector(SSN_LABELLED, _SSN, _ssn_labelled),
     _Detector(SSN, _SSN, _always),
     _Detector(PHONE_INTERNATIONAL, _PHONE_INTERNATIONAL, _accept_phone_international),
+    *(_Detector(PHONE_PLANS[plan.country], plan.pattern, _accept_phone_plan) for plan in phones.PLANS),
     _Detector(PHONE_NATIONAL, _PHONE_NATIONAL, _accept_phone_national),
 )
 
@@ -131,7 +180,11 @@ def find_pii(text: str) -> list[Match]:
 
 
 def _candidates(text: str, detector: _Detector) -> Iterator[Span]:
-    for m in detector.pattern.finditer(text):
+    position = 0
+    while (m := detector.pattern.search(text, position)) is not None:
         if detector.accept(text, m):
             start, end = m.span(detector.group)
             yield Span(start, end, text[start:end])
+            position = max(m.end(), m.start() + 1)
+        else:
+            position = m.start() + 1 if detector.overlapping else max(m.end(), m.start() + 1)

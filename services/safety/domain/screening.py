@@ -6,10 +6,12 @@ import hashlib
 from dataclasses import dataclass
 
 from services.kit.errors import FieldViolation
+from services.safety.domain.abuse import find_abuse
 from services.safety.domain.errors import InvalidScreening
-from services.safety.domain.findings import Finding, Verdict, group, redact, verdict
+from services.safety.domain.findings import Finding, Match, Verdict, group, redact, verdict
 from services.safety.domain.language import find_language
 from services.safety.domain.pii import find_pii
+from services.safety.domain.self_harm import find_self_harm
 from services.safety.domain.spam import find_spam
 
 MAX_TEXT_LENGTH = 20_000
@@ -37,10 +39,23 @@ def validate_text(text: str, *, field: str = "text") -> None:
 
 
 def screen(text: str, *, field: str = "text") -> Screening:
-    """Screens one text for PII, profanity, toxic language and spam."""
+    """Screens one text for PII, self-harm, profanity, toxic language and spam."""
     validate_text(text, field=field)
-    findings = group([*find_pii(text), *find_language(text), *find_spam(text)])
+    listed = find_language(text)
+    abuse = _unexplained(find_abuse(text), listed)
+    findings = group([*find_pii(text), *find_self_harm(text), *listed, *abuse, *find_spam(text)])
     return Screening(findings, verdict(findings), redact(text, findings), content_hash(text))
+
+
+def _unexplained(extra: list[Match], listed: list[Match]) -> list[Match]:
+    """Matches of `extra` that no word-list match of the same type already covers."""
+    return [
+        m
+        for m in extra
+        if not any(
+            o.rule.type is m.rule.type and o.span.start < m.span.end and m.span.start < o.span.end for o in listed
+        )
+    ]
 
 
 def content_hash(text: str) -> str:

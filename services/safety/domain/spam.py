@@ -6,6 +6,7 @@ import re
 from collections import Counter
 from collections.abc import Iterator
 
+from services.safety.domain import lexicon_scam as scam
 from services.safety.domain import wordlists as words
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
 from services.safety.domain.obfuscation import APOSTROPHES, normalise, phrase_pattern
@@ -27,6 +28,9 @@ REPEATED_WORDS = _rule("repeated_words", "repetition", MEDIUM, "the same word fo
 REPEATED_CHARACTERS = _rule("repeated_characters", "repetition", LOW, "one character ten or more times in a row")
 PHRASES_MANY = _rule("phrases_many", "phrase", HIGH, "two or more different known spam phrases")
 PHRASE = _rule("phrase", "phrase", MEDIUM, "a known spam phrase")
+SCAM_LINK = _rule("scam_link", "scam", HIGH, "a link together with money, prize or investment words")
+SCAM_EARNINGS = _rule("scam_earnings", "scam", MEDIUM, "an amount of money promised per day, from home or guaranteed")
+SCAM_CONTACT = _rule("scam_contact", "scam", MEDIUM, "money or investment words with a request to move to a messenger")
 
 _SHORTENERS = "|".join(re.escape(host) for host in words.LINK_SHORTENERS)
 _LINK = re.compile(rf"(?<![\w@])(?:https?://|www\.|(?:{_SHORTENERS})/)[^\s<>\"']+", re.IGNORECASE)
@@ -41,12 +45,16 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _URGENCY = re.compile(r"(?<![^\W_])(?:" + "|".join(words.URGENCY_WORDS) + r")(?![^\W_])", re.IGNORECASE)
+_AMOUNT = re.compile(scam.AMOUNT, re.IGNORECASE)
+_MONEY_CUE = re.compile(scam.MONEY_CUES, re.IGNORECASE)
+_EASY_MONEY = re.compile(scam.EASY_MONEY, re.IGNORECASE)
+_CONTACT = re.compile(scam.CONTACT_CUES, re.IGNORECASE)
 _SPAM_PHRASES = tuple((index, phrase_pattern(p)) for index, p in enumerate(words.SPAM_PHRASES))
 
 
 def find_spam(text: str) -> list[Match]:
     """Every spam match."""
-    return [*_links(text), *_shouting(text), *_repetition(text), *_phrases(text)]
+    return [*_links(text), *_shouting(text), *_repetition(text), *_phrases(text), *_scam(text)]
 
 
 def _links(text: str) -> Iterator[Match]:
@@ -95,3 +103,19 @@ def _phrases(text: str) -> Iterator[Match]:
     rule = PHRASES_MANY if len(distinct) >= 2 else PHRASE
     for _, m in found:
         yield Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()]))
+
+
+def _scam(text: str) -> Iterator[Match]:
+    links = [_trim_link(text, m) for m in _LINK.finditer(text)]
+    money = _MONEY_CUE.search(text) or _AMOUNT.search(text)
+    if links and money:
+        yield from (Match(SCAM_LINK, span) for span in links)
+        return
+    amount, easy = _AMOUNT.search(text), _EASY_MONEY.search(text)
+    if amount and easy:
+        start, end = min(amount.start(), easy.start()), max(amount.end(), easy.end())
+        yield Match(SCAM_EARNINGS, Span(start, end, text[start:end]))
+        return
+    contact = _CONTACT.search(text)
+    if contact and money:
+        yield Match(SCAM_CONTACT, Span(contact.start(), contact.end(), contact.group(0)))

@@ -31,7 +31,8 @@ PROFANITY_MODERATE: tuple[str, ...] = (
     "dumbass",
     "jackass",
 )
-PROFANITY_MILD: tuple[str, ...] = ("damn", "crap", "ass", "arse", "piss", "bugger", "prick")
+# "prick" is not listed: it is the ordinary Swedish word for a dot.
+PROFANITY_MILD: tuple[str, ...] = ("damn", "crap", "ass", "arse", "piss", "bugger")
 
 # Roots that occur inside no innocent word, so they count inside compounds ("clusterfuck").
 EMBEDDED_ROOTS: tuple[str, ...] = ("fuck", "motherfuck")
@@ -51,7 +52,9 @@ SLURS_HIGH: tuple[str, ...] = (
     "gook",
 )
 # Slurs that are also used (rarely) as ordinary words; still hateful in most feedback.
-SLURS_MEDIUM: tuple[str, ...] = ("tranny", "dyke", "retard", "retarded", "fag", "coon", "chink")
+# "fag" is not listed: it is the ordinary Norwegian and Danish word for a school subject (abuse.py
+# catches the English slur aimed at someone).
+SLURS_MEDIUM: tuple[str, ...] = ("tranny", "dyke", "retard", "retarded", "coon", "chink")
 
 # Insults that are hostile but not hateful on their own.
 INSULT_WORDS: tuple[str, ...] = ("idiot", "moron", "imbecile", "loser", "scumbag", "jerk", "cretin")

@@ -292,3 +292,14 @@ async def test_privacy_rpcs_are_not_built_yet(safety: Stub) -> None:
     # Erasure is a platform operation: a company admin may not run it.
     denied = await _error(safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=ACME))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_self_harm_is_held_for_an_urgent_review_listed_before_older_reviews(safety: Stub) -> None:
+    await safety.ScreenText(_screen(TOXIC), metadata=ACME)
+    harm = await safety.ScreenText(_screen("Jeg vil ikke leve lenger."), metadata=ACME)
+    assert [f.type for f in harm.findings] == [safety_pb2.FINDING_TYPE_SELF_HARM]
+    assert harm.summary.outcome == types_pb2.SCREENING_OUTCOME_PENDING_REVIEW
+    assert not harm.is_unsafe
+    queue = (await safety.ListReviews(safety_pb2.ListReviewsRequest(status="pending"), metadata=ACME)).reviews
+    assert [r.review_id for r in queue][0] == harm.summary.review_id
+    assert [r.priority for r in queue] == [safety_pb2.REVIEW_PRIORITY_URGENT, safety_pb2.REVIEW_PRIORITY_ROUTINE]

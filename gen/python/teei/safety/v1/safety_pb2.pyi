@@ -37,6 +37,10 @@ class _FindingTypeEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_FindingTy
     """Hate or toxic language."""
     FINDING_TYPE_SPAM: _FindingType.ValueType  # 4
     """Spam."""
+    FINDING_TYPE_SELF_HARM: _FindingType.ValueType  # 5
+    """Self-harm or suicidal ideation: the author may be at risk. Always sent to human review with
+    the highest priority, never rejected automatically.
+    """
 
 class FindingType(_FindingType, metaclass=_FindingTypeEnumTypeWrapper):
     """Kind of safety finding."""
@@ -51,7 +55,39 @@ FINDING_TYPE_TOXIC: FindingType.ValueType  # 3
 """Hate or toxic language."""
 FINDING_TYPE_SPAM: FindingType.ValueType  # 4
 """Spam."""
+FINDING_TYPE_SELF_HARM: FindingType.ValueType  # 5
+"""Self-harm or suicidal ideation: the author may be at risk. Always sent to human review with
+the highest priority, never rejected automatically.
+"""
 Global___FindingType: _TypeAlias = FindingType  # noqa: Y015
+
+class _ReviewPriority:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ReviewPriorityEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReviewPriority.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    REVIEW_PRIORITY_UNSPECIFIED: _ReviewPriority.ValueType  # 0
+    """Not set."""
+    REVIEW_PRIORITY_ROUTINE: _ReviewPriority.ValueType  # 1
+    """Ordinary moderation (profanity, PII, insults, spam)."""
+    REVIEW_PRIORITY_HIGH: _ReviewPriority.ValueType  # 2
+    """Threats of violence against others."""
+    REVIEW_PRIORITY_URGENT: _ReviewPriority.ValueType  # 3
+    """Self-harm or suicidal ideation: a person may be at risk; follow the self-harm runbook."""
+
+class ReviewPriority(_ReviewPriority, metaclass=_ReviewPriorityEnumTypeWrapper):
+    """How urgently a review needs a human; the queue lists higher priorities first."""
+
+REVIEW_PRIORITY_UNSPECIFIED: ReviewPriority.ValueType  # 0
+"""Not set."""
+REVIEW_PRIORITY_ROUTINE: ReviewPriority.ValueType  # 1
+"""Ordinary moderation (profanity, PII, insults, spam)."""
+REVIEW_PRIORITY_HIGH: ReviewPriority.ValueType  # 2
+"""Threats of violence against others."""
+REVIEW_PRIORITY_URGENT: ReviewPriority.ValueType  # 3
+"""Self-harm or suicidal ideation: a person may be at risk; follow the self-harm runbook."""
+Global___ReviewPriority: _TypeAlias = ReviewPriority  # noqa: Y015
 
 class _ReviewStatus:
     ValueType = _typing.NewType("ValueType", _builtins.int)
@@ -151,7 +187,7 @@ class Finding(_message.Message):
     SPANS_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     type: Global___FindingType.ValueType
-    """Profanity, PII, toxic or spam."""
+    """Profanity, PII, toxic, spam or self-harm."""
     subtype: _builtins.str
     """Finer kind, e.g. for PII `email`, `phone`, `national_id`, `payment_card` (Luhn-checked)."""
     confidence: _builtins.float
@@ -207,7 +243,7 @@ class Flag(_message.Message):
     is_unsafe: _builtins.bool
     """True when any non-PII finding has confidence >= 0.6."""
     requires_review: _builtins.bool
-    """True when toxic >= 0.6, profanity >= 0.9 or PII >= 0.9."""
+    """True when toxic >= 0.6, profanity >= 0.9, PII >= 0.9 or any self-harm finding."""
     review_id: _builtins.str
     """The review queued for this flag; empty when none."""
     redacted_text: _builtins.str
@@ -300,6 +336,7 @@ class Review(_message.Message):
     DECIDE_TIME_FIELD_NUMBER: _builtins.int
     HISTORY_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    PRIORITY_FIELD_NUMBER: _builtins.int
     review_id: _builtins.str
     """Platform id of the review."""
     flag_id: _builtins.str
@@ -318,6 +355,8 @@ class Review(_message.Message):
     """Subject of the reviewer of the latest decision; empty while pending."""
     notes: _builtins.str
     """Notes of the latest decision."""
+    priority: Global___ReviewPriority.ValueType
+    """How urgent the review is, from its findings; the queue lists urgent reviews first."""
     @_builtins.property
     def findings(self) -> _containers.RepeatedCompositeFieldContainer[Global___Finding]:
         """The findings that caused the review."""
@@ -350,10 +389,11 @@ class Review(_message.Message):
         decide_time: _timestamp_pb2.Timestamp | None = ...,
         history: _abc.Iterable[Global___ReviewAction] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        priority: Global___ReviewPriority.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decide_time", b"decide_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decide_time", b"decide_time", "findings", b"findings", "flag_id", b"flag_id", "history", b"history", "notes", b"notes", "profile_id", b"profile_id", "redacted_text", b"redacted_text", "review_id", b"review_id", "reviewer", b"reviewer", "source_text_id", b"source_text_id", "source_text_type", b"source_text_type", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "decide_time", b"decide_time", "findings", b"findings", "flag_id", b"flag_id", "history", b"history", "notes", b"notes", "priority", b"priority", "profile_id", b"profile_id", "redacted_text", b"redacted_text", "review_id", b"review_id", "reviewer", b"reviewer", "source_text_id", b"source_text_id", "source_text_type", b"source_text_type", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -411,7 +451,7 @@ class ScreenTextResponse(_message.Message):
     is_unsafe: _builtins.bool
     """True when any non-PII finding has confidence >= 0.6."""
     requires_review: _builtins.bool
-    """True when toxic >= 0.6, profanity >= 0.9 or PII >= 0.9."""
+    """True when toxic >= 0.6, profanity >= 0.9, PII >= 0.9 or any self-harm finding."""
     redacted_text: _builtins.str
     """The text with PII replaced; the only form of the text that may be kept or scored."""
     @_builtins.property
@@ -657,7 +697,7 @@ class ListReviewsResponse(_message.Message):
     """Token for the next page; empty on the last page."""
     @_builtins.property
     def reviews(self) -> _containers.RepeatedCompositeFieldContainer[Global___Review]:
-        """The reviews, oldest first."""
+        """The reviews, highest priority first, then oldest first."""
 
     def __init__(
         self,

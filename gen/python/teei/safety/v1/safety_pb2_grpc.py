@@ -113,7 +113,8 @@ class SafetyServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListReviews(self, request, context):
-        """Lists the review queue, e.g. `?status=pending`, oldest first.
+        """Lists the review queue, e.g. `?status=pending`: highest priority first (self-harm before all
+        else), then oldest first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -46,7 +46,9 @@ class SafetyServiceStub:
     GetReview: _grpc.UnaryUnaryMultiCallable[_safety_pb2.GetReviewRequest, _safety_pb2.GetReviewResponse]
     """Returns one review."""
     ListReviews: _grpc.UnaryUnaryMultiCallable[_safety_pb2.ListReviewsRequest, _safety_pb2.ListReviewsResponse]
-    """Lists the review queue, e.g. `?status=pending`, oldest first."""
+    """Lists the review queue, e.g. `?status=pending`: highest priority first (self-harm before all
+    else), then oldest first.
+    """
     DecideReview: _grpc.UnaryUnaryMultiCallable[_safety_pb2.DecideReviewRequest, _safety_pb2.DecideReviewResponse]
     """Approves, rejects or escalates a review. Approval or rejection completes it and emits
     `safety.review.completed`; an escalated review can be decided again.
@@ -74,7 +76,9 @@ class SafetyServiceAsyncStub(SafetyServiceStub):
     GetReview: _aio.UnaryUnaryMultiCallable[_safety_pb2.GetReviewRequest, _safety_pb2.GetReviewResponse]  # type: ignore[assignment]
     """Returns one review."""
     ListReviews: _aio.UnaryUnaryMultiCallable[_safety_pb2.ListReviewsRequest, _safety_pb2.ListReviewsResponse]  # type: ignore[assignment]
-    """Lists the review queue, e.g. `?status=pending`, oldest first."""
+    """Lists the review queue, e.g. `?status=pending`: highest priority first (self-harm before all
+    else), then oldest first.
+    """
     DecideReview: _aio.UnaryUnaryMultiCallable[_safety_pb2.DecideReviewRequest, _safety_pb2.DecideReviewResponse]  # type: ignore[assignment]
     """Approves, rejects or escalates a review. Approval or rejection completes it and emits
     `safety.review.completed`; an escalated review can be decided again.
@@ -129,7 +133,9 @@ class SafetyServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _safety_pb2.ListReviewsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_safety_pb2.ListReviewsResponse, _abc.Awaitable[_safety_pb2.ListReviewsResponse]]:
-        """Lists the review queue, e.g. `?status=pending`, oldest first."""
+        """Lists the review queue, e.g. `?status=pending`: highest priority first (self-harm before all
+        else), then oldest first.
+        """
 
     @_abc_1.abstractmethod
     def DecideReview(

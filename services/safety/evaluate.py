@@ -1,0 +1,116 @@
+"""Scores the screening engine on a labelled set: `python -m services.safety.evaluate [--set PATH]`.
+
+Each line of the set names the finding type a text must produce (`self_harm`, `toxic`, `spam`,
+`profanity`, `pii` with its subtype) or `clean` (no finding at all). Prints recall per type, per
+type and language, per PII subtype, false alarms on the clean texts, and throughput.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.safety.domain.screening import Screening, screen
+
+TEST_SET = Path(__file__).resolve().parent / "data" / "test.jsonl"
+CLEAN = "clean"
+
+
+@dataclass(frozen=True)
+class Case:
+    """One labelled text."""
+
+    case_id: str
+    language: str
+    text: str
+    expected: str
+    subtype: str
+
+
+@dataclass(frozen=True)
+class Report:
+    """Hits and totals per group, the clean texts that raised a finding, and throughput."""
+
+    hits: dict[str, tuple[int, int]]
+    false_alarms: tuple[str, ...]
+    clean_total: int
+    texts_per_second: float
+
+
+def load(path: Path) -> list[Case]:
+    """The cases of a JSON-lines file; a line without the required keys is an error naming it."""
+    cases = []
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        row = json.loads(line)
+        try:
+            cases.append(Case(row["id"], row["language"], row["text"], row["expected"], row.get("subtype", "")))
+        except KeyError as missing:
+            raise ValueError(f"{path}:{number}: missing key {missing}") from None
+    return cases
+
+
+def found(case: Case, screening: Screening) -> bool:
+    """Whether the screening found what the case expects (for clean texts: nothing at all)."""
+    if case.expected == CLEAN:
+        return not screening.findings
+    return any(
+        f.type.value == case.expected and (not case.subtype or f.subtype == case.subtype) for f in screening.findings
+    )
+
+
+def evaluate(cases: Sequence[Case], *, rounds: int = 3) -> Report:
+    """Recall per type, type and language, and PII subtype; false alarms on clean texts; texts per second."""
+    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    alarms = []
+    for case in cases:
+        ok = found(case, screen(case.text))
+        if case.expected == CLEAN:
+            if not ok:
+                alarms.append(case.case_id)
+            continue
+        keys = [case.expected, f"{case.expected}/{case.language}"]
+        keys += [f"pii:{case.subtype}"] if case.expected == "pii" else []
+        for key in keys:
+            counts[key][0] += ok
+            counts[key][1] += 1
+    started = time.perf_counter()
+    for _ in range(rounds):
+        for case in cases:
+            screen(case.text)
+    elapsed = time.perf_counter() - started
+    rate = rounds * len(cases) / elapsed if elapsed else 0.0
+    clean_total = sum(c.expected == CLEAN for c in cases)
+    return Report({k: (v[0], v[1]) for k, v in sorted(counts.items())}, tuple(alarms), clean_total, rate)
+
+
+def format_report(report: Report) -> str:
+    """The report as text."""
+    lines = [f"{'group':<22} {'found':>5} {'of':>4} {'recall':>7}"]
+    for key, (hit, total) in report.hits.items():
+        lines.append(f"{key:<22} {hit:>5} {total:>4} {hit / total:>7.3f}")
+    lines.append(
+        f"false alarms on clean texts: {len(report.false_alarms)} of {report.clean_total} {report.false_alarms}"
+    )
+    lines.append(f"throughput: {report.texts_per_second:,.0f} texts/s (one core, one text at a time)")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command-line entry point."""
+    parser = argparse.ArgumentParser(prog="python -m services.safety.evaluate", description=__doc__)
+    parser.add_argument("--set", type=Path, default=TEST_SET, help="JSON-lines file of labelled texts")
+    args = parser.parse_args(argv)
+    print(format_report(evaluate(load(args.set))))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,44 @@
+"""The evaluation command scores the shipped test set and refuses malformed sets."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from services.safety import evaluate
+
+
+def test_the_shipped_set_has_full_self_harm_recall_and_no_false_alarms() -> None:
+    report = evaluate.evaluate(evaluate.load(evaluate.TEST_SET), rounds=1)
+    hit, total = report.hits["self_harm"]
+    assert total >= 27
+    assert hit == total
+    assert report.false_alarms == ()
+    assert report.clean_total > 30
+
+
+def test_a_missed_text_and_a_false_alarm_are_counted(tmp_path: Path) -> None:
+    rows = [
+        {"id": "a", "language": "en", "text": "A calm day at the park.", "expected": "self_harm"},
+        {"id": "b", "language": "en", "text": "What the fuck", "expected": "clean"},
+    ]
+    path = tmp_path / "set.jsonl"
+    path.write_text("\n".join(json.dumps(r) for r in rows), encoding="utf-8")
+    report = evaluate.evaluate(evaluate.load(path), rounds=1)
+    assert report.hits["self_harm"] == (0, 1)
+    assert report.false_alarms == ("b",)
+    assert "false alarms on clean texts: 1 of 1" in evaluate.format_report(report)
+
+
+def test_a_line_without_the_required_keys_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "bad.jsonl"
+    path.write_text('{"id": "a", "text": "x"}\n', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"bad\.jsonl:1"):
+        evaluate.load(path)
+
+
+def test_the_command_prints_the_report(capsys: pytest.CaptureFixture[str]) -> None:
+    assert evaluate.main([]) == 0
+    assert "self_harm/ar" in capsys.readouterr().out
