@@ -28,6 +28,8 @@ DLQ_STREAM = "TEEI_DLQ"
 DLQ_PREFIX = "teei.dlq."
 DUPLICATE_WINDOW_SECONDS = 600.0
 CONNECT_SECONDS = 20.0
+# Outbox rows the relay publishes per round (marked published in one statement).
+RELAY_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -131,22 +133,32 @@ class EventBus:
             self._wake.clear()
 
     async def _publish_pending(self, js: JetStreamContext) -> int:
+        # A batch is published in order, then marked in one statement; whatever was acknowledged
+        # before a failure is still marked. A crash before the mark republishes the batch, and
+        # JetStream drops the copies (message id = event id, inside the duplicate window).
         batch = await asyncio.to_thread(self._pending)
-        for envelope in batch:
-            ack = await js.publish(
-                events.nats_subject(envelope.type), envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.id}
-            )
-            await asyncio.to_thread(self._mark, envelope.id)
-            log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
+        published: list[str] = []
+        try:
+            for envelope in batch:
+                ack = await js.publish(
+                    events.nats_subject(envelope.type),
+                    envelope.SerializeToString(),
+                    headers={"Nats-Msg-Id": envelope.id},
+                )
+                published.append(envelope.id)
+                log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
+        finally:
+            if published:
+                await asyncio.to_thread(self._mark, published)
         return len(batch)
 
     def _pending(self) -> list[events.Envelope]:
-        with self._uow.begin() as session:
-            return events.pending(session)
+        with self._uow.read() as session:
+            return events.pending(session, limit=RELAY_BATCH)
 
-    def _mark(self, event_id: str) -> None:
+    def _mark(self, event_ids: list[str]) -> None:
         with self._uow.begin() as session:
-            events.mark_published(session, [event_id])
+            events.mark_published(session, event_ids)
 
     async def _consume(self, psub: JetStreamContext.PullSubscription, subscription: events.Subscription) -> None:
         while True:
@@ -158,43 +170,39 @@ class EventBus:
                 log.warning("consumer.fetch_failed", consumer=subscription.consumer, exc_info=True)
                 await asyncio.sleep(self._poll_seconds)  # back-off while NATS reconnects
                 continue
-            for msg in messages:
-                try:
-                    await self._deliver(msg, subscription)
-                except Exception:  # unacknowledged: JetStream redelivers it after ack_wait
-                    log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
+            try:
+                await self._deliver_batch(messages, subscription)
+            except Exception:  # unacknowledged: JetStream redelivers them after ack_wait
+                log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
 
-    async def _deliver(self, msg: Msg, subscription: events.Subscription) -> None:
-        try:
-            envelope = events.Envelope.FromString(msg.data)
-            if not envelope.id or not envelope.type:
-                raise DecodeError("envelope without id or type")
-        except DecodeError as exc:
-            await self._dead_letter(msg, subscription, attempts=1, error=f"undecodable envelope: {exc}")
+    async def _deliver_batch(self, messages: Sequence[Msg], subscription: events.Subscription) -> None:
+        """Applies a fetched batch in one transaction, in order, each event in a savepoint of its own: an
+        event whose handler fails is rolled back alone and retried (or dead-lettered) as before, the rest
+        commit together with their inbox records and are acknowledged only after that commit."""
+        decoded: list[tuple[Msg, events.Envelope]] = []
+        for msg in messages:
+            try:
+                envelope = events.Envelope.FromString(msg.data)
+                if not envelope.id or not envelope.type:
+                    raise DecodeError("envelope without id or type")
+            except DecodeError as exc:
+                await self._dead_letter(msg, subscription, attempts=1, error=f"undecodable envelope: {exc}")
+                continue
+            decoded.append((msg, envelope))
+        if not decoded:
             return
-        try:
-            applied = await asyncio.to_thread(self._apply, subscription, envelope)
-        except Exception as exc:  # any handler failure is retried, then dead-lettered
-            attempt = msg.metadata.num_delivered if msg.metadata else 1
-            log.warning(
-                "consumer.handler_failed",
+        outcomes = await asyncio.to_thread(self._apply_batch, subscription, [e for _, e in decoded])
+        for (msg, envelope), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, Exception):
+                await self._handler_failed(msg, subscription, envelope, outcome)
+                continue
+            await msg.ack()
+            log.info(
+                "consumer.applied" if outcome else "consumer.duplicate",
                 consumer=subscription.consumer,
                 event_id=envelope.id,
-                attempt=attempt,
-                exc_info=True,
+                event_type=envelope.type,
             )
-            if attempt >= self._retry.max_deliver:
-                await self._dead_letter(msg, subscription, attempts=attempt, error=f"{type(exc).__name__}: {exc}")
-            else:
-                await msg.nak(delay=self._retry.delay(attempt))
-            return
-        await msg.ack()
-        log.info(
-            "consumer.applied" if applied else "consumer.duplicate",
-            consumer=subscription.consumer,
-            event_id=envelope.id,
-            event_type=envelope.type,
-        )
 
     async def _dead_letter(self, msg: Msg, subscription: events.Subscription, *, attempts: int, error: str) -> None:
         headers = {
@@ -213,6 +221,43 @@ class EventBus:
             attempts=attempts,
             error=error[:200],
         )
+
+    async def _handler_failed(
+        self, msg: Msg, subscription: events.Subscription, envelope: events.Envelope, exc: Exception
+    ) -> None:
+        attempt = msg.metadata.num_delivered if msg.metadata else 1
+        log.warning(
+            "consumer.handler_failed",
+            consumer=subscription.consumer,
+            event_id=envelope.id,
+            attempt=attempt,
+            exc_info=exc,
+        )
+        if attempt >= self._retry.max_deliver:
+            await self._dead_letter(msg, subscription, attempts=attempt, error=f"{type(exc).__name__}: {exc}")
+        else:
+            await msg.nak(delay=self._retry.delay(attempt))
+
+    def _apply_batch(
+        self, subscription: events.Subscription, envelopes: Sequence[events.Envelope]
+    ) -> list[bool | Exception]:
+        """Per event: True applied, False a redelivery already applied, or the handler's exception."""
+        outcomes: list[bool | Exception] = []
+        with self._uow.begin() as session:
+            for envelope in envelopes:
+                try:
+                    with session.begin_nested():
+                        outcomes.append(self._apply_in(session, subscription, envelope))
+                except Exception as exc:
+                    outcomes.append(exc)
+        return outcomes
+
+    @staticmethod
+    def _apply_in(session: orm.Session, subscription: events.Subscription, envelope: events.Envelope) -> bool:
+        if not events.claim_once(session, consumer=subscription.consumer, event_id=envelope.id):
+            return False
+        subscription.handler(envelope, session)
+        return True
 
     def _apply(self, subscription: events.Subscription, envelope: events.Envelope) -> bool:
         with self._uow.begin() as session:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.kit.messaging import events
-from services.kit.messaging.eventbus import STREAM, EventBus
+from services.kit.messaging.eventbus import STREAM, EventBus, RetryPolicy
 from services.kit.persistence import db
 from teei.events.v1 import envelope_pb2
 from teei.profile.v1 import events_pb2, profile_pb2
@@ -148,3 +149,56 @@ def test_outbox_keeps_the_order_events_were_recorded_in(engine: sa.Engine) -> No
             events.record(session, envelope)
     with db.UnitOfWork(engine).begin() as session:
         assert [e.id for e in events.pending(session)] == [e.id for e in recorded]
+
+
+class FailsOnceFor:
+    """Writes a caused event per delivery, then fails the first delivery of one profile's event."""
+
+    def __init__(self, failing: str) -> None:
+        self.failing, self.failed = failing, False
+
+    def __call__(self, envelope: envelope_pb2.Envelope, session: sa.orm.Session) -> None:
+        payload = events.payload_of(envelope)
+        if payload.profile_id.startswith("caused-by-"):
+            return  # the caused events travel the same stream: they cause nothing further
+        events.record(session, _milestone(f"caused-by-{payload.profile_id}"))
+        if payload.profile_id == self.failing and not self.failed:
+            self.failed = True
+            raise RuntimeError("a transient fault")
+
+
+@pytest.mark.usefixtures("purge")
+async def test_a_failing_event_in_a_batch_is_retried_alone_and_the_rest_apply_once(
+    nats_url: str, engine: sa.Engine
+) -> None:
+    """Events fetched together apply in one transaction, each in its own savepoint: the failing one's writes
+    are rolled back and it is retried alone; every event ends applied exactly once."""
+    recorded = [_milestone(f"p-batch-{i}") for i in range(40)]
+    with db.UnitOfWork(engine).begin() as session:
+        events.record_many(session, recorded)
+    handler = FailsOnceFor("p-batch-7")
+    subscription = events.Subscription("batch-consumer", ("journey.milestone.reached",), handler)
+    retry = RetryPolicy(max_deliver=3, base_seconds=0.05, max_seconds=0.1)
+    bus = EventBus(url=nats_url, service="test", engine=engine, subscriptions=[subscription], retry=retry)
+    await bus.start()
+    try:
+
+        def caused() -> list[str]:
+            with db.UnitOfWork(engine).read() as session:
+                rows = session.execute(sa.select(events.outbox.c.envelope)).scalars()
+                envelopes = [envelope_pb2.Envelope.FromString(raw) for raw in rows]
+                return [e.subject for e in envelopes if e.subject.startswith("caused-by-")]
+
+        def settled() -> None:
+            deadline = time.monotonic() + 20
+            while len(caused()) < len(recorded) and time.monotonic() < deadline:
+                time.sleep(0.05)  # polling a database the bus writes from its own threads
+
+        await asyncio.to_thread(settled)
+    finally:
+        await bus.stop()
+    assert handler.failed
+    assert sorted(caused()) == sorted(f"caused-by-p-batch-{i}" for i in range(40))
+    with db.UnitOfWork(engine).read() as session:
+        claimed = session.execute(sa.select(events.inbox.c.event_id).where(events.inbox.c.consumer == "batch-consumer"))
+        assert {e.id for e in recorded} <= set(claimed.scalars())
