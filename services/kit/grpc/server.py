@@ -82,6 +82,8 @@ class Service:
     jwks: auth.JwksFetch | None = None
     # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup).
     retention_rules: Sequence[retention.Rule] = ()
+    # Gauges of the service's own read when its metrics are scraped (e.g. the gateway's signing-key age).
+    gauges: Sequence[metrics.GaugeSource] = ()
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -184,7 +186,9 @@ class GrpcServer:
 
 def _gauge_sources(service: Service) -> list[metrics.GaugeSource]:
     cfg = service.config
-    found = [] if service.engine is None else sources.database(service.name, service.engine)
+    found = [*service.gauges]
+    if service.engine is not None:
+        found += sources.database(service.name, service.engine)
     if cfg.mtls_dir is not None:
         found += sources.certificate(service.name, cfg.mtls_dir)
     return found

@@ -62,7 +62,7 @@ RATELIMIT_VERDICTS = prometheus_client.Counter(
     "ratelimit_verdicts", "Rate-limit decisions asked by the edge, by domain and verdict.", ["domain", "verdict"]
 )
 IMPORT_ROWS = prometheus_client.Counter(
-    "import_rows", "CSV import rows by connector and outcome (accepted or quarantined).", ["connector", "outcome"]
+    "import_rows", "CSV import rows by import kind and outcome (accepted or quarantined).", ["kind", "outcome"]
 )
 JWKS_REFRESHES = prometheus_client.Counter(
     "auth_jwks_refreshes", "Fetches of the issuer's signing keys by outcome (ok or failed).", ["outcome"]
@@ -165,8 +165,10 @@ class Endpoint:
         self._thread.join(5.0)
 
 
-def serve(port: int, *, host: str = "127.0.0.1") -> Endpoint:
-    """Serves the process's metrics on `host:port` (0 picks a free port) in a daemon thread."""
-    server, thread = prometheus_client.start_http_server(port, addr=host)
+def serve(
+    port: int, *, host: str = "127.0.0.1", registry: prometheus_client.CollectorRegistry = prometheus_client.REGISTRY
+) -> Endpoint:
+    """Serves `registry` (the process's metrics) on `host:port` (0 picks a free port) in a daemon thread."""
+    server, thread = prometheus_client.start_http_server(port, addr=host, registry=registry)
     log.info("metrics.serving", host=host, port=server.server_port)
     return Endpoint(server, thread)
