@@ -65,7 +65,6 @@ def configure(settings: ErrorReportSettings, *, service: str) -> bool:
         release=settings.release or f"teei-mesh@{_version()}",
         environment=settings.environment,
         server_name=service,
-        send_default_pii=False,
         include_local_variables=False,
         max_request_body_size="never",
         before_send=scrub,
