@@ -14,7 +14,7 @@ export BUF_CACHE_DIR := $(CURDIR)/.cache/buf
 up: install
 	$(BIN)/teei up
 
-test: install lint typecheck buf-lint buf-breaking check-gen pytest
+test: install promtool lint typecheck buf-lint buf-breaking check-gen pytest
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,14 @@ $(STAMP): $(BIN)/python $(LOCK) pyproject.toml
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# `promtool test rules` (tests/contract/test_prometheus_rules.py) needs Debian's prometheus package: installed
+# here when missing (as root, the way CI runs), never skipped.
+.PHONY: promtool
+promtool:
+	@command -v promtool >/dev/null || { apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }
+	@command -v promtool >/dev/null || (echo "promtool is missing: apt-get install prometheus" && exit 1)
 
 # Re-resolves the lock from pyproject.toml (options in [tool.pip-tools]), keeping current pins where
 # they still fit; `make lock LOCK_FLAGS=--upgrade` moves everything to the newest allowed versions.
@@ -59,10 +67,11 @@ gen: install
 	$(BIN)/buf build --as-file-descriptor-set -o envoy/descriptors.binpb
 	$(BIN)/python -m services.cli.openapi
 	$(BIN)/python -m services.cli.erd
+	$(BIN)/python -m services.cli.dashboards
 
 check-gen: gen
-	@git add --intent-to-add gen envoy/descriptors.binpb docs/data/er >/dev/null 2>&1 || true
-	@git diff --exit-code --stat -- gen envoy/descriptors.binpb docs/data/er || \
+	@git add --intent-to-add gen envoy/descriptors.binpb docs/data/er observability/grafana >/dev/null 2>&1 || true
+	@git diff --exit-code --stat -- gen envoy/descriptors.binpb docs/data/er observability/grafana || \
 	  (echo "generated code is stale: run 'make gen' and commit the result" && exit 1)
 
 pytest: install

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from services.cli import certs, edge, probes
+from services.cli import certs, edge, probes, prometheus
 from services.cli.spec import REPO_ROOT, Resource, missing_programs
 from services.kit.security import mtls
 
@@ -45,6 +45,8 @@ class Mesh:
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     health_interval_ms: int = 500
     mtls: bool = True
+    # Where `teei up` serves its own metrics (restarts); listed in the Prometheus targets when set.
+    metrics_port: int | None = None
     running: dict[str, Running] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     # Set (under `_lock`) once `stop()` begins: from then on nothing is spawned, so a restart in progress
@@ -85,6 +87,7 @@ class Mesh:
             self.stop()
             raise
         self.write_state()
+        prometheus.write(self.var_dir, self.resources, launcher_port=self.metrics_port)
 
     def stop(self, *, timeout: float = 20.0) -> dict[str, int | None]:
         """SIGTERM every process in reverse dependency order (SIGKILL what has not exited in time); nothing
@@ -179,6 +182,8 @@ class Mesh:
 
     def _service_env(self, resource: Resource) -> dict[str, str]:
         env = {"TEEI_GRPC_PORT": str(resource.port), "TEEI_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1"}
+        if "metrics_port" in resource.extra_ports:
+            env["TEEI_METRICS_PORT"] = str(resource.extra_ports["metrics_port"])
         if self.mtls_dir is not None:
             env["TEEI_MTLS_DIR"] = str(self.mtls_dir)
         nats = [r for r in self.resources if r.kind == "nats"]

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import backup, certs, chaos, dlq, keys, spec, webhooks
+from services.cli import backup, certs, chaos, dlq, keys, prometheus, spec, webhooks
 from services.cli.deploy import cli as deploy
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
 from services.kit import logs
+from services.kit.telemetry import metrics
 
 
 def console() -> None:
@@ -34,6 +35,7 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--free-ports", action="store_true", help="pick free loopback ports instead of the defaults")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     up.add_argument("--no-mtls", dest="mtls", action="store_false", help="plaintext between edge and services")
+    up.add_argument("--metrics-port", type=int, default=9460, help="port of teei up's own metrics (restarts)")
     dlq.register(commands)
     keys.register(commands)
     certs.register(commands)
@@ -45,16 +47,26 @@ def main(argv: list[str] | None = None) -> None:
     if args.command != "up":
         raise SystemExit(args.run(args))
     raise SystemExit(
-        run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout, mtls=args.mtls)
+        run_up(
+            args.spec,
+            args.var_dir.resolve(),
+            free_ports=args.free_ports,
+            timeout=args.timeout,
+            mtls=args.mtls,
+            metrics_port=args.metrics_port,
+        )
     )
 
 
-def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, mtls: bool = True) -> int:
+def run_up(
+    spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, mtls: bool = True, metrics_port: int = 9460
+) -> int:
     """Starts the mesh, reports readiness, and stops it cleanly on SIGINT/SIGTERM."""
     resources = spec.load(spec_path)
     if free_ports:
         resources = spec.with_free_ports(resources)
-    mesh = Mesh(resources=resources, var_dir=var_dir, mtls=mtls)
+        metrics_port = spec.free_port()
+    mesh = Mesh(resources=resources, var_dir=var_dir, mtls=mtls, metrics_port=metrics_port)
     stop = threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
@@ -80,7 +92,18 @@ def _supervise(mesh: Mesh, stop: threading.Event) -> int:
     """Restarts what exits, as tilt.yaml's restart policies say, until SIGINT/SIGTERM; then stops the mesh."""
     supervisor = Supervisor(mesh, report=lambda line: print(f"teei up: {line}", flush=True))
     supervisor.start()
+    endpoint = None
+    if mesh.metrics_port is not None:
+        supervision = prometheus.registry(
+            lambda: {name: (s.restarts, s.state == "running") for name, s in supervisor.statuses().items()}
+        )
+        try:
+            endpoint = metrics.serve(mesh.metrics_port, registry=supervision)
+        except OSError as exc:  # the mesh serves on; only its restart counts go unscraped
+            print(f"teei up: metrics port {mesh.metrics_port} unavailable ({exc}); no launcher metrics", flush=True)
     while not stop.wait(0.5):
         pass
+    if endpoint is not None:
+        endpoint.close()
     supervisor.stop()
     return 0

@@ -122,6 +122,7 @@ def build(
         registrations=registrations,
         on_stop=[gateway.engine.dispose, oidc.aclose],
         engine=gateway.engine,
+        gauges=gateway.keys.gauges(),
     )
 
 

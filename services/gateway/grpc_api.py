@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 
 from services.gateway import handlers, wire
+from services.gateway.domain.errors import DiagnosticFailure
 from services.gateway.domain.tokens import TokenSettings
 from services.gateway.keys.ring import KeyRing
 from services.gateway.repository import GatewayUnitOfWork
@@ -78,3 +79,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
             return gateway_pb2.SsoCallbackResponse(body=wire.redirect_page(completed.redirect_to))
         await context.send_initial_metadata(wire.NO_STORE)
         return gateway_pb2.SsoCallbackResponse(body=wire.token_body(completed.issued))
+
+    async def RaiseDiagnosticError(
+        self, request: gateway_pb2.RaiseDiagnosticErrorRequest, context: Context
+    ) -> NoReturn:
+        raise DiagnosticFailure(wire.diagnostic_note(request))

@@ -17,7 +17,7 @@ from services.gateway.domain.errors import InvalidClient, InvalidTokenRequest
 from services.gateway.domain.keys import SigningKey
 from services.gateway.domain.tokens import IssuedToken
 from services.kit import characters
-from services.kit.errors import FieldViolation
+from services.kit.errors import FieldViolation, InvalidArgument
 from teei.gateway.v1 import gateway_pb2
 
 MAX_BODY_BYTES = 8 * 1024
@@ -177,3 +177,16 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
         raise InvalidClient("malformed Basic credentials")
     # RFC 6749 section 2.3.1: both parts are form-encoded before Basic encoding.
     return urllib.parse.unquote_plus(client_id), urllib.parse.unquote_plus(secret)
+
+
+MAX_DIAGNOSTIC_NOTE = 200
+
+
+def diagnostic_note(request: gateway_pb2.RaiseDiagnosticErrorRequest) -> str:
+    """The note of a synthetic error request; a longer one is refused."""
+    if len(request.note) > MAX_DIAGNOSTIC_NOTE:
+        raise InvalidArgument(
+            f"note is longer than {MAX_DIAGNOSTIC_NOTE} characters",
+            violations=[FieldViolation("note", f"at most {MAX_DIAGNOSTIC_NOTE} characters")],
+        )
+    return request.note

@@ -6,6 +6,7 @@ from typing import Any
 
 import grpc
 
+from services.kit.telemetry import metrics
 from services.ratelimit.handlers import RateLimiter
 from services.ratelimit.wire import RateLimitRequest, RateLimitResponse, query_of, response_of
 
@@ -20,4 +21,7 @@ class RateLimitServicer:
 
     async def ShouldRateLimit(self, request: RateLimitRequest, context: Context) -> RateLimitResponse:
         """Counts the request's descriptors and answers OK or OVER_LIMIT with a status per descriptor."""
-        return response_of(await self._limiter.should_rate_limit(query_of(request)))
+        query = query_of(request)
+        verdict = await self._limiter.should_rate_limit(query)
+        metrics.RATELIMIT_VERDICTS.labels(query.domain, "OVER_LIMIT" if verdict.over_limit else "OK").inc()
+        return response_of(verdict)

@@ -181,3 +181,13 @@ class EmailDomainNotAllowed(SsoError, PermissionDenied):
     """The e-mail's domain is not mapped to any company for this provider."""
 
     reason = "SSO_DOMAIN_NOT_ALLOWED"
+
+
+class DiagnosticFailure(RuntimeError):
+    """The synthetic failure an operator asks for (`POST /v1/admin/diagnostics:raise`) to check error reports
+    end to end. Deliberately not a domain error: it takes the path of any unexpected exception (INTERNAL,
+    reported to the error tracker)."""
+
+    def __init__(self, note: str) -> None:
+        super().__init__(f"synthetic diagnostic error raised on request: {note or '(no note)'}")
+        self.note = note

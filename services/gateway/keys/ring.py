@@ -15,6 +15,7 @@ from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import GatewayUnitOfWork
 from services.kit.clock import Clock
 from services.kit.security.jose import PrivateKey
+from services.kit.telemetry.metrics import GaugeSource
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,21 @@ class KeyRing:
         if key is None:
             raise NoSigningKey("no active signing key; run `teei keys rotate`")
         return sign_jwt(claims, self._private(key), algorithm=key.algorithm, kid=key.kid)
+
+    def active_key_age(self) -> float | None:
+        """Seconds since the signing key was activated (created, if never marked so); None without one."""
+        now = self._clock()
+        key = ring.active_key(self._keys(now))
+        return None if key is None else (now - (key.activated_at or key.created_at)).total_seconds()
+
+    def gauges(self) -> list[GaugeSource]:
+        """The signing key's age, read when the metrics are scraped."""
+
+        def age() -> list[tuple[tuple[str, ...], float]]:
+            seconds = self.active_key_age()
+            return [] if seconds is None else [((), seconds)]
+
+        return [GaugeSource("gateway_signing_key_age_seconds", "Age of the active token-signing key.", (), age)]
 
     def invalidate(self) -> None:
         """Forgets the cached ring (after a rotation in this process)."""

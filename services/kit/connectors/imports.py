@@ -3,6 +3,7 @@ status, and every invalid row kept (raw values and errors) so its error CSV can 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import uuid
@@ -16,6 +17,7 @@ from sqlalchemy import orm
 from services.kit.connectors.csvimport import Parsed, Rejected, RowError
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.persistence.types import UtcDateTime
+from services.kit.telemetry import metrics
 
 COMPLETED = "completed"
 COMPLETED_WITH_ERRORS = "completed_with_errors"
@@ -105,6 +107,7 @@ class SqlImportBatches:
         self._session.execute(batches.insert().values(**vars(batch), content_sha256=digest))
         if parsed.invalid:
             self._session.execute(quarantine.insert(), [_quarantined(batch.batch_id, r) for r in parsed.invalid])
+        sa.event.listen(self._session, "after_commit", functools.partial(_count_rows, batch), once=True)
         return batch
 
     def get(self, batch_id: str) -> Batch | None:
@@ -151,3 +154,9 @@ class SqlConnectorRepository:
 def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:
     errors = json.dumps([vars(error) for error in row.errors])
     return {"batch_id": batch_id, "row_number": row.number, "raw": json.dumps(dict(row.raw)), "errors": errors}
+
+
+def _count_rows(batch: Batch, session: orm.Session) -> None:
+    """Counts a committed batch's rows in the import metrics (a rolled-back one is not counted)."""
+    metrics.IMPORT_ROWS.labels(batch.kind, "accepted").inc(batch.rows_total - batch.rows_quarantined)
+    metrics.IMPORT_ROWS.labels(batch.kind, "quarantined").inc(batch.rows_quarantined)

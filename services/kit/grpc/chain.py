@@ -19,6 +19,7 @@ from services.kit.persistence.idempotency import IdempotencyInterceptor, Idempot
 from services.kit.security import auth
 from services.kit.security.mtls import TrustPolicyInterceptor
 from services.kit.security.trust_policy import TrustPolicy
+from services.kit.telemetry.rpc_metrics import RpcMetricsInterceptor
 
 
 def build(
@@ -28,10 +29,12 @@ def build(
     validator: auth.TokenValidator,
     policy: TrustPolicy | None = None,
     idempotency: IdempotencyStore | None = None,
+    rpc_metrics: bool = True,
 ) -> list[grpc.aio.ServerInterceptor]:
     """The interceptors of `service`'s server, outermost first:
 
     1. logging: every call, refused or not, gets a request id and a line with its outcome;
+       then RPC metrics (`rpc_metrics`): every call's duration and final status, refusals included;
     2. error mapping: whatever is raised inside becomes a google.rpc.Status, refusals included;
     3. trust policy (with mTLS): a caller the policy does not allow is refused before any work;
     4. malformed requests: bytes that are not the request message are INVALID_ARGUMENT;
@@ -46,8 +49,10 @@ def build(
     may_act = None if policy is None else functools.partial(policy.may_act, service)
     trust = [] if policy is None else [TrustPolicyInterceptor(policy, service)]
     keys = [] if idempotency is None else [IdempotencyInterceptor(idempotency)]
+    measured = [RpcMetricsInterceptor()] if rpc_metrics else []
     return [
         LoggingInterceptor(),
+        *measured,
         ErrorInterceptor(domain=f"{service}.teei"),
         *trust,
         MalformedRequestInterceptor(),

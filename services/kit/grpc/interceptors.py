@@ -20,6 +20,7 @@ from services.kit import errors
 from services.kit.grpc import request_text, status
 from services.kit.logs import get_logger
 from services.kit.security import access, auth, tenancy
+from services.kit.telemetry import errors_report
 
 log = get_logger(__name__)
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -134,9 +135,10 @@ class ErrorInterceptor(ScopedInterceptor):
             raise
         except NotImplementedError:
             await context.abort(grpc.StatusCode.UNIMPLEMENTED, f"{details.method} is not implemented yet")
-        except Exception:
+        except Exception as exc:
             request_id = structlog.contextvars.get_contextvars().get("request_id", "unknown")
             log.exception("rpc.failed")
+            errors_report.capture_exception(exc, metadata=_metadata(context))
             await context.abort_with_status(rpc_status.to_status(status.internal_status(str(request_id))))
 
 
@@ -301,6 +303,7 @@ class AuthInterceptor(ScopedInterceptor):
         tenant = None if principal is None else principal.tenant
         subject = None if principal is None else principal.subject
         bound = tenancy.bound_principal(principal, token)
+        errors_report.note_tenant(tenant)
         with bound, structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
             yield
 

@@ -18,6 +18,7 @@ import pybreaker
 from services.kit import backoff, errors
 from services.kit.grpc.interceptors import ScopedInterceptor
 from services.kit.logs import get_logger
+from services.kit.telemetry import metrics
 
 log = get_logger(__name__)
 Request = TypeVar("Request")
@@ -133,6 +134,7 @@ class _BreakerLog(pybreaker.CircuitBreakerListener):
     ) -> None:
         previous = None if old_state is None else old_state.name
         log.warning("resilience.breaker", target=cb.name, previous=previous, state=new_state.name)
+        metrics.BREAKER_STATE.labels(cb.name).set(metrics.BREAKER_STATES.get(new_state.name, 0))
 
 
 class Resilience(grpc.aio.UnaryUnaryClientInterceptor):
@@ -155,6 +157,9 @@ class Resilience(grpc.aio.UnaryUnaryClientInterceptor):
             throw_new_error_on_trip=False,
         )
         self._slots = asyncio.Semaphore(policy.max_concurrency)
+        metrics.BREAKER_STATE.labels(target).set(metrics.BREAKER_STATES["closed"])
+        metrics.BULKHEAD_LIMIT.labels(target).set(policy.max_concurrency)
+        self._in_use = metrics.BULKHEAD_IN_USE.labels(target)
 
     async def intercept_unary_unary(
         self,
@@ -229,13 +234,16 @@ class Resilience(grpc.aio.UnaryUnaryClientInterceptor):
             else:
                 await self._slots.acquire()
         except TimeoutError:
+            metrics.BULKHEAD_REJECTED.labels(self.target).inc()
             raise errors.Unavailable(
                 f"{self.target} is saturated: {self.policy.max_concurrency} calls in flight, "
                 f"no slot freed within {wait:.3f}s"
             ) from None
+        self._in_use.inc()
         try:
             yield
         finally:
+            self._in_use.dec()
             self._slots.release()
 
 

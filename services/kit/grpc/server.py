@@ -27,6 +27,7 @@ from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import idempotency, retention
 from services.kit.security import auth, mtls, trust_policy
+from services.kit.telemetry import errors_report, metrics, sources
 
 log = logs.get_logger(__name__)
 
@@ -81,6 +82,8 @@ class Service:
     jwks: auth.JwksFetch | None = None
     # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup).
     retention_rules: Sequence[retention.Rule] = ()
+    # Gauges of the service's own read when its metrics are scraped (e.g. the gateway's signing-key age).
+    gauges: Sequence[metrics.GaugeSource] = ()
 
 
 def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: ModuleType, service: str) -> Service:
@@ -93,7 +96,7 @@ def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: M
 class GrpcServer:
     """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
 
-    def __init__(self, service: Service) -> None:
+    def __init__(self, service: Service, *, rpc_metrics: bool = True) -> None:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
@@ -105,12 +108,14 @@ class GrpcServer:
             validator=validator,
             policy=None if service.config.mtls_dir is None else trust_policy.load_policy(),
             idempotency=_idempotency(service),
+            rpc_metrics=rpc_metrics,
         )
         self._server = grpc.aio.server(interceptors=interceptors, options=server_options(service.max_message_bytes))
         self._stopped = asyncio.Event()
         self.port = 0
         self.bus: EventBus | None = None
         self.retention = _retention(service)
+        self._unregister_gauges = metrics.add_sources(self, _gauge_sources(service))
 
     async def start(self) -> int:
         """Binds, starts serving and marks every service SERVING; returns the bound port."""
@@ -173,6 +178,7 @@ class GrpcServer:
             outcome = hook()
             if outcome is not None:
                 await outcome
+        self._unregister_gauges()
         log.info("server.stopped", drained=drained)
         self._stopped.set()
         return drained
@@ -180,6 +186,16 @@ class GrpcServer:
     async def wait_stopped(self) -> None:
         """Returns once stop() has finished."""
         await self._stopped.wait()
+
+
+def _gauge_sources(service: Service) -> list[metrics.GaugeSource]:
+    cfg = service.config
+    found = [*service.gauges]
+    if service.engine is not None:
+        found += sources.database(service.name, service.engine)
+    if cfg.mtls_dir is not None:
+        found += sources.certificate(service.name, cfg.mtls_dir)
+    return found
 
 
 def _idempotency(service: Service) -> idempotency.IdempotencyStore | None:
@@ -215,9 +231,9 @@ def _jwks_source(service: Service) -> auth.JwksFetch:
     return unconfigured
 
 
-async def serve(service: Service) -> int:
+async def serve(service: Service, *, rpc_metrics: bool = True) -> int:
     """Serves until SIGTERM or SIGINT, then shuts down gracefully; returns the process exit code."""
-    server = GrpcServer(service)
+    server = GrpcServer(service, rpc_metrics=rpc_metrics)
     await server.start()
     loop = asyncio.get_running_loop()
     stopping: list[asyncio.Task[bool]] = []
@@ -238,9 +254,19 @@ def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mappin
     env = os.environ if environ is None else environ
     try:
         cfg = config_module.load(ServiceConfig, env)
+        telemetry = config_module.load(metrics.MetricsSettings, env)
+        reports = config_module.load(errors_report.ErrorReportSettings, env)
     except config_module.ConfigError as exc:
         print(f"{name}: configuration error: {exc}", file=sys.stderr)
         raise SystemExit(2) from exc
     logs.configure(service=name, level=cfg.log_level)
     log.info("config.loaded", **config_module.describe(cfg))
-    raise SystemExit(asyncio.run(serve(build(cfg))))
+    errors_report.configure(reports, service=name)
+    endpoint = None if telemetry.port is None else metrics.serve(telemetry.port, host=telemetry.host)
+    try:
+        code = asyncio.run(serve(build(cfg), rpc_metrics=endpoint is not None))
+    finally:
+        if endpoint is not None:
+            endpoint.close()
+        errors_report.close()
+    raise SystemExit(code)

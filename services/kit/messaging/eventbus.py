@@ -21,6 +21,7 @@ from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.persistence.db import UnitOfWork
+from services.kit.telemetry import errors_report, metrics
 
 log = get_logger(__name__)
 STREAM = "TEEI_EVENTS"
@@ -30,6 +31,8 @@ DUPLICATE_WINDOW_SECONDS = 600.0
 CONNECT_SECONDS = 20.0
 # Outbox rows the relay publishes per round (marked published in one statement).
 RELAY_BATCH = 500
+# How often each consumer's lag and dead letters are read from JetStream for the metrics.
+CONSUMER_STATS_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -59,12 +62,14 @@ class EventBus:
         poll_seconds: float = 1.0,
         retry: RetryPolicy = RetryPolicy(),
         stream_replicas: int = 1,
+        stats_seconds: float = CONSUMER_STATS_SECONDS,
     ) -> None:
         self._retry = retry
         self._stream_replicas = stream_replicas
         self._url, self._service, self._uow = url, service, UnitOfWork(engine)
         self._subscriptions = tuple(subscriptions)
         self._poll_seconds = poll_seconds
+        self._stats_seconds = stats_seconds
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._nc: Any = None
@@ -84,6 +89,8 @@ class EventBus:
         for subscription in self._subscriptions:
             psub = await _bind(js, subscription, self._retry)
             self._spawn(self._consume(psub, subscription), subscription.consumer)
+        if self._subscriptions:
+            self._spawn(self._watch_consumers(js), "consumer-stats")
         log.info("eventbus.started", consumers=[s.consumer for s in self._subscriptions])
 
     async def stop(self) -> None:
@@ -175,12 +182,24 @@ class EventBus:
             except Exception:  # unacknowledged: JetStream redelivers them after ack_wait
                 log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
 
+    async def _watch_consumers(self, js: JetStreamContext) -> None:
+        """Keeps each consumer's lag, unacknowledged and dead-lettered counts current for the metrics."""
+        while True:
+            for subscription in self._subscriptions:
+                try:
+                    await record_consumer_stats(js, subscription.consumer)
+                except Exception:  # NATS away for a moment: the gauges keep their last values
+                    log.debug("consumer.stats_failed", consumer=subscription.consumer, exc_info=True)
+            await asyncio.sleep(self._stats_seconds)  # the sampling period
+
     async def _deliver_batch(self, messages: Sequence[Msg], subscription: events.Subscription) -> None:
         """Applies a fetched batch in one transaction, in order, each event in a savepoint of its own: an
         event whose handler fails is rolled back alone and retried (or dead-lettered) as before, the rest
         commit together with their inbox records and are acknowledged only after that commit."""
         decoded: list[tuple[Msg, events.Envelope]] = []
         for msg in messages:
+            if msg.metadata and msg.metadata.num_delivered and msg.metadata.num_delivered > 1:
+                metrics.CONSUMER_REDELIVERIES.labels(subscription.consumer).inc()
             try:
                 envelope = events.Envelope.FromString(msg.data)
                 if not envelope.id or not envelope.type:
@@ -214,6 +233,7 @@ class EventBus:
         }
         await self._js.publish(DLQ_PREFIX + subscription.consumer, msg.data, headers=headers)
         await msg.term()
+        metrics.DEAD_LETTERED.labels(subscription.consumer).inc()
         log.error(
             "consumer.dead_lettered",
             consumer=subscription.consumer,
@@ -268,8 +288,20 @@ class EventBus:
 
 
 def _report_if_failed(task: asyncio.Task[None]) -> None:
-    if not task.cancelled() and task.exception() is not None:
-        log.error("eventbus.task_died", task=task.get_name(), exc_info=task.exception())
+    exc = None if task.cancelled() else task.exception()
+    if exc is not None:
+        log.error("eventbus.task_died", task=task.get_name(), exc_info=exc)
+        errors_report.capture_exception(exc)
+
+
+async def record_consumer_stats(js: JetStreamContext, consumer: str) -> None:
+    """Reads one durable's lag and unacknowledged messages, and its dead letters, into the metrics."""
+    info = await js.consumer_info(STREAM, consumer)
+    metrics.CONSUMER_LAG.labels(consumer).set(info.num_pending or 0)
+    metrics.CONSUMER_ACK_PENDING.labels(consumer).set(info.num_ack_pending or 0)
+    subject = DLQ_PREFIX + consumer
+    dlq = await js.stream_info(DLQ_STREAM, subjects_filter=subject)
+    metrics.DEAD_LETTERS.labels(consumer).set((dlq.state.subjects or {}).get(subject, 0))
 
 
 async def ensure_stream(js: JetStreamContext, *, replicas: int = 1) -> None:

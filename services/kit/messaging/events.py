@@ -152,6 +152,13 @@ def pending(session: orm.Session, *, limit: int = 100) -> list[envelope_pb2.Enve
     return [envelope_pb2.Envelope.FromString(raw) for raw in session.execute(query).scalars()]
 
 
+def backlog(session: orm.Session) -> tuple[int, datetime | None]:
+    """How many outbox events are not yet published, and when the oldest of them was recorded."""
+    query = sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+    count, oldest = session.execute(query).one()
+    return int(count), oldest
+
+
 def mark_published(session: orm.Session, event_ids: list[str]) -> None:
     """Marks outbox rows as published."""
     session.execute(outbox.update().where(outbox.c.event_id.in_(event_ids)).values(published_at=datetime.now(UTC)))

@@ -23,6 +23,7 @@ from services.kit import errors
 from services.kit.clock import Clock, utc_now
 from services.kit.logs import get_logger
 from services.kit.security import access, tenancy
+from services.kit.telemetry import metrics
 
 log = get_logger(__name__)
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
@@ -281,6 +282,7 @@ class IdempotencyInterceptor(grpc.aio.ServerInterceptor):
             claim = await asyncio.to_thread(self._store.claim, Scope.current(method, key), fingerprint(method, request))
             if isinstance(claim, Completed):
                 log.info("idempotency.replayed")
+                metrics.IDEMPOTENCY_REPLAYS.labels(method).inc()
                 await context.send_initial_metadata(((REPLAYED_HEADER, "true"),))
                 return output_class(method).FromString(claim.response)
             return await self._execute(claim, behaviour, request, context)

@@ -17,6 +17,7 @@ from services.kit.clock import EpochClock
 from services.kit.errors import PermissionDenied, Unauthenticated, Unavailable
 from services.kit.security import jose
 from services.kit.security.access import AccessRule
+from services.kit.telemetry import metrics
 from teei.common.v1 import access_pb2
 
 ALGORITHMS = jose.ALGORITHMS
@@ -167,11 +168,14 @@ class CachedJwks:
         try:
             document = self.fetch()
         except Exception as exc:
+            metrics.JWKS_REFRESHES.labels("failed").inc()
             if self._keys:
                 return  # keep validating with the keys we had; the issuer is briefly unreachable
             raise Unavailable("the signing keys cannot be fetched") from exc
         self._keys = _parse_jwks(document)
         self._fetched_at = now
+        metrics.JWKS_REFRESHES.labels("ok").inc()
+        metrics.JWKS_LAST_REFRESH.set_to_current_time()
 
 
 def _parse_jwks(document: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:

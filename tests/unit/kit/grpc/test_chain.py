@@ -20,6 +20,7 @@ from services.kit.grpc.resilience import DeadlineInterceptor
 from services.kit.persistence.idempotency import IdempotencyInterceptor, IdempotencyStore
 from services.kit.security import trust_policy
 from services.kit.security.mtls import TrustPolicyInterceptor
+from services.kit.telemetry.rpc_metrics import RpcMetricsInterceptor
 
 
 def test_full_chain_runs_in_the_documented_order() -> None:
@@ -34,6 +35,7 @@ def test_full_chain_runs_in_the_documented_order() -> None:
     )
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        RpcMetricsInterceptor,
         ErrorInterceptor,
         TrustPolicyInterceptor,
         MalformedRequestInterceptor,
@@ -43,13 +45,14 @@ def test_full_chain_runs_in_the_documented_order() -> None:
         IdempotencyInterceptor,
         DeadlineInterceptor,
     ]
-    assert built[4] is tracker
+    assert built[5] is tracker
 
 
 def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
     built = chain.build(service="profile", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        RpcMetricsInterceptor,
         ErrorInterceptor,
         MalformedRequestInterceptor,
         InFlightTracker,
@@ -57,3 +60,11 @@ def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
         ControlCharacterInterceptor,
         DeadlineInterceptor,
     ]
+
+
+def test_without_metrics_the_rpc_metrics_interceptor_is_left_out() -> None:
+    built = chain.build(
+        service="profile", tracker=InFlightTracker(), validator=testing.ISSUER.validator(), rpc_metrics=False
+    )
+    assert RpcMetricsInterceptor not in [type(interceptor) for interceptor in built]
+    assert type(built[0]) is LoggingInterceptor

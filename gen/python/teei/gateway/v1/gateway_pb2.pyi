@@ -896,3 +896,42 @@ class ListPrivacyRequestsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ListPrivacyRequestsResponse: _TypeAlias = ListPrivacyRequestsResponse  # noqa: Y015
+
+@_typing.final
+class RaiseDiagnosticErrorRequest(_message.Message):
+    """Request of a synthetic error."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NOTE_FIELD_NUMBER: _builtins.int
+    note: _builtins.str
+    """A note carried in the error report, to find it in the tracker (at most 200 characters)."""
+    def __init__(
+        self,
+        *,
+        note: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["note", b"note"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseDiagnosticErrorRequest: _TypeAlias = RaiseDiagnosticErrorRequest  # noqa: Y015
+
+@_typing.final
+class RaiseDiagnosticErrorResponse(_message.Message):
+    """Never returned: the call always fails with INTERNAL."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RaiseDiagnosticErrorResponse: _TypeAlias = RaiseDiagnosticErrorResponse  # noqa: Y015

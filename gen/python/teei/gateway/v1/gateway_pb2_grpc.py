@@ -86,6 +86,11 @@ class GatewayServiceStub:
                 request_serializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsRequest.SerializeToString,
                 response_deserializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsResponse.FromString,
                 _registered_method=True)
+        self.RaiseDiagnosticError = channel.unary_unary(
+                '/teei.gateway.v1.GatewayService/RaiseDiagnosticError',
+                request_serializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorRequest.SerializeToString,
+                response_deserializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorResponse.FromString,
+                _registered_method=True)
 
 
 class GatewayServiceServicer:
@@ -169,6 +174,14 @@ class GatewayServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def RaiseDiagnosticError(self, request, context):
+        """Raises a synthetic internal error on purpose, so that an operator can check that error reports
+        reach the error tracker with their context; always answers INTERNAL. Platform operators only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_GatewayServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -221,6 +234,11 @@ def add_GatewayServiceServicer_to_server(servicer, server):
                     servicer.ListPrivacyRequests,
                     request_deserializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsRequest.FromString,
                     response_serializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsResponse.SerializeToString,
+            ),
+            'RaiseDiagnosticError': grpc.unary_unary_rpc_method_handler(
+                    servicer.RaiseDiagnosticError,
+                    request_deserializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorRequest.FromString,
+                    response_serializer=teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -495,6 +513,33 @@ class GatewayService:
             '/teei.gateway.v1.GatewayService/ListPrivacyRequests',
             teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsRequest.SerializeToString,
             teei_dot_gateway_dot_v1_dot_gateway__pb2.ListPrivacyRequestsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RaiseDiagnosticError(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/teei.gateway.v1.GatewayService/RaiseDiagnosticError',
+            teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorRequest.SerializeToString,
+            teei_dot_gateway_dot_v1_dot_gateway__pb2.RaiseDiagnosticErrorResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -66,6 +66,10 @@ class GatewayServiceStub:
     """Returns one privacy request with its per-service outcome (the audit record)."""
     ListPrivacyRequests: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListPrivacyRequestsRequest, _gateway_pb2.ListPrivacyRequestsResponse]
     """Lists privacy requests of the caller's company, newest first."""
+    RaiseDiagnosticError: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RaiseDiagnosticErrorRequest, _gateway_pb2.RaiseDiagnosticErrorResponse]
+    """Raises a synthetic internal error on purpose, so that an operator can check that error reports
+    reach the error tracker with their context; always answers INTERNAL. Platform operators only.
+    """
 
 @_typing.type_check_only
 class GatewayServiceAsyncStub(GatewayServiceStub):
@@ -105,6 +109,10 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     """Returns one privacy request with its per-service outcome (the audit record)."""
     ListPrivacyRequests: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListPrivacyRequestsRequest, _gateway_pb2.ListPrivacyRequestsResponse]  # type: ignore[assignment]
     """Lists privacy requests of the caller's company, newest first."""
+    RaiseDiagnosticError: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RaiseDiagnosticErrorRequest, _gateway_pb2.RaiseDiagnosticErrorResponse]  # type: ignore[assignment]
+    """Raises a synthetic internal error on purpose, so that an operator can check that error reports
+    reach the error tracker with their context; always answers INTERNAL. Platform operators only.
+    """
 
 class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
     """API gateway: publishes signing keys, issues access tokens (client credentials, SSO), and hosts
@@ -201,5 +209,15 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.ListPrivacyRequestsResponse, _abc.Awaitable[_gateway_pb2.ListPrivacyRequestsResponse]]:
         """Lists privacy requests of the caller's company, newest first."""
+
+    @_abc_1.abstractmethod
+    def RaiseDiagnosticError(
+        self,
+        request: _gateway_pb2.RaiseDiagnosticErrorRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_gateway_pb2.RaiseDiagnosticErrorResponse, _abc.Awaitable[_gateway_pb2.RaiseDiagnosticErrorResponse]]:
+        """Raises a synthetic internal error on purpose, so that an operator can check that error reports
+        reach the error tracker with their context; always answers INTERNAL. Platform operators only.
+        """
 
 def add_GatewayServiceServicer_to_server(servicer: GatewayServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
