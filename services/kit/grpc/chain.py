@@ -19,6 +19,7 @@ from services.kit.persistence.idempotency import IdempotencyInterceptor, Idempot
 from services.kit.security import auth
 from services.kit.security.mtls import TrustPolicyInterceptor
 from services.kit.security.trust_policy import TrustPolicy
+from services.kit.telemetry.server_spans import ServerSpanInterceptor
 
 
 def build(
@@ -32,6 +33,8 @@ def build(
     """The interceptors of `service`'s server, outermost first:
 
     1. logging: every call, refused or not, gets a request id and a line with its outcome;
+    1a. server span: the call's trace span (continuing the caller's traceparent), so every line logged
+       and every error detail inside names the trace;
     2. error mapping: whatever is raised inside becomes a google.rpc.Status, refusals included;
     3. trust policy (with mTLS): a caller the policy does not allow is refused before any work;
     4. malformed requests: bytes that are not the request message are INVALID_ARGUMENT;
@@ -48,6 +51,7 @@ def build(
     keys = [] if idempotency is None else [IdempotencyInterceptor(idempotency)]
     return [
         LoggingInterceptor(),
+        ServerSpanInterceptor(),
         ErrorInterceptor(domain=f"{service}.teei"),
         *trust,
         MalformedRequestInterceptor(),

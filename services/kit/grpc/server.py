@@ -27,6 +27,7 @@ from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import idempotency, retention
 from services.kit.security import auth, mtls, trust_policy
+from services.kit.telemetry import tracing
 
 log = logs.get_logger(__name__)
 
@@ -239,4 +240,14 @@ def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mappin
         raise SystemExit(2) from exc
     logs.configure(service=name, level=cfg.log_level)
     log.info("config.loaded", **config_module.describe(cfg))
-    raise SystemExit(asyncio.run(serve(build(cfg))))
+    try:
+        traced = tracing.configure(name, env)
+    except config_module.ConfigError as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    try:
+        code = asyncio.run(serve(build(cfg)))
+    finally:
+        if traced is not None:
+            traced.shutdown()
+    raise SystemExit(code)

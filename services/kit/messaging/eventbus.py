@@ -21,6 +21,7 @@ from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.persistence.db import UnitOfWork
+from services.kit.telemetry import event_spans
 
 log = get_logger(__name__)
 STREAM = "TEEI_EVENTS"
@@ -131,10 +132,11 @@ class EventBus:
     async def _publish_pending(self, js: JetStreamContext) -> int:
         batch = await asyncio.to_thread(self._pending)
         for envelope in batch:
-            ack = await js.publish(
-                events.nats_subject(envelope.type), envelope.SerializeToString(), headers={"Nats-Msg-Id": envelope.id}
-            )
-            await asyncio.to_thread(self._mark, envelope.id)
+            subject = events.nats_subject(envelope.type)
+            with event_spans.sending(envelope, subject) as trace_headers:
+                headers = {**trace_headers, "Nats-Msg-Id": envelope.id}
+                ack = await js.publish(subject, envelope.SerializeToString(), headers=headers)
+                await asyncio.to_thread(self._mark, envelope.id)
             log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
         return len(batch)
 
@@ -171,7 +173,8 @@ class EventBus:
             await self._dead_letter(msg, subscription, attempts=1, error=f"undecodable envelope: {exc}")
             return
         try:
-            applied = await asyncio.to_thread(self._apply, subscription, envelope)
+            with event_spans.processing(envelope, msg.subject, consumer=subscription.consumer, headers=msg.headers):
+                applied = await asyncio.to_thread(self._apply, subscription, envelope)
         except Exception as exc:  # any handler failure is retried, then dead-lettered
             attempt = msg.metadata.num_delivered if msg.metadata else 1
             log.warning(

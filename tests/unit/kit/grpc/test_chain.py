@@ -20,6 +20,7 @@ from services.kit.grpc.resilience import DeadlineInterceptor
 from services.kit.persistence.idempotency import IdempotencyInterceptor, IdempotencyStore
 from services.kit.security import trust_policy
 from services.kit.security.mtls import TrustPolicyInterceptor
+from services.kit.telemetry.server_spans import ServerSpanInterceptor
 
 
 def test_full_chain_runs_in_the_documented_order() -> None:
@@ -34,6 +35,7 @@ def test_full_chain_runs_in_the_documented_order() -> None:
     )
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        ServerSpanInterceptor,
         ErrorInterceptor,
         TrustPolicyInterceptor,
         MalformedRequestInterceptor,
@@ -43,13 +45,14 @@ def test_full_chain_runs_in_the_documented_order() -> None:
         IdempotencyInterceptor,
         DeadlineInterceptor,
     ]
-    assert built[4] is tracker
+    assert built[5] is tracker
 
 
 def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
     built = chain.build(service="profile", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        ServerSpanInterceptor,
         ErrorInterceptor,
         MalformedRequestInterceptor,
         InFlightTracker,
