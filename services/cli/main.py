@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import certs, chaos, dlq, keys, spec, webhooks
+from services.cli import certs, chaos, dlq, keys, spec, traces, webhooks
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
 from services.kit import logs
@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> None:
     certs.register(commands)
     webhooks.register(commands)
     chaos.register(commands)
+    traces.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))

@@ -13,6 +13,7 @@ from alembic.config import Config
 from sqlalchemy import event, orm
 
 from services.kit.config import ServiceConfig
+from services.kit.telemetry import tracing
 
 # The execution option marking a connection's transactions read-only (set by `read_only(engine)`).
 READ_ONLY = "teei_read_only"
@@ -41,8 +42,10 @@ def create_engine(url: str) -> sa.Engine:
         # pysqlite's own transaction handling breaks SAVEPOINTs (a nested block commits on its own),
         # so SQLAlchemy emits BEGIN itself, of the kind the transaction is (see `_sqlite_begin`).
         event.listen(engine, "begin", _sqlite_begin)
-        return engine
-    return sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    else:
+        engine = sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    tracing.instrument_engine(engine)
+    return engine
 
 
 def read_only(engine: sa.Engine) -> sa.Engine:

@@ -38,11 +38,10 @@ class _Handler(BaseHTTPRequestHandler):
         if self.path != "/v1/traces":
             self._answer(HTTPStatus.NOT_FOUND, b"only /v1/traces is received here\n", "text/plain")
             return
-        length = int(self.headers.get("content-length") or 0)
-        if length <= 0 or length > MAX_BODY_BYTES:
+        body = self._body()
+        if not body or len(body) > MAX_BODY_BYTES:
             self._answer(HTTPStatus.BAD_REQUEST, b"a body of 1 byte to 16 MiB is required\n", "text/plain")
             return
-        body = self.rfile.read(length)
         try:
             if self.headers.get("content-encoding") == "gzip":
                 body = gzip.decompress(body)
@@ -52,6 +51,21 @@ class _Handler(BaseHTTPRequestHandler):
             return
         self.server.store.append(span_records(request))
         self._answer(HTTPStatus.OK, trace_service_pb2.ExportTraceServiceResponse().SerializeToString(), PROTOBUF)
+
+    def _body(self) -> bytes:
+        """The request body, sized by content-length or sent in chunks (Envoy's exporter may chunk)."""
+        if "chunked" in (self.headers.get("transfer-encoding") or "").lower():
+            parts, total = [], 0
+            while (size := int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)) > 0:
+                total += size
+                if total > MAX_BODY_BYTES:
+                    return b""
+                parts.append(self.rfile.read(size))
+                self.rfile.readline()
+            self.rfile.readline()
+            return b"".join(parts)
+        length = int(self.headers.get("content-length") or 0)
+        return self.rfile.read(length) if 0 < length <= MAX_BODY_BYTES else b""
 
     def _answer(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)

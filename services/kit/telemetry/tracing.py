@@ -3,12 +3,14 @@ path and exported as OTLP/HTTP (protobuf) to `OTEL_EXPORTER_OTLP_ENDPOINT` when 
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Annotated
+from collections.abc import Callable, Mapping
+from typing import Annotated, cast
 
+import sqlalchemy as sa
 from opentelemetry import propagate, trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
+from opentelemetry.instrumentation.sqlalchemy.engine import EngineTracer
+from opentelemetry.metrics import NoOpMeter
 from opentelemetry.propagators.composite import CompositePropagator
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
@@ -21,6 +23,8 @@ from services.kit import config
 from services.kit.config import setting
 
 TRACER_NAME = "teei"
+DB_TRACER_NAME = "opentelemetry.instrumentation.sqlalchemy"
+_db_tracer: trace.Tracer | None = None
 NAMESPACE = "teei"
 
 
@@ -72,20 +76,30 @@ def _export_processor(settings: TracingSettings) -> SpanProcessor | None:
 
 
 def configure(service: str, environ: Mapping[str, str], processor: SpanProcessor | None = None) -> Tracing | None:
-    """Installs tracing for this process (W3C Trace Context propagation, SQLAlchemy statements as spans);
-    None when `TEEI_TRACING` is off. Call once, before any engine is created."""
+    """Installs tracing for this process (W3C Trace Context propagation; statements of engines created
+    from now on as spans); None when `TEEI_TRACING` is off. Call once, before any engine is created."""
     settings = config.load(TracingSettings, environ)
     if not settings.enabled:
         return None
     tracing = Tracing(service, settings, processor)
     trace.set_tracer_provider(tracing.provider)
     propagate.set_global_textmap(CompositePropagator([TraceContextTextMapPropagator()]))
-    instrumentor = SQLAlchemyInstrumentor()
-    if not instrumentor.is_instrumented_by_opentelemetry:
-        instrumentor.instrument(tracer_provider=tracing.db_provider, enable_commenter=False)
+    global _db_tracer  # noqa: PLW0603 - one process-wide tracer of database statements
+    _db_tracer = tracing.db_provider.get_tracer(DB_TRACER_NAME)
     return tracing
 
 
 def tracer() -> trace.Tracer:
     """The tracer of the project's own spans (server calls, event relay and consumers)."""
     return trace.get_tracer(TRACER_NAME)
+
+
+def instrument_engine(engine: sa.Engine) -> None:
+    """Statements on `engine` become `db.*` CLIENT spans inside traced operations (OpenTelemetry's
+    SQLAlchemy engine listeners, attached per engine: the package's global patching also wraps the
+    asyncio extension, which needs greenlet). Nothing when the process does not trace."""
+    if _db_tracer is None:
+        return
+    usage = NoOpMeter(DB_TRACER_NAME).create_up_down_counter("db.client.connections.usage")
+    attach = cast(Callable[..., object], EngineTracer)  # the package ships no annotations
+    attach(_db_tracer, engine, usage, enable_commenter=False)
