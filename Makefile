@@ -26,6 +26,11 @@ $(BIN)/python:
 # Re-runs only when the lock or pyproject.toml change.
 $(STAMP): $(BIN)/python $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	@# xds-protos (the rate-limit API) ships an older copy of opentelemetry/proto over opentelemetry-proto's
+	@# own, which the OTLP exporter needs: whichever installs last wins, so opentelemetry-proto goes last.
+	awk '/^opentelemetry-proto==/{p=1} p{print} p&&!/\\$$/{exit}' $(LOCK) > $(VENV)/opentelemetry-proto.txt
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: --no-deps --force-reinstall \
+	  -r $(VENV)/opentelemetry-proto.txt
 	$(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 

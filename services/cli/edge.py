@@ -50,6 +50,7 @@ from services.cli.edge_settings import (
     EdgeSettings,
     JwtSettings,
     RateLimitSettings,
+    TracingSettings,
     Upstream,
     UpstreamTls,
     discovery_type,
@@ -63,6 +64,7 @@ __all__ = [
     "JwtSettings",
     "MethodRoute",
     "RateLimitSettings",
+    "TracingSettings",
     "Upstream",
     "UpstreamTls",
     "method_routes",
@@ -120,6 +122,7 @@ def render_envoy_config(settings: EdgeSettings) -> str:
         not_found_body=NOT_FOUND_BODY,
         upstream_tls=settings.upstream_tls,
         spiffe_prefix=mtls.spiffe_id(""),
+        tracing=settings.tracing,
         **_security_context(settings, all_services),
         **_input_context(settings, transcoded),
     )

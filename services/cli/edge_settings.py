@@ -27,7 +27,7 @@ BODY_FIELDS_LUA_NAME = "body_fields.lua"
 ADMIN_CLUSTER = "edge_admin"
 JWKS_CLUSTER = "edge_jwks"
 RATELIMIT_CLUSTER = "edge_ratelimit"
-RESERVED_CLUSTERS = frozenset({ADMIN_CLUSTER, JWKS_CLUSTER, RATELIMIT_CLUSTER})
+RESERVED_CLUSTERS = frozenset({ADMIN_CLUSTER, JWKS_CLUSTER, RATELIMIT_CLUSTER, "otlp_collector"})
 RATELIMIT_WORKLOAD = "ratelimit"
 
 # Identity is asserted by the edge (after authentication) and by the mesh, never by a
@@ -181,6 +181,18 @@ class RateLimitSettings:
 
 
 @dataclass(frozen=True)
+class TracingSettings:
+    """The edge's OpenTelemetry tracer: it continues a request's W3C `traceparent` (or starts a trace,
+    for `sample_percent` of requests without one) and exports its spans as OTLP/HTTP to host:port."""
+
+    host: str
+    port: int
+    sample_percent: float = 100.0
+    path: str = "/v1/traces"
+    service_name: str = "edge"
+
+
+@dataclass(frozen=True)
 class EdgeSettings:
     """Everything the edge config depends on."""
 
@@ -206,6 +218,8 @@ class EdgeSettings:
     jwt: JwtSettings = JwtSettings()
     # None: no global rate limiting.
     ratelimit: RateLimitSettings | None = None
+    # None: the edge neither starts nor continues traces (it still passes `traceparent` on).
+    tracing: TracingSettings | None = None
     allowed_methods: tuple[str, ...] = DEFAULT_ALLOWED_METHODS
     blocked_user_agents: tuple[str, ...] = DEFAULT_BLOCKED_USER_AGENTS
     # Access rules of routed methods outside the descriptor set (gRPC path, rule).

@@ -14,10 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
+from urllib.parse import urlsplit
 
 from services.cli import certs, edge, probes, prometheus
 from services.cli.spec import REPO_ROOT, Resource, missing_programs
+from services.kit import config
 from services.kit.security import mtls
+from services.kit.telemetry import tracing
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
 
@@ -190,6 +193,9 @@ class Mesh:
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
         env.update(self._formatted_env(resource))
+        receivers = [r for r in self.resources if r.kind == "otlp"]
+        if receivers and "OTEL_EXPORTER_OTLP_ENDPOINT" not in self.environ:
+            env["OTEL_EXPORTER_OTLP_ENDPOINT"] = f"http://127.0.0.1:{receivers[0].port}"
         edges = [r for r in self.resources if r.kind == "envoy"]
         if edges and "TEEI_JWKS_URL" not in self.environ:
             # The gateway's public JWKS route through the edge; services cache the keys they fetch.
@@ -216,8 +222,25 @@ class Mesh:
                 audiences=(self.environ.get("TEEI_AUTH_AUDIENCE", edge.JwtSettings.audiences[0]),),
             ),
             ratelimit=(edge.RateLimitSettings(host="127.0.0.1", port=limiters[0].port, tls=tls) if limiters else None),
+            tracing=self._edge_tracing(),
         )
         edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
+
+    def _edge_tracing(self) -> edge.TracingSettings | None:
+        """The edge's tracer, exporting where the services do: OTEL_EXPORTER_OTLP_ENDPOINT, else the local
+        receiver; None when TEEI_TRACING is off or there is nowhere to export."""
+        settings = config.load(tracing.TracingSettings, self.environ)
+        receivers = [r for r in self.resources if r.kind == "otlp"]
+        local = f"http://127.0.0.1:{receivers[0].port}" if receivers else None
+        endpoint = settings.endpoint or local
+        if not settings.enabled or endpoint is None:
+            return None
+        url = urlsplit(endpoint)
+        if url.scheme != "http" or url.hostname is None:
+            raise LaunchError(f"OTEL_EXPORTER_OTLP_ENDPOINT: the edge exports to an http:// URL, not {endpoint!r}")
+        port = url.port or 80
+        path = url.path.rstrip("/") + "/v1/traces"
+        return edge.TracingSettings(host=url.hostname, port=port, sample_percent=settings.sample_ratio * 100, path=path)
 
     def _wait_healthy(self, resource: Resource, *, deadline: float) -> None:
         probe = self.probe(resource)

@@ -9,6 +9,7 @@ from collections.abc import MutableMapping
 from typing import Any, TextIO, cast
 
 import structlog
+from opentelemetry import trace
 
 _REDACTED_KEYS = frozenset({"authorization", "password", "secret", "token", "database_url"})
 
@@ -16,6 +17,15 @@ _REDACTED_KEYS = frozenset({"authorization", "password", "secret", "token", "dat
 def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for key in _REDACTED_KEYS.intersection(event):
         event[key] = "***"
+    return event
+
+
+def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """Joins a line logged inside a span to its trace: `trace_id` and `span_id` in W3C hex."""
+    span_context = trace.get_current_span().get_span_context()
+    if span_context.is_valid:
+        event.setdefault("trace_id", trace.format_trace_id(span_context.trace_id))
+        event.setdefault("span_id", trace.format_span_id(span_context.span_id))
     return event
 
 
@@ -43,6 +53,7 @@ def configure(*, service: str, level: str = "info", stream: TextIO | None = None
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
+            _trace_ids,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,

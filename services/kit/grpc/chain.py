@@ -20,6 +20,7 @@ from services.kit.security import auth
 from services.kit.security.mtls import TrustPolicyInterceptor
 from services.kit.security.trust_policy import TrustPolicy
 from services.kit.telemetry.rpc_metrics import RpcMetricsInterceptor
+from services.kit.telemetry.server_spans import ServerSpanInterceptor
 
 
 def build(
@@ -34,7 +35,9 @@ def build(
     """The interceptors of `service`'s server, outermost first:
 
     1. logging: every call, refused or not, gets a request id and a line with its outcome;
-       then RPC metrics (`rpc_metrics`): every call's duration and final status, refusals included;
+    1a. server span: the call's trace span (continuing the caller's traceparent), so every line logged
+        and every error detail inside names the trace;
+    1b. RPC metrics (`rpc_metrics`): every call's duration and final status, refusals included;
     2. error mapping: whatever is raised inside becomes a google.rpc.Status, refusals included;
     3. trust policy (with mTLS): a caller the policy does not allow is refused before any work;
     4. malformed requests: bytes that are not the request message are INVALID_ARGUMENT;
@@ -52,6 +55,7 @@ def build(
     measured = [RpcMetricsInterceptor()] if rpc_metrics else []
     return [
         LoggingInterceptor(),
+        ServerSpanInterceptor(),
         *measured,
         ErrorInterceptor(domain=f"{service}.teei"),
         *trust,

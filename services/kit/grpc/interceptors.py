@@ -15,6 +15,7 @@ import grpc
 import structlog
 from google.protobuf.message import DecodeError, Message
 from grpc_status import rpc_status
+from opentelemetry import trace
 
 from services.kit import errors
 from services.kit.grpc import request_text, status
@@ -304,6 +305,8 @@ class AuthInterceptor(ScopedInterceptor):
         subject = None if principal is None else principal.subject
         bound = tenancy.bound_principal(principal, token)
         errors_report.note_tenant(tenant)
+        if tenant is not None:
+            trace.get_current_span().set_attribute("teei.tenant_id", tenant)
         with bound, structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
             yield
 

@@ -27,7 +27,7 @@ from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import idempotency, retention
 from services.kit.security import auth, mtls, trust_policy
-from services.kit.telemetry import errors_report, metrics, sources
+from services.kit.telemetry import errors_report, metrics, sources, tracing
 
 log = logs.get_logger(__name__)
 
@@ -262,6 +262,11 @@ def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mappin
     logs.configure(service=name, level=cfg.log_level)
     log.info("config.loaded", **config_module.describe(cfg))
     errors_report.configure(reports, service=name)
+    try:
+        traced = tracing.configure(name, env)
+    except config_module.ConfigError as exc:
+        print(f"{name}: configuration error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
     endpoint = None if telemetry.port is None else metrics.serve(telemetry.port, host=telemetry.host)
     try:
         code = asyncio.run(serve(build(cfg), rpc_metrics=endpoint is not None))
@@ -269,4 +274,6 @@ def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mappin
         if endpoint is not None:
             endpoint.close()
         errors_report.close()
+        if traced is not None:
+            traced.shutdown()
     raise SystemExit(code)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import TypeAlias
+
 import grpc
+import structlog
 from google.protobuf import any_pb2
 from google.rpc import code_pb2, error_details_pb2, status_pb2
 
 from services.kit import errors
+from services.kit.telemetry import propagation
 
 _CODES: dict[type[errors.DomainError], grpc.StatusCode] = {
     errors.InvalidArgument: grpc.StatusCode.INVALID_ARGUMENT,
@@ -42,18 +46,38 @@ def to_rpc_status(exc: errors.DomainError, *, domain: str) -> status_pb2.Status:
             ]
         )
         details.append(_pack(bad_request))
+    details.append(_pack(request_info()))
     return status_pb2.Status(code=code.value[0], message=exc.message, details=details)
 
 
 def internal_status(request_id: str) -> status_pb2.Status:
     """The status for an unexpected failure: no internals leak, the request id lets operators find it."""
-    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain="teei", metadata={"request_id": request_id})
+    metadata = {"request_id": request_id}
+    trace_id = propagation.current_trace_id()
+    if trace_id:
+        metadata["trace_id"] = trace_id
+    info = error_details_pb2.ErrorInfo(reason="INTERNAL", domain="teei", metadata=metadata)
     return status_pb2.Status(
-        code=code_pb2.INTERNAL, message=f"internal error (request id {request_id})", details=[_pack(info)]
+        code=code_pb2.INTERNAL,
+        message=f"internal error (request id {request_id})",
+        details=[_pack(info), _pack(request_info(request_id))],
     )
 
 
-def _pack(message: error_details_pb2.ErrorInfo | error_details_pb2.BadRequest) -> any_pb2.Any:
+def request_info(request_id: str | None = None) -> error_details_pb2.RequestInfo:
+    """Which request failed and in which trace: the request id (the edge's x-request-id) and
+    `trace_id=<hex>` as serving data, so a user's report leads to the trace (`teei traces get`)."""
+    bound = structlog.contextvars.get_contextvars().get("request_id")
+    trace_id = propagation.current_trace_id()
+    return error_details_pb2.RequestInfo(
+        request_id=request_id or str(bound or ""), serving_data=f"trace_id={trace_id}" if trace_id else ""
+    )
+
+
+Detail: TypeAlias = error_details_pb2.ErrorInfo | error_details_pb2.BadRequest | error_details_pb2.RequestInfo
+
+
+def _pack(message: Detail) -> any_pb2.Any:
     packed = any_pb2.Any()
     packed.Pack(message)
     return packed

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Coroutine, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +21,7 @@ from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.persistence.db import UnitOfWork
-from services.kit.telemetry import errors_report, metrics
+from services.kit.telemetry import errors_report, event_spans, metrics
 
 log = get_logger(__name__)
 STREAM = "TEEI_EVENTS"
@@ -147,11 +147,10 @@ class EventBus:
         published: list[str] = []
         try:
             for envelope in batch:
-                ack = await js.publish(
-                    events.nats_subject(envelope.type),
-                    envelope.SerializeToString(),
-                    headers={"Nats-Msg-Id": envelope.id},
-                )
+                subject = events.nats_subject(envelope.type)
+                with event_spans.sending(envelope, subject) as trace_headers:
+                    headers = {**trace_headers, "Nats-Msg-Id": envelope.id}
+                    ack = await js.publish(subject, envelope.SerializeToString(), headers=headers)
                 published.append(envelope.id)
                 log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
         finally:
@@ -210,7 +209,7 @@ class EventBus:
             decoded.append((msg, envelope))
         if not decoded:
             return
-        outcomes = await asyncio.to_thread(self._apply_batch, subscription, [e for _, e in decoded])
+        outcomes = await asyncio.to_thread(self._apply_batch, subscription, [(e, m.subject, m.headers) for m, e in decoded])
         for (msg, envelope), outcome in zip(decoded, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 await self._handler_failed(msg, subscription, envelope, outcome)
@@ -259,14 +258,20 @@ class EventBus:
             await msg.nak(delay=self._retry.delay(attempt))
 
     def _apply_batch(
-        self, subscription: events.Subscription, envelopes: Sequence[events.Envelope]
+        self,
+        subscription: events.Subscription,
+        batch: Sequence[tuple[events.Envelope, str, Mapping[str, str] | None]],
     ) -> list[bool | Exception]:
-        """Per event: True applied, False a redelivery already applied, or the handler's exception."""
+        """Per event: True applied, False a redelivery already applied, or the handler's exception. Each
+        event is handled inside its own processing span, continuing its producer's trace."""
         outcomes: list[bool | Exception] = []
         with self._uow.begin() as session:
-            for envelope in envelopes:
+            for envelope, subject, headers in batch:
                 try:
-                    with session.begin_nested():
+                    with (
+                        event_spans.processing(envelope, subject, consumer=subscription.consumer, headers=headers),
+                        session.begin_nested(),
+                    ):
                         outcomes.append(self._apply_in(session, subscription, envelope))
                 except Exception as exc:
                     outcomes.append(exc)

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from google.protobuf import descriptor_pool, message, message_factory
 from sqlalchemy import orm
 
+from services.kit.telemetry import propagation
 from teei.common.v1 import access_pb2
 from teei.events.v1 import envelope_pb2
 
@@ -90,6 +91,7 @@ def new_event(
     )
     envelope.time.FromDatetime(datetime.now(UTC))
     envelope.data.Pack(payload)
+    propagation.stamp(envelope)
     return envelope
 
 

@@ -14,6 +14,7 @@ from sqlalchemy import event, orm
 
 from services.kit.config import ServiceConfig
 from services.kit.persistence import slow_queries
+from services.kit.telemetry import tracing
 
 # PostgreSQL pools: a service's gRPC workers and its event consumers share one pool per process; 5 + 5
 # stays well under the server's default 100 connections for eight services with two processes each.
@@ -50,6 +51,7 @@ def create_engine(url: str) -> sa.Engine:
         # so SQLAlchemy emits BEGIN itself, of the kind the transaction is (see `_sqlite_begin`).
         event.listen(engine, "begin", _sqlite_begin)
         slow_queries.watch(engine)
+        tracing.instrument_engine(engine)
         return engine
     engine = sa.create_engine(
         url,
@@ -61,6 +63,7 @@ def create_engine(url: str) -> sa.Engine:
         connect_args={"options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}"},
     )
     slow_queries.watch(engine)
+    tracing.instrument_engine(engine)
     return engine
 
 

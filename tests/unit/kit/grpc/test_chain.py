@@ -21,6 +21,7 @@ from services.kit.persistence.idempotency import IdempotencyInterceptor, Idempot
 from services.kit.security import trust_policy
 from services.kit.security.mtls import TrustPolicyInterceptor
 from services.kit.telemetry.rpc_metrics import RpcMetricsInterceptor
+from services.kit.telemetry.server_spans import ServerSpanInterceptor
 
 
 def test_full_chain_runs_in_the_documented_order() -> None:
@@ -35,6 +36,7 @@ def test_full_chain_runs_in_the_documented_order() -> None:
     )
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        ServerSpanInterceptor,
         RpcMetricsInterceptor,
         ErrorInterceptor,
         TrustPolicyInterceptor,
@@ -52,6 +54,7 @@ def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:
     built = chain.build(service="profile", tracker=InFlightTracker(), validator=testing.ISSUER.validator())
     assert [type(interceptor) for interceptor in built] == [
         LoggingInterceptor,
+        ServerSpanInterceptor,
         RpcMetricsInterceptor,
         ErrorInterceptor,
         MalformedRequestInterceptor,

@@ -26,7 +26,7 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dteei/events/v1/envelope.proto\x12\x0eteei.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xee\x02\n\x08\x45nvelope\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12 \n\x0bspecversion\x18\x04 \x01(\tR\x0bspecversion\x12.\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x18\n\x07subject\x18\x06 \x01(\tR\x07subject\x12\x16\n\x06tenant\x18\x07 \x01(\tR\x06tenant\x12%\n\x0e\x63orrelation_id\x18\x08 \x01(\tR\rcorrelationId\x12!\n\x0c\x63\x61usation_id\x18\t \x01(\tR\x0b\x63\x61usationId\x12.\n\x13\x64\x61ta_schema_version\x18\n \x01(\tR\x11\x64\x61taSchemaVersion\x12(\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x14.google.protobuf.AnyR\x04\x64\x61tab\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dteei/events/v1/envelope.proto\x12\x0eteei.events.v1\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xb0\x03\n\x08\x45nvelope\x12\x0e\n\x02id\x18\x01 \x01(\tR\x02id\x12\x16\n\x06source\x18\x02 \x01(\tR\x06source\x12\x12\n\x04type\x18\x03 \x01(\tR\x04type\x12 \n\x0bspecversion\x18\x04 \x01(\tR\x0bspecversion\x12.\n\x04time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x04time\x12\x18\n\x07subject\x18\x06 \x01(\tR\x07subject\x12\x16\n\x06tenant\x18\x07 \x01(\tR\x06tenant\x12%\n\x0e\x63orrelation_id\x18\x08 \x01(\tR\rcorrelationId\x12!\n\x0c\x63\x61usation_id\x18\t \x01(\tR\x0b\x63\x61usationId\x12.\n\x13\x64\x61ta_schema_version\x18\n \x01(\tR\x11\x64\x61taSchemaVersion\x12(\n\x04\x64\x61ta\x18\x0b \x01(\x0b\x32\x14.google.protobuf.AnyR\x04\x64\x61ta\x12 \n\x0btraceparent\x18\x0c \x01(\tR\x0btraceparent\x12\x1e\n\ntracestate\x18\r \x01(\tR\ntracestateb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,5 +34,5 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'teei.events.v1.envelope_pb2
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_ENVELOPE']._serialized_start=110
-  _globals['_ENVELOPE']._serialized_end=476
+  _globals['_ENVELOPE']._serialized_end=542
 # @@protoc_insertion_point(module_scope)

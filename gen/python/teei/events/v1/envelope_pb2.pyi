@@ -38,6 +38,8 @@ class Envelope(_message.Message):
     CAUSATION_ID_FIELD_NUMBER: _builtins.int
     DATA_SCHEMA_VERSION_FIELD_NUMBER: _builtins.int
     DATA_FIELD_NUMBER: _builtins.int
+    TRACEPARENT_FIELD_NUMBER: _builtins.int
+    TRACESTATE_FIELD_NUMBER: _builtins.int
     id: _builtins.str
     """Unique event id; consumers de-duplicate on it and process an id at most once each."""
     source: _builtins.str
@@ -56,6 +58,12 @@ class Envelope(_message.Message):
     """Id of the event or request that directly caused this event."""
     data_schema_version: _builtins.str
     """Version of the payload schema, e.g. "1.0"."""
+    traceparent: _builtins.str
+    """W3C Trace Context of the operation that recorded the event (CloudEvents distributed tracing
+    extension `traceparent`): consumers continue this trace. Empty when the producer was not traced.
+    """
+    tracestate: _builtins.str
+    """W3C `tracestate` travelling with `traceparent`; vendor-specific, often empty."""
     @_builtins.property
     def time(self) -> _timestamp_pb2.Timestamp:
         """When the occurrence happened."""
@@ -78,10 +86,12 @@ class Envelope(_message.Message):
         causation_id: _builtins.str = ...,
         data_schema_version: _builtins.str = ...,
         data: _any_pb2.Any | None = ...,
+        traceparent: _builtins.str = ...,
+        tracestate: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["data", b"data", "time", b"time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "data_schema_version", b"data_schema_version", "id", b"id", "source", b"source", "specversion", b"specversion", "subject", b"subject", "tenant", b"tenant", "time", b"time", "type", b"type"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "data_schema_version", b"data_schema_version", "id", b"id", "source", b"source", "specversion", b"specversion", "subject", b"subject", "tenant", b"tenant", "time", b"time", "traceparent", b"traceparent", "tracestate", b"tracestate", "type", b"type"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
