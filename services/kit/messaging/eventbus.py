@@ -209,7 +209,9 @@ class EventBus:
             decoded.append((msg, envelope))
         if not decoded:
             return
-        outcomes = await asyncio.to_thread(self._apply_batch, subscription, [(e, m.subject, m.headers) for m, e in decoded])
+        outcomes = await asyncio.to_thread(
+            self._apply_batch, subscription, [(e, m.subject, m.headers) for m, e in decoded]
+        )
         for (msg, envelope), outcome in zip(decoded, outcomes, strict=True):
             if isinstance(outcome, Exception):
                 await self._handler_failed(msg, subscription, envelope, outcome)
