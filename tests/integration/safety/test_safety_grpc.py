@@ -301,5 +301,5 @@ async def test_self_harm_is_held_for_an_urgent_review_listed_before_older_review
     assert harm.summary.outcome == types_pb2.SCREENING_OUTCOME_PENDING_REVIEW
     assert not harm.is_unsafe
     queue = (await safety.ListReviews(safety_pb2.ListReviewsRequest(status="pending"), metadata=ACME)).reviews
-    assert [r.review_id for r in queue][0] == harm.summary.review_id
+    assert queue[0].review_id == harm.summary.review_id
     assert [r.priority for r in queue] == [safety_pb2.REVIEW_PRIORITY_URGENT, safety_pb2.REVIEW_PRIORITY_ROUTINE]
