@@ -14,6 +14,7 @@ from google.protobuf import json_format
 
 from services.kintell import bootstrap
 from services.kit.config import ServiceConfig
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
@@ -102,3 +103,26 @@ async def test_erase_is_refused_to_a_company_admin(kintell: Stub) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await kintell.EraseSubjectData(request, metadata=tenant("acme"))
     assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+async def test_erase_on_postgresql_rewrites_the_touched_tables(
+    service_config: ServiceConfig, postgres_url: str
+) -> None:
+    """On PostgreSQL the erasure commits, then rewrites the tables it touched (VACUUM FULL outside it)."""
+    engine = db.create_engine(postgres_url)
+    db.upgrade(postgres_url, bootstrap.MIGRATIONS)
+    try:
+        async with running(bootstrap.build(service_config, engine=engine)) as (_, channel):
+            stub = kintell_pb2_grpc.KintellServiceStub(channel)
+            data = csv(LANGUAGE_V1_0, language_row("k-1", participant_email="ada@example.org"))
+            body = httpbody_pb2.HttpBody(content_type="text/csv", data=data)
+            await stub.ImportSessions(kintell_pb2.ImportSessionsRequest(body=body), metadata=OPERATOR)
+            erase = kintell_pb2.EraseSubjectDataRequest(subject=_subject("ada@example.org"), privacy_request_id="pr-9")
+            done = await stub.EraseSubjectData(erase, metadata=OPERATOR)
+            export = await stub.ExportSubjectData(
+                kintell_pb2.ExportSubjectDataRequest(subject=_subject("ada@example.org")), metadata=OPERATOR
+            )
+    finally:
+        engine.dispose()
+    assert (done.records_found, done.records_erased) == (1, 2)
+    assert not export.records.fields
