@@ -6,12 +6,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from services.buddy import privacy
 from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security import webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
@@ -32,7 +34,12 @@ def build(
     webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     limits = limits or Limits()
     connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
-    servicer = BuddyServicer(uow=SqlBuddyUnitOfWork(connector.uow), verifier=connector.verifier, limits=limits)
+    servicer = BuddyServicer(
+        uow=SqlBuddyUnitOfWork(connector.uow),
+        verifier=connector.verifier,
+        limits=limits,
+        subjects=SubjectData(connector.uow, privacy.MAP),
+    )
     registration = Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)
     return connector.service(
         registration, max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM

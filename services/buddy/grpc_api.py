@@ -1,4 +1,4 @@
-"""BuddyService servicer: proto ⇄ command, nothing else. Privacy export and erasure are not built (UNIMPLEMENTED)."""
+"""BuddyService servicer: proto ⇄ command, nothing else."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
 from services.kit import logs
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
-from services.kit.grpc.unbuilt import NotBuilt
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
@@ -40,15 +40,34 @@ log = logs.get_logger(__name__)
 class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
     """Serves imports, webhooks and reads of Buddy records for the caller's company."""
 
-    ExportSubjectData = NotBuilt("privacy export")
-    EraseSubjectData = NotBuilt("privacy erasure")
-
     def __init__(
-        self, *, uow: BuddyUnitOfWork, verifier: webhooks.WebhookVerifier, limits: Limits = DEFAULT_LIMITS
+        self,
+        *,
+        uow: BuddyUnitOfWork,
+        verifier: webhooks.WebhookVerifier,
+        limits: Limits = DEFAULT_LIMITS,
+        subjects: SubjectData,
     ) -> None:
         self._uow = uow
         self._verifier = verifier
         self._limits = limits
+        self._subjects = subjects
+
+    async def ExportSubjectData(
+        self, request: buddy_pb2.ExportSubjectDataRequest, context: Context
+    ) -> buddy_pb2.ExportSubjectDataResponse:
+        return buddy_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
+
+    async def EraseSubjectData(
+        self, request: buddy_pb2.EraseSubjectDataRequest, context: Context
+    ) -> buddy_pb2.EraseSubjectDataResponse:
+        done = await self._subjects.erase(request.subject, request.privacy_request_id)
+        return buddy_pb2.EraseSubjectDataResponse(
+            records_erased=done.erased,
+            records_found=done.found,
+            records_retained=done.retained,
+            retained_reason=done.retained_reason,
+        )
 
     async def ImportRecords(
         self, request: buddy_pb2.ImportRecordsRequest, context: Context

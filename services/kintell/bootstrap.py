@@ -6,12 +6,14 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from services.kintell import privacy
 from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security import webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
@@ -27,6 +29,10 @@ def build(
     """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed,
     webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
-    servicer = KintellServicer(uow=SqlKintellUnitOfWork(connector.uow), verifier=connector.verifier)
+    servicer = KintellServicer(
+        uow=SqlKintellUnitOfWork(connector.uow),
+        verifier=connector.verifier,
+        subjects=SubjectData(connector.uow, privacy.MAP),
+    )
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
     return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES)

@@ -1,4 +1,4 @@
-"""KintellService servicer: proto ⇄ command, nothing else. Privacy export and erasure are not built (UNIMPLEMENTED)."""
+"""KintellService servicer: proto ⇄ command, nothing else."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
-from services.kit.grpc.unbuilt import NotBuilt
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.common.v1 import types_pb2
@@ -37,14 +37,28 @@ T = TypeVar("T")
 
 
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
-    """Serves the Kintell RPCs for the caller's company; the privacy RPCs are not built yet."""
+    """Serves the Kintell RPCs for the caller's company."""
 
-    ExportSubjectData = NotBuilt("privacy export")
-    EraseSubjectData = NotBuilt("privacy erasure")
-
-    def __init__(self, *, uow: KintellUnitOfWork, verifier: webhooks.WebhookVerifier) -> None:
+    def __init__(self, *, uow: KintellUnitOfWork, verifier: webhooks.WebhookVerifier, subjects: SubjectData) -> None:
         self._uow = uow
         self._verifier = verifier
+        self._subjects = subjects
+
+    async def ExportSubjectData(
+        self, request: kintell_pb2.ExportSubjectDataRequest, context: Context
+    ) -> kintell_pb2.ExportSubjectDataResponse:
+        return kintell_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
+
+    async def EraseSubjectData(
+        self, request: kintell_pb2.EraseSubjectDataRequest, context: Context
+    ) -> kintell_pb2.EraseSubjectDataResponse:
+        done = await self._subjects.erase(request.subject, request.privacy_request_id)
+        return kintell_pb2.EraseSubjectDataResponse(
+            records_erased=done.erased,
+            records_found=done.found,
+            records_retained=done.retained,
+            retained_reason=done.retained_reason,
+        )
 
     async def ImportSessions(
         self, request: kintell_pb2.ImportSessionsRequest, context: Context

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.persistence import db
+from services.profile import privacy
 from services.profile.consumers import SUBSCRIPTIONS
 from services.profile.grpc_api import ProfileServicer
 from services.profile.repository import SqlProfileUnitOfWork
@@ -21,7 +23,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
     """The profile service: migrations applied, servicer wired to the database, source events consumed."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
-    servicer = ProfileServicer(uow=SqlProfileUnitOfWork(db.UnitOfWork(engine)))
+    sessions = db.UnitOfWork(engine)
+    servicer = ProfileServicer(uow=SqlProfileUnitOfWork(sessions), subjects=SubjectData(sessions, privacy.MAP))
     registration = Registration.of(profile_pb2, profile_pb2_grpc, "ProfileService", servicer)
     return Service(
         name=NAME,

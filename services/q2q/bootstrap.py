@@ -12,9 +12,10 @@ import sqlalchemy as sa
 from services.kit import config as config_module
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.logs import get_logger
 from services.kit.persistence import db
-from services.q2q import queries
+from services.q2q import privacy, queries
 from services.q2q.consumers import subscriptions
 from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
 from services.q2q.grpc_api import Q2qServicer
@@ -56,7 +57,7 @@ def build(
     on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
     if screener is not None and retrier is not None:
         on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
-    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier)
+    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier, subjects=SubjectData(sessions, privacy.MAP))
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
     return Service(
         name=NAME,

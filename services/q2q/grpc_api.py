@@ -11,7 +11,7 @@ from typing import Any
 
 import grpc
 
-from services.kit.grpc.unbuilt import NotBuilt
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security.tenancy import current_bearer, current_tenant
 from services.q2q import handlers, queries, wire
 from services.q2q.repository import Q2qUnitOfWork
@@ -24,16 +24,34 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
     """Serves taxonomy, classification, listing and manual scores."""
 
-    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
-    ExportSubjectData = NotBuilt("privacy export")
-    EraseSubjectData = NotBuilt("privacy erasure")
-
     def __init__(
-        self, *, uow: Q2qUnitOfWork, screening: handlers.ScreeningParts, retrier: ScreeningRetrier | None = None
+        self,
+        *,
+        uow: Q2qUnitOfWork,
+        screening: handlers.ScreeningParts,
+        retrier: ScreeningRetrier | None = None,
+        subjects: SubjectData,
     ) -> None:
         self._uow = uow
         self._screening = screening
         self._retrier = retrier
+        self._subjects = subjects
+
+    async def ExportSubjectData(
+        self, request: q2q_pb2.ExportSubjectDataRequest, context: Context
+    ) -> q2q_pb2.ExportSubjectDataResponse:
+        return q2q_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
+
+    async def EraseSubjectData(
+        self, request: q2q_pb2.EraseSubjectDataRequest, context: Context
+    ) -> q2q_pb2.EraseSubjectDataResponse:
+        done = await self._subjects.erase(request.subject, request.privacy_request_id)
+        return q2q_pb2.EraseSubjectDataResponse(
+            records_erased=done.erased,
+            records_found=done.found,
+            records_retained=done.retained,
+            retained_reason=done.retained_reason,
+        )
 
     async def GetTaxonomy(self, request: q2q_pb2.GetTaxonomyRequest, context: Context) -> q2q_pb2.GetTaxonomyResponse:
         return wire.taxonomy_response()

@@ -8,7 +8,9 @@ import sqlalchemy as sa
 
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.persistence import db
+from services.safety import privacy
 from services.safety.consumers import SUBSCRIPTIONS
 from services.safety.grpc_api import SafetyServicer
 from services.safety.repository import SqlSafetyUnitOfWork
@@ -21,7 +23,8 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
     """The safety service: migrations applied, servicer wired to the database, source-text events consumed."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
-    servicer = SafetyServicer(uow=SqlSafetyUnitOfWork(db.UnitOfWork(engine)))
+    sessions = db.UnitOfWork(engine)
+    servicer = SafetyServicer(uow=SqlSafetyUnitOfWork(sessions), subjects=SubjectData(sessions, privacy.MAP))
     registration = Registration.of(safety_pb2, safety_pb2_grpc, "SafetyService", servicer)
     return Service(
         name=NAME,

@@ -1,4 +1,4 @@
-"""SafetyService servicer: proto ⇄ command, nothing else. Privacy export and erasure answer UNIMPLEMENTED."""
+"""SafetyService servicer: proto ⇄ command, nothing else."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from services.kit.grpc.unbuilt import NotBuilt
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security.tenancy import current_principal, current_tenant
 from services.safety import handlers, queries, wire
 from services.safety.domain import commands
@@ -20,12 +20,25 @@ Context = grpc.aio.ServicerContext[Any, Any]
 class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
     """Serves screening, flags and the review queue."""
 
-    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
-    ExportSubjectData = NotBuilt("privacy export")
-    EraseSubjectData = NotBuilt("privacy erasure")
-
-    def __init__(self, *, uow: SafetyUnitOfWork) -> None:
+    def __init__(self, *, uow: SafetyUnitOfWork, subjects: SubjectData) -> None:
         self._uow = uow
+        self._subjects = subjects
+
+    async def ExportSubjectData(
+        self, request: safety_pb2.ExportSubjectDataRequest, context: Context
+    ) -> safety_pb2.ExportSubjectDataResponse:
+        return safety_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
+
+    async def EraseSubjectData(
+        self, request: safety_pb2.EraseSubjectDataRequest, context: Context
+    ) -> safety_pb2.EraseSubjectDataResponse:
+        done = await self._subjects.erase(request.subject, request.privacy_request_id)
+        return safety_pb2.EraseSubjectDataResponse(
+            records_erased=done.erased,
+            records_found=done.found,
+            records_retained=done.retained,
+            retained_reason=done.retained_reason,
+        )
 
     async def ScreenText(
         self, request: safety_pb2.ScreenTextRequest, context: Context

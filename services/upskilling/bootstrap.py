@@ -10,7 +10,9 @@ from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
+from services.kit.grpc.subjects import SubjectData
 from services.kit.security import webhooks
+from services.upskilling import privacy
 from services.upskilling.grpc_api import UpskillingServicer
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc
@@ -27,6 +29,10 @@ def build(
     """The upskilling connector: migrations applied, servicer wired to the database and its outbox,
     webhooks verified per provider against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
-    servicer = UpskillingServicer(uow=SqlUpskillingUnitOfWork(connector.uow), verifier=connector.verifier)
+    servicer = UpskillingServicer(
+        uow=SqlUpskillingUnitOfWork(connector.uow),
+        verifier=connector.verifier,
+        subjects=SubjectData(connector.uow, privacy.MAP),
+    )
     registration = Registration.of(upskilling_pb2, upskilling_pb2_grpc, "UpskillingService", servicer)
     return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES)

@@ -16,14 +16,16 @@ SERVICES_DIR = REPO_ROOT / "services"
 CORE = frozenset({"__init__.py", "__main__.py", "bootstrap.py", "domain", "handlers.py", "grpc_api.py", "wire.py"})
 # Every service with a database: the read side, the write side, their tables and rows, the outbox.
 PERSISTENT = frozenset({"queries.py", "repository.py", "tables.py", "rows.py", "events.py", "migrations"})
+# Every service holding personal data: where it keeps people, for privacy export and erasure.
+PERSONAL = frozenset({"privacy.py"})
 EXPECTED: dict[str, frozenset[str]] = {
     "gateway": CORE | PERSISTENT | {"settings.py", "sso", "keys", "operations"},
-    "profile": CORE | PERSISTENT | {"consumers.py"},
-    "kintell": CORE | PERSISTENT,
-    "buddy": CORE | PERSISTENT,
-    "upskilling": CORE | PERSISTENT,
-    "safety": CORE | PERSISTENT | {"consumers.py"},
-    "q2q": CORE | PERSISTENT | {"consumers.py", "settings.py", "screening", "evaluation"},
+    "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py"},
+    "kintell": CORE | PERSISTENT | PERSONAL,
+    "buddy": CORE | PERSISTENT | PERSONAL,
+    "upskilling": CORE | PERSISTENT | PERSONAL,
+    "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py"},
+    "q2q": CORE | PERSISTENT | PERSONAL | {"consumers.py", "settings.py", "screening", "evaluation"},
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},
 }

@@ -176,7 +176,7 @@ async def test_webhooks_store_once_and_ack_replays(buddy: Stub) -> None:
         (lambda s: s.ReceiveWebhook(_hook("matches", delivery("matches"))), "UNAUTHENTICATED", []),
         (
             lambda s: s.ExportSubjectData(buddy_pb2.ExportSubjectDataRequest(), metadata=ACME),
-            "UNIMPLEMENTED",
+            "INVALID_ARGUMENT",
             [],
         ),
         (lambda s: s.ReceiveWebhook(_hook("matches", delivery("matches")), metadata=ACME), "UNAUTHENTICATED", []),
@@ -185,7 +185,7 @@ async def test_webhooks_store_once_and_ack_replays(buddy: Stub) -> None:
             lambda s: s.EraseSubjectData(
                 buddy_pb2.EraseSubjectDataRequest(), metadata=tenant("acme", role="super_admin")
             ),
-            "UNIMPLEMENTED",
+            "INVALID_ARGUMENT",
             [],
         ),
     ],

@@ -237,11 +237,13 @@ async def test_invalid_manual_scores_are_refused(
     assert await _code(q2q.RecordManualScore(_manual(**fields), metadata=ACME)) == grpc.StatusCode.INVALID_ARGUMENT
 
 
-async def test_privacy_rpcs_are_not_built_yet(q2q: q2q_pb2_grpc.Q2qServiceAsyncStub) -> None:
+async def test_privacy_rpcs_refuse_a_subject_naming_no_one(q2q: q2q_pb2_grpc.Q2qServiceAsyncStub) -> None:
     export = q2q.ExportSubjectData(q2q_pb2.ExportSubjectDataRequest(), metadata=ACME)
-    assert await _code(export) == grpc.StatusCode.UNIMPLEMENTED
-    erase = q2q.EraseSubjectData(q2q_pb2.EraseSubjectDataRequest(), metadata=tenant("acme", role="super_admin"))
-    assert await _code(erase) == grpc.StatusCode.UNIMPLEMENTED
+    assert await _code(export) == grpc.StatusCode.INVALID_ARGUMENT
+    erase = q2q.EraseSubjectData(
+        q2q_pb2.EraseSubjectDataRequest(privacy_request_id="r1"), metadata=tenant("acme", role="super_admin")
+    )
+    assert await _code(erase) == grpc.StatusCode.INVALID_ARGUMENT
     denied = q2q.EraseSubjectData(q2q_pb2.EraseSubjectDataRequest(), metadata=ACME)
     assert await _code(denied) == grpc.StatusCode.PERMISSION_DENIED
 

@@ -281,14 +281,15 @@ async def test_malformed_list_requests(safety: Stub, request_fields: dict[str, o
     assert _fields(error) == [field]
 
 
-async def test_privacy_rpcs_are_not_built_yet(safety: Stub) -> None:
+async def test_privacy_rpcs_find_nothing_for_an_unknown_person_and_need_a_request_id(safety: Stub) -> None:
     subject = types_pb2.DataSubject(email="a@b.org")
-    export = await _error(safety.ExportSubjectData(safety_pb2.ExportSubjectDataRequest(subject=subject), metadata=ACME))
+    export = await safety.ExportSubjectData(safety_pb2.ExportSubjectDataRequest(subject=subject), metadata=ACME)
+    assert not export.records.fields
     operator = tenant("acme", role="super_admin")
     erase = await _error(
         safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=operator)
     )
-    assert export.code() == erase.code() == grpc.StatusCode.UNIMPLEMENTED
+    assert erase.code() == grpc.StatusCode.INVALID_ARGUMENT
     # Erasure is a platform operation: a company admin may not run it.
     denied = await _error(safety.EraseSubjectData(safety_pb2.EraseSubjectDataRequest(subject=subject), metadata=ACME))
     assert denied.code() == grpc.StatusCode.PERMISSION_DENIED

@@ -197,6 +197,10 @@ class ServiceOutcome(_message.Message):
     STATUS_FIELD_NUMBER: _builtins.int
     RECORD_COUNT_FIELD_NUMBER: _builtins.int
     ERROR_FIELD_NUMBER: _builtins.int
+    RECORDS_FOUND_FIELD_NUMBER: _builtins.int
+    RECORDS_RETAINED_FIELD_NUMBER: _builtins.int
+    RETAINED_REASON_FIELD_NUMBER: _builtins.int
+    ATTEMPTS_FIELD_NUMBER: _builtins.int
     service: _builtins.str
     """Service name, e.g. `profile`, `kintell`, `buddy`, `upskilling`, `q2q`, `safety`."""
     status: Global___PrivacyRequestStatus.ValueType
@@ -205,6 +209,14 @@ class ServiceOutcome(_message.Message):
     """Records exported or erased."""
     error: _builtins.str
     """Error message when the part failed."""
+    records_found: _builtins.int
+    """Records found about the subject."""
+    records_retained: _builtins.int
+    """Records kept because a law requires it."""
+    retained_reason: _builtins.str
+    """Why records were kept; empty when none were."""
+    attempts: _builtins.int
+    """Attempts made at this service so far."""
     def __init__(
         self,
         *,
@@ -212,10 +224,14 @@ class ServiceOutcome(_message.Message):
         status: Global___PrivacyRequestStatus.ValueType = ...,
         record_count: _builtins.int = ...,
         error: _builtins.str = ...,
+        records_found: _builtins.int = ...,
+        records_retained: _builtins.int = ...,
+        retained_reason: _builtins.str = ...,
+        attempts: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["error", b"error", "record_count", b"record_count", "service", b"service", "status", b"status"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["attempts", b"attempts", "error", b"error", "record_count", b"record_count", "records_found", b"records_found", "records_retained", b"records_retained", "retained_reason", b"retained_reason", "service", b"service", "status", b"status"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -236,6 +252,8 @@ class PrivacyRequest(_message.Message):
     OUTCOMES_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
+    DUE_TIME_FIELD_NUMBER: _builtins.int
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Platform id of the request."""
     kind: Global___PrivacyRequestKind.ValueType
@@ -246,6 +264,8 @@ class PrivacyRequest(_message.Message):
     """Reason given."""
     status: Global___PrivacyRequestStatus.ValueType
     """Overall status."""
+    company_id: _builtins.str
+    """Company (tenant) the request belongs to."""
     @_builtins.property
     def subject(self) -> _types_pb2.DataSubject:
         """The person the request is about."""
@@ -262,6 +282,10 @@ class PrivacyRequest(_message.Message):
     def complete_time(self) -> _timestamp_pb2.Timestamp:
         """When it finished; unset while running."""
 
+    @_builtins.property
+    def due_time(self) -> _timestamp_pb2.Timestamp:
+        """When the answer is due (30 days after the request)."""
+
     def __init__(
         self,
         *,
@@ -274,10 +298,12 @@ class PrivacyRequest(_message.Message):
         outcomes: _abc.Iterable[Global___ServiceOutcome] | None = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
         complete_time: _timestamp_pb2.Timestamp | None = ...,
+        due_time: _timestamp_pb2.Timestamp | None = ...,
+        company_id: _builtins.str = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "kind", b"kind", "outcomes", b"outcomes", "reason", b"reason", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "kind", b"kind", "outcomes", b"outcomes", "reason", b"reason", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -818,18 +844,26 @@ class GetPrivacyRequestResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     REQUEST_FIELD_NUMBER: _builtins.int
+    BUNDLE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def request(self) -> Global___PrivacyRequest:
         """The privacy request."""
+
+    @_builtins.property
+    def bundle(self) -> _struct_pb2.Struct:
+        """For a completed export: the bundle (one section per service and a manifest with the SHA-256 of
+        each section), as JSON.
+        """
 
     def __init__(
         self,
         *,
         request: Global___PrivacyRequest | None = ...,
+        bundle: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

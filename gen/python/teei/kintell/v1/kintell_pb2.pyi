@@ -774,18 +774,24 @@ class ExportSubjectDataResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SESSIONS_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def sessions(self) -> _containers.RepeatedCompositeFieldContainer[Global___Session]:
         """Sessions in which the subject took part, with their ratings."""
+
+    @_builtins.property
+    def records(self) -> _struct_pb2.Struct:
+        """Every record held about the subject, table by table, as JSON rows (the complete export)."""
 
     def __init__(
         self,
         *,
         sessions: _abc.Iterable[Global___Session] | None = ...,
+        records: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["sessions", b"sessions"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records", "sessions", b"sessions"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -826,16 +832,28 @@ class EraseSubjectDataResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_ERASED_FIELD_NUMBER: _builtins.int
+    RECORDS_FOUND_FIELD_NUMBER: _builtins.int
+    RECORDS_RETAINED_FIELD_NUMBER: _builtins.int
+    RETAINED_REASON_FIELD_NUMBER: _builtins.int
     records_erased: _builtins.int
     """Number of records erased or anonymised."""
+    records_found: _builtins.int
+    """Records found about the subject before erasure."""
+    records_retained: _builtins.int
+    """Records kept because a law requires it, with the reason in `retained_reason`."""
+    retained_reason: _builtins.str
+    """Why records were kept; empty when none were."""
     def __init__(
         self,
         *,
         records_erased: _builtins.int = ...,
+        records_found: _builtins.int = ...,
+        records_retained: _builtins.int = ...,
+        retained_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["records_erased", b"records_erased"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records_erased", b"records_erased", "records_found", b"records_found", "records_retained", b"records_retained", "retained_reason", b"retained_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -24,12 +24,13 @@ _sym_db = _symbol_database.Default()
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
 from google.api import field_behavior_pb2 as google_dot_api_dot_field__behavior__pb2
+from google.protobuf import struct_pb2 as google_dot_protobuf_dot_struct__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from teei.common.v1 import access_pb2 as teei_dot_common_dot_v1_dot_access__pb2
 from teei.common.v1 import types_pb2 as teei_dot_common_dot_v1_dot_types__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dteei/profile/v1/profile.proto\x12\x0fteei.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1ateei/common/v1/types.proto\"\xb1\x06\n\x07Profile\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\tprofileId\x12\x1a\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x65mail\x12\x1d\n\ngiven_name\x18\x03 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x04 \x01(\tR\nfamilyName\x12.\n\x04role\x18\x05 \x01(\x0e\x32\x1a.teei.common.v1.PersonRoleR\x04role\x12#\n\ncompany_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03R\tcompanyId\x12\x41\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12\x44\n\x0c\x65xternal_ids\x18\t \x03(\x0b\x32\x1b.teei.profile.v1.ExternalIdB\x04\xe2\x41\x01\x03R\x0b\x65xternalIds\x12@\n\nenrolments\x18\n \x03(\x0b\x32\x1a.teei.profile.v1.EnrolmentB\x04\xe2\x41\x01\x03R\nenrolments\x12?\n\x05\x66lags\x18\x0b \x03(\x0b\x32#.teei.profile.v1.Profile.FlagsEntryB\x04\xe2\x41\x01\x03R\x05\x66lags\x12H\n\x08\x63ounters\x18\x0c \x03(\x0b\x32&.teei.profile.v1.Profile.CountersEntryB\x04\xe2\x41\x01\x03R\x08\x63ounters\x12@\n\nmilestones\x18\r \x03(\x0b\x32\x1a.teei.profile.v1.MilestoneB\x04\xe2\x41\x01\x03R\nmilestones\x1a\x38\n\nFlagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x08R\x05value:\x02\x38\x01\x1a;\n\rCountersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"k\n\nExternalId\x12<\n\x08provider\x18\x01 \x01(\x0e\x32 .teei.common.v1.IdentityProviderR\x08provider\x12\x1f\n\x0b\x65xternal_id\x18\x02 \x01(\tR\nexternalId\"\xf4\x01\n\tEnrolment\x12;\n\tprogramme\x18\x01 \x01(\x0e\x32\x1d.teei.common.v1.ProgrammeTypeR\tprogramme\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32 .teei.profile.v1.EnrolmentStatusR\x06status\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"\x92\x01\n\tMilestone\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.teei.profile.v1.MilestoneKindR\x04kind\x12\x39\n\nreach_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\treachTime\x12\x16\n\x06\x64\x65tail\x18\x03 \x01(\tR\x06\x64\x65tail\"P\n\x14\x43reateProfileRequest\x12\x38\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileB\x04\xe2\x41\x01\x02R\x07profile\"K\n\x15\x43reateProfileResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"8\n\x11GetProfileRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\"H\n\x12GetProfileResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"g\n\x13ListProfilesRequest\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"t\n\x14ListProfilesResponse\x12\x34\n\x08profiles\x18\x01 \x03(\x0b\x32\x18.teei.profile.v1.ProfileR\x08profiles\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x80\x01\n\x15LinkExternalIdRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x42\n\x0b\x65xternal_id\x18\x02 \x01(\x0b\x32\x1b.teei.profile.v1.ExternalIdB\x04\xe2\x41\x01\x02R\nexternalId\"f\n\x16LinkExternalIdResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\x12\x18\n\x07\x63reated\x18\x02 \x01(\x08R\x07\x63reated\"\x91\x01\n\x14MergeProfilesRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x36\n\x14\x64uplicate_profile_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x12\x64uplicateProfileId\x12\x1c\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x06reason\"K\n\x15MergeProfilesResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"}\n\x16UpsertEnrolmentRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12>\n\tenrolment\x18\x02 \x01(\x0b\x32\x1a.teei.profile.v1.EnrolmentB\x04\xe2\x41\x01\x02R\tenrolment\"M\n\x17UpsertEnrolmentResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"l\n\x15SetJourneyFlagRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x18\n\x04\x66lag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x66lag\x12\x14\n\x05value\x18\x03 \x01(\x08R\x05value\"L\n\x16SetJourneyFlagResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"\x93\x01\n\x17IncrementCounterRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x1e\n\x07\x63ounter\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x63ounter\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x03R\x05\x64\x65lta\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"N\n\x18IncrementCounterResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile*\x8e\x01\n\x0f\x45nrolmentStatus\x12 \n\x1c\x45NROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n\x1a\x45NROLMENT_STATUS_COMPLETED\x10\x02\x12\x1c\n\x18\x45NROLMENT_STATUS_DROPPED\x10\x03*\xdc\x02\n\rMilestoneKind\x12\x1e\n\x1aMILESTONE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cMILESTONE_KIND_BUDDY_MATCHED\x10\x01\x12)\n%MILESTONE_KIND_FIRST_LANGUAGE_SESSION\x10\x02\x12$\n MILESTONE_KIND_LANGUAGE_LEVEL_UP\x10\x03\x12+\n\'MILESTONE_KIND_FIRST_MENTORSHIP_SESSION\x10\x04\x12\"\n\x1eMILESTONE_KIND_COURSE_ENROLLED\x10\x05\x12#\n\x1fMILESTONE_KIND_COURSE_COMPLETED\x10\x06\x12$\n MILESTONE_KIND_CREDENTIAL_EARNED\x10\x07\x12\x1c\n\x18MILESTONE_KIND_JOB_READY\x10\x08\x32\x92\t\n\x0eProfileService\x12\x83\x01\n\rCreateProfile\x12%.teei.profile.v1.CreateProfileRequest\x1a&.teei.profile.v1.CreateProfileResponse\"#\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/profiles:\x07profile\x12~\n\nGetProfile\x12\".teei.profile.v1.GetProfileRequest\x1a#.teei.profile.v1.GetProfileResponse\"\'\x8a\xb5\x18\x02\x08\x03\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/profiles/{profile_id}\x12w\n\x0cListProfiles\x12$.teei.profile.v1.ListProfilesRequest\x1a%.teei.profile.v1.ListProfilesResponse\"\x1a\x8a\xb5\x18\x02\x08\x03\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/profiles\x12\x9a\x01\n\x0eLinkExternalId\x12&.teei.profile.v1.LinkExternalIdRequest\x1a\'.teei.profile.v1.LinkExternalIdResponse\"7\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02+\"&/v1/profiles/{profile_id}/external-ids:\x01*\x12\x90\x01\n\rMergeProfiles\x12%.teei.profile.v1.MergeProfilesRequest\x1a&.teei.profile.v1.MergeProfilesResponse\"0\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02$\"\x1f/v1/profiles/{profile_id}:merge:\x01*\x12\x9b\x01\n\x0fUpsertEnrolment\x12\'.teei.profile.v1.UpsertEnrolmentRequest\x1a(.teei.profile.v1.UpsertEnrolmentResponse\"5\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02)\"$/v1/profiles/{profile_id}/enrolments:\x01*\x12\x93\x01\n\x0eSetJourneyFlag\x12&.teei.profile.v1.SetJourneyFlagRequest\x1a\'.teei.profile.v1.SetJourneyFlagResponse\"0\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02$\"\x1f/v1/profiles/{profile_id}/flags:\x01*\x12\x9c\x01\n\x10IncrementCounter\x12(.teei.profile.v1.IncrementCounterRequest\x1a).teei.profile.v1.IncrementCounterResponse\"3\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02\'\"\"/v1/profiles/{profile_id}/counters:\x01*b\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dteei/profile/v1/profile.proto\x12\x0fteei.profile.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/api/field_behavior.proto\x1a\x1cgoogle/protobuf/struct.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1ateei/common/v1/types.proto\"\xb1\x06\n\x07Profile\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x03R\tprofileId\x12\x1a\n\x05\x65mail\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x05\x65mail\x12\x1d\n\ngiven_name\x18\x03 \x01(\tR\tgivenName\x12\x1f\n\x0b\x66\x61mily_name\x18\x04 \x01(\tR\nfamilyName\x12.\n\x04role\x18\x05 \x01(\x0e\x32\x1a.teei.common.v1.PersonRoleR\x04role\x12#\n\ncompany_id\x18\x06 \x01(\tB\x04\xe2\x41\x01\x03R\tcompanyId\x12\x41\n\x0b\x63reate_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\ncreateTime\x12\x41\n\x0bupdate_time\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x04\xe2\x41\x01\x03R\nupdateTime\x12\x44\n\x0c\x65xternal_ids\x18\t \x03(\x0b\x32\x1b.teei.profile.v1.ExternalIdB\x04\xe2\x41\x01\x03R\x0b\x65xternalIds\x12@\n\nenrolments\x18\n \x03(\x0b\x32\x1a.teei.profile.v1.EnrolmentB\x04\xe2\x41\x01\x03R\nenrolments\x12?\n\x05\x66lags\x18\x0b \x03(\x0b\x32#.teei.profile.v1.Profile.FlagsEntryB\x04\xe2\x41\x01\x03R\x05\x66lags\x12H\n\x08\x63ounters\x18\x0c \x03(\x0b\x32&.teei.profile.v1.Profile.CountersEntryB\x04\xe2\x41\x01\x03R\x08\x63ounters\x12@\n\nmilestones\x18\r \x03(\x0b\x32\x1a.teei.profile.v1.MilestoneB\x04\xe2\x41\x01\x03R\nmilestones\x1a\x38\n\nFlagsEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x08R\x05value:\x02\x38\x01\x1a;\n\rCountersEntry\x12\x10\n\x03key\x18\x01 \x01(\tR\x03key\x12\x14\n\x05value\x18\x02 \x01(\x03R\x05value:\x02\x38\x01\"k\n\nExternalId\x12<\n\x08provider\x18\x01 \x01(\x0e\x32 .teei.common.v1.IdentityProviderR\x08provider\x12\x1f\n\x0b\x65xternal_id\x18\x02 \x01(\tR\nexternalId\"\xf4\x01\n\tEnrolment\x12;\n\tprogramme\x18\x01 \x01(\x0e\x32\x1d.teei.common.v1.ProgrammeTypeR\tprogramme\x12\x38\n\x06status\x18\x02 \x01(\x0e\x32 .teei.profile.v1.EnrolmentStatusR\x06status\x12\x39\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\tstartTime\x12\x35\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\x07\x65ndTime\"\x92\x01\n\tMilestone\x12\x32\n\x04kind\x18\x01 \x01(\x0e\x32\x1e.teei.profile.v1.MilestoneKindR\x04kind\x12\x39\n\nreach_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\treachTime\x12\x16\n\x06\x64\x65tail\x18\x03 \x01(\tR\x06\x64\x65tail\"P\n\x14\x43reateProfileRequest\x12\x38\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileB\x04\xe2\x41\x01\x02R\x07profile\"K\n\x15\x43reateProfileResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"8\n\x11GetProfileRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\"H\n\x12GetProfileResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"g\n\x13ListProfilesRequest\x12\x14\n\x05\x65mail\x18\x01 \x01(\tR\x05\x65mail\x12\x1b\n\tpage_size\x18\x02 \x01(\x05R\x08pageSize\x12\x1d\n\npage_token\x18\x03 \x01(\tR\tpageToken\"t\n\x14ListProfilesResponse\x12\x34\n\x08profiles\x18\x01 \x03(\x0b\x32\x18.teei.profile.v1.ProfileR\x08profiles\x12&\n\x0fnext_page_token\x18\x02 \x01(\tR\rnextPageToken\"\x80\x01\n\x15LinkExternalIdRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x42\n\x0b\x65xternal_id\x18\x02 \x01(\x0b\x32\x1b.teei.profile.v1.ExternalIdB\x04\xe2\x41\x01\x02R\nexternalId\"f\n\x16LinkExternalIdResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\x12\x18\n\x07\x63reated\x18\x02 \x01(\x08R\x07\x63reated\"\x91\x01\n\x14MergeProfilesRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x36\n\x14\x64uplicate_profile_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x12\x64uplicateProfileId\x12\x1c\n\x06reason\x18\x03 \x01(\tB\x04\xe2\x41\x01\x02R\x06reason\"K\n\x15MergeProfilesResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"}\n\x16UpsertEnrolmentRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12>\n\tenrolment\x18\x02 \x01(\x0b\x32\x1a.teei.profile.v1.EnrolmentB\x04\xe2\x41\x01\x02R\tenrolment\"M\n\x17UpsertEnrolmentResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"l\n\x15SetJourneyFlagRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x18\n\x04\x66lag\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x04\x66lag\x12\x14\n\x05value\x18\x03 \x01(\x08R\x05value\"L\n\x16SetJourneyFlagResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"\x93\x01\n\x17IncrementCounterRequest\x12#\n\nprofile_id\x18\x01 \x01(\tB\x04\xe2\x41\x01\x02R\tprofileId\x12\x1e\n\x07\x63ounter\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x07\x63ounter\x12\x14\n\x05\x64\x65lta\x18\x03 \x01(\x03R\x05\x64\x65lta\x12\x1d\n\nrequest_id\x18\x04 \x01(\tR\trequestId\"N\n\x18IncrementCounterResponse\x12\x32\n\x07profile\x18\x01 \x01(\x0b\x32\x18.teei.profile.v1.ProfileR\x07profile\"W\n\x18\x45xportSubjectDataRequest\x12;\n\x07subject\x18\x01 \x01(\x0b\x32\x1b.teei.common.v1.DataSubjectB\x04\xe2\x41\x01\x02R\x07subject\"N\n\x19\x45xportSubjectDataResponse\x12\x31\n\x07records\x18\x01 \x01(\x0b\x32\x17.google.protobuf.StructR\x07records\"\x8a\x01\n\x17\x45raseSubjectDataRequest\x12;\n\x07subject\x18\x01 \x01(\x0b\x32\x1b.teei.common.v1.DataSubjectB\x04\xe2\x41\x01\x02R\x07subject\x12\x32\n\x12privacy_request_id\x18\x02 \x01(\tB\x04\xe2\x41\x01\x02R\x10privacyRequestId\"\xba\x01\n\x18\x45raseSubjectDataResponse\x12%\n\x0erecords_erased\x18\x01 \x01(\x05R\rrecordsErased\x12#\n\rrecords_found\x18\x02 \x01(\x05R\x0crecordsFound\x12)\n\x10records_retained\x18\x03 \x01(\x05R\x0frecordsRetained\x12\'\n\x0fretained_reason\x18\x04 \x01(\tR\x0eretainedReason*\x8e\x01\n\x0f\x45nrolmentStatus\x12 \n\x1c\x45NROLMENT_STATUS_UNSPECIFIED\x10\x00\x12\x1b\n\x17\x45NROLMENT_STATUS_ACTIVE\x10\x01\x12\x1e\n\x1a\x45NROLMENT_STATUS_COMPLETED\x10\x02\x12\x1c\n\x18\x45NROLMENT_STATUS_DROPPED\x10\x03*\xdc\x02\n\rMilestoneKind\x12\x1e\n\x1aMILESTONE_KIND_UNSPECIFIED\x10\x00\x12 \n\x1cMILESTONE_KIND_BUDDY_MATCHED\x10\x01\x12)\n%MILESTONE_KIND_FIRST_LANGUAGE_SESSION\x10\x02\x12$\n MILESTONE_KIND_LANGUAGE_LEVEL_UP\x10\x03\x12+\n\'MILESTONE_KIND_FIRST_MENTORSHIP_SESSION\x10\x04\x12\"\n\x1eMILESTONE_KIND_COURSE_ENROLLED\x10\x05\x12#\n\x1fMILESTONE_KIND_COURSE_COMPLETED\x10\x06\x12$\n MILESTONE_KIND_CREDENTIAL_EARNED\x10\x07\x12\x1c\n\x18MILESTONE_KIND_JOB_READY\x10\x08\x32\xc4\x0b\n\x0eProfileService\x12\x83\x01\n\rCreateProfile\x12%.teei.profile.v1.CreateProfileRequest\x1a&.teei.profile.v1.CreateProfileResponse\"#\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02\x17\"\x0c/v1/profiles:\x07profile\x12~\n\nGetProfile\x12\".teei.profile.v1.GetProfileRequest\x1a#.teei.profile.v1.GetProfileResponse\"\'\x8a\xb5\x18\x02\x08\x03\x82\xd3\xe4\x93\x02\x1b\x12\x19/v1/profiles/{profile_id}\x12w\n\x0cListProfiles\x12$.teei.profile.v1.ListProfilesRequest\x1a%.teei.profile.v1.ListProfilesResponse\"\x1a\x8a\xb5\x18\x02\x08\x03\x82\xd3\xe4\x93\x02\x0e\x12\x0c/v1/profiles\x12\x9a\x01\n\x0eLinkExternalId\x12&.teei.profile.v1.LinkExternalIdRequest\x1a\'.teei.profile.v1.LinkExternalIdResponse\"7\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02+\"&/v1/profiles/{profile_id}/external-ids:\x01*\x12\x90\x01\n\rMergeProfiles\x12%.teei.profile.v1.MergeProfilesRequest\x1a&.teei.profile.v1.MergeProfilesResponse\"0\x8a\xb5\x18\x02\x08\x04\x82\xd3\xe4\x93\x02$\"\x1f/v1/profiles/{profile_id}:merge:\x01*\x12\x9b\x01\n\x0fUpsertEnrolment\x12\'.teei.profile.v1.UpsertEnrolmentRequest\x1a(.teei.profile.v1.UpsertEnrolmentResponse\"5\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02)\"$/v1/profiles/{profile_id}/enrolments:\x01*\x12\x93\x01\n\x0eSetJourneyFlag\x12&.teei.profile.v1.SetJourneyFlagRequest\x1a\'.teei.profile.v1.SetJourneyFlagResponse\"0\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02$\"\x1f/v1/profiles/{profile_id}/flags:\x01*\x12\x9c\x01\n\x10IncrementCounter\x12(.teei.profile.v1.IncrementCounterRequest\x1a).teei.profile.v1.IncrementCounterResponse\"3\x8a\xb5\x18\x02\x08\x06\x82\xd3\xe4\x93\x02\'\"\"/v1/profiles/{profile_id}/counters:\x01*\x12\x98\x01\n\x11\x45xportSubjectData\x12).teei.profile.v1.ExportSubjectDataRequest\x1a*.teei.profile.v1.ExportSubjectDataResponse\",\x8a\xb5\x18\x02\x08\x08\x82\xd3\xe4\x93\x02 \"\x1b/v1/profiles/privacy:export:\x01*\x12\x94\x01\n\x10\x45raseSubjectData\x12(.teei.profile.v1.EraseSubjectDataRequest\x1a).teei.profile.v1.EraseSubjectDataResponse\"+\x8a\xb5\x18\x02\x08\r\x82\xd3\xe4\x93\x02\x1f\"\x1a/v1/profiles/privacy:erase:\x01*b\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -86,6 +87,12 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INCREMENTCOUNTERREQUEST'].fields_by_name['profile_id']._serialized_options = b'\342A\001\002'
   _globals['_INCREMENTCOUNTERREQUEST'].fields_by_name['counter']._loaded_options = None
   _globals['_INCREMENTCOUNTERREQUEST'].fields_by_name['counter']._serialized_options = b'\342A\001\002'
+  _globals['_EXPORTSUBJECTDATAREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_EXPORTSUBJECTDATAREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\002'
+  _globals['_ERASESUBJECTDATAREQUEST'].fields_by_name['subject']._loaded_options = None
+  _globals['_ERASESUBJECTDATAREQUEST'].fields_by_name['subject']._serialized_options = b'\342A\001\002'
+  _globals['_ERASESUBJECTDATAREQUEST'].fields_by_name['privacy_request_id']._loaded_options = None
+  _globals['_ERASESUBJECTDATAREQUEST'].fields_by_name['privacy_request_id']._serialized_options = b'\342A\001\002'
   _globals['_PROFILESERVICE'].methods_by_name['CreateProfile']._loaded_options = None
   _globals['_PROFILESERVICE'].methods_by_name['CreateProfile']._serialized_options = b'\212\265\030\002\010\004\202\323\344\223\002\027\"\014/v1/profiles:\007profile'
   _globals['_PROFILESERVICE'].methods_by_name['GetProfile']._loaded_options = None
@@ -102,54 +109,66 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_PROFILESERVICE'].methods_by_name['SetJourneyFlag']._serialized_options = b'\212\265\030\002\010\006\202\323\344\223\002$\"\037/v1/profiles/{profile_id}/flags:\001*'
   _globals['_PROFILESERVICE'].methods_by_name['IncrementCounter']._loaded_options = None
   _globals['_PROFILESERVICE'].methods_by_name['IncrementCounter']._serialized_options = b'\212\265\030\002\010\006\202\323\344\223\002\'\"\"/v1/profiles/{profile_id}/counters:\001*'
-  _globals['_ENROLMENTSTATUS']._serialized_start=3127
-  _globals['_ENROLMENTSTATUS']._serialized_end=3269
-  _globals['_MILESTONEKIND']._serialized_start=3272
-  _globals['_MILESTONEKIND']._serialized_end=3620
-  _globals['_PROFILE']._serialized_start=204
-  _globals['_PROFILE']._serialized_end=1021
-  _globals['_PROFILE_FLAGSENTRY']._serialized_start=904
-  _globals['_PROFILE_FLAGSENTRY']._serialized_end=960
-  _globals['_PROFILE_COUNTERSENTRY']._serialized_start=962
-  _globals['_PROFILE_COUNTERSENTRY']._serialized_end=1021
-  _globals['_EXTERNALID']._serialized_start=1023
-  _globals['_EXTERNALID']._serialized_end=1130
-  _globals['_ENROLMENT']._serialized_start=1133
-  _globals['_ENROLMENT']._serialized_end=1377
-  _globals['_MILESTONE']._serialized_start=1380
-  _globals['_MILESTONE']._serialized_end=1526
-  _globals['_CREATEPROFILEREQUEST']._serialized_start=1528
-  _globals['_CREATEPROFILEREQUEST']._serialized_end=1608
-  _globals['_CREATEPROFILERESPONSE']._serialized_start=1610
-  _globals['_CREATEPROFILERESPONSE']._serialized_end=1685
-  _globals['_GETPROFILEREQUEST']._serialized_start=1687
-  _globals['_GETPROFILEREQUEST']._serialized_end=1743
-  _globals['_GETPROFILERESPONSE']._serialized_start=1745
-  _globals['_GETPROFILERESPONSE']._serialized_end=1817
-  _globals['_LISTPROFILESREQUEST']._serialized_start=1819
-  _globals['_LISTPROFILESREQUEST']._serialized_end=1922
-  _globals['_LISTPROFILESRESPONSE']._serialized_start=1924
-  _globals['_LISTPROFILESRESPONSE']._serialized_end=2040
-  _globals['_LINKEXTERNALIDREQUEST']._serialized_start=2043
-  _globals['_LINKEXTERNALIDREQUEST']._serialized_end=2171
-  _globals['_LINKEXTERNALIDRESPONSE']._serialized_start=2173
-  _globals['_LINKEXTERNALIDRESPONSE']._serialized_end=2275
-  _globals['_MERGEPROFILESREQUEST']._serialized_start=2278
-  _globals['_MERGEPROFILESREQUEST']._serialized_end=2423
-  _globals['_MERGEPROFILESRESPONSE']._serialized_start=2425
-  _globals['_MERGEPROFILESRESPONSE']._serialized_end=2500
-  _globals['_UPSERTENROLMENTREQUEST']._serialized_start=2502
-  _globals['_UPSERTENROLMENTREQUEST']._serialized_end=2627
-  _globals['_UPSERTENROLMENTRESPONSE']._serialized_start=2629
-  _globals['_UPSERTENROLMENTRESPONSE']._serialized_end=2706
-  _globals['_SETJOURNEYFLAGREQUEST']._serialized_start=2708
-  _globals['_SETJOURNEYFLAGREQUEST']._serialized_end=2816
-  _globals['_SETJOURNEYFLAGRESPONSE']._serialized_start=2818
-  _globals['_SETJOURNEYFLAGRESPONSE']._serialized_end=2894
-  _globals['_INCREMENTCOUNTERREQUEST']._serialized_start=2897
-  _globals['_INCREMENTCOUNTERREQUEST']._serialized_end=3044
-  _globals['_INCREMENTCOUNTERRESPONSE']._serialized_start=3046
-  _globals['_INCREMENTCOUNTERRESPONSE']._serialized_end=3124
-  _globals['_PROFILESERVICE']._serialized_start=3623
-  _globals['_PROFILESERVICE']._serialized_end=4793
+  _globals['_PROFILESERVICE'].methods_by_name['ExportSubjectData']._loaded_options = None
+  _globals['_PROFILESERVICE'].methods_by_name['ExportSubjectData']._serialized_options = b'\212\265\030\002\010\010\202\323\344\223\002 \"\033/v1/profiles/privacy:export:\001*'
+  _globals['_PROFILESERVICE'].methods_by_name['EraseSubjectData']._loaded_options = None
+  _globals['_PROFILESERVICE'].methods_by_name['EraseSubjectData']._serialized_options = b'\212\265\030\002\010\r\202\323\344\223\002\037\"\032/v1/profiles/privacy:erase:\001*'
+  _globals['_ENROLMENTSTATUS']._serialized_start=3656
+  _globals['_ENROLMENTSTATUS']._serialized_end=3798
+  _globals['_MILESTONEKIND']._serialized_start=3801
+  _globals['_MILESTONEKIND']._serialized_end=4149
+  _globals['_PROFILE']._serialized_start=234
+  _globals['_PROFILE']._serialized_end=1051
+  _globals['_PROFILE_FLAGSENTRY']._serialized_start=934
+  _globals['_PROFILE_FLAGSENTRY']._serialized_end=990
+  _globals['_PROFILE_COUNTERSENTRY']._serialized_start=992
+  _globals['_PROFILE_COUNTERSENTRY']._serialized_end=1051
+  _globals['_EXTERNALID']._serialized_start=1053
+  _globals['_EXTERNALID']._serialized_end=1160
+  _globals['_ENROLMENT']._serialized_start=1163
+  _globals['_ENROLMENT']._serialized_end=1407
+  _globals['_MILESTONE']._serialized_start=1410
+  _globals['_MILESTONE']._serialized_end=1556
+  _globals['_CREATEPROFILEREQUEST']._serialized_start=1558
+  _globals['_CREATEPROFILEREQUEST']._serialized_end=1638
+  _globals['_CREATEPROFILERESPONSE']._serialized_start=1640
+  _globals['_CREATEPROFILERESPONSE']._serialized_end=1715
+  _globals['_GETPROFILEREQUEST']._serialized_start=1717
+  _globals['_GETPROFILEREQUEST']._serialized_end=1773
+  _globals['_GETPROFILERESPONSE']._serialized_start=1775
+  _globals['_GETPROFILERESPONSE']._serialized_end=1847
+  _globals['_LISTPROFILESREQUEST']._serialized_start=1849
+  _globals['_LISTPROFILESREQUEST']._serialized_end=1952
+  _globals['_LISTPROFILESRESPONSE']._serialized_start=1954
+  _globals['_LISTPROFILESRESPONSE']._serialized_end=2070
+  _globals['_LINKEXTERNALIDREQUEST']._serialized_start=2073
+  _globals['_LINKEXTERNALIDREQUEST']._serialized_end=2201
+  _globals['_LINKEXTERNALIDRESPONSE']._serialized_start=2203
+  _globals['_LINKEXTERNALIDRESPONSE']._serialized_end=2305
+  _globals['_MERGEPROFILESREQUEST']._serialized_start=2308
+  _globals['_MERGEPROFILESREQUEST']._serialized_end=2453
+  _globals['_MERGEPROFILESRESPONSE']._serialized_start=2455
+  _globals['_MERGEPROFILESRESPONSE']._serialized_end=2530
+  _globals['_UPSERTENROLMENTREQUEST']._serialized_start=2532
+  _globals['_UPSERTENROLMENTREQUEST']._serialized_end=2657
+  _globals['_UPSERTENROLMENTRESPONSE']._serialized_start=2659
+  _globals['_UPSERTENROLMENTRESPONSE']._serialized_end=2736
+  _globals['_SETJOURNEYFLAGREQUEST']._serialized_start=2738
+  _globals['_SETJOURNEYFLAGREQUEST']._serialized_end=2846
+  _globals['_SETJOURNEYFLAGRESPONSE']._serialized_start=2848
+  _globals['_SETJOURNEYFLAGRESPONSE']._serialized_end=2924
+  _globals['_INCREMENTCOUNTERREQUEST']._serialized_start=2927
+  _globals['_INCREMENTCOUNTERREQUEST']._serialized_end=3074
+  _globals['_INCREMENTCOUNTERRESPONSE']._serialized_start=3076
+  _globals['_INCREMENTCOUNTERRESPONSE']._serialized_end=3154
+  _globals['_EXPORTSUBJECTDATAREQUEST']._serialized_start=3156
+  _globals['_EXPORTSUBJECTDATAREQUEST']._serialized_end=3243
+  _globals['_EXPORTSUBJECTDATARESPONSE']._serialized_start=3245
+  _globals['_EXPORTSUBJECTDATARESPONSE']._serialized_end=3323
+  _globals['_ERASESUBJECTDATAREQUEST']._serialized_start=3326
+  _globals['_ERASESUBJECTDATAREQUEST']._serialized_end=3464
+  _globals['_ERASESUBJECTDATARESPONSE']._serialized_start=3467
+  _globals['_ERASESUBJECTDATARESPONSE']._serialized_end=3653
+  _globals['_PROFILESERVICE']._serialized_start=4152
+  _globals['_PROFILESERVICE']._serialized_end=5628
 # @@protoc_insertion_point(module_scope)

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -661,3 +662,113 @@ class IncrementCounterResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___IncrementCounterResponse: _TypeAlias = IncrementCounterResponse  # noqa: Y015
+
+@_typing.final
+class ExportSubjectDataRequest(_message.Message):
+    """ExportSubjectData request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def subject(self) -> _types_pb2.DataSubject:
+        """The person whose data is exported."""
+
+    def __init__(
+        self,
+        *,
+        subject: _types_pb2.DataSubject | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportSubjectDataRequest: _TypeAlias = ExportSubjectDataRequest  # noqa: Y015
+
+@_typing.final
+class ExportSubjectDataResponse(_message.Message):
+    """ExportSubjectData response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def records(self) -> _struct_pb2.Struct:
+        """Every record held about the subject, table by table, as JSON rows."""
+
+    def __init__(
+        self,
+        *,
+        records: _struct_pb2.Struct | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ExportSubjectDataResponse: _TypeAlias = ExportSubjectDataResponse  # noqa: Y015
+
+@_typing.final
+class EraseSubjectDataRequest(_message.Message):
+    """EraseSubjectData request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SUBJECT_FIELD_NUMBER: _builtins.int
+    PRIVACY_REQUEST_ID_FIELD_NUMBER: _builtins.int
+    privacy_request_id: _builtins.str
+    """Id of the privacy request this erasure belongs to, kept in the audit trail."""
+    @_builtins.property
+    def subject(self) -> _types_pb2.DataSubject:
+        """The person whose data is erased."""
+
+    def __init__(
+        self,
+        *,
+        subject: _types_pb2.DataSubject | None = ...,
+        privacy_request_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["privacy_request_id", b"privacy_request_id", "subject", b"subject"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseSubjectDataRequest: _TypeAlias = EraseSubjectDataRequest  # noqa: Y015
+
+@_typing.final
+class EraseSubjectDataResponse(_message.Message):
+    """EraseSubjectData response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RECORDS_ERASED_FIELD_NUMBER: _builtins.int
+    RECORDS_FOUND_FIELD_NUMBER: _builtins.int
+    RECORDS_RETAINED_FIELD_NUMBER: _builtins.int
+    RETAINED_REASON_FIELD_NUMBER: _builtins.int
+    records_erased: _builtins.int
+    """Number of records erased or anonymised."""
+    records_found: _builtins.int
+    """Records found about the subject before erasure."""
+    records_retained: _builtins.int
+    """Records kept because a law requires it, with the reason in `retained_reason`."""
+    retained_reason: _builtins.str
+    """Why records were kept; empty when none were."""
+    def __init__(
+        self,
+        *,
+        records_erased: _builtins.int = ...,
+        records_found: _builtins.int = ...,
+        records_retained: _builtins.int = ...,
+        retained_reason: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records_erased", b"records_erased", "records_found", b"records_found", "records_retained", b"records_retained", "retained_reason", b"retained_reason"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EraseSubjectDataResponse: _TypeAlias = EraseSubjectDataResponse  # noqa: Y015

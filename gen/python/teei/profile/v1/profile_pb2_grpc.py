@@ -75,6 +75,16 @@ class ProfileServiceStub:
                 request_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterRequest.SerializeToString,
                 response_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterResponse.FromString,
                 _registered_method=True)
+        self.ExportSubjectData = channel.unary_unary(
+                '/teei.profile.v1.ProfileService/ExportSubjectData',
+                request_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataRequest.SerializeToString,
+                response_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataResponse.FromString,
+                _registered_method=True)
+        self.EraseSubjectData = channel.unary_unary(
+                '/teei.profile.v1.ProfileService/EraseSubjectData',
+                request_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataRequest.SerializeToString,
+                response_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataResponse.FromString,
+                _registered_method=True)
 
 
 class ProfileServiceServicer:
@@ -137,6 +147,20 @@ class ProfileServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ExportSubjectData(self, request, context):
+        """Returns every profile record about one data subject (privacy export).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def EraseSubjectData(self, request, context):
+        """Erases every profile record about one data subject (privacy deletion).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ProfileServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -179,6 +203,16 @@ def add_ProfileServiceServicer_to_server(servicer, server):
                     servicer.IncrementCounter,
                     request_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterRequest.FromString,
                     response_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterResponse.SerializeToString,
+            ),
+            'ExportSubjectData': grpc.unary_unary_rpc_method_handler(
+                    servicer.ExportSubjectData,
+                    request_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataRequest.FromString,
+                    response_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataResponse.SerializeToString,
+            ),
+            'EraseSubjectData': grpc.unary_unary_rpc_method_handler(
+                    servicer.EraseSubjectData,
+                    request_deserializer=teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataRequest.FromString,
+                    response_serializer=teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -398,6 +432,60 @@ class ProfileService:
             '/teei.profile.v1.ProfileService/IncrementCounter',
             teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterRequest.SerializeToString,
             teei_dot_profile_dot_v1_dot_profile__pb2.IncrementCounterResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ExportSubjectData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/teei.profile.v1.ProfileService/ExportSubjectData',
+            teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataRequest.SerializeToString,
+            teei_dot_profile_dot_v1_dot_profile__pb2.ExportSubjectDataResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def EraseSubjectData(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/teei.profile.v1.ProfileService/EraseSubjectData',
+            teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataRequest.SerializeToString,
+            teei_dot_profile_dot_v1_dot_profile__pb2.EraseSubjectDataResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -49,6 +49,10 @@ class ProfileServiceStub:
     """Sets a journey flag."""
     IncrementCounter: _grpc.UnaryUnaryMultiCallable[_profile_pb2.IncrementCounterRequest, _profile_pb2.IncrementCounterResponse]
     """Adds delta (positive or negative) to a counter; a missing counter starts at 0."""
+    ExportSubjectData: _grpc.UnaryUnaryMultiCallable[_profile_pb2.ExportSubjectDataRequest, _profile_pb2.ExportSubjectDataResponse]
+    """Returns every profile record about one data subject (privacy export)."""
+    EraseSubjectData: _grpc.UnaryUnaryMultiCallable[_profile_pb2.EraseSubjectDataRequest, _profile_pb2.EraseSubjectDataResponse]
+    """Erases every profile record about one data subject (privacy deletion)."""
 
 @_typing.type_check_only
 class ProfileServiceAsyncStub(ProfileServiceStub):
@@ -71,6 +75,10 @@ class ProfileServiceAsyncStub(ProfileServiceStub):
     """Sets a journey flag."""
     IncrementCounter: _aio.UnaryUnaryMultiCallable[_profile_pb2.IncrementCounterRequest, _profile_pb2.IncrementCounterResponse]  # type: ignore[assignment]
     """Adds delta (positive or negative) to a counter; a missing counter starts at 0."""
+    ExportSubjectData: _aio.UnaryUnaryMultiCallable[_profile_pb2.ExportSubjectDataRequest, _profile_pb2.ExportSubjectDataResponse]  # type: ignore[assignment]
+    """Returns every profile record about one data subject (privacy export)."""
+    EraseSubjectData: _aio.UnaryUnaryMultiCallable[_profile_pb2.EraseSubjectDataRequest, _profile_pb2.EraseSubjectDataResponse]  # type: ignore[assignment]
+    """Erases every profile record about one data subject (privacy deletion)."""
 
 class ProfileServiceServicer(metaclass=_abc_1.ABCMeta):
     """One profile per person per company, unifying identities from every programme source."""
@@ -138,5 +146,21 @@ class ProfileServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_profile_pb2.IncrementCounterResponse, _abc.Awaitable[_profile_pb2.IncrementCounterResponse]]:
         """Adds delta (positive or negative) to a counter; a missing counter starts at 0."""
+
+    @_abc_1.abstractmethod
+    def ExportSubjectData(
+        self,
+        request: _profile_pb2.ExportSubjectDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_profile_pb2.ExportSubjectDataResponse, _abc.Awaitable[_profile_pb2.ExportSubjectDataResponse]]:
+        """Returns every profile record about one data subject (privacy export)."""
+
+    @_abc_1.abstractmethod
+    def EraseSubjectData(
+        self,
+        request: _profile_pb2.EraseSubjectDataRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_profile_pb2.EraseSubjectDataResponse, _abc.Awaitable[_profile_pb2.EraseSubjectDataResponse]]:
+        """Erases every profile record about one data subject (privacy deletion)."""
 
 def add_ProfileServiceServicer_to_server(servicer: ProfileServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import struct_pb2 as _struct_pb2
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
@@ -907,18 +908,24 @@ class ExportSubjectDataResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     SCORES_FIELD_NUMBER: _builtins.int
+    RECORDS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def scores(self) -> _containers.RepeatedCompositeFieldContainer[Global___ScoreRecord]:
         """The subject's scores with their evidence."""
+
+    @_builtins.property
+    def records(self) -> _struct_pb2.Struct:
+        """Every record held about the subject, table by table, as JSON rows (the complete export)."""
 
     def __init__(
         self,
         *,
         scores: _abc.Iterable[Global___ScoreRecord] | None = ...,
+        records: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["records", b"records"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["scores", b"scores"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records", b"records", "scores", b"scores"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -959,16 +966,28 @@ class EraseSubjectDataResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     RECORDS_ERASED_FIELD_NUMBER: _builtins.int
+    RECORDS_FOUND_FIELD_NUMBER: _builtins.int
+    RECORDS_RETAINED_FIELD_NUMBER: _builtins.int
+    RETAINED_REASON_FIELD_NUMBER: _builtins.int
     records_erased: _builtins.int
     """Number of records erased or anonymised."""
+    records_found: _builtins.int
+    """Records found about the subject before erasure."""
+    records_retained: _builtins.int
+    """Records kept because a law requires it, with the reason in `retained_reason`."""
+    retained_reason: _builtins.str
+    """Why records were kept; empty when none were."""
     def __init__(
         self,
         *,
         records_erased: _builtins.int = ...,
+        records_found: _builtins.int = ...,
+        records_retained: _builtins.int = ...,
+        retained_reason: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["records_erased", b"records_erased"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["records_erased", b"records_erased", "records_found", b"records_found", "records_retained", b"records_retained", "retained_reason", b"retained_reason"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

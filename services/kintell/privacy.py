@@ -1,0 +1,28 @@
+"""Where Kintell keeps people: sessions (participant and volunteer) and the ratings given in them."""
+
+from __future__ import annotations
+
+from services.kintell.tables import ratings, sessions
+from services.kit.persistence.subjects import Child, Holding, Person, Scrub, SubjectMap
+
+_PERSON = ("external_id", "given_name", "family_name")
+
+
+def _person(prefix: str, *owned: str) -> Person:
+    columns = tuple(f"{prefix}_{c}" for c in _PERSON) + owned
+    return Person(email=f"{prefix}_email", profile_id=f"{prefix}_profile_id", owned=columns)
+
+
+# The participant writes the session's feedback; a rating belongs to the role that gave it.
+MAP = SubjectMap(
+    service="kintell",
+    holdings=(
+        Holding(
+            sessions,
+            persons={"participant": _person("participant", "feedback_text"), "volunteer": _person("volunteer")},
+            key="session_id",
+            children=(Child(ratings, column="session_id", key="rating_id", by_column="rater_role"),),
+        ),
+    ),
+    scrubs=(Scrub(sessions, ("feedback_text", "goals_discussed", "metadata_json")), Scrub(ratings, ("feedback_text",))),
+)

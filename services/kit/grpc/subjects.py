@@ -1,0 +1,94 @@
+"""The ExportSubjectData / EraseSubjectData RPCs every service holding personal data serves.
+
+The subject is always of the caller's company (the validated token's tenant, or the tenant a mesh
+service acts for); the service's `SubjectMap` says where it keeps people. Erasure runs in one write
+transaction, so a failure leaves nothing half-erased, and is safe to repeat (a second run finds nothing).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import sqlalchemy as sa
+import structlog
+from google.protobuf import json_format, struct_pb2
+
+from services.kit.errors import InvalidArgument
+from services.kit.persistence import subjects
+from services.kit.persistence.db import UnitOfWork
+from services.kit.security.tenancy import current_principal, current_tenant
+from teei.common.v1 import types_pb2
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class SubjectData:
+    """Export and erasure of one service's records about a person, over its database."""
+
+    uow: UnitOfWork
+    mapping: subjects.SubjectMap
+
+    async def export(self, subject: types_pb2.DataSubject) -> struct_pb2.Struct:
+        """Every record about the subject, table by table."""
+        who = subject_of(subject)
+        records = await asyncio.to_thread(self._export, who)
+        out = json_format.ParseDict(records, struct_pb2.Struct())
+        log.info("privacy.subject.exported", service=self.mapping.service, records=subjects.count(records))
+        return out
+
+    async def erase(self, subject: types_pb2.DataSubject, request_id: str) -> subjects.Erasure:
+        """Erases the subject; counts what was found, erased and kept."""
+        if not request_id.strip():
+            raise InvalidArgument("privacy_request_id is required", metadata={"field": "privacy_request_id"})
+        who = subject_of(subject)
+        result = await asyncio.to_thread(self._erase, who)
+        log.info(
+            "privacy.subject.erased",
+            service=self.mapping.service,
+            privacy_request_id=request_id,
+            actor=current_principal().subject,
+            found=result.found,
+            erased=result.erased,
+        )
+        return result
+
+    def _export(self, who: subjects.Subject) -> dict[str, list[dict[str, object]]]:
+        with self.uow.read() as session:
+            return subjects.export(session, self.mapping, who)
+
+    def _erase(self, who: subjects.Subject) -> subjects.Erasure:
+        with self.uow.begin() as session:
+            sqlite = session.get_bind().dialect.name == "sqlite"
+            if sqlite:
+                # Freed cells are zeroed, so old row images do not linger in the file's free pages.
+                session.execute(sa.text("PRAGMA secure_delete=ON"))
+            result = subjects.erase(session, self.mapping, who)
+        self._forget_old_pages(result, sqlite=sqlite)
+        return result
+
+    def _forget_old_pages(self, result: subjects.Erasure, *, sqlite: bool) -> None:
+        """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples."""
+        if not result.erased:
+            return
+        engine = self.uow.engine
+        if sqlite:
+            # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in sorted(result.tables):
+                connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
+
+
+def subject_of(subject: types_pb2.DataSubject) -> subjects.Subject:
+    """The request's subject within the caller's company; a subject naming no one is refused."""
+    try:
+        return subjects.Subject.of(current_tenant(), profile_id=subject.profile_id, email=subject.email)
+    except ValueError as exc:
+        raise InvalidArgument(str(exc), metadata={"field": "subject"}) from None

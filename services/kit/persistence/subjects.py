@@ -1,0 +1,357 @@
+"""Export and erasure of everything one service holds about a data subject, from a declared map.
+
+Each service declares, per table, the columns that name a person (`Person`: an e-mail and/or a profile
+id column, and the columns that belong to that person) and the tables that hang off a row (`Child`).
+Export reads every matching row of the subject's company; erasure deletes a row that names only the
+subject and, in a row shared with another person (a session with a volunteer, a match with a buddy),
+blanks the subject's columns and the text they wrote, so the other person's record survives without
+the subject in it. Outbox envelopes and idempotency replays of the company that carry the subject's
+e-mail or profile id are deleted too: neither may keep a copy after erasure.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from services.kit.identity import normalise_email, profile_id_for_email
+from services.kit.messaging.events import outbox
+from services.kit.persistence import idempotency
+
+ERASED = ""
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A person of one company, by profile id and/or e-mail (at least one)."""
+
+    company_id: str
+    profile_id: str = ""
+    email: str = ""
+
+    @classmethod
+    def of(cls, company_id: str, *, profile_id: str = "", email: str = "") -> Subject:
+        """The subject, with the e-mail normalised and the profile id derived from it when not given."""
+        email = normalise_email(email)
+        if not profile_id.strip() and not email:
+            raise ValueError("a data subject needs a profile id or an e-mail")
+        return cls(company_id, profile_id.strip() or profile_id_for_email(company_id, email), email)
+
+    def needles(self) -> list[bytes]:
+        """The byte strings that name this subject inside stored blobs."""
+        return [v.encode() for v in (self.email, self.profile_id) if v]
+
+
+@dataclass(frozen=True)
+class Person:
+    """Columns of a table naming one person: matched on `email` or `profile_id`, erased with `owned`."""
+
+    email: str | None = None
+    profile_id: str | None = None
+    owned: tuple[str, ...] = ()
+
+    def columns(self) -> tuple[str, ...]:
+        """Every column that belongs to this person."""
+        return tuple(c for c in (self.email, self.profile_id) if c) + self.owned
+
+
+@dataclass(frozen=True)
+class Child:
+    """A table whose rows hang off a parent row: `column` holds the parent's key."""
+
+    table: sa.Table
+    column: str
+    key: str
+    children: tuple[Child, ...] = ()
+    # With the parent kept (anonymised), child rows whose `by_column` names the erased person's role go.
+    by_column: str | None = None
+    # Exported with the parent, never deleted with it (shared with other people's rows; see `Orphans`).
+    export_only: bool = False
+
+
+@dataclass(frozen=True)
+class Holding:
+    """One table holding people: the persons it names, its key, the tables hanging off it."""
+
+    table: sa.Table
+    persons: Mapping[str, Person]
+    key: str
+    children: tuple[Child, ...] = ()
+    company_column: str = "company_id"
+    # Rows another party relies on (a machine client) are anonymised, never deleted.
+    keep_rows: bool = False
+
+
+@dataclass(frozen=True)
+class Scrub:
+    """Free-text columns of a table where the subject's e-mail may appear inside other people's rows."""
+
+    table: sa.Table
+    columns: tuple[str, ...]
+    company_column: str = "company_id"
+
+
+@dataclass(frozen=True)
+class Orphans:
+    """Rows of `table` left unreferenced by `link` once the subject's rows are gone are deleted too."""
+
+    table: sa.Table
+    link: sa.Table
+    columns: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SubjectMap:
+    """Everything one service holds about people, and what the law requires it to keep."""
+
+    service: str
+    holdings: tuple[Holding, ...]
+    scrubs: tuple[Scrub, ...] = ()
+    orphans: tuple[Orphans, ...] = ()
+    retained_reason: str = ""
+    scrub_outbox: bool = True
+    scrub_idempotency: bool = True
+
+
+@dataclass
+class Erasure:
+    """What one erasure did."""
+
+    found: int = 0
+    erased: int = 0
+    retained: int = 0
+    retained_reason: str = ""
+    tables: dict[str, int] = field(default_factory=dict)
+
+    def count(self, table: str, n: int) -> None:
+        """Adds `n` records erased from `table`."""
+        if n:
+            self.erased += n
+            self.tables[table] = self.tables.get(table, 0) + n
+
+
+def export(session: orm.Session, mapping: SubjectMap, subject: Subject) -> dict[str, list[dict[str, Any]]]:
+    """Every row about the subject, table by table (children included), as JSON-ready dicts."""
+    out: dict[str, list[dict[str, Any]]] = {}
+    for holding in mapping.holdings:
+        rows = _matching(session, holding, subject)
+        _add(out, holding.table.name, rows)
+        _export_children(session, holding.children, [r[holding.key] for r in rows], out)
+    return out
+
+
+def count(records: Mapping[str, list[dict[str, Any]]]) -> int:
+    """Number of records in an export."""
+    return sum(len(rows) for rows in records.values())
+
+
+def erase(session: orm.Session, mapping: SubjectMap, subject: Subject) -> Erasure:
+    """Erases the subject inside the caller's transaction; the result counts what was found and erased."""
+    result = Erasure(retained_reason=mapping.retained_reason)
+    result.found = count(export(session, mapping, subject))
+    for holding in mapping.holdings:
+        _erase_holding(session, holding, subject, result)
+    for orphans in mapping.orphans:
+        result.count(orphans.table.name, _delete_orphans(session, orphans, subject.company_id))
+    for scrub in mapping.scrubs:
+        result.count(scrub.table.name, _scrub_text(session, scrub, subject))
+    if mapping.scrub_outbox:
+        result.count(outbox.name, _scrub_outbox(session, subject))
+    if mapping.scrub_idempotency:
+        result.count(idempotency.table.name, _scrub_replays(session, subject))
+    return result
+
+
+def _matching(session: orm.Session, holding: Holding, subject: Subject) -> list[dict[str, Any]]:
+    table, conditions = holding.table, _person_conditions(holding, subject)
+    if not conditions:
+        return []
+    query = sa.select(table).where(table.c[holding.company_column] == subject.company_id, sa.or_(*conditions))
+    return [dict(row) for row in session.execute(query.order_by(table.c[holding.key])).mappings()]
+
+
+def _person_conditions(holding: Holding, subject: Subject) -> list[sa.ColumnElement[bool]]:
+    return [c for person in holding.persons.values() for c in _is(holding.table, person, subject)]
+
+
+def _is(table: sa.Table, person: Person, subject: Subject) -> list[sa.ColumnElement[bool]]:
+    conditions = []
+    if person.email and subject.email:
+        conditions.append(sa.func.lower(table.c[person.email]) == subject.email)
+    if person.profile_id and subject.profile_id:
+        conditions.append(table.c[person.profile_id] == subject.profile_id)
+    return conditions
+
+
+def _export_children(
+    session: orm.Session, children: Sequence[Child], keys: list[Any], out: dict[str, list[dict[str, Any]]]
+) -> None:
+    for child in children:
+        rows = _children_of(session, child, keys)
+        _add(out, child.table.name, rows)
+        _export_children(session, child.children, [r[child.key] for r in rows], out)
+
+
+def _children_of(session: orm.Session, child: Child, keys: list[Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for start in range(0, len(keys), 500):
+        query = sa.select(child.table).where(child.table.c[child.column].in_(keys[start : start + 500]))
+        found.extend(dict(row) for row in session.execute(query).mappings())
+    return found
+
+
+def _add(out: dict[str, list[dict[str, Any]]], name: str, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        out.setdefault(name, []).extend(_jsonable(r) for r in rows)
+
+
+def _jsonable(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: _value(v) for k, v in row.items()}
+
+
+def _value(value: Any) -> Any:
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    if isinstance(value, str) and value[:1] in "[{":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
+
+
+def _erase_holding(session: orm.Session, holding: Holding, subject: Subject, result: Erasure) -> None:
+    for row in _matching(session, holding, subject):
+        mine = [role for role, p in holding.persons.items() if _names(row, p, subject)]
+        others = [role for role, p in holding.persons.items() if role not in mine and _named(row, p)]
+        if others or holding.keep_rows:
+            _anonymise(session, holding, row, mine, result)
+        else:
+            _delete_tree(session, holding.children, [row[holding.key]], result)
+            session.execute(sa.delete(holding.table).where(_this_row(holding.table, row)))
+            result.count(holding.table.name, 1)
+
+
+def _this_row(table: sa.Table, row: Mapping[str, Any]) -> sa.ColumnElement[bool]:
+    return sa.and_(*(column == row[column.name] for column in table.primary_key.columns))
+
+
+def _names(row: Mapping[str, Any], person: Person, subject: Subject) -> bool:
+    email = row.get(person.email) if person.email else None
+    pid = row.get(person.profile_id) if person.profile_id else None
+    return bool(
+        (subject.email and isinstance(email, str) and email.lower() == subject.email)
+        or (subject.profile_id and pid == subject.profile_id)
+    )
+
+
+def _named(row: Mapping[str, Any], person: Person) -> bool:
+    return any(row.get(c) for c in (person.email, person.profile_id) if c)
+
+
+def _anonymise(
+    session: orm.Session, holding: Holding, row: Mapping[str, Any], roles: list[str], result: Erasure
+) -> None:
+    table, values = holding.table, {}
+    for role in roles:
+        for column in holding.persons[role].columns():
+            values[column] = None if table.c[column].nullable else ERASED
+    session.execute(sa.update(table).where(_this_row(table, row)).values(**values))
+    result.count(table.name, 1)
+    for child in holding.children:
+        if child.by_column is not None:
+            rows = session.execute(
+                sa.select(child.table.c[child.key]).where(
+                    child.table.c[child.column] == row[holding.key], child.table.c[child.by_column].in_(roles)
+                )
+            ).scalars()
+            _delete_rows(session, child, list(rows), result)
+
+
+def _delete_tree(session: orm.Session, children: Sequence[Child], keys: list[Any], result: Erasure) -> None:
+    for child in (c for c in children if not c.export_only):
+        rows = [r[child.key] for r in _children_of(session, child, keys)]
+        _delete_rows(session, child, rows, result)
+
+
+def _delete_rows(session: orm.Session, child: Child, keys: list[Any], result: Erasure) -> None:
+    if not keys:
+        return
+    _delete_tree(session, child.children, keys, result)
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        session.execute(sa.delete(child.table).where(child.table.c[child.key].in_(chunk)))
+    result.count(child.table.name, len(keys))
+
+
+def _delete_orphans(session: orm.Session, orphans: Orphans, company_id: str) -> int:
+    table, link = orphans.table, orphans.link
+    referenced = sa.exists().where(*(link.c[c] == table.c[c] for c in orphans.columns))
+    statement = sa.delete(table).where(table.c.company_id == company_id, ~referenced)
+    # Core statements on the session's connection return a CursorResult, which carries rowcount.
+    return session.connection().execute(statement).rowcount
+
+
+def _scrub_text(session: orm.Session, scrub: Scrub, subject: Subject) -> int:
+    """Replaces the subject's e-mail inside free text of the company's rows; counts the rows changed."""
+    if not subject.email:
+        return 0
+    table, changed = scrub.table, 0
+    keys = list(table.primary_key.columns)
+    for column in scrub.columns:
+        query = sa.select(*keys, table.c[column]).where(
+            table.c[scrub.company_column] == subject.company_id,
+            sa.func.lower(table.c[column]).contains(subject.email, autoescape=True),
+        )
+        for found in session.execute(query).mappings().all():
+            row = dict(found)
+            text = _without(row[column], subject.email)
+            session.execute(sa.update(table).where(_this_row(table, row)).values({column: text}))
+            changed += 1
+    return changed
+
+
+def _without(text: str, email: str) -> str:
+    lowered, out, start = text.lower(), [], 0
+    while (at := lowered.find(email, start)) >= 0:
+        out.append(text[start:at] + "[erased]")
+        start = at + len(email)
+    return "".join(out) + text[start:]
+
+
+def _scrub_outbox(session: orm.Session, subject: Subject) -> int:
+    """Outbox envelopes naming the subject (published or not) are deleted; a copy would outlive erasure."""
+    needles = subject.needles()
+    doomed = [
+        event_id
+        for event_id, envelope in session.execute(sa.select(outbox.c.event_id, outbox.c.envelope))
+        if subject.company_id.encode() in envelope and any(n in envelope for n in needles)
+    ]
+    for start in range(0, len(doomed), 500):
+        session.execute(sa.delete(outbox).where(outbox.c.event_id.in_(doomed[start : start + 500])))
+    return len(doomed)
+
+
+def _scrub_replays(session: orm.Session, subject: Subject) -> int:
+    """Stored idempotent replies of the company that name the subject are deleted."""
+    t, needles = idempotency.table, subject.needles()
+    rows = session.execute(
+        sa.select(t.c.subject, t.c.method, t.c.key, t.c.response).where(t.c.tenant == subject.company_id)
+    ).all()
+    doomed = [r for r in rows if r.response is not None and any(n in r.response for n in needles)]
+    for r in doomed:
+        session.execute(
+            sa.delete(t).where(
+                t.c.tenant == subject.company_id, t.c.subject == r.subject, t.c.method == r.method, t.c.key == r.key
+            )
+        )
+    return len(doomed)

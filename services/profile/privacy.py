@@ -1,0 +1,30 @@
+"""Where the profile service keeps people: the profile, its identities, journey rows, applied source
+facts and the merges it took part in."""
+
+from __future__ import annotations
+
+from services.kit.persistence.subjects import Child, Holding, Person, SubjectMap
+from services.profile.tables import counters, enrolments, external_ids, facts, flags, merges, milestones, profiles
+
+_OWNED = tuple(
+    Child(table, column="profile_id", key="profile_id")
+    for table in (external_ids, enrolments, flags, counters, milestones, facts)
+)
+
+# Merges go first: they refer to the profiles being deleted.
+MAP = SubjectMap(
+    service="profile",
+    holdings=(
+        Holding(
+            merges,
+            persons={"survivor": Person(profile_id="survivor_id"), "duplicate": Person(profile_id="duplicate_id")},
+            key="merge_id",
+        ),
+        Holding(
+            profiles,
+            persons={"person": Person(email="email", profile_id="profile_id", owned=("given_name", "family_name"))},
+            key="profile_id",
+            children=_OWNED,
+        ),
+    ),
+)
