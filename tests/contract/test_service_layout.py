@@ -24,7 +24,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "kintell": CORE | PERSISTENT | PERSONAL,
     "buddy": CORE | PERSISTENT | PERSONAL,
     "upskilling": CORE | PERSISTENT | PERSONAL,
-    "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py"},
+    # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
+    "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py"},
     "q2q": CORE | PERSISTENT | PERSONAL | {"consumers.py", "settings.py", "screening", "evaluation"},
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},

@@ -10,9 +10,10 @@ import sqlite3
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 from services.kit.persistence import backup_manifest as manifest
 
@@ -89,6 +90,8 @@ def dump_postgres(url: str, target: Path) -> DatabaseCopy:
     """`pg_dump --format=custom` of the database, taken in the same snapshot as the table statistics."""
     target.parent.mkdir(parents=True, exist_ok=True)
     libpq = _libpq(url)
+    import psycopg  # noqa: PLC0415 (the postgres extra: only a PostgreSQL URL gets here)
+
     with psycopg.connect(libpq) as connection:
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         row = connection.execute("SELECT pg_export_snapshot()").fetchone()
@@ -102,6 +105,8 @@ def dump_postgres(url: str, target: Path) -> DatabaseCopy:
 
 def restore_postgres(dump: Path, url: str) -> None:
     """`pg_restore` into an empty database; refused when it already has tables."""
+    import psycopg  # noqa: PLC0415 (the postgres extra: only a PostgreSQL URL gets here)
+
     with psycopg.connect(_libpq(url)) as connection:
         existing, major = _tables(connection), _server_major(connection)
     if existing:

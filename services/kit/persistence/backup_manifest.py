@@ -9,9 +9,10 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import psycopg
+if TYPE_CHECKING:
+    import psycopg
 
 MANIFEST = "manifest.json"
 SEAL = "manifest.seal"
@@ -81,6 +82,8 @@ def _sqlite_table(connection: sqlite3.Connection, name: str) -> TableStats:
 
 def postgres_tables(url: str) -> dict[str, TableStats]:
     """Every table of the database's public schema, in name order, read in one repeatable-read snapshot."""
+    import psycopg  # noqa: PLC0415 (the postgres extra: only a PostgreSQL URL gets here)
+
     with psycopg.connect(_libpq(url)) as connection:
         connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
         names = [
@@ -133,6 +136,8 @@ def sqlite_heads(path: Path) -> dict[str, list[str]]:
 
 def postgres_heads(url: str) -> dict[str, list[str]]:
     """The migration heads recorded in a PostgreSQL database."""
+    import psycopg  # noqa: PLC0415 (the postgres extra: only a PostgreSQL URL gets here)
+
     with psycopg.connect(_libpq(url)) as connection:
         names = [
             r[0]
