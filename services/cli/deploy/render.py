@@ -11,7 +11,7 @@ import yaml
 
 from services.cli import spec
 from services.cli.deploy import edgeconfig, engines, overlays, policies, workloads
-from services.cli.deploy.topology import Options, Topology
+from services.cli.deploy.topology import LOCAL_ONLY_KINDS, Options, Topology
 from services.cli.launcher import DESCRIPTOR_SET
 from services.kit.security import trust_policy
 
@@ -27,7 +27,8 @@ def load_topology(
     spec_path: Path = spec.DEFAULT_SPEC, policy_path: Path = trust_policy.DEFAULT_POLICY, options: Options | None = None
 ) -> Topology:
     """The topology of tilt.yaml and the trust policy (SpecError, PolicyError or DeployError when wrong)."""
-    return Topology(spec.load(spec_path), trust_policy.load_policy(policy_path), options or Options())
+    resources = tuple(r for r in spec.load(spec_path) if r.kind not in LOCAL_ONLY_KINDS)
+    return Topology(resources, trust_policy.load_policy(policy_path), options or Options())
 
 
 def files(topology: Topology, descriptor: Path = DESCRIPTOR_SET) -> dict[str, bytes]:

@@ -33,6 +33,9 @@ TERMINATION_GRACE_SECONDS = PRESTOP_SLEEP_SECONDS + int(DRAIN_GRACE_SECONDS) + 1
 NATS_STREAM_REPLICAS = 3
 MESH_KINDS = ("grpc", "ratelimit", "envoy")
 ENGINE_KINDS = ("nats",)
+# Resources that exist only for a mesh on one machine: the local trace inbox. In a cluster, services and
+# the edge export OTLP to the cluster's collector (OTEL_EXPORTER_OTLP_ENDPOINT in the settings).
+LOCAL_ONLY_KINDS = ("otlp",)
 # Files a service reads its own secrets from: (variable, Secret name, key). The Secrets are created by an
 # operator or a secret store, never by these manifests.
 SECRET_FILES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
