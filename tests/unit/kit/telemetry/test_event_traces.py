@@ -12,6 +12,7 @@ from services.kit.telemetry import event_spans, propagation
 from services.kit.telemetry.tracing import tracer
 from services.profile import consumers as profile_consumers
 from services.q2q import consumers as q2q_consumers
+from services.q2q.domain.classifier import RuleBasedClassifier
 from services.safety import consumers as safety_consumers
 
 
@@ -20,7 +21,7 @@ def _consumed_types() -> list[str]:
     subscriptions = [
         *profile_consumers.SUBSCRIPTIONS,
         *safety_consumers.SUBSCRIPTIONS,
-        *q2q_consumers.subscriptions(q2q_consumers.RuleBasedClassifier()),
+        *q2q_consumers.subscriptions(RuleBasedClassifier()),
     ]
     return sorted({event_type for subscription in subscriptions for event_type in subscription.event_types})
 

@@ -95,7 +95,9 @@ def test_the_receiver_refuses_what_is_not_an_otlp_export(receiver: str) -> None:
 
 
 def _request(name: str) -> bytes:
-    span = trace_pb2.Span(trace_id=bytes(range(16)), span_id=bytes(range(8)), name=name, kind=2)
+    span = trace_pb2.Span(
+        trace_id=bytes(range(16)), span_id=bytes(range(8)), name=name, kind=trace_pb2.Span.SPAN_KIND_SERVER
+    )
     scope = trace_pb2.ScopeSpans(spans=[span])
     resource = trace_pb2.ResourceSpans(scope_spans=[scope])
     return trace_service_pb2.ExportTraceServiceRequest(resource_spans=[resource]).SerializeToString()

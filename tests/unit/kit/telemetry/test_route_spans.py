@@ -57,7 +57,7 @@ async def test_every_route_of_the_service_produces_a_server_span(
     async with running(built) as (_, channel):
         with tracer().start_as_current_span("caller") as caller:
             for method in ROUTES[(proto, service)]:
-                call = channel.unary_unary(f"/{service}/{method}", request_serializer=None, response_deserializer=None)
+                call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(f"/{service}/{method}")
                 with pytest.raises(grpc.aio.AioRpcError):
                     await call(b"", timeout=5)
     server_spans = {s.name: s for s in spans.get_finished_spans() if s.kind is SpanKind.SERVER}
