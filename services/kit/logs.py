@@ -20,7 +20,7 @@ def _redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[
     return event
 
 
-def _trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+def trace_ids(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Joins a line logged inside a span to its trace: `trace_id` and `span_id` in W3C hex."""
     span_context = trace.get_current_span().get_span_context()
     if span_context.is_valid:
@@ -53,7 +53,7 @@ def configure(*, service: str, level: str = "info", stream: TextIO | None = None
         processors=[
             structlog.contextvars.merge_contextvars,
             structlog.processors.add_log_level,
-            _trace_ids,
+            trace_ids,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             _redact,
             structlog.processors.format_exc_info,

@@ -17,6 +17,7 @@ def test_repository_spec_lists_nats_seven_services_and_the_edge_last() -> None:
     names = [r.name for r in resources]
     assert names[0] == "nats"
     assert names[-1] == "edge"
+    assert [r.name for r in resources if r.kind == "otlp"] == ["otel"], "the local trace receiver"
     assert {r.name for r in resources if r.kind == "grpc"} == SEVEN
     assert all(r.port != 4222 for r in resources)
     assert {r.port for r in resources if r.kind == "grpc"} == set(range(50051, 50058))
