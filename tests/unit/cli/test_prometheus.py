@@ -27,7 +27,7 @@ def test_targets_cover_every_service_envoy_and_the_launcher(tmp_path: Path) -> N
 
 
 def test_without_a_launcher_port_the_launcher_is_not_a_target() -> None:
-    groups = prometheus.targets(spec.load())
+    groups = json.loads(json.dumps(prometheus.targets(spec.load())))
     assert "teei-up" not in {group["labels"]["service"] for group in groups}
 
 
