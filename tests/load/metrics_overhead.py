@@ -1,5 +1,5 @@
 """Metrics overhead: k6 on GET /v1/profiles/{id} through the edge, against a mesh with metrics on (every service
-serving /metrics and recording per-RPC metrics, all targets scraped every second) and the same mesh with metrics
+serving /metrics and recording per-RPC metrics, all targets scraped every BENCH_SCRAPE_SECONDS, default 15) and the same mesh with metrics
 off, in one run, rounds alternating so the shared machine's drift hits both. Prints a Markdown table.
 
 `python -m tests.load.metrics_overhead` (BENCH_VUS, BENCH_DURATION, BENCH_ROUNDS).
@@ -33,7 +33,7 @@ def _resources(metrics: bool) -> tuple[spec.Resource, ...]:
 
 def _scrape_until(stop: threading.Event, var_dir: Path, counts: list[int]) -> None:
     groups = json.loads((var_dir / "telemetry" / "prometheus" / "targets.json").read_text())
-    while not stop.wait(1.0):  # Prometheus' scrape interval, made 15 times denser
+    while not stop.wait(float(os.environ.get("BENCH_SCRAPE_SECONDS", "15"))):  # Prometheus' default interval
         for group in groups:
             path = group["labels"].get("__metrics_path__", "/metrics")
             httpx.get(f"http://{group['targets'][0]}{path}", timeout=5)
