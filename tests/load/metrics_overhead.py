@@ -1,6 +1,7 @@
 """Metrics overhead: k6 on GET /v1/profiles/{id} through the edge, against a mesh with metrics on (every service
 serving /metrics and recording per-RPC metrics, all targets scraped every BENCH_SCRAPE_SECONDS, default 15) and
-the same mesh with metrics off, in one run, rounds alternating so the shared machine's drift hits both. Prints a Markdown table.
+the same mesh with metrics off, in one run, rounds alternating so the shared machine's drift hits both. Prints a
+Markdown table.
 
 `python -m tests.load.metrics_overhead` (BENCH_VUS, BENCH_DURATION, BENCH_ROUNDS).
 """
