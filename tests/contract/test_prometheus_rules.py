@@ -33,7 +33,7 @@ ALERTS = sorted(rule["alert"] for rule in _rules() if "alert" in rule)
 
 def test_promtool_accepts_the_rules() -> None:
     result = subprocess.run(
-        [_promtool(), "check", "rules", "rules.yml"], cwd=RULES_DIR, capture_output=True, text=True, check=False
+        [_promtool(), "check", "rules", "rules.yml"], check=False, cwd=RULES_DIR, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -41,10 +41,10 @@ def test_promtool_accepts_the_rules() -> None:
 def test_promtool_rule_unit_tests_pass() -> None:
     result = subprocess.run(
         [_promtool(), "test", "rules", "rules.test.yml"],
+        check=False,
         cwd=RULES_DIR,
         capture_output=True,
         text=True,
-        check=False,
         timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
