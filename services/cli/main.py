@@ -33,6 +33,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--free-ports", action="store_true", help="pick free loopback ports instead of the defaults")
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     up.add_argument("--no-mtls", dest="mtls", action="store_false", help="plaintext between edge and services")
+    up.add_argument("--backup-every", type=backup.interval, default=None, help="scheduled backups, e.g. 1h")
+    up.add_argument("--keep", type=int, default=24, help="scheduled backups kept (the newest)")
     dlq.register(commands)
     keys.register(commands)
     certs.register(commands)
@@ -42,12 +44,30 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))
+    schedule = (args.backup_every, args.keep) if args.backup_every else None
+    if schedule and not backup.passphrase_set():
+        parser.error("--backup-every needs TEEI_BACKUP_PASSPHRASE (at least 12 characters)")
     raise SystemExit(
-        run_up(args.spec, args.var_dir.resolve(), free_ports=args.free_ports, timeout=args.timeout, mtls=args.mtls)
+        run_up(
+            args.spec,
+            args.var_dir.resolve(),
+            free_ports=args.free_ports,
+            timeout=args.timeout,
+            mtls=args.mtls,
+            backups=schedule,
+        )
     )
 
 
-def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, mtls: bool = True) -> int:
+def run_up(
+    spec_path: Path,
+    var_dir: Path,
+    *,
+    free_ports: bool,
+    timeout: float,
+    mtls: bool = True,
+    backups: tuple[float, int] | None = None,
+) -> int:
     """Starts the mesh, reports readiness, and stops it cleanly on SIGINT/SIGTERM."""
     resources = spec.load(spec_path)
     if free_ports:
@@ -68,6 +88,9 @@ def run_up(spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, 
         return 1
     print(f"teei up: mesh ready in {time.monotonic() - started:.1f}s", flush=True)
     print(f"teei up: edge {mesh.edge_url}  (logs in {var_dir / 'logs'})", flush=True)
+    if backups is not None:
+        nats_url = f"nats://127.0.0.1:{mesh.resource('nats').port}"
+        backup.schedule(var_dir, every=backups[0], keep=backups[1], stop=stop, nats_url=nats_url)
     code = _supervise(mesh, stop)
     mesh.stop()
     print("teei up: stopped", flush=True)
