@@ -9,6 +9,7 @@ import json
 import os
 import socket
 import sys
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -103,3 +104,43 @@ def _verify(folder: Path, passphrase: bytes) -> int:
     if not problems:
         print(f"{folder.name}: intact")
     return 1 if problems else 0
+
+
+def interval(text: str) -> float:
+    """`90s`, `30m`, `1h`, `1d` (or plain seconds) as seconds; argparse type of `teei up --backup-every`."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    number, unit = (text[:-1], text[-1]) if text and text[-1] in units else (text, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an interval: {text!r} (e.g. 30m, 1h)") from None
+    if seconds < 60:
+        raise argparse.ArgumentTypeError("backups at most once a minute")
+    return seconds
+
+
+def passphrase_set() -> bool:
+    """True when TEEI_BACKUP_PASSPHRASE holds a usable passphrase."""
+    try:
+        backup_crypto.passphrase_from(os.environ)
+    except backup_crypto.BackupCryptoError:
+        return False
+    return True
+
+
+def schedule(var_dir: Path, *, every: float, keep: int, stop: threading.Event, nats_url: str) -> threading.Thread:
+    """Backs the running mesh up every `every` seconds into <var-dir>/backups, keeping the newest `keep`."""
+    passphrase = backup_crypto.passphrase_from(os.environ)
+
+    def loop() -> None:
+        while not stop.wait(every):
+            try:
+                folder = backup.create(backup.Source(var_dir, nats_url), var_dir / "backups", passphrase)
+                backup.prune(var_dir / "backups", keep=keep)
+                print(f"teei up: backup {folder.name}", flush=True)
+            except Exception as exc:  # a failed backup is reported and retried at the next tick
+                print(f"teei up: backup failed: {exc}", file=sys.stderr, flush=True)
+
+    thread = threading.Thread(target=loop, name="scheduled-backups", daemon=True)
+    thread.start()
+    return thread

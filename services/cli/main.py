@@ -36,6 +36,8 @@ def main(argv: list[str] | None = None) -> None:
     up.add_argument("--timeout", type=float, default=120.0, help="seconds to wait for readiness")
     up.add_argument("--no-mtls", dest="mtls", action="store_false", help="plaintext between edge and services")
     up.add_argument("--metrics-port", type=int, default=9460, help="port of teei up's own metrics (restarts)")
+    up.add_argument("--backup-every", type=backup.interval, default=None, help="scheduled backups, e.g. 1h")
+    up.add_argument("--keep", type=int, default=24, help="scheduled backups kept (the newest)")
     dlq.register(commands)
     keys.register(commands)
     certs.register(commands)
@@ -47,6 +49,9 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))
+    schedule = (args.backup_every, args.keep) if args.backup_every else None
+    if schedule and not backup.passphrase_set():
+        parser.error("--backup-every needs TEEI_BACKUP_PASSPHRASE (at least 12 characters)")
     raise SystemExit(
         run_up(
             args.spec,
@@ -55,12 +60,20 @@ def main(argv: list[str] | None = None) -> None:
             timeout=args.timeout,
             mtls=args.mtls,
             metrics_port=args.metrics_port,
+            backups=schedule,
         )
     )
 
 
 def run_up(
-    spec_path: Path, var_dir: Path, *, free_ports: bool, timeout: float, mtls: bool = True, metrics_port: int = 9460
+    spec_path: Path,
+    var_dir: Path,
+    *,
+    free_ports: bool,
+    timeout: float,
+    mtls: bool = True,
+    metrics_port: int = 9460,
+    backups: tuple[float, int] | None = None,
 ) -> int:
     """Starts the mesh, reports readiness, and stops it cleanly on SIGINT/SIGTERM."""
     resources = spec.load(spec_path)
@@ -83,6 +96,9 @@ def run_up(
         return 1
     print(f"teei up: mesh ready in {time.monotonic() - started:.1f}s", flush=True)
     print(f"teei up: edge {mesh.edge_url}  (logs in {var_dir / 'logs'})", flush=True)
+    if backups is not None:
+        nats_url = f"nats://127.0.0.1:{mesh.resource('nats').port}"
+        backup.schedule(var_dir, every=backups[0], keep=backups[1], stop=stop, nats_url=nats_url)
     code = _supervise(mesh, stop)
     mesh.stop()
     print("teei up: stopped", flush=True)
