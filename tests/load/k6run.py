@@ -58,3 +58,16 @@ def read_summary(summary: dict[str, dict[str, dict[str, float]]], *, vus: int) -
         errors=int(checks["fails"]),
         vus=vus,
     )
+
+
+def profile_get(edge: str, profile_id: str, token: str, work: Path) -> dict[str, float]:
+    """GET /v1/profiles/{id} through `edge` (BENCH_VUS virtual users for BENCH_DURATION): requests/s, p95
+    and failed checks, for the benchmarks that compare one mesh setting on and off."""
+    env = {
+        "TOKEN": token,
+        "DURATION": os.environ.get("BENCH_DURATION", "10s"),
+        "URL": f"{edge}/v1/profiles/{profile_id}",
+        "RUN": f"profile-get-{work.name}",
+    }
+    result = run("http.js", env, vus=int(os.environ.get("BENCH_VUS", "8")), summary=work / "profile-get.json")
+    return {"rps": result.rps, "p95_ms": result.p95_ms, "failed": float(result.errors)}

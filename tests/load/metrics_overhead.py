@@ -21,7 +21,7 @@ import httpx
 from services.cli import spec
 from services.cli.launcher import Mesh
 from tests.e2e.conftest import mint
-from tests.load.run_bench import run_k6
+from tests.load.k6run import profile_get
 
 
 def _resources(metrics: bool) -> tuple[spec.Resource, ...]:
@@ -56,7 +56,7 @@ def measure(metrics: bool, tmp: Path) -> dict[str, float]:
         scraper = threading.Thread(target=_scrape_until, args=(stop, mesh.var_dir, counts), daemon=True)
         if metrics:
             scraper.start()
-        result = run_k6("rest", mesh.edge_url, created["profile_id"], token, tmp)
+        result = profile_get(mesh.edge_url, created["profile_id"], token, tmp)
         stop.set()
         if metrics:
             scraper.join(10)

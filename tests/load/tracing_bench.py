@@ -13,7 +13,7 @@ import httpx
 from services.cli import spec
 from services.cli.launcher import Mesh
 from tests.e2e.conftest import mint
-from tests.load.run_bench import run_k6
+from tests.load.k6run import profile_get
 
 
 def measure(tracing: bool, tmp: Path) -> dict[str, float]:
@@ -28,7 +28,7 @@ def measure(tracing: bool, tmp: Path) -> dict[str, float]:
             json={"email": "bench@example.org"},
             headers={"authorization": f"Bearer {token}"},
         ).json()["profile"]
-        return run_k6("rest", mesh.edge_url, created["profile_id"], token, tmp)
+        return profile_get(mesh.edge_url, created["profile_id"], token, tmp)
     finally:
         mesh.stop()
 
