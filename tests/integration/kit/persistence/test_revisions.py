@@ -30,6 +30,8 @@ PROFILE_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "kintell": {"kintell_sessions": ("participant", "volunteer")},
 }
 NULL_ADDED: dict[str, dict[str, tuple[str, ...]]] = {"profile": {"profiles": ("merged_into",)}}
+# Columns later revisions add with a server default, which every old row takes.
+DEFAULT_ADDED: dict[str, dict[str, dict[str, Any]]] = {"safety": {"safety_reviews": {"priority": 1}}}
 
 
 def _imported(tree: ast.Module) -> list[str]:
@@ -90,7 +92,7 @@ def _added(service: str, table: str) -> Callable[[dict[str, Any]], dict[str, Any
 
     def values(row: dict[str, Any]) -> dict[str, Any]:
         derived = {f"{role}_profile_id": _profile_id(row["company_id"], row[f"{role}_email"]) for role in roles}
-        return derived | dict.fromkeys(nulls)
+        return derived | dict.fromkeys(nulls) | DEFAULT_ADDED.get(service, {}).get(table, {})
 
     return values
 

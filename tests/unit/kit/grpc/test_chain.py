@@ -47,7 +47,7 @@ def test_full_chain_runs_in_the_documented_order() -> None:
         IdempotencyInterceptor,
         DeadlineInterceptor,
     ]
-    assert built[5] is tracker
+    assert built[6] is tracker
 
 
 def test_without_mtls_or_a_database_their_interceptors_are_left_out() -> None:

@@ -39,6 +39,7 @@ MUTATING: dict[ModuleType, set[str]] = {
         "UpsertEnrolment",
         "SetJourneyFlag",
         "IncrementCounter",
+        *PRIVACY,
     },
     kintell_pb2: {
         "ImportSessions",
@@ -52,7 +53,8 @@ MUTATING: dict[ModuleType, set[str]] = {
     q2q_pb2: {"Classify", "RecordManualScore", *PRIVACY},
     safety_pb2: {"ScreenText", "DecideReview", *PRIVACY},
     # IssueToken is a POST but public: no caller to scope a key to.
-    gateway_pb2: {"ExportOwnData", "DeleteOwnData", "ExportSubjectData", "DeleteSubjectData"},
+    # RaiseDiagnosticError raises on purpose; its key only makes a retry raise the same error again.
+    gateway_pb2: {"ExportOwnData", "DeleteOwnData", "ExportSubjectData", "DeleteSubjectData", "RaiseDiagnosticError"},
 }
 
 
