@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import yaml
+
 from services.cli.deploy import engines, sizing
-from services.cli.deploy.topology import IMAGE, PART_OF, SECRET_FILES, Topology
+from services.cli.deploy.topology import IMAGE, METRICS_PORT, MONITORING_NAMESPACE, PART_OF, SECRET_FILES, Topology
 from services.cli.deploy.workloads import selector
 from services.cli.spec import Resource
+from services.kit.telemetry import metrics
 
 # The repository the release pipeline pushes to, and a digest no registry serves: an overlay that was not
 # released cannot pull an image by accident. The pipeline replaces both with
@@ -18,6 +21,8 @@ UNRELEASED_REPOSITORY = "registry.invalid/teei-mesh"
 UNRELEASED_DIGEST = "sha256:" + "0" * 64
 
 Files = dict[str, Any]
+# The per-pod p99 RPC latency the prod autoscalers read (served by prometheus-adapter: `adapter_rules`).
+LATENCY_METRIC = "teei_rpc_server_duration_p99_seconds"
 
 
 def image_entry() -> dict[str, str]:
@@ -62,8 +67,9 @@ def prod(topology: Topology) -> Files:
     budgets.append(_budget("redis", {"app.kubernetes.io/name": "redis"}))
     files["pod-disruption-budgets.yaml"] = budgets
     files["autoscalers.yaml"] = [_autoscaler(r) for r in topology.workloads]
+    files["prometheus-adapter-rules.yaml"] = adapter_rules()
     patches = sorted(p for p in files if p.startswith("patches/"))
-    resources = ["autoscalers.yaml", "pod-disruption-budgets.yaml"]
+    resources = ["autoscalers.yaml", "pod-disruption-budgets.yaml", "prometheus-adapter-rules.yaml"]
     return {"kustomization.yaml": _kustomization(patches, resources=resources), **files}
 
 
@@ -108,6 +114,33 @@ def _prod_deployment_patch(resource: Resource) -> dict[str, Any]:
     return _deployment_patch(resource, {"replicas": None, "template": {"spec": pod}})
 
 
+def _latency(resource: Resource) -> list[dict[str, Any]]:
+    """A process that serves metrics also scales on its p99 RPC latency, averaged over its pods."""
+    if METRICS_PORT not in resource.extra_ports:
+        return []
+    target = {"type": "AverageValue", "averageValue": sizing.HPA_P99_LATENCY_TARGET}
+    return [{"type": "Pods", "pods": {"metric": {"name": LATENCY_METRIC}, "target": target}}]
+
+
+def adapter_rules() -> dict[str, Any]:
+    """prometheus-adapter's rule (its `rules:` config, for the adapter in the monitoring namespace) that
+    serves LATENCY_METRIC per pod to the custom metrics API, from the services' RPC duration histogram."""
+    histogram = metrics.RPC_SERVER_DURATION.describe()[0].name
+    quantile = "histogram_quantile(0.99, sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>, le))"
+    rule = {
+        "seriesQuery": f'{histogram}_bucket{{namespace!="",pod!=""}}',
+        "resources": {"overrides": {"namespace": {"resource": "namespace"}, "pod": {"resource": "pod"}}},
+        "name": {"matches": f"^{histogram}_bucket$", "as": LATENCY_METRIC},
+        "metricsQuery": quantile,
+    }
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "prometheus-adapter-rules", "namespace": MONITORING_NAMESPACE, "labels": dict(PART_OF)},
+        "data": {"config.yaml": yaml.safe_dump({"rules": [rule]}, sort_keys=False)},
+    }
+
+
 def _budget(name: str, match: dict[str, str]) -> dict[str, Any]:
     return {
         "apiVersion": "policy/v1",
@@ -127,7 +160,7 @@ def _autoscaler(resource: Resource) -> dict[str, Any]:
             "scaleTargetRef": {"apiVersion": "apps/v1", "kind": "Deployment", "name": resource.name},
             "minReplicas": sizing.HPA_MIN_REPLICAS,
             "maxReplicas": sizing.HPA_MAX_REPLICAS[resource.kind],
-            "metrics": [{"type": "Resource", "resource": cpu}],
+            "metrics": [{"type": "Resource", "resource": cpu}, *_latency(resource)],
             # Scale in slowly: a replica that leaves drains its calls for the grace period first.
             "behavior": {"scaleDown": {"stabilizationWindowSeconds": 300}},
         },

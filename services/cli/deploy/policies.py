@@ -8,6 +8,8 @@ from typing import Any
 
 from services.cli.deploy.topology import (
     IDENTITY_LABEL,
+    METRICS_PORT,
+    MONITORING_NAMESPACE,
     NATS_CLUSTER_PORT,
     PART_OF,
     POSTGRES_PORT,
@@ -46,6 +48,11 @@ def _identity(name: str) -> dict[str, Any]:
     return {"podSelector": {"matchLabels": {IDENTITY_LABEL: name}}}
 
 
+def monitoring() -> dict[str, Any]:
+    """The peer that scrapes metrics: any pod of the monitoring namespace (Prometheus, prometheus-adapter)."""
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": MONITORING_NAMESPACE}}}
+
+
 def _tcp(port: int) -> dict[str, Any]:
     return {"protocol": "TCP", "port": port}
 
@@ -68,6 +75,8 @@ def workload_policy(topology: Topology, resource: Resource) -> dict[str, Any]:
     else:
         callers = topology.callers(resource.name)
         ingress = [{"from": [_identity(c) for c in callers], "ports": [_tcp(resource.port)]}]
+        if METRICS_PORT in resource.extra_ports:
+            ingress.append({"from": [monitoring()], "ports": [_tcp(resource.extra_ports[METRICS_PORT])]})
     egress: list[dict[str, Any]] = [
         {"to": [_identity(callee)], "ports": [_tcp(topology.resource(callee).port)]}
         for callee in topology.callees(resource.name)

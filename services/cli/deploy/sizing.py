@@ -49,6 +49,9 @@ _LIMITS = {
 # The HPA's CPU target (percent of the request) and replica bounds in production.
 HPA_CPU_UTILIZATION = 100
 HPA_MIN_REPLICAS = 2
+# Average per-pod p99 RPC latency the autoscaler aims for: half the 500 ms objective of the alert rules
+# (observability/prometheus/rules.yml), so replicas are added well before the objective is missed.
+HPA_P99_LATENCY_TARGET = "250m"
 HPA_MAX_REPLICAS = {"grpc": 20, "ratelimit": 6, "envoy": 10}
 
 

@@ -36,6 +36,10 @@ ENGINE_KINDS = ("nats",)
 # Resources that exist only for a mesh on one machine: the local trace inbox. In a cluster, services and
 # the edge export OTLP to the cluster's collector (OTEL_EXPORTER_OTLP_ENDPOINT in the settings).
 LOCAL_ONLY_KINDS = ("otlp",)
+# tilt.yaml's extra port where a process serves Prometheus /metrics, and the namespace whose Prometheus
+# (and prometheus-adapter, for the autoscalers' latency metric) may scrape it.
+METRICS_PORT = "metrics_port"
+MONITORING_NAMESPACE = "monitoring"
 # Files a service reads its own secrets from: (variable, Secret name, key). The Secrets are created by an
 # operator or a secret store, never by these manifests.
 SECRET_FILES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
@@ -162,6 +166,9 @@ class Topology:
             "TEEI_AUTH_AUDIENCE": self.options.audience,
             "PYTHONUNBUFFERED": "1",
         }
+        if METRICS_PORT in resource.extra_ports:  # scraped by the cluster's Prometheus: on the pod's address
+            plain["TEEI_METRICS_PORT"] = str(resource.extra_ports[METRICS_PORT])
+            plain["TEEI_METRICS_HOST"] = "0.0.0.0"  # noqa: S104 - NetworkPolicies admit only the monitoring namespace
         if self.uses_nats(resource) and self.nats is not None:
             plain["NATS_URL"] = f"nats://{self.host(self.nats.name)}:{self.nats.port}"
             plain["TEEI_NATS_STREAM_REPLICAS"] = str(NATS_STREAM_REPLICAS)

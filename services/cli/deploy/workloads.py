@@ -10,6 +10,7 @@ from services.cli.deploy.topology import (
     ENVOY_IMAGE,
     IDENTITY_LABEL,
     IMAGE,
+    METRICS_PORT,
     MTLS_DIR,
     PART_OF,
     PRESTOP_SLEEP_SECONDS,
@@ -162,7 +163,16 @@ def _deployment(topology: Topology, resource: Resource) -> dict[str, Any]:
     for _, secret, key in SECRET_FILES.get(resource.name, ()):
         container["volumeMounts"].append({"name": secret, "mountPath": f"{SECRETS_DIR}/{key}", "subPath": key})
         volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 0o440, "optional": True}})
-    return _deployment_of(resource, container, volumes, APP_UID)
+    deployment = _deployment_of(resource, container, volumes, APP_UID)
+    if METRICS_PORT in resource.extra_ports:
+        port = resource.extra_ports[METRICS_PORT]
+        container["ports"].append({"name": "metrics", "containerPort": port, "protocol": "TCP"})
+        deployment["spec"]["template"]["metadata"]["annotations"] = {
+            "prometheus.io/scrape": "true",
+            "prometheus.io/port": str(port),
+            "prometheus.io/path": "/metrics",
+        }
+    return deployment
 
 
 def _deployment_of(

@@ -11,11 +11,12 @@ import pytest
 import yaml
 
 from services.cli import spec
-from services.cli.deploy import overlays, render, sizing, topology
+from services.cli.deploy import overlays, policies, render, sizing, topology
 from services.cli.deploy.topology import DeployError, Options, Topology
 from services.cli.edge_settings import RATELIMIT_CLUSTER
 from services.cli.main import main
 from services.kit.security import trust_policy
+from services.kit.telemetry import metrics
 
 DEPLOY = render.DEPLOY_DIR
 
@@ -136,12 +137,14 @@ def test_every_mesh_resource_has_deployment_services_probes_certificate_and_netw
 def test_ports_agree_between_tilt_yaml_deployments_services_and_the_edge_config(
     mesh: Topology, objects: list[dict[str, Any]], tree: dict[str, bytes]
 ) -> None:
-    """One port per resource, the same in tilt.yaml, the container, the Service, and the Envoy clusters."""
+    """One serving port per resource, the same in tilt.yaml, the container, the Service, and the Envoy clusters;
+    a process that serves metrics also exposes tilt.yaml's metrics port (scraped on the pod, not the Service)."""
     edge_config = yaml.safe_load(tree["base/edge/envoy.yaml"])
     clusters = {c["name"]: c for c in edge_config["static_resources"]["clusters"]}
     for resource in mesh.workloads:
         (container,) = containers(find(objects, "Deployment", resource.name))
-        assert [p["containerPort"] for p in container["ports"]] == [resource.port]
+        metrics = [resource.extra_ports[topology.METRICS_PORT]] if topology.METRICS_PORT in resource.extra_ports else []
+        assert [p["containerPort"] for p in container["ports"]] == [resource.port, *metrics]
         assert [p["port"] for p in find(objects, "Service", resource.name)["spec"]["ports"]] == [resource.port]
         cluster = {"grpc": resource.name, "ratelimit": RATELIMIT_CLUSTER}.get(resource.kind)
         if cluster is not None:
@@ -182,6 +185,8 @@ def calls_allowed_by(
         if selected is None:
             continue
         for rule in policy["spec"].get("ingress", []):
+            if rule.get("from") == [policies.monitoring()]:  # the scrape of /metrics: its own test
+                continue
             for peer in rule.get("from", [{}]):
                 caller = peer.get("podSelector", {}).get("matchLabels", {}).get(topology.IDENTITY_LABEL)
                 assert caller is not None or selected == mesh.edge.name, f"{selected}: open to non-mesh peers"
@@ -359,3 +364,38 @@ def test_requests_hold_the_measured_memory_and_the_docs_quote_the_measured_throu
     for kind in ("grpc", "envoy", "ratelimit"):
         per_core = sizing.requests_per_core(kind)
         assert f"~{round(per_core, -1):,.0f}" in docs, (kind, per_core)
+
+
+def test_metrics_ports_are_open_only_to_the_monitoring_namespace(mesh: Topology, objects: list[dict[str, Any]]) -> None:
+    """Each process that serves metrics lets the monitoring namespace reach exactly its metrics port, sets the
+    env that opens it on the pod's address, and asks Prometheus to scrape it."""
+    scraped = [r for r in mesh.workloads if topology.METRICS_PORT in r.extra_ports]
+    assert {r.kind for r in scraped} == {"grpc", "ratelimit"}
+    for resource in scraped:
+        port = resource.extra_ports[topology.METRICS_PORT]
+        policy = find(objects, "NetworkPolicy", resource.name)
+        (rule,) = [r for r in policy["spec"]["ingress"] if r.get("from") == [policies.monitoring()]]
+        assert [p["port"] for p in rule["ports"]] == [port]
+        deployment = find(objects, "Deployment", resource.name)
+        (container,) = containers(deployment)
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        assert (env["TEEI_METRICS_PORT"], env["TEEI_METRICS_HOST"]) == (str(port), "0.0.0.0")
+        annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+        assert annotations["prometheus.io/port"] == str(port)
+
+
+def test_prod_autoscalers_scale_on_cpu_and_the_p99_latency_the_adapter_serves(mesh: Topology) -> None:
+    """Every prod HPA of a process with metrics scales on CPU and on the per-pod p99 RPC latency; the
+    prometheus-adapter rule serves exactly that metric from the histogram the services export."""
+    files = overlays.prod(mesh)
+    by_name = {hpa["metadata"]["name"]: hpa for hpa in files["autoscalers.yaml"]}
+    for resource in (r for r in mesh.workloads if topology.METRICS_PORT in r.extra_ports):
+        kinds = [
+            (m["type"], m.get("pods", {}).get("metric", {}).get("name"))
+            for m in by_name[resource.name]["spec"]["metrics"]
+        ]
+        assert kinds == [("Resource", None), ("Pods", overlays.LATENCY_METRIC)]
+    (rule,) = yaml.safe_load(files["prometheus-adapter-rules.yaml"]["data"]["config.yaml"])["rules"]
+    assert rule["name"]["as"] == overlays.LATENCY_METRIC
+    assert rule["seriesQuery"].startswith(metrics.RPC_SERVER_DURATION.describe()[0].name + "_bucket{")
+    assert "prometheus-adapter-rules.yaml" in files["kustomization.yaml"]["resources"]
