@@ -55,9 +55,10 @@ def test_a_service_killed_five_times_in_its_window_stays_down_and_the_rest_keeps
 
         state = mesh_state(mesh.var_dir)
         assert state["status"] == "degraded"
-        assert state["resources"]["buddy"] | {"port": 0} == {
+        assert state["resources"]["buddy"] | {"port": 0, "metrics_port": 0} == {
             "pid": None,
             "port": 0,
+            "metrics_port": 0,
             "state": "crash_loop",
             "restarts": 4,
             "last_exit": "signal SIGKILL",

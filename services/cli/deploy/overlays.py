@@ -125,7 +125,8 @@ def _latency(resource: Resource) -> list[dict[str, Any]]:
 def adapter_rules() -> dict[str, Any]:
     """prometheus-adapter's rule (its `rules:` config, for the adapter in the monitoring namespace) that
     serves LATENCY_METRIC per pod to the custom metrics API, from the services' RPC duration histogram."""
-    histogram = metrics.RPC_SERVER_DURATION.describe()[0].name
+    (described,) = metrics.RPC_SERVER_DURATION.describe()
+    histogram = described.name
     quantile = "histogram_quantile(0.99, sum(rate(<<.Series>>{<<.LabelMatchers>>}[2m])) by (<<.GroupBy>>, le))"
     rule = {
         "seriesQuery": f'{histogram}_bucket{{namespace!="",pod!=""}}',

@@ -397,5 +397,6 @@ def test_prod_autoscalers_scale_on_cpu_and_the_p99_latency_the_adapter_serves(me
         assert kinds == [("Resource", None), ("Pods", overlays.LATENCY_METRIC)]
     (rule,) = yaml.safe_load(files["prometheus-adapter-rules.yaml"]["data"]["config.yaml"])["rules"]
     assert rule["name"]["as"] == overlays.LATENCY_METRIC
-    assert rule["seriesQuery"].startswith(metrics.RPC_SERVER_DURATION.describe()[0].name + "_bucket{")
+    (histogram,) = metrics.RPC_SERVER_DURATION.describe()
+    assert rule["seriesQuery"].startswith(histogram.name + "_bucket{")
     assert "prometheus-adapter-rules.yaml" in files["kustomization.yaml"]["resources"]
