@@ -127,7 +127,7 @@ def test_missing_token_is_401_and_another_tenant_sees_404(mesh: MeshProcess, cli
 
 
 def test_unbuilt_rpc_is_501_not_invented_data(client: httpx.Client) -> None:
-    response = client.post("/v1/q2q/privacy:export", json={})
+    response = client.post("/v1/privacy/subjects:export", json={})
     assert response.status_code == 501
     assert response.json()["code"] == 12
 
