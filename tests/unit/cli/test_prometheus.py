@@ -19,7 +19,8 @@ def test_targets_cover_every_service_envoy_and_the_launcher(tmp_path: Path) -> N
     path = prometheus.write(tmp_path, resources, launcher_port=9460)
     groups = json.loads(path.read_text())
     by_service = {group["labels"]["service"]: group for group in groups}
-    assert set(by_service) == {r.name for r in resources if r.kind != "nats"} | {"teei-up"}
+    # NATS and the trace inbox serve no Prometheus metrics.
+    assert set(by_service) == {r.name for r in resources if r.kind not in ("nats", "otlp")} | {"teei-up"}
     assert by_service["profile"]["targets"] == ["127.0.0.1:9462"]
     assert by_service["edge"]["targets"] == ["127.0.0.1:9901"]
     assert by_service["edge"]["labels"]["__metrics_path__"] == "/stats/prometheus"
