@@ -20,6 +20,7 @@ from sqlalchemy import orm
 from services.kit import backoff
 from services.kit.logs import get_logger
 from services.kit.messaging import events
+from services.kit.messaging.pull import Puller
 from services.kit.persistence.db import UnitOfWork
 from services.kit.telemetry import errors_report, event_spans, metrics
 
@@ -33,6 +34,11 @@ CONNECT_SECONDS = 20.0
 RELAY_BATCH = 500
 # How often each consumer's lag and dead letters are read from JetStream for the metrics.
 CONSUMER_STATS_SECONDS = 5.0
+# Messages one consumer takes per pull, and how long it waits for the first before looking again.
+CONSUMER_BATCH = 32
+CONSUMER_WAIT_SECONDS = 1.0
+# How long `stop` waits for its tasks to end once cancelled, before it reports them and goes on.
+STOP_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -72,6 +78,7 @@ class EventBus:
         self._stats_seconds = stats_seconds
         self._wake = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
         self._nc: Any = None
         self._js: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -87,8 +94,10 @@ class EventBus:
         sa.event.listen(orm.Session, "after_commit", self._after_commit)
         self._spawn(self._relay(js), "outbox-relay")
         for subscription in self._subscriptions:
-            psub = await _bind(js, subscription, self._retry)
-            self._spawn(self._consume(psub, subscription), subscription.consumer)
+            await _bind(js, subscription, self._retry)
+            puller = Puller(self._nc, stream=STREAM, consumer=subscription.consumer, batch=CONSUMER_BATCH)
+            await puller.start()
+            self._spawn(self._consume(puller, subscription), subscription.consumer)
         if self._subscriptions:
             self._spawn(self._watch_consumers(js), "consumer-stats")
         log.info("eventbus.started", consumers=[s.consumer for s in self._subscriptions])
@@ -96,11 +105,15 @@ class EventBus:
     async def stop(self) -> None:
         """Stops consuming, publishes what the outbox still holds, and closes the connection."""
         sa.event.remove(orm.Session, "after_commit", self._after_commit)
+        self._stopping = True
         for task in self._tasks:
             task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if self._tasks:
+            # Bounded: a task that swallowed its cancellation (asyncio.wait_for on Python 3.11 can, when
+            # the awaited result lands at the same moment) ends at its loop's next `_stopping` check.
+            _, stuck = await asyncio.wait(self._tasks, timeout=STOP_SECONDS)
+            for task in stuck:
+                log.error("eventbus.task_did_not_stop", task=task.get_name())
         if self._nc is not None:
             with contextlib.suppress(Exception):
                 await self._publish_pending(self._nc.jetstream())
@@ -129,7 +142,7 @@ class EventBus:
             self.notify()
 
     async def _relay(self, js: JetStreamContext) -> None:
-        while True:
+        while not self._stopping:
             try:
                 if await self._publish_pending(js):
                     continue
@@ -166,24 +179,31 @@ class EventBus:
         with self._uow.begin() as session:
             events.mark_published(session, event_ids)
 
-    async def _consume(self, psub: JetStreamContext.PullSubscription, subscription: events.Subscription) -> None:
-        while True:
-            try:
-                messages = await psub.fetch(batch=32, timeout=1.0)
-            except (nats.errors.TimeoutError, TimeoutError):
-                continue  # an empty long poll
-            except Exception:  # the loop must outlive any fault: a dead consumer would lose nothing but stall
-                log.warning("consumer.fetch_failed", consumer=subscription.consumer, exc_info=True)
-                await asyncio.sleep(self._poll_seconds)  # back-off while NATS reconnects
-                continue
-            try:
-                await self._deliver_batch(messages, subscription)
-            except Exception:  # unacknowledged: JetStream redelivers them after ack_wait
-                log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
+    async def _consume(self, puller: Puller, subscription: events.Subscription) -> None:
+        try:
+            while not self._stopping:
+                await self._consume_once(puller, subscription)
+        finally:
+            with contextlib.suppress(Exception):
+                await puller.close()
+
+    async def _consume_once(self, puller: Puller, subscription: events.Subscription) -> None:
+        try:
+            messages = await puller.next_batch(wait_seconds=CONSUMER_WAIT_SECONDS)
+        except Exception:  # the loop must outlive any fault: a dead consumer would lose nothing but stall
+            log.warning("consumer.fetch_failed", consumer=subscription.consumer, exc_info=True)
+            await asyncio.sleep(self._poll_seconds)  # back-off while NATS reconnects
+            return
+        if not messages:
+            return  # an empty long poll
+        try:
+            await self._deliver_batch(messages, subscription)
+        except Exception:  # unacknowledged: JetStream redelivers them after ack_wait
+            log.warning("consumer.delivery_failed", consumer=subscription.consumer, exc_info=True)
 
     async def _watch_consumers(self, js: JetStreamContext) -> None:
         """Keeps each consumer's lag, unacknowledged and dead-lettered counts current for the metrics."""
-        while True:
+        while not self._stopping:
             for subscription in self._subscriptions:
                 try:
                     await record_consumer_stats(js, subscription.consumer)
@@ -343,9 +363,8 @@ async def _create_or_update(js: JetStreamContext, name: str, config: js_api.Stre
         await js.update_stream(config)
 
 
-async def _bind(
-    js: JetStreamContext, subscription: events.Subscription, retry: RetryPolicy
-) -> JetStreamContext.PullSubscription:
+async def _bind(js: JetStreamContext, subscription: events.Subscription, retry: RetryPolicy) -> None:
+    """Creates the subscription's durable pull consumer, or keeps an existing one as it is."""
     config = js_api.ConsumerConfig(
         durable_name=subscription.consumer,
         filter_subjects=[events.nats_subject(t) for t in subscription.event_types],
@@ -359,4 +378,3 @@ async def _bind(
         await js.add_consumer(STREAM, config)
     except nats.js.errors.BadRequestError:
         log.warning("consumer.config_kept", consumer=subscription.consumer)
-    return await js.pull_subscribe_bind(durable=subscription.consumer, stream=STREAM)
