@@ -203,11 +203,11 @@ async def test_slow_server_fails_at_the_configured_deadline_without_retry(backen
 async def test_caller_timeout_shorter_than_the_policy_wins(backend: Backend, backend_port: int) -> None:
     async with client(backend_port, CallPolicy(timeout=30.0)) as (_, channel):
         started = time.perf_counter()
-        assert await code_of(channel, SLOW, timeout=0.2) == grpc.StatusCode.DEADLINE_EXCEEDED
-        assert time.perf_counter() - started < 1.0
+        assert await code_of(channel, SLOW, timeout=1.0) == grpc.StatusCode.DEADLINE_EXCEEDED
+        assert time.perf_counter() - started < 15.0  # the caller's 1 s, nowhere near the policy's 30 s
     seen = backend.remaining[0]
     assert seen is not None
-    assert seen <= 0.2 + wire_slack(0.2)
+    assert seen <= 1.0 + wire_slack(1.0)
 
 
 async def test_incoming_deadline_bounds_the_outgoing_call(backend: Backend, backend_port: int) -> None:
