@@ -251,7 +251,7 @@ async def test_redis_down_answers_unavailable_quickly_and_recovers(redis_server:
                 recovered = await _first_ok(stub)
         assert [e.code() for e in errors] == [grpc.StatusCode.UNAVAILABLE] * 3
         assert details(errors[0])[0] == "COUNTER_STORE_UNAVAILABLE"
-        assert elapsed < 3.0
+        assert elapsed < 9.0  # failed fast: three calls in less than one 10 s timeout
         assert recovered.statuses[0].limit_remaining < 100
     events = [entry["event"] for entry in logged if entry["event"].startswith("ratelimit.store_")]
     assert events == ["ratelimit.store_failing", "ratelimit.store_recovered"]

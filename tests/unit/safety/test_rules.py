@@ -130,4 +130,4 @@ def test_text_over_the_limit_is_invalid_naming_the_field() -> None:
 def test_worst_case_inputs_screen_quickly(hostile: str) -> None:
     started = time.perf_counter()
     screen(hostile[:MAX_TEXT_LENGTH])
-    assert time.perf_counter() - started < 2.0
+    assert time.perf_counter() - started < 5.0  # linear time; catastrophic backtracking would take minutes
