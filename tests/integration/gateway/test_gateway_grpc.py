@@ -166,8 +166,9 @@ async def test_replayed_request_gets_a_fresh_token(served: tuple[Stub, dict[str,
     assert validator.validate(first).token_id != validator.validate(second).token_id
 
 
-async def test_rpcs_not_built_yet_stay_unimplemented(served: tuple[Stub, dict[str, str]]) -> None:
+async def test_own_export_needs_a_token_naming_the_callers_email(served: tuple[Stub, dict[str, str]]) -> None:
+    """One's own data is found by the validated token's e-mail; a token without one finds nobody."""
     stub, _ = served
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.ExportOwnData(gateway_pb2.ExportOwnDataRequest(), metadata=tenant("acme", role="participant"))
-    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    assert caught.value.code() is grpc.StatusCode.FAILED_PRECONDITION
