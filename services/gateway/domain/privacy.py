@@ -123,8 +123,9 @@ class PrivacyRequest:
         """When the next pending part may be tried; None once settled."""
         if self.settled:
             return None
-        waits = [o.next_attempt_at or self.created_at for o in self.outcomes if o.status is PartStatus.PENDING]
-        return min(waits, default=self.created_at)
+        pending = [o for o in self.outcomes if o.status is PartStatus.PENDING]
+        others = [o for o in pending if o.service != GATEWAY]
+        return min((o.next_attempt_at or self.created_at for o in others or pending), default=self.created_at)
 
 
 def receive(
