@@ -144,8 +144,8 @@ async def _seed(mesh: Mesh) -> None:
         await kintell.ImportSessions(kintell_pb2.ImportSessionsRequest(body=body), metadata=metadata)
 
 
-async def _eventually(check: Callable[[], Awaitable[bool]], *, timeout: float = 45.0) -> None:
-    deadline = time.monotonic() + timeout
+async def _eventually(check: Callable[[], Awaitable[bool]], *, seconds: float = 45.0) -> None:
+    deadline = time.monotonic() + seconds
     while not await check():
         assert time.monotonic() < deadline, "condition not reached in time"
         await asyncio.sleep(0.05)  # polling interval of a bounded wait
