@@ -14,8 +14,9 @@ from services.gateway.repository import Section
 
 
 def canonical(value: object) -> bytes:
-    """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    """Canonical JSON: sorted keys, no insignificant whitespace, UTF-8, whole numbers without a fraction
+    (JSON has one number type: `45` and `45.0` are the same value, and transports write either)."""
+    return json.dumps(_whole(value), sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 
 def section(service: str, records: Mapping[str, Any]) -> Section:
@@ -49,6 +50,16 @@ def verify(bundle: Mapping[str, Any]) -> list[str]:
         for name in set(digests) | set(sections)
         if name not in sections or hashlib.sha256(canonical(sections[name])).hexdigest() != digests.get(name)
     )
+
+
+def _whole(value: object) -> object:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _whole(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_whole(v) for v in value]
+    return value
 
 
 def _count(records: Mapping[str, Any]) -> int:
