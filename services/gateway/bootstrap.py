@@ -128,6 +128,7 @@ def build(
             interval=own.privacy_poll_seconds,
             retry_base=own.privacy_retry_seconds,
             retry_max=own.privacy_retry_max_seconds,
+            lease=max(300.0, 2 * own.privacy_call_timeout_seconds),
         ),
         clock=clock,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.gateway import events
 from services.gateway.domain import clients as client_rules
@@ -182,12 +182,25 @@ def receive_privacy_request(
     return fresh, True
 
 
-def start_privacy_request(request_id: str, *, uow: GatewayUnitOfWork) -> dsr.PrivacyRequest:
-    """received → in_progress (the worker takes it up); returns the request."""
+def start_privacy_request(
+    request_id: str, *, owner: str, lease: timedelta, uow: GatewayUnitOfWork, clock: Clock
+) -> dsr.PrivacyRequest | None:
+    """Takes (or renews) the lease on the request for `owner` and moves it received → in_progress; None when
+    another gateway process drives it (or it settled meanwhile)."""
+    now = clock()
     with uow.begin() as repo:
-        request = dsr.start(_load(repo, request_id))
-        repo.privacy_requests.update(request)
-        return request
+        request = _load(repo, request_id)
+        if request.settled or not repo.privacy_requests.claim(request_id, owner=owner, now=now, until=now + lease):
+            return None
+        started = dsr.start(request)
+        repo.privacy_requests.update(started)
+        return started
+
+
+def release_privacy_request(request_id: str, *, owner: str, uow: GatewayUnitOfWork) -> None:
+    """`owner` stops driving the request (its next due part is left to whichever process comes first)."""
+    with uow.begin() as repo:
+        repo.privacy_requests.release(request_id, owner=owner)
 
 
 def confirm_part(

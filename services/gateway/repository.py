@@ -101,6 +101,10 @@ class PrivacyRequestRepository(Protocol):
 
     def runnable(self, *, now: datetime, limit: int) -> list[str]: ...
 
+    def claim(self, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    def release(self, request_id: str, *, owner: str) -> None: ...
+
     def matching(
         self, where: RequestFilter, *, after: tuple[datetime, str] | None, limit: int
     ) -> list[PrivacyRequest]: ...
@@ -278,10 +282,26 @@ class SqlPrivacyRequestRepository:
         return [Section(r["service"], bytes(r["body"]), r["sha256"]) for r in found]
 
     def runnable(self, *, now: datetime, limit: int) -> list[str]:
-        """Ids of unsettled requests whose next attempt is due, the longest waiting first."""
-        column = privacy_requests.c.next_attempt_at
-        query = sa.select(privacy_requests.c.request_id).where(column.is_not(None), column <= now)
+        """Ids of unsettled requests whose next attempt is due and that no process drives, the longest waiting first."""
+        column, lease = privacy_requests.c.next_attempt_at, privacy_requests.c.lease_until
+        free = sa.or_(lease.is_(None), lease < now)
+        query = sa.select(privacy_requests.c.request_id).where(column.is_not(None), column <= now, free)
         return list(self._session.execute(query.order_by(column, privacy_requests.c.request_id).limit(limit)).scalars())
+
+    def claim(self, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Takes (or renews) the lease on a request; False when another process holds a live one."""
+        table = privacy_requests
+        free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now, table.c.lease_owner == owner)
+        taken = self._session.connection().execute(
+            table.update().where(table.c.request_id == request_id, free).values(lease_owner=owner, lease_until=until)
+        )
+        return taken.rowcount == 1
+
+    def release(self, request_id: str, *, owner: str) -> None:
+        """Gives the lease up, if this process holds it."""
+        table = privacy_requests
+        where = sa.and_(table.c.request_id == request_id, table.c.lease_owner == owner)
+        self._session.execute(table.update().where(where).values(lease_owner=None, lease_until=None))
 
     def matching(self, where: RequestFilter, *, after: tuple[datetime, str] | None, limit: int) -> list[PrivacyRequest]:
         """Requests matching `where`, newest first, after the key `after` (created_at, request_id)."""

@@ -78,6 +78,9 @@ privacy_requests = sa.Table(
     sa.Column("completed_at", UtcDateTime),
     # When the worker may next drive the request; NULL once it settled.
     sa.Column("next_attempt_at", UtcDateTime, index=True),
+    # The gateway process driving the request now, until when: replicas never drive one request at once.
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UtcDateTime),
     sa.CheckConstraint("kind IN ('export', 'erasure')", name="ck_privacy_requests_kind"),
     sa.CheckConstraint(
         "status IN ('received', 'in_progress', 'completed', 'failed')", name="ck_privacy_requests_status"

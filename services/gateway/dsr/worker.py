@@ -14,6 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
+import os
+import socket
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
@@ -39,6 +42,9 @@ class WorkerSettings:
     retry_base: float = 1.0
     retry_max: float = 300.0
     batch: int = 20
+    # How long one round may hold a request before another gateway process may take it over (a round asks
+    # every due service at once, each call bounded by its own deadline).
+    lease: float = 300.0
 
 
 @dataclass(frozen=True)
@@ -63,6 +69,7 @@ class PrivacyWorker:
     ) -> None:
         self.uow, self.services, self.settings, self.clock = uow, dict(services), settings, clock
         self.runs = 0
+        self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -106,12 +113,28 @@ class PrivacyWorker:
             await self.drive(request_id)
         return len(due)
 
-    async def drive(self, request_id: str) -> dsr.PrivacyRequest:
-        """Asks every due part of one request, round after round, until none is due now."""
-        request = await asyncio.to_thread(handlers.start_privacy_request, request_id, uow=self.uow)
+    async def drive(self, request_id: str) -> dsr.PrivacyRequest | None:
+        """Asks every due part of one request, round after round, until none is due now; None when another
+        gateway process drives it. The lease is renewed every round and given up at the end."""
+        request = await self._claim(request_id)
+        try:
+            if request is not None:
+                request = await self._rounds(request)
+        finally:
+            await asyncio.to_thread(handlers.release_privacy_request, request_id, owner=self.owner, uow=self.uow)
+        return request
+
+    async def _claim(self, request_id: str) -> dsr.PrivacyRequest | None:
+        lease = timedelta(seconds=self.settings.lease)
+        return await asyncio.to_thread(
+            handlers.start_privacy_request, request_id, owner=self.owner, lease=lease, uow=self.uow, clock=self.clock
+        )
+
+    async def _rounds(self, request: dsr.PrivacyRequest) -> dsr.PrivacyRequest:
+        request_id = request.request_id
         while not request.settled and not self._stopping.is_set():
             parts = request.next_parts(self.clock())
-            if not parts:
+            if not parts or await self._claim(request_id) is None:
                 break
             if parts == [dsr.GATEWAY]:
                 request = await asyncio.to_thread(self._own_part, request)

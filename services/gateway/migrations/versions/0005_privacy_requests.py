@@ -30,6 +30,8 @@ def upgrade() -> None:
         sa.Column("due_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("lease_owner", sa.String(64), nullable=True),
+        sa.Column("lease_until", sa.DateTime(timezone=True), nullable=True),
         sa.CheckConstraint("kind IN ('export', 'erasure')", name="ck_privacy_requests_kind"),
         sa.CheckConstraint(
             "status IN ('received', 'in_progress', 'completed', 'failed')", name="ck_privacy_requests_status"

@@ -5,6 +5,7 @@ export bundle and forgets the subject's e-mail after an erasure (announcing it t
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 
 import sqlalchemy as sa
 
@@ -168,3 +169,19 @@ async def test_a_refusing_service_fails_the_request_and_the_gateway_part_never_r
     assert "PERMISSION_DENIED" in failed.outcome("profile").error
     assert failed.outcome(dsr.GATEWAY).attempts == 0
     assert failed.subject.email == EMAIL
+
+
+async def test_two_gateway_processes_never_drive_one_request_at_once(gateway: Gateway, clock: FakeClock) -> None:
+    services = _services()
+    first, second = _worker(gateway, services, clock), _worker(gateway, services, clock)
+    request = _receive(gateway, first, clock, "erasure")
+    held = handlers.start_privacy_request(
+        request.request_id, owner=first.owner, lease=timedelta(minutes=5), uow=gateway.uow, clock=clock
+    )
+    assert held is not None
+    assert queries.runnable_requests(now=clock(), limit=10, uow=gateway.uow) == []
+    assert await second.drive(request.request_id) is None
+    assert services["profile"].erased_for == []
+    clock.advance(301)  # the first process died holding the lease: it runs out, the second takes over
+    assert await second.run_once() == 1
+    assert services["profile"].erased_for == [request.request_id]
