@@ -279,6 +279,13 @@ def _check_request(command: ReceivePrivacyRequest, kind: dsr.RequestKind) -> Non
         violations.append(FieldViolation("reason", "is required (e.g. the data-subject request reference)"))
     if not command.own and not (command.profile_id.strip() or command.email.strip()):
         violations.append(FieldViolation("subject", "needs a profile id or an e-mail"))
+    for field, value, limit in (
+        ("subject.email", command.email, 254),
+        ("subject.profile_id", command.profile_id, 64),
+        ("reason", command.reason, 2000),
+    ):
+        if len(value.strip()) > limit:
+            violations.append(FieldViolation(field, f"at most {limit} characters"))
     if violations:
         raise InvalidPrivacyRequest("the privacy request is incomplete", violations=violations)
 

@@ -7,12 +7,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+import pytest
 import sqlalchemy as sa
 
 from services.gateway import handlers, queries
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain import privacy as dsr
 from services.gateway.domain.commands import ReceivePrivacyRequest
+from services.gateway.domain.errors import InvalidPrivacyRequest
 from services.gateway.dsr import bundle
 from services.gateway.dsr.services import Exported, Refused, Unanswered
 from services.gateway.dsr.worker import PrivacyWorker, WorkerSettings
@@ -185,3 +187,14 @@ async def test_two_gateway_processes_never_drive_one_request_at_once(gateway: Ga
     clock.advance(301)  # the first process died holding the lease: it runs out, the second takes over
     assert await second.run_once() == 1
     assert services["profile"].erased_for == [request.request_id]
+
+
+def test_an_incomplete_or_oversized_request_is_refused_with_the_fields_named(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    command = ReceivePrivacyRequest(
+        kind="erasure", company_id="acme", requested_by="admin-1", profile_id="p" * 65, reason=""
+    )
+    with pytest.raises(InvalidPrivacyRequest) as refused:
+        handlers.receive_privacy_request(command, services=("profile",), uow=gateway.uow, clock=clock)
+    assert sorted(v.field for v in refused.value.violations) == ["confirm", "reason", "subject.profile_id"]
