@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +45,26 @@ def _import(edge: httpx.Client) -> None:
     assert response.json()["batch"]["rows_stored"] == SESSIONS + 1
 
 
+def _settled_profile(edge: httpx.Client) -> dict[str, Any]:
+    """Dana's profile once the 1,000 sessions' events reached it (the mesh is quiet again)."""
+    deadline = time.monotonic() + 300
+    while True:
+        found = edge.get("/v1/profiles", params={"email": PERSON}).json()["profiles"]
+        if found and int(found[0]["counters"].get("language_sessions_completed", 0)) == SESSIONS:
+            profile: dict[str, Any] = found[0]
+            return profile
+        assert time.monotonic() < deadline, "the sessions' events did not reach the profile in time"
+        time.sleep(0.25)  # polling interval of a bounded wait for asynchronous consumers
+
+
+def _workflow_seconds(request: dict[str, Any]) -> float:
+    """From receipt to completion, as the request records it."""
+    created, completed = (
+        datetime.fromisoformat(request[k].replace("Z", "+00:00")) for k in ("create_time", "complete_time")
+    )
+    return (completed - created).total_seconds()
+
+
 def _teei(mesh: MeshProcess, *args: str) -> tuple[int, list[Any]]:
     """Runs `teei privacy ...` against the mesh's edge as acme's company admin; its exit code and JSON lines."""
     env = {**os.environ, "TEEI_TOKEN": mint(mesh.var_dir, "acme", subject="dpo-acme")}
@@ -66,6 +87,7 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
     mesh: MeshProcess, edge: httpx.Client, tmp_path: Path
 ) -> None:
     _import(edge)
+    profile = _settled_profile(edge)
     out = tmp_path / "bundle.json"
     started = time.monotonic()
     code, [exported] = _teei(mesh, "export", "--email", PERSON, "--reason", "DSR-1", "--wait", "300", "--out", str(out))
@@ -77,6 +99,7 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
     assert sorted(written["sections"]) == ["buddy", "gateway", "kintell", "profile", "q2q", "safety", "upskilling"]
     assert len(written["sections"]["kintell"]["kintell_sessions"]) == SESSIONS
     assert OTHER not in out.read_text()
+    assert [p["profile_id"] for p in written["sections"]["profile"]["profiles"]] == [profile["profile_id"]]
 
     started = time.monotonic()
     code, [erased] = _teei(mesh, "erase", "--email", PERSON, "--reason", "DSR-1", "--yes", "--wait", "300")
@@ -93,4 +116,9 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
     code, listed = _teei(mesh, "status")
     assert code == 0
     assert [r["request_id"] for r in listed] == [erased["request_id"], exported["request_id"]]
-    print(f"privacy: export of {SESSIONS} sessions {export_seconds:.2f}s, erasure {erase_seconds:.2f}s")
+    assert edge.get("/v1/profiles", params={"email": PERSON}).json()["profiles"] == []
+    print(
+        f"privacy: {SESSIONS} sessions: export {_workflow_seconds(exported):.2f}s in the gateway, "
+        f"{export_seconds:.2f}s through `teei privacy`; erasure {_workflow_seconds(erased):.2f}s in the gateway, "
+        f"{erase_seconds:.2f}s through `teei privacy`"
+    )
