@@ -275,3 +275,23 @@ async def test_a_participant_exports_only_their_own_data_and_polls_it_by_request
     assert sorted(r["external_session_id"] for r in exported["sections"]["kintell"]["kintell_sessions"]) == ["k-3"]
     assert ADA not in str(exported)
     assert sorted(e.service for e in done.exports) == ["gateway", "kintell", "profile"]
+
+
+async def test_a_participant_erases_only_their_own_data(mesh: Mesh) -> None:
+    gateway = mesh.gateway
+    claims = {**ISSUER.claims(role="participant", tenant="acme", subject="bo-1"), "email": "bo@example.org"}
+    bo = bearer(ISSUER.sign(claims))
+    with pytest.raises(grpc.aio.AioRpcError) as unconfirmed:
+        await gateway.DeleteOwnData(gateway_pb2.DeleteOwnDataRequest(), metadata=bo)
+    assert unconfirmed.value.code() is grpc.StatusCode.INVALID_ARGUMENT
+    asked = await gateway.DeleteOwnData(
+        gateway_pb2.DeleteOwnDataRequest(confirm=True, request_id="bo-erase"), metadata=bo
+    )
+    assert asked.request.subject.email == "bo@example.org"
+    done = await _settled(mesh, asked.request.request_id)
+    assert done.request.status == COMPLETED
+    assert await _kintell_sessions(mesh, OPERATOR) == ["k-1", "k-2"]  # Ada's sessions stay
+    kintell = mesh.stub("kintell", kintell_pb2_grpc, "KintellService")
+    bo_subject = types_pb2.DataSubject(email="bo@example.org")
+    left = await kintell.ExportSubjectData(kintell_pb2.ExportSubjectDataRequest(subject=bo_subject), metadata=OPERATOR)
+    assert json_format.MessageToDict(left.records).get("kintell_sessions", []) == []
