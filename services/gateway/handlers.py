@@ -19,6 +19,7 @@ from services.gateway.domain.errors import (
     InvalidPrivacyRequest,
     InvalidTarget,
     InvalidTokenRequest,
+    PrivacyNotConfigured,
     PrivacyRequestNotFound,
     SubjectNotIdentified,
     UnsupportedGrantType,
@@ -162,6 +163,8 @@ def receive_privacy_request(
     kind = dsr.RequestKind(command.kind)
     _check_request(command, kind)
     subject = _subject_of(command)
+    if not services:
+        raise PrivacyNotConfigured("no personal-data service is configured to answer privacy requests")
     key = command.client_key
     request_id = str(uuid.uuid5(_REQUEST_IDS, "\x1f".join((command.company_id, command.requested_by, kind.value, key))))
     fresh = dsr.receive(

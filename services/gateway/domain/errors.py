@@ -208,6 +208,12 @@ class SubjectNotIdentified(PrivacyError, FailedPrecondition):
     reason = "PRIVACY_SUBJECT_NOT_IDENTIFIED"
 
 
+class PrivacyNotConfigured(PrivacyError, FailedPrecondition):
+    """No personal-data service is configured (TEEI_PRIVACY_SERVICES): a request would complete having asked nobody."""
+
+    reason = "PRIVACY_NOT_CONFIGURED"
+
+
 class PrivacyRequestSettled(PrivacyError, FailedPrecondition):
     """The privacy request is completed or failed: nothing more runs for it."""
 
