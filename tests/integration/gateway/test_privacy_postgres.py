@@ -80,3 +80,21 @@ def test_listing_pages_newest_first_without_gaps(gateway: Gateway) -> None:
         queries.Viewer("globex", "admin-9", sees_company=True), kind=None, status=None, after=None, limit=10,
         uow=gateway.uow,
     )] == []  # fmt: skip
+
+
+def test_listing_filters_by_kind_status_and_requester(gateway: Gateway) -> None:
+    clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
+    export = _receive(gateway, clock, kind="export")
+    erasure = _receive(gateway, clock, kind="erasure")
+
+    def ids(viewer: queries.Viewer, *, kind: dsr.RequestKind | None, status: dsr.RequestStatus | None) -> list[str]:
+        found = queries.list_privacy_requests(viewer, kind=kind, status=status, after=None, limit=10, uow=gateway.uow)
+        return [r.request_id for r in found]
+
+    assert ids(ADMIN, kind=dsr.RequestKind.EXPORT, status=None) == [export.request_id]
+    assert ids(ADMIN, kind=None, status=dsr.RequestStatus.RECEIVED) == sorted(
+        [export.request_id, erasure.request_id], reverse=True
+    )
+    assert ids(ADMIN, kind=None, status=dsr.RequestStatus.COMPLETED) == []
+    someone_else = queries.Viewer("acme", "user-7", sees_company=False)
+    assert ids(someone_else, kind=None, status=None) == []
