@@ -295,3 +295,24 @@ async def test_a_participant_erases_only_their_own_data(mesh: Mesh) -> None:
     bo_subject = types_pb2.DataSubject(email="bo@example.org")
     left = await kintell.ExportSubjectData(kintell_pb2.ExportSubjectDataRequest(subject=bo_subject), metadata=OPERATOR)
     assert json_format.MessageToDict(left.records).get("kintell_sessions", []) == []
+
+
+async def test_an_erasure_resumes_after_a_gateway_restart(mesh: Mesh) -> None:
+    """The request's state is in the gateway's database: a new gateway process finishes what the old one began."""
+    await mesh.nodes["kintell"].stop()
+    erase = await mesh.gateway.DeleteSubjectData(
+        gateway_pb2.DeleteSubjectDataRequest(subject=_subject(), reason="DSR-4", confirm=True), metadata=ACME_ADMIN
+    )
+    get = gateway_pb2.GetPrivacyRequestRequest(request_id=erase.request.request_id)
+
+    async def kintell_tried() -> bool:
+        request = (await mesh.gateway.GetPrivacyRequest(get, metadata=ACME_ADMIN)).request
+        return {o.service: o.attempts for o in request.outcomes}["kintell"] >= 1
+
+    await _eventually(kintell_tried)
+    await mesh.nodes["gateway"].stop()
+    await mesh.nodes["kintell"].start()
+    await mesh.nodes["gateway"].start()
+    done = await _settled(mesh, erase.request.request_id)
+    assert done.request.status == COMPLETED
+    assert await _kintell_sessions(mesh, OPERATOR) == []
