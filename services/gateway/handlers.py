@@ -36,6 +36,8 @@ from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
 from services.kit.identity import normalise_email, profile_id_for_email
 
+# The gateway's tables an erasure may change (its privacy map's, the requests', the kit's copies).
+OWN_TABLES = ("oauth_clients", "privacy_requests", "privacy_sections", "outbox", "idempotency_keys")
 # Request ids derived from a client's key: the same key of the same caller is the same request.
 _REQUEST_IDS = uuid.UUID("0b6c1f4e-7d2a-5e39-8c41-9a3f2d7e6b15")
 
@@ -253,7 +255,14 @@ def export_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) ->
 
 def erase_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
     """The gateway's own part of an erasure, last of all: its clients anonymised, the subject's e-mail
-    blanked in every request about them and their export bundles dropped, in one transaction."""
+    blanked in every request about them and their export bundles dropped, in one transaction; then the
+    old row images are cleared from the database files."""
+    settled = _erase_own_rows(request_id, uow=uow, clock=clock)
+    uow.forget_old_pages(OWN_TABLES)
+    return settled
+
+
+def _erase_own_rows(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
     with uow.begin() as repo:
         request = _load(repo, request_id)
         erased = repo.own_data.erase(request.subject)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -155,6 +155,8 @@ class GatewayUnitOfWork(Protocol):
     def begin(self) -> AbstractContextManager[GatewayRepository]: ...
 
     def read(self) -> AbstractContextManager[GatewayRepository]: ...
+
+    def forget_old_pages(self, tables: Sequence[str]) -> None: ...
 
 
 class SqlKeyRepository:
@@ -358,6 +360,9 @@ class SqlOwnSubjectData:
 
     def erase(self, subject: DataSubject) -> subjects.Erasure:
         """Anonymises the subject's machine clients and deletes replays and outbox rows naming them."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            # Freed cells are zeroed, so old row images do not linger in the file's free pages.
+            self._session.execute(sa.text("PRAGMA secure_delete=ON"))
         return subjects.erase(self._session, privacy.MAP, _kit_subject(subject))
 
 
@@ -405,6 +410,22 @@ class SqlGatewayUnitOfWork:
         """One read-only transaction: no write lock, writes refused."""
         with self._uow.read() as session:
             yield _repositories(session)
+
+    def forget_old_pages(self, tables: Sequence[str]) -> None:
+        """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples:
+        truncates the log, or rewrites `tables`."""
+        engine = self._uow.engine
+        if engine.dialect.name == "sqlite":
+            # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in sorted(set(tables)):
+                connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
 
 
 def _repositories(session: orm.Session) -> SqlGatewayRepository:

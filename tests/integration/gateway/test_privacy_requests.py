@@ -206,6 +206,9 @@ async def test_export_bundle_then_erasure_across_real_services(mesh: Mesh) -> No
     assert erased.request.subject.email == ""  # forgotten once erased
     assert await _kintell_sessions(mesh, OPERATOR) == []
     assert await _kintell_sessions(mesh, GLOBEX_OPERATOR) == ["g-1"]  # another company's Ada is untouched
+    stored = b"".join(p.read_bytes() for p in mesh.nodes["gateway"].config.var_dir.glob("gateway.db*"))
+    assert stored
+    assert ADA.encode() not in stored  # neither the requests nor the earlier export's bundle keep her e-mail
 
 
 async def test_a_service_down_during_erasure_keeps_it_in_progress_until_it_is_back(mesh: Mesh) -> None:
