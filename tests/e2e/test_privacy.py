@@ -1,12 +1,14 @@
 """Data-subject requests on the whole mesh (`teei up`, mTLS, every service), driven by `teei privacy`: one
 person with 1,000 Kintell sessions is exported (one bundle, every service's section, digests that
-match) and erased (every service confirms; nothing of them is left, another person's sessions stay).
+match) and erased (every service confirms; nothing of them is left, another person's sessions stay;
+`privacy.subject.erased` is published).
 The times of both are printed: they are the figures docs/privacy/GDPR_Compliance.md quotes."""
 
 from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -65,6 +67,15 @@ def _workflow_seconds(request: dict[str, Any]) -> float:
     return (completed - created).total_seconds()
 
 
+def _erasure_published(mesh: MeshProcess) -> bool:
+    """Whether the gateway's relay published `privacy.subject.erased` to JetStream (its outbox row is marked)."""
+    with sqlite3.connect(mesh.var_dir / "gateway.db") as connection:
+        rows = connection.execute(
+            "SELECT published_at FROM outbox WHERE event_type = 'privacy.subject.erased'"
+        ).fetchall()
+    return len(rows) == 1 and rows[0][0] is not None
+
+
 def _teei(mesh: MeshProcess, *args: str) -> tuple[int, list[Any]]:
     """Runs `teei privacy ...` against the mesh's edge as acme's company admin; its exit code and JSON lines."""
     env = {**os.environ, "TEEI_TOKEN": mint(mesh.var_dir, "acme", subject="dpo-acme")}
@@ -117,6 +128,10 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
     assert code == 0
     assert [r["request_id"] for r in listed] == [erased["request_id"], exported["request_id"]]
     assert edge.get("/v1/profiles", params={"email": PERSON}).json()["profiles"] == []
+    deadline = time.monotonic() + 60
+    while not _erasure_published(mesh):
+        assert time.monotonic() < deadline, "privacy.subject.erased was not published"
+        time.sleep(0.25)  # polling interval of a bounded wait for the outbox relay
     print(
         f"privacy: {SESSIONS} sessions: export {_workflow_seconds(exported):.2f}s in the gateway, "
         f"{export_seconds:.2f}s through `teei privacy`; erasure {_workflow_seconds(erased):.2f}s in the gateway, "
