@@ -5,15 +5,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from services.gateway import handlers
 from services.gateway.domain import keys as ring
-from services.gateway.domain.commands import RotateKeys
+from services.gateway.domain.commands import MintToken, RotateKeys
 from services.gateway.domain.keys import KeyPolicy
 from services.gateway.domain.tokens import TokenSettings
+from services.gateway.dsr.services import STUBS, MeshSubjectService, SubjectService
+from services.gateway.dsr.worker import PrivacyWorker, WorkerSettings
 from services.gateway.grpc_api import GatewayServicer
 from services.gateway.keys.ring import KeyRing
 from services.gateway.keys.sealing import KeySealer, load_kek
@@ -27,12 +30,17 @@ from services.gateway.sso.oidc import OidcClient
 from services.kit import config as config_module
 from services.kit.clock import Clock, utc_now
 from services.kit.config import ServiceConfig
+from services.kit.grpc.resilience import CallPolicy
 from services.kit.grpc.server import Registration, Service
+from services.kit.logs import get_logger
 from services.kit.persistence import db
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
+log = get_logger(__name__)
 NAME = "gateway"
+# The subject of the short-lived tokens the privacy worker calls the services with when there is no mTLS.
+PRIVACY_WORKER = "gateway-privacy-worker"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
@@ -96,11 +104,14 @@ def build(
     clock: Clock = utc_now,
     policy: KeyPolicy | None = None,
     oidc: OidcClient | None = None,
+    privacy_services: Mapping[str, SubjectService] | None = None,
 ) -> Service:
     """The gateway service: migrations applied, key ring initialised, servicer wired to the database and the
-    SSO providers of TEEI_SSO_CONFIG (read first, so a broken providers file fails before anything else)."""
+    SSO providers of TEEI_SSO_CONFIG (read first, so a broken providers file fails before anything else),
+    and the worker of data-subject requests started with the server and stopped before the database."""
     environ = os.environ if environ is None else environ
-    providers = sso_config.load(config_module.load(GatewayConfig, environ).sso_config)
+    own = config_module.load(GatewayConfig, environ)
+    providers = sso_config.load(own.sso_config)
     gateway = open_gateway(
         db.database_url(config, NAME), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
     )
@@ -108,8 +119,21 @@ def build(
     parts = SsoParts(
         settings=providers, oidc=oidc, uow=gateway.uow, keys=gateway.keys, tokens=gateway.settings, clock=clock
     )
+    if privacy_services is None:
+        privacy_services = subject_services(own, gateway, cert_dir=config.mtls_dir, clock=clock)
+    worker = PrivacyWorker(
+        uow=gateway.uow,
+        services=privacy_services,
+        settings=WorkerSettings(
+            interval=own.privacy_poll_seconds,
+            retry_base=own.privacy_retry_seconds,
+            retry_max=own.privacy_retry_max_seconds,
+            lease=max(300.0, 2 * own.privacy_call_timeout_seconds),
+        ),
+        clock=clock,
+    )
     servicer = GatewayServicer(
-        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts
+        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts, privacy=worker
     )
     registrations = [
         Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer),
@@ -120,10 +144,34 @@ def build(
         name=NAME,
         config=config,
         registrations=registrations,
-        on_stop=[gateway.engine.dispose, oidc.aclose],
+        on_start=[worker.ensure_started],
+        on_stop=[gateway.engine.dispose, oidc.aclose, worker.stop],
         engine=gateway.engine,
         gauges=gateway.keys.gauges(),
     )
+
+
+def subject_services(
+    own: GatewayConfig, gateway: Gateway, *, cert_dir: Path | None, clock: Clock = utc_now
+) -> dict[str, SubjectService]:
+    """The personal-data services of TEEI_PRIVACY_SERVICES: over mTLS when the mesh has it, else with
+    short-lived tokens the gateway's own ring signs (role super_admin, scoped to the request's company)."""
+    addresses = own.privacy_addresses()
+    missing = sorted(set(STUBS) - set(addresses))
+    if missing:
+        log.warning("privacy.services_not_configured", missing=missing)
+    policy = CallPolicy(timeout=own.privacy_call_timeout_seconds, max_attempts=1)
+
+    def bearer(company_id: str) -> str:
+        command = MintToken(
+            role="super_admin", company_id=company_id, subject=PRIVACY_WORKER, lifetime=timedelta(minutes=2)
+        )
+        return handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock).access_token
+
+    return {
+        name: MeshSubjectService(name, address, policy=policy, cert_dir=cert_dir, bearer=bearer)
+        for name, address in addresses.items()
+    }
 
 
 def operations_registration(config: ServiceConfig) -> Registration:

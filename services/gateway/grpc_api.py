@@ -9,28 +9,31 @@ from typing import Any, NoReturn
 
 import grpc
 
-from services.gateway import handlers, wire
+from services.gateway import handlers, queries, wire
+from services.gateway.domain.commands import ReceivePrivacyRequest
 from services.gateway.domain.errors import DiagnosticFailure
+from services.gateway.domain.privacy import PrivacyRequest, RequestKind
 from services.gateway.domain.tokens import TokenSettings
+from services.gateway.dsr import wire as dsr_wire
+from services.gateway.dsr.worker import PrivacyWorker
 from services.gateway.keys.ring import KeyRing
 from services.gateway.repository import GatewayUnitOfWork
 from services.gateway.sso import flow
-from services.kit.grpc.unbuilt import NotBuilt
+from services.kit import paging
+from services.kit.persistence import idempotency
+from services.kit.security.tenancy import current_principal, current_tenant
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
+
+EXPORT, ERASURE = RequestKind.EXPORT, RequestKind.ERASURE
+# Roles that see every privacy request of their company; anyone else sees only the ones they made.
+COMPANY_VIEWERS = frozenset({"company_admin", "super_admin"})
+Bundle = dict[str, Any] | None
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
-    """Serves the JWKS, the token endpoint and SSO."""
-
-    # Declared by the contract, answered UNIMPLEMENTED (501) until built.
-    ExportOwnData = NotBuilt("privacy export")
-    DeleteOwnData = NotBuilt("privacy erasure")
-    ExportSubjectData = NotBuilt("privacy export")
-    DeleteSubjectData = NotBuilt("privacy erasure")
-    GetPrivacyRequest = NotBuilt("privacy requests")
-    ListPrivacyRequests = NotBuilt("privacy requests")
+    """Serves the JWKS, the token endpoint, SSO and data-subject requests."""
 
     def __init__(
         self,
@@ -40,12 +43,14 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         settings: TokenSettings,
         clock: Callable[[], datetime],
         sso_parts: flow.SsoParts,
+        privacy: PrivacyWorker,
     ) -> None:
         self._uow = uow
         self._keys = keys
         self._settings = settings
         self._clock = clock
         self._sso = sso_parts
+        self._privacy = privacy
 
     async def GetJwks(self, request: gateway_pb2.GetJwksRequest, context: Context) -> gateway_pb2.GetJwksResponse:
         published = await asyncio.to_thread(self._keys.published)
@@ -84,3 +89,106 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self, request: gateway_pb2.RaiseDiagnosticErrorRequest, context: Context
     ) -> NoReturn:
         raise DiagnosticFailure(wire.diagnostic_note(request))
+
+    async def ExportOwnData(
+        self, request: gateway_pb2.ExportOwnDataRequest, context: Context
+    ) -> gateway_pb2.ExportOwnDataResponse:
+        command = dsr_wire.own_request(EXPORT, current_principal(), current_tenant(), key=_key(request, context))
+        received, bundle = await self._receive(command)
+        exports, struct = dsr_wire.exports(bundle), dsr_wire.bundle_struct(bundle)
+        return gateway_pb2.ExportOwnDataResponse(request=received, exports=exports, bundle=struct)
+
+    async def DeleteOwnData(
+        self, request: gateway_pb2.DeleteOwnDataRequest, context: Context
+    ) -> gateway_pb2.DeleteOwnDataResponse:
+        command = dsr_wire.own_request(
+            ERASURE, current_principal(), current_tenant(), key=_key(request, context), reason=request.reason,
+            confirm=request.confirm,
+        )  # fmt: skip
+        received, _ = await self._receive(command)
+        return gateway_pb2.DeleteOwnDataResponse(request=received)
+
+    async def ExportSubjectData(
+        self, request: gateway_pb2.ExportSubjectDataRequest, context: Context
+    ) -> gateway_pb2.ExportSubjectDataResponse:
+        command = dsr_wire.subject_request(
+            EXPORT, request.subject, current_principal(), current_tenant(), key=_key(request, context),
+            reason=request.reason,
+        )  # fmt: skip
+        received, bundle = await self._receive(command)
+        exports, struct = dsr_wire.exports(bundle), dsr_wire.bundle_struct(bundle)
+        return gateway_pb2.ExportSubjectDataResponse(request=received, exports=exports, bundle=struct)
+
+    async def DeleteSubjectData(
+        self, request: gateway_pb2.DeleteSubjectDataRequest, context: Context
+    ) -> gateway_pb2.DeleteSubjectDataResponse:
+        command = dsr_wire.subject_request(
+            ERASURE, request.subject, current_principal(), current_tenant(), key=_key(request, context),
+            reason=request.reason, confirm=request.confirm,
+        )  # fmt: skip
+        received, _ = await self._receive(command)
+        return gateway_pb2.DeleteSubjectDataResponse(request=received)
+
+    async def GetPrivacyRequest(
+        self, request: gateway_pb2.GetPrivacyRequestRequest, context: Context
+    ) -> gateway_pb2.GetPrivacyRequestResponse:
+        found, bundle = await asyncio.to_thread(
+            queries.get_privacy_request, request.request_id, _viewer(), uow=self._uow
+        )
+        return gateway_pb2.GetPrivacyRequestResponse(
+            request=dsr_wire.to_proto(found), bundle=dsr_wire.bundle_struct(bundle)
+        )
+
+    async def ListPrivacyRequests(
+        self, request: gateway_pb2.ListPrivacyRequestsRequest, context: Context
+    ) -> gateway_pb2.ListPrivacyRequestsResponse:
+        viewer = _viewer()
+        kind = dsr_wire.KIND_FROM_PROTO.get(request.kind)
+        status = dsr_wire.STATUS_FROM_PROTO.get(request.status)
+        scope = (
+            viewer.company_id,
+            "" if viewer.sees_company else viewer.subject,
+            str(request.kind),
+            str(request.status),
+        )
+        page = paging.page_request(request.page_size, request.page_token, scope=scope)
+        after = None if page.after is None else paging.time_and_id(page.after)
+        found = await asyncio.to_thread(
+            queries.list_privacy_requests, viewer, kind=kind, status=status, after=after, limit=page.size + 1,
+            uow=self._uow,
+        )  # fmt: skip
+        shown = found[: page.size]
+        token = (
+            page.next_token((shown[-1].created_at, shown[-1].request_id), more=len(found) > page.size) if shown else ""
+        )
+        return gateway_pb2.ListPrivacyRequestsResponse(
+            requests=[dsr_wire.to_proto(r) for r in shown], next_page_token=token
+        )
+
+    async def _receive(self, command: ReceivePrivacyRequest) -> tuple[gateway_pb2.PrivacyRequest, Bundle]:
+        """Records the request (or finds the one made first with the same id) and wakes the worker; a
+        completed export comes back with its bundle."""
+        services = self._privacy.service_names
+        received, fresh = await asyncio.to_thread(
+            handlers.receive_privacy_request, command, services=services, uow=self._uow, clock=self._clock
+        )
+        if fresh:
+            self._privacy.wake()
+        return dsr_wire.to_proto(received), await self._bundle(received, command.requested_by)
+
+    async def _bundle(self, received: PrivacyRequest, requester: str) -> Bundle:
+        if received.kind is not EXPORT or not received.settled:
+            return None
+        viewer = queries.Viewer(received.subject.company_id, requester, sees_company=False)
+        _, bundle = await asyncio.to_thread(queries.get_privacy_request, received.request_id, viewer, uow=self._uow)
+        return bundle
+
+
+def _key(request: Any, context: Context) -> str:
+    """The client's id of the request: the request_id field, else the Idempotency-Key header."""
+    return str(request.request_id) or idempotency.key_of(context) or ""
+
+
+def _viewer() -> queries.Viewer:
+    principal = current_principal()
+    return queries.Viewer(current_tenant(), principal.subject, sees_company=principal.role in COMPANY_VIEWERS)

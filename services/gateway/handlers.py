@@ -2,27 +2,44 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import Sequence
 from dataclasses import replace
+from datetime import datetime, timedelta
 
+from services.gateway import events
 from services.gateway.domain import clients as client_rules
 from services.gateway.domain import keys as ring
+from services.gateway.domain import privacy as dsr
 from services.gateway.domain.clients import Client
-from services.gateway.domain.commands import IssueToken, MintToken, RegisterClient, RotateKeys
+from services.gateway.domain.commands import IssueToken, MintToken, ReceivePrivacyRequest, RegisterClient, RotateKeys
 from services.gateway.domain.errors import (
     ClientExists,
     InvalidClient,
+    InvalidPrivacyRequest,
     InvalidTarget,
     InvalidTokenRequest,
+    PrivacyNotConfigured,
+    PrivacyRequestNotFound,
+    SubjectNotIdentified,
     UnsupportedGrantType,
 )
 from services.gateway.domain.keys import KeyPolicy, KeyState, SigningKey
 from services.gateway.domain.sso import Identity
 from services.gateway.domain.tokens import AccessClaims, IssuedToken, TokenSettings, access_claims
+from services.gateway.dsr import bundle
 from services.gateway.keys.crypto import generate
 from services.gateway.keys.ring import KeyRing
 from services.gateway.keys.sealing import KeySealer
-from services.gateway.repository import DuplicateClient, GatewayUnitOfWork
+from services.gateway.repository import DuplicateClient, GatewayRepository, GatewayUnitOfWork, Section
 from services.kit.clock import Clock, utc_now
+from services.kit.errors import FieldViolation
+from services.kit.identity import normalise_email, profile_id_for_email
+
+# The gateway's tables an erasure may change (its privacy map's, the requests', the kit's copies).
+OWN_TABLES = ("oauth_clients", "privacy_requests", "privacy_sections", "outbox", "idempotency_keys")
+# Request ids derived from a client's key: the same key of the same caller is the same request.
+_REQUEST_IDS = uuid.UUID("0b6c1f4e-7d2a-5e39-8c41-9a3f2d7e6b15")
 
 
 def rotate_keys(
@@ -137,3 +154,158 @@ def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Cli
 def _issued(token: str, claims: AccessClaims) -> IssuedToken:
     lifetime = claims["exp"] - claims["iat"]
     return IssuedToken(access_token=token, expires_in=lifetime, scope=claims.get("scope", ""), claims=claims)
+
+
+def receive_privacy_request(
+    command: ReceivePrivacyRequest, *, services: Sequence[str], uow: GatewayUnitOfWork, clock: Clock = utc_now
+) -> tuple[dsr.PrivacyRequest, bool]:
+    """Records a data-subject request with a part per service (the gateway's last) and whether it is new;
+    a repeat with the same client key (same company, caller and kind) is the request recorded first,
+    which never runs twice."""
+    kind = dsr.RequestKind(command.kind)
+    _check_request(command, kind)
+    subject = _subject_of(command)
+    if not services:
+        raise PrivacyNotConfigured("no personal-data service is configured to answer privacy requests")
+    key = command.client_key
+    request_id = str(uuid.uuid5(_REQUEST_IDS, "\x1f".join((command.company_id, command.requested_by, kind.value, key))))
+    fresh = dsr.receive(
+        request_id=request_id if key else str(uuid.uuid4()),
+        kind=kind,
+        subject=subject,
+        requested_by=command.requested_by,
+        reason=command.reason.strip(),
+        own=command.own,
+        now=clock(),
+        services=(*services, dsr.GATEWAY),
+    )
+    with uow.begin() as repo:
+        known = repo.privacy_requests.get(fresh.request_id)
+        if known is not None:
+            return known, False
+        repo.privacy_requests.add(fresh)
+    return fresh, True
+
+
+def start_privacy_request(
+    request_id: str, *, owner: str, lease: timedelta, uow: GatewayUnitOfWork, clock: Clock
+) -> dsr.PrivacyRequest | None:
+    """Takes (or renews) the lease on the request for `owner` and moves it received → in_progress; None when
+    another gateway process drives it (or it settled meanwhile)."""
+    now = clock()
+    with uow.begin() as repo:
+        request = _load(repo, request_id)
+        if request.settled or not repo.privacy_requests.claim(request_id, owner=owner, now=now, until=now + lease):
+            return None
+        started = dsr.start(request)
+        repo.privacy_requests.update(started)
+        return started
+
+
+def release_privacy_request(request_id: str, *, owner: str, uow: GatewayUnitOfWork) -> None:
+    """`owner` stops driving the request (its next due part is left to whichever process comes first)."""
+    with uow.begin() as repo:
+        repo.privacy_requests.release(request_id, owner=owner)
+
+
+def confirm_part(
+    request_id: str, service: str, answer: dsr.Answer, *, section: Section | None, uow: GatewayUnitOfWork, clock: Clock
+) -> dsr.PrivacyRequest:
+    """A service confirmed its part (with its export section, for an export)."""
+    with uow.begin() as repo:
+        request = dsr.confirm(_load(repo, request_id), service, answer, now=clock())
+        if section is not None:
+            repo.privacy_requests.add_section(request_id, section)
+        repo.privacy_requests.update(request)
+        return request
+
+
+def postpone_part(
+    request_id: str, service: str, error: str, *, retry_at: datetime, uow: GatewayUnitOfWork, clock: Clock
+) -> dsr.PrivacyRequest:
+    """A service could not be reached: its part is tried again at `retry_at`."""
+    with uow.begin() as repo:
+        request = dsr.postpone(_load(repo, request_id), service, error, retry_at=retry_at, now=clock())
+        repo.privacy_requests.update(request)
+        return request
+
+
+def refuse_part(
+    request_id: str, service: str, error: str, *, uow: GatewayUnitOfWork, clock: Clock
+) -> dsr.PrivacyRequest:
+    """A service refused its part for good."""
+    with uow.begin() as repo:
+        request = dsr.refuse(_load(repo, request_id), service, error, now=clock())
+        repo.privacy_requests.update(request)
+        return request
+
+
+def export_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
+    """The gateway's own part of an export: its records about the subject become the gateway section."""
+    with uow.begin() as repo:
+        request = _load(repo, request_id)
+        records = repo.own_data.export(request.subject)
+        found = sum(len(rows) for rows in records.values())
+        answer = dsr.Answer(found=found, exported=found)
+        settled = dsr.confirm(request, dsr.GATEWAY, answer, now=clock())
+        repo.privacy_requests.add_section(request_id, bundle.section(dsr.GATEWAY, records))
+        repo.privacy_requests.update(settled)
+        return settled
+
+
+def erase_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
+    """The gateway's own part of an erasure, last of all: its clients anonymised, the subject's e-mail
+    blanked in every request about them and their export bundles dropped, in one transaction; then the
+    old row images are cleared from the database files."""
+    settled = _erase_own_rows(request_id, uow=uow, clock=clock)
+    uow.forget_old_pages(OWN_TABLES)
+    return settled
+
+
+def _erase_own_rows(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
+    with uow.begin() as repo:
+        request = _load(repo, request_id)
+        erased = repo.own_data.erase(request.subject)
+        forgotten = repo.privacy_requests.forget_subject(request.subject)
+        answer = dsr.Answer(found=erased.found, erased=erased.erased + forgotten)
+        settled = dsr.confirm(request, dsr.GATEWAY, answer, now=clock())
+        settled = replace(settled, subject=replace(settled.subject, email=""))
+        repo.privacy_requests.update(settled)
+        if settled.status is dsr.RequestStatus.COMPLETED:
+            repo.events.record(events.subject_erased(settled))
+        return settled
+
+
+def _load(repo: GatewayRepository, request_id: str) -> dsr.PrivacyRequest:
+    request = repo.privacy_requests.get(request_id)
+    if request is None:
+        raise PrivacyRequestNotFound("no such privacy request", metadata={"request_id": request_id})
+    return request
+
+
+def _check_request(command: ReceivePrivacyRequest, kind: dsr.RequestKind) -> None:
+    violations = []
+    if kind is dsr.RequestKind.ERASURE and not command.confirm:
+        violations.append(FieldViolation("confirm", "must be true to erase data"))
+    if not command.own and not command.reason.strip():
+        violations.append(FieldViolation("reason", "is required (e.g. the data-subject request reference)"))
+    if not command.own and not (command.profile_id.strip() or command.email.strip()):
+        violations.append(FieldViolation("subject", "needs a profile id or an e-mail"))
+    for field, value, limit in (
+        ("subject.email", command.email, 254),
+        ("subject.profile_id", command.profile_id, 64),
+        ("reason", command.reason, 2000),
+    ):
+        if len(value.strip()) > limit:
+            violations.append(FieldViolation(field, f"at most {limit} characters"))
+    if violations:
+        raise InvalidPrivacyRequest("the privacy request is incomplete", violations=violations)
+
+
+def _subject_of(command: ReceivePrivacyRequest) -> dsr.DataSubject:
+    """The subject within the caller's company; one's own data is found by the token's e-mail."""
+    email = normalise_email(command.email)
+    if command.own and not email:
+        raise SubjectNotIdentified("the access token carries no e-mail to find your data by")
+    profile_id = command.profile_id.strip() or profile_id_for_email(command.company_id, email)
+    return dsr.DataSubject(command.company_id, profile_id, email)

@@ -2,21 +2,32 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.gateway import rows
+from services.gateway import privacy, rows
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import SigningKey
+from services.gateway.domain.privacy import DataSubject, PrivacyRequest, RequestKind, RequestStatus
 from services.gateway.domain.sso import PendingLogin
-from services.gateway.tables import oauth_clients, signing_keys, sso_logins
+from services.gateway.tables import (
+    oauth_clients,
+    privacy_outcomes,
+    privacy_requests,
+    privacy_sections,
+    signing_keys,
+    sso_logins,
+)
+from services.kit.messaging import events as outbox
+from services.kit.persistence import subjects
 from services.kit.persistence.db import UnitOfWork
+from teei.events.v1 import envelope_pb2
 
 # Spent and expired logins are kept this long, so a late replay is answered "reused"/"expired", not "unknown".
 SSO_LOGIN_RETENTION = timedelta(hours=1)
@@ -56,6 +67,65 @@ class SsoLoginRepository(Protocol):
     def purge(self, *, now: datetime) -> int: ...
 
 
+@dataclass(frozen=True)
+class Section:
+    """One service's section of an export bundle: canonical JSON bytes and their SHA-256."""
+
+    service: str
+    body: bytes
+    sha256: str
+
+
+@dataclass(frozen=True)
+class RequestFilter:
+    """Which requests a listing shows: a company's, or only those one caller made; kind and status optional."""
+
+    company_id: str
+    requested_by: str | None = None
+    kind: RequestKind | None = None
+    status: RequestStatus | None = None
+
+
+class PrivacyRequestRepository(Protocol):
+    """Data-subject requests, each with every service's part and the sections of its export."""
+
+    def get(self, request_id: str) -> PrivacyRequest | None: ...
+
+    def add(self, request: PrivacyRequest) -> None: ...
+
+    def update(self, request: PrivacyRequest) -> None: ...
+
+    def add_section(self, request_id: str, section: Section) -> None: ...
+
+    def sections(self, request_id: str) -> list[Section]: ...
+
+    def runnable(self, *, now: datetime, limit: int) -> list[str]: ...
+
+    def claim(self, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool: ...
+
+    def release(self, request_id: str, *, owner: str) -> None: ...
+
+    def matching(
+        self, where: RequestFilter, *, after: tuple[datetime, str] | None, limit: int
+    ) -> list[PrivacyRequest]: ...
+
+    def forget_subject(self, subject: DataSubject) -> int: ...
+
+
+class OwnSubjectData(Protocol):
+    """The gateway's own records about a person (its machine clients)."""
+
+    def export(self, subject: DataSubject) -> dict[str, list[dict[str, object]]]: ...
+
+    def erase(self, subject: DataSubject) -> subjects.Erasure: ...
+
+
+class Outbox(Protocol):
+    """Events written in the same transaction as the state they announce."""
+
+    def record(self, envelope: envelope_pb2.Envelope) -> None: ...
+
+
 class GatewayRepository(Protocol):
     """The gateway's repositories within one transaction."""
 
@@ -68,6 +138,15 @@ class GatewayRepository(Protocol):
     @property
     def sso_logins(self) -> SsoLoginRepository: ...
 
+    @property
+    def privacy_requests(self) -> PrivacyRequestRepository: ...
+
+    @property
+    def own_data(self) -> OwnSubjectData: ...
+
+    @property
+    def events(self) -> Outbox: ...
+
 
 class GatewayUnitOfWork(Protocol):
     """What handlers depend on: `with uow.begin() as repo:` commits on success, rolls back on error;
@@ -76,6 +155,8 @@ class GatewayUnitOfWork(Protocol):
     def begin(self) -> AbstractContextManager[GatewayRepository]: ...
 
     def read(self) -> AbstractContextManager[GatewayRepository]: ...
+
+    def forget_old_pages(self, tables: Sequence[str]) -> None: ...
 
 
 class SqlKeyRepository:
@@ -158,6 +239,148 @@ class SqlSsoLoginRepository:
         return deleted.rowcount
 
 
+class SqlPrivacyRequestRepository:
+    """Data-subject requests in a SQL database."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def get(self, request_id: str) -> PrivacyRequest | None:
+        """The request with this id, in any company (callers check whose it is)."""
+        found = self._load(sa.select(privacy_requests).where(privacy_requests.c.request_id == request_id))
+        return found[0] if found else None
+
+    def add(self, request: PrivacyRequest) -> None:
+        """Stores a new request with its parts."""
+        self._session.execute(privacy_requests.insert().values(**rows.request_row(request)))
+        parts = [rows.outcome_row(request.request_id, o) for o in request.outcomes]
+        self._session.execute(privacy_outcomes.insert(), parts)
+
+    def update(self, request: PrivacyRequest) -> None:
+        """Writes the request's status and times and every part."""
+        row = rows.request_row(request)
+        changes = {k: row[k] for k in ("status", "completed_at", "next_attempt_at", "subject_email")}
+        self._session.execute(
+            privacy_requests.update().where(privacy_requests.c.request_id == request.request_id).values(**changes)
+        )
+        for outcome in request.outcomes:
+            part = rows.outcome_row(request.request_id, outcome)
+            where = sa.and_(
+                privacy_outcomes.c.request_id == request.request_id, privacy_outcomes.c.service == outcome.service
+            )
+            self._session.execute(privacy_outcomes.update().where(where).values(**part))
+
+    def add_section(self, request_id: str, section: Section) -> None:
+        """Stores (or replaces, when a service answered twice) one service's export section."""
+        where = sa.and_(privacy_sections.c.request_id == request_id, privacy_sections.c.service == section.service)
+        self._session.execute(privacy_sections.delete().where(where))
+        values = {"request_id": request_id, "service": section.service, "body": section.body, "sha256": section.sha256}
+        self._session.execute(privacy_sections.insert().values(**values))
+
+    def sections(self, request_id: str) -> list[Section]:
+        """The export sections of a request, by service."""
+        query = sa.select(privacy_sections).where(privacy_sections.c.request_id == request_id)
+        found = self._session.execute(query.order_by(privacy_sections.c.service)).mappings()
+        return [Section(r["service"], bytes(r["body"]), r["sha256"]) for r in found]
+
+    def runnable(self, *, now: datetime, limit: int) -> list[str]:
+        """Ids of unsettled requests whose next attempt is due and that no process drives, the longest waiting first."""
+        column, lease = privacy_requests.c.next_attempt_at, privacy_requests.c.lease_until
+        free = sa.or_(lease.is_(None), lease < now)
+        query = sa.select(privacy_requests.c.request_id).where(column.is_not(None), column <= now, free)
+        return list(self._session.execute(query.order_by(column, privacy_requests.c.request_id).limit(limit)).scalars())
+
+    def claim(self, request_id: str, *, owner: str, now: datetime, until: datetime) -> bool:
+        """Takes (or renews) the lease on a request; False when another process holds a live one."""
+        table = privacy_requests
+        free = sa.or_(table.c.lease_until.is_(None), table.c.lease_until < now, table.c.lease_owner == owner)
+        taken = self._session.connection().execute(
+            table.update().where(table.c.request_id == request_id, free).values(lease_owner=owner, lease_until=until)
+        )
+        return taken.rowcount == 1
+
+    def release(self, request_id: str, *, owner: str) -> None:
+        """Gives the lease up, if this process holds it."""
+        table = privacy_requests
+        where = sa.and_(table.c.request_id == request_id, table.c.lease_owner == owner)
+        self._session.execute(table.update().where(where).values(lease_owner=None, lease_until=None))
+
+    def matching(self, where: RequestFilter, *, after: tuple[datetime, str] | None, limit: int) -> list[PrivacyRequest]:
+        """Requests matching `where`, newest first, after the key `after` (created_at, request_id)."""
+        table = privacy_requests
+        query = sa.select(table).where(table.c.company_id == where.company_id)
+        if where.requested_by is not None:
+            query = query.where(table.c.requested_by == where.requested_by)
+        if where.kind is not None:
+            query = query.where(table.c.kind == where.kind.value)
+        if where.status is not None:
+            query = query.where(table.c.status == where.status.value)
+        if after is not None:
+            query = query.where(sa.tuple_(table.c.created_at, table.c.request_id) < sa.tuple_(*after))
+        return self._load(query.order_by(table.c.created_at.desc(), table.c.request_id.desc()).limit(limit))
+
+    def forget_subject(self, subject: DataSubject) -> int:
+        """Blanks the subject's e-mail in the company's requests about them and drops their export
+        sections; returns how many records changed."""
+        table = privacy_requests
+        named = [table.c.subject_profile_id == subject.profile_id]
+        if subject.email:
+            named.append(table.c.subject_email == subject.email)
+        about = sa.select(table.c.request_id).where(table.c.company_id == subject.company_id, sa.or_(*named))
+        ids = list(self._session.execute(about).scalars())
+        if not ids:
+            return 0
+        connection = self._session.connection()
+        dropped = connection.execute(privacy_sections.delete().where(privacy_sections.c.request_id.in_(ids)))
+        blanked = connection.execute(
+            table.update().where(table.c.request_id.in_(ids), table.c.subject_email != "").values(subject_email="")
+        )
+        return dropped.rowcount + blanked.rowcount
+
+    def _load(self, query: sa.Select[Any]) -> list[PrivacyRequest]:
+        found = list(self._session.execute(query).mappings())
+        if not found:
+            return []
+        ids = [r["request_id"] for r in found]
+        parts: dict[str, list[sa.RowMapping]] = {i: [] for i in ids}
+        for part in self._session.execute(sa.select(privacy_outcomes).where(privacy_outcomes.c.request_id.in_(ids))):
+            parts[part.request_id].append(part._mapping)
+        return [rows.to_request(r, parts[r["request_id"]]) for r in found]
+
+
+class SqlOwnSubjectData:
+    """The gateway's own records about a person, through the kit's export and erasure of its privacy map."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def export(self, subject: DataSubject) -> dict[str, list[dict[str, object]]]:
+        """Every record the gateway keeps about the subject (its privacy map), table by table."""
+        return subjects.export(self._session, privacy.MAP, _kit_subject(subject))
+
+    def erase(self, subject: DataSubject) -> subjects.Erasure:
+        """Anonymises the subject's machine clients and deletes replays and outbox rows naming them."""
+        if self._session.get_bind().dialect.name == "sqlite":
+            # Freed cells are zeroed, so old row images do not linger in the file's free pages.
+            self._session.execute(sa.text("PRAGMA secure_delete=ON"))
+        return subjects.erase(self._session, privacy.MAP, _kit_subject(subject))
+
+
+class SqlOutbox:
+    """The kit's outbox table, in the unit of work's transaction."""
+
+    def __init__(self, session: orm.Session) -> None:
+        self._session = session
+
+    def record(self, envelope: envelope_pb2.Envelope) -> None:
+        """Writes the event; the relay publishes it once the transaction commits."""
+        outbox.record(self._session, envelope)
+
+
+def _kit_subject(subject: DataSubject) -> subjects.Subject:
+    return subjects.Subject(subject.company_id, subject.profile_id, subject.email)
+
+
 @dataclass(frozen=True)
 class SqlGatewayRepository:
     """The SQL repositories sharing one session."""
@@ -165,6 +388,9 @@ class SqlGatewayRepository:
     keys: SqlKeyRepository
     clients: SqlClientRepository
     sso_logins: SqlSsoLoginRepository
+    privacy_requests: SqlPrivacyRequestRepository
+    own_data: SqlOwnSubjectData
+    events: SqlOutbox
 
 
 class SqlGatewayUnitOfWork:
@@ -185,8 +411,29 @@ class SqlGatewayUnitOfWork:
         with self._uow.read() as session:
             yield _repositories(session)
 
+    def forget_old_pages(self, tables: Sequence[str]) -> None:
+        """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples:
+        truncates the log, or rewrites `tables`."""
+        engine = self._uow.engine
+        if engine.dialect.name == "sqlite":
+            # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
+            raw = engine.raw_connection()
+            try:
+                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                raw.close()
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in sorted(set(tables)):
+                connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
+
 
 def _repositories(session: orm.Session) -> SqlGatewayRepository:
     return SqlGatewayRepository(
-        keys=SqlKeyRepository(session), clients=SqlClientRepository(session), sso_logins=SqlSsoLoginRepository(session)
+        keys=SqlKeyRepository(session),
+        clients=SqlClientRepository(session),
+        sso_logins=SqlSsoLoginRepository(session),
+        privacy_requests=SqlPrivacyRequestRepository(session),
+        own_data=SqlOwnSubjectData(session),
+        events=SqlOutbox(session),
     )

@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 
 import sqlalchemy as sa
 
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import KeyState, SigningKey
+from services.gateway.domain.privacy import (
+    SERVICES,
+    DataSubject,
+    PartStatus,
+    PrivacyRequest,
+    RequestKind,
+    RequestStatus,
+    ServiceOutcome,
+)
 from services.gateway.domain.sso import PendingLogin
 
 
@@ -92,4 +102,74 @@ def to_login(row: sa.RowMapping) -> PendingLogin:
         created_at=row["created_at"],
         expires_at=row["expires_at"],
         used_at=row["used_at"],
+    )
+
+
+def request_row(request: PrivacyRequest) -> dict[str, object]:
+    """The `privacy_requests` row of a data-subject request."""
+    return {
+        "request_id": request.request_id,
+        "company_id": request.subject.company_id,
+        "kind": request.kind.value,
+        "subject_profile_id": request.subject.profile_id,
+        "subject_email": request.subject.email,
+        "requested_by": request.requested_by,
+        "reason": request.reason,
+        "own": request.own,
+        "status": request.status.value,
+        "created_at": request.created_at,
+        "due_at": request.due_at,
+        "completed_at": request.completed_at,
+        "next_attempt_at": request.next_attempt_at(),
+    }
+
+
+def outcome_row(request_id: str, outcome: ServiceOutcome) -> dict[str, object]:
+    """The `privacy_outcomes` row of one service's part."""
+    return {
+        "request_id": request_id,
+        "service": outcome.service,
+        "status": outcome.status.value,
+        "found": outcome.found,
+        "exported": outcome.exported,
+        "erased": outcome.erased,
+        "retained": outcome.retained,
+        "retained_reason": outcome.retained_reason,
+        "attempts": outcome.attempts,
+        "error": outcome.error,
+        "next_attempt_at": outcome.next_attempt_at,
+    }
+
+
+def to_request(row: sa.RowMapping, outcomes: Sequence[sa.RowMapping]) -> PrivacyRequest:
+    """The request a `privacy_requests` row and its `privacy_outcomes` rows hold (outcomes in service order)."""
+    order = {name: i for i, name in enumerate(SERVICES)}
+    parts = sorted((_to_outcome(o) for o in outcomes), key=lambda o: (order.get(o.service, len(order)), o.service))
+    return PrivacyRequest(
+        request_id=row["request_id"],
+        kind=RequestKind(row["kind"]),
+        subject=DataSubject(row["company_id"], row["subject_profile_id"], row["subject_email"]),
+        requested_by=row["requested_by"],
+        reason=row["reason"],
+        own=row["own"],
+        status=RequestStatus(row["status"]),
+        outcomes=tuple(parts),
+        created_at=row["created_at"],
+        due_at=row["due_at"],
+        completed_at=row["completed_at"],
+    )
+
+
+def _to_outcome(row: sa.RowMapping) -> ServiceOutcome:
+    return ServiceOutcome(
+        service=row["service"],
+        status=PartStatus(row["status"]),
+        found=row["found"],
+        exported=row["exported"],
+        erased=row["erased"],
+        retained=row["retained"],
+        retained_reason=row["retained_reason"],
+        attempts=row["attempts"],
+        error=row["error"],
+        next_attempt_at=row["next_attempt_at"],
     )

@@ -1,4 +1,5 @@
-"""The gateway's tables: signing keys (platform-wide), machine clients (per company), pending SSO logins."""
+"""The gateway's tables: signing keys (platform-wide), machine clients (per company), pending SSO logins,
+data-subject requests with each service's part and the sections of their export bundle."""
 
 from __future__ import annotations
 
@@ -57,6 +58,72 @@ sso_logins = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=False, index=True),
     sa.Column("used_at", UtcDateTime),
+)
+
+# Data-subject requests; the subject's e-mail is blanked once an erasure of them completed.
+privacy_requests = sa.Table(
+    "privacy_requests",
+    metadata,
+    sa.Column("request_id", sa.String(36), primary_key=True),
+    sa.Column("company_id", sa.String(63), nullable=False),
+    sa.Column("kind", sa.String(10), nullable=False),
+    sa.Column("subject_profile_id", sa.String(64), nullable=False),
+    sa.Column("subject_email", sa.String(254), nullable=False),
+    sa.Column("requested_by", sa.String(255), nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("own", sa.Boolean, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("created_at", UtcDateTime, nullable=False),
+    sa.Column("due_at", UtcDateTime, nullable=False),
+    sa.Column("completed_at", UtcDateTime),
+    # When the worker may next drive the request; NULL once it settled.
+    sa.Column("next_attempt_at", UtcDateTime, index=True),
+    # The gateway process driving the request now, until when: replicas never drive one request at once.
+    sa.Column("lease_owner", sa.String(64)),
+    sa.Column("lease_until", UtcDateTime),
+    sa.CheckConstraint("kind IN ('export', 'erasure')", name="ck_privacy_requests_kind"),
+    sa.CheckConstraint(
+        "status IN ('received', 'in_progress', 'completed', 'failed')", name="ck_privacy_requests_status"
+    ),
+    sa.Index("ix_privacy_requests_company_created", "company_id", "created_at"),
+)
+
+# One service's part of a request.
+privacy_outcomes = sa.Table(
+    "privacy_outcomes",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.request_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("found", sa.Integer, nullable=False),
+    sa.Column("exported", sa.Integer, nullable=False),
+    sa.Column("erased", sa.Integer, nullable=False),
+    sa.Column("retained", sa.Integer, nullable=False),
+    sa.Column("retained_reason", sa.Text, nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("error", sa.Text, nullable=False),
+    sa.Column("next_attempt_at", UtcDateTime),
+    sa.CheckConstraint("status IN ('pending', 'done', 'failed')", name="ck_privacy_outcomes_status"),
+)
+
+# One service's section of an export bundle (its records as canonical JSON) and the section's SHA-256.
+privacy_sections = sa.Table(
+    "privacy_sections",
+    metadata,
+    sa.Column(
+        "request_id",
+        sa.String(36),
+        sa.ForeignKey("privacy_requests.request_id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("service", sa.String(32), primary_key=True),
+    sa.Column("body", sa.LargeBinary, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
 )
 
 

@@ -19,7 +19,7 @@ PERSISTENT = frozenset({"queries.py", "repository.py", "tables.py", "rows.py", "
 # Every service holding personal data: where it keeps people, for privacy export and erasure.
 PERSONAL = frozenset({"privacy.py"})
 EXPECTED: dict[str, frozenset[str]] = {
-    "gateway": CORE | PERSISTENT | {"settings.py", "sso", "keys", "operations"},
+    "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr"},
     "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py"},
     "kintell": CORE | PERSISTENT | PERSONAL,
     "buddy": CORE | PERSISTENT | PERSONAL,

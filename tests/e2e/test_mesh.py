@@ -126,12 +126,6 @@ def test_missing_token_is_401_and_another_tenant_sees_404(mesh: MeshProcess, cli
     assert other.status_code == 404
 
 
-def test_unbuilt_rpc_is_501_not_invented_data(client: httpx.Client) -> None:
-    response = client.post("/v1/privacy/subjects:export", json={})
-    assert response.status_code == 501
-    assert response.json()["code"] == 12
-
-
 def test_profile_survives_a_mesh_restart_and_the_launcher_stops_cleanly(tmp_path: Path) -> None:
     var_dir = tmp_path / "var"
     first = start_mesh(var_dir)

@@ -65,3 +65,18 @@ class CompleteSsoLogin:
     error: str = ""
     error_description: str = ""
     issuer: str = ""  # RFC 9207 `iss` of the authorization response, when the provider sends it
+
+
+@dataclass(frozen=True)
+class ReceivePrivacyRequest:
+    """A data-subject request: export or erase the subject's data; `client_key` makes a repeat the same request."""
+
+    kind: str  # "export" or "erasure"
+    company_id: str
+    requested_by: str
+    profile_id: str = ""
+    email: str = ""
+    reason: str = ""
+    own: bool = False
+    confirm: bool = False
+    client_key: str = ""

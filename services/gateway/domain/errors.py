@@ -10,6 +10,7 @@ from services.kit.errors import (
     FailedPrecondition,
     FieldViolation,
     InvalidArgument,
+    NotFound,
     PermissionDenied,
     Unauthenticated,
     Unavailable,
@@ -181,6 +182,42 @@ class EmailDomainNotAllowed(SsoError, PermissionDenied):
     """The e-mail's domain is not mapped to any company for this provider."""
 
     reason = "SSO_DOMAIN_NOT_ALLOWED"
+
+
+class PrivacyError(GatewayError):
+    """Root of the errors of data-subject requests."""
+
+    reason = "PRIVACY_ERROR"
+
+
+class PrivacyRequestNotFound(PrivacyError, NotFound):
+    """No privacy request with this id that the caller may see (another company's is not found either)."""
+
+    reason = "PRIVACY_REQUEST_NOT_FOUND"
+
+
+class InvalidPrivacyRequest(PrivacyError, InvalidArgument):
+    """The request names no subject, gives no reason, or is not confirmed; the violations name the fields."""
+
+    reason = "PRIVACY_REQUEST_INVALID"
+
+
+class SubjectNotIdentified(PrivacyError, FailedPrecondition):
+    """The caller's token carries no e-mail, so their own data cannot be found."""
+
+    reason = "PRIVACY_SUBJECT_NOT_IDENTIFIED"
+
+
+class PrivacyNotConfigured(PrivacyError, FailedPrecondition):
+    """No personal-data service is configured (TEEI_PRIVACY_SERVICES): a request would complete having asked nobody."""
+
+    reason = "PRIVACY_NOT_CONFIGURED"
+
+
+class PrivacyRequestSettled(PrivacyError, FailedPrecondition):
+    """The privacy request is completed or failed: nothing more runs for it."""
+
+    reason = "PRIVACY_REQUEST_SETTLED"
 
 
 class DiagnosticFailure(RuntimeError):

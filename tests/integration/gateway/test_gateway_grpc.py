@@ -21,6 +21,7 @@ from services.kit.persistence import db
 from services.kit.security import jose
 from services.kit.security.auth import CachedJwks, TokenValidator
 from services.kit.testing import running, tenant
+from teei.common.v1 import types_pb2
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 
 KEK = base64.b64encode(b"i" * 32).decode()
@@ -166,8 +167,19 @@ async def test_replayed_request_gets_a_fresh_token(served: tuple[Stub, dict[str,
     assert validator.validate(first).token_id != validator.validate(second).token_id
 
 
-async def test_rpcs_not_built_yet_stay_unimplemented(served: tuple[Stub, dict[str, str]]) -> None:
+async def test_own_export_needs_a_token_naming_the_callers_email(served: tuple[Stub, dict[str, str]]) -> None:
+    """One's own data is found by the validated token's e-mail; a token without one finds nobody."""
     stub, _ = served
-    with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.ExportOwnData(gateway_pb2.ExportOwnDataRequest(), metadata=tenant("acme", role="participant"))
-    assert caught.value.code() is grpc.StatusCode.UNIMPLEMENTED
+    call = stub.ExportOwnData(gateway_pb2.ExportOwnDataRequest(), metadata=tenant("acme", role="participant"))
+    code, info = await _error(call)
+    assert (code, info.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "PRIVACY_SUBJECT_NOT_IDENTIFIED")
+
+
+async def test_without_privacy_services_a_request_is_refused_not_completed_vacuously(
+    served: tuple[Stub, dict[str, str]],
+) -> None:
+    """A gateway that knows no personal-data service cannot answer a data-subject request: it says so."""
+    stub, _ = served
+    request = gateway_pb2.ExportSubjectDataRequest(subject=types_pb2.DataSubject(email="ada@example.org"), reason="r")
+    code, info = await _error(stub.ExportSubjectData(request, metadata=tenant("acme")))
+    assert (code, info.reason) == (grpc.StatusCode.FAILED_PRECONDITION, "PRIVACY_NOT_CONFIGURED")

@@ -610,12 +610,20 @@ class ExportOwnDataRequest(_message.Message):
 
     DESCRIPTOR: _descriptor.Descriptor
 
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
+    request_id: _builtins.str
+    """Client-chosen id of this request (e.g. a UUID); repeating a call with the same id (same caller
+    and kind) returns the request made first, with its current status, and never runs it twice. Also
+    taken from the `Idempotency-Key` header when empty.
+    """
     def __init__(
         self,
+        *,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -629,23 +637,31 @@ class ExportOwnDataResponse(_message.Message):
 
     REQUEST_FIELD_NUMBER: _builtins.int
     EXPORTS_FIELD_NUMBER: _builtins.int
+    BUNDLE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def request(self) -> Global___PrivacyRequest:
         """The audit record."""
 
     @_builtins.property
     def exports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceExport]:
-        """The data, one entry per service."""
+        """The data, one entry per service (once the export completed)."""
+
+    @_builtins.property
+    def bundle(self) -> _struct_pb2.Struct:
+        """Once the export completed: the bundle (a manifest with the SHA-256 of each section, and one
+        section per service), as JSON; also returned by GetPrivacyRequest.
+        """
 
     def __init__(
         self,
         *,
         request: Global___PrivacyRequest | None = ...,
         exports: _abc.Iterable[Global___ServiceExport] | None = ...,
+        bundle: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exports", b"exports", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "exports", b"exports", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -659,19 +675,26 @@ class DeleteOwnDataRequest(_message.Message):
 
     CONFIRM_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     confirm: _builtins.bool
     """Must be true: guards against accidental calls."""
     reason: _builtins.str
     """Reason given, kept in the audit record."""
+    request_id: _builtins.str
+    """Client-chosen id of this request (e.g. a UUID); repeating a call with the same id (same caller
+    and kind) returns the request made first, with its current status, and never runs it twice. Also
+    taken from the `Idempotency-Key` header when empty.
+    """
     def __init__(
         self,
         *,
         confirm: _builtins.bool = ...,
         reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm", b"confirm", "reason", b"reason"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm", b"confirm", "reason", b"reason", "request_id", b"request_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -709,8 +732,14 @@ class ExportSubjectDataRequest(_message.Message):
 
     SUBJECT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Reason, e.g. the data-subject request reference."""
+    request_id: _builtins.str
+    """Client-chosen id of this request (e.g. a UUID); repeating a call with the same id (same caller
+    and kind) returns the request made first, with its current status, and never runs it twice. Also
+    taken from the `Idempotency-Key` header when empty.
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.DataSubject:
         """The person whose data is exported."""
@@ -720,10 +749,11 @@ class ExportSubjectDataRequest(_message.Message):
         *,
         subject: _types_pb2.DataSubject | None = ...,
         reason: _builtins.str = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["reason", b"reason", "request_id", b"request_id", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -737,23 +767,31 @@ class ExportSubjectDataResponse(_message.Message):
 
     REQUEST_FIELD_NUMBER: _builtins.int
     EXPORTS_FIELD_NUMBER: _builtins.int
+    BUNDLE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def request(self) -> Global___PrivacyRequest:
         """The audit record."""
 
     @_builtins.property
     def exports(self) -> _containers.RepeatedCompositeFieldContainer[Global___ServiceExport]:
-        """The data, one entry per service."""
+        """The data, one entry per service (once the export completed)."""
+
+    @_builtins.property
+    def bundle(self) -> _struct_pb2.Struct:
+        """Once the export completed: the bundle (a manifest with the SHA-256 of each section, and one
+        section per service), as JSON; also returned by GetPrivacyRequest.
+        """
 
     def __init__(
         self,
         *,
         request: Global___PrivacyRequest | None = ...,
         exports: _abc.Iterable[Global___ServiceExport] | None = ...,
+        bundle: _struct_pb2.Struct | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["request", b"request"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "request", b"request"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["exports", b"exports", "request", b"request"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle", b"bundle", "exports", b"exports", "request", b"request"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -768,10 +806,16 @@ class DeleteSubjectDataRequest(_message.Message):
     SUBJECT_FIELD_NUMBER: _builtins.int
     REASON_FIELD_NUMBER: _builtins.int
     CONFIRM_FIELD_NUMBER: _builtins.int
+    REQUEST_ID_FIELD_NUMBER: _builtins.int
     reason: _builtins.str
     """Reason, e.g. the data-subject request reference."""
     confirm: _builtins.bool
     """Must be true: guards against accidental calls."""
+    request_id: _builtins.str
+    """Client-chosen id of this request (e.g. a UUID); repeating a call with the same id (same caller
+    and kind) returns the request made first, with its current status, and never runs it twice. Also
+    taken from the `Idempotency-Key` header when empty.
+    """
     @_builtins.property
     def subject(self) -> _types_pb2.DataSubject:
         """The person whose data is deleted."""
@@ -782,10 +826,11 @@ class DeleteSubjectDataRequest(_message.Message):
         subject: _types_pb2.DataSubject | None = ...,
         reason: _builtins.str = ...,
         confirm: _builtins.bool = ...,
+        request_id: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm", b"confirm", "reason", b"reason", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["confirm", b"confirm", "reason", b"reason", "request_id", b"request_id", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -1,0 +1,14 @@
+"""Where the gateway keeps people: machine clients registered with a person's e-mail (kept, anonymised,
+since a company's integration relies on them). Data-subject requests name their subject too: the
+erasure keeps each request as the proof it was answered, with the e-mail blanked, and drops the
+subject's earlier export bundles (repository.SqlPrivacyRequestRepository.forget_subject)."""
+
+from __future__ import annotations
+
+from services.gateway.tables import oauth_clients
+from services.kit.persistence.subjects import Holding, Person, SubjectMap
+
+MAP = SubjectMap(
+    service="gateway",
+    holdings=(Holding(oauth_clients, persons={"client": Person(email="email")}, key="client_id", keep_rows=True),),
+)
