@@ -16,6 +16,7 @@ from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import SigningKey
 from services.gateway.domain.sso import PendingLogin
 from services.gateway.tables import oauth_clients, signing_keys, sso_logins
+from services.kit.audit.trail import AuditLog, AuditTrail, SqlAuditTrail
 from services.kit.persistence.db import UnitOfWork
 
 # Spent and expired logins are kept this long, so a late replay is answered "reused"/"expired", not "unknown".
@@ -67,6 +68,9 @@ class GatewayRepository(Protocol):
 
     @property
     def sso_logins(self) -> SsoLoginRepository: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
 
 class GatewayUnitOfWork(Protocol):
@@ -165,28 +169,32 @@ class SqlGatewayRepository:
     keys: SqlKeyRepository
     clients: SqlClientRepository
     sso_logins: SqlSsoLoginRepository
+    audit: SqlAuditTrail
 
 
 class SqlGatewayUnitOfWork:
-    """Hands out the gateway's repositories inside one transaction."""
+    """Hands out the gateway's repositories inside one transaction; audit records join that transaction."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, audit: AuditLog | None = None) -> None:
         self._uow = uow
+        self.audit = audit or AuditLog(uow)
 
     @contextmanager
     def begin(self) -> Iterator[GatewayRepository]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
-            yield _repositories(session)
+            yield self._repositories(session)
 
     @contextmanager
     def read(self) -> Iterator[GatewayRepository]:
         """One read-only transaction: no write lock, writes refused."""
         with self._uow.read() as session:
-            yield _repositories(session)
+            yield self._repositories(session)
 
-
-def _repositories(session: orm.Session) -> SqlGatewayRepository:
-    return SqlGatewayRepository(
-        keys=SqlKeyRepository(session), clients=SqlClientRepository(session), sso_logins=SqlSsoLoginRepository(session)
-    )
+    def _repositories(self, session: orm.Session) -> SqlGatewayRepository:
+        return SqlGatewayRepository(
+            keys=SqlKeyRepository(session),
+            clients=SqlClientRepository(session),
+            sso_logins=SqlSsoLoginRepository(session),
+            audit=self.audit.trail(session),
+        )
