@@ -155,6 +155,29 @@ class JwsVerifier:
         return header.get("typ") == JwsSigner.TYP and header.get("kid") == signature.key_id and claims == payload
 
 
+class Verifiers:
+    """Checks each checkpoint with the verifier of its algorithm (HS256: the service key; RS256/ES256: the
+    gateway's public keys); a checkpoint no verifier here can check fails."""
+
+    def __init__(self, hmac_key: HmacKey | None, jwks: Iterable[Mapping[str, Any]]) -> None:
+        self._hmac = hmac_key
+        self._jws = JwsVerifier(jwks)
+
+    def verify(self, payload: Mapping[str, Any], signature: Signature) -> bool:
+        """Whether the signature is valid under the key it names."""
+        if signature.algorithm == HMAC_ALGORITHM:
+            return self._hmac is not None and self._hmac.verify(payload, signature)
+        return self._jws.verify(payload, signature)
+
+
+def read_key(configured: str | None, var_dir: Path) -> HmacKey | None:
+    """The key to verify with: the configured one, else the one under var/ if it exists (never a new one)."""
+    if configured:
+        return HmacKey(_decoded(configured))
+    path = var_dir / KEY_FILE
+    return HmacKey(_decoded(path.read_text())) if path.exists() else None
+
+
 def _decoded(text: str) -> bytes:
     text = text.strip()
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
@@ -222,6 +245,11 @@ def hmac_checkpointer(environ: Mapping[str, str], var_dir: Path, *, clock: Clock
     """The checkpointer of a service other than the gateway: HMAC with its configured (or generated) key."""
     settings = config.load(AuditConfig, environ)
     return Checkpointer(load_key(settings.key, var_dir), every=settings.checkpoint_every, clock=clock)
+
+
+def attach_service_key(engine: sa.Engine, var_dir: Path, environ: Mapping[str, str] | None = None) -> None:
+    """Signs `engine`'s log with the service's HMAC key (the bootstrap of every auditing service but the gateway)."""
+    attach(engine, hmac_checkpointer(os.environ if environ is None else environ, var_dir))
 
 
 def row(checkpoint: Checkpoint) -> dict[str, Any]:
