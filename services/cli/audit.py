@@ -77,7 +77,7 @@ def run_checkpoint(args: argparse.Namespace) -> int:
             made = checkpoints.hmac_checkpointer(os.environ, var_dir).checkpoint(engine)
         finally:
             engine.dispose()
-    print(json.dumps({"service": name, "checkpoint": None if made is None else made.sequence}))
+    print(json.dumps({"service": name, "checkpoint": None if made is None else made.sequence}, sort_keys=True))
     return 0
 
 
