@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from services.kit.audit import checkpoints
 from services.kit.audit.records import AuditEntry, AuditRecord
+from services.kit.audit.tables import records
 from services.kit.audit.trail import AuditLog
 from services.kit.audit.verify import Problem, Report, verify
 from services.kit.persistence import db
@@ -72,3 +73,14 @@ def first_problem(engine: sa.Engine) -> Problem:
     problem = verified(engine).problem
     assert problem is not None, "the log verified"
     return problem
+
+
+def stored(url: str) -> list[AuditRecord]:
+    """Every record of the log in the database at `url`, in chain order."""
+    engine = db.create_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(sa.select(records).order_by(records.c.sequence)).mappings()
+            return [AuditRecord(**row) for row in rows]
+    finally:
+        engine.dispose()
