@@ -21,6 +21,9 @@ from services.kit.persistence import db
 
 # Any fixed 64-bit number: the key of the PostgreSQL advisory lock serialising appends to the chain.
 _CHAIN_LOCK = 0x7465656961756469  # "teeiaudi"
+# Built once: the statements' compiled forms are cached, and an append binds only parameters.
+_HEAD = sa.select(records.c.sequence, records.c.hash).order_by(records.c.sequence.desc()).limit(1)
+_INSERT = records.insert()
 AfterAppend = Callable[[orm.Session, AuditRecord], None]
 
 
@@ -44,9 +47,7 @@ class SqlAuditTrail:
     def append(self, entry: AuditEntry) -> AuditRecord:
         """Chains the entry onto the head: actor, request and trace ids from the call in progress."""
         self._lock()
-        head = self._session.execute(
-            sa.select(records.c.sequence, records.c.hash).order_by(records.c.sequence.desc()).limit(1)
-        ).first()
+        head = self._session.execute(_HEAD).first()
         actor = entry.actor or actors.current()
         record = AuditRecord(
             sequence=1 if head is None else head.sequence + 1,
@@ -63,7 +64,7 @@ class SqlAuditTrail:
             prev_hash=GENESIS if head is None else head.hash,
         )
         record = replace(record, hash=record.computed_hash())
-        self._session.execute(records.insert().values(**vars(record)))
+        self._session.execute(_INSERT, vars(record))
         after_append = self._after_append or _attached(self._session)
         if after_append is not None:
             after_append(self._session, record)
