@@ -100,3 +100,13 @@ def test_verify_without_any_database_says_so(tmp_path: Path, capsys: pytest.Capt
         main.main(["audit", "verify", "--var-dir", str(tmp_path)])
     assert exited.value.code == 2
     assert "no audit log found" in capsys.readouterr().err
+
+
+def test_an_on_demand_gateway_checkpoint_is_a_jws_of_its_key_ring(
+    gateway_var: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--service", "gateway", "--var-dir", str(gateway_var))
+    code, out = _teei(capsys, "checkpoint", *args)
+    assert (code, out.splitlines()[-1]) == (0, '{"checkpoint": 8, "service": "gateway"}')
+    code, out = _teei(capsys, "verify", *args)
+    assert (code, out.split(",")[:3]) == (0, ["gateway: ok", " 8 records", " 3 checkpoints"])
