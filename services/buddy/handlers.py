@@ -61,6 +61,7 @@ def import_records(
         staged, refused = _stage_rows(repo, spec, parsed, intake)
         outcome = parsed.quarantine(refused)
         batch = repo.imports.record(kind=spec.kind, parsed=outcome, data=command.data, stored=len(staged))
+        repo.audit.append(imports.imported(batch))
         for item in staged:
             _store(repo, item.in_batch(batch.batch_id))
     return batch

@@ -15,6 +15,7 @@ from services.buddy.domain.events import DomainEvent
 from services.buddy.domain.model import BuddyEvent, Record
 from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, record_row
 from services.buddy.tables import deliveries, event_attendees
+from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
@@ -23,6 +24,9 @@ from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, U
 
 class BuddyRepository(Protocol):
     """Buddy records, webhook deliveries, import batches and outgoing events of one company."""
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
     @property
     def imports(self) -> ImportBatches: ...

@@ -9,6 +9,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from services.kit.audit.tables import metadata as audit_metadata
 from services.kit.connectors.imports import metadata as import_metadata
 from services.kit.connectors.storage import person_columns
 from services.kit.messaging.events import metadata as outbox_metadata
@@ -129,4 +130,4 @@ deliveries = sa.Table(
 
 # Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
 # against it, and a test checks a database migrated to head matches it exactly.
-SCHEMA = (metadata, outbox_metadata, idempotency_metadata, import_metadata)
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata, import_metadata)

@@ -131,7 +131,7 @@ def bearer(var_dir: Path, tenant: str) -> dict[str, str]:
     gateway = bootstrap.open_gateway(db.sqlite_url(var_dir / f"{bootstrap.NAME}.db"), var_dir)
     try:
         command = MintToken(role="company_admin", company_id=tenant, subject="teei-chaos")
-        token = handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings).access_token
+        token = handlers.mint_token(command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings).access_token
     finally:
         gateway.engine.dispose()
     return {"authorization": f"Bearer {token}"}

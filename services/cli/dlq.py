@@ -2,7 +2,9 @@
 
 Directly on NATS (`--nats-url`, on the machine that runs it), or through the edge's admin RPCs
 (`--edge URL --token T`, a super admin's token; TEEI_TOKEN is read when --token is not given so the
-token need not appear in the process list)."""
+token need not appear in the process list). A replay or purge on NATS is recorded in the gateway's
+audit log under the operator (`cli:<user>`) when the gateway's database is there (`--var-dir`,
+`--database-url`); through the edge the gateway records it under the token's subject."""
 
 from __future__ import annotations
 
@@ -10,13 +12,21 @@ import argparse
 import asyncio
 import json
 import os
+import sys
 from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import nats
 
+from services.cli import spec
+from services.gateway.operations import audit_wire
+from services.kit.audit import actors
+from services.kit.audit.records import AuditEntry
+from services.kit.audit.trail import AuditLog
 from services.kit.messaging import deadletters
+from services.kit.persistence import db
 
 DEFAULT_NATS = "nats://127.0.0.1:4322"
 ADMIN_PATH = "/v1/admin/dead-letters"
@@ -28,6 +38,8 @@ def register(commands: Any) -> None:
     dlq.add_argument("--nats-url", default=os.environ.get("NATS_URL", DEFAULT_NATS))
     dlq.add_argument("--edge", help="edge URL: go through the admin RPCs instead of NATS")
     dlq.add_argument("--token", default=os.environ.get("TEEI_TOKEN"), help="super admin access token (--edge)")
+    dlq.add_argument("--var-dir", type=Path, default=spec.REPO_ROOT / "var", help="where the gateway's database is")
+    dlq.add_argument("--database-url", default=None, help="the gateway's database (default: var/gateway.db)")
     actions = dlq.add_subparsers(dest="action", required=True)
     listing = actions.add_parser("list", help="list dead letters, oldest first")
     listing.add_argument("--consumer", help="only this consumer's dead letters")
@@ -68,7 +80,28 @@ def _on_nats(args: argparse.Namespace) -> list[Any]:
         "purge": lambda js: deadletters.purge(js, consumer=consumer),
     }
     result = asyncio.run(_with_jetstream(args.nats_url, actions[args.action]))
+    if args.action == "replay":
+        _audited(args, audit_wire.replayed(result))
+    elif args.action == "purge":
+        _audited(args, audit_wire.purged(consumer, result))
     return [_plain(item) for item in (result if isinstance(result, list) else [result])]
+
+
+def _audited(args: argparse.Namespace, entry: AuditEntry) -> None:
+    """Records an operation done straight on NATS in the gateway's audit log, under the operator."""
+    url = args.database_url
+    if url is None:
+        path = args.var_dir.resolve() / "gateway.db"
+        if not path.exists():
+            print(f"teei dlq: not audited: no gateway database at {path} (give --var-dir)", file=sys.stderr)
+            return
+        url = db.sqlite_url(path)
+    engine = db.create_engine(url)
+    try:
+        with actors.acting_as(actors.operator()):
+            AuditLog(db.UnitOfWork(engine)).record(entry)
+    finally:
+        engine.dispose()
 
 
 async def _with_jetstream(url: str, action: Callable[[Any], Awaitable[Any]]) -> Any:

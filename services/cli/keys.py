@@ -16,6 +16,7 @@ from services.gateway.domain.commands import MintToken, RegisterClient, RotateKe
 from services.gateway.domain.keys import ALGORITHMS
 from services.gateway.domain.tokens import ROLES
 from services.kit import tenants
+from services.kit.audit import actors
 from services.kit.clock import utc_now
 from services.kit.errors import DomainError
 from services.kit.persistence import db
@@ -73,7 +74,8 @@ def _guarded(runner: Runner) -> Callable[[argparse.Namespace], int]:
         try:
             gateway = _open(args)
             try:
-                return runner(args, gateway)
+                with actors.acting_as(actors.operator()):
+                    return runner(args, gateway)
             finally:
                 gateway.engine.dispose()
         except DomainError as exc:
@@ -117,7 +119,7 @@ def run_mint(args: argparse.Namespace, gateway: bootstrap.Gateway) -> int:
         email=args.email,
         lifetime=None if args.ttl is None else timedelta(seconds=args.ttl),
     )
-    print(handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings).access_token)
+    print(handlers.mint_token(command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings).access_token)
     return 0
 
 

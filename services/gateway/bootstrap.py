@@ -28,6 +28,11 @@ from services.gateway.sso import config as sso_config
 from services.gateway.sso.flow import SsoParts
 from services.gateway.sso.oidc import OidcClient
 from services.kit import config as config_module
+from services.kit.audit import actors, checkpoints
+from services.kit.audit.queries import AuditLogReader
+from services.kit.audit.records import Actor, ActorKind
+from services.kit.audit.settings import AuditConfig
+from services.kit.audit.trail import AuditLog
 from services.kit.clock import Clock, utc_now
 from services.kit.config import ServiceConfig
 from services.kit.grpc.resilience import CallPolicy
@@ -74,8 +79,14 @@ def open_gateway(
     policy = policy or KeyPolicy()
     uow = SqlGatewayUnitOfWork(db.UnitOfWork(engine))
     sealer = KeySealer(load_kek(settings.key_encryption_key, var_dir))
-    ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
+    with actors.acting_as(Actor(ActorKind.SYSTEM, "gateway:start-up")):
+        ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
     keys = KeyRing(uow, sealer, clock=clock, policy=policy)
+    # Audit checkpoints are signed with the token-signing key ring (docs/privacy/Audit_Log_Specification.md).
+    every = config_module.load(AuditConfig, os.environ if environ is None else environ).checkpoint_every
+    checkpoints.attach(
+        engine, checkpoints.Checkpointer(checkpoints.JwsSigner(keys.sign_document), every=every, clock=clock)
+    )
     return Gateway(engine, uow, sealer, keys, settings.token_settings(), policy, settings.signing_algorithm)
 
 
@@ -137,7 +148,7 @@ def build(
     )
     registrations = [
         Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer),
-        operations_registration(config),
+        operations_registration(config, engine=gateway.engine),
     ]
     # The engine gives the gateway's mutating RPCs Idempotency-Key support and retention of its records.
     return Service(
@@ -166,7 +177,9 @@ def subject_services(
         command = MintToken(
             role="super_admin", company_id=company_id, subject=PRIVACY_WORKER, lifetime=timedelta(minutes=2)
         )
-        return handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock).access_token
+        return handlers.mint_token(
+            command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock
+        ).access_token
 
     return {
         name: MeshSubjectService(name, address, policy=policy, cert_dir=cert_dir, bearer=bearer)
@@ -174,7 +187,8 @@ def subject_services(
     }
 
 
-def operations_registration(config: ServiceConfig) -> Registration:
-    """The platform operators' admin RPCs (dead letters), reaching NATS at NATS_URL."""
-    servicer = OperationsServicer(link=NatsLink(config.nats_url))
+def operations_registration(config: ServiceConfig, *, engine: sa.Engine) -> Registration:
+    """The platform operators' admin RPCs (dead letters, reaching NATS at NATS_URL) and the gateway's audit log."""
+    audit, events = AuditLog(db.UnitOfWork(engine)), AuditLogReader(engine)
+    servicer = OperationsServicer(link=NatsLink(config.nats_url), audit=audit, events=events)
     return Registration.of(operations_pb2, operations_pb2_grpc, "OperationsService", servicer)

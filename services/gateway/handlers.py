@@ -8,6 +8,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from services.gateway import events
+from services.gateway.domain import audit as audit_entries
 from services.gateway.domain import clients as client_rules
 from services.gateway.domain import keys as ring
 from services.gateway.domain import privacy as dsr
@@ -32,6 +33,7 @@ from services.gateway.keys.crypto import generate
 from services.gateway.keys.ring import KeyRing
 from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import DuplicateClient, GatewayRepository, GatewayUnitOfWork, Section
+from services.kit.audit.records import Actor, ActorKind
 from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
 from services.kit.identity import normalise_email, profile_id_for_email
@@ -64,7 +66,9 @@ def rotate_keys(
             activated_at=now if plan.new_key_state is KeyState.ACTIVE else None,
         )
         repo.keys.add(fresh)
-        return repo.keys.all()
+        ring_after = repo.keys.all()
+        repo.audit.append(audit_entries.keys_rotated(plan, fresh, ring_after))
+        return ring_after
 
 
 def register_client(command: RegisterClient, *, uow: GatewayUnitOfWork, clock: Clock = utc_now) -> tuple[Client, str]:
@@ -81,6 +85,7 @@ def register_client(command: RegisterClient, *, uow: GatewayUnitOfWork, clock: C
     try:
         with uow.begin() as repo:
             repo.clients.add(client)
+            repo.audit.append(audit_entries.client_registered(client))
     except DuplicateClient as exc:
         raise ClientExists("a client with this id exists", metadata={"client_id": client.client_id}) from exc
     return client, secret
@@ -107,10 +112,12 @@ def issue_token(
         settings=settings,
         now=clock(),
     )
-    return _issued(keys.sign(claims), claims)
+    return _audited(_issued(keys.sign(claims), claims), uow=uow, actor=Actor(ActorKind.CLIENT, client.client_id))
 
 
-def mint_token(command: MintToken, *, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now) -> IssuedToken:
+def mint_token(
+    command: MintToken, *, uow: GatewayUnitOfWork, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now
+) -> IssuedToken:
     """A development token for any role and tenant (operators only: it needs the key ring itself)."""
     claims = access_claims(
         subject=command.subject,
@@ -121,10 +128,12 @@ def mint_token(command: MintToken, *, keys: KeyRing, settings: TokenSettings, cl
         settings=replace(settings, lifetime=command.lifetime or settings.lifetime),
         now=clock(),
     )
-    return _issued(keys.sign(claims), claims)
+    return _audited(_issued(keys.sign(claims), claims), uow=uow, action="token.minted")
 
 
-def sign_in(identity: Identity, *, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now) -> IssuedToken:
+def sign_in(
+    identity: Identity, *, uow: GatewayUnitOfWork, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now
+) -> IssuedToken:
     """An access token for a user whose identity an SSO provider proved; tenant and role come from the mapping."""
     claims = access_claims(
         subject=identity.subject,
@@ -135,7 +144,8 @@ def sign_in(identity: Identity, *, keys: KeyRing, settings: TokenSettings, clock
         settings=settings,
         now=clock(),
     )
-    return _issued(keys.sign(claims), claims)
+    actor = Actor(ActorKind.USER, identity.subject)
+    return _audited(_issued(keys.sign(claims), claims), uow=uow, action="sign_in.completed", actor=actor)
 
 
 def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Client:
@@ -143,12 +153,22 @@ def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Cli
         raise InvalidClient("client authentication is required")
     with uow.begin() as repo:
         client = repo.clients.get(client_id)
-    if client is None:
-        client_rules.burn_time(secret)
-        raise InvalidClient("client authentication failed")
-    if not client_rules.secret_matches(secret, client.secret_hash) or client.disabled:
-        raise InvalidClient("client authentication failed")
-    return client
+        if client is None:
+            client_rules.burn_time(secret)
+        elif client_rules.secret_matches(secret, client.secret_hash) and not client.disabled:
+            return client
+        # The claimed id is not proven: the actor is anonymous, the id only names the resource tried.
+        repo.audit.append(audit_entries.client_refused(client_id))
+    raise InvalidClient("client authentication failed")
+
+
+def _audited(
+    issued: IssuedToken, *, uow: GatewayUnitOfWork, action: str = "token.issued", actor: Actor | None = None
+) -> IssuedToken:
+    """Records the issue before the token is handed out: no token leaves without its audit record."""
+    with uow.begin() as repo:
+        repo.audit.append(audit_entries.token_issued(action, issued.claims, actor))
+    return issued
 
 
 def _issued(token: str, claims: AccessClaims) -> IssuedToken:

@@ -24,6 +24,7 @@ from services.gateway.tables import (
     signing_keys,
     sso_logins,
 )
+from services.kit.audit.trail import AuditLog, AuditTrail, SqlAuditTrail
 from services.kit.messaging import events as outbox
 from services.kit.persistence import subjects
 from services.kit.persistence.db import UnitOfWork
@@ -146,6 +147,9 @@ class GatewayRepository(Protocol):
 
     @property
     def events(self) -> Outbox: ...
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
 
 class GatewayUnitOfWork(Protocol):
@@ -391,25 +395,27 @@ class SqlGatewayRepository:
     privacy_requests: SqlPrivacyRequestRepository
     own_data: SqlOwnSubjectData
     events: SqlOutbox
+    audit: SqlAuditTrail
 
 
 class SqlGatewayUnitOfWork:
-    """Hands out the gateway's repositories inside one transaction."""
+    """Hands out the gateway's repositories inside one transaction; audit records join that transaction."""
 
-    def __init__(self, uow: UnitOfWork) -> None:
+    def __init__(self, uow: UnitOfWork, *, audit: AuditLog | None = None) -> None:
         self._uow = uow
+        self.audit = audit or AuditLog(uow)
 
     @contextmanager
     def begin(self) -> Iterator[GatewayRepository]:
         """One transaction; commits when the block succeeds."""
         with self._uow.begin() as session:
-            yield _repositories(session)
+            yield self._repositories(session)
 
     @contextmanager
     def read(self) -> Iterator[GatewayRepository]:
         """One read-only transaction: no write lock, writes refused."""
         with self._uow.read() as session:
-            yield _repositories(session)
+            yield self._repositories(session)
 
     def forget_old_pages(self, tables: Sequence[str]) -> None:
         """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples:
@@ -427,13 +433,13 @@ class SqlGatewayUnitOfWork:
             for table in sorted(set(tables)):
                 connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
 
-
-def _repositories(session: orm.Session) -> SqlGatewayRepository:
-    return SqlGatewayRepository(
-        keys=SqlKeyRepository(session),
-        clients=SqlClientRepository(session),
-        sso_logins=SqlSsoLoginRepository(session),
-        privacy_requests=SqlPrivacyRequestRepository(session),
-        own_data=SqlOwnSubjectData(session),
-        events=SqlOutbox(session),
-    )
+    def _repositories(self, session: orm.Session) -> SqlGatewayRepository:
+        return SqlGatewayRepository(
+            keys=SqlKeyRepository(session),
+            clients=SqlClientRepository(session),
+            sso_logins=SqlSsoLoginRepository(session),
+            privacy_requests=SqlPrivacyRequestRepository(session),
+            own_data=SqlOwnSubjectData(session),
+            events=SqlOutbox(session),
+            audit=self.audit.trail(session),
+        )

@@ -29,6 +29,7 @@ def import_sessions(command: ImportSessions, *, uow: KintellUnitOfWork, clock: C
         plan = plan_import(company_id=command.company_id, rows=rows, stored=stored, provenance=origin)
         parsed = parsed.quarantine({error.row: [error] for error in plan.conflicts})
         batch = repo.imports.record(kind="kintell_sessions", parsed=parsed, data=command.data, stored=plan.stored)
+        repo.audit.append(imports.imported(batch))
         plan = plan.from_batch(batch.batch_id)
         repo.add_sessions(plan.created)
         repo.update_sessions(plan.updated)

@@ -16,6 +16,7 @@ from services.kintell.domain.commands import SessionFilter
 from services.kintell.domain.events import DomainEvent
 from services.kintell.domain.model import Rating, Session, SessionStatus
 from services.kintell.tables import deliveries, ratings, sessions
+from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
@@ -27,6 +28,9 @@ _CHUNK = 500
 
 class KintellRepository(Protocol):
     """Sessions, ratings, webhook deliveries, import batches and outgoing events of one company."""
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
     @property
     def imports(self) -> ImportBatches: ...

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from services.kit.audit import checkpoints
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
@@ -23,6 +24,7 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None) -> Service:
     """The profile service: migrations applied, servicer wired to the database, source events consumed."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
+    checkpoints.attach_service_key(engine, config.var_dir)
     sessions = db.UnitOfWork(engine)
     servicer = ProfileServicer(uow=SqlProfileUnitOfWork(sessions), subjects=SubjectData(sessions, privacy.MAP))
     registration = Registration.of(profile_pb2, profile_pb2_grpc, "ProfileService", servicer)

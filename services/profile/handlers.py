@@ -6,7 +6,7 @@ from datetime import datetime
 
 from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
-from services.profile.domain import commands, rules
+from services.profile.domain import audit, commands, rules
 from services.profile.domain.activity import PersonChange
 from services.profile.domain.events import MilestoneReached, ProfilesMerged
 from services.profile.domain.identity import bind_external_id, resolve_person, surviving
@@ -41,6 +41,7 @@ def create_profile(command: commands.CreateProfile, *, uow: ProfileUnitOfWork, c
         if existing is None:
             try:
                 profiles.add(profile)
+                profiles.audit.append(audit.profile_created(profile))
                 return profile
             except DuplicateProfile:
                 existing = profiles.get_by_email(profile.email)
@@ -88,6 +89,7 @@ def merge_profiles(command: commands.MergeProfiles, *, uow: ProfileUnitOfWork, c
         merge = ProfilesMerged(survivor_id, duplicate_id, reason, command.actor[:MAX_ACTOR_LENGTH])
         profiles.fold(duplicate, survivor, merge, now=clock())
         profiles.publish(merge)
+        profiles.audit.append(audit.profiles_merged(merge, command.company_id))
         return survivor
 
 

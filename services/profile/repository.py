@@ -11,6 +11,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging import events
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
 from services.kit.persistence.types import UtcDateTime
@@ -85,6 +86,9 @@ class ProfileRepository(IdentityStore, Protocol):
 
     def publish(self, event: ProfileEvent) -> None: ...
 
+    @property
+    def audit(self) -> AuditTrail: ...
+
 
 ProfileUnitOfWork = TenantUnitOfWork[ProfileRepository]
 
@@ -98,6 +102,12 @@ class SqlProfileRepository:
         self._session = session
         self._company_id = company_id
         self._causation = causation
+        self._audit = SqlAuditTrail(session)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit log, in this repository's transaction."""
+        return self._audit
 
     def add(self, profile: Profile) -> None:
         """Stores a new profile; raises DuplicateProfile on a taken (company, e-mail)."""

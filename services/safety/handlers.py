@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from services.kit.clock import Clock, utc_now
+from services.safety.domain import audit
 from services.safety.domain import commands as checks
 from services.safety.domain.commands import DecideReview, ScreenEventText, ScreenText
 from services.safety.domain.errors import ReviewAlreadyDecided, ReviewNotFound
@@ -79,4 +80,5 @@ def decide_review(command: DecideReview, *, uow: SafetyUnitOfWork, clock: Clock 
             raise ReviewAlreadyDecided("the review was decided meanwhile", metadata={"review_id": review_id})
         if decided.review.completed:
             repository.emit(ReviewCompleted(decided))
+        repository.audit.append(audit.review_decided(record.review, decided.review, action))
     return decided

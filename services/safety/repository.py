@@ -10,6 +10,7 @@ from typing import Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging.events import Envelope, claim_once, record
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
 from services.kit.text_sources import TextSourceType
@@ -43,6 +44,9 @@ class SafetyRepository(SafetyReader, Protocol):
 
     def emit(self, event: SafetyEvent) -> None: ...
 
+    @property
+    def audit(self) -> AuditTrail: ...
+
 
 SafetyUnitOfWork = TenantUnitOfWork[SafetyRepository]
 
@@ -53,6 +57,12 @@ class SqlSafetyRepository(SqlSafetyReader):
     def __init__(self, session: orm.Session, *, company_id: str, causation: Envelope | None = None) -> None:
         super().__init__(session, company_id=company_id)
         self._causation = causation
+        self._audit = SqlAuditTrail(session)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit log, in this repository's transaction."""
+        return self._audit
 
     def add_flag(self, flag: Flag) -> None:
         """Stores a new flag; raises DuplicateSource when its source record was flagged already."""

@@ -89,6 +89,7 @@ def import_records(command: ImportRecords, *, uow: UpskillingUnitOfWork, clock: 
     parsed = csvimport.parse(command.data, schemas)
     with uow.begin(company_id=command.company_id) as repo:
         batch = repo.imports.record(kind=command.kind, parsed=parsed, data=command.data, stored=len(parsed.valid))
+        repo.audit.append(imports.imported(batch))
         source = Provenance(Channel.CSV_IMPORT, clock(), batch_id=batch.batch_id)
         for row in parsed.valid:
             _apply(repo, row.record.report(), source)

@@ -9,6 +9,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 
+from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.messaging import events as outbox
@@ -32,6 +33,9 @@ class Filters:
 
 class UpskillingRepository(Protocol):
     """Learning records, webhook deliveries, import batches and outgoing events of one company."""
+
+    @property
+    def audit(self) -> AuditTrail: ...
 
     @property
     def company_id(self) -> str: ...

@@ -26,7 +26,9 @@ def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_adm
     gateway = gateway_bootstrap.open_gateway(db.sqlite_url(var_dir / "gateway.db"), var_dir)
     try:
         command = MintToken(role=role, company_id=tenant, subject=subject or f"e2e-{role}")
-        return gateway_handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings).access_token
+        return gateway_handlers.mint_token(
+            command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings
+        ).access_token
     finally:
         gateway.engine.dispose()
 

@@ -140,3 +140,30 @@ def _teei(env: dict[str, str], *args: str) -> str:
         timeout=60,
     )
     return result.stdout
+
+
+def test_the_audit_log_through_the_edge_names_the_token_subject_and_scopes_company_admins(mesh: Mesh) -> None:
+    """A purge through the edge is recorded with the token's subject whatever identity headers the caller
+    adds; company admins list their company's records only; `teei audit verify` passes on the live mesh."""
+    consumer = f"e2e-{uuid.uuid4().hex[:8]}"
+    spoofed = {"x-user-id": "mallory", "x-actor": "mallory", "x-forwarded-user": "mallory"}
+    with _client(mesh) as operator:
+        purged = operator.post(f"{ADMIN}:purge", json={"confirm": True, "consumer": consumer}, headers=spoofed)
+        assert purged.status_code == 200, purged.text
+        listed = operator.get("/v1/audit/events", params={"action": "dead_letters.purged"})
+        assert listed.status_code == 200, listed.text
+        (event,) = [e for e in listed.json()["events"] if e["resource"] == f"dead_letters:{consumer}"]
+        assert (event["actor"], event["actor_kind"]) == ("e2e-super_admin", "token")
+        assert len(event["hash"]) == 64
+    auth(mesh.var_dir, "globex", role="company_admin")  # minting records a globex token.minted event
+    with httpx.Client(base_url=mesh.edge_url, headers=auth(mesh.var_dir, "acme"), timeout=60.0) as admin:
+        listed = admin.get("/v1/audit/events", params={"page_size": 500})
+        assert listed.status_code == 200, listed.text
+        assert {e["tenant"] for e in listed.json()["events"]} == {"acme"}
+    with _client(mesh) as operator:
+        everyone = operator.get("/v1/audit/events", params={"page_size": 500}).json()["events"]
+        assert {"acme", "globex"} <= {e.get("tenant", "") for e in everyone}
+    with _client(mesh, "participant") as participant:
+        assert participant.get("/v1/audit/events").status_code == 403
+    verified = _teei(dict(os.environ), "audit", "verify", "--var-dir", str(mesh.var_dir))
+    assert verified.startswith("gateway: ok"), verified

@@ -8,7 +8,7 @@ import asyncio
 import base64
 import contextlib
 import threading
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -16,7 +16,6 @@ import grpc
 import nats
 import pytest
 import sqlalchemy as sa
-import structlog
 from google.protobuf import json_format
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
@@ -88,7 +87,11 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
 
 def _operations_only(nats_url: str | None, tmp_path: Path) -> Service:
     config = ServiceConfig(grpc_port=0, var_dir=tmp_path, nats_url=nats_url)
-    return Service(name="gateway", config=config, registrations=[bootstrap.operations_registration(config)])
+    url = db.sqlite_url(tmp_path / "gateway.db")
+    db.upgrade(url, bootstrap.MIGRATIONS)
+    engine = db.create_engine(url)
+    registration = bootstrap.operations_registration(config, engine=engine)
+    return Service(name="gateway", config=config, registrations=[registration], on_stop=[engine.dispose])
 
 
 @pytest.fixture
@@ -138,8 +141,9 @@ async def _dead_letter(js: nats.js.JetStreamContext, consumer: str, envelope: by
     await js.publish(DLQ_PREFIX + consumer, envelope, headers=fields)
 
 
-def _audits(logged: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    return [entry for entry in logged if entry["event"] == "audit"]
+async def _audit_events(stub: Stub, action: str) -> list[operations_pb2.AuditEvent]:
+    request = operations_pb2.ListAuditEventsRequest(action=action)
+    return list((await stub.ListAuditEvents(request, metadata=OPERATOR)).events)
 
 
 async def test_super_admin_lists_shows_and_replays_a_poison_event_which_is_then_applied_once(
@@ -175,14 +179,13 @@ async def test_super_admin_lists_shows_and_replays_a_poison_event_which_is_then_
 
             handler.fixed = True
             replay = operations_pb2.ReplayDeadLetterRequest(sequence=listed.sequence)
-            with structlog.testing.capture_logs() as logged:
-                replayed = await stub.ReplayDeadLetter(replay, metadata=OPERATOR)
+            replayed = await stub.ReplayDeadLetter(replay, metadata=OPERATOR)
             assert replayed.dead_letter.event_id == poison.id
             assert await handler.wait_applied(2) == ["behind", "poison"]
-            (audit,) = _audits(logged)
-            assert audit["action"] == "dead_letter.replayed"
-            assert (audit["actor"], audit["actor_role"], audit["sequence"]) == ("ops-1", "super_admin", listed.sequence)
-            assert audit["event_id"] == poison.id
+            (audit,) = await _audit_events(stub, "dead_letter.replayed")
+            assert (audit.actor, audit.actor_kind, audit.tenant) == ("ops-1", "token", "acme")
+            assert audit.resource == f"dead_letter:{listed.sequence}"
+            assert json_format.MessageToDict(audit.diff)["after"]["event_id"] == poison.id
 
             assert await _letters(stub, 0) == []
             assert (await _error(stub.ReplayDeadLetter(replay, metadata=OPERATOR)))[:2] == (
@@ -207,15 +210,17 @@ async def test_purge_is_refused_without_confirm_and_drops_only_the_named_consume
     assert await _error(refused) == (grpc.StatusCode.INVALID_ARGUMENT, "INVALID_ARGUMENT", ["confirm"])
     assert len(await _letters(stub, 3)) == 3
 
-    with structlog.testing.capture_logs() as logged:
-        only_alpha = operations_pb2.PurgeDeadLettersRequest(confirm=True, consumer="alpha")
-        assert (await stub.PurgeDeadLetters(only_alpha, metadata=OPERATOR)).purged_count == 2
-        assert [letter.consumer for letter in await _letters(stub, 1)] == ["beta"]
-        everything = operations_pb2.PurgeDeadLettersRequest(confirm=True)
-        assert (await stub.PurgeDeadLetters(everything, metadata=OPERATOR)).purged_count == 1
+    only_alpha = operations_pb2.PurgeDeadLettersRequest(confirm=True, consumer="alpha")
+    assert (await stub.PurgeDeadLetters(only_alpha, metadata=OPERATOR)).purged_count == 2
+    assert [letter.consumer for letter in await _letters(stub, 1)] == ["beta"]
+    everything = operations_pb2.PurgeDeadLettersRequest(confirm=True)
+    assert (await stub.PurgeDeadLetters(everything, metadata=OPERATOR)).purged_count == 1
     assert await _letters(stub, 0) == []
-    purges = [(a["action"], a["actor"], a["consumer"], a["purged_count"]) for a in _audits(logged)]
-    assert purges == [("dead_letters.purged", "ops-1", "alpha", 2), ("dead_letters.purged", "ops-1", "*", 1)]
+    purges = [
+        (a.actor, a.resource, json_format.MessageToDict(a.diff)["after"]["purged_count"])
+        for a in await _audit_events(stub, "dead_letters.purged")
+    ]
+    assert purges == [("ops-1", "dead_letters:*", 1), ("ops-1", "dead_letters:alpha", 2)]  # newest first
 
 
 @pytest.mark.parametrize("role", ["company_admin", "company_user", "participant", "volunteer"])

@@ -40,7 +40,9 @@ def mint(mesh: Mesh, tenant: str) -> str:
     opened = gateway_bootstrap.open_gateway(url, mesh.var_dir)
     try:
         command = MintToken(role="company_admin", company_id=tenant, subject="bench")
-        return gateway_handlers.mint_token(command, keys=opened.keys, settings=opened.settings).access_token
+        return gateway_handlers.mint_token(
+            command, uow=opened.uow, keys=opened.keys, settings=opened.settings
+        ).access_token
     finally:
         opened.engine.dispose()
 

@@ -14,6 +14,7 @@ from services.gateway.keys.crypto import sign_jwt
 from services.gateway.keys.sealing import KeySealer
 from services.gateway.repository import GatewayUnitOfWork
 from services.kit.clock import Clock
+from services.kit.security import jose
 from services.kit.security.jose import PrivateKey
 from services.kit.telemetry.metrics import GaugeSource
 
@@ -55,6 +56,15 @@ class KeyRing:
         if key is None:
             raise NoSigningKey("no active signing key; run `teei keys rotate`")
         return sign_jwt(claims, self._private(key), algorithm=key.algorithm, kid=key.kid)
+
+    def sign_document(self, claims: Mapping[str, object], typ: str) -> tuple[str, str, str]:
+        """(kid, alg, compact JWS) of non-token claims (audit checkpoints) signed with the active key; the
+        `typ` header keeps them from passing as access tokens."""
+        key = ring.active_key(self._keys(self._clock()))
+        if key is None:
+            raise NoSigningKey("no active signing key; run `teei keys rotate`")
+        signed = jose.sign(claims, self._private(key), alg=key.algorithm, headers={"kid": key.kid, "typ": typ})
+        return key.kid, key.algorithm, signed
 
     def active_key_age(self) -> float | None:
         """Seconds since the signing key was activated (created, if never marked so); None without one."""

@@ -1,10 +1,12 @@
-"""OperationsService servicer: the dead-letter admin RPCs of platform operators (super admins).
+"""OperationsService servicer: the dead-letter admin RPCs of platform operators (super admins) and the
+gateway's audit log.
 
-The access rule (PERMISSION_PLATFORM_OPERATE) is enforced by the kit's interceptor before any
-method here runs; replay and purge leave an audit line naming the caller's token subject."""
+The access rules (PERMISSION_PLATFORM_OPERATE, PERMISSION_AUDIT_LOGS_READ) are enforced by the kit's
+interceptor before any method here runs; replay and purge append an audit record naming the caller."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,8 +14,11 @@ from typing import Any
 import grpc
 import nats
 
-from services.gateway.operations import wire
+from services.gateway.operations import audit_wire, wire
 from services.gateway.operations.link import NatsLink
+from services.kit.audit.queries import AuditLogReader
+from services.kit.audit.records import AuditEntry
+from services.kit.audit.trail import AuditLog
 from services.kit.errors import FieldViolation, InvalidArgument, NotFound
 from services.kit.logs import get_logger
 from services.kit.messaging import deadletters
@@ -33,9 +38,21 @@ class DeadLetterNotFound(NotFound):
 class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
     """Lists, shows, replays and purges dead letters; proto ⇄ kit `deadletters` calls, nothing else."""
 
-    def __init__(self, *, link: NatsLink) -> None:
+    def __init__(self, *, link: NatsLink, audit: AuditLog, events: AuditLogReader) -> None:
         self._link = link
+        self._audit = audit
+        self._events = events
         wire.load_event_types()
+
+    async def ListAuditEvents(
+        self, request: operations_pb2.ListAuditEventsRequest, context: Context
+    ) -> operations_pb2.ListAuditEventsResponse:
+        caller = tenancy.current_principal()
+        # Super admins read every record; anyone else holding the permission, their company's only.
+        tenant = None if caller.role == "super_admin" else tenancy.current_tenant()
+        page = audit_wire.list_audit_events(request, tenant=tenant)
+        found = await asyncio.to_thread(self._events.newest, page.where, before=page.before, size=page.size)
+        return audit_wire.list_response(found, page)
 
     async def ListDeadLetters(
         self, request: operations_pb2.ListDeadLettersRequest, context: Context
@@ -63,14 +80,7 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
         sequence = wire.required_sequence(request.sequence)
         async with self._link.jetstream() as js, addressed(sequence):
             letter = await deadletters.replay(js, sequence)
-        audit(
-            "dead_letter.replayed",
-            sequence=sequence,
-            consumer=letter.consumer,
-            event_id=letter.event_id,
-            event_type=letter.event_type,
-            tenant=letter.tenant,
-        )
+        await self._record(audit_wire.replayed(letter))
         return operations_pb2.ReplayDeadLetterResponse(dead_letter=wire.to_proto(letter))
 
     async def PurgeDeadLetters(
@@ -82,14 +92,13 @@ class OperationsServicer(operations_pb2_grpc.OperationsServiceServicer):
         consumer = wire.consumer_filter(request.consumer, "consumer")
         async with self._link.jetstream() as js:
             count = await deadletters.purge(js, consumer=consumer)
-        audit("dead_letters.purged", consumer=consumer or "*", purged_count=count)
+        await self._record(audit_wire.purged(consumer, count))
         return operations_pb2.PurgeDeadLettersResponse(purged_count=count)
 
-
-def audit(action: str, **what: Any) -> None:
-    """One audit line: who (the token subject and role) did what; never a payload or a token."""
-    caller = tenancy.current_principal()
-    log.info("audit", action=action, actor=caller.subject, actor_role=caller.role, **what)
+    async def _record(self, entry: AuditEntry) -> None:
+        """An audit record of the operation (the caller comes from its token); a line in the log as well."""
+        record = await asyncio.to_thread(self._audit.record, entry)
+        log.info("audit", action=record.action, actor=record.actor, resource=record.resource, sequence=record.sequence)
 
 
 @asynccontextmanager

@@ -83,7 +83,9 @@ async def complete_login(command: CompleteSsoLogin, *, parts: SsoParts) -> Login
         raise IdTokenRejected("iss", "the authorization response comes from another issuer", provider=provider.name)
     claims = await _id_token_claims(parts, provider, command.code, pending)
     who = rules.identity(claims, provider)
-    issued = await asyncio.to_thread(handlers.sign_in, who, keys=parts.keys, settings=parts.tokens, clock=parts.clock)
+    issued = await asyncio.to_thread(
+        handlers.sign_in, who, uow=parts.uow, keys=parts.keys, settings=parts.tokens, clock=parts.clock
+    )
     log.info("sso.login.completed", provider=provider.name, tenant=who.tenant, role=who.role)
     redirect = pending.redirect_uri
     return LoginCompleted(

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.kit.audit.records import AuditEntry
+from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.connectors.csvimport import Parsed, Rejected, RowError
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.persistence.types import UtcDateTime
@@ -139,6 +141,7 @@ class SqlConnectorRepository:
         self._session = session
         self._company_id = company_id
         self._imports = SqlImportBatches(session, company_id=company_id)
+        self._audit = SqlAuditTrail(session)
 
     @property
     def company_id(self) -> str:
@@ -149,6 +152,26 @@ class SqlConnectorRepository:
     def imports(self) -> ImportBatches:
         """This company's import batches."""
         return self._imports
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit log, in this repository's transaction."""
+        return self._audit
+
+
+def imported(batch: Batch) -> AuditEntry:
+    """The audit entry of an import: which batch, of what, how many rows stored and quarantined (no row data)."""
+    after = {
+        "kind": batch.kind,
+        "schema": f"{batch.schema}@{batch.schema_version}",
+        "status": batch.status,
+        "rows_total": batch.rows_total,
+        "rows_stored": batch.rows_stored,
+        "rows_quarantined": batch.rows_quarantined,
+    }
+    return AuditEntry(
+        action="import.completed", resource=f"import:{batch.batch_id}", tenant=batch.company_id, after=after
+    )
 
 
 def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
+from services.kit.audit import checkpoints
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.persistence import db
@@ -47,5 +48,6 @@ def parts(
 ) -> ConnectorParts:
     """The connector's parts with production defaults."""
     engine = db.migrated_engine(config, name=name, migrations=migrations, engine=engine)
+    checkpoints.attach_service_key(engine, config.var_dir)
     verifier = webhooks.WebhookVerifier(webhook_secrets or webhooks.configured_store(config.var_dir))
     return ConnectorParts(name, config, engine, db.UnitOfWork(engine), verifier)

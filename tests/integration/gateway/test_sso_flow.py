@@ -30,6 +30,7 @@ from services.kit.security.auth import CachedJwks, Principal, TokenValidator
 from services.kit.testing import running
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from tests.oidc_provider import OpenIDProvider, running_provider
+from tests.unit.kit.audit.support import stored
 
 Stub: TypeAlias = "gateway_pb2_grpc.GatewayServiceAsyncStub"
 KEK = base64.b64encode(b"s" * 32).decode()
@@ -426,3 +427,12 @@ async def test_the_providers_own_issuer_and_extra_parameters_are_accepted(sso: S
     extra = {"iss": sso.op.issuer, "scope": "openid email", "authuser": "0", "prompt": "none", "session_state": "s"}
     response = await sso.callback(**params, **extra)
     assert response.body.content_type == "application/json"
+
+
+async def test_a_sign_in_is_audited_under_the_identity_the_provider_proved(sso: Sso) -> None:
+    answer = await sso.sign_in()
+    principal = (await sso.validator()).validate(answer["access_token"])
+    (record,) = [r for r in stored(sso.database) if r.action == "sign_in.completed"]
+    assert (record.actor, record.actor_kind, record.tenant) == ("corp:248289761001", "user", "acme")
+    assert record.resource == f"token:{principal.token_id}"
+    assert "ada@acme.example" not in record.diff

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.audit.checkpoints import HmacKey
+from services.kit.audit.tables import records
+from services.kit.audit.verify import verify
 from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.testing import tenant
@@ -42,3 +45,22 @@ async def test_a_merge_records_the_token_subject_as_its_actor(profiles: Stub, en
 async def test_forged_identity_headers_do_not_change_the_actor(profiles: Stub, engine: sa.Engine) -> None:
     await _merge(profiles, (*ADA, *FORGED))
     assert _actors(engine) == (["user:ada"], ["user:ada"])
+
+
+def _audit_log(engine: sa.Engine) -> list[tuple[str, str, str, str]]:
+    with engine.connect() as connection:
+        rows = connection.execute(sa.select(records).order_by(records.c.sequence)).all()
+        assert verify(connection, HmacKey(b"-" * 32)).ok, "the chain holds (no checkpoint yet)"
+    return [(row.action, row.actor, row.actor_kind, row.tenant) for row in rows]
+
+
+async def test_the_audit_log_records_creations_and_the_merge_under_the_token_subject(
+    profiles: Stub, engine: sa.Engine
+) -> None:
+    await _merge(profiles, (*ADA, *FORGED))
+    created, merged = ("profile.created", "user:ada", "token", "acme"), ("profile.merged", "user:ada", "token", "acme")
+    assert _audit_log(engine) == [created, created, merged]
+    with engine.connect() as connection:
+        diffs = " ".join(connection.execute(sa.select(records.c.diff)).scalars())
+    assert "example.org" not in diffs
+    assert '"role":"participant"' in diffs

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
+import sqlalchemy as sa
+
+from services.kit.audit.tables import records
 from services.kit.config import ServiceConfig
 from services.kit.messaging import events
 from services.kit.persistence import db
@@ -38,3 +43,23 @@ async def test_a_decision_records_the_token_subject_as_reviewer(service_config: 
 
 async def test_a_forged_principal_header_does_not_change_the_reviewer(service_config: ServiceConfig) -> None:
     assert await _decide_as(service_config, (*RITA, *FORGED)) == ["rita@acme.example"] * 3
+
+
+async def test_the_audit_log_records_the_decision_under_the_token_subject(service_config: ServiceConfig) -> None:
+    service = bootstrap.build(service_config)
+    async with running(service) as (_, channel):
+        safety = safety_pb2_grpc.SafetyServiceStub(channel)
+        screened = await safety.ScreenText(safety_pb2.ScreenTextRequest(text="you are such an idiot"), metadata=RITA)
+        review_id = screened.summary.review_id
+        request = safety_pb2.DecideReviewRequest(review_id=review_id, decision=safety_pb2.REVIEW_DECISION_REJECT)
+        await safety.DecideReview(request, metadata=(*RITA, *FORGED))
+    assert service.engine is not None
+    with service.engine.connect() as connection:
+        (row,) = connection.execute(sa.select(records).where(records.c.action == "review.decided")).all()
+    assert (row.actor, row.actor_kind, row.tenant, row.resource) == (
+        "rita@acme.example",
+        "token",
+        "acme",
+        f"review:{review_id}",
+    )
+    assert json.loads(row.diff)["after"]["decision"] == "reject"

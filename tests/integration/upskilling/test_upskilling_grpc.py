@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
@@ -11,13 +12,16 @@ from google.api import httpbody_pb2
 from google.rpc import error_details_pb2
 from grpc_status import rpc_status
 
+from services.cli import audit as audit_cli
 from services.kit.config import ServiceConfig
+from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from services.upskilling import bootstrap
 from teei.common.v1 import types_pb2
 from teei.upskilling.v1 import upskilling_pb2 as pb
 from teei.upskilling.v1 import upskilling_pb2_grpc
 from tests.integration.upskilling.signing import provision_all, signed_as
+from tests.unit.kit.audit.support import stored
 from tests.unit.upskilling import support
 
 ACME, GLOBEX = tenant("acme"), tenant("globex")
@@ -186,3 +190,17 @@ async def test_privacy_export_and_erase_of_an_unknown_person_find_nothing(stub: 
         pb.EraseSubjectDataRequest(subject=subject, privacy_request_id="r1"), metadata=operator
     )
     assert (len(export.records.fields), erase.records_found, erase.records_erased) == (0, 0, 0)
+
+
+async def test_an_import_is_audited_under_the_caller_and_the_log_verifies(
+    stub: Stub, service_config: ServiceConfig
+) -> None:
+    body = httpbody_pb2.HttpBody(content_type="text/csv", data=COMPLETIONS)
+    batch = (await stub.ImportRecords(pb.ImportRecordsRequest(kind="completions", body=body), metadata=ACME)).batch
+    events = stored(db.database_url(service_config, "upskilling"))
+    assert [(e.action, e.actor, e.actor_kind, e.tenant, e.resource) for e in events] == [
+        ("import.completed", "user-1", "token", "acme", f"import:{batch.batch_id}")
+    ]
+    assert json.loads(events[0].diff)["after"]["rows_quarantined"] == 1
+    report = audit_cli.verify_database(db.database_url(service_config, "upskilling"), service_config.var_dir)
+    assert (report.ok, report.records) == (True, 1)

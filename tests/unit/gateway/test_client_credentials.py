@@ -132,7 +132,7 @@ def test_hash_rejects_foreign_formats() -> None:
 
 def test_minted_development_token_validates(gateway: Gateway, clock: FakeClock) -> None:
     command = MintToken(role="company_user", company_id="acme", subject="dev-user", email="dev@example.org")
-    issued = handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock)
+    issued = handlers.mint_token(command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock)
     principal = validator_for(gateway, clock).validate(issued.access_token)
     assert (principal.role, principal.tenant, principal.email) == ("company_user", "acme", "dev@example.org")
 
@@ -156,7 +156,7 @@ def test_a_token_is_never_minted_for_a_tenant_in_another_spelling(
 ) -> None:
     command = MintToken(role="company_admin", company_id=company, subject="dev")
     with pytest.raises(InvalidTenant) as caught:
-        handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock)
+        handlers.mint_token(command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock)
     assert [v.field for v in caught.value.violations] == ["company"]
 
 

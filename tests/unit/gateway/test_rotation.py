@@ -30,7 +30,9 @@ def test_tokens_signed_before_during_and_after_rotations_all_validate(gateway: G
                 RotateKeys(), uow=gateway.uow, sealer=gateway.sealer, policy=gateway.policy, clock=clock
             )
             rotations += 1
-        issued = handlers.mint_token(command, keys=gateway.keys, settings=gateway.settings, clock=clock)
+        issued = handlers.mint_token(
+            command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock
+        )
         signers.add(jwt.get_unverified_header(issued.access_token)["kid"])
         live = [(token, exp) for token, exp in live if exp > clock.epoch()]
         live.append((issued.access_token, issued.claims["exp"]))

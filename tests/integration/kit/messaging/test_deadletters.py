@@ -16,11 +16,13 @@ import pytest
 import sqlalchemy as sa
 
 from services.cli.spec import REPO_ROOT
+from services.gateway import bootstrap as gateway_bootstrap
 from services.kit.messaging import deadletters, eventbus, events
 from services.kit.messaging.eventbus import DLQ_STREAM, STREAM, EventBus, RetryPolicy
 from services.kit.persistence import db
 from teei.events.v1 import envelope_pb2
 from teei.profile.v1 import events_pb2
+from tests.unit.kit.audit.support import stored
 
 FAST = RetryPolicy(max_deliver=3, base_seconds=0.05, max_seconds=0.2)
 
@@ -131,14 +133,21 @@ async def test_undecodable_messages_go_straight_to_the_dead_letter_stream(
         await bus.stop()
 
 
-async def test_dlq_command_lists_and_purges(nats_url: str, js: nats.js.JetStreamContext) -> None:
+async def test_dlq_command_lists_and_purges(nats_url: str, js: nats.js.JetStreamContext, tmp_path: Path) -> None:
+    """A purge straight on NATS is recorded in the gateway's audit log under the operator."""
+    url = db.sqlite_url(tmp_path / "gateway.db")
+    db.upgrade(url, gateway_bootstrap.MIGRATIONS)
     await eventbus.ensure_dlq_stream(js)
     await js.publish("teei.dlq.cli", b"x", headers={"Teei-Consumer": "cli", "Teei-Attempts": "4"})
-    listed = await asyncio.to_thread(_teei, "dlq", "--nats-url", nats_url, "list")
+    teei = ("dlq", "--nats-url", nats_url, "--var-dir", str(tmp_path))
+    listed = await asyncio.to_thread(_teei, *teei, "list")
     assert '"attempts": 4' in listed
     assert '"consumer": "cli"' in listed
-    purged = await asyncio.to_thread(_teei, "dlq", "--nats-url", nats_url, "purge", "--yes")
+    purged = await asyncio.to_thread(_teei, *teei, "purge", "--yes")
     assert purged.strip() == '{"purged": 1}'
+    (record,) = stored(url)
+    assert (record.action, record.actor_kind, record.resource) == ("dead_letters.purged", "operator", "dead_letters:*")
+    assert record.actor.startswith("cli:")
 
 
 def _teei(*args: str) -> str:

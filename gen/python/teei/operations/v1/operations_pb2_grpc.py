@@ -26,8 +26,9 @@ if _version_not_supported:
 
 
 class OperationsServiceStub:
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     def __init__(self, channel):
@@ -56,11 +57,17 @@ class OperationsServiceStub:
                 request_serializer=teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersRequest.SerializeToString,
                 response_deserializer=teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersResponse.FromString,
                 _registered_method=True)
+        self.ListAuditEvents = channel.unary_unary(
+                '/teei.operations.v1.OperationsService/ListAuditEvents',
+                request_serializer=teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsRequest.SerializeToString,
+                response_deserializer=teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsResponse.FromString,
+                _registered_method=True)
 
 
 class OperationsServiceServicer:
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     def ListDeadLetters(self, request, context):
@@ -94,6 +101,16 @@ class OperationsServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListAuditEvents(self, request, context):
+        """Lists the gateway's audit records, newest first: sign-ins, token issues, client and key
+        management, dead-letter replays and purges. Company admins see their company's records, super
+        admins every record. Each other service keeps its own hash-chained log in its own database,
+        checked with `teei audit verify --service NAME`.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_OperationsServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -117,6 +134,11 @@ def add_OperationsServiceServicer_to_server(servicer, server):
                     request_deserializer=teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersRequest.FromString,
                     response_serializer=teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersResponse.SerializeToString,
             ),
+            'ListAuditEvents': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListAuditEvents,
+                    request_deserializer=teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsRequest.FromString,
+                    response_serializer=teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsResponse.SerializeToString,
+            ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
             'teei.operations.v1.OperationsService', rpc_method_handlers)
@@ -126,8 +148,9 @@ def add_OperationsServiceServicer_to_server(servicer, server):
 
  # This class is part of an EXPERIMENTAL API.
 class OperationsService:
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     @staticmethod
@@ -228,6 +251,33 @@ class OperationsService:
             '/teei.operations.v1.OperationsService/PurgeDeadLetters',
             teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersRequest.SerializeToString,
             teei_dot_operations_dot_v1_dot_operations__pb2.PurgeDeadLettersResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListAuditEvents(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/teei.operations.v1.OperationsService/ListAuditEvents',
+            teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsRequest.SerializeToString,
+            teei_dot_operations_dot_v1_dot_operations__pb2.ListAuditEventsResponse.FromString,
             options,
             channel_credentials,
             insecure,

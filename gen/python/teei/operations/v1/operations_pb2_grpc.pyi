@@ -27,8 +27,9 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class OperationsServiceStub:
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     @_typing.overload
@@ -48,11 +49,18 @@ class OperationsServiceStub:
     """
     PurgeDeadLetters: _grpc.UnaryUnaryMultiCallable[_operations_pb2.PurgeDeadLettersRequest, _operations_pb2.PurgeDeadLettersResponse]
     """Drops every dead letter, or every one of one consumer; needs `confirm: true`."""
+    ListAuditEvents: _grpc.UnaryUnaryMultiCallable[_operations_pb2.ListAuditEventsRequest, _operations_pb2.ListAuditEventsResponse]
+    """Lists the gateway's audit records, newest first: sign-ins, token issues, client and key
+    management, dead-letter replays and purges. Company admins see their company's records, super
+    admins every record. Each other service keeps its own hash-chained log in its own database,
+    checked with `teei audit verify --service NAME`.
+    """
 
 @_typing.type_check_only
 class OperationsServiceAsyncStub(OperationsServiceStub):
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
@@ -69,10 +77,17 @@ class OperationsServiceAsyncStub(OperationsServiceStub):
     """
     PurgeDeadLetters: _aio.UnaryUnaryMultiCallable[_operations_pb2.PurgeDeadLettersRequest, _operations_pb2.PurgeDeadLettersResponse]  # type: ignore[assignment]
     """Drops every dead letter, or every one of one consumer; needs `confirm: true`."""
+    ListAuditEvents: _aio.UnaryUnaryMultiCallable[_operations_pb2.ListAuditEventsRequest, _operations_pb2.ListAuditEventsResponse]  # type: ignore[assignment]
+    """Lists the gateway's audit records, newest first: sign-ins, token issues, client and key
+    management, dead-letter replays and purges. Company admins see their company's records, super
+    admins every record. Each other service keeps its own hash-chained log in its own database,
+    checked with `teei audit verify --service NAME`.
+    """
 
 class OperationsServiceServicer(metaclass=_abc_1.ABCMeta):
-    """Platform operations for super admins, served by the gateway process: inspect, replay and purge
-    the events that exhausted their delivery attempts (the dead-letter stream).
+    """Platform operations, served by the gateway process: inspect, replay and purge the events that
+    exhausted their delivery attempts (the dead-letter stream; super admins), and read the gateway's
+    audit log (company admins their company's records, super admins every record).
     """
 
     @_abc_1.abstractmethod
@@ -111,5 +126,17 @@ class OperationsServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_operations_pb2.PurgeDeadLettersResponse, _abc.Awaitable[_operations_pb2.PurgeDeadLettersResponse]]:
         """Drops every dead letter, or every one of one consumer; needs `confirm: true`."""
+
+    @_abc_1.abstractmethod
+    def ListAuditEvents(
+        self,
+        request: _operations_pb2.ListAuditEventsRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_operations_pb2.ListAuditEventsResponse, _abc.Awaitable[_operations_pb2.ListAuditEventsResponse]]:
+        """Lists the gateway's audit records, newest first: sign-ins, token issues, client and key
+        management, dead-letter replays and purges. Company admins see their company's records, super
+        admins every record. Each other service keeps its own hash-chained log in its own database,
+        checked with `teei audit verify --service NAME`.
+        """
 
 def add_OperationsServiceServicer_to_server(servicer: OperationsServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

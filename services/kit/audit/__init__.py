@@ -1,0 +1,1 @@
+"""The tamper-evident audit log every service appends to: hash-chained records, signed checkpoints, verification."""

@@ -1,0 +1,112 @@
+"""`teei audit verify|checkpoint` on real databases: a sound log passes; an edited, deleted or reordered
+record fails naming it; a checkpoint signed with another key fails; gateway checkpoints are JWS."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+
+import pytest
+
+from services.cli import main
+from services.gateway import bootstrap, handlers
+from services.gateway.domain.commands import MintToken
+from services.kit.audit import actors
+from services.kit.persistence import db
+from tests.unit.kit.audit.support import fill, migrated, tamper
+
+KEK = base64.b64encode(b"c" * 32).decode()
+
+
+def _teei(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
+    with pytest.raises(SystemExit) as exited:
+        main.main(["audit", *args])
+    code = exited.value.code
+    return code if isinstance(code, int) else -1, capsys.readouterr().out
+
+
+@pytest.fixture
+def gateway_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A gateway database with 8 records (2 start-up rotations, 6 minted tokens), checkpoints every 3."""
+    monkeypatch.setenv("TEEI_KEY_ENCRYPTION_KEY", KEK)
+    monkeypatch.setenv("TEEI_AUDIT_CHECKPOINT_EVERY", "3")
+    gateway = bootstrap.open_gateway(db.sqlite_url(tmp_path / "gateway.db"), tmp_path)
+    try:
+        with actors.acting_as(actors.operator()):
+            for n in range(6):
+                command = MintToken(role="company_admin", company_id="acme", subject=f"dev-{n}")
+                handlers.mint_token(command, uow=gateway.uow, keys=gateway.keys, settings=gateway.settings)
+    finally:
+        gateway.engine.dispose()
+    return tmp_path
+
+
+def test_a_sound_gateway_log_verifies(gateway_var: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _teei(capsys, "verify", "--service", "gateway", "--var-dir", str(gateway_var))
+    assert (code, out.split(",")[:3]) == (0, ["gateway: ok", " 8 records", " 2 checkpoints"])
+
+
+@pytest.mark.parametrize(
+    ("statements", "named"),
+    [
+        (["UPDATE audit_records SET actor = 'intruder' WHERE sequence = 4"], 4),
+        (["DELETE FROM audit_records WHERE sequence = 7"], 7),
+        (
+            [
+                "UPDATE audit_records SET sequence = -1 WHERE sequence = 5",
+                "UPDATE audit_records SET sequence = 5 WHERE sequence = 6",
+                "UPDATE audit_records SET sequence = 6 WHERE sequence = -1",
+            ],
+            5,
+        ),
+    ],
+    ids=["edited", "deleted", "reordered"],
+)
+def test_a_tampered_gateway_log_fails_naming_the_record(
+    gateway_var: Path, capsys: pytest.CaptureFixture[str], statements: list[str], named: int
+) -> None:
+    engine = db.create_engine(db.sqlite_url(gateway_var / "gateway.db"))
+    try:
+        tamper(engine, *statements)
+    finally:
+        engine.dispose()
+    code, out = _teei(capsys, "verify", "--var-dir", str(gateway_var))
+    assert code == 1
+    assert out.startswith(f"gateway: FAILED at record {named}: ")
+
+
+def test_an_on_demand_checkpoint_is_verified_with_the_service_key(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TEEI_AUDIT_KEY", raising=False)
+    engine = migrated(db.sqlite_url(tmp_path / "upskilling.db"))
+    try:
+        fill(engine, 4)
+    finally:
+        engine.dispose()
+    args = ("--service", "upskilling", "--var-dir", str(tmp_path))
+    code, out = _teei(capsys, "checkpoint", *args)
+    assert (code, out.splitlines()[-1]) == (0, '{"checkpoint": 4, "service": "upskilling"}')
+    code, out = _teei(capsys, "verify", *args)
+    assert (code, out.split(",")[:3]) == (0, ["upskilling: ok", " 4 records", " 1 checkpoints"])
+    # Another key (a forger's) does not verify the checkpoint.
+    monkeypatch.setenv("TEEI_AUDIT_KEY", base64.urlsafe_b64encode(b"f" * 32).decode())
+    code, out = _teei(capsys, "verify", *args)
+    assert (code, out) == (1, "upskilling: FAILED at record 4: checkpoint at record 4 has an invalid signature\n")
+
+
+def test_verify_without_any_database_says_so(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main.main(["audit", "verify", "--var-dir", str(tmp_path)])
+    assert exited.value.code == 2
+    assert "no audit log found" in capsys.readouterr().err
+
+
+def test_an_on_demand_gateway_checkpoint_is_a_jws_of_its_key_ring(
+    gateway_var: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ("--service", "gateway", "--var-dir", str(gateway_var))
+    code, out = _teei(capsys, "checkpoint", *args)
+    assert (code, out.splitlines()[-1]) == (0, '{"checkpoint": 8, "service": "gateway"}')
+    code, out = _teei(capsys, "verify", *args)
+    assert (code, out.split(",")[:3]) == (0, ["gateway: ok", " 8 records", " 3 checkpoints"])
