@@ -25,7 +25,7 @@ from services.ratelimit.domain.query import MAX_VALUE_CHARS
 from services.ratelimit.wire import rls_pb2, rls_pb2_grpc
 from tests.integration.ratelimit.conftest import prefixed
 from tests.integration.ratelimit.redis_server import RedisServer
-from tests.unit.ratelimit.support import FakeClock, small_limits
+from tests.unit.ratelimit.support import EPOCH, FakeClock, small_limits
 
 Response = rls_pb2.RateLimitResponse
 OK, OVER = Response.OK, Response.OVER_LIMIT
@@ -48,9 +48,14 @@ ACME = request({"tenant": "acme"})
 async def serving(
     environ: Mapping[str, str], *, per_tenant: int = 3, unit: Unit = Unit.MINUTE, clock: EpochClock | None = None
 ) -> AsyncIterator[Any]:
-    """The real service in-process on a free port; yields a stub to it."""
+    """The real service in-process on a free port; yields a stub to it.
+
+    Unless the test brings a clock it moves, the clock stands still half a second into a window: a real
+    clock could cross a window boundary between two calls of one test and reset the counts it checks.
+    """
     config = ServiceConfig(grpc_port=0, shutdown_grace_seconds=2.0)
     limits = small_limits(per_tenant, unit)
+    clock = clock or FakeClock(now=EPOCH + 0.5)
     service = bootstrap.build(config, environ=environ, limits=limits, clock=clock)
     async with running(service) as (_, channel):
         yield rls_pb2_grpc.RateLimitServiceStub(channel)
