@@ -183,8 +183,13 @@ def receive_privacy_request(
     a repeat with the same client key (same company, caller and kind) is the request recorded first,
     which never runs twice."""
     kind = dsr.RequestKind(command.kind)
-    _check_request(command, kind)
-    subject = _subject_of(command)
+    try:
+        _check_request(command, kind)
+        subject = _subject_of(command)
+    except (InvalidPrivacyRequest, SubjectNotIdentified) as refused:
+        with uow.begin() as repo:
+            repo.audit.append(audit_entries.privacy_request_refused(kind.value, command.company_id, refused))
+        raise
     if not services:
         raise PrivacyNotConfigured("no personal-data service is configured to answer privacy requests")
     key = command.client_key
@@ -204,6 +209,7 @@ def receive_privacy_request(
         if known is not None:
             return known, False
         repo.privacy_requests.add(fresh)
+        repo.audit.append(audit_entries.privacy_request_received(fresh))
     return fresh, True
 
 
@@ -237,6 +243,7 @@ def confirm_part(
         if section is not None:
             repo.privacy_requests.add_section(request_id, section)
         repo.privacy_requests.update(request)
+        repo.audit.append(audit_entries.privacy_part_settled(request, service))
         return request
 
 
@@ -257,6 +264,7 @@ def refuse_part(
     with uow.begin() as repo:
         request = dsr.refuse(_load(repo, request_id), service, error, now=clock())
         repo.privacy_requests.update(request)
+        repo.audit.append(audit_entries.privacy_part_settled(request, service))
         return request
 
 
@@ -270,6 +278,7 @@ def export_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) ->
         settled = dsr.confirm(request, dsr.GATEWAY, answer, now=clock())
         repo.privacy_requests.add_section(request_id, bundle.section(dsr.GATEWAY, records))
         repo.privacy_requests.update(settled)
+        repo.audit.append(audit_entries.privacy_part_settled(settled, dsr.GATEWAY))
         return settled
 
 
@@ -291,6 +300,7 @@ def _erase_own_rows(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) ->
         settled = dsr.confirm(request, dsr.GATEWAY, answer, now=clock())
         settled = replace(settled, subject=replace(settled.subject, email=""))
         repo.privacy_requests.update(settled)
+        repo.audit.append(audit_entries.privacy_part_settled(settled, dsr.GATEWAY))
         if settled.status is dsr.RequestStatus.COMPLETED:
             repo.events.record(events.subject_erased(settled))
         return settled

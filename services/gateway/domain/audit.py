@@ -1,4 +1,5 @@
-"""What the gateway's security actions record in the audit log: token issue, sign-in, clients and keys."""
+"""What the gateway's security and privacy actions record in the audit log: token issue, sign-in, clients,
+keys, and every step of a data-subject request (received, refused, each service's part, settled)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,11 @@ from collections.abc import Mapping, Sequence
 
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import Rotation, SigningKey
-from services.kit.audit.records import Actor, AuditEntry, Outcome
+from services.gateway.domain.privacy import PartStatus, PrivacyRequest
+from services.kit.audit.records import Actor, ActorKind, AuditEntry, Outcome
+
+# The gateway's background worker drives a request's parts after the requester's call has returned.
+PRIVACY_WORKER = Actor(ActorKind.SYSTEM, "gateway:privacy-worker")
 
 
 def token_issued(action: str, claims: Mapping[str, object], actor: Actor | None) -> AuditEntry:
@@ -48,3 +53,58 @@ def keys_rotated(plan: Rotation, fresh: SigningKey, ring: Sequence[SigningKey]) 
     }
     after = {"added": fresh.kid, "added_state": fresh.state.value, "ring": {key.kid: key.state.value for key in ring}}
     return AuditEntry(action="keys.rotated", resource=f"signing_key:{fresh.kid}", before=before, after=after)
+
+
+def privacy_request_received(request: PrivacyRequest) -> AuditEntry:
+    """A data-subject request accepted: by whom (the RPC's caller), of which kind, about which profile id
+    (the e-mail it may name is redacted) and which services owe a part."""
+    after = {
+        "kind": request.kind.value,
+        "own": request.own,
+        "subject_profile_id": request.subject.profile_id,
+        "email": request.subject.email,
+        "services": [part.service for part in request.outcomes],
+        "due_at": request.due_at.isoformat(),
+    }
+    return AuditEntry(
+        action=f"privacy.{request.kind.value}.received",
+        resource=f"privacy_request:{request.request_id}",
+        tenant=request.subject.company_id,
+        after=after,
+    )
+
+
+def privacy_request_refused(kind: str, company_id: str, error: Exception) -> AuditEntry:
+    """A data-subject request turned down before it was recorded, with the reason the caller was given."""
+    return AuditEntry(
+        action=f"privacy.{kind}.refused",
+        resource="privacy_request:-",
+        tenant=company_id,
+        outcome=Outcome.DENIED,
+        after={"error": type(error).__name__, "reason": str(error)[:500]},
+    )
+
+
+def privacy_part_settled(request: PrivacyRequest, service: str) -> AuditEntry:
+    """One service's part of a request confirmed or refused for good, with its counts; when it was the last
+    part, the request's final status too."""
+    part = request.outcome(service)
+    after: dict[str, object] = {
+        "service": service,
+        "part": part.status.value,
+        "found": part.found,
+        "exported": part.exported,
+        "erased": part.erased,
+        "retained": part.retained,
+        "retained_reason": part.retained_reason,
+        "error": part.error[:500],
+        "request_status": request.status.value,
+    }
+    return AuditEntry(
+        action=f"privacy.{request.kind.value}.part_settled",
+        resource=f"privacy_request:{request.request_id}",
+        tenant=request.subject.company_id,
+        outcome=Outcome.FAILED if part.status is PartStatus.FAILED else Outcome.SUCCESS,
+        after=after,
+        actor=PRIVACY_WORKER,
+    )

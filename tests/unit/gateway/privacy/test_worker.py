@@ -1,11 +1,14 @@
 """The privacy worker over the gateway's real database, with services the test controls: it drives a request
 through every service, resumes after a restart, keeps an unreachable service pending, records the
-export bundle and forgets the subject's e-mail after an erasure (announcing it through the outbox)."""
+export bundle and forgets the subject's e-mail after an erasure (announcing it through the outbox); every step
+is an audit record without the subject's e-mail."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -18,6 +21,9 @@ from services.gateway.domain.errors import InvalidPrivacyRequest
 from services.gateway.dsr import bundle
 from services.gateway.dsr.services import Exported, Refused, Unanswered
 from services.gateway.dsr.worker import PrivacyWorker, WorkerSettings
+from services.kit.audit import actors
+from services.kit.audit.records import Actor, ActorKind
+from services.kit.audit.tables import records as audit_records
 from services.kit.messaging.events import outbox
 from tests.unit.gateway.conftest import FakeClock
 
@@ -198,3 +204,53 @@ def test_an_incomplete_or_oversized_request_is_refused_with_the_fields_named(
     with pytest.raises(InvalidPrivacyRequest) as refused:
         handlers.receive_privacy_request(command, services=("profile",), uow=gateway.uow, clock=clock)
     assert sorted(v.field for v in refused.value.violations) == ["confirm", "reason", "subject.profile_id"]
+
+
+def _privacy_log(gateway: Gateway) -> list[dict[str, Any]]:
+    with gateway.engine.connect() as connection:
+        rows = connection.execute(sa.select(audit_records).order_by(audit_records.c.sequence)).mappings()
+        logged = [dict(row) | {"diff": json.loads(row["diff"])} for row in rows]
+    return [entry for entry in logged if entry["action"].startswith("privacy.")]
+
+
+async def test_every_step_of_a_request_is_audited_by_its_actor_without_the_email(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    worker = _worker(gateway, _services(), clock)
+    with actors.acting_as(Actor(ActorKind.TOKEN, "admin-1")):
+        request = _receive(gateway, worker, clock, "export")
+    await worker.run_once()
+    logged = _privacy_log(gateway)
+    assert [(e["action"], e["actor"], e["outcome"]) for e in logged] == [
+        ("privacy.export.received", "admin-1", "success"),
+        *[("privacy.export.part_settled", "gateway:privacy-worker", "success")] * 3,
+    ]
+    assert {e["resource"] for e in logged} == {f"privacy_request:{request.request_id}"}
+    assert {e["tenant"] for e in logged} == {"acme"}
+    parts = [e["diff"]["after"] for e in logged[1:]]
+    assert [(p["service"], p["found"], p["request_status"]) for p in parts] == [
+        ("profile", 1, "in_progress"), ("kintell", 3, "in_progress"), ("gateway", 0, "completed"),
+    ]  # fmt: skip
+    assert EMAIL not in json.dumps(logged, default=str)
+
+
+async def test_a_refused_part_and_a_refused_request_are_audited_as_such(gateway: Gateway, clock: FakeClock) -> None:
+    services = _services()
+    services["profile"].refuse = True
+    worker = _worker(gateway, services, clock)
+    _receive(gateway, worker, clock, "erasure")
+    await worker.run_once()
+    incomplete = ReceivePrivacyRequest(kind="erasure", company_id="acme", requested_by="admin-1", email=EMAIL)
+    with actors.acting_as(Actor(ActorKind.TOKEN, "admin-1")), pytest.raises(InvalidPrivacyRequest):
+        handlers.receive_privacy_request(incomplete, services=("profile",), uow=gateway.uow, clock=clock)
+    logged = _privacy_log(gateway)
+    settled = [e for e in logged if e["action"] == "privacy.erasure.part_settled"]
+    assert [(e["outcome"], e["diff"]["after"]["service"]) for e in settled] == [
+        ("failed", "profile"), ("success", "kintell"),
+    ]  # fmt: skip
+    assert settled[-1]["diff"]["after"]["request_status"] == "failed"
+    assert "PERMISSION_DENIED" in settled[0]["diff"]["after"]["error"]
+    refused = logged[-1]
+    assert (refused["action"], refused["outcome"], refused["actor"]) == ("privacy.erasure.refused", "denied", "admin-1")
+    assert refused["diff"]["after"]["error"] == "InvalidPrivacyRequest"
+    assert EMAIL not in json.dumps(logged, default=str)
