@@ -118,3 +118,5 @@ class ServiceConfig(Settings):
     inbox_retention_days: float = setting("TEEI_INBOX_RETENTION_DAYS", default=14.0)
     outbox_retention_days: float = setting("TEEI_OUTBOX_RETENTION_DAYS", default=7.0)
     webhook_dedup_retention_days: float = setting("TEEI_WEBHOOK_DEDUP_RETENTION_DAYS", default=30.0)
+    # The retention policy of the data classes (docs/privacy/retention.md); unset = the shipped config/retention.yaml.
+    retention_policy: Path | None = setting("TEEI_RETENTION_POLICY", default=None)

@@ -25,7 +25,7 @@ from services.kit.grpc import chain
 from services.kit.grpc.interceptors import InFlightTracker
 from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
-from services.kit.persistence import idempotency, retention
+from services.kit.persistence import idempotency, retention, retention_policy
 from services.kit.security import auth, mtls, trust_policy
 from services.kit.telemetry import errors_report, metrics, sources, tracing
 
@@ -80,7 +80,8 @@ class Service:
     max_message_bytes: int = 4 * 1024 * 1024
     # Where the issuer's public keys come from; None → TEEI_JWKS_URL (the gateway passes its own ring).
     jwks: auth.JwksFetch | None = None
-    # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup).
+    # Rows the retention task deletes besides the kit's own (idempotency keys, inbox, outbox, webhook de-dup)
+    # and the retention policy's data classes of this service.
     retention_rules: Sequence[retention.Rule] = ()
     # Gauges of the service's own read when its metrics are scraped (e.g. the gateway's signing-key age).
     gauges: Sequence[metrics.GaugeSource] = ()
@@ -213,7 +214,9 @@ def _idempotency(service: Service) -> idempotency.IdempotencyStore | None:
 def _retention(service: Service) -> retention.Retention | None:
     if service.engine is None:
         return None
-    rules = (*retention.default_rules(service.config), *service.retention_rules)
+    # A policy naming a table or column the database lacks stops the start (RetentionPolicyError).
+    policy = retention_policy.rules_for(service.name, service.engine, service.config.retention_policy)
+    rules = (*policy, *retention.default_rules(service.config), *service.retention_rules)
     return retention.Retention(service.engine, rules, interval=service.config.retention_interval_seconds)
 
 

@@ -1,5 +1,6 @@
-"""Retention of de-duplication records: a periodic task that deletes expired idempotency keys, old inbox
-rows, published outbox rows and webhook delivery records, in bounded batches (docs/idempotency.md)."""
+"""Retention: a periodic task that deletes expired rows in bounded batches: the kit's de-duplication records
+(idempotency keys, inbox, published outbox, webhook deliveries; docs/idempotency.md) and each service's data
+classes of the retention policy (retention_policy.py, docs/privacy/retention.md)."""
 
 from __future__ import annotations
 
@@ -24,15 +25,27 @@ WEBHOOK_DEDUP_COLUMN = "received_at"
 
 
 @dataclass(frozen=True)
+class Hop:
+    """A join from the rows so far to `table`, on the columns `on` both tables name alike."""
+
+    table: str
+    on: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Rule:
     """Rows of the tables matching `tables` (a glob) whose `column` is set and older than `max_age` go.
 
     A NULL `column` never expires a row: an unpublished outbox row (published_at NULL) is always kept.
+    With `through`, `column` is a column of the last hop's table: a row without its own timestamp (a
+    quarantined CSV row) ages with the row it belongs to (its import batch), and a row whose parent is
+    gone never expires.
     """
 
     tables: str
     column: str
     max_age: timedelta
+    through: tuple[Hop, ...] = ()
 
 
 def default_rules(config: ServiceConfig) -> tuple[Rule, ...]:
@@ -73,16 +86,45 @@ class Retention:
         counts: dict[str, int] = {}
         for rule in self.rules:
             for name in fnmatch.filter(names, rule.tables):
-                table = sa.Table(name, sa.MetaData(), autoload_with=self.engine)
-                if rule.column not in table.c or not table.primary_key.columns:
+                expired = self._expired(name, rule, names)
+                if expired is None:
                     log.warning("retention.skipped", table=name, column=rule.column)
                     continue
-                counts[name] = counts.get(name, 0) + self._purge(table, table.c[rule.column], now - rule.max_age)
+                table, rows, column = expired
+                counts[name] = counts.get(name, 0) + self._purge(table, rows, column, now - rule.max_age)
         return counts
 
-    def _purge(self, table: sa.Table, column: sa.ColumnElement[datetime], cutoff: datetime) -> int:
+    def _expired(
+        self, name: str, rule: Rule, names: Sequence[str]
+    ) -> tuple[sa.Table, sa.Select[tuple[object, ...]], sa.ColumnElement[datetime]] | None:
+        """The table, the select of its keys joined through the rule's hops, and the dating column."""
+        if any(hop.table not in names for hop in rule.through):
+            return None
+        metadata = sa.MetaData()
+        table = sa.Table(name, metadata, autoload_with=self.engine)
+        if not table.primary_key.columns:
+            return None
+        rows = sa.select(*table.primary_key.columns).select_from(table)
+        dated = table
+        for hop in rule.through:
+            parent = sa.Table(hop.table, metadata, autoload_with=self.engine)
+            if any(c not in dated.c or c not in parent.c for c in hop.on):
+                return None
+            rows = rows.join(parent, sa.and_(*(dated.c[c] == parent.c[c] for c in hop.on)))
+            dated = parent
+        if rule.column not in dated.c:
+            return None
+        return table, rows, dated.c[rule.column]
+
+    def _purge(
+        self,
+        table: sa.Table,
+        rows: sa.Select[tuple[object, ...]],
+        column: sa.ColumnElement[datetime],
+        cutoff: datetime,
+    ) -> int:
         keys = list(table.primary_key.columns)
-        expired = sa.select(*keys).where(column.is_not(None), column < cutoff).limit(self.batch_size)
+        expired = rows.where(column.is_not(None), column < cutoff).limit(self.batch_size)
         target = keys[0].in_(expired) if len(keys) == 1 else sa.tuple_(*keys).in_(expired)
         total = 0
         while not self._halt.is_set():

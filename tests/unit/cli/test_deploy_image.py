@@ -13,6 +13,7 @@ import pytest
 
 from services.cli import spec
 from services.cli.deploy import overlays, render, topology
+from services.kit.persistence import retention_policy
 
 CONTAINERFILE = spec.REPO_ROOT / "Containerfile"
 DOCKERIGNORE = spec.REPO_ROOT / ".dockerignore"
@@ -124,3 +125,11 @@ def test_the_tiltfile_reads_tilt_yaml_and_lists_no_service_of_its_own() -> None:
     for resource in render.load_topology().workloads:
         assert f"'{resource.name}'" not in text, f"the Tiltfile names {resource.name} itself"
     assert f"IMAGE = '{overlays.UNRELEASED_REPOSITORY}'" in text  # the name the overlay's images: entry sets
+
+
+def test_the_image_holds_the_retention_policy_where_the_services_look_for_it(built_stages: list[Stage]) -> None:
+    """Every service reads config/retention.yaml at start (next to services/ in /app): the source stage copies it."""
+    relative = retention_policy.DEFAULT_POLICY.relative_to(spec.REPO_ROOT).as_posix()
+    source = next(s for s in built_stages if s.name == "source")
+    assert any(shlex.split(copy) == [relative, relative] for copy in source.of("COPY"))
+    assert f"sync(os.path.join(ROOT, 'config', 'retention.yaml'), '/app/{relative}')" in TILTFILE.read_text()
