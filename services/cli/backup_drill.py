@@ -7,16 +7,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sqlite3
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
 from services.cli import spec
 from services.cli.launcher import Mesh
-from services.kit.persistence import backup, backup_manifest, backup_streams
+from services.kit.persistence import backup, backup_manifest, backup_streams, db
 
 DRAIN_SECONDS = 120.0
 
@@ -45,16 +46,24 @@ class DrillReport:
         return round(self.restore_seconds + self.mesh_start_seconds, 3)
 
 
-def run(args: argparse.Namespace, source: backup.Source, passphrase: bytes) -> int:
+def run(args: argparse.Namespace, source: backup.Source, passphrase: bytes, targets: dict[str, str]) -> int:
     """The whole drill; exit code 1 when any check failed."""
     scratch = args.scratch or Path(tempfile.mkdtemp(prefix="teei-drill-"))
-    report = drill(source, args.to or source.var_dir / "backups", scratch / "var", passphrase)
+    report = drill(source, args.to or source.var_dir / "backups", scratch / "var", passphrase, targets)
     print(json.dumps({**asdict(report), "recovery_seconds": report.recovery_seconds}, indent=2))
     return 1 if report.problems else 0
 
 
-def drill(source: backup.Source, destination: Path, scratch_var: Path, passphrase: bytes) -> DrillReport:
-    """Runs the drill against `source`, restoring into `scratch_var` (which must be empty)."""
+def drill(
+    source: backup.Source,
+    destination: Path,
+    scratch_var: Path,
+    passphrase: bytes,
+    targets: dict[str, str] | None = None,
+) -> DrillReport:
+    """Runs the drill against `source`, restoring into `scratch_var` (which must be empty) and each PostgreSQL
+    database of the source into the empty one `targets` gives for its service; the second mesh runs on them."""
+    targets = targets or {}
     report = DrillReport()
     started = time.monotonic()
     folder = backup.create(source, destination, passphrase)
@@ -63,43 +72,57 @@ def drill(source: backup.Source, destination: Path, scratch_var: Path, passphras
     report.backup_bytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     document = backup.read_manifest(folder)
     started = time.monotonic()
-    backup.restore(folder, backup.Target(scratch_var, None, spec.free_port()), passphrase)
+    backup.restore(folder, backup.Target(scratch_var, targets, spec.free_port()), passphrase)
     report.restore_seconds = round(time.monotonic() - started, 3)
-    _compare(document, source.var_dir, scratch_var, report)
-    report.pending_outbox_at_backup = sum(_pending_outbox(path) for path in sorted(scratch_var.glob("*.db")))
-    _run_restored(scratch_var, report)
+    _compare(document, backup.Target(source.var_dir, source.postgres), backup.Target(scratch_var, targets), report)
+    report.pending_outbox_at_backup = sum(_pending_outbox(url) for url in _database_urls(scratch_var, targets))
+    _run_restored(scratch_var, targets, report)
     return report
 
 
-def _compare(document: dict[str, Any], source_var: Path, restored_var: Path, report: DrillReport) -> None:
-    for database in document["databases"].values():
-        if database["kind"] != "sqlite":
-            continue
-        name = Path(database["file"]).name
-        restored = backup_manifest.sqlite_tables(restored_var / name)
-        differences = backup_manifest.table_differences(database["tables"], restored)
-        report.problems += [f"{name}: {d}" for d in differences]
-        report.tables += len(restored)
-        report.rows += sum(t.rows for t in restored.values())
-        report.tables_equal_to_manifest += len(restored) - len(differences)
-        now = backup_manifest.sqlite_tables(source_var / name) if (source_var / name).exists() else {}
+def _compare(document: dict[str, Any], source: backup.Target, restored: backup.Target, report: DrillReport) -> None:
+    for name, database in document["databases"].items():
+        label = Path(database["file"]).name
+        tables = _tables(name, database, restored)
+        differences = backup_manifest.table_differences(database["tables"], tables)
+        report.problems += [f"{label}: {d}" for d in differences]
+        report.tables += len(tables)
+        report.rows += sum(t.rows for t in tables.values())
+        report.tables_equal_to_manifest += len(tables) - len(differences)
+        now = _tables(name, database, source)
         report.tables_changed_in_source_since += [
-            f"{name}:{table}" for table, stats in restored.items() if now.get(table) != stats
+            f"{label}:{table}" for table, stats in tables.items() if now.get(table) != stats
         ]
 
 
-def _pending_outbox(path: Path) -> int:
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+def _tables(name: str, database: dict[str, Any], where: backup.Target) -> dict[str, backup_manifest.TableStats]:
+    """The tables of one backed-up database as they are now in `where` ({} when it is not there)."""
+    if database["kind"] == "postgresql":
+        url = where.postgres.get(name)
+        return backup_manifest.postgres_tables(url) if url else {}
+    path = where.var_dir / Path(database["file"]).name
+    return backup_manifest.sqlite_tables(path) if path.exists() else {}
+
+
+def _database_urls(var_dir: Path, postgres: dict[str, str]) -> list[str]:
+    return [db.sqlite_url(path) for path in sorted(var_dir.glob("*.db"))] + sorted(set(postgres.values()))
+
+
+def _pending_outbox(url: str) -> int:
+    engine = sa.create_engine(db.normalise_url(url), poolclass=sa.NullPool)
     try:
-        has = connection.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'outbox'").fetchone()
-        row = connection.execute("SELECT count(*) FROM outbox WHERE published_at IS NULL").fetchone() if has else None
-        return int(row[0]) if row else 0
+        with engine.connect() as connection:
+            if not sa.inspect(connection).has_table("outbox"):
+                return 0
+            count = connection.execute(sa.text("SELECT count(*) FROM outbox WHERE published_at IS NULL")).scalar()
+            return int(count or 0)
     finally:
-        connection.close()
+        engine.dispose()
 
 
-def _run_restored(var_dir: Path, report: DrillReport) -> None:
-    mesh = Mesh(resources=spec.with_free_ports(spec.load()), var_dir=var_dir)
+def _run_restored(var_dir: Path, postgres: dict[str, str], report: DrillReport) -> None:
+    resources = spec.with_free_ports(spec.with_databases(spec.load(), postgres))
+    mesh = Mesh(resources=resources, var_dir=var_dir)
     started = time.monotonic()
     try:
         mesh.start(timeout=180)
@@ -107,7 +130,7 @@ def _run_restored(var_dir: Path, report: DrillReport) -> None:
         nats_url = f"nats://127.0.0.1:{mesh.resource('nats').port}"
         report.pending_consumer_messages_at_start = asyncio.run(_consumer_backlog(nats_url))
         started = time.monotonic()
-        if not _drained(var_dir, nats_url, deadline=started + DRAIN_SECONDS):
+        if not _drained(_database_urls(var_dir, postgres), nats_url, deadline=started + DRAIN_SECONDS):
             report.problems.append(f"pending events not delivered within {DRAIN_SECONDS:.0f}s of the restored start")
         report.drain_seconds = round(time.monotonic() - started, 3)
     except Exception as exc:  # the drill reports every failure instead of stopping at the first
@@ -116,9 +139,9 @@ def _run_restored(var_dir: Path, report: DrillReport) -> None:
         mesh.stop()
 
 
-def _drained(var_dir: Path, nats_url: str, *, deadline: float) -> bool:
+def _drained(urls: list[str], nats_url: str, *, deadline: float) -> bool:
     while time.monotonic() < deadline:
-        outbox = sum(_pending_outbox(path) for path in sorted(var_dir.glob("*.db")))
+        outbox = sum(_pending_outbox(url) for url in urls)
         if outbox == 0 and asyncio.run(_consumer_backlog(nats_url)) == 0:
             return True
         time.sleep(0.5)  # polling interval of a bounded wait for the restored mesh's consumers

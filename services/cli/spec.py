@@ -262,3 +262,22 @@ def _bindable(port: int) -> bool:
 def with_free_ports(resources: tuple[Resource, ...]) -> tuple[Resource, ...]:
     """The same resources on free loopback ports."""
     return tuple(replace(r, port=free_port(), extra_ports={k: free_port() for k in r.extra_ports}) for r in resources)
+
+
+SHARED_DATABASE = "postgres"
+
+
+def with_databases(resources: tuple[Resource, ...], urls: dict[str, str]) -> tuple[Resource, ...]:
+    """The same resources with each service given `urls[<its name>]` (else the shared `urls["postgres"]`) as
+    its DATABASE_URL; services without one keep their SQLite file under the var folder."""
+    return tuple(
+        replace(r, env={**r.env, "DATABASE_URL": url.replace("{", "{{").replace("}", "}}")})  # env is formatted
+        if r.kind == "grpc" and (url := urls.get(r.name) or urls.get(SHARED_DATABASE))
+        else r
+        for r in resources
+    )
+
+
+def service_names(resources: tuple[Resource, ...]) -> list[str]:
+    """The services that keep a database of their own (the `grpc` resources)."""
+    return [r.name for r in resources if r.kind == "grpc"]

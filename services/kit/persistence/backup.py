@@ -40,11 +40,12 @@ class BackupError(Exception):
 
 @dataclass(frozen=True)
 class Source:
-    """What to back up: a var folder, the mesh's NATS (None: a private server over var/nats) and PostgreSQL."""
+    """What to back up: a var folder, the mesh's NATS (None: a private server over var/nats) and the services'
+    PostgreSQL databases by service name (`postgres`: one database the services share)."""
 
     var_dir: Path
     nats_url: str | None = None
-    database_url: str | None = None
+    postgres: dict[str, str] = field(default_factory=dict)
     private_nats_port: int = 0
 
 
@@ -117,8 +118,8 @@ async def _capture(
 
 def _copy_databases(source: Source, target: Path) -> list[databases.DatabaseCopy]:
     copies = [databases.copy_sqlite(path, target / path.name) for path in databases.sqlite_files(source.var_dir)]
-    if source.database_url:
-        copies.append(databases.dump_postgres(source.database_url, target / databases.DUMP_FILE))
+    for name, url in sorted(source.postgres.items()):
+        copies.append(databases.dump_postgres(name, url, target / f"{name}{databases.DUMP_SUFFIX}"))
     return copies
 
 
@@ -207,10 +208,11 @@ def _file_problems(expected: dict[str, str], actual: dict[str, str]) -> list[str
 
 @dataclass(frozen=True)
 class Target:
-    """Where a backup goes back: an empty var folder, and an empty PostgreSQL database when it holds a dump."""
+    """Where a backup goes back: an empty var folder, and an empty PostgreSQL database for each dump it holds,
+    by the dump's service name."""
 
     var_dir: Path
-    database_url: str | None = None
+    postgres: dict[str, str] = field(default_factory=dict)
     private_nats_port: int = 0
 
 
@@ -222,6 +224,7 @@ def restore(folder: Path, target: Target, passphrase: bytes) -> dict[str, float]
         raise BackupError("backup refused: " + "; ".join(problems))
     _require_empty(target.var_dir)
     document, timings, started = read_manifest(folder), Timings(), time.monotonic()
+    _require_postgres_targets(document, target)
     target.var_dir.mkdir(parents=True, exist_ok=True)
     for name, database in document["databases"].items():
         _restore_database(folder, name, database, target)
@@ -240,16 +243,24 @@ def _restore_database(folder: Path, name: str, database: dict[str, Any], target:
         shutil.copyfile(folder / database["file"], restored)
         actual = manifest.sqlite_tables(restored)
     else:
-        if not target.database_url:
-            raise BackupError(f"{database['file']}: a PostgreSQL dump needs --database-url of an empty database")
         try:
-            databases.restore_postgres(folder / database["file"], target.database_url)
+            databases.restore_postgres(folder / database["file"], target.postgres[name])
         except databases.DatabaseBackupError as exc:
             raise BackupError(f"{database['file']}: {exc}") from exc
-        actual = manifest.postgres_tables(target.database_url)
+        actual = manifest.postgres_tables(target.postgres[name])
     differences = manifest.table_differences(database["tables"], actual)
     if differences:
         raise BackupError(f"{name} restored with differences: " + "; ".join(differences))
+
+
+def _require_postgres_targets(document: dict[str, Any], target: Target) -> None:
+    """Every dump has a target database, checked before anything is restored."""
+    dumps = {name: d["file"] for name, d in document["databases"].items() if d["kind"] == "postgresql"}
+    missing = [
+        f"{file} (--database-url {name}=URL)" for name, file in sorted(dumps.items()) if name not in target.postgres
+    ]
+    if missing:
+        raise BackupError("PostgreSQL dumps need an empty target database each: " + ", ".join(missing))
 
 
 def _require_empty(var_dir: Path) -> None:

@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 from services.kit.persistence import backup_manifest as manifest
 
-DUMP_FILE = "postgres.dump"
+DUMP_SUFFIX = ".dump"
 _PAGES_PER_STEP = 4096
 
 
@@ -86,8 +86,9 @@ def _server_major(connection: psycopg.Connection[Any]) -> int:
     return connection.info.server_version // 10000
 
 
-def dump_postgres(url: str, target: Path) -> DatabaseCopy:
-    """`pg_dump --format=custom` of the database, taken in the same snapshot as the table statistics."""
+def dump_postgres(name: str, url: str, target: Path) -> DatabaseCopy:
+    """`pg_dump --format=custom` of service `name`'s database, taken in the same snapshot as the table
+    statistics."""
     target.parent.mkdir(parents=True, exist_ok=True)
     libpq = _libpq(url)
     import psycopg  # noqa: PLC0415 (the postgres extra: only a PostgreSQL URL gets here)
@@ -100,7 +101,7 @@ def dump_postgres(url: str, target: Path) -> DatabaseCopy:
         command = [tool, "--format=custom", f"--snapshot={snapshot}", f"--file={target}", libpq]
         _run(command, "pg_dump")
         tables = {name: manifest.postgres_table(connection, name) for name in _tables(connection)}
-    return DatabaseCopy("postgres", "postgresql", f"databases/{target.name}", manifest.postgres_heads(url), tables)
+    return DatabaseCopy(name, "postgresql", f"databases/{target.name}", manifest.postgres_heads(url), tables)
 
 
 def restore_postgres(dump: Path, url: str) -> None:

@@ -7,9 +7,9 @@ from __future__ import annotations
 import asyncio
 import re
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import sqlalchemy as sa
 from nats.js import api as js_api
@@ -18,6 +18,7 @@ from services.cli.spec import free_port
 from services.kit.messaging import eventbus
 from services.kit.persistence import backup, backup_manifest, backup_streams, db
 from services.profile import bootstrap as profile_bootstrap
+from tests import postgres
 
 PASSPHRASE = b"correct horse battery staple"
 KEY_BYTES = b"very-secret-key-material-0123456789"
@@ -97,7 +98,7 @@ def source(tmp_path: Path) -> Path:
 
 
 def test_a_restore_gives_back_tables_key_material_and_pending_events(source: Path, tmp_path: Path) -> None:
-    folder = backup.create(backup.Source(source, None, None, free_port()), tmp_path / "backups", PASSPHRASE)
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
     assert backup.verify(folder, PASSPHRASE) == []
     document = backup.read_manifest(folder)
     assert document["databases"]["profile"]["tables"]["profiles"]["rows"] == 25
@@ -105,7 +106,7 @@ def test_a_restore_gives_back_tables_key_material_and_pending_events(source: Pat
     assert document["streams"] == {eventbus.STREAM: 10, eventbus.DLQ_STREAM: 1}
 
     target = tmp_path / "restored"
-    backup.restore(folder, backup.Target(target, None, free_port()), PASSPHRASE)
+    backup.restore(folder, backup.Target(target, private_nats_port=free_port()), PASSPHRASE)
 
     assert (target / "mtls" / "ca.key").read_bytes() == KEY_BYTES
     restored = backup_manifest.sqlite_tables(target / "profile.db")
@@ -116,7 +117,7 @@ def test_a_restore_gives_back_tables_key_material_and_pending_events(source: Pat
 
 
 def test_no_secret_is_stored_in_the_clear(source: Path, tmp_path: Path) -> None:
-    folder = backup.create(backup.Source(source, None, None, free_port()), tmp_path / "backups", PASSPHRASE)
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
     for path in folder.rglob("*"):
         if path.is_file():
             assert KEY_BYTES not in path.read_bytes(), path.name
@@ -128,7 +129,7 @@ def test_no_secret_is_stored_in_the_clear(source: Path, tmp_path: Path) -> None:
 def test_one_altered_byte_in_any_file_refuses_the_backup_naming_the_file(
     source: Path, tmp_path: Path, name: str
 ) -> None:
-    folder = backup.create(backup.Source(source, None, None, free_port()), tmp_path / "backups", PASSPHRASE)
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
     path = folder / name
     data = bytearray(path.read_bytes())
     data[len(data) // 2] ^= 0x01
@@ -139,55 +140,82 @@ def test_one_altered_byte_in_any_file_refuses_the_backup_naming_the_file(
     assert Path(name).name in problems[0]
     target = tmp_path / "restored"
     with pytest.raises(backup.BackupError, match=re.escape(Path(name).name)):
-        backup.restore(folder, backup.Target(target, None, free_port()), PASSPHRASE)
+        backup.restore(folder, backup.Target(target, private_nats_port=free_port()), PASSPHRASE)
     assert not target.exists()
 
 
 def test_a_wrong_passphrase_is_refused(source: Path, tmp_path: Path) -> None:
-    folder = backup.create(backup.Source(source, None, None, free_port()), tmp_path / "backups", PASSPHRASE)
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
     assert backup.verify(folder, b"another passphrase entirely") != []
 
 
 def test_a_restore_refuses_a_folder_that_is_not_empty(source: Path, tmp_path: Path) -> None:
-    folder = backup.create(backup.Source(source, None, None, free_port()), tmp_path / "backups", PASSPHRASE)
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
     with pytest.raises(backup.BackupError, match="not empty"):
-        backup.restore(folder, backup.Target(source, None, free_port()), PASSPHRASE)
+        backup.restore(folder, backup.Target(source, private_nats_port=free_port()), PASSPHRASE)
 
 
 def test_pruning_keeps_the_newest(source: Path, tmp_path: Path) -> None:
-    made = [backup.create(backup.Source(source, None, None, free_port()), tmp_path / "b", PASSPHRASE) for _ in range(3)]
+    made = [
+        backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "b", PASSPHRASE)
+        for _ in range(3)
+    ]
     assert backup.prune(tmp_path / "b", keep=2) == made[:1]
     assert backup.list_backups(tmp_path / "b") == made[1:]
 
 
-def _empty_database(admin_url: str) -> str:
-    name = f"teei_restore_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = admin_url.partition("?")
-    url = base.rsplit("/", 1)[0] + "/" + name
-    return f"{url}?{query}" if query else url
+@pytest.fixture
+def postgres_mesh(postgres_admin_url: str, tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], dict[str, str]]]:
+    """A stopped mesh's var folder and two services' PostgreSQL databases (profile with 40 profiles, gateway
+    empty), and two empty databases to restore them into."""
+    stamp = uuid.uuid4().hex[:10]
+    names = {f"{kind}:{service}": f"teei_{kind}_{service}_{stamp}" for kind in ("src", "dst") for service in SERVICES}
+    with postgres.databases(postgres_admin_url, names) as urls:
+        source = {s: urls[f"src:{s}"] for s in SERVICES}
+        _profiles(source["profile"], 40)
+        var = tmp_path / "var"
+        var.mkdir()
+        yield var, source, {s: urls[f"dst:{s}"] for s in SERVICES}
 
 
-def test_a_postgresql_database_is_dumped_and_restored_with_equal_tables(
-    postgres_url: str, postgres_admin_url: str, tmp_path: Path
+SERVICES = ("profile", "gateway")
+
+
+def test_each_service_database_on_postgresql_is_dumped_and_restored_with_equal_tables(
+    postgres_mesh: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
 ) -> None:
-    _profiles(postgres_url, 40)
-    var = tmp_path / "var"
-    var.mkdir()
-    folder = backup.create(backup.Source(var, None, postgres_url, free_port()), tmp_path / "backups", PASSPHRASE)
+    var, source, targets = postgres_mesh
+    folder = backup.create(backup.Source(var, None, source, free_port()), tmp_path / "backups", PASSPHRASE)
     assert backup.verify(folder, PASSPHRASE) == []
     document = backup.read_manifest(folder)
-    assert document["databases"]["postgres"]["tables"]["profiles"]["rows"] == 40
+    assert {n: d["file"] for n, d in document["databases"].items()} == {
+        "gateway": "databases/gateway.dump",
+        "profile": "databases/profile.dump",
+    }
+    assert document["databases"]["profile"]["tables"]["profiles"]["rows"] == 40
 
-    target_url = _empty_database(postgres_admin_url)
-    try:
-        backup.restore(folder, backup.Target(tmp_path / "restored", target_url, free_port()), PASSPHRASE)
-        restored = backup_manifest.postgres_tables(target_url)
-        assert backup_manifest.table_differences(document["databases"]["postgres"]["tables"], restored) == []
-        assert backup_manifest.postgres_tables(postgres_url) == restored
-        with pytest.raises(backup.BackupError, match="not empty"):
-            backup.restore(folder, backup.Target(tmp_path / "again", target_url, free_port()), PASSPHRASE)
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{target_url.rsplit("/", 1)[1].split("?")[0]}" WITH (FORCE)')
+    with pytest.raises(backup.BackupError, match=re.escape("databases/profile.dump (--database-url profile=URL)")):
+        backup.restore(folder, backup.Target(tmp_path / "half", {"gateway": targets["gateway"]}), PASSPHRASE)
+    backup.restore(folder, backup.Target(tmp_path / "restored", targets, free_port()), PASSPHRASE)
+    for service in SERVICES:
+        restored = backup_manifest.postgres_tables(targets[service])
+        assert backup_manifest.table_differences(document["databases"][service]["tables"], restored) == []
+        assert backup_manifest.postgres_tables(source[service]) == restored
+    with pytest.raises(backup.BackupError, match="not empty"):
+        backup.restore(folder, backup.Target(tmp_path / "again", targets, free_port()), PASSPHRASE)
+
+
+def test_one_altered_byte_in_a_postgresql_dump_refuses_the_backup_naming_the_dump(
+    postgres_mesh: tuple[Path, dict[str, str], dict[str, str]], tmp_path: Path
+) -> None:
+    var, source, targets = postgres_mesh
+    folder = backup.create(backup.Source(var, None, source, free_port()), tmp_path / "backups", PASSPHRASE)
+    dump = folder / "databases" / "profile.dump"
+    data = bytearray(dump.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    dump.write_bytes(bytes(data))
+
+    assert backup.verify(folder, PASSPHRASE) == ["databases/profile.dump: SHA-256 differs from the manifest"]
+    with pytest.raises(backup.BackupError, match=re.escape("databases/profile.dump")):
+        backup.restore(folder, backup.Target(tmp_path / "restored", targets, free_port()), PASSPHRASE)
+    assert backup_manifest.postgres_tables(targets["profile"]) == {}

