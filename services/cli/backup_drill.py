@@ -29,6 +29,7 @@ class DrillReport:
     backup: str = ""
     backup_seconds: float = 0.0
     backup_bytes: int = 0
+    verify_seconds: float = 0.0
     restore_seconds: float = 0.0
     mesh_start_seconds: float = 0.0
     drain_seconds: float = 0.0
@@ -72,8 +73,9 @@ def drill(
     report.backup_bytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     document = backup.read_manifest(folder)
     started = time.monotonic()
-    backup.restore(folder, backup.Target(scratch_var, targets, spec.free_port()), passphrase)
+    phases = backup.restore(folder, backup.Target(scratch_var, targets, spec.free_port()), passphrase)
     report.restore_seconds = round(time.monotonic() - started, 3)
+    report.verify_seconds = phases["verify"]
     _compare(document, backup.Target(source.var_dir, source.postgres), backup.Target(scratch_var, targets), report)
     report.pending_outbox_at_backup = sum(_pending_outbox(url) for url in _database_urls(scratch_var, targets))
     _run_restored(scratch_var, targets, report)

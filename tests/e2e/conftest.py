@@ -21,9 +21,17 @@ from services.kit.persistence import db
 from tests.support import LineReader
 
 
-def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin", subject: str = "") -> str:
-    """An access token signed by the mesh's own gateway key ring, as `teei token mint` prints it."""
-    gateway = gateway_bootstrap.open_gateway(db.sqlite_url(var_dir / "gateway.db"), var_dir)
+def mint(
+    var_dir: Path,
+    tenant: str | None = "acme",
+    *,
+    role: str = "company_admin",
+    subject: str = "",
+    database_url: str | None = None,
+) -> str:
+    """An access token signed by the mesh's own gateway key ring (in `database_url`, else var/gateway.db), as
+    `teei token mint` prints it."""
+    gateway = gateway_bootstrap.open_gateway(database_url or db.sqlite_url(var_dir / "gateway.db"), var_dir)
     try:
         command = MintToken(role=role, company_id=tenant, subject=subject or f"e2e-{role}")
         return gateway_handlers.mint_token(
@@ -34,10 +42,15 @@ def mint(var_dir: Path, tenant: str | None = "acme", *, role: str = "company_adm
 
 
 def auth(
-    var_dir: Path, tenant: str | None = "acme", *, role: str = "company_admin", subject: str = ""
+    var_dir: Path,
+    tenant: str | None = "acme",
+    *,
+    role: str = "company_admin",
+    subject: str = "",
+    database_url: str | None = None,
 ) -> dict[str, str]:
     """HTTP headers authenticating a caller of `tenant` with `role` (and `subject`, when given)."""
-    return {"authorization": f"Bearer {mint(var_dir, tenant, role=role, subject=subject)}"}
+    return {"authorization": f"Bearer {mint(var_dir, tenant, role=role, subject=subject, database_url=database_url)}"}
 
 
 @dataclass
