@@ -65,9 +65,9 @@ def build_database(url: str, profiles: int) -> None:
         connection.execute(
             sa.text(
                 "INSERT INTO profile_facts (company_id, profile_id, source, record_id, applied_at)"
-                " VALUES (:c, :p, 'kintell', 'session-' || :p, :at)"
+                " VALUES (:c, :p, 'kintell', :record, :at)"
             ),
-            owner,
+            [{**o, "record": f"session-{o['p']}"} for o in owner],
         )
         connection.execute(
             sa.text(
