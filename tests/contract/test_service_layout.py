@@ -26,7 +26,8 @@ EXPECTED: dict[str, frozenset[str]] = {
     "upskilling": CORE | PERSISTENT | PERSONAL,
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
     "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py"},
-    "q2q": CORE | PERSISTENT | PERSONAL | {"consumers.py", "settings.py", "screening", "evaluation"},
+    # Q2Q's labelled corpus (data/), its evaluation, and later the trained classifier (train/, model/).
+    "q2q": CORE | PERSISTENT | PERSONAL | {"consumers.py", "settings.py", "screening", "evaluation", "data"},
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},
 }
