@@ -27,6 +27,8 @@ classifications = sa.Table(
     sa.Column("model_version", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "source_type", "source_id", name="uq_q2q_classifications_source"),
+    # Retention's range on created_at (scores class).
+    sa.Index("ix_q2q_classifications_created_at", "created_at"),
 )
 scores = sa.Table(
     "q2q_scores",
@@ -54,6 +56,10 @@ scores = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Index("ix_q2q_scores_company_created", "company_id", "created_at", "score_id"),
     sa.Index("ix_q2q_scores_company_profile", "company_id", "profile_id"),
+    # Retention's range on created_at across companies.
+    sa.Index("ix_q2q_scores_created_at", "created_at"),
+    # A classification's scores: read with it, and cascaded when retention deletes it.
+    sa.Index("ix_q2q_scores_classification_id", "classification_id"),
 )
 evidence = sa.Table(
     "q2q_evidence",
@@ -63,6 +69,8 @@ evidence = sa.Table(
     sa.Column("label", sa.String(40), nullable=False),
     sa.Column("snippet", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Retention's range on created_at (evidence class: snippets, and the links dated through them).
+    sa.Index("ix_q2q_evidence_created_at", "created_at"),
 )
 score_evidence = sa.Table(
     "q2q_score_evidence",
@@ -74,6 +82,8 @@ score_evidence = sa.Table(
     sa.Column("end_offset", sa.Integer, nullable=False),
     sa.Column("reason", sa.String(255), nullable=False),
     sa.ForeignKeyConstraint(["company_id", "evidence_hash"], ["q2q_evidence.company_id", "q2q_evidence.evidence_hash"]),
+    # A snippet's links: joined from expiring snippets, and checked by the foreign key when a snippet goes.
+    sa.Index("ix_q2q_score_evidence_evidence", "company_id", "evidence_hash"),
 )
 pending = sa.Table(
     "q2q_pending_texts",

@@ -30,6 +30,8 @@ flags = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "source_text_type", "source_text_id", name="uq_safety_flags_source"),
     sa.Index("ix_safety_flags_company_created", "company_id", "created_at"),
+    # Retention's range on created_at across companies (flags, and their reviews and decisions with them).
+    sa.Index("ix_safety_flags_created_at", "created_at"),
 )
 
 reviews = sa.Table(

@@ -39,6 +39,8 @@ batches = sa.Table(
     sa.Column("rows_quarantined", sa.Integer, nullable=False),
     sa.Column("content_sha256", sa.String(64), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Retention's range on created_at (raw_imports, and quarantined_rows dated through their batch).
+    sa.Index("ix_import_batches_created_at", "created_at"),
 )
 quarantine = sa.Table(
     "quarantined_rows",

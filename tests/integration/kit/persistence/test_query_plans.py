@@ -1,10 +1,13 @@
-"""The messaging hot paths (outbox pending, publish marks, inbox claims) read through an index: their
-statements, captured as the code runs them, are explained, and on SQLite a full scan of the table or a sort
-fails; on PostgreSQL the pending read must take its order from ix_outbox_pending."""
+"""The messaging hot paths (outbox pending, publish marks, inbox claims) and the retention task's deletes by
+age read through an index: their statements, captured as the code runs them, are explained, and on SQLite a
+full scan of the table or a sort fails; on PostgreSQL the pending read must take its order from
+ix_outbox_pending, and each retention delete must read its range through the index named for it."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import re
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,10 +17,24 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit.messaging import events
-from services.kit.persistence import db
+from services.kit.persistence import db, retention, retention_policy
 from services.profile import bootstrap as profile_bootstrap
+from tests.integration.kit.persistence.old_rows import AT
+from tests.integration.kit.persistence.test_revision_steps import _fill
 
 GROWING = ("outbox", "inbox")
+STATEMENTS = ("SELECT", "UPDATE", "DELETE")
+# The index through which each retention rule reads its range of expired rows: (dating table, column) → index.
+# A rule whose rows are dated through other tables reads its parents' index, then joins down by key.
+RANGE_INDEXES = {
+    ("import_batches", "created_at"): "ix_import_batches_created_at",
+    ("privacy_requests", "completed_at"): "ix_privacy_requests_completed_at",
+    ("q2q_evidence", "created_at"): "ix_q2q_evidence_created_at",
+    ("q2q_scores", "created_at"): "ix_q2q_scores_created_at",
+    ("q2q_classifications", "created_at"): "ix_q2q_classifications_created_at",
+    ("safety_flags", "created_at"): "ix_safety_flags_created_at",
+}
+SWEPT = [service for service in retention_policy.SERVICES if retention_policy.load().rules(service)]
 
 
 def _engine(url: str) -> sa.Engine:
@@ -40,12 +57,17 @@ def _engine(url: str) -> sa.Engine:
 
 
 def _plans(
-    engine: sa.Engine, work: Callable[[orm.Session], Any], *, explain: str = "EXPLAIN QUERY PLAN", setup: str = ""
+    engine: sa.Engine,
+    work: Callable[[orm.Session], Any],
+    *,
+    explain: str = "EXPLAIN QUERY PLAN",
+    setup: str = "",
+    statements: tuple[str, ...] = STATEMENTS,
 ) -> list[str]:
     captured: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "UPDATE", "DELETE")):
+        if statement.lstrip().upper().startswith(statements):
             captured.append((statement, params))
 
     sa.event.listen(engine, "before_cursor_execute", capture)
@@ -95,3 +117,56 @@ def test_the_outbox_pending_read_takes_its_order_from_the_index_on_postgresql(po
     assert len(plans) == 1
     assert "ix_outbox_pending" in plans[0]
     assert "Sort" not in plans[0], plans[0]
+
+
+def _swept_engine(url: str, service: str) -> sa.Engine:
+    """The service's database at head with 500 rows in every table, its statistics gathered."""
+    db.upgrade(url, importlib.import_module(f"services.{service}.bootstrap").MIGRATIONS)
+    engine = db.create_engine(url)
+    _fill(engine, 0, count=500)
+    with engine.begin() as connection:
+        connection.execute(sa.text("ANALYZE"))
+    return engine
+
+
+def _retention_plans(engine: sa.Engine, rules: Sequence[retention.Rule], **explain: str) -> list[str]:
+    """The plan of each rule's delete, in rule order: nothing is old enough to go, so each runs exactly once."""
+    sweep = retention.Retention(engine, rules, interval=3600, clock=lambda: AT)
+    return _plans(engine, lambda _: sweep.sweep(), statements=("DELETE",), **explain)
+
+
+def _range_index(rule: retention.Rule) -> str:
+    dated = rule.through[-1].table if rule.through else rule.tables
+    return RANGE_INDEXES[(dated, rule.column)]
+
+
+@pytest.mark.parametrize("service", SWEPT)
+def test_each_retention_delete_reads_its_range_through_an_index(tmp_path: Path, service: str) -> None:
+    """No table is scanned, neither to find the expired rows nor to check or cascade the foreign keys of
+    the rows deleted: a sweep's cost follows the rows it deletes, not the size of the tables."""
+    rules = retention_policy.load().rules(service)
+    engine = _swept_engine(db.sqlite_url(tmp_path / f"{service}.db"), service)
+    try:
+        plans = _retention_plans(engine, rules)
+    finally:
+        engine.dispose()
+    assert len(plans) == len(rules)
+    for rule, plan in zip(rules, plans, strict=True):
+        assert f"INDEX {_range_index(rule)} " in plan, f"{rule.tables}: {plan}"
+        assert re.findall(r"\bSCAN \w+", plan) == [], f"{rule.tables}: full scan in {plan}"
+        assert "TEMP B-TREE" not in plan, f"{rule.tables}: sorts in {plan}"
+
+
+@pytest.mark.parametrize("service", SWEPT)
+def test_each_retention_delete_reads_its_range_through_an_index_on_postgresql(service: str, postgres_url: str) -> None:
+    rules = retention_policy.load().rules(service)
+    engine = _swept_engine(postgres_url, service)
+    try:
+        # 500 rows are few enough for a sequential scan: switched off, the plan shows which index is read.
+        plans = _retention_plans(engine, rules, explain="EXPLAIN", setup="SET enable_seqscan = off")
+    finally:
+        engine.dispose()
+    assert len(plans) == len(rules)
+    for rule, plan in zip(rules, plans, strict=True):
+        assert f" using {_range_index(rule)} on " in plan, f"{rule.tables}: {plan}"
+        assert "Seq Scan" not in plan, f"{rule.tables}: {plan}"

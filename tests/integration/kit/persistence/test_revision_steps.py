@@ -28,8 +28,8 @@ def _previous(service: str, revision: str) -> str:
     return earlier[-1] if earlier else "base"
 
 
-def _fill(engine: sa.Engine, start: int) -> dict[str, int]:
-    """ROWS_PER_TABLE rows in every table, parents first, foreign keys pointing at the parents' rows."""
+def _fill(engine: sa.Engine, start: int, count: int = ROWS_PER_TABLE) -> dict[str, int]:
+    """`count` rows in every table, parents first, foreign keys pointing at the parents' rows."""
     metadata = sa.MetaData()
     metadata.reflect(engine)
     written: dict[str, list[dict[str, Any]]] = {}
@@ -39,7 +39,7 @@ def _fill(engine: sa.Engine, start: int) -> dict[str, int]:
             if table.name.startswith("alembic_version_"):
                 continue
             allowed = _allowed_values(inspector.get_check_constraints(table.name), table)
-            rows = [_row(table, start + n, written) | allowed for n in range(ROWS_PER_TABLE)]
+            rows = [_row(table, start + n, written) | allowed for n in range(count)]
             connection.execute(table.insert(), rows)
             written[table.name] = rows
     return _counts(engine)

@@ -1,0 +1,47 @@
+"""Retention's deletes by age read an index: import_batches.created_at (raw_imports, and quarantined
+rows dated through their batch) was a scan of the whole table at every sweep. PostgreSQL builds and drops
+the index CONCURRENTLY, outside the migration's transaction, so imports are never blocked.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+# name: (table, columns)
+INDEXES = {
+    "ix_import_batches_created_at": ("import_batches", ["created_at"]),
+}
+
+
+def upgrade() -> None:
+    with _outside_transaction():
+        for name, (table, columns) in INDEXES.items():
+            # A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind: drop it so a rerun succeeds.
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True)
+
+
+def downgrade() -> None:
+    with _outside_transaction():
+        for name, (table, _) in INDEXES.items():
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+
+
+@contextlib.contextmanager
+def _outside_transaction() -> Iterator[None]:
+    # CONCURRENTLY cannot run in a transaction; SQLite has no such option and takes the plain DDL in it.
+    if op.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with op.get_context().autocommit_block():
+        yield

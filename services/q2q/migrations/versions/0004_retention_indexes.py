@@ -1,0 +1,54 @@
+"""Retention's deletes by age read indexes: created_at of q2q_evidence, q2q_scores and
+q2q_classifications (the company-first indexes cannot serve a range across companies), the links of a
+snippet (q2q_score_evidence by company_id, evidence_hash: joined from expiring snippets and checked by the
+foreign key as each snippet goes) and a classification's scores (q2q_scores.classification_id: the
+cascade as each classification goes). Each sweep scanned those tables. PostgreSQL builds and drops the
+indexes CONCURRENTLY, outside the migration's transaction, so classification is never blocked.
+
+Revision ID: 0004
+Revises: 0003
+Create Date: 2026-12-06
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+from alembic import op
+
+revision = "0004"
+down_revision = "0003"
+branch_labels = None
+depends_on = None
+
+# name: (table, columns)
+INDEXES = {
+    "ix_q2q_evidence_created_at": ("q2q_evidence", ["created_at"]),
+    "ix_q2q_score_evidence_evidence": ("q2q_score_evidence", ["company_id", "evidence_hash"]),
+    "ix_q2q_scores_created_at": ("q2q_scores", ["created_at"]),
+    "ix_q2q_scores_classification_id": ("q2q_scores", ["classification_id"]),
+    "ix_q2q_classifications_created_at": ("q2q_classifications", ["created_at"]),
+}
+
+
+def upgrade() -> None:
+    with _outside_transaction():
+        for name, (table, columns) in INDEXES.items():
+            # A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind: drop it so a rerun succeeds.
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True)
+
+
+def downgrade() -> None:
+    with _outside_transaction():
+        for name, (table, _) in INDEXES.items():
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+
+
+@contextlib.contextmanager
+def _outside_transaction() -> Iterator[None]:
+    # CONCURRENTLY cannot run in a transaction; SQLite has no such option and takes the plain DDL in it.
+    if op.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with op.get_context().autocommit_block():
+        yield
