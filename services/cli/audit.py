@@ -22,7 +22,7 @@ from services.kit.audit.settings import AuditConfig
 from services.kit.audit.verify import Report, verify
 from services.kit.persistence import db
 
-SERVICES = ("gateway", "profile", "kintell", "buddy", "upskilling", "safety")
+SERVICES = ("gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety")
 
 
 def register(commands: Any) -> None:

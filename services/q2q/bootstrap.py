@@ -10,6 +10,8 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from services.kit import config as config_module
+from services.kit.audit import checkpoints
+from services.kit.audit.trail import AuditLog
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
@@ -47,6 +49,7 @@ def build(
     """The q2q service: migrations applied, servicer and consumers wired to the database, the classifier
     and Safety (screening before storing, and the retrier of texts awaiting screening)."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
+    checkpoints.attach_service_key(engine, config.var_dir)
     classifier = classifier or RuleBasedClassifier()
     settings = settings or load_settings()
     sessions = db.UnitOfWork(engine)
@@ -57,7 +60,13 @@ def build(
     on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
     if screener is not None and retrier is not None:
         on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
-    servicer = Q2qServicer(uow=uow, screening=screening, retrier=retrier, subjects=SubjectData(sessions, privacy.MAP))
+    servicer = Q2qServicer(
+        uow=uow,
+        screening=screening,
+        retrier=retrier,
+        subjects=SubjectData(sessions, privacy.MAP),
+        audit=AuditLog(sessions),
+    )
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
     return Service(
         name=NAME,

@@ -1,7 +1,8 @@
 """Q2qService servicer: proto → command via wire, the handler or query, domain → proto; nothing else.
 
-Export/Erase stay UNIMPLEMENTED (inherited). Classify with `store=true` is screened by Safety first
-(services.q2q.screening states the fallback when Safety cannot answer).
+Classify with `store=true` is screened by Safety first (services.q2q.screening states the fallback when
+Safety cannot answer). A privacy export or erasure is recorded in the audit log once it is done, before
+it is answered: a failed record fails the call, and the caller's retry (erasure is safe to repeat) records it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from typing import Any
 
 import grpc
 
+from services.kit.audit.records import AuditEntry
+from services.kit.audit.trail import AuditLog
 from services.kit.grpc.subjects import SubjectData
-from services.kit.security.tenancy import current_bearer, current_tenant
+from services.kit.security.tenancy import current_bearer, current_principal, current_tenant
 from services.q2q import handlers, queries, wire
 from services.q2q.repository import Q2qUnitOfWork
 from services.q2q.screening.retrier import ScreeningRetrier
@@ -22,7 +25,7 @@ Context = grpc.aio.ServicerContext[Any, Any]
 
 
 class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
-    """Serves taxonomy, classification, listing and manual scores."""
+    """Serves taxonomy, classification, listing, manual scores and the privacy export and erasure."""
 
     def __init__(
         self,
@@ -31,27 +34,33 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
         screening: handlers.ScreeningParts,
         retrier: ScreeningRetrier | None = None,
         subjects: SubjectData,
+        audit: AuditLog,
     ) -> None:
         self._uow = uow
         self._screening = screening
         self._retrier = retrier
         self._subjects = subjects
+        self._audit = audit
 
     async def ExportSubjectData(
         self, request: q2q_pb2.ExportSubjectDataRequest, context: Context
     ) -> q2q_pb2.ExportSubjectDataResponse:
-        return q2q_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
+        records = await self._subjects.export(request.subject)
+        await self._record(wire.subject_exported(request, records, company_id=current_tenant()))
+        return q2q_pb2.ExportSubjectDataResponse(records=records)
 
     async def EraseSubjectData(
         self, request: q2q_pb2.EraseSubjectDataRequest, context: Context
     ) -> q2q_pb2.EraseSubjectDataResponse:
         done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return q2q_pb2.EraseSubjectDataResponse(
+        response = q2q_pb2.EraseSubjectDataResponse(
             records_erased=done.erased,
             records_found=done.found,
             records_retained=done.retained,
             retained_reason=done.retained_reason,
         )
+        await self._record(wire.subject_erased(request, response, company_id=current_tenant()))
+        return response
 
     async def GetTaxonomy(self, request: q2q_pb2.GetTaxonomyRequest, context: Context) -> q2q_pb2.GetTaxonomyResponse:
         return wire.taxonomy_response()
@@ -72,6 +81,12 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
     async def RecordManualScore(
         self, request: q2q_pb2.RecordManualScoreRequest, context: Context
     ) -> q2q_pb2.RecordManualScoreResponse:
-        command = wire.record_manual_score(request, company_id=current_tenant())
+        command = wire.record_manual_score(
+            request, company_id=current_tenant(), recorded_by=current_principal().subject
+        )
         record = await asyncio.to_thread(handlers.record_manual_score, command, uow=self._uow)
         return q2q_pb2.RecordManualScoreResponse(score=wire.score_record(record))
+
+    async def _record(self, entry: AuditEntry) -> None:
+        """Appends the entry in a transaction of its own (the caller comes from its token)."""
+        await asyncio.to_thread(self._audit.record, entry)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from services.kit.clock import Clock, utc_now
 from services.kit.grpc.resilience import remaining_time
 from services.kit.logs import get_logger
+from services.q2q.domain import audit
 from services.q2q.domain.classification import (
     ClassifyOutcome,
     ScreeningOutcome,
@@ -93,7 +94,8 @@ def mark_tried(held: PendingText, *, uow: Q2qUnitOfWork) -> None:
 
 
 def record_manual_score(command: RecordManualScore, *, uow: Q2qUnitOfWork, clock: Clock = utc_now) -> ScoreRecord:
-    """Stores a score set by a person; an identical repeat returns the stored score and emits nothing."""
+    """Stores a score set by a person, audited; an identical repeat returns the stored score and emits and
+    records nothing."""
     record = manual_score(command, now=clock())
     with uow.begin(company_id=command.company_id) as repo:
         existing = repo.find_score(record)
@@ -101,6 +103,7 @@ def record_manual_score(command: RecordManualScore, *, uow: Q2qUnitOfWork, clock
             return existing
         repo.add_score(record)
         repo.emit(ScoresComputed.of_score(record))
+        repo.audit.append(audit.manual_score_recorded(record))
     return record
 
 

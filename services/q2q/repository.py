@@ -9,6 +9,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging.events import Envelope, record
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 from services.q2q import events, rows
@@ -50,6 +51,9 @@ class Q2qRepository(Protocol):
 
     def emit(self, event: ScoresComputed) -> None: ...
 
+    @property
+    def audit(self) -> AuditTrail: ...
+
 
 Q2qUnitOfWork = TenantUnitOfWork[Q2qRepository]
 
@@ -61,6 +65,12 @@ class SqlQ2qRepository:
         self._session = session
         self._company_id = company_id
         self._causation = causation
+        self._audit = SqlAuditTrail(session)
+
+    @property
+    def audit(self) -> AuditTrail:
+        """The audit log, in this repository's transaction."""
+        return self._audit
 
     def get_classification(self, source: SourceRef) -> StoredClassification | None:
         """The stored classification of a source, if any."""

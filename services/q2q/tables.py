@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from services.kit.audit.tables import metadata as audit_metadata
 from services.kit.messaging.events import metadata as outbox_metadata
 from services.kit.persistence.idempotency import metadata as idempotency_metadata
 from services.kit.persistence.types import UtcDateTime
@@ -102,4 +103,4 @@ pending = sa.Table(
 
 # Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
 # against it, and a test checks a database migrated to head matches it exactly.
-SCHEMA = (metadata, outbox_metadata, idempotency_metadata)
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata)

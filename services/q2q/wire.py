@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from google.protobuf import timestamp_pb2
+from google.protobuf import struct_pb2, timestamp_pb2
 
+from services.kit.audit.records import AuditEntry
 from services.kit.text_sources import TextSourceType
-from services.q2q.domain import scoring, taxonomy
+from services.q2q.domain import audit, scoring, taxonomy
 from services.q2q.domain.classification import ClassifyOutcome, ScreeningOutcome
 from services.q2q.domain.classifier import Evidence, Method
 from services.q2q.domain.commands import ClassifyText, ListScores, RecordManualScore
@@ -142,8 +143,10 @@ def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListS
     return ListScores(company_id, where, page_size=request.page_size, page_token=request.page_token)
 
 
-def record_manual_score(request: q2q_pb2.RecordManualScoreRequest, *, company_id: str) -> RecordManualScore:
-    """The command of a RecordManualScore request."""
+def record_manual_score(
+    request: q2q_pb2.RecordManualScoreRequest, *, company_id: str, recorded_by: str
+) -> RecordManualScore:
+    """The command of a RecordManualScore request; `recorded_by` is the caller's validated subject."""
     return RecordManualScore(
         company_id=company_id,
         profile_id=request.profile_id,
@@ -152,8 +155,32 @@ def record_manual_score(request: q2q_pb2.RecordManualScoreRequest, *, company_id
         dimension=DIMENSION_FROM_PROTO.get(request.dimension),
         score=request.score,
         note=request.note,
-        # The caller's subject arrives with authentication; until then it stays empty.
-        recorded_by="",
+        recorded_by=recorded_by,
+    )
+
+
+def subject_exported(
+    request: q2q_pb2.ExportSubjectDataRequest, records: struct_pb2.Struct, *, company_id: str
+) -> AuditEntry:
+    """The audit entry of a privacy export: whom it named and how many records it handed out."""
+    count = sum(len(rows.list_value.values) for rows in records.fields.values())
+    subject = request.subject
+    return audit.subject_exported(company_id, profile_id=subject.profile_id, email=subject.email, records=count)
+
+
+def subject_erased(
+    request: q2q_pb2.EraseSubjectDataRequest, done: q2q_pb2.EraseSubjectDataResponse, *, company_id: str
+) -> AuditEntry:
+    """The audit entry of a privacy erasure: its request, whom it named, and what it found, erased and kept."""
+    subject = request.subject
+    return audit.subject_erased(
+        company_id,
+        privacy_request_id=request.privacy_request_id,
+        profile_id=subject.profile_id,
+        email=subject.email,
+        found=done.records_found,
+        erased=done.records_erased,
+        retained=done.records_retained,
     )
 
 

@@ -1,9 +1,11 @@
 """`teei audit verify|checkpoint` on real databases: a sound log passes; an edited, deleted or reordered
-record fails naming it; a checkpoint signed with another key fails; gateway checkpoints are JWS."""
+record fails naming it; a checkpoint signed with another key fails; gateway checkpoints are JWS; q2q's log
+is found and checked like every other service's."""
 
 from __future__ import annotations
 
 import base64
+import uuid
 from pathlib import Path
 
 import pytest
@@ -11,8 +13,13 @@ import pytest
 from services.cli import main
 from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import MintToken
-from services.kit.audit import actors
+from services.kit.audit import actors, checkpoints
 from services.kit.persistence import db
+from services.q2q import bootstrap as q2q_bootstrap
+from services.q2q import handlers as q2q_handlers
+from services.q2q.domain.commands import RecordManualScore
+from services.q2q.domain.taxonomy import Dimension
+from services.q2q.repository import SqlQ2qUnitOfWork
 from tests.unit.kit.audit.support import fill, migrated, tamper
 
 KEK = base64.b64encode(b"c" * 32).decode()
@@ -110,3 +117,40 @@ def test_an_on_demand_gateway_checkpoint_is_a_jws_of_its_key_ring(
     assert (code, out.splitlines()[-1]) == (0, '{"checkpoint": 8, "service": "gateway"}')
     code, out = _teei(capsys, "verify", *args)
     assert (code, out.split(",")[:3]) == (0, ["gateway: ok", " 8 records", " 3 checkpoints"])
+
+
+@pytest.fixture
+def q2q_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A q2q database with 5 records (manual scores set at the CLI), checkpoints every 2 with its own key."""
+    monkeypatch.delenv("TEEI_AUDIT_KEY", raising=False)
+    monkeypatch.setenv("TEEI_AUDIT_CHECKPOINT_EVERY", "2")
+    url = db.sqlite_url(tmp_path / "q2q.db")
+    db.upgrade(url, q2q_bootstrap.MIGRATIONS)
+    engine = db.create_engine(url)
+    checkpoints.attach_service_key(engine, tmp_path)
+    uow = SqlQ2qUnitOfWork(db.UnitOfWork(engine))
+    try:
+        with actors.acting_as(actors.operator()):
+            for n in range(5):
+                command = RecordManualScore(
+                    company_id="acme", profile_id=str(uuid.UUID(int=n + 1)), source_type=None, source_id="",
+                    dimension=Dimension.CONFIDENCE, score=0.5, note="interview", recorded_by="coach",
+                )  # fmt: skip
+                q2q_handlers.record_manual_score(command, uow=uow)
+    finally:
+        engine.dispose()
+    return tmp_path
+
+
+def test_a_q2q_log_is_verified_with_the_others_and_an_edit_fails_naming_the_record(
+    q2q_var: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out = _teei(capsys, "verify", "--var-dir", str(q2q_var))
+    assert (code, out.split(",")[:3]) == (0, ["q2q: ok", " 5 records", " 2 checkpoints"])
+    engine = db.create_engine(db.sqlite_url(q2q_var / "q2q.db"))
+    try:
+        tamper(engine, "UPDATE audit_records SET tenant = 'globex' WHERE sequence = 3")
+    finally:
+        engine.dispose()
+    code, out = _teei(capsys, "verify", "--service", "q2q", "--var-dir", str(q2q_var))
+    assert (code, out) == (1, "q2q: FAILED at record 3: record 3 was edited or moved (its hash does not match)\n")
