@@ -20,7 +20,9 @@ from typing import Any
 
 import httpx
 
-SETTLED = frozenset({"PRIVACY_REQUEST_STATUS_COMPLETED", "PRIVACY_REQUEST_STATUS_FAILED"})
+SETTLED = frozenset(
+    {"PRIVACY_REQUEST_STATUS_COMPLETED", "PRIVACY_REQUEST_STATUS_FAILED", "PRIVACY_REQUEST_STATUS_EXPIRED"}
+)
 PATHS = {
     ("export", False): "/v1/privacy/subjects:export",
     ("erase", False): "/v1/privacy/subjects:delete",

@@ -27,6 +27,7 @@ from services.gateway.settings import GatewayConfig
 from services.gateway.sso import config as sso_config
 from services.gateway.sso.flow import SsoParts
 from services.gateway.sso.oidc import OidcClient
+from services.gateway.tables import privacy_sections
 from services.kit import config as config_module
 from services.kit.audit import actors, checkpoints
 from services.kit.audit.queries import AuditLogReader
@@ -38,7 +39,7 @@ from services.kit.config import ServiceConfig
 from services.kit.grpc.resilience import CallPolicy
 from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
-from services.kit.persistence import db
+from services.kit.persistence import db, retention_policy
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
@@ -144,8 +145,9 @@ def build(
         clock=clock,
     )
     servicer = GatewayServicer(
-        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts, privacy=worker
-    )
+        uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts, privacy=worker,
+        bundles_kept_for=bundle_lifetime(config),
+    )  # fmt: skip
     registrations = [
         Registration.of(gateway_pb2, gateway_pb2_grpc, "GatewayService", servicer),
         operations_registration(config, engine=gateway.engine),
@@ -160,6 +162,16 @@ def build(
         engine=gateway.engine,
         gauges=gateway.keys.gauges(),
     )
+
+
+def bundle_lifetime(config: ServiceConfig) -> timedelta | None:
+    """How long the retention policy keeps an export's bundle after completion (the class deleting
+    `privacy_sections`); None when no class deletes them."""
+    policy = retention_policy.load(config.retention_policy or retention_policy.DEFAULT_POLICY)
+    for _, data_class, cover in policy.covers(NAME):
+        if cover.table == privacy_sections.name and data_class.action == "delete":
+            return timedelta(days=data_class.max_age_days)
+    return None
 
 
 def subject_services(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, NoReturn
 
 import grpc
@@ -12,7 +12,7 @@ import grpc
 from services.gateway import handlers, queries, wire
 from services.gateway.domain.commands import ReceivePrivacyRequest
 from services.gateway.domain.errors import DiagnosticFailure
-from services.gateway.domain.privacy import PrivacyRequest, RequestKind
+from services.gateway.domain.privacy import PrivacyRequest, RequestKind, bundle_expires_at
 from services.gateway.domain.tokens import TokenSettings
 from services.gateway.dsr import wire as dsr_wire
 from services.gateway.dsr.worker import PrivacyWorker
@@ -44,6 +44,7 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         clock: Callable[[], datetime],
         sso_parts: flow.SsoParts,
         privacy: PrivacyWorker,
+        bundles_kept_for: timedelta | None = None,
     ) -> None:
         self._uow = uow
         self._keys = keys
@@ -51,6 +52,8 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         self._clock = clock
         self._sso = sso_parts
         self._privacy = privacy
+        # How long an export's bundle is kept after completion (the retention policy's dsr_bundles).
+        self._kept_for = bundles_kept_for
 
     async def GetJwks(self, request: gateway_pb2.GetJwksRequest, context: Context) -> gateway_pb2.GetJwksResponse:
         published = await asyncio.to_thread(self._keys.published)
@@ -132,19 +135,16 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
     async def GetPrivacyRequest(
         self, request: gateway_pb2.GetPrivacyRequestRequest, context: Context
     ) -> gateway_pb2.GetPrivacyRequestResponse:
-        found, bundle = await asyncio.to_thread(
-            queries.get_privacy_request, request.request_id, _viewer(), uow=self._uow
-        )
-        return gateway_pb2.GetPrivacyRequestResponse(
-            request=dsr_wire.to_proto(found), bundle=dsr_wire.bundle_struct(bundle)
-        )
+        found, bundle = await asyncio.to_thread(self._get, request.request_id, _viewer())
+        answer = self._to_proto(found)
+        return gateway_pb2.GetPrivacyRequestResponse(request=answer, bundle=dsr_wire.bundle_struct(bundle))
 
     async def ListPrivacyRequests(
         self, request: gateway_pb2.ListPrivacyRequestsRequest, context: Context
     ) -> gateway_pb2.ListPrivacyRequestsResponse:
         viewer = _viewer()
         kind = dsr_wire.KIND_FROM_PROTO.get(request.kind)
-        status = dsr_wire.STATUS_FROM_PROTO.get(request.status)
+        status, expired = dsr_wire.status_filter(request.status)
         scope = (
             viewer.company_id,
             "" if viewer.sees_company else viewer.subject,
@@ -154,16 +154,17 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         page = paging.page_request(request.page_size, request.page_token, scope=scope)
         after = None if page.after is None else paging.time_and_id(page.after)
         found = await asyncio.to_thread(
-            queries.list_privacy_requests, viewer, kind=kind, status=status, after=after, limit=page.size + 1,
-            uow=self._uow,
+            queries.list_privacy_requests, viewer, kind=kind, status=status, bundle_expired=expired, after=after,
+            limit=page.size + 1, uow=self._uow, kept_for=self._kept_for, clock=self._clock,
         )  # fmt: skip
         shown = found[: page.size]
-        token = (
-            page.next_token((shown[-1].created_at, shown[-1].request_id), more=len(found) > page.size) if shown else ""
-        )
-        return gateway_pb2.ListPrivacyRequestsResponse(
-            requests=[dsr_wire.to_proto(r) for r in shown], next_page_token=token
-        )
+        last = shown[-1].request if shown else None
+        token = page.next_token((last.created_at, last.request_id), more=len(found) > page.size) if last else ""
+        requests = [
+            dsr_wire.to_proto(v.request, bundle_expires_at=v.bundle_expires_at, bundle_expired=v.bundle_expired)
+            for v in shown
+        ]
+        return gateway_pb2.ListPrivacyRequestsResponse(requests=requests, next_page_token=token)
 
     async def _receive(self, command: ReceivePrivacyRequest) -> tuple[gateway_pb2.PrivacyRequest, Bundle]:
         """Records the request (or finds the one made first with the same id) and wakes the worker; a
@@ -174,14 +175,22 @@ class GatewayServicer(gateway_pb2_grpc.GatewayServiceServicer):
         )
         if fresh:
             self._privacy.wake()
-        return dsr_wire.to_proto(received), await self._bundle(received, command.requested_by)
+        return self._to_proto(received), await self._bundle(received, command.requested_by)
 
     async def _bundle(self, received: PrivacyRequest, requester: str) -> Bundle:
+        """A settled export's bundle (PrivacyBundleExpired once it is no longer kept)."""
         if received.kind is not EXPORT or not received.settled:
             return None
         viewer = queries.Viewer(received.subject.company_id, requester, sees_company=False)
-        _, bundle = await asyncio.to_thread(queries.get_privacy_request, received.request_id, viewer, uow=self._uow)
+        _, bundle = await asyncio.to_thread(self._get, received.request_id, viewer)
         return bundle
+
+    def _get(self, request_id: str, viewer: queries.Viewer) -> tuple[PrivacyRequest, Bundle]:
+        kept_for, clock = self._kept_for, self._clock
+        return queries.get_privacy_request(request_id, viewer, uow=self._uow, kept_for=kept_for, clock=clock)
+
+    def _to_proto(self, request: PrivacyRequest) -> gateway_pb2.PrivacyRequest:
+        return dsr_wire.to_proto(request, bundle_expires_at=bundle_expires_at(request, self._kept_for))
 
 
 def _key(request: Any, context: Context) -> str:

@@ -85,6 +85,10 @@ class RequestFilter:
     requested_by: str | None = None
     kind: RequestKind | None = None
     status: RequestStatus | None = None
+    # True: only completed exports whose bundle expired (completed at or before `bundle_cutoff`, or with no
+    # section left); False: everything else; None: either.
+    bundle_expired: bool | None = None
+    bundle_cutoff: datetime | None = None
 
 
 class PrivacyRequestRepository(Protocol):
@@ -99,6 +103,8 @@ class PrivacyRequestRepository(Protocol):
     def add_section(self, request_id: str, section: Section) -> None: ...
 
     def sections(self, request_id: str) -> list[Section]: ...
+
+    def with_sections(self, request_ids: Sequence[str]) -> set[str]: ...
 
     def runnable(self, *, now: datetime, limit: int) -> list[str]: ...
 
@@ -287,6 +293,13 @@ class SqlPrivacyRequestRepository:
         found = self._session.execute(query.order_by(privacy_sections.c.service)).mappings()
         return [Section(r["service"], bytes(r["body"]), r["sha256"]) for r in found]
 
+    def with_sections(self, request_ids: Sequence[str]) -> set[str]:
+        """Those of `request_ids` that still have an export section."""
+        if not request_ids:
+            return set()
+        query = sa.select(privacy_sections.c.request_id).where(privacy_sections.c.request_id.in_(request_ids))
+        return set(self._session.execute(query.distinct()).scalars())
+
     def runnable(self, *, now: datetime, limit: int) -> list[str]:
         """Ids of unsettled requests whose next attempt is due and that no process drives, the longest waiting first."""
         column, lease = privacy_requests.c.next_attempt_at, privacy_requests.c.lease_until
@@ -319,6 +332,9 @@ class SqlPrivacyRequestRepository:
             query = query.where(table.c.kind == where.kind.value)
         if where.status is not None:
             query = query.where(table.c.status == where.status.value)
+        if where.bundle_expired is not None:
+            expired = _bundle_expired(where.bundle_cutoff)
+            query = query.where(expired if where.bundle_expired else sa.not_(expired))
         if after is not None:
             query = query.where(sa.tuple_(table.c.created_at, table.c.request_id) < sa.tuple_(*after))
         return self._load(query.order_by(table.c.created_at.desc(), table.c.request_id.desc()).limit(limit))
@@ -379,6 +395,15 @@ class SqlOutbox:
     def record(self, envelope: envelope_pb2.Envelope) -> None:
         """Writes the event; the relay publishes it once the transaction commits."""
         outbox.record(self._session, envelope)
+
+
+def _bundle_expired(cutoff: datetime | None) -> sa.ColumnElement[bool]:
+    """A completed export whose bundle is gone: completed at or before `cutoff`, or with no section left."""
+    table = privacy_requests
+    gone = ~sa.exists().where(privacy_sections.c.request_id == table.c.request_id)
+    aged = sa.false() if cutoff is None else table.c.completed_at <= cutoff
+    completed = sa.and_(table.c.kind == RequestKind.EXPORT.value, table.c.status == RequestStatus.COMPLETED.value)
+    return sa.and_(completed, sa.or_(aged, gone))
 
 
 def _kit_subject(subject: DataSubject) -> subjects.Subject:

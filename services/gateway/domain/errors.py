@@ -220,6 +220,13 @@ class PrivacyRequestSettled(PrivacyError, FailedPrecondition):
     reason = "PRIVACY_REQUEST_SETTLED"
 
 
+class PrivacyBundleExpired(PrivacyError, FailedPrecondition):
+    """The export's bundle is no longer kept (deleted 30 days after completion, or by an erasure of the person):
+    the request stays as the record it was answered; the data needs a new export request."""
+
+    reason = "PRIVACY_BUNDLE_EXPIRED"
+
+
 class DiagnosticFailure(RuntimeError):
     """The synthetic failure an operator asks for (`POST /v1/admin/diagnostics:raise`) to check error reports
     end to end. Deliberately not a domain error: it takes the path of any unexpected exception (INTERNAL,

@@ -197,6 +197,15 @@ def refuse(request: PrivacyRequest, service: str, error: str, *, now: datetime) 
     return _settle(_with(request, failed), now=now)
 
 
+def bundle_expires_at(request: PrivacyRequest, kept_for: timedelta | None) -> datetime | None:
+    """When the bundle of a completed export is deleted: `kept_for` after completion (the retention policy's
+    `dsr_bundles`); None for any other request, or when bundles are kept until an erasure of the person."""
+    exported = request.kind is RequestKind.EXPORT and request.status is RequestStatus.COMPLETED
+    if not exported or request.completed_at is None or kept_for is None:
+        return None
+    return request.completed_at + kept_for
+
+
 def confirmed_services(request: PrivacyRequest) -> list[str]:
     """The services whose part is done."""
     return [o.service for o in request.outcomes if o.status is PartStatus.DONE]

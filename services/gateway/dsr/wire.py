@@ -24,6 +24,7 @@ STATUS_TO_PROTO = {
     RequestStatus.FAILED: gateway_pb2.PRIVACY_REQUEST_STATUS_FAILED,
 }
 STATUS_FROM_PROTO = {v: k for k, v in STATUS_TO_PROTO.items()}
+EXPIRED = gateway_pb2.PRIVACY_REQUEST_STATUS_EXPIRED
 KIND_TO_PROTO = {
     RequestKind.EXPORT: gateway_pb2.PRIVACY_REQUEST_KIND_EXPORT,
     RequestKind.ERASURE: gateway_pb2.PRIVACY_REQUEST_KIND_DELETE,
@@ -70,15 +71,27 @@ def subject_request(
     )
 
 
-def to_proto(request: PrivacyRequest) -> gateway_pb2.PrivacyRequest:
-    """The request as clients see it, due date and every service's outcome included."""
+def status_filter(status: gateway_pb2.PrivacyRequestStatus.ValueType) -> tuple[RequestStatus | None, bool | None]:
+    """A listing's status filter as (stored status, whether the export bundle expired): EXPIRED is a completed
+    export whose bundle is gone, COMPLETED any other completed request."""
+    if status == EXPIRED:
+        return RequestStatus.COMPLETED, True
+    found = STATUS_FROM_PROTO.get(status)
+    return found, (False if found is RequestStatus.COMPLETED else None)
+
+
+def to_proto(
+    request: PrivacyRequest, *, bundle_expires_at: datetime | None = None, bundle_expired: bool = False
+) -> gateway_pb2.PrivacyRequest:
+    """The request as clients see it, due date and every service's outcome included; a completed export
+    with when its bundle is deleted, and read as expired once it is."""
     message = gateway_pb2.PrivacyRequest(
         request_id=request.request_id,
         kind=KIND_TO_PROTO[request.kind],
         subject=types_pb2.DataSubject(profile_id=request.subject.profile_id, email=request.subject.email),
         requested_by=request.requested_by,
         reason=request.reason,
-        status=STATUS_TO_PROTO[request.status],
+        status=EXPIRED if bundle_expired else STATUS_TO_PROTO[request.status],
         outcomes=[_outcome(o) for o in request.outcomes],
         create_time=_timestamp(request.created_at),
         due_time=_timestamp(request.due_at),
@@ -86,6 +99,8 @@ def to_proto(request: PrivacyRequest) -> gateway_pb2.PrivacyRequest:
     )
     if request.completed_at is not None:
         message.complete_time.CopyFrom(_timestamp(request.completed_at))
+    if bundle_expires_at is not None:
+        message.bundle_expire_time.CopyFrom(_timestamp(bundle_expires_at))
     return message
 
 

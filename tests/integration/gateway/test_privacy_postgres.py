@@ -1,5 +1,6 @@
 """The privacy requests' store on PostgreSQL: a request driven to completion, the subject forgotten,
-leases that exclude a second process, and newest-first paging by (time, id)."""
+leases that exclude a second process, newest-first paging by (time, id), and exports read as expired
+once their bundle is past its keeping period."""
 
 from __future__ import annotations
 
@@ -72,11 +73,11 @@ def test_listing_pages_newest_first_without_gaps(gateway: Gateway) -> None:
         page = queries.list_privacy_requests(ADMIN, kind=None, status=None, after=after, limit=2, uow=gateway.uow)
         if not page:
             break
-        seen += [r.request_id for r in page]
-        after = (page[-1].created_at, page[-1].request_id)
+        seen += [v.request.request_id for v in page]
+        after = (page[-1].request.created_at, page[-1].request.request_id)
     assert sorted(seen) == sorted(made)
     assert len(seen) == len(set(seen)) == 5
-    assert [r.request_id for r in queries.list_privacy_requests(
+    assert [v.request.request_id for v in queries.list_privacy_requests(
         queries.Viewer("globex", "admin-9", sees_company=True), kind=None, status=None, after=None, limit=10,
         uow=gateway.uow,
     )] == []  # fmt: skip
@@ -89,7 +90,7 @@ def test_listing_filters_by_kind_status_and_requester(gateway: Gateway) -> None:
 
     def ids(viewer: queries.Viewer, *, kind: dsr.RequestKind | None, status: dsr.RequestStatus | None) -> list[str]:
         found = queries.list_privacy_requests(viewer, kind=kind, status=status, after=None, limit=10, uow=gateway.uow)
-        return [r.request_id for r in found]
+        return [v.request.request_id for v in found]
 
     assert ids(ADMIN, kind=dsr.RequestKind.EXPORT, status=None) == [export.request_id]
     assert ids(ADMIN, kind=None, status=dsr.RequestStatus.RECEIVED) == sorted(
@@ -98,3 +99,22 @@ def test_listing_filters_by_kind_status_and_requester(gateway: Gateway) -> None:
     assert ids(ADMIN, kind=None, status=dsr.RequestStatus.COMPLETED) == []
     someone_else = queries.Viewer("acme", "user-7", sees_company=False)
     assert ids(someone_else, kind=None, status=None) == []
+
+
+async def test_an_export_past_its_bundles_expiry_lists_as_expired_on_postgresql(gateway: Gateway) -> None:
+    clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
+    worker = PrivacyWorker(uow=gateway.uow, services=_services(), clock=clock)
+    export = _receive(gateway, clock, kind="export")
+    await worker.run_once()
+    kept = timedelta(days=30)
+
+    def expired(value: bool) -> list[str]:
+        found = queries.list_privacy_requests(
+            ADMIN, kind=None, status=dsr.RequestStatus.COMPLETED, bundle_expired=value, after=None, limit=10,
+            uow=gateway.uow, kept_for=kept, clock=clock,
+        )  # fmt: skip
+        return [v.request.request_id for v in found]
+
+    assert (expired(True), expired(False)) == ([], [export.request_id])
+    clock.advance(kept.total_seconds())
+    assert (expired(True), expired(False)) == ([export.request_id], [])

@@ -63,6 +63,12 @@ class _PrivacyRequestStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_
     """Done everywhere."""
     PRIVACY_REQUEST_STATUS_FAILED: _PrivacyRequestStatus.ValueType  # 4
     """At least one service failed; the request can be retried."""
+    PRIVACY_REQUEST_STATUS_EXPIRED: _PrivacyRequestStatus.ValueType  # 5
+    """An export that completed and whose bundle is no longer kept: deleted `bundle_expire_time` (30 days
+    after completion, the retention policy's `dsr_bundles`) or earlier by an erasure of the person. The
+    request stays as the record that it was answered; its bundle cannot be downloaded any more (a new
+    export request gathers the data again).
+    """
 
 class PrivacyRequestStatus(_PrivacyRequestStatus, metaclass=_PrivacyRequestStatusEnumTypeWrapper):
     """Progress of a privacy request or of one service's part of it."""
@@ -77,6 +83,12 @@ PRIVACY_REQUEST_STATUS_COMPLETED: PrivacyRequestStatus.ValueType  # 3
 """Done everywhere."""
 PRIVACY_REQUEST_STATUS_FAILED: PrivacyRequestStatus.ValueType  # 4
 """At least one service failed; the request can be retried."""
+PRIVACY_REQUEST_STATUS_EXPIRED: PrivacyRequestStatus.ValueType  # 5
+"""An export that completed and whose bundle is no longer kept: deleted `bundle_expire_time` (30 days
+after completion, the retention policy's `dsr_bundles`) or earlier by an erasure of the person. The
+request stays as the record that it was answered; its bundle cannot be downloaded any more (a new
+export request gathers the data again).
+"""
 Global___PrivacyRequestStatus: _TypeAlias = PrivacyRequestStatus  # noqa: Y015
 
 @_typing.final
@@ -254,6 +266,7 @@ class PrivacyRequest(_message.Message):
     COMPLETE_TIME_FIELD_NUMBER: _builtins.int
     DUE_TIME_FIELD_NUMBER: _builtins.int
     COMPANY_ID_FIELD_NUMBER: _builtins.int
+    BUNDLE_EXPIRE_TIME_FIELD_NUMBER: _builtins.int
     request_id: _builtins.str
     """Platform id of the request."""
     kind: Global___PrivacyRequestKind.ValueType
@@ -286,6 +299,12 @@ class PrivacyRequest(_message.Message):
     def due_time(self) -> _timestamp_pb2.Timestamp:
         """When the answer is due (30 days after the request)."""
 
+    @_builtins.property
+    def bundle_expire_time(self) -> _timestamp_pb2.Timestamp:
+        """For an export that completed: when its bundle is deleted (in the past once the status reads
+        EXPIRED); unset for erasures, unfinished exports, and where bundles are kept until an erasure.
+        """
+
     def __init__(
         self,
         *,
@@ -300,10 +319,11 @@ class PrivacyRequest(_message.Message):
         complete_time: _timestamp_pb2.Timestamp | None = ...,
         due_time: _timestamp_pb2.Timestamp | None = ...,
         company_id: _builtins.str = ...,
+        bundle_expire_time: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "subject", b"subject"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["bundle_expire_time", b"bundle_expire_time", "complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "subject", b"subject"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "kind", b"kind", "outcomes", b"outcomes", "reason", b"reason", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "subject", b"subject"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bundle_expire_time", b"bundle_expire_time", "company_id", b"company_id", "complete_time", b"complete_time", "create_time", b"create_time", "due_time", b"due_time", "kind", b"kind", "outcomes", b"outcomes", "reason", b"reason", "request_id", b"request_id", "requested_by", b"requested_by", "status", b"status", "subject", b"subject"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -649,7 +669,8 @@ class ExportOwnDataResponse(_message.Message):
     @_builtins.property
     def bundle(self) -> _struct_pb2.Struct:
         """Once the export completed: the bundle (a manifest with the SHA-256 of each section, and one
-        section per service), as JSON; also returned by GetPrivacyRequest.
+        section per service), as JSON; also returned by GetPrivacyRequest. Repeating the call once the
+        bundle is no longer kept answers FAILED_PRECONDITION (PRIVACY_BUNDLE_EXPIRED).
         """
 
     def __init__(
@@ -779,7 +800,8 @@ class ExportSubjectDataResponse(_message.Message):
     @_builtins.property
     def bundle(self) -> _struct_pb2.Struct:
         """Once the export completed: the bundle (a manifest with the SHA-256 of each section, and one
-        section per service), as JSON; also returned by GetPrivacyRequest.
+        section per service), as JSON; also returned by GetPrivacyRequest. Repeating the call once the
+        bundle is no longer kept answers FAILED_PRECONDITION (PRIVACY_BUNDLE_EXPIRED).
         """
 
     def __init__(

@@ -161,7 +161,10 @@ class GatewayServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def GetPrivacyRequest(self, request, context):
-        """Returns one privacy request with its per-service outcome (the audit record).
+        """Returns one privacy request with its per-service outcome (the audit record) and, for a completed
+        export, its bundle. An export whose bundle is no longer kept answers FAILED_PRECONDITION (reason
+        PRIVACY_BUNDLE_EXPIRED, saying when it expired), never an empty bundle; ListPrivacyRequests shows it
+        as PRIVACY_REQUEST_STATUS_EXPIRED.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -63,7 +63,11 @@ class GatewayServiceStub:
     DeleteSubjectData: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubjectDataRequest, _gateway_pb2.DeleteSubjectDataResponse]
     """Deletes all data held about one person of the caller's company."""
     GetPrivacyRequest: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.GetPrivacyRequestRequest, _gateway_pb2.GetPrivacyRequestResponse]
-    """Returns one privacy request with its per-service outcome (the audit record)."""
+    """Returns one privacy request with its per-service outcome (the audit record) and, for a completed
+    export, its bundle. An export whose bundle is no longer kept answers FAILED_PRECONDITION (reason
+    PRIVACY_BUNDLE_EXPIRED, saying when it expired), never an empty bundle; ListPrivacyRequests shows it
+    as PRIVACY_REQUEST_STATUS_EXPIRED.
+    """
     ListPrivacyRequests: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.ListPrivacyRequestsRequest, _gateway_pb2.ListPrivacyRequestsResponse]
     """Lists privacy requests of the caller's company, newest first."""
     RaiseDiagnosticError: _grpc.UnaryUnaryMultiCallable[_gateway_pb2.RaiseDiagnosticErrorRequest, _gateway_pb2.RaiseDiagnosticErrorResponse]
@@ -106,7 +110,11 @@ class GatewayServiceAsyncStub(GatewayServiceStub):
     DeleteSubjectData: _aio.UnaryUnaryMultiCallable[_gateway_pb2.DeleteSubjectDataRequest, _gateway_pb2.DeleteSubjectDataResponse]  # type: ignore[assignment]
     """Deletes all data held about one person of the caller's company."""
     GetPrivacyRequest: _aio.UnaryUnaryMultiCallable[_gateway_pb2.GetPrivacyRequestRequest, _gateway_pb2.GetPrivacyRequestResponse]  # type: ignore[assignment]
-    """Returns one privacy request with its per-service outcome (the audit record)."""
+    """Returns one privacy request with its per-service outcome (the audit record) and, for a completed
+    export, its bundle. An export whose bundle is no longer kept answers FAILED_PRECONDITION (reason
+    PRIVACY_BUNDLE_EXPIRED, saying when it expired), never an empty bundle; ListPrivacyRequests shows it
+    as PRIVACY_REQUEST_STATUS_EXPIRED.
+    """
     ListPrivacyRequests: _aio.UnaryUnaryMultiCallable[_gateway_pb2.ListPrivacyRequestsRequest, _gateway_pb2.ListPrivacyRequestsResponse]  # type: ignore[assignment]
     """Lists privacy requests of the caller's company, newest first."""
     RaiseDiagnosticError: _aio.UnaryUnaryMultiCallable[_gateway_pb2.RaiseDiagnosticErrorRequest, _gateway_pb2.RaiseDiagnosticErrorResponse]  # type: ignore[assignment]
@@ -200,7 +208,11 @@ class GatewayServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _gateway_pb2.GetPrivacyRequestRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_gateway_pb2.GetPrivacyRequestResponse, _abc.Awaitable[_gateway_pb2.GetPrivacyRequestResponse]]:
-        """Returns one privacy request with its per-service outcome (the audit record)."""
+        """Returns one privacy request with its per-service outcome (the audit record) and, for a completed
+        export, its bundle. An export whose bundle is no longer kept answers FAILED_PRECONDITION (reason
+        PRIVACY_BUNDLE_EXPIRED, saying when it expired), never an empty bundle; ListPrivacyRequests shows it
+        as PRIVACY_REQUEST_STATUS_EXPIRED.
+        """
 
     @_abc_1.abstractmethod
     def ListPrivacyRequests(
