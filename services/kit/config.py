@@ -120,3 +120,11 @@ class ServiceConfig(Settings):
     webhook_dedup_retention_days: float = setting("TEEI_WEBHOOK_DEDUP_RETENTION_DAYS", default=30.0)
     # The retention policy of the data classes (docs/privacy/retention.md); unset = the shipped config/retention.yaml.
     retention_policy: Path | None = setting("TEEI_RETENTION_POLICY", default=None)
+    # Personal fields sealed at rest (services/kit/security/pii): the keyring as a document (production,
+    # from a secret) or a file re-read on rotation (default var/pii-keyring.json), and the key store of
+    # the subjects' data keys (`{service}` is replaced; default var/keystore/<service>.db).
+    pii_keyring: str | None = setting("TEEI_PII_KEYRING", default=None, secret=True)
+    pii_keyring_path: Path | None = setting("TEEI_PII_KEYRING_PATH", default=None)
+    pii_keystore_url: str | None = setting("TEEI_PII_KEYSTORE_URL", default=None, secret=True)
+    # How often the key store re-wraps data keys still wrapped by a retired-to-be KEK.
+    pii_rewrap_interval_seconds: float = setting("TEEI_PII_REWRAP_INTERVAL_SECONDS", default=60.0)

@@ -15,7 +15,8 @@ from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging import events
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
 from services.kit.persistence.types import UtcDateTime
-from services.profile import rows
+from services.kit.security import pii
+from services.profile import rows, sealing
 from services.profile.domain.events import ProfileEvent, ProfilesMerged
 from services.profile.domain.identity import IdentityStore
 from services.profile.domain.model import ExternalId, Profile
@@ -56,7 +57,7 @@ _SHAPE: dict[str, sa.types.TypeEngine[Any]] = {
 }
 # Each table's columns in the shape, under the names rows.py reads them by.
 _COLUMNS: dict[sa.Table, dict[str, str]] = {
-    external_ids: {"k1": "provider", "k2": "external_id"},
+    external_ids: {"k1": "provider", "k2": "external_id", "detail": "external_ref"},
     enrolments: {"k1": "programme", "k2": "status", "t1": "start_at", "t2": "end_at"},
     flags: {"k1": "name", "n": "value"},
     counters: {"k1": "name", "n": "value"},
@@ -103,6 +104,7 @@ class SqlProfileRepository:
         self._company_id = company_id
         self._causation = causation
         self._audit = SqlAuditTrail(session)
+        self._pii = pii.attached(session)
 
     @property
     def audit(self) -> AuditTrail:
@@ -113,7 +115,8 @@ class SqlProfileRepository:
         """Stores a new profile; raises DuplicateProfile on a taken (company, e-mail)."""
         try:
             with self._session.begin_nested():
-                self._session.execute(profiles.insert().values(**rows.profile_row(profile)))
+                row = rows.profile_row(profile) | sealing.profile_fields(self._pii, profile)
+                self._session.execute(profiles.insert().values(**row))
         except sa.exc.IntegrityError as exc:
             raise DuplicateProfile(profile.email) from exc
 
@@ -137,8 +140,13 @@ class SqlProfileRepository:
         return self._one(profiles.c.profile_id == profile_id, lock=True)
 
     def get_by_email(self, email: str) -> Profile | None:
-        """The profile with this normalised e-mail in this company, if any."""
-        return self._one(profiles.c.email == email)
+        """The profile with this normalised e-mail in this company, if any: by the e-mail's blind index,
+        or, for a row the online migration has not sealed yet, by the plain e-mail."""
+        index = sealing.email_index(self._pii, self._company_id, email)
+        found = self._one(profiles.c.email_index == index)
+        if found is None:
+            found = self._one(sa.and_(profiles.c.email_index.is_(None), profiles.c.email == email))
+        return found
 
     def get_by_external_id(self, external: ExternalId) -> Profile | None:
         """The profile this external id is bound to, if any."""
@@ -150,7 +158,8 @@ class SqlProfileRepository:
         owner = self._owner(external)
         if owner is not None:
             return owner
-        row = {"provider": external.provider.value, "external_id": external.external_id, "created_at": now}
+        stored = sealing.external_fields(self._pii, self._company_id, profile_id, external)
+        row = {"provider": external.provider.value, **stored, "created_at": now}
         try:
             with self._session.begin_nested():
                 self._session.execute(external_ids.insert().values(**row, **self._owned_by(profile_id)))
@@ -162,7 +171,8 @@ class SqlProfileRepository:
         """Profiles not merged away, ordered by id, after the given id."""
         query = self._select().where(profiles.c.merged_into.is_(None), profiles.c.profile_id > after)
         if email:
-            query = query.where(profiles.c.email == email)
+            found_by_email = self.get_by_email(email)
+            query = query.where(profiles.c.profile_id == (found_by_email.profile_id if found_by_email else None))
         found = self._session.execute(query.order_by(profiles.c.profile_id).limit(limit)).mappings().all()
         return self._hydrate(found)
 
@@ -184,6 +194,7 @@ class SqlProfileRepository:
         """Moves the duplicate's identities and facts to the survivor, marks it merged and audits the merge."""
         owned = (*self._scoped(external_ids), external_ids.c.profile_id == duplicate.profile_id)
         self._session.execute(external_ids.update().where(*owned).values(profile_id=survivor.profile_id))
+        sealing.reseal_externals(self._session, self._pii, self._company_id, survivor.profile_id)
         self._move_facts(duplicate.profile_id, survivor.profile_id)
         self._replace_journey(duplicate.profile_id, None)
         self._replace_journey(survivor.profile_id, survivor)
@@ -224,10 +235,12 @@ class SqlProfileRepository:
         self._session.execute(profiles.update().where(*where).values(updated_at=profile.updated_at))
 
     def _owner(self, external: ExternalId) -> str | None:
+        # By the blind index, or the plain id on a row the online migration has not sealed yet.
+        keys = (sealing.external_index(self._pii, self._company_id, external), external.external_id)
         query = sa.select(external_ids.c.profile_id).where(
             *self._scoped(external_ids),
             external_ids.c.provider == external.provider.value,
-            external_ids.c.external_id == external.external_id,
+            external_ids.c.external_id.in_(keys),
         )
         owner: str | None = self._session.execute(query).scalar_one_or_none()
         return owner
@@ -255,9 +268,14 @@ class SqlProfileRepository:
         journeys = rows.to_journeys(ids, related)
         identities: dict[str, list[ExternalId]] = {}
         for row in related.get(external_ids, ()):
-            identities.setdefault(row["profile_id"], []).append(rows.to_external_id(row))
+            identities.setdefault(row["profile_id"], []).append(sealing.opened_external(self._pii, row))
         return [
-            rows.to_profile(row, identities.get(row["profile_id"], []), journeys[row["profile_id"]]) for row in found
+            rows.to_profile(
+                sealing.opened_profile(self._pii, row),
+                identities.get(row["profile_id"], []),
+                journeys[row["profile_id"]],
+            )
+            for row in found
         ]
 
 

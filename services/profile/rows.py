@@ -8,7 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from services.profile.domain.journey import Enrolment, EnrolmentStatus, Journey, Milestone, MilestoneKind, Programme
-from services.profile.domain.model import ExternalId, PersonRole, Profile, Provider
+from services.profile.domain.model import ExternalId, PersonRole, Profile
 from services.profile.tables import counters, enrolments, flags, milestones
 
 Rows = Iterable[Mapping[str, Any]]
@@ -16,20 +16,17 @@ MAX_DETAIL_LENGTH = 500
 
 
 def profile_row(profile: Profile) -> dict[str, object]:
-    """The `profiles` row of a new profile."""
+    """The `profiles` row of a new profile, but its personal fields (sealing.profile_fields seals them)."""
     return {
         "profile_id": profile.profile_id,
         "company_id": profile.company_id,
-        "email": profile.email,
-        "given_name": profile.given_name,
-        "family_name": profile.family_name,
         "role": profile.role.value,
         "created_at": profile.created_at,
         "updated_at": profile.updated_at,
     }
 
 
-def to_profile(row: sa.RowMapping, identities: list[ExternalId], journey: Journey) -> Profile:
+def to_profile(row: Mapping[str, Any], identities: list[ExternalId], journey: Journey) -> Profile:
     """A profile from its row, its external identities and its journey."""
     return Profile(
         profile_id=row["profile_id"],
@@ -44,11 +41,6 @@ def to_profile(row: sa.RowMapping, identities: list[ExternalId], journey: Journe
         journey=journey,
         merged_into=row["merged_into"],
     )
-
-
-def to_external_id(row: Mapping[str, Any]) -> ExternalId:
-    """An external identity row as a domain value."""
-    return ExternalId(Provider(row["provider"]), row["external_id"])
 
 
 def to_journeys(profile_ids: Sequence[str], rows: Mapping[sa.Table, Rows]) -> dict[str, Journey]:

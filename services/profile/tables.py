@@ -25,14 +25,19 @@ profiles = sa.Table(
     metadata,
     sa.Column("profile_id", sa.String(36), primary_key=True),
     sa.Column("company_id", sa.String(63), nullable=False),
-    sa.Column("email", sa.String(254), nullable=False),
-    sa.Column("given_name", sa.String(200), nullable=False),
-    sa.Column("family_name", sa.String(200), nullable=False),
+    # Sealed (services/kit/security/pii): the subject's data key, the column and profile id bound to them.
+    sa.Column("email", sa.Text, nullable=False),
+    sa.Column("given_name", sa.Text, nullable=False),
+    sa.Column("family_name", sa.Text, nullable=False),
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.Column("updated_at", UtcDateTime, nullable=False),
     sa.Column("merged_into", sa.String(36), nullable=True),
+    # The keyed blind index of the e-mail: what look-ups and uniqueness compare. NULL only on a row written
+    # before sealing, whose plain e-mail the old constraint still covers until the online migration seals it.
+    sa.Column("email_index", sa.String(64), nullable=True),
     sa.UniqueConstraint("company_id", "email", name="uq_profiles_company_email"),
+    sa.Index("uq_profiles_company_email_index", "company_id", "email_index", unique=True),
 )
 
 external_ids = sa.Table(
@@ -40,9 +45,12 @@ external_ids = sa.Table(
     metadata,
     sa.Column("company_id", sa.String(63), primary_key=True),
     sa.Column("provider", sa.String(20), primary_key=True),
+    # The blind index of the source's id for this person (the plain id on a row not sealed yet) ...
     sa.Column("external_id", sa.String(255), primary_key=True),
     sa.Column("profile_id", sa.String(36), sa.ForeignKey(_PROFILE_FK), nullable=False, index=True),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # ... and the id itself, sealed with the owner's data key (NULL on a row not sealed yet).
+    sa.Column("external_ref", sa.Text, nullable=True),
 )
 
 enrolments = sa.Table(

@@ -7,6 +7,11 @@ subject and, in a row shared with another person (a session with a volunteer, a 
 blanks the subject's columns and the text they wrote, so the other person's record survives without
 the subject in it. Outbox envelopes and idempotency replays of the company that carry the subject's
 e-mail or profile id are deleted too: neither may keep a copy after erasure.
+
+Where a service seals personal fields (services/kit/security/pii), rows are matched by the e-mail's
+blind index as well as the plain e-mail (rows not sealed yet), exported opened, and erasure destroys
+the subject's data key first: whatever copy of their sealed fields survives anywhere (a backup, a
+replica) is unreadable from then on, and a retried erasure finds the rows it did not delete yet.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from sqlalchemy import orm
 from services.kit.identity import normalise_email, profile_id_for_email
 from services.kit.messaging.events import outbox
 from services.kit.persistence import idempotency
+from services.kit.security import pii
 
 ERASED = ""
 
@@ -56,10 +62,24 @@ class Person:
     email: str | None = None
     profile_id: str | None = None
     owned: tuple[str, ...] = ()
+    # The column holding the e-mail's blind index, where `email` is sealed.
+    email_index: str | None = None
 
     def columns(self) -> tuple[str, ...]:
         """Every column that belongs to this person."""
         return tuple(c for c in (self.email, self.profile_id) if c) + self.owned
+
+
+@dataclass(frozen=True)
+class Sealed:
+    """Columns of a table stored sealed, bound to the row's `record` column; `hidden` ones (blind
+    indexes) mean nothing outside the service and are left out of exports."""
+
+    columns: tuple[str, ...]
+    record: str
+    hidden: tuple[str, ...] = ()
+    # A sealed column exported under another's name (the blind index's column names what it holds).
+    exported_as: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -74,6 +94,7 @@ class Child:
     by_column: str | None = None
     # Exported with the parent, never deleted with it (shared with other people's rows; see `Orphans`).
     export_only: bool = False
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +108,7 @@ class Holding:
     company_column: str = "company_id"
     # Rows another party relies on (a machine client) are anonymised, never deleted.
     keep_rows: bool = False
+    sealed: Sealed | None = None
 
 
 @dataclass(frozen=True)
@@ -142,7 +164,7 @@ def export(session: orm.Session, mapping: SubjectMap, subject: Subject) -> dict[
     out: dict[str, list[dict[str, Any]]] = {}
     for holding in mapping.holdings:
         rows = _matching(session, holding, subject)
-        _add(out, holding.table.name, rows)
+        _add(out, holding.table.name, _opened(session, holding.table, holding.sealed, rows))
         _export_children(session, holding.children, [r[holding.key] for r in rows], out)
     return out
 
@@ -156,6 +178,9 @@ def erase(session: orm.Session, mapping: SubjectMap, subject: Subject) -> Erasur
     """Erases the subject inside the caller's transaction; the result counts what was found and erased."""
     result = Erasure(retained_reason=mapping.retained_reason)
     result.found = count(export(session, mapping, subject))
+    cipher = pii.optional(session)
+    if cipher is not None and subject.profile_id:
+        cipher.shred(subject.company_id, subject.profile_id)
     for holding in mapping.holdings:
         _erase_holding(session, holding, subject, result)
     for orphans in mapping.orphans:
@@ -170,19 +195,28 @@ def erase(session: orm.Session, mapping: SubjectMap, subject: Subject) -> Erasur
 
 
 def _matching(session: orm.Session, holding: Holding, subject: Subject) -> list[dict[str, Any]]:
-    table, conditions = holding.table, _person_conditions(holding, subject)
+    table, conditions = holding.table, _person_conditions(holding, subject, _email_index(session, holding, subject))
     if not conditions:
         return []
     query = sa.select(table).where(table.c[holding.company_column] == subject.company_id, sa.or_(*conditions))
     return [dict(row) for row in session.execute(query.order_by(table.c[holding.key])).mappings()]
 
 
-def _person_conditions(holding: Holding, subject: Subject) -> list[sa.ColumnElement[bool]]:
-    return [c for person in holding.persons.values() for c in _is(holding.table, person, subject)]
+def _email_index(session: orm.Session, holding: Holding, subject: Subject) -> str:
+    """The blind index of the subject's e-mail, when the holding stores one ("" otherwise)."""
+    if not subject.email or not any(p.email_index for p in holding.persons.values()):
+        return ""
+    return pii.attached(session).blind(subject.company_id, pii.EMAIL, subject.email)
 
 
-def _is(table: sa.Table, person: Person, subject: Subject) -> list[sa.ColumnElement[bool]]:
+def _person_conditions(holding: Holding, subject: Subject, index: str = "") -> list[sa.ColumnElement[bool]]:
+    return [c for person in holding.persons.values() for c in _is(holding.table, person, subject, index)]
+
+
+def _is(table: sa.Table, person: Person, subject: Subject, index: str) -> list[sa.ColumnElement[bool]]:
     conditions = []
+    if person.email_index and index:
+        conditions.append(table.c[person.email_index] == index)
     if person.email and subject.email:
         conditions.append(sa.func.lower(table.c[person.email]) == subject.email)
     if person.profile_id and subject.profile_id:
@@ -195,7 +229,7 @@ def _export_children(
 ) -> None:
     for child in children:
         rows = _children_of(session, child, keys)
-        _add(out, child.table.name, rows)
+        _add(out, child.table.name, _opened(session, child.table, child.sealed, rows))
         _export_children(session, child.children, [r[child.key] for r in rows], out)
 
 
@@ -205,6 +239,23 @@ def _children_of(session: orm.Session, child: Child, keys: list[Any]) -> list[di
         query = sa.select(child.table).where(child.table.c[child.column].in_(keys[start : start + 500]))
         found.extend(dict(row) for row in session.execute(query).mappings())
     return found
+
+
+def _opened(
+    session: orm.Session, table: sa.Table, sealed: Sealed | None, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """Rows with their sealed columns opened and their blind indexes left out."""
+    if sealed is None or not rows:
+        return rows
+    cipher, opened = pii.attached(session), []
+    for row in rows:
+        record = str(row[sealed.record])
+        values = {
+            c: cipher.open(row[c], field=f"{table.name}.{c}", record=record) for c in sealed.columns if row.get(c)
+        }
+        values |= {sealed.exported_as[c]: values.pop(c) for c in list(values) if c in sealed.exported_as}
+        opened.append({k: v for k, v in (row | values).items() if k not in sealed.hidden})
+    return opened
 
 
 def _add(out: dict[str, list[dict[str, Any]]], name: str, rows: list[dict[str, Any]]) -> None:
@@ -230,8 +281,9 @@ def _value(value: Any) -> Any:
 
 
 def _erase_holding(session: orm.Session, holding: Holding, subject: Subject, result: Erasure) -> None:
+    index = _email_index(session, holding, subject)
     for row in _matching(session, holding, subject):
-        mine = [role for role, p in holding.persons.items() if _names(row, p, subject)]
+        mine = [role for role, p in holding.persons.items() if _names(row, p, subject, index)]
         others = [role for role, p in holding.persons.items() if role not in mine and _named(row, p)]
         if others or holding.keep_rows:
             _anonymise(session, holding, row, mine, result)
@@ -245,11 +297,12 @@ def _this_row(table: sa.Table, row: Mapping[str, Any]) -> sa.ColumnElement[bool]
     return sa.and_(*(column == row[column.name] for column in table.primary_key.columns))
 
 
-def _names(row: Mapping[str, Any], person: Person, subject: Subject) -> bool:
+def _names(row: Mapping[str, Any], person: Person, subject: Subject, index: str = "") -> bool:
     email = row.get(person.email) if person.email else None
     pid = row.get(person.profile_id) if person.profile_id else None
     return bool(
-        (subject.email and isinstance(email, str) and email.lower() == subject.email)
+        (index and person.email_index and row.get(person.email_index) == index)
+        or (subject.email and isinstance(email, str) and email.lower() == subject.email)
         or (subject.profile_id and pid == subject.profile_id)
     )
 

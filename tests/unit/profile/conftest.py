@@ -9,6 +9,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.kit.persistence import db
+from services.kit.security import pii
 from services.profile import bootstrap
 from services.profile.repository import SqlProfileUnitOfWork
 
@@ -19,8 +20,11 @@ def engine(tmp_path: Path) -> Iterator[sa.Engine]:
     url = db.sqlite_url(tmp_path / "profile.db")
     db.upgrade(url, bootstrap.MIGRATIONS)
     engine = db.create_engine(url)
+    cipher = pii.local(tmp_path, "profile")
+    pii.attach(engine, cipher)
     yield engine
     engine.dispose()
+    cipher.close()
 
 
 @pytest.fixture

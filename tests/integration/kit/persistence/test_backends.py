@@ -11,8 +11,9 @@ import sqlalchemy as sa
 
 from services.kit.config import ServiceConfig
 from services.kit.persistence import db
+from services.kit.security import pii
 from services.kit.testing import running, tenant
-from services.profile import bootstrap, handlers, queries
+from services.profile import bootstrap, handlers, queries, sealing
 from services.profile.domain.commands import CreateProfile, GetProfile
 from services.profile.domain.model import PersonRole, ProfileEmailTaken
 from services.profile.repository import SqlProfileUnitOfWork
@@ -28,10 +29,11 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def _round_trip(url: str) -> None:
+def _round_trip(url: str, var_dir: Path) -> None:
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert {"profiles", "alembic_version_profile"} <= _tables(url)
-    engine = db.create_engine(url)
+    engine, cipher = db.create_engine(url), pii.local(var_dir, "profile")
+    pii.attach(engine, cipher)
     try:
         uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
         command = CreateProfile("acme", "pg@example.org", "P", "G", PersonRole.PARTICIPANT)
@@ -39,18 +41,24 @@ def _round_trip(url: str) -> None:
         assert queries.get_profile(GetProfile("acme", created.profile_id), uow=uow) == created
         with pytest.raises(ProfileEmailTaken):
             handlers.create_profile(command, uow=uow)
+        with pytest.raises(Exception, match="unseal"):  # sealed rows hold the downgrade back ...
+            db.downgrade(url, bootstrap.MIGRATIONS)
+        with db.UnitOfWork(engine).begin() as session:  # ... until they are written back in plain text
+            assert sealing.unseal_batch(session, cipher) == 1
     finally:
         engine.dispose()
+        cipher.close()
     db.downgrade(url, bootstrap.MIGRATIONS)
     assert "profiles" not in _tables(url)
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert "profiles" in _tables(url)
 
 
-def test_a_profile_reads_back_whole_from_postgresql_in_its_folded_read(postgres_url: str) -> None:
+def test_a_profile_reads_back_whole_from_postgresql_in_its_folded_read(postgres_url: str, tmp_path: Path) -> None:
     """The identities and journey come back from one UNION ALL of typed columns on PostgreSQL too."""
     db.upgrade(postgres_url, bootstrap.MIGRATIONS)
-    engine = db.create_engine(postgres_url)
+    engine, cipher = db.create_engine(postgres_url), pii.local(tmp_path, "profile")
+    pii.attach(engine, cipher)
     try:
         uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
         stored = rich_profile(uow)
@@ -59,14 +67,15 @@ def test_a_profile_reads_back_whole_from_postgresql_in_its_folded_read(postgres_
         assert stored.journey.flags == {"job_ready": True, "opted_out": False}
     finally:
         engine.dispose()
+        cipher.close()
 
 
 def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    _round_trip(db.sqlite_url(tmp_path / "nested" / "profile.db"))
+    _round_trip(db.sqlite_url(tmp_path / "nested" / "profile.db"), tmp_path)
 
 
-def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
-    _round_trip(postgres_url)
+def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str, tmp_path: Path) -> None:
+    _round_trip(postgres_url, tmp_path)
 
 
 async def test_profile_service_serves_from_postgresql_when_database_url_says_so(

@@ -17,6 +17,7 @@ from grpc_status import rpc_status
 from services.kintell import bootstrap as kintell_bootstrap
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import GrpcServer
+from services.kit.identity import profile_id_for_email
 from services.kit.persistence import idempotency
 from services.kit.testing import running, tenant
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
@@ -81,7 +82,7 @@ async def test_the_same_key_twice_creates_one_profile_and_replays_the_first_answ
     assert second == first
     assert not await _replayed(first_call)
     assert await _replayed(second_call)
-    assert _count(engine, "profiles", email="ada@example.org") == 1
+    assert _count(engine, "profiles", profile_id=profile_id_for_email("acme", "ada@example.org")) == 1
     assert _count(engine, "idempotency_keys", tenant="acme", key="create-ada", state="COMPLETED") == 1
 
 
@@ -93,7 +94,7 @@ async def test_the_same_key_with_another_body_is_refused_as_reused(
     assert error.code() == grpc.StatusCode.ABORTED  # HTTP 409 at the edge
     assert _reason(error) == "IDEMPOTENCY_KEY_REUSED"
     assert "Idempotency-Key" in (error.details() or "")
-    assert _count(engine, "profiles", email="bea@example.org") == 0
+    assert _count(engine, "profiles", profile_id=profile_id_for_email("acme", "bea@example.org")) == 0
 
 
 async def test_without_a_key_calls_run_as_before_and_store_nothing(
@@ -115,7 +116,7 @@ async def test_concurrent_calls_with_one_key_execute_exactly_once(
     assert len(created) == 1
     # A second execution would have answered ALREADY_EXISTS (the e-mail is taken): only in-progress refusals.
     assert all(e.code() == grpc.StatusCode.ABORTED and _reason(e) == "IDEMPOTENCY_KEY_IN_PROGRESS" for e in refused)
-    assert _count(engine, "profiles", email="cy@example.org") == 1
+    assert _count(engine, "profiles", profile_id=profile_id_for_email("acme", "cy@example.org")) == 1
 
 
 async def test_a_failed_call_releases_its_key_so_the_fixed_request_succeeds(
@@ -180,7 +181,7 @@ async def test_a_key_whose_first_call_still_runs_is_refused_as_in_progress(
     error = await _error(profiles.CreateProfile(request, metadata=_keyed(ACME, "running")))
     assert error.code() == grpc.StatusCode.ABORTED
     assert _reason(error) == "IDEMPOTENCY_KEY_IN_PROGRESS"
-    assert _count(engine, "profiles", email="hal@example.org") == 0
+    assert _count(engine, "profiles", profile_id=profile_id_for_email("acme", "hal@example.org")) == 0
 
 
 async def test_an_abandoned_claim_is_reclaimed_once_it_expired(

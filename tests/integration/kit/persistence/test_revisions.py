@@ -29,7 +29,10 @@ PROFILE_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
     "buddy": {"buddy_matches": ("participant", "buddy"), "buddy_checkins": ("person",), "buddy_feedback": ("author",)},
     "kintell": {"kintell_sessions": ("participant", "volunteer")},
 }
-NULL_ADDED: dict[str, dict[str, tuple[str, ...]]] = {"profile": {"profiles": ("merged_into",)}}
+NULL_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
+    # Rows from before sealing keep their plain values: the running service seals them (online migration).
+    "profile": {"profiles": ("merged_into", "email_index"), "profile_external_ids": ("external_ref",)}
+}
 # Columns later revisions add with a server default, which every old row takes.
 DEFAULT_ADDED: dict[str, dict[str, dict[str, Any]]] = {"safety": {"safety_reviews": {"priority": 1}}}
 

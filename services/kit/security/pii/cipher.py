@@ -1,0 +1,80 @@
+"""Personal fields sealed at rest (envelope encryption) and looked up by keyed blind indexes.
+
+A sealed field reads `pii1.<key id>.<base64url(nonce ‖ AES-256-GCM ciphertext)>`: the key id names the
+subject's data key, so any reader (a query, an export) opens it without knowing whose it is; the field
+name and the record's id are the associated data, so a sealed value copied onto another field or row
+does not open. A value without the prefix is plain text written before encryption was switched on:
+it is read as it is (dual read while the online migration seals old rows) and never written again.
+"""
+
+from __future__ import annotations
+
+import base64
+import secrets
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from services.kit.security.pii.keyring import NONCE_BYTES
+from services.kit.security.pii.keystore import SubjectKeys
+
+PREFIX = "pii1."
+
+
+class SubjectErased(Exception):
+    """The field's data key was destroyed: its subject was erased, and the value is gone for good."""
+
+
+class FieldTampered(Exception):
+    """A sealed field does not open with its own key: edited, or moved onto another field or record."""
+
+
+def is_sealed(value: str | None) -> bool:
+    """Whether a stored value is a sealed field (rather than plain text from before encryption)."""
+    return bool(value) and value.startswith(PREFIX)  # type: ignore[union-attr]
+
+
+class PiiCipher:
+    """Seals and opens one service's personal fields with its subjects' data keys."""
+
+    def __init__(self, keys: SubjectKeys) -> None:
+        self.keys = keys
+
+    def seal(self, value: str, *, company_id: str, subject: str, field: str, record: str) -> str:
+        """The value sealed with the subject's data key; the empty string stays empty (nothing to hide)."""
+        if not value:
+            return value
+        data_key = self.keys.key_for(company_id, subject)
+        nonce = secrets.token_bytes(NONCE_BYTES)
+        sealed = AESGCM(data_key.key).encrypt(nonce, value.encode(), _context(field, record))
+        return f"{PREFIX}{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
+
+    def open(self, stored: str, *, field: str, record: str) -> str:
+        """The plain value of a stored field (plain text passes through); SubjectErased when its key is gone."""
+        if not is_sealed(stored):
+            return stored
+        key_id, _, body = stored[len(PREFIX) :].partition(".")
+        data_key = self.keys.key_by_id(key_id)
+        if data_key is None:
+            raise SubjectErased(f"the data key of this {field} was destroyed (its subject was erased)")
+        raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
+        try:
+            return AESGCM(data_key.key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(field, record)).decode()
+        except InvalidTag as exc:
+            raise FieldTampered(f"a sealed {field} of record {record} does not open") from exc
+
+    def blind(self, company_id: str, kind: str, value: str) -> str:
+        """The blind index of a value: what look-ups and unique constraints compare instead of the value."""
+        return self.keys.keyring.current().blind(company_id, kind, value)
+
+    def close(self) -> None:
+        """Closes the key store's connections."""
+        self.keys.dispose()
+
+    def shred(self, company_id: str, subject: str) -> int:
+        """Destroys the subject's data key (crypto-shredding); the number of keys destroyed."""
+        return self.keys.shred(company_id, subject)
+
+
+def _context(field: str, record: str) -> bytes:
+    return f"{field}\x1f{record}".encode()
