@@ -32,6 +32,13 @@ def register(commands: Any) -> None:
     restore = actions.add_parser("restore", help="restore a verified backup into an empty var folder")
     restore.add_argument("backup", type=Path)
     _database_option(restore, "empty PostgreSQL database(s) to restore the dumps into", default=None)
+    restore.add_argument(
+        "--keystore-from",
+        type=Path,
+        default=None,
+        help="the live key store folder (var/keystore of the lost mesh, or its replica): the people's data keys "
+        "are never in a backup, so sealed personal fields read only with it (docs/privacy/encryption.md)",
+    )
     drill = actions.add_parser("drill", help="create, restore into a scratch folder, start a second mesh, compare")
     _source_options(drill)
     drill.add_argument("--scratch", type=Path, default=None, help="scratch folder (default: a new temporary one)")
@@ -100,7 +107,9 @@ def run(args: argparse.Namespace) -> int:
         if args.action == "verify":
             return _verify(args.backup, passphrase)
         if args.action == "restore":
-            target = backup.Target(var_dir, _urls_of(args, args.database_url), spec.free_port())
+            target = backup.Target(
+                var_dir, _urls_of(args, args.database_url), spec.free_port(), keystore_from=args.keystore_from
+            )
             print(
                 json.dumps({"restored_into": str(var_dir), "seconds": backup.restore(args.backup, target, passphrase)})
             )

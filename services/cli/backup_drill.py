@@ -18,6 +18,7 @@ import sqlalchemy as sa
 from services.cli import spec
 from services.cli.launcher import Mesh
 from services.kit.persistence import backup, backup_manifest, backup_streams, db
+from services.kit.security.pii.keystore import KEYSTORE_DIR
 
 DRAIN_SECONDS = 120.0
 
@@ -73,7 +74,9 @@ def drill(
     report.backup_bytes = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     document = backup.read_manifest(folder)
     started = time.monotonic()
-    phases = backup.restore(folder, backup.Target(scratch_var, targets, spec.free_port()), passphrase)
+    live_keys = source.var_dir / KEYSTORE_DIR
+    target = backup.Target(scratch_var, targets, spec.free_port(), keystore_from=live_keys)
+    phases = backup.restore(folder, target, passphrase)
     report.restore_seconds = round(time.monotonic() - started, 3)
     report.verify_seconds = phases["verify"]
     _compare(document, backup.Target(source.var_dir, source.postgres), backup.Target(scratch_var, targets), report)

@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from services.cli import spec
+from services.cli import pii, spec
 from services.gateway import bootstrap, handlers, queries
 from services.gateway.domain.commands import MintToken, RegisterClient, RotateKeys
 from services.gateway.domain.keys import ALGORITHMS
@@ -35,6 +35,12 @@ def register(subparsers: Any) -> None:
         help="algorithm of the new next key (default TEEI_SIGNING_ALGORITHM)",
     )
     rotate.add_argument("--force", action="store_true", help="promote even if the next key is freshly published")
+    rotate.add_argument(
+        "--purpose",
+        choices=("signing", "pii"),
+        default="signing",
+        help="signing: the gateway's token keys; pii: the keyring of the personal fields (`teei pii rotate`)",
+    )
     _command(keys, "list", "every key with its state and whether the JWKS publishes it", run_list)
     token = _group(subparsers, "token", "development access tokens")
     mint = _command(token, "mint", "print a signed access token (development)", run_mint)
@@ -68,6 +74,8 @@ def _command(group: Any, name: str, help_text: str, runner: Runner) -> argparse.
 
 def _guarded(runner: Runner) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
+        if getattr(args, "purpose", "signing") == "pii":
+            return pii.run_rotate(args)
         if getattr(args, "role", None) not in (None, "super_admin") and not args.tenant:
             print("teei: --tenant is required for this role", file=sys.stderr)
             return 2

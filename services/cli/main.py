@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import audit, backup, certs, chaos, dlq, keys, privacy, prometheus, spec, traces, webhooks
+from services.cli import audit, backup, certs, chaos, dlq, keys, pii, privacy, prometheus, spec, traces, webhooks
 from services.cli.deploy import cli as deploy
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
@@ -48,6 +48,7 @@ def main(argv: list[str] | None = None) -> None:
     traces.register(commands)
     privacy.register(commands)
     audit.register(commands)
+    pii.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))

@@ -1,5 +1,9 @@
 """Backups of a whole mesh: every service database, the JetStream streams and consumers, and the key
-material under var/ (encrypted), described by a sealed manifest; verified before anything is restored."""
+material under var/ (encrypted), described by a sealed manifest; verified before anything is restored.
+
+The key store of the people's data keys (var/keystore/, services/kit/security/pii) is never in a
+backup: erasing a person destroys their key there, which makes their sealed fields unreadable in every
+backup taken before. A restore reads with the live key store (`Target.keystore_from`)."""
 
 from __future__ import annotations
 
@@ -22,13 +26,14 @@ from services.kit.persistence import backup_crypto as crypto
 from services.kit.persistence import backup_databases as databases
 from services.kit.persistence import backup_manifest as manifest
 from services.kit.persistence import backup_streams as streams
+from services.kit.security.pii.keystore import KEYSTORE_DIR
 
 PREFIX = "teei-backup-"
 SECRETS_FILE = "secrets.enc"
 STREAMS_DIR = "streams"
 # What under var/ is not key material: the databases and streams (backed up on their own), and what the
 # mesh writes afresh at every start.
-_NOT_SECRETS = {"nats", "logs", "envoy", "backups", "mesh.json"}
+_NOT_SECRETS = {"nats", "logs", "envoy", "backups", "mesh.json", KEYSTORE_DIR}
 _DB_SUFFIXES = (".db", ".db-wal", ".db-shm", ".db-journal")
 # What may already be in the var folder a backup is restored into.
 _ALLOWED_IN_EMPTY = {"logs", "backups"}
@@ -214,6 +219,8 @@ class Target:
     var_dir: Path
     postgres: dict[str, str] = field(default_factory=dict)
     private_nats_port: int = 0
+    # The live key store folder whose data keys the restored mesh reads with (copied into var/keystore/).
+    keystore_from: Path | None = None
 
 
 def restore(folder: Path, target: Target, passphrase: bytes) -> dict[str, float]:
@@ -234,9 +241,17 @@ def restore(folder: Path, target: Target, passphrase: bytes) -> dict[str, float]
     phase = time.monotonic()
     _extract_secrets(crypto.decrypt((folder / SECRETS_FILE).read_bytes(), passphrase), target.var_dir)
     _restore_streams(folder / STREAMS_DIR, target)
+    if target.keystore_from is not None:
+        _copy_keystore(target.keystore_from, target.var_dir / KEYSTORE_DIR)
     timings.measure("streams_and_secrets", phase)
     timings.measure("total", started)
     return timings.phases
+
+
+def _copy_keystore(live: Path, into: Path) -> None:
+    """Consistent copies of the live key stores (destroyed keys stay destroyed: nothing older is used)."""
+    for path in databases.sqlite_files(live):
+        databases.copy_sqlite(path, into / path.name)
 
 
 def _restore_database(folder: Path, name: str, database: dict[str, Any], target: Target) -> None:

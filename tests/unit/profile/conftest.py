@@ -15,16 +15,22 @@ from services.profile.repository import SqlProfileUnitOfWork
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    """A SQLite database with every profile migration applied."""
+def cipher(tmp_path: Path) -> Iterator[pii.PiiCipher]:
+    """The profile service's field cipher on a keyring and key store under the test's folder."""
+    made = pii.local(tmp_path, "profile")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, cipher: pii.PiiCipher) -> Iterator[sa.Engine]:
+    """A SQLite database with every profile migration applied, its personal fields sealed by `cipher`."""
     url = db.sqlite_url(tmp_path / "profile.db")
     db.upgrade(url, bootstrap.MIGRATIONS)
     engine = db.create_engine(url)
-    cipher = pii.local(tmp_path, "profile")
     pii.attach(engine, cipher)
     yield engine
     engine.dispose()
-    cipher.close()
 
 
 @pytest.fixture
