@@ -18,6 +18,8 @@ CORE = frozenset({"__init__.py", "__main__.py", "bootstrap.py", "domain", "handl
 PERSISTENT = frozenset({"queries.py", "repository.py", "tables.py", "rows.py", "events.py", "migrations"})
 # Every service holding personal data: where it keeps people, for privacy export and erasure.
 PERSONAL = frozenset({"privacy.py"})
+# Q2Q's screening, its classifier's labelled corpus (data/), training command (train/), evaluation.
+Q2Q_PARTS = frozenset({"consumers.py", "settings.py", "screening", "data", "train", "evaluation"})
 EXPECTED: dict[str, frozenset[str]] = {
     "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr"},
     # Personal fields sealed at rest: which, with whose key, and the online migration sealing old rows.
@@ -27,8 +29,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "upskilling": CORE | PERSISTENT | PERSONAL,
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
     "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py"},
-    # Q2Q's labelled corpus (data/), its evaluation, and later the trained classifier (train/, model/).
-    "q2q": CORE | PERSISTENT | PERSONAL | {"consumers.py", "settings.py", "screening", "evaluation", "data"},
+    "q2q": CORE | PERSISTENT | PERSONAL | Q2Q_PARTS,
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},
 }
