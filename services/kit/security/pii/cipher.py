@@ -13,7 +13,6 @@ import base64
 import secrets
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.kit.security.pii.keyring import NONCE_BYTES
 from services.kit.security.pii.keystore import SubjectKeys
@@ -46,7 +45,7 @@ class PiiCipher:
             return value
         data_key = self.keys.key_for(company_id, subject)
         nonce = secrets.token_bytes(NONCE_BYTES)
-        sealed = AESGCM(data_key.key).encrypt(nonce, value.encode(), _context(field, record))
+        sealed = data_key.aead.encrypt(nonce, value.encode(), _context(field, record))
         return f"{PREFIX}{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
 
     def open(self, stored: str, *, field: str, record: str) -> str:
@@ -59,7 +58,7 @@ class PiiCipher:
             raise SubjectErased(f"the data key of this {field} was destroyed (its subject was erased)")
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
         try:
-            return AESGCM(data_key.key).decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(field, record)).decode()
+            return data_key.aead.decrypt(raw[:NONCE_BYTES], raw[NONCE_BYTES:], _context(field, record)).decode()
         except InvalidTag as exc:
             raise FieldTampered(f"a sealed {field} of record {record} does not open") from exc
 

@@ -14,10 +14,12 @@ import secrets
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import event
 
 from services.kit.clock import Clock, utc_now
@@ -51,6 +53,11 @@ class DataKey:
 
     key_id: str
     key: bytes
+
+    @cached_property
+    def aead(self) -> AESGCM:
+        """The AES-256-GCM cipher of this key (built once per cached key)."""
+        return AESGCM(self.key)
 
 
 def keystore_url(var_dir: Path, service: str, configured: str | None = None) -> str:
