@@ -10,7 +10,7 @@ from typing import Any
 
 from services.gateway.domain import privacy as dsr
 from services.gateway.domain.clients import Client
-from services.gateway.domain.errors import PrivacyBundleExpired, PrivacyRequestNotFound
+from services.gateway.domain.errors import PrivacyBundleExpired, PrivacyRequestNotFound, PrivacyRequestNotVisible
 from services.gateway.domain.keys import SigningKey
 from services.gateway.domain.privacy import PrivacyRequest, RequestKind, RequestStatus
 from services.gateway.dsr import bundle
@@ -65,13 +65,21 @@ def get_privacy_request(
     clock: Clock = utc_now,
 ) -> tuple[PrivacyRequest, dict[str, Any] | None]:
     """The request and, for a completed export, its bundle; another company's request, or another
-    person's for a caller who sees only their own, is not found (its existence is not revealed). An export
+    person's for a caller who sees only their own, is not found (its existence is not revealed, the refusal is
+    audited as a denial). An export
     whose bundle is no longer kept (`kept_for` after completion, or dropped by an erasure) is refused with
     PrivacyBundleExpired, never answered with an empty bundle."""
     with uow.read() as repo:
         request = repo.privacy_requests.get(request_id)
-        if request is None or not _visible(request, viewer):
+        if request is None:
             raise PrivacyRequestNotFound("no such privacy request", metadata={"request_id": request_id})
+        if not _visible(request, viewer):
+            raise PrivacyRequestNotVisible(
+                "no such privacy request",
+                metadata={"request_id": request_id},
+                resource=f"privacy_request:{request_id}",
+                tenant=request.subject.company_id,
+            )
         if not _has_bundle(request):
             return request, None
         expires_at = dsr.bundle_expires_at(request, kept_for)

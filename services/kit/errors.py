@@ -44,6 +44,19 @@ class NotFound(DomainError):
     reason = "NOT_FOUND"
 
 
+class Concealed(NotFound):
+    """Access refused but answered as NOT_FOUND, so the caller learns nothing of what exists (another
+    company's record, another person's request). Unlike a plain NotFound it is a refusal, recorded in the
+    audit log as denied; `resource` and `tenant` (its owner) are for that record and never reach the caller."""
+
+    def __init__(
+        self, message: str, *, resource: str, tenant: str | None, metadata: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message, metadata=metadata)
+        self.resource = resource
+        self.tenant = tenant
+
+
 class AlreadyExists(DomainError):
     """A resource with the same identity already exists."""
 

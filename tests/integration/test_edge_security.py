@@ -49,6 +49,7 @@ from tests.integration.test_edge_config import (
     REPO,
     _Edge,
     _Loop,
+    _poll,
     _start_envoy,
     _stop_envoy,
     auth_header,
@@ -420,6 +421,25 @@ def test_role_table_decides_over_rest_and_grpc(mesh: _Mesh, role: str) -> None:
     with pytest.raises(grpc.RpcError) as raised:
         mesh.grpc_call(GET_PROFILE, _profile_request(), tuple(headers.items()))
     assert raised.value.code() == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_an_edge_refusal_is_in_its_access_log_with_the_request_id_subject_and_tenant(mesh: _Mesh) -> None:
+    """An RBAC refusal never reaches a service's audit log: the edge's access log names who was refused, under
+    the request id the client got back (the edge's own: a client's x-request-id is not trusted)."""
+    headers = {**auth_header(role="participant", subject="pat-7", tenant="globex"), "x-request-id": "forged-1"}
+    response = mesh.rest("GET", "/v1/profiles/p-1", headers=headers)
+    assert response.status_code == 403
+    request_id = response.headers["x-request-id"]
+    assert request_id != "forged-1"
+
+    def logged() -> dict[str, Any] | None:
+        lines = (json.loads(line) for line in mesh.edge.log.read_text().splitlines() if line.startswith("{"))
+        return next((line for line in lines if line.get("request_id") == request_id), None)
+
+    line = _poll(logged, lambda: f"the access log line of {request_id}:\n{mesh.edge.log_tail()}")
+    assert (line["status"], line["subject"], line["tenant_id"]) == (403, "pat-7", "globex")
+    assert line["details"].startswith("rbac_access_denied")
+    assert line["grpc_path"] == f"/{PROFILE_SERVICE}/GetProfile"
 
 
 def test_rpc_without_access_rule_is_denied(mesh: _Mesh) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 from services.kit.errors import (
     AlreadyExists,
+    Concealed,
     DomainError,
     FailedPrecondition,
     FieldViolation,
@@ -194,6 +195,11 @@ class PrivacyRequestNotFound(PrivacyError, NotFound):
     """No privacy request with this id that the caller may see (another company's is not found either)."""
 
     reason = "PRIVACY_REQUEST_NOT_FOUND"
+
+
+class PrivacyRequestNotVisible(PrivacyRequestNotFound, Concealed):
+    """A privacy request of another company, or another person's for a caller who sees only their own: answered
+    exactly as one that does not exist, and recorded in the audit log as a denied access."""
 
 
 class InvalidPrivacyRequest(PrivacyError, InvalidArgument):

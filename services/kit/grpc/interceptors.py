@@ -18,6 +18,7 @@ from grpc_status import rpc_status
 from opentelemetry import trace
 
 from services.kit import errors
+from services.kit.audit import denials as denial_log
 from services.kit.grpc import request_text, status
 from services.kit.logs import get_logger
 from services.kit.security import access, auth, tenancy
@@ -275,13 +276,21 @@ class InFlightTracker(ScopedInterceptor):
 
 class AuthInterceptor(ScopedInterceptor):
     """Authenticates the caller by its bearer token, checks the RPC's declared permission and binds
-    the caller (and so the tenant) for the call. An RPC without an access rule is refused."""
+    the caller (and so the tenant) for the call. An RPC without an access rule is refused. A refusal of a
+    proven caller, here or by the handler (PermissionDenied, Concealed), is recorded in `denials`."""
 
     skips_platform_methods = True
 
-    def __init__(self, validator: auth.TokenValidator, *, may_act: ActingGrant | None = None) -> None:
+    def __init__(
+        self,
+        validator: auth.TokenValidator,
+        *,
+        may_act: ActingGrant | None = None,
+        denials: denial_log.Recorder | None = None,
+    ) -> None:
         self._validator = validator
         self._may_act = may_act
+        self._denials = denials
 
     @asynccontextmanager
     async def scope(
@@ -296,19 +305,34 @@ class AuthInterceptor(ScopedInterceptor):
         if rule.public:
             pass
         elif raw is None and caller is not None and caller.tenant is not None:
-            principal = self._acting(caller, details.method)
+            async with self._recording(details.method):
+                principal = self._acting(caller, details.method)
         else:
             token = auth.bearer_token(raw)
             principal = await self._authenticate(token)
-            auth.authorize(principal, rule, method=details.method)
         tenant = None if principal is None else principal.tenant
         subject = None if principal is None else principal.subject
         bound = tenancy.bound_principal(principal, token)
         errors_report.note_tenant(tenant)
         if tenant is not None:
             trace.get_current_span().set_attribute("teei.tenant_id", tenant)
+        # The caller is bound before the permission check, so a refusal is attributed to them.
         with bound, structlog.contextvars.bound_contextvars(tenant=tenant, sub=subject):
+            async with self._recording(details.method):
+                if token is not None and principal is not None:
+                    auth.authorize(principal, rule, method=details.method)
+                yield
+
+    @asynccontextmanager
+    async def _recording(self, method: str) -> AsyncIterator[None]:
+        """Records a refusal raised inside, attributed to the caller proven so far, then lets it propagate."""
+        try:
             yield
+        except errors.DomainError as exc:
+            denial = denial_log.of(exc, rpc=method) if denial_log.refused(exc) else None
+            if denial is not None and self._denials is not None:
+                await self._denials.record(denial)
+            raise
 
     def _acting(self, caller: tenancy.ServiceCaller, method: str) -> auth.Principal:
         """A mesh service acting for a tenant on its own: only for the RPCs the trust policy grants it."""

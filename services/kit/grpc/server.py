@@ -20,12 +20,16 @@ from grpc_reflection.v1alpha import reflection
 
 from services.kit import config as config_module
 from services.kit import logs
+from services.kit.audit import tables as audit_tables
+from services.kit.audit.denials import DenialLog
+from services.kit.audit.settings import AuditConfig
+from services.kit.audit.trail import AuditLog
 from services.kit.config import ServiceConfig
 from services.kit.grpc import chain
 from services.kit.grpc.interceptors import InFlightTracker
 from services.kit.messaging import events
 from services.kit.messaging.eventbus import EventBus
-from services.kit.persistence import idempotency, retention, retention_policy
+from services.kit.persistence import db, idempotency, retention, retention_policy
 from services.kit.security import auth, mtls, trust_policy
 from services.kit.telemetry import errors_report, metrics, sources, tracing
 
@@ -97,12 +101,13 @@ def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: M
 class GrpcServer:
     """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
 
-    def __init__(self, service: Service, *, rpc_metrics: bool = True) -> None:
+    def __init__(self, service: Service, *, rpc_metrics: bool = True, environ: Mapping[str, str] | None = None) -> None:
         self.service = service
         self.health = health.aio.HealthServicer()
         self.tracker = InFlightTracker()
         jwks = auth.CachedJwks(_jwks_source(service))
         validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
+        self.denials = _denials(service, os.environ if environ is None else environ)
         interceptors = chain.build(
             service=service.name,
             tracker=self.tracker,
@@ -110,6 +115,7 @@ class GrpcServer:
             policy=None if service.config.mtls_dir is None else trust_policy.load_policy(),
             idempotency=_idempotency(service),
             rpc_metrics=rpc_metrics,
+            denials=self.denials,
         )
         self._server = grpc.aio.server(interceptors=interceptors, options=server_options(service.max_message_bytes))
         self._stopped = asyncio.Event()
@@ -142,6 +148,8 @@ class GrpcServer:
                 await outcome
         if self.retention is not None:
             self.retention.start()
+        if self.denials is not None:
+            self.denials.start()
         for name in ("", *names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("server.started", port=self.port, services=names)
@@ -175,6 +183,8 @@ class GrpcServer:
             await self.bus.stop()
         if self.retention is not None:
             await self.retention.stop()
+        if self.denials is not None:
+            await self.denials.stop()  # the counts still open are recorded before the database closes
         for hook in reversed(self.service.on_stop):
             outcome = hook()
             if outcome is not None:
@@ -209,6 +219,15 @@ def _idempotency(service: Service) -> idempotency.IdempotencyStore | None:
         ttl=timedelta(hours=cfg.idempotency_ttl_hours),
         pending=timedelta(seconds=cfg.idempotency_pending_seconds),
     )
+
+
+def _denials(service: Service, environ: Mapping[str, str]) -> DenialLog | None:
+    """Refused calls recorded in the service's audit log, when its database has one."""
+    if service.engine is None or not sa.inspect(service.engine).has_table(audit_tables.records.name):
+        return None
+    settings = config_module.load(AuditConfig, environ)
+    audit = AuditLog(db.UnitOfWork(service.engine))
+    return DenialLog(audit, window=settings.denial_window_seconds, max_kinds=settings.denial_max_kinds)
 
 
 def _retention(service: Service) -> retention.Retention | None:

@@ -10,6 +10,8 @@ from typing import Any, cast
 import grpc
 
 from services.kit import errors
+from services.kit.audit import denials as denial_log
+from services.kit.audit.records import Actor, ActorKind
 from services.kit.grpc.interceptors import ScopedInterceptor
 from services.kit.logs import get_logger
 from services.kit.security import servicetokens, tenancy
@@ -88,10 +90,18 @@ class TrustPolicyInterceptor(ScopedInterceptor):
     are raised as domain errors: the error interceptor outside this one maps them to a status.
     """
 
-    def __init__(self, policy: TrustPolicy, service_name: str, *, edge: frozenset[str] = frozenset({"edge"})) -> None:
+    def __init__(
+        self,
+        policy: TrustPolicy,
+        service_name: str,
+        *,
+        edge: frozenset[str] = frozenset({"edge"}),
+        denials: denial_log.Recorder | None = None,
+    ) -> None:
         if service_name not in policy.callers:
             raise PolicyError(f"services: no entry for {service_name!r}; every served service needs one")
         self._policy, self._service, self._edge = policy, service_name, edge
+        self._denials = denials
 
     @asynccontextmanager
     async def scope(
@@ -100,7 +110,14 @@ class TrustPolicyInterceptor(ScopedInterceptor):
         identity = peer_identity(context)
         is_health = details.method.startswith(_HEALTH_PREFIX)
         if not (self._policy.is_member(identity) if is_health else self._policy.allows(self._service, identity)):
-            raise self._refusal(identity, details.method)
+            refusal = self._refusal(identity, details.method)
+            if identity is not None and self._denials is not None:
+                # The peer's certificate proves who it is: the refusal is attributed to its SPIFFE id.
+                actor = Actor(ActorKind.SERVICE, identity)
+                denial = denial_log.of(refusal, rpc=details.method, actor=actor)
+                if denial is not None:
+                    await self._denials.record(denial)
+            raise refusal
         if is_health or identity is None or workload_name(identity) in self._edge:
             yield
             return

@@ -26,12 +26,14 @@ from services.gateway.dsr import bundle
 from services.kintell import bootstrap as kintell_bootstrap
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import GrpcServer
+from services.kit.identity import profile_id_for_email
 from services.kit.security import mtls
 from services.kit.testing import ISSUER, bearer, tenant
 from services.profile import bootstrap as profile_bootstrap
 from teei.common.v1 import types_pb2
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
+from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 from teei.profile.v1 import profile_pb2_grpc
 from tests.integration.profile.support import create_request
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row
@@ -257,6 +259,81 @@ async def test_another_company_never_sees_a_request_and_roles_are_enforced(mesh:
             gateway_pb2.ExportSubjectDataRequest(subject=_subject(), reason="x"), metadata=participant
         )
     assert denied.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+
+async def _denials(mesh: Mesh) -> list[operations_pb2.AuditEvent]:
+    operations = mesh.stub("gateway", operations_pb2_grpc, "OperationsService")
+    listing = operations_pb2.ListAuditEventsRequest(action="access.denied", page_size=500)
+    return list((await operations.ListAuditEvents(listing, metadata=OPERATOR)).events)
+
+
+async def test_cross_tenant_and_role_refusals_are_audited_once_each_naming_the_caller(mesh: Mesh) -> None:
+    """Globex's admin reading acme's request (twice), a participant filing a subject request, and a platform
+    token naming no company: each refused, and each leaves one denied record in the gateway's audit log with
+    the validated caller (whatever headers say), the company, the action and the resource."""
+    gateway = mesh.gateway
+    asked = await gateway.ExportSubjectData(
+        gateway_pb2.ExportSubjectDataRequest(subject=_subject(), reason="DSR-5"), metadata=ACME_ADMIN
+    )
+    request_id = asked.request.request_id
+    get = gateway_pb2.GetPrivacyRequestRequest(request_id=request_id)
+    for attempt in ("x-1", "x-2"):
+        spoofed = (*GLOBEX_ADMIN, ("x-request-id", f"cross-{attempt}"), ("x-user-id", "someone-else"))
+        with pytest.raises(grpc.aio.AioRpcError) as foreign:
+            await gateway.GetPrivacyRequest(get, metadata=spoofed)
+        assert foreign.value.code() is grpc.StatusCode.NOT_FOUND
+        assert foreign.value.details() == "no such privacy request"  # as for an id that does not exist
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await gateway.GetPrivacyRequest(
+            gateway_pb2.GetPrivacyRequestRequest(request_id="00000000-0000-4000-8000-000000000000"),
+            metadata=GLOBEX_ADMIN,
+        )
+    assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+    participant = tenant("acme", role="participant", subject="ada-1")
+    platform = bearer(ISSUER.sign(ISSUER.claims(role="super_admin", tenant=None, subject="op-9")))  # no company
+    ask = gateway_pb2.ExportSubjectDataRequest(subject=_subject(), reason="x")
+    for metadata in (participant, platform):
+        with pytest.raises(grpc.aio.AioRpcError) as refused:
+            await gateway.ExportSubjectData(ask, metadata=metadata)
+        assert refused.value.code() is grpc.StatusCode.PERMISSION_DENIED
+
+    events = {(e.actor, e.resource): e for e in await _denials(mesh)}
+    export_rpc = "rpc:/teei.gateway.v1.GatewayService/ExportSubjectData"
+    assert sorted(events) == [
+        ("ada-1", export_rpc),
+        ("dpo-globex", f"privacy_request:{request_id}"),
+        ("op-9", export_rpc),
+    ]  # one record per refusal: the repeated read is counted, the unknown id is no refusal
+    foreign_read = events[("dpo-globex", f"privacy_request:{request_id}")]
+    assert (foreign_read.actor_kind, foreign_read.tenant, foreign_read.outcome) == ("token", "acme", "denied")
+    assert foreign_read.request_id == "cross-x-1"
+    after = json_format.MessageToDict(foreign_read.diff)["after"]
+    assert after["caller_tenant"] == "globex"
+    assert (after["rpc"], after["answered"], after["count"]) == (
+        "/teei.gateway.v1.GatewayService/GetPrivacyRequest", "NOT_FOUND", 1,
+    )  # fmt: skip
+    role = events[("ada-1", export_rpc)]
+    assert (role.tenant, json_format.MessageToDict(role.diff)["after"]["message"]) == (
+        "acme", "role participant lacks PERMISSION_DATA_EXPORT",
+    )  # fmt: skip
+    no_company = events[("op-9", export_rpc)]
+    assert (no_company.tenant, json_format.MessageToDict(no_company.diff)["after"]["reason"]) == (
+        "",
+        "PERMISSION_DENIED",
+    )
+
+
+async def test_a_request_naming_another_companys_person_finds_nothing_of_theirs(mesh: Mesh) -> None:
+    """The company of a request is the token's: acme naming globex's Ada by her profile id reaches nothing at
+    globex, since every service scopes the subject to acme."""
+    globex_ada = types_pb2.DataSubject(profile_id=profile_id_for_email("globex", ADA))
+    asked = await mesh.gateway.ExportSubjectData(
+        gateway_pb2.ExportSubjectDataRequest(subject=globex_ada, reason="DSR-6"), metadata=ACME_ADMIN
+    )
+    done = await _settled(mesh, asked.request.request_id)
+    assert done.request.company_id == "acme"
+    assert [o.records_found for o in done.request.outcomes] == [0, 0, 0]
+    assert await _kintell_sessions(mesh, GLOBEX_OPERATOR) == ["g-1"]
 
 
 async def test_a_participant_exports_only_their_own_data_and_polls_it_by_request_id(mesh: Mesh) -> None:

@@ -11,15 +11,21 @@ from pathlib import Path
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from cryptography import x509
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection, reflection_pb2, reflection_pb2_grpc
 
 from services.cli import certs
 from services.kit import testing
+from services.kit.audit.denials import DenialLog
+from services.kit.audit.tables import records
+from services.kit.audit.trail import AuditLog
 from services.kit.grpc import chain
 from services.kit.grpc.interceptors import InFlightTracker
+from services.kit.persistence import db
 from services.kit.security import certificates, mtls, trust_policy
+from tests.unit.kit.audit.support import migrated
 
 SERVICE = "profile"
 Credentials = Callable[[Path, str], grpc.ServerCredentials]
@@ -45,13 +51,16 @@ def foreign_dir(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def serving(cert_dir: Path, credentials: Credentials = mtls.reloading_server_credentials) -> AsyncIterator[int]:
+async def serving(
+    cert_dir: Path, credentials: Credentials = mtls.reloading_server_credentials, denials: DenialLog | None = None
+) -> AsyncIterator[int]:
     """The profile service's platform RPCs behind the kit chain and the trust policy, on mTLS."""
     interceptors = chain.build(
         service=SERVICE,
         tracker=InFlightTracker(),
         validator=testing.ISSUER.validator(),
         policy=trust_policy.load_policy(),
+        denials=denials,
     )
     server = grpc.aio.server(interceptors=interceptors)
     checks = health.aio.HealthServicer()
@@ -143,6 +152,29 @@ async def test_identity_not_on_the_allow_list_is_denied(cert_dir: Path, caller: 
             await list_services(port, mtls.channel_credentials(cert_dir, caller))
     assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
     assert f"spiffe://teei.local/service/{caller} may not call profile" in (denied.value.details() or "")
+
+
+async def test_a_refused_mesh_identity_is_audited_under_its_certificates_spiffe_id(
+    cert_dir: Path, tmp_path: Path
+) -> None:
+    engine = migrated(db.sqlite_url(tmp_path / "audit.db"))
+    try:
+        async with serving(cert_dir, denials=DenialLog(AuditLog(db.UnitOfWork(engine)))) as port:
+            with pytest.raises(grpc.aio.AioRpcError):
+                await list_services(port, mtls.channel_credentials(cert_dir, "reporting"))
+        with engine.connect() as connection:
+            denied = connection.execute(sa.select(records)).mappings().all()
+    finally:
+        engine.dispose()
+    assert [(r["actor"], r["actor_kind"], r["tenant"], r["resource"], r["outcome"]) for r in denied] == [
+        (
+            "spiffe://teei.local/service/reporting",
+            "service",
+            None,
+            "rpc:/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+            "denied",
+        )
+    ]
 
 
 @pytest.mark.parametrize("caller", ["safety", "reporting", "edge"])

@@ -16,8 +16,11 @@ from typing import Any
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from cryptography.hazmat.primitives import serialization
 
+from services.kit.audit.tables import records
+from services.kit.grpc.server import GrpcServer
 from services.kit.testing import ISSUER, Issuer, bearer, tenant
 from teei.common.v1 import types_pb2
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
@@ -127,6 +130,26 @@ async def test_the_rpcs_permission_decides_by_role(
     error = await _error(call)
     assert error.code() == grpc.StatusCode.PERMISSION_DENIED
     assert "PERMISSION_USERS_READ" in (error.details() or "")
+
+
+async def test_a_refused_role_leaves_one_denied_record_in_the_services_own_audit_log(
+    profile_service: tuple[GrpcServer, grpc.aio.Channel],
+) -> None:
+    """Refused twice by role: one record naming the token's subject, its company and the RPC; the repeat is
+    counted in that kind's window, not written again."""
+    profiles = profile_pb2_grpc.ProfileServiceStub(profile_service[1])
+    caller = tenant("acme", role="participant", subject="pat-1")
+    for _ in range(2):
+        error = await _error(profiles.ListProfiles(profile_pb2.ListProfilesRequest(), metadata=caller))
+        assert error.code() == grpc.StatusCode.PERMISSION_DENIED
+    engine = profile_service[0].service.engine
+    assert engine is not None
+    with engine.connect() as connection:
+        denied = connection.execute(sa.select(records).where(records.c.outcome == "denied")).mappings().all()
+    assert [(r["actor"], r["actor_kind"], r["tenant"], r["action"], r["resource"]) for r in denied] == [
+        ("pat-1", "token", "acme", "access.denied", "rpc:/teei.profile.v1.ProfileService/ListProfiles")
+    ]
+    assert json.loads(denied[0]["diff"])["after"]["detail"] == {"permission": "PERMISSION_USERS_READ"}
 
 
 async def test_a_service_identity_holds_no_role_permission(profiles: profile_pb2_grpc.ProfileServiceAsyncStub) -> None:
