@@ -5,6 +5,7 @@ of the same request with the same key replays that response instead of running a
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import re
 import uuid
@@ -18,11 +19,12 @@ import grpc
 import sqlalchemy as sa
 from google.api import annotations_pb2
 from google.protobuf import descriptor, descriptor_pool, message, message_factory
+from sqlalchemy import orm
 
 from services.kit import errors
 from services.kit.clock import Clock, utc_now
 from services.kit.logs import get_logger
-from services.kit.security import access, tenancy
+from services.kit.security import access, pii, tenancy
 from services.kit.telemetry import metrics
 
 log = get_logger(__name__)
@@ -207,7 +209,7 @@ class IdempotencyStore:
             connection.execute(table.insert().values(**_scope_values(scope), **fresh))
             return claimed
         if _aware(row.expires_at) > now:
-            return _settled(row, digest)
+            return _settled(row, digest, scope, connection)
         # Expired (an abandoned claim or an old answer not purged yet): take it over unless another call did.
         taken = connection.execute(
             table.update()
@@ -223,7 +225,11 @@ class IdempotencyStore:
             connection.execute(
                 table.update()
                 .where(claimed.scope.where(), table.c.claim_id == claimed.claim_id)
-                .values(state=COMPLETED, response=response, expires_at=now + self.ttl)
+                .values(
+                    state=COMPLETED,
+                    response=sealed_reply(connection, claimed.scope, response),
+                    expires_at=now + self.ttl,
+                )
             )
 
     def release(self, claimed: Claimed) -> None:
@@ -241,14 +247,41 @@ def _aware(value: datetime) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _settled(row: sa.Row[Any], digest: str) -> Completed:
+def sealed_reply(connection: sa.Connection, scope: Scope, response: bytes) -> bytes:
+    """The stored form of a reply: sealed where the service seals personal data (a reply may repeat a
+    person's e-mail or name), with the caller's reply key, bound to the call's scope."""
+    cipher = pii.optional(connection)
+    if cipher is None:
+        return response
+    text = base64.b64encode(response).decode()
+    return cipher.seal(
+        text, company_id=scope.tenant, subject=_REPLIES + scope.subject, field=_FIELD, record=_record(scope)
+    ).encode()
+
+
+def opened_reply(connection: sa.Connection | orm.Session, scope: Scope, stored: bytes) -> bytes:
+    """A stored reply as the call answered it (sealed or not)."""
+    if not stored.startswith(pii.cipher.PREFIX.encode()):
+        return stored
+    return base64.b64decode(pii.attached(connection).open(stored.decode(), field=_FIELD, record=_record(scope)))
+
+
+_REPLIES = "replies/"
+_FIELD = "idempotency_keys.response"
+
+
+def _record(scope: Scope) -> str:
+    return "\x1f".join((scope.subject, scope.method, scope.key))
+
+
+def _settled(row: sa.Row[Any], digest: str, scope: Scope, connection: sa.Connection) -> Completed:
     if row.fingerprint != digest:
         raise IdempotencyKeyReused(
             f"this {HEADER_NAME} was already used for a different request; use a new key for a new request"
         )
     if row.state != COMPLETED:
         raise IdempotencyKeyInProgress(f"the first call with this {HEADER_NAME} is still running; retry later")
-    return Completed(row.response)
+    return Completed(opened_reply(connection, scope, row.response))
 
 
 class IdempotencyInterceptor(grpc.aio.ServerInterceptor):

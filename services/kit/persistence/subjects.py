@@ -394,13 +394,18 @@ def _scrub_outbox(session: orm.Session, subject: Subject) -> int:
     return len(doomed)
 
 
+def _reply(session: orm.Session, subject: Subject, row: Any) -> bytes:
+    scope = idempotency.Scope(tenant=subject.company_id, subject=row.subject, method=row.method, key=row.key)
+    return idempotency.opened_reply(session, scope, row.response)
+
+
 def _scrub_replays(session: orm.Session, subject: Subject) -> int:
     """Stored idempotent replies of the company that name the subject are deleted."""
     t, needles = idempotency.table, subject.needles()
     rows = session.execute(
         sa.select(t.c.subject, t.c.method, t.c.key, t.c.response).where(t.c.tenant == subject.company_id)
     ).all()
-    doomed = [r for r in rows if r.response is not None and any(n in r.response for n in needles)]
+    doomed = [r for r in rows if r.response is not None and any(n in _reply(session, subject, r) for n in needles)]
     for r in doomed:
         session.execute(
             sa.delete(t).where(

@@ -84,6 +84,10 @@ async def test_the_same_key_twice_creates_one_profile_and_replays_the_first_answ
     assert await _replayed(second_call)
     assert _count(engine, "profiles", profile_id=profile_id_for_email("acme", "ada@example.org")) == 1
     assert _count(engine, "idempotency_keys", tenant="acme", key="create-ada", state="COMPLETED") == 1
+    with engine.connect() as connection:
+        stored = connection.execute(sa.text("SELECT response FROM idempotency_keys")).scalar_one()
+    assert b"ada@example.org" not in stored  # the stored reply is sealed like the profile it repeats
+    assert first.profile.email == "ada@example.org"
 
 
 async def test_the_same_key_with_another_body_is_refused_as_reused(
