@@ -33,3 +33,9 @@ class ScreeningRefused(Q2qError, FailedPrecondition):
     """Safety answered the screening with an error (not an outage): the text is neither scored nor kept."""
 
     reason = "SCREENING_REFUSED"
+
+
+class ModelArtifactInvalid(Q2qError, FailedPrecondition):
+    """The trained model's files are missing, altered (a hash differs from the manifest) or of another format."""
+
+    reason = "MODEL_ARTIFACT_INVALID"

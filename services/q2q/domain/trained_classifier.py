@@ -1,0 +1,159 @@
+"""The trained classifier: the linear model decides which labels a text carries, rules correct it where they are better.
+
+How the two combine (docs/q2q/model-card.md):
+1. Negation scope is a rule inside the features (features.py): the model learns what a negated word means.
+2. The model's probability per label against the label's threshold (chosen on validation) gives the labels.
+3. "Used to … now" (structure.change_point): the earlier part and the present part are scored on their
+   own; a label only the earlier part carries is over. A confidence or belonging decrease, isolation or
+   a low language level that is over becomes the change for the better (increase, or medium language);
+   other feelings that are over are dropped; facts (employability signals) stay.
+4. Whose feeling (structure.own_feeling_clauses): anxiety found only in the writer's own worry about
+   someone ("I'm a bit worried about her") is not the participant's and is dropped.
+5. At most one language level, and one direction per dimension: the label furthest above its threshold.
+Evidence: per label, the words whose features moved the label's score most (with their negator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from services.q2q.domain import structure
+from services.q2q.domain.artifact import MODEL_DIR, load
+from services.q2q.domain.classifier import Classification, Evidence, Method
+from services.q2q.domain.features import Token, is_negator
+from services.q2q.domain.linear_model import FloatArray, LinearModel, vectorise
+from services.q2q.domain.taxonomy import LABELS, Category, Label, category_of
+
+L = Label
+_ORDER = tuple(entry.label for entry in LABELS)
+_OVER = {L.CONFIDENCE_DECREASE: L.CONFIDENCE_INCREASE, L.BELONGING_DECREASE: L.BELONGING_INCREASE,
+         L.ISOLATION: L.BELONGING_INCREASE, L.LANGUAGE_COMFORT_LOW: L.LANGUAGE_COMFORT_MEDIUM}  # fmt: skip
+_PAIRS = ((L.CONFIDENCE_INCREASE, L.CONFIDENCE_DECREASE), (L.BELONGING_INCREASE, L.BELONGING_DECREASE))
+_LEVELS = (L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT_HIGH)
+_SPAN_WORDS, _SPAN_SHARE = 5, 0.3
+_BATCH = 256
+
+
+class TrainedClassifier:
+    """Labels from the shipped linear model, corrected by the structure rules; deterministic, no network."""
+
+    def __init__(self, model: LinearModel, *, version: str) -> None:
+        self._model = model
+        self._version = version
+
+    @classmethod
+    def load(cls, directory: Path = MODEL_DIR) -> TrainedClassifier:
+        """The classifier of the model in `directory` (hashes checked, no pickle)."""
+        manifest, model = load(directory)
+        return cls(model, version=manifest.model_version)
+
+    @property
+    def method(self) -> Method:
+        """Always the trained classifier."""
+        return Method.AI_CLASSIFIER
+
+    @property
+    def model_version(self) -> str:
+        """The model's version, stored with every score."""
+        return self._version
+
+    def classify(self, text: str) -> Classification:
+        """Labels, confidences and evidence for `text`."""
+        return self.classify_batch([text])[0]
+
+    def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
+        """One classification per text; the model scores the texts in batches."""
+        out: list[Classification] = []
+        for first in range(0, len(texts), _BATCH):
+            rows = vectorise(texts[first : first + _BATCH], self._model.vocabulary)
+            probabilities = self._model.probabilities_of(rows)
+            moved = self._model.contributions(rows)
+            for i, text in enumerate(texts[first : first + _BATCH]):
+                out.append(self._decide(text, probabilities[i], rows.words[i], moved[i]))
+        return out
+
+    def _decide(self, text: str, row: FloatArray, words: list[Token], moved: FloatArray) -> Classification:
+        found = {_ORDER[j] for j in np.flatnonzero(row >= self._model.thresholds)}
+        reasons: dict[Label, tuple[str, tuple[int, int]]] = {}
+        if found:
+            margins = dict(zip(_ORDER, (row - self._model.thresholds).tolist(), strict=True))
+            found = self._apply_change(text, found, reasons)
+            found = self._apply_ownership(text, found)
+            found = _one_per_dimension(found, margins)
+        labels = tuple(label for label in _ORDER if label in found)
+        confidence = {label: round(float(row[_ORDER.index(label)]), 3) for label in labels}
+        evidence = tuple(self._evidence(text, label, words, moved, reasons.get(label)) for label in labels)
+        return Classification(labels, confidence, evidence, self.method, self._version)
+
+    def _labels_of(self, text: str) -> set[Label]:
+        row = self._model.probabilities([text])[0]
+        return {label for j, label in enumerate(_ORDER) if row[j] >= self._model.thresholds[j]}
+
+    def _apply_change(
+        self, text: str, found: set[Label], reasons: dict[Label, tuple[str, tuple[int, int]]]
+    ) -> set[Label]:
+        point = structure.change_point(text)
+        if point is None:
+            return found
+        before, after = self._labels_of(text[:point]), self._labels_of(structure.without(text, [(0, point)]))
+        kept = set(found)
+        for label in found & before - after:
+            if category_of(label) is Category.EMPLOYABILITY_SIGNAL:
+                continue
+            kept.discard(label)
+            better = _OVER.get(label)
+            if better is not None and not (better in _LEVELS and after & set(_LEVELS)):
+                kept.add(better)
+                reasons[better] = (f"used to … now: the earlier {label.value} is over", (0, len(text)))
+        return kept
+
+    def _apply_ownership(self, text: str, found: set[Label]) -> set[Label]:
+        if L.ANXIETY not in found:
+            return found
+        own = structure.own_feeling_clauses(text)
+        if own and L.ANXIETY not in self._labels_of(structure.without(text, own)):
+            return found - {L.ANXIETY}
+        return found
+
+    def _evidence(
+        self, text: str, label: Label, words: list[Token], moved: FloatArray, reason: tuple[str, tuple[int, int]] | None
+    ) -> Evidence:
+        if reason is not None:
+            start, end = reason[1]
+            return Evidence(label, text[start:end], start, end, reason[0])
+        if not words:
+            return Evidence(label, text, 0, len(text), f"{self._version}: the text as a whole")
+        start, end = _span(words, moved[:, _ORDER.index(label)].tolist())
+        return Evidence(
+            label, text[start:end], start, end, f"{self._version}: the words weighing most for {label.value}"
+        )
+
+
+def _span(words: list[Token], scores: list[float]) -> tuple[int, int]:
+    """The words around the strongest one that also pushed the label, in one clause, with their negator."""
+    best = max(range(len(scores)), key=scores.__getitem__)
+    floor, clause = scores[best] * _SPAN_SHARE, words[best].clause
+    left = right = best
+    while right - left + 1 < _SPAN_WORDS:
+        grow_left = left > 0 and words[left - 1].clause == clause and scores[left - 1] >= floor
+        grow_right = right + 1 < len(words) and words[right + 1].clause == clause and scores[right + 1] >= floor
+        if not (grow_left or grow_right):
+            break
+        left, right = (left - 1, right) if grow_left else (left, right + 1)
+    if words[left].negated:
+        while left > 0 and words[left - 1].clause == clause and not is_negator(words[left].norm):
+            left -= 1
+    return words[left].start, words[right].end
+
+
+def _one_per_dimension(found: set[Label], margins: dict[Label, float]) -> set[Label]:
+    kept = set(found)
+    for pair in (*_PAIRS, _LEVELS):
+        present = [label for label in pair if label in kept]
+        for label in present:
+            if label is not max(present, key=margins.__getitem__):
+                kept.discard(label)
+    return kept
