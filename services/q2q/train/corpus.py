@@ -53,17 +53,20 @@ class Row:
         )
 
 
-def compose_split(name: str, *, seed: int = SEED, banks: Sequence[Bank] | None = None) -> list[Row]:
+def compose_split(
+    name: str, *, seed: int = SEED, banks: Sequence[Bank] | None = None, per_language: int | None = None
+) -> list[Row]:
     """Every text of split `name` (train or validation), in a fixed order for a fixed seed."""
     banks = banks if banks is not None else [read_bank(lang) for lang in LANGUAGES]
+    wanted = per_language or TEXTS_PER_LANGUAGE[name]
     english = next((b for b in banks if b.lang == "en"), None)
     rows: list[Row] = []
     for offset, bank in enumerate(banks):
         rng = random.Random(f"{seed}:{name}:{offset}")  # noqa: S311 - sampling a corpus, not a secret
         own, other = bank.split(name), english.split(name) if english and bank.lang != "en" else None
         seen: set[str] = set()
-        for _ in range(TEXTS_PER_LANGUAGE[name] * 3):
-            if len(seen) >= TEXTS_PER_LANGUAGE[name]:
+        for _ in range(wanted * 3):
+            if len(seen) >= wanted:
                 break
             author, text, labels, tags = _compose(rng, own, other)
             if text not in seen:

@@ -1,0 +1,88 @@
+"""The trained classifier behind the Classifier interface: method and version, rules where they are better,
+exact evidence offsets, batches equal to single texts."""
+
+from __future__ import annotations
+
+import pytest
+
+from services.q2q.domain.artifact import read_manifest
+from services.q2q.domain.classification import classify_text
+from services.q2q.domain.classifier import Method
+from services.q2q.domain.taxonomy import Label
+from services.q2q.domain.trained_classifier import TrainedClassifier
+
+L = Label
+classifier = TrainedClassifier.load()
+TEXTS = [
+    "I used to be so shy, now I'm the one who asks questions",
+    "My mentor never replies to my messages.",
+    "She is thinking of dropping the course.",
+    "Jeg er ikke ensom lenger, jeg har fått venner i koret.",
+    "Мені дуже самотньо, я нікого тут не знаю.",
+    "أرسلت سيرتي الذاتية إلى ثلاث شركات.",
+    "Ich habe gestern mein erstes Vorstellungsgespräch geübt.",
+]
+
+
+def test_reports_ai_classifier_and_the_manifest_version() -> None:
+    result = classifier.classify(TEXTS[0])
+    assert classifier.method is Method.AI_CLASSIFIER
+    assert result.method is Method.AI_CLASSIFIER
+    assert result.model_version == classifier.model_version == read_manifest().model_version
+
+
+def test_stored_scores_carry_the_method_and_version() -> None:
+    outcome = classify_text(TEXTS[1], classifier=classifier)
+    assert (outcome.method, outcome.model_version) == (Method.AI_CLASSIFIER, classifier.model_version)
+
+
+def test_a_state_that_is_over_is_a_change_for_the_better_not_a_decrease() -> None:
+    labels = classifier.classify(TEXTS[0]).labels
+    assert L.CONFIDENCE_INCREASE in labels
+    assert L.CONFIDENCE_DECREASE not in labels
+
+
+def test_a_volunteers_own_worry_is_not_the_participants_anxiety() -> None:
+    assert L.ANXIETY not in classifier.classify("I'm a bit worried about her, she looked tired today.").labels
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        (TEXTS[1], L.LACK_OF_SUPPORT),
+        (TEXTS[2], L.DROPOUT_INDICATION),
+        (TEXTS[4], L.ISOLATION),
+        (TEXTS[5], L.JOB_SEARCH),
+    ],
+)
+def test_finds_labels_in_several_languages(text: str, label: Label) -> None:
+    assert label in classifier.classify(text).labels
+
+
+@pytest.mark.parametrize("text", TEXTS)
+def test_evidence_offsets_are_exact_and_every_label_has_evidence(text: str) -> None:
+    result = classifier.classify(text)
+    assert {item.label for item in result.evidence} == set(result.labels)
+    for item in result.evidence:
+        assert text[item.start : item.end] == item.text
+        assert item.reason
+    assert all(0.0 < result.confidence[label] <= 1.0 for label in result.labels)
+
+
+@pytest.mark.parametrize("text", ["", "   ", "ok", "Thank you!", "🙂"])
+def test_texts_without_signals_have_no_labels(text: str) -> None:
+    result = classifier.classify(text)
+    assert (result.labels, result.evidence) == ((), ())
+
+
+def test_a_batch_gives_what_single_texts_give_and_is_deterministic() -> None:
+    assert classifier.classify_batch(TEXTS) == [classifier.classify(text) for text in TEXTS]
+    assert classifier.classify_batch(TEXTS) == classifier.classify_batch(TEXTS)
+
+
+def test_at_most_one_language_level_and_one_direction_per_dimension() -> None:
+    for text in TEXTS:
+        labels = set(classifier.classify(text).labels)
+        assert len(labels & {L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT_HIGH}) <= 1
+        assert not {L.CONFIDENCE_INCREASE, L.CONFIDENCE_DECREASE} <= labels
+        assert not {L.BELONGING_INCREASE, L.BELONGING_DECREASE} <= labels
