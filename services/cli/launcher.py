@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 from services.cli import certs, edge, probes, prometheus
 from services.cli.spec import REPO_ROOT, Resource, missing_programs
 from services.kit import config
+from services.kit.messaging import store_encryption
 from services.kit.security import mtls
 from services.kit.telemetry import tracing
 
@@ -126,6 +127,8 @@ class Mesh:
         resource = self.resource(name)
         if resource.kind == "envoy":
             self._render_envoy(resource)
+        if resource.kind == "nats":
+            self._render_nats(resource)
         with self._lock:
             if self._stopping:
                 return None
@@ -167,7 +170,7 @@ class Mesh:
     def _popen(self, resource: Resource) -> Running:
         values = self._values(resource)
         cmd = [part.format(**values) for part in resource.cmd]
-        env = {**self.environ, **self._service_env(resource)}
+        env = self._environment(resource)
         log_path = self.var_dir / "logs" / f"{resource.name}.log"
         log_file = log_path.open("ab")
         process = subprocess.Popen(
@@ -183,12 +186,19 @@ class Mesh:
         )
         return Running(resource, process, log_path, log_file)
 
+    def _environment(self, resource: Resource) -> dict[str, str]:
+        """The process's whole environment: the launcher's (without the JetStream key, but for NATS) and its own."""
+        inherited = self.environ if resource.kind == "nats" else store_encryption.without_key(self.environ)
+        return {**inherited, **self._service_env(resource)}
+
     def _service_env(self, resource: Resource) -> dict[str, str]:
         env = {"TEEI_GRPC_PORT": str(resource.port), "TEEI_VAR_DIR": str(self.var_dir), "PYTHONUNBUFFERED": "1"}
         if "metrics_port" in resource.extra_ports:
             env["TEEI_METRICS_PORT"] = str(resource.extra_ports["metrics_port"])
         if self.mtls_dir is not None:
             env["TEEI_MTLS_DIR"] = str(self.mtls_dir)
+        if resource.kind == "nats":
+            env.update(self._nats_key())
         nats = [r for r in self.resources if r.kind == "nats"]
         if nats and "NATS_URL" not in self.environ:
             env["NATS_URL"] = f"nats://127.0.0.1:{nats[0].port}"
@@ -201,6 +211,22 @@ class Mesh:
             # The gateway's public JWKS route through the edge; services cache the keys they fetch.
             env["TEEI_JWKS_URL"] = f"http://127.0.0.1:{edges[0].port}/auth/jwks"
         return env
+
+    def _render_nats(self, resource: Resource) -> None:
+        """Writes the configuration that encrypts JetStream's files, where tilt.yaml's `-c` names it."""
+        cmd = [part.format(**self._values(resource)) for part in resource.cmd]
+        if "-c" not in cmd[:-1]:
+            raise LaunchError(f"{resource.name}: start nats-server with `-c <file>`: JetStream is encrypted at rest")
+        try:
+            store_encryption.write_config(Path(cmd[cmd.index("-c") + 1]), self.environ)
+        except ValueError as exc:
+            raise LaunchError(str(exc)) from None
+
+    def _nats_key(self) -> dict[str, str]:
+        try:
+            return store_encryption.server_environ(self.environ, self.var_dir)
+        except ValueError as exc:
+            raise LaunchError(str(exc)) from None
 
     def _render_envoy(self, resource: Resource) -> None:
         upstreams = tuple(

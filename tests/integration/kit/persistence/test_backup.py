@@ -5,6 +5,7 @@ altered byte anywhere refuses the backup naming the file; no secret is stored in
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 import uuid
 from collections.abc import Iterator
@@ -15,7 +16,7 @@ import sqlalchemy as sa
 from nats.js import api as js_api
 
 from services.cli.spec import free_port
-from services.kit.messaging import eventbus
+from services.kit.messaging import eventbus, store_encryption
 from services.kit.persistence import backup, backup_manifest, backup_streams, db
 from services.profile import bootstrap as profile_bootstrap
 from tests import postgres
@@ -115,6 +116,35 @@ def test_a_restore_gives_back_tables_key_material_and_pending_events(source: Pat
     with backup_streams.private_server(target / "nats", free_port()) as url:
         remaining = asyncio.run(_remaining(url))
     assert remaining == [f"event-{n}".encode() for n in range(4, 10)] + [b"dlq"]
+
+
+def _stored(folder: Path) -> bytes:
+    return b"".join(p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file())
+
+
+def test_the_streams_stay_encrypted_at_rest_with_the_key_that_travels_in_the_key_material(
+    source: Path, tmp_path: Path
+) -> None:
+    """The private server encrypts as `teei up` does; the store key is key material, so the restored store
+    is written with the key the restored mesh will read it with."""
+    assert b"event-5" not in _stored(source / "nats")
+    folder = backup.create(backup.Source(source, private_nats_port=free_port()), tmp_path / "backups", PASSPHRASE)
+    exported = (folder / "streams" / f"{eventbus.STREAM}.jsonl").read_bytes()
+    assert base64.b64encode(b"event-5") in exported  # the server decrypts what it serves
+    target = tmp_path / "restored"
+    backup.restore(folder, backup.Target(target, private_nats_port=free_port()), PASSPHRASE)
+    key_file = store_encryption.KEY_FILE
+    assert (target / key_file).read_bytes() == (source / key_file).read_bytes()
+    assert b"event-5" not in _stored(target / "nats")
+
+
+def test_a_private_server_with_another_key_refuses_rather_than_serve_a_store_without_its_streams(
+    source: Path,
+) -> None:
+    environ = {store_encryption.KEY_VARIABLE: "another-key-of-forty-characters-0123456"}
+    server = backup_streams.private_server(source / "nats", free_port(), environ=environ)
+    with pytest.raises(RuntimeError, match="cannot decrypt the JetStream store"), server:
+        pass
 
 
 def test_no_secret_is_stored_in_the_clear(source: Path, tmp_path: Path) -> None:
