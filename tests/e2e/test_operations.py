@@ -167,3 +167,32 @@ def test_the_audit_log_through_the_edge_names_the_token_subject_and_scopes_compa
         assert participant.get("/v1/audit/events").status_code == 403
     verified = _teei(dict(os.environ), "audit", "verify", "--var-dir", str(mesh.var_dir))
     assert verified.startswith("gateway: ok"), verified
+
+
+def test_a_cross_tenant_privacy_read_through_the_edge_is_404_and_audited_under_its_request_id(mesh: Mesh) -> None:
+    """Globex's admin asking for acme's privacy request through the edge gets the 404 of an unknown id; the
+    gateway's audit log holds one denied record under the request id the edge returned, naming the token's
+    subject, whatever identity headers the caller adds."""
+    acme, globex = f"acme-{uuid.uuid4().hex[:8]}", f"globex-{uuid.uuid4().hex[:8]}"
+    with httpx.Client(base_url=mesh.edge_url, headers=auth(mesh.var_dir, acme), timeout=60.0) as admin:
+        asked = admin.post("/v1/privacy/subjects:export", json={"subject": {"email": "e2e@example.org"}, "reason": "r"})
+        assert asked.status_code == 200, asked.text
+        request_id = asked.json()["request"]["request_id"]
+    headers = {**auth(mesh.var_dir, globex, subject="dpo-globex"), "x-user-id": "mallory"}
+    with httpx.Client(base_url=mesh.edge_url, headers=headers, timeout=60.0) as other:
+        refused = other.get(f"/v1/privacy/requests/{request_id}")
+        unknown = other.get(f"/v1/privacy/requests/{uuid.uuid4()}")
+    assert (refused.status_code, unknown.status_code) == (404, 404)
+    assert refused.json()["message"] == unknown.json()["message"]
+    with _client(mesh) as operator:
+        listed = operator.get("/v1/audit/events", params={"action": "access.denied", "page_size": 500})
+        assert listed.status_code == 200, listed.text
+    (event,) = [e for e in listed.json()["events"] if e["resource"] == f"privacy_request:{request_id}"]
+    assert (event["actor"], event["actor_kind"], event["tenant"], event["outcome"]) == (
+        "dpo-globex",
+        "token",
+        acme,
+        "denied",
+    )
+    assert event["request_id"] == refused.headers["x-request-id"]
+    assert event["diff"]["after"]["caller_tenant"] == globex
