@@ -87,8 +87,6 @@ privacy_requests = sa.Table(
         "status IN ('received', 'in_progress', 'completed', 'failed')", name="ck_privacy_requests_status"
     ),
     sa.Index("ix_privacy_requests_company_created", "company_id", "created_at"),
-    # Retention's range on completed_at: export sections go 30 days after their request completed.
-    sa.Index("ix_privacy_requests_completed_at", "completed_at"),
 )
 
 # One service's part of a request.

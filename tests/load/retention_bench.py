@@ -2,8 +2,10 @@
 with retention rules, every table its rules sweep (and their parents) with `--rows` rows, 1 % of them older
 than any class's age, once at the revision before its retention indexes and once at that revision, and times
 each rule's delete: the first sweep (the expired 1 % go, in batches of 500) and then a sweep with nothing
-left to delete (the hourly steady state), the median of five. `--backend postgresql` runs on PostgreSQL
-(tests/postgres.py finds the server)."""
+left to delete (the hourly steady state), the median of five. The gateway's export sections are dated by
+requests that stay for good, so its shape is `--rows` requests over three years with sections for the last
+month's; it is timed as shipped (the sections read whole) and with an index on the requests' completed_at.
+`--backend postgresql` runs on PostgreSQL (tests/postgres.py finds the server)."""
 
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ EXPIRED = NOW - timedelta(days=4000)
 # Values the tables' CHECK constraints accept.
 GIVEN = {"privacy_requests": {"kind": "export", "status": "completed"}}
 STEADY_RUNS = 5
+COMPLETED_AT_INDEX = "CREATE INDEX ix_bench_completed_at ON privacy_requests (completed_at)"
 CHUNK = 10_000
 
 
@@ -84,8 +87,7 @@ def fill(engine: sa.Engine, rules: tuple[retention.Rule, ...], rows: int) -> Non
         for table in tables:
             for start in range(0, rows, CHUNK):
                 connection.execute(table.insert(), [_row(table, n) for n in range(start, min(start + CHUNK, rows))])
-    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        connection.execute(sa.text("ANALYZE"))
+    _analyze(engine)
 
 
 @contextmanager
@@ -110,6 +112,12 @@ def _delete_time(engine: sa.Engine) -> Iterator[list[float]]:
     finally:
         sa.event.remove(engine, "before_cursor_execute", before)
         sa.event.remove(engine, "after_cursor_execute", after)
+
+
+def _analyze(engine: sa.Engine) -> None:
+    """The planner's statistics, as a database in service gathers them."""
+    with engine.begin() as connection:
+        connection.execute(sa.text("ANALYZE"))
 
 
 def _sweep(engine: sa.Engine, rule: retention.Rule) -> tuple[float, float, int]:
@@ -153,8 +161,7 @@ def measure(service: str, rows: int, urls: Iterator[str]) -> dict[str, Any]:
                 started = time.perf_counter()
                 db.upgrade(url, migrations, revision)
                 figures["index_build_seconds"] = round(time.perf_counter() - started, 2)
-                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-                    connection.execute(sa.text("ANALYZE"))
+                _analyze(engine)
             figures[label] = timings(engine, rules)
         finally:
             engine.dispose()
@@ -178,6 +185,57 @@ def _databases(backend: str, folder: Path) -> Iterator[Iterator[str]]:
         yield fresh()
 
 
+def dsr_bundles(service: str, rows: int, urls: Iterator[str]) -> dict[str, Any]:
+    """The gateway's sweep of export sections: `rows` completed export requests over three years, three
+    sections for each of those completed within the last 31 days (the oldest day's expire); timed at head,
+    and with an index on privacy_requests.completed_at (left out: a range on it walks every old request)."""
+    migrations = importlib.import_module(f"services.{service}.bootstrap").MIGRATIONS
+    rules = retention_policy.load().rules(service)
+    figures: dict[str, Any] = {"service": service, "rows": rows, "shape": "requests kept, a month of sections"}
+    for label, index in (("read_whole", ""), ("completed_at_index", COMPLETED_AT_INDEX)):
+        url = next(urls)
+        db.upgrade(url, migrations)
+        engine = db.create_engine(url)
+        try:
+            _fill_requests(engine, rows)
+            if index:
+                with engine.begin() as connection:
+                    connection.execute(sa.text(index))
+            _analyze(engine)
+            figures[label] = timings(engine, rules)
+        finally:
+            engine.dispose()
+    return figures
+
+
+def _fill_requests(engine: sa.Engine, rows: int) -> None:
+    metadata = sa.MetaData()
+    metadata.reflect(engine, only=["privacy_requests", "privacy_sections"])
+    requests, sections = metadata.tables["privacy_requests"], metadata.tables["privacy_sections"]
+    spacing = timedelta(days=3 * 365) / rows
+    with engine.begin() as connection:
+        for start in range(0, rows, CHUNK):
+            batch = []
+            for n in range(start, min(start + CHUNK, rows)):
+                completed = NOW - n * spacing
+                moments = {c.name: completed for c in requests.columns if isinstance(c.type, sa.DateTime)}
+                batch.append(filled(requests, n, GIVEN["privacy_requests"] | moments))
+            connection.execute(requests.insert(), batch)
+            recent = [row for row in batch if row["completed_at"] > NOW - timedelta(days=31)]
+            if recent:
+                connection.execute(
+                    sections.insert(),
+                    [
+                        filled(sections, n, {"request_id": row["request_id"], "service": service})
+                        for n, row in enumerate(recent)
+                        for service in ("profile", "q2q", "kintell")
+                    ],
+                )
+
+
+SHAPED = {"gateway": dsr_bundles}
+
+
 def main() -> None:
     """Measures every service with retention rules (or those named), prints the figures as JSON lines."""
     swept = [service for service in retention_policy.SERVICES if retention_policy.load().rules(service)]
@@ -191,7 +249,8 @@ def main() -> None:
         _databases(args.backend, Path(folder)) as urls,
     ):
         for service in args.service or swept:
-            print(json.dumps({"backend": args.backend, **measure(service, args.rows, urls)}), flush=True)
+            figures = SHAPED.get(service, measure)(service, args.rows, urls)
+            print(json.dumps({"backend": args.backend, **figures}), flush=True)
 
 
 if __name__ == "__main__":
