@@ -19,7 +19,8 @@ from services.kit.logs import get_logger
 from services.kit.persistence import db
 from services.q2q import privacy, queries
 from services.q2q.consumers import subscriptions
-from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
+from services.q2q.domain.classifier import Classifier
+from services.q2q.domain.trained_classifier import TrainedClassifier
 from services.q2q.grpc_api import Q2qServicer
 from services.q2q.handlers import ScreeningParts
 from services.q2q.repository import SqlQ2qUnitOfWork
@@ -50,7 +51,7 @@ def build(
     and Safety (screening before storing, and the retrier of texts awaiting screening)."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
     checkpoints.attach_service_key(engine, config.var_dir)
-    classifier = classifier or RuleBasedClassifier()
+    classifier = classifier or TrainedClassifier.load()
     settings = settings or load_settings()
     sessions = db.UnitOfWork(engine)
     uow = SqlQ2qUnitOfWork(sessions)

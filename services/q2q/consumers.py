@@ -9,9 +9,10 @@ from sqlalchemy import orm
 from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.q2q import handlers
-from services.q2q.domain.classifier import Classifier, RuleBasedClassifier
+from services.q2q.domain.classifier import Classifier
 from services.q2q.domain.commands import ReviewDecision, SourceText
 from services.q2q.domain.model import SourceRef, check_profile_id
+from services.q2q.domain.trained_classifier import TrainedClassifier
 from services.q2q.repository import SqlQ2qRepository
 from services.q2q.wire import SOURCE_FROM_PROTO
 from teei.common.v1 import types_pb2
@@ -25,7 +26,8 @@ REVIEW_EVENTS = ("safety.review.completed",)
 # A new durable name: an existing consumer keeps its first filter, so the old name would keep raw events.
 SCREENED_CONSUMER = "q2q-screened-texts"
 REVIEW_CONSUMER = "q2q-safety-reviews"
-_DEFAULT_CLASSIFIER = RuleBasedClassifier()
+# The shipped trained model (services/q2q/model, docs/q2q/model-card.md); rules stay inside it where better.
+_DEFAULT_CLASSIFIER = TrainedClassifier.load()
 _VERDICTS = (
     types_pb2.SCREENING_OUTCOME_PASSED,
     types_pb2.SCREENING_OUTCOME_UNSAFE,

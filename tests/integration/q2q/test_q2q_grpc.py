@@ -14,6 +14,7 @@ from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.testing import running, tenant
 from services.q2q import bootstrap
+from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.settings import Q2qSettings
 from services.safety import bootstrap as safety_bootstrap
 from teei.common.v1 import types_pb2
@@ -32,11 +33,24 @@ async def q2q(service_config: ServiceConfig) -> AsyncIterator[q2q_pb2_grpc.Q2qSe
     safety_config = service_config.model_copy(update={"var_dir": service_config.var_dir / "safety"})
     async with running(safety_bootstrap.build(safety_config)) as (safety, _):
         settings = Q2qSettings(safety_address=f"127.0.0.1:{safety.port}")
-        async with running(bootstrap.build(service_config, settings=settings)) as (_, channel):
+        service = bootstrap.build(service_config, settings=settings, classifier=RuleBasedClassifier())
+        async with running(service) as (_, channel):
             yield q2q_pb2_grpc.Q2qServiceStub(channel)
 
 
 Outbox = Callable[[], list[events.Envelope]]
+
+
+async def test_the_service_classifies_with_the_shipped_trained_model_by_default(service_config: ServiceConfig) -> None:
+    """Without a classifier given, Q2Q scores with services/q2q/model and says so in every answer."""
+    async with running(bootstrap.build(service_config, settings=Q2qSettings())) as (_, channel):
+        reply = await q2q_pb2_grpc.Q2qServiceStub(channel).Classify(
+            q2q_pb2.ClassifyRequest(text="I used to be so shy, now I am the one who asks questions."), metadata=ACME
+        )
+    assert reply.method == q2q_pb2.CLASSIFICATION_METHOD_AI_CLASSIFIER
+    assert reply.model_version.startswith("q2q-linear-")
+    assert q2q_pb2.LABEL_CONFIDENCE_INCREASE in reply.labels
+    assert q2q_pb2.LABEL_CONFIDENCE_DECREASE not in reply.labels
 
 
 @pytest.fixture

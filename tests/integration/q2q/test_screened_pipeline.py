@@ -15,6 +15,7 @@ from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
 from services.q2q import queries as q2q_queries
 from services.q2q import tables as q2q_tables
+from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import ListScores
 from services.q2q.domain.model import ScoreRecord
 from services.q2q.repository import SqlQ2qUnitOfWork
@@ -29,6 +30,9 @@ from teei.kintell.v1 import events_pb2 as kintell_events
 
 EMAIL = "ana.silva@example.org"
 AUTHOR = types_pb2.PersonRef(email=EMAIL)  # the connector did not resolve the profile id
+
+# The pipeline's mechanics are tested with the deterministic rules; the shipped model is tested on its own.
+RULES = q2q_consumers.subscriptions(RuleBasedClassifier())
 
 
 def _database(path: Path, migrations: Path) -> sa.Engine:
@@ -93,7 +97,7 @@ def _chain_source(safety: db.UnitOfWork, q2q: db.UnitOfWork, text: str) -> event
     assert _deliver(safety, safety_consumers.SUBSCRIPTIONS, source_event)
     [screened] = _published(safety, "safety.text.screened")
     assert (screened.causation_id, screened.correlation_id) == (source_event.id, source_event.correlation_id)
-    assert _deliver(q2q, q2q_consumers.SUBSCRIPTIONS, screened)
+    assert _deliver(q2q, RULES, screened)
     return screened
 
 
@@ -121,8 +125,8 @@ def test_a_text_with_an_email_is_held_until_the_review_approves_and_scored_redac
     decision = DecideReview("acme", review_id, ReviewDecision.APPROVE, reviewer="moderator-1")
     safety_handlers.decide_review(decision, uow=SqlSafetyUnitOfWork(safety))
     [completed] = _published(safety, "safety.review.completed")
-    assert _deliver(q2q, q2q_consumers.SUBSCRIPTIONS, completed)
-    assert not _deliver(q2q, q2q_consumers.SUBSCRIPTIONS, completed)  # a redelivery is a no-op
+    assert _deliver(q2q, RULES, completed)
+    assert not _deliver(q2q, RULES, completed)  # a redelivery is a no-op
     scores = _scores(q2q)
     assert {s.profile_id for s in scores} == {profile_id_for_email("acme", EMAIL)}
     evidence = [item.text for score in scores for item in score.evidence]
@@ -138,7 +142,7 @@ def test_a_rejected_review_leaves_no_score_and_no_text(safety: db.UnitOfWork, q2
     decision = DecideReview("acme", review_id, ReviewDecision.REJECT, reviewer="moderator-1")
     safety_handlers.decide_review(decision, uow=SqlSafetyUnitOfWork(safety))
     [completed] = _published(safety, "safety.review.completed")
-    _deliver(q2q, q2q_consumers.SUBSCRIPTIONS, completed)
+    _deliver(q2q, RULES, completed)
     assert _scores(q2q) == []
     assert _stored_anywhere(q2q, "idiot") == []
 

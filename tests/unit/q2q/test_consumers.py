@@ -12,6 +12,7 @@ from services.kit.messaging import events
 from services.kit.persistence import db
 from services.q2q import bootstrap, consumers
 from services.q2q import tables as t
+from services.q2q.domain.classifier import RuleBasedClassifier
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2 as kintell_events
 from teei.q2q.v1 import events_pb2 as q2q_events
@@ -24,6 +25,9 @@ TEXT = "I feel so lonely here, but I applied for three jobs."
 PASSED = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_PASSED)
 HELD = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_PENDING_REVIEW, review_id="r-1")
 UNSAFE = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_UNSAFE)
+
+# The consumers' mechanics are tested with the deterministic rules; the shipped model is tested on its own.
+RULES = RuleBasedClassifier()
 
 
 @pytest.fixture
@@ -65,7 +69,7 @@ def _review(status: int, text: str = TEXT, tenant: str = "acme") -> events.Envel
 def _deliver(uow: db.UnitOfWork, envelope: events.Envelope) -> None:
     handler = consumers.review_completed if envelope.type == "safety.review.completed" else None
     with uow.begin() as session:
-        (handler or consumers.classify_text_event)(envelope, session)
+        (handler or consumers.classify_text_event)(envelope, session, classifier=RULES)
 
 
 def _outbox(uow: db.UnitOfWork) -> list[events.Envelope]:
@@ -237,5 +241,5 @@ def test_each_tenant_scores_its_own_text(uow: db.UnitOfWork) -> None:
 
 def test_a_verdict_delivered_to_the_review_handler_is_ignored(uow: db.UnitOfWork) -> None:
     with uow.begin() as session:
-        consumers.review_completed(_session_event(TEXT, PASSED), session)
+        consumers.review_completed(_session_event(TEXT, PASSED), session, classifier=RULES)
     assert _outbox(uow) == []
