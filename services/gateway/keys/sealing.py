@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 import secrets
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.gateway.domain.errors import KeyUnsealFailed
 from services.kit.logs import get_logger
+from services.kit.security import generated
 from services.kit.security.jose import PrivateKey
 
 log = get_logger(__name__)
@@ -61,16 +61,7 @@ def load_kek(configured: str | None, var_dir: Path) -> bytes:
     """The configured key-encryption key; in development, one generated once into var/ (mode 0600)."""
     if configured:
         return parse_kek(configured)
-    path = var_dir / KEK_FILE
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return parse_kek(path.read_text())  # another process created it first
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=") + "\n")
-        log.warning("gateway.kek_generated", path=str(path), hint="set TEEI_KEY_ENCRYPTION_KEY(_FILE) in production")
-    else:
-        log.warning("gateway.kek_from_var", path=str(path), hint="set TEEI_KEY_ENCRYPTION_KEY(_FILE) in production")
-    return parse_kek(path.read_text())
+    path, hint = var_dir / KEK_FILE, "set TEEI_KEY_ENCRYPTION_KEY(_FILE) in production"
+    if path.exists():
+        log.warning("gateway.kek_from_var", path=str(path), hint=hint)
+    return parse_kek(generated.secret_file(path, event="gateway.kek_generated", hint=hint))

@@ -13,7 +13,6 @@ import base64
 import hashlib
 import hmac
 import os
-import secrets
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from services.kit.audit.settings import AuditConfig
 from services.kit.audit.tables import checkpoints, records
 from services.kit.clock import Clock, utc_now
 from services.kit.logs import get_logger
-from services.kit.security import jose
+from services.kit.security import generated, jose
 
 log = get_logger(__name__)
 CHECKPOINT_EVERY = 100
@@ -103,17 +102,10 @@ def load_key(configured: str | None, var_dir: Path) -> HmacKey:
     """The configured key (base64url, ≥ 32 bytes); in development one generated once into var/ (mode 0600)."""
     if configured:
         return HmacKey(_decoded(configured))
-    path = var_dir / KEY_FILE
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return HmacKey(_decoded(path.read_text()))
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=") + "\n")
-        log.warning("audit.key_generated", path=str(path), hint="set TEEI_AUDIT_KEY(_FILE) in production")
-    return HmacKey(_decoded(path.read_text()))
+    text = generated.secret_file(
+        var_dir / KEY_FILE, event="audit.key_generated", hint="set TEEI_AUDIT_KEY(_FILE) in production"
+    )
+    return HmacKey(_decoded(text))
 
 
 class JwsSigner:

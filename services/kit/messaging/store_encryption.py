@@ -9,16 +9,14 @@ so travels with a backup's key material."""
 
 from __future__ import annotations
 
-import base64
-import os
 import re
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
 
 from services.kit import config
 from services.kit.config import Settings, setting
 from services.kit.logs import get_logger
+from services.kit.security import generated
 
 log = get_logger(__name__)
 KEY_VARIABLE = "TEEI_NATS_STORE_KEY"
@@ -53,16 +51,10 @@ def store_key(environ: Mapping[str, str], var_dir: Path) -> str:
     if configured:
         return _checked(configured, KEY_VARIABLE)
     path = var_dir / KEY_FILE
-    if not path.exists():
-        var_dir.mkdir(parents=True, exist_ok=True)
-        try:
-            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        except FileExistsError:
-            return _checked(path.read_text().strip(), str(path))  # another process created it first
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=") + "\n")
-        log.warning("nats.store_key_generated", path=str(path), hint=f"set {KEY_VARIABLE}(_FILE) in production")
-    return _checked(path.read_text().strip(), str(path))
+    text = generated.secret_file(
+        path, event="nats.store_key_generated", hint=f"set {KEY_VARIABLE}(_FILE) in production"
+    )
+    return _checked(text.strip(), str(path))
 
 
 def config_text(cipher: str = "chacha") -> str:

@@ -34,6 +34,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.kit.logs import get_logger
+from services.kit.security import generated
 
 log = get_logger(__name__)
 KEYRING_FILE = "pii-keyring.json"
@@ -148,16 +149,12 @@ def retire(path: Path, kek_id: str) -> None:
 
 def ensure_file(path: Path) -> None:
     """Creates the keyring file (0600) with a fresh keyring unless it exists; safe against a race."""
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(json.dumps(new_keyring().document(), indent=2) + "\n")
-    log.warning("pii.keyring_generated", path=str(path), hint="set TEEI_PII_KEYRING(_FILE) in production")
+    generated.secret_file(
+        path,
+        make=lambda: json.dumps(new_keyring().document(), indent=2) + "\n",
+        event="pii.keyring_generated",
+        hint="set TEEI_PII_KEYRING or TEEI_PII_KEYRING_PATH in production",
+    )
 
 
 class KeyringSource:
