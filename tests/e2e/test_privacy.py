@@ -76,6 +76,11 @@ def _erasure_published(mesh: MeshProcess) -> bool:
     return len(rows) == 1 and rows[0][0] is not None
 
 
+def _in_files(var_dir: Path, stem: str, needle: str) -> list[str]:
+    """The files of a database (with its write-ahead log) whose raw bytes hold `needle`."""
+    return [p.name for p in sorted(var_dir.glob(f"{stem}.db*")) if needle.encode() in p.read_bytes().lower()]
+
+
 def _teei(mesh: MeshProcess, *args: str) -> tuple[int, list[Any]]:
     """Runs `teei privacy ...` against the mesh's edge as acme's company admin; its exit code and JSON lines."""
     env = {**os.environ, "TEEI_TOKEN": mint(mesh.var_dir, "acme", subject="dpo-acme")}
@@ -99,6 +104,8 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
 ) -> None:
     _import(edge)
     profile = _settled_profile(edge)
+    assert _in_files(mesh.var_dir, "profile", PERSON) == []  # sealed at rest (docs/privacy/encryption.md)
+    assert _in_files(mesh.var_dir, "kintell", PERSON) != []  # the scan can fail: kintell's outbox envelopes name them
     out = tmp_path / "bundle.json"
     started = time.monotonic()
     code, [exported] = _teei(mesh, "export", "--email", PERSON, "--reason", "DSR-1", "--wait", "300", "--out", str(out))
