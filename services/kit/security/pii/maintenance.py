@@ -50,6 +50,8 @@ class PiiMaintenance:
         sealed = rewrapped = 0
         while self._seal_batch is not None and (n := self._seal_batch()):
             sealed += n
+        # Once nothing is left plain it stays so (new rows are always sealed): no more scans for it.
+        self._seal_batch = None
         while n := self._cipher.keys.rewrap():
             rewrapped += n
         self.sealed, self.rewrapped = self.sealed + sealed, self.rewrapped + rewrapped

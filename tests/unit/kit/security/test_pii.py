@@ -3,6 +3,7 @@ blind indexes, and the keyring's rotation, re-wrap and retirement — on real SQ
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from services.kit.persistence import db
 from services.kit.security import pii
 from services.kit.security.pii import keyring as keyrings
 from services.kit.security.pii.keystore import SubjectKeys, keystore_url
+from services.kit.security.pii.maintenance import PiiMaintenance
 
 FIELD, RECORD = "profiles.email", "p-1"
 
@@ -228,3 +230,42 @@ def test_a_keyring_given_as_a_document_is_used_as_it_is(tmp_path: Path) -> None:
         assert pii.PiiCipher(keys).open(sealed, field="f", record="r") == "x"
     finally:
         keys.dispose()
+
+
+def test_maintenance_seals_until_nothing_is_left_then_only_rewraps(tmp_path: Path) -> None:
+    cipher = pii.local(tmp_path, "svc")
+    left = [500, 500, 120]
+    calls: list[int] = []
+
+    def seal_batch() -> int:
+        calls.append(1)
+        return left.pop(0) if left else 0
+
+    maintenance = PiiMaintenance(cipher, seal_batch, interval=60)
+    try:
+        _seal(cipher, "ada@example.org")
+        assert maintenance.run_once() == (1120, 0)
+        assert len(calls) == 4
+        keyrings.rotate(tmp_path / keyrings.KEYRING_FILE)
+        cipher.keys.keyring.reload()
+        assert maintenance.run_once() == (0, 1)  # the one data key moved to the new KEK; no scan for plain rows
+        assert len(calls) == 4
+    finally:
+        cipher.close()
+
+
+async def test_maintenance_runs_in_the_background_and_stops(tmp_path: Path) -> None:
+    cipher = pii.local(tmp_path, "svc")
+    ran = asyncio.Event()
+
+    def seal_batch() -> int:
+        ran.set()
+        return 0
+
+    maintenance = PiiMaintenance(cipher, seal_batch, interval=60)
+    try:
+        maintenance.start()
+        await asyncio.wait_for(ran.wait(), 10)
+        await maintenance.stop()
+    finally:
+        cipher.close()
