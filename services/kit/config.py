@@ -126,5 +126,7 @@ class ServiceConfig(Settings):
     pii_keyring: str | None = setting("TEEI_PII_KEYRING", default=None, secret=True)
     pii_keyring_path: Path | None = setting("TEEI_PII_KEYRING_PATH", default=None)
     pii_keystore_url: str | None = setting("TEEI_PII_KEYSTORE_URL", default=None, secret=True)
+    # In a cluster: refuse to start without a configured keyring and key store (never keep keys in a pod's var/).
+    pii_keystore_required: bool = setting("TEEI_PII_KEYSTORE_REQUIRED", default=False)
     # How often the key store re-wraps data keys still wrapped by a retired-to-be KEK.
     pii_rewrap_interval_seconds: float = setting("TEEI_PII_REWRAP_INTERVAL_SECONDS", default=60.0)

@@ -9,7 +9,16 @@ from typing import Any
 import yaml
 
 from services.cli.deploy import engines, sizing
-from services.cli.deploy.topology import IMAGE, METRICS_PORT, MONITORING_NAMESPACE, PART_OF, SECRET_FILES, Topology
+from services.cli.deploy.topology import (
+    IMAGE,
+    METRICS_PORT,
+    MONITORING_NAMESPACE,
+    PART_OF,
+    PII_KEYRING_SECRET,
+    SECRET_FILES,
+    Topology,
+    seals_pii,
+)
 from services.cli.deploy.workloads import selector
 from services.cli.spec import Resource
 from services.kit.telemetry import metrics
@@ -109,6 +118,10 @@ def _prod_deployment_patch(resource: Resource) -> dict[str, Any]:
     ]
     pod: dict[str, Any] = {"topologySpreadConstraints": spread}
     required = [s for _, s, _ in SECRET_FILES.get(resource.name, ()) if s.endswith("key-encryption-key")]
+    if seals_pii(resource):
+        required.append(PII_KEYRING_SECRET)
+        # Without its key store the service refuses to start rather than keep people's keys in the pod.
+        pod["containers"] = [{"name": resource.name, "env": [{"name": "TEEI_PII_KEYSTORE_REQUIRED", "value": "true"}]}]
     if required:
         pod["volumes"] = [{"name": s, "secret": {"secretName": s, "optional": False}} for s in required]
     return _deployment_patch(resource, {"replicas": None, "template": {"spec": pod}})

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.cli.edge_settings import JwtSettings
+from services.cli.pii import SEALING
 from services.cli.spec import Resource
 from services.kit.config import ServiceConfig
 from services.kit.security.trust_policy import TrustPolicy
@@ -48,12 +49,25 @@ SECRET_FILES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
     "buddy": (("TEEI_WEBHOOK_SECRETS_FILE", "buddy-webhook-secrets", "webhook-secrets.json"),),
     "upskilling": (("TEEI_WEBHOOK_SECRETS_FILE", "upskilling-webhook-secrets", "webhook-secrets.json"),),
 }
+# Services sealing personal fields (docs/privacy/encryption.md): the PII keyring from the Secret `pii-keyring`,
+# mounted as a folder so that a rotation of the Secret reaches running pods (a subPath mount never updates);
+# the key store of the people's data keys from `<service>-pii-keystore` (`uri`), a database apart from the
+# service's own and from its backups. Optional in the base and dev (an unset key store lives in the pod's
+# var/ and dies with it), required in prod (TEEI_PII_KEYSTORE_REQUIRED: the service refuses to start).
+PII_KEYRING_SECRET = "pii-keyring"  # noqa: S105 - the Secret's name, not its content
+PII_KEYRING_DIR = "/etc/teei/pii"
+PII_KEYRING_FILE = "pii-keyring.json"
 REDIS_SECRET = ("redis-auth", "password")
 REDIS_PORT = 6379
 NATS_CLUSTER_PORT = 6222
 POSTGRES_PORT = 5432
 # `127.0.0.1:{ports[x]}` in tilt.yaml's env is resource x on the same machine; in the cluster, its Service.
 _LOOPBACK_PEER = re.compile(r"(?:127\.0\.0\.1|localhost):\{ports\[([a-z][a-z0-9-]*)\]\}")
+
+
+def seals_pii(resource: Resource) -> bool:
+    """Whether the service seals personal fields (and so needs the PII keyring and a key store)."""
+    return resource.name in SEALING
 
 
 class DeployError(Exception):
@@ -174,7 +188,12 @@ class Topology:
             plain["TEEI_NATS_STREAM_REPLICAS"] = str(NATS_STREAM_REPLICAS)
         plain.update(self.spec_env(resource))
         plain.update({variable: f"{SECRETS_DIR}/{key}" for variable, _, key in SECRET_FILES.get(resource.name, ())})
+        if seals_pii(resource):
+            plain["TEEI_PII_KEYRING_PATH"] = f"{PII_KEYRING_DIR}/{PII_KEYRING_FILE}"
         env: list[dict[str, Any]] = [{"name": k, "value": v} for k, v in plain.items()]
+        if seals_pii(resource):
+            keystore = {"name": f"{resource.name}-pii-keystore", "key": "uri", "optional": True}
+            env.append({"name": "TEEI_PII_KEYSTORE_URL", "valueFrom": {"secretKeyRef": keystore}})
         if self.has_database(resource):
             ref = {"name": f"{self.database_cluster(resource.name)}-app", "key": "uri"}
             env.append({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": ref}})

@@ -13,6 +13,8 @@ from services.cli.deploy.topology import (
     METRICS_PORT,
     MTLS_DIR,
     PART_OF,
+    PII_KEYRING_DIR,
+    PII_KEYRING_SECRET,
     PRESTOP_SLEEP_SECONDS,
     PYTHON,
     SECRET_FILES,
@@ -20,6 +22,7 @@ from services.cli.deploy.topology import (
     TERMINATION_GRACE_SECONDS,
     VAR_DIR,
     Topology,
+    seals_pii,
 )
 from services.cli.spec import Resource
 from services.kit.security.certificates import TRUST_DOMAIN, spiffe_id
@@ -163,6 +166,14 @@ def _deployment(topology: Topology, resource: Resource) -> dict[str, Any]:
     for _, secret, key in SECRET_FILES.get(resource.name, ()):
         container["volumeMounts"].append({"name": secret, "mountPath": f"{SECRETS_DIR}/{key}", "subPath": key})
         volumes.append({"name": secret, "secret": {"secretName": secret, "defaultMode": 0o440, "optional": True}})
+    if seals_pii(resource):
+        container["volumeMounts"].append({"name": PII_KEYRING_SECRET, "mountPath": PII_KEYRING_DIR, "readOnly": True})
+        volumes.append(
+            {
+                "name": PII_KEYRING_SECRET,
+                "secret": {"secretName": PII_KEYRING_SECRET, "defaultMode": 0o440, "optional": True},
+            }
+        )
     deployment = _deployment_of(resource, container, volumes, APP_UID)
     if METRICS_PORT in resource.extra_ports:
         port = resource.extra_ports[METRICS_PORT]

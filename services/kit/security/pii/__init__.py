@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.kit.config import ServiceConfig
+from services.kit.config import ConfigError, ServiceConfig
 from services.kit.security.pii.cipher import FieldTampered, PiiCipher, SubjectErased, is_sealed
 from services.kit.security.pii.keyring import KEYRING_FILE, Keyring, KeyringError, KeyringSource, ensure_file
 from services.kit.security.pii.keystore import SubjectKeys, keystore_url
@@ -45,12 +45,16 @@ def keyring_source(config: ServiceConfig) -> KeyringSource:
     if config.pii_keyring:
         return KeyringSource(text=config.pii_keyring)
     path = keyring_path(config)
+    if config.pii_keystore_required and not path.exists():
+        raise ConfigError(f"TEEI_PII_KEYSTORE_REQUIRED: no PII keyring at {path} (mount it or set TEEI_PII_KEYRING)")
     ensure_file(path)
     return KeyringSource(path=path)
 
 
 def cipher_for(config: ServiceConfig, service: str) -> PiiCipher:
     """The service's field cipher on its key store (TEEI_PII_KEYSTORE_URL or var/keystore/<service>.db)."""
+    if config.pii_keystore_required and not config.pii_keystore_url:
+        raise ConfigError("TEEI_PII_KEYSTORE_REQUIRED: set TEEI_PII_KEYSTORE_URL (a key store apart from the data)")
     url = keystore_url(config.var_dir, service, config.pii_keystore_url)
     return PiiCipher(SubjectKeys.open(url, keyring_source(config)))
 

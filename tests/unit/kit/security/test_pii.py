@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from services.kit.config import ConfigError, ServiceConfig, load
 from services.kit.persistence import db
 from services.kit.security import pii
 from services.kit.security.pii import keyring as keyrings
@@ -269,3 +270,16 @@ async def test_maintenance_runs_in_the_background_and_stops(tmp_path: Path) -> N
         await maintenance.stop()
     finally:
         cipher.close()
+
+
+def test_a_cluster_service_refuses_to_start_without_its_keyring_and_key_store(tmp_path: Path) -> None:
+    """TEEI_PII_KEYSTORE_REQUIRED (the prod manifests set it): never keys generated into a pod's var/."""
+    environ = {"TEEI_GRPC_PORT": "1", "TEEI_VAR_DIR": str(tmp_path), "TEEI_PII_KEYSTORE_REQUIRED": "true"}
+    with pytest.raises(ConfigError, match="TEEI_PII_KEYSTORE_URL"):
+        pii.cipher_for(load(ServiceConfig, environ), "svc")
+    keystore = {**environ, "TEEI_PII_KEYSTORE_URL": keystore_url(tmp_path, "svc")}
+    with pytest.raises(ConfigError, match="no PII keyring"):
+        pii.cipher_for(load(ServiceConfig, keystore), "svc")
+    assert not (tmp_path / keyrings.KEYRING_FILE).exists()
+    keyrings.ensure_file(tmp_path / keyrings.KEYRING_FILE)  # mounted from the Secret
+    pii.cipher_for(load(ServiceConfig, keystore), "svc").close()
