@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import json
 import os
 import sys
@@ -18,7 +19,7 @@ from services.kit.security.pii import keyring as keyrings
 from services.kit.security.pii.keystore import KEYSTORE_DIR, SubjectKeys, keystore_url
 
 # Services whose personal fields are sealed.
-SEALING = ("profile",)
+SEALING = ("profile", "kintell")
 
 
 def register(commands: Any) -> None:
@@ -129,11 +130,10 @@ def run_unseal(args: argparse.Namespace) -> int:
 
 
 def _batches(args: argparse.Namespace, *, seal: bool) -> int:
-    from services.profile import sealing  # noqa: PLC0415 - the one sealing service today
-
     config = _config(args)
     engine = db.create_engine(args.database_url or db.sqlite_url(config.var_dir / f"{args.service}.db"))
     cipher = pii.cipher_for(config, args.service)
+    sealing = importlib.import_module(f"services.{args.service}.sealing")
     step = sealing.seal_batch if seal else sealing.unseal_batch
     total = 0
     try:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kintell import privacy
+from services.kintell import privacy, sealing
 from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
@@ -14,7 +14,7 @@ from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
-from services.kit.security import webhooks
+from services.kit.security import pii, webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 NAME = "kintell"
@@ -24,11 +24,24 @@ MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
 
 
 def build(
-    config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
+    config: ServiceConfig,
+    *,
+    engine: sa.Engine | None = None,
+    webhook_secrets: webhooks.SecretStore | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Service:
-    """The Kintell connector: migrations applied, servicer wired to the database, outbox relayed,
-    webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    """The Kintell connector: migrations applied, personal fields sealed (older rows in the background),
+    servicer wired to the database, outbox relayed, webhooks verified against the secrets file
+    (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
+    connector = parts(
+        config,
+        name=NAME,
+        migrations=MIGRATIONS,
+        engine=engine,
+        webhook_secrets=webhook_secrets,
+        seal_batch=sealing.seal_batch,
+        cipher=cipher,
+    )
     servicer = KintellServicer(
         uow=SqlKintellUnitOfWork(connector.uow),
         verifier=connector.verifier,

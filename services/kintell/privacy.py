@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from services.kintell.sealing import RATINGS, SESSIONS
 from services.kintell.tables import ratings, sessions
 from services.kit.persistence.subjects import Child, Holding, Person, Scrub, SubjectMap
 
 _PERSON = ("external_id", "given_name", "family_name")
+# What the participant writes into a session, sealed with their key (services/kintell/sealing.py).
+_WRITTEN = ("feedback_text", "goals_discussed", "metadata_json")
 
 
 def _person(prefix: str, *owned: str) -> Person:
@@ -13,15 +16,19 @@ def _person(prefix: str, *owned: str) -> Person:
     return Person(email=f"{prefix}_email", profile_id=f"{prefix}_profile_id", owned=columns)
 
 
-# The participant writes the session's feedback; a rating belongs to the role that gave it.
+# The participant writes the session's feedback; a rating belongs to the role that gave it. Exports open
+# the sealed columns; erasure finds the person by profile id (their e-mail is sealed) and shreds their key.
 MAP = SubjectMap(
     service="kintell",
     holdings=(
         Holding(
             sessions,
-            persons={"participant": _person("participant", "feedback_text"), "volunteer": _person("volunteer")},
+            persons={"participant": _person("participant", *_WRITTEN), "volunteer": _person("volunteer")},
             key="session_id",
-            children=(Child(ratings, column="session_id", key="rating_id", by_column="rater_role"),),
+            children=(
+                Child(ratings, column="session_id", key="rating_id", by_column="rater_role", sealed=RATINGS.privacy()),
+            ),
+            sealed=SESSIONS.privacy(),
         ),
     ),
     scrubs=(Scrub(sessions, ("feedback_text", "goals_discussed", "metadata_json")), Scrub(ratings, ("feedback_text",))),

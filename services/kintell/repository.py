@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 from sqlalchemy.dialects import postgresql, sqlite
 
-from services.kintell import events, rows
+from services.kintell import events, rows, sealing
 from services.kintell.domain.commands import SessionFilter
 from services.kintell.domain.events import DomainEvent
 from services.kintell.domain.model import Rating, Session, SessionStatus
@@ -19,8 +19,10 @@ from services.kintell.tables import deliveries, ratings, sessions
 from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
+from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging import events as outbox
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
+from services.kit.security import pii
 
 # Bound parameters per statement stay well under SQLite's limit of 32766.
 _CHUNK = 500
@@ -81,7 +83,7 @@ class SqlKintellRepository(SqlConnectorRepository):
     def add_sessions(self, new: Sequence[Session]) -> None:
         """Inserts new sessions (one statement per chunk)."""
         for start in range(0, len(new), _CHUNK):
-            self._session.execute(sessions.insert(), [rows.session_row(s) for s in new[start : start + _CHUNK]])
+            self._session.execute(sessions.insert(), self._sealed(new[start : start + _CHUNK]))
 
     def update_sessions(self, changed: Sequence[Session]) -> None:
         """Writes changed sessions back."""
@@ -92,8 +94,7 @@ class SqlKintellRepository(SqlConnectorRepository):
             sessions.c.session_id == sa.bindparam("key_id"), sessions.c.company_id == self.company_id
         )
         params = []
-        for s in changed:
-            row = rows.session_row(s)
+        for row in self._sealed(changed):
             row["key_id"] = row.pop("session_id")
             for fixed in ("company_id", "created_at"):
                 del row[fixed]
@@ -102,13 +103,22 @@ class SqlKintellRepository(SqlConnectorRepository):
 
     def list_sessions(self, where: SessionFilter, *, after: Position | None, size: int) -> list[Session]:
         """Up to `size` + 1 sessions, newest schedule first, after the keyset position `after`."""
-        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *_filter_conditions(where))
+        conditions = _filter_conditions(where, self.company_id)
+        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions)
         query = newest_first(query, time=sessions.c.scheduled_at, ident=sessions.c.session_id, start=after, size=size)
-        return [rows.to_session(row) for row in self._session.execute(query).mappings()]
+        return self._opened_sessions(query)
 
     def _select_sessions(self, *conditions: sa.ColumnElement[bool]) -> list[Session]:
-        query = sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions)
-        return [rows.to_session(row) for row in self._session.execute(query).mappings()]
+        return self._opened_sessions(sa.select(sessions).where(sessions.c.company_id == self.company_id, *conditions))
+
+    def _opened_sessions(self, query: sa.Select[Any]) -> list[Session]:
+        cipher = pii.attached(self._session)
+        found = self._session.execute(query).mappings()
+        return [rows.to_session(sealing.SESSIONS.open(cipher, row)) for row in found]
+
+    def _sealed(self, chunk: Sequence[Session]) -> list[dict[str, Any]]:
+        plain = [rows.session_row(s) for s in chunk]
+        return sealing.SESSIONS.seal_rows(self._session, pii.attached(self._session), plain)
 
     # Ratings
 
@@ -122,8 +132,9 @@ class SqlKintellRepository(SqlConnectorRepository):
             .where(ratings.c.company_id == self.company_id, ratings.c.session_id.in_(session_ids))
             .order_by(ratings.c.given_at, ratings.c.rating_id)
         )
+        cipher = pii.attached(self._session)
         for row in self._session.execute(query).mappings():
-            found[row["session_id"]].append(rows.to_rating(row))
+            found[row["session_id"]].append(rows.to_rating(sealing.RATINGS.open(cipher, row)))
         return found
 
     def rating_by_external_id(self, external_rating_id: str) -> Rating | None:
@@ -132,11 +143,12 @@ class SqlKintellRepository(SqlConnectorRepository):
             ratings.c.company_id == self.company_id, ratings.c.external_rating_id == external_rating_id
         )
         row = self._session.execute(query).mappings().first()
-        return None if row is None else rows.to_rating(row)
+        return None if row is None else rows.to_rating(sealing.RATINGS.open(pii.attached(self._session), row))
 
     def add_rating(self, rating: Rating) -> None:
-        """Stores a new rating."""
-        self._session.execute(ratings.insert().values(**rows.rating_row(rating)))
+        """Stores a new rating, its feedback sealed with the rater's key."""
+        row = sealing.RATINGS.seal(self._session, pii.attached(self._session), rows.rating_row(rating))
+        self._session.execute(ratings.insert().values(**row))
 
     # Webhook deliveries
 
@@ -174,7 +186,7 @@ def _dialect_insert(session: orm.Session) -> Any:
     return postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
 
-def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
+def _filter_conditions(where: SessionFilter, company_id: str) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
     if where.session_type is not None:
         conditions.append(sessions.c.session_type == where.session_type.value)
@@ -182,10 +194,9 @@ def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
         conditions.append(sessions.c.completed_at.is_not(None))
     elif where.status is SessionStatus.SCHEDULED:
         conditions.append(sessions.c.completed_at.is_(None))
-    if where.participant_email:
-        conditions.append(sessions.c.participant_email == where.participant_email)
-    if where.volunteer_email:
-        conditions.append(sessions.c.volunteer_email == where.volunteer_email)
+    for role, email in (("participant", where.participant_email), ("volunteer", where.volunteer_email)):
+        if email:
+            conditions.append(_person_is(role, email, company_id))
     if where.profile_id:
         people = (sessions.c.participant_profile_id, sessions.c.volunteer_profile_id)
         conditions.append(sa.or_(*(column == where.profile_id for column in people)))
@@ -194,6 +205,13 @@ def _filter_conditions(where: SessionFilter) -> list[sa.ColumnElement[bool]]:
     if where.end_at is not None:
         conditions.append(sessions.c.scheduled_at < where.end_at)
     return conditions
+
+
+def _person_is(role: str, email: str, company_id: str) -> sa.ColumnElement[bool]:
+    """The person in `role` has this e-mail: by profile id (sealed rows), or by the plain e-mail of rows
+    not sealed yet (a sealed value never equals it)."""
+    by_profile = sessions.c[f"{role}_profile_id"] == profile_id_of(company_id, email)
+    return sa.or_(by_profile, sessions.c[f"{role}_email"] == email)
 
 
 class SqlKintellUnitOfWork(SqlTenantUnitOfWork[SqlKintellRepository]):

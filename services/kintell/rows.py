@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-
-import sqlalchemy as sa
+from collections.abc import Mapping
+from typing import Any
 
 from services.kintell.domain.model import RaterRole, Rating, Session, SessionFacts, SessionType
 from services.kit.connectors.model import Channel, Provenance
@@ -40,7 +40,7 @@ def session_row(session: Session) -> dict[str, object]:
     }
 
 
-def to_session(row: sa.RowMapping) -> Session:
+def to_session(row: Mapping[str, Any]) -> Session:
     """The session a `kintell_sessions` row holds."""
     facts = SessionFacts(
         external_session_id=row["external_session_id"],
@@ -55,7 +55,8 @@ def to_session(row: sa.RowMapping) -> Session:
         language_level=row["language_level"],
         topics=tuple(json.loads(row["topics"])),
         focus_area=row["focus_area"],
-        goals_discussed=tuple(json.loads(row["goals_discussed"])),
+        # Blank once the participant who discussed them is erased.
+        goals_discussed=tuple(json.loads(row["goals_discussed"] or "[]")),
         metadata=None if row["metadata_json"] is None else json.loads(row["metadata_json"]),
     )
     origin = Provenance(Channel(row["channel"]), row["received_at"], row["import_batch_id"], row["delivery_id"])
@@ -78,7 +79,7 @@ def rating_row(rating: Rating) -> dict[str, object]:
     }
 
 
-def to_rating(row: sa.RowMapping) -> Rating:
+def to_rating(row: Mapping[str, Any]) -> Rating:
     """The rating a `kintell_ratings` row holds."""
     return Rating(
         rating_id=row["rating_id"],

@@ -1,6 +1,7 @@
 """The Kintell connector's SQL tables (the migrations in migrations/versions are their frozen history).
 
-Each person's columns hold, next to the e-mail, the profile id derived from (company, e-mail) on write."""
+Each person's columns hold, next to the e-mail, the profile id derived from (company, e-mail) on write;
+personal columns hold sealed values (services/kintell/sealing.py)."""
 
 from __future__ import annotations
 
@@ -23,8 +24,8 @@ sessions = sa.Table(
     sa.Column("company_id", sa.String(63), nullable=False),
     sa.Column("external_session_id", sa.String(255), nullable=False),
     sa.Column("session_type", sa.String(20), nullable=False),
-    *person_columns("participant"),
-    *person_columns("volunteer"),
+    *person_columns("participant", sealed=True),
+    *person_columns("volunteer", sealed=True),
     sa.Column("scheduled_at", UtcDateTime, nullable=False),
     sa.Column("completed_at", UtcDateTime, nullable=True),
     sa.Column("duration_minutes", sa.Integer, nullable=True),

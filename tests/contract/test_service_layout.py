@@ -24,7 +24,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr"},
     # Personal fields sealed at rest: which, with whose key, and the online migration sealing old rows.
     "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py", "sealing.py"},
-    "kintell": CORE | PERSISTENT | PERSONAL,
+    "kintell": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     "buddy": CORE | PERSISTENT | PERSONAL,
     "upskilling": CORE | PERSISTENT | PERSONAL,
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).

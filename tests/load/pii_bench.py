@@ -23,7 +23,9 @@ from services.profile.repository import SqlProfileUnitOfWork
 class PassThrough(pii.PiiCipher):
     """The baseline: the cipher's interface without encryption or keys."""
 
-    def seal(self, value: str, *, company_id: str, subject: str, field: str, record: str) -> str:
+    def seal(
+        self, value: str, *, company_id: str, subject: str, field: str, record: str, keys: pii.Keys | None = None
+    ) -> str:
         return value
 
     def open(self, stored: str, *, field: str, record: str) -> str:

@@ -4,6 +4,7 @@ without a call to the profile service (the migrations that added those columns d
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -17,14 +18,19 @@ def profile_id_of(company_id: str, email: str) -> str:
     return profile_id_for_email(company_id, email) if email.strip() else ""
 
 
-def person_columns(prefix: str) -> list[sa.Column[Any]]:
-    """The columns of one person of a record."""
+def person_columns(prefix: str, *, sealed: bool = False) -> list[sa.Column[Any]]:
+    """The columns of one person of a record; `sealed` ones hold sealed values (services/kit/connectors/
+    sealing.py), longer than the plain ones."""
+
+    def text(length: int) -> sa.types.TypeEngine[str]:
+        return sa.Text() if sealed else sa.String(length)
+
     return [
-        sa.Column(f"{prefix}_email", sa.String(255), nullable=False),
+        sa.Column(f"{prefix}_email", text(255), nullable=False),
         sa.Column(f"{prefix}_profile_id", sa.String(36), nullable=False, server_default=""),
-        sa.Column(f"{prefix}_external_id", sa.String(255), nullable=False),
-        sa.Column(f"{prefix}_given_name", sa.String(200), nullable=False),
-        sa.Column(f"{prefix}_family_name", sa.String(200), nullable=False),
+        sa.Column(f"{prefix}_external_id", text(255), nullable=False),
+        sa.Column(f"{prefix}_given_name", text(200), nullable=False),
+        sa.Column(f"{prefix}_family_name", text(200), nullable=False),
     ]
 
 
@@ -39,7 +45,7 @@ def person_row(prefix: str, person: Person, company_id: str) -> dict[str, str]:
     }
 
 
-def person_of(row: sa.RowMapping, prefix: str) -> Person:
+def person_of(row: sa.RowMapping | Mapping[str, Any], prefix: str) -> Person:
     """The person stored under `prefix`."""
     return Person(
         email=row[f"{prefix}_email"],

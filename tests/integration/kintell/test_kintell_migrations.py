@@ -6,10 +6,11 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.kintell import bootstrap, handlers, queries
+from services.kintell import bootstrap, handlers, queries, sealing
 from services.kintell.domain.commands import ImportSessions, ListSessions, ReceiveWebhook
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.persistence import db
+from services.kit.security import pii
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, session_body
 
 TABLES = {
@@ -31,10 +32,11 @@ def _tables(url: str) -> set[str]:
         engine.dispose()
 
 
-def _round_trip(url: str) -> None:
+def _round_trip(url: str, var_dir: Path) -> None:
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert {*TABLES, "alembic_version_kintell"} <= _tables(url)
-    engine = db.create_engine(url)
+    engine, cipher = db.create_engine(url), pii.local(var_dir, "kintell")
+    pii.attach(engine, cipher)
     try:
         uow = SqlKintellUnitOfWork(db.UnitOfWork(engine))
         batch = handlers.import_sessions(ImportSessions("acme", csv(LANGUAGE_V1_0, language_row("k-1"))), uow=uow)
@@ -42,8 +44,12 @@ def _round_trip(url: str) -> None:
         handlers.receive_session_completed(ReceiveWebhook("acme", session_body()), uow=uow)
         assert handlers.receive_session_completed(ReceiveWebhook("acme", session_body()), uow=uow).duplicate
         assert len(queries.list_sessions(ListSessions("acme"), uow=uow).sessions) == 2
+        with db.UnitOfWork(engine).begin() as session:  # the rollback of sealing, before going below it
+            while sealing.unseal_batch(session, cipher):
+                pass
     finally:
         engine.dispose()
+        cipher.close()
     db.downgrade(url, bootstrap.MIGRATIONS)
     assert not TABLES & _tables(url)
     db.upgrade(url, bootstrap.MIGRATIONS)
@@ -51,8 +57,8 @@ def _round_trip(url: str) -> None:
 
 
 def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    _round_trip(db.sqlite_url(tmp_path / "kintell.db"))
+    _round_trip(db.sqlite_url(tmp_path / "kintell.db"), tmp_path)
 
 
-def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str) -> None:
-    _round_trip(postgres_url)
+def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str, tmp_path: Path) -> None:
+    _round_trip(postgres_url, tmp_path)

@@ -17,6 +17,7 @@ from services.kintell.domain.commands import ListSessions, SessionFilter
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.identity import profile_id_for_email
 from services.kit.persistence import db
+from services.kit.security import pii
 
 ROWS = 1_150  # more than two backfill batches of 500
 PROFILE_COLUMNS = {"participant_profile_id", "volunteer_profile_id"}
@@ -101,9 +102,10 @@ def _listed(engine: sa.Engine, company: str, email: str) -> set[str]:
         query = replace(query, page_token=page.next_page_token)
 
 
-def _upgrade_backfills_and_downgrade_removes(url: str) -> None:
+def _upgrade_backfills_and_downgrade_removes(url: str, var_dir: Path) -> None:
     db.upgrade(url, bootstrap.MIGRATIONS, "0002")
-    engine = db.create_engine(url)
+    engine, cipher = db.create_engine(url), pii.local(var_dir, "kintell")
+    pii.attach(engine, cipher)  # reads open sealed fields; the sessions written here stay plain
     try:
         rows = _insert_sessions(engine)
         db.upgrade(url, bootstrap.MIGRATIONS)
@@ -128,11 +130,12 @@ def _upgrade_backfills_and_downgrade_removes(url: str) -> None:
         _check_backfill(engine, rows)
     finally:
         engine.dispose()
+        cipher.close()
 
 
 def test_sqlite_upgrade_backfills_and_downgrade_removes(tmp_path: Path) -> None:
-    _upgrade_backfills_and_downgrade_removes(db.sqlite_url(tmp_path / "kintell.db"))
+    _upgrade_backfills_and_downgrade_removes(db.sqlite_url(tmp_path / "kintell.db"), tmp_path)
 
 
-def test_postgresql_upgrade_backfills_and_downgrade_removes(postgres_url: str) -> None:
-    _upgrade_backfills_and_downgrade_removes(postgres_url)
+def test_postgresql_upgrade_backfills_and_downgrade_removes(postgres_url: str, tmp_path: Path) -> None:
+    _upgrade_backfills_and_downgrade_removes(postgres_url, tmp_path)

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit.config import ConfigError, ServiceConfig
-from services.kit.security.pii.cipher import FieldTampered, PiiCipher, SubjectErased, is_sealed
+from services.kit.security.pii.cipher import FieldTampered, Keys, PiiCipher, SubjectErased, is_sealed
 from services.kit.security.pii.keyring import KEYRING_FILE, Keyring, KeyringError, KeyringSource, ensure_file
 from services.kit.security.pii.keystore import SubjectKeys, keystore_url
 
@@ -20,6 +20,7 @@ __all__ = [
     "Keyring",
     "KeyringError",
     "KeyringSource",
+    "Keys",
     "PiiCipher",
     "SubjectErased",
     "SubjectKeys",

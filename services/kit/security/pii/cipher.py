@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Mapping
 
 from cryptography.exceptions import InvalidTag
 
 from services.kit.security.pii.keyring import NONCE_BYTES
-from services.kit.security.pii.keystore import SubjectKeys
+from services.kit.security.pii.keystore import DataKey, SubjectKeys
 
 PREFIX = "pii1."
+# Data keys by subject, of one company.
+Keys = Mapping[str, DataKey]
 
 
 class SubjectErased(Exception):
@@ -39,11 +42,14 @@ class PiiCipher:
     def __init__(self, keys: SubjectKeys) -> None:
         self.keys = keys
 
-    def seal(self, value: str, *, company_id: str, subject: str, field: str, record: str) -> str:
-        """The value sealed with the subject's data key; the empty string stays empty (nothing to hide)."""
+    def seal(
+        self, value: str, *, company_id: str, subject: str, field: str, record: str, keys: Keys | None = None
+    ) -> str:
+        """The value sealed with the subject's data key (from `keys`, when the caller fetched many at once:
+        SubjectKeys.keys_for); the empty string stays empty (nothing to hide)."""
         if not value:
             return value
-        data_key = self.keys.key_for(company_id, subject)
+        data_key = keys[subject] if keys is not None else self.keys.key_for(company_id, subject)
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = data_key.aead.encrypt(nonce, value.encode(), _context(field, record))
         return f"{PREFIX}{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"

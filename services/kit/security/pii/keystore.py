@@ -13,6 +13,7 @@ from __future__ import annotations
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -106,6 +107,20 @@ class SubjectKeys:
             raise KeyError(f"the data key of a subject of {company_id} was destroyed while in use")
         return found
 
+    def keys_for(self, company_id: str, subjects: Iterable[str]) -> dict[str, DataKey]:
+        """The data keys of many subjects of a company (an import's), the missing ones created in one
+        transaction rather than one each."""
+        wanted = set(subjects)
+        found = {s: k for s in wanted if (k := self._cached(self._by_subject, (company_id, s))) is not None}
+        found |= self._load_many(company_id, wanted - found.keys())
+        missing = wanted - found.keys()
+        if missing:
+            self._create_many(company_id, missing)
+            found |= self._load_many(company_id, missing)
+        if len(found) < len(wanted):  # shredded between creation and read, as in key_for
+            raise KeyError(f"the data key of a subject of {company_id} was destroyed while in use")
+        return found
+
     def key_by_id(self, key_id: str) -> DataKey | None:
         """The data key with this id; None when it was destroyed (the subject was erased)."""
         with self._lock:
@@ -185,6 +200,33 @@ class SubjectKeys:
                 connection.execute(subject_keys.insert().values(**values))
         except sa.exc.IntegrityError:
             pass  # another process created the subject's key first: theirs is read back
+
+    def _create_many(self, company_id: str, subjects: set[str]) -> None:
+        keyring, now, values = self._keyring.current(), self._clock(), []
+        for subject in subjects:
+            row: dict[str, Any] = {"key_id": secrets.token_hex(16), "company_id": company_id, "subject": subject}
+            kek_id, wrapped = keyring.wrap(secrets.token_bytes(KEY_BYTES), _context(row))
+            values.append({**row, "kek_id": kek_id, "wrapped": wrapped, "created_at": now})
+        try:
+            with self._engine.begin() as connection:
+                connection.execute(subject_keys.insert(), values)
+        except sa.exc.IntegrityError:  # another process created some of them first: one by one, theirs kept
+            for subject in subjects:
+                self._create(company_id, subject)
+
+    def _load_many(self, company_id: str, subjects: set[str]) -> dict[str, DataKey]:
+        found: dict[str, DataKey] = {}
+        ordered = sorted(subjects)
+        for start in range(0, len(ordered), 500):
+            where = (subject_keys.c.company_id == company_id, subject_keys.c.subject.in_(ordered[start : start + 500]))
+            with self._reader.connect() as connection:
+                rows = connection.execute(sa.select(subject_keys).where(*where)).mappings().all()
+            for row in rows:
+                found[row["subject"]] = key = DataKey(row["key_id"], self._unwrap(row))
+                with self._lock:
+                    _put(self._by_subject, (company_id, row["subject"]), key)
+                    _put(self._by_id, key.key_id, key)
+        return found
 
     def _load(self, *where: sa.ColumnElement[bool]) -> DataKey | None:
         with self._reader.connect() as connection:

@@ -1,0 +1,54 @@
+"""Personal fields sealed at rest (expand step): each session person's e-mail, Kintell id and names become
+sealed text, wider than the plain values; the free text (feedback, goals, metadata) is a Text already.
+
+Old rows keep their plain values: the running service seals them in batches
+(services/kintell/sealing.py) and reads both forms meanwhile. The downgrade refuses while any value is
+sealed — unseal first (`teei pii unseal --service kintell`), since a migration holds no keys.
+
+Revision ID: 0007
+Revises: 0006
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0007"
+down_revision = "0006"
+branch_labels = None
+depends_on = None
+
+ROLES = ("participant", "volunteer")
+WIDENED = {"email": 255, "external_id": 255, "given_name": 200, "family_name": 200}
+SEALED = {
+    "kintell_sessions": [f"{r}_{c}" for r in ROLES for c in WIDENED]
+    + ["feedback_text", "goals_discussed", "metadata_json"],
+    "kintell_ratings": ["feedback_text"],
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("kintell_sessions") as batch:
+        for role in ROLES:
+            for column, length in WIDENED.items():
+                batch.alter_column(
+                    f"{role}_{column}", type_=sa.Text(), existing_type=sa.String(length), existing_nullable=False
+                )
+
+
+def downgrade() -> None:
+    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
+    if sealed:
+        raise RuntimeError(f"{sealed} kintell rows are sealed: run `teei pii unseal --service kintell` first")
+    with op.batch_alter_table("kintell_sessions") as batch:
+        for role in ROLES:
+            for column, length in WIDENED.items():
+                batch.alter_column(
+                    f"{role}_{column}", type_=sa.String(length), existing_type=sa.Text(), existing_nullable=False
+                )
+
+
+def _sealed_rows(table: str, columns: list[str]) -> int:
+    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
+    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
+    return int(op.get_bind().execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar() or 0)  # noqa: S608 - names are this revision's constants

@@ -1,0 +1,157 @@
+"""A connector's personal columns sealed at rest (services/kit/security/pii), declared once per table.
+
+Each sealed column names whose data key seals it: a person's e-mail, source id and names with that
+person's (subject = the row's `<prefix>_profile_id`, derived from company and e-mail as every service
+derives it, so erasing the person by e-mail or profile id shreds that key); free text with the key of
+the person who wrote it. A sealed value is bound to `<table>.<column>` and the row's key. Rows written
+before sealing keep their plain values until the online migration seals them (`seal_batch`); reads
+open both forms, and look-ups by e-mail compare the profile id column (or the plain e-mail of rows not
+sealed yet), never a sealed value.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy import orm
+
+from services.kit.persistence.subjects import Sealed
+from services.kit.security.pii import PiiCipher
+from services.kit.security.pii.cipher import PREFIX, Keys
+
+# The columns of a person (services/kit/connectors/storage.person_columns) that are sealed.
+PERSON_FIELDS = ("email", "external_id", "given_name", "family_name")
+BATCH = 500
+Row = sa.RowMapping | Mapping[str, Any]
+# The profile id whose key seals a column of a row, when another table names the writer (a rating's rater).
+Writer = Callable[[orm.Session, Row], str]
+
+
+@dataclass(frozen=True)
+class SealedTable:
+    """One table's sealed columns, each with the column (or the look-up) naming whose key seals it."""
+
+    table: sa.Table
+    record: str
+    subjects: Mapping[str, str] = field(default_factory=dict)
+    writers: Mapping[str, Writer] = field(default_factory=dict)
+
+    @classmethod
+    def of(
+        cls,
+        table: sa.Table,
+        *,
+        record: str,
+        persons: Sequence[str] = (),
+        texts: Mapping[str, str] | None = None,
+        writers: Mapping[str, Writer] | None = None,
+    ) -> SealedTable:
+        """The table's person column groups (`persons`, by prefix) sealed with each person's key, and
+        free-text columns with the key of the profile id column that wrote them (`texts`) or that a
+        look-up finds (`writers`)."""
+        subjects = {f"{p}_{f}": f"{p}_profile_id" for p in persons for f in PERSON_FIELDS} | dict(texts or {})
+        return cls(table, record, subjects, dict(writers or {}))
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """Every sealed column."""
+        return (*self.subjects, *self.writers)
+
+    def privacy(self) -> Sealed:
+        """The privacy map's declaration: exports open these columns."""
+        return Sealed(self.columns, record=self.record)
+
+    def seal(self, session: orm.Session, cipher: PiiCipher, row: Row, *, keys: Keys | None = None) -> dict[str, Any]:
+        """The row with its sealed columns sealed (already sealed values kept as they are)."""
+        sealed = dict(row)
+        for column in self._plain_columns(row):
+            sealed[column] = self._seal(cipher, row, column, self._subject(session, row, column), keys)
+        return sealed
+
+    def seal_rows(self, session: orm.Session, cipher: PiiCipher, rows: Sequence[Row]) -> list[dict[str, Any]]:
+        """Many rows sealed, each company's data keys fetched (and the missing ones created) at once."""
+        keys: dict[str, Keys] = {}
+        for company in {row["company_id"] for row in rows}:
+            mine = [row for row in rows if row["company_id"] == company]
+            subjects = {self._subject(session, row, c) for row in mine for c in self._plain_columns(row)}
+            keys[company] = cipher.keys.keys_for(company, subjects)
+        return [self.seal(session, cipher, row, keys=keys[row["company_id"]]) for row in rows]
+
+    def open(self, cipher: PiiCipher, row: Row) -> dict[str, Any]:
+        """The row with its sealed columns opened (plain values, from before sealing, as they are)."""
+        record, opened = str(row[self.record]), dict(row)
+        for column in self.columns:
+            if row.get(column):
+                opened[column] = cipher.open(row[column], field=self._field(column), record=record)
+        return opened
+
+    def plain(self) -> sa.ColumnElement[bool]:
+        """Rows holding a value not sealed yet."""
+        return sa.or_(*(_plain(self.table.c[c]) for c in self.columns))
+
+    def sealed(self) -> sa.ColumnElement[bool]:
+        """Rows holding a sealed value."""
+        return sa.or_(*(self.table.c[c].like(f"{PREFIX}%") for c in self.columns))
+
+    def seal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
+        """Seals up to `batch` rows still holding plain values; the number sealed."""
+        found = self._select(session, self.plain(), batch)
+        self._write(session, self.seal_rows(session, cipher, found))
+        return len(found)
+
+    def unseal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
+        """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed."""
+        found = self._select(session, self.sealed(), batch)
+        self._write(session, [self.open(cipher, row) for row in found])
+        return len(found)
+
+    def _select(self, session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> Sequence[Row]:
+        return session.execute(sa.select(self.table).where(where).limit(batch)).mappings().all()
+
+    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
+        key = self.table.c[self.record]
+        for row in rows:
+            values = {c: row[c] for c in self.columns}
+            session.execute(self.table.update().where(key == row[self.record]).values(**values))
+
+    def _plain_columns(self, row: Row) -> list[str]:
+        return [c for c in self.columns if (value := row.get(c)) and not value.startswith(PREFIX)]
+
+    def _subject(self, session: orm.Session, row: Row, column: str) -> str:
+        if column in self.writers:
+            return self.writers[column](session, row)
+        return str(row.get(self.subjects[column]) or "")
+
+    def _seal(self, cipher: PiiCipher, row: Row, column: str, subject: str, keys: Keys | None) -> str:
+        company, record, field = row["company_id"], str(row[self.record]), self._field(column)
+        return cipher.seal(row[column], company_id=company, subject=subject, field=field, record=record, keys=keys)
+
+    def _field(self, column: str) -> str:
+        return f"{self.table.name}.{column}"
+
+
+def seal_all(tables: Sequence[SealedTable], session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
+    """One batch of a service's online migration over its tables in order; the number of rows sealed."""
+    done = 0
+    for table in tables:
+        done += table.seal_batch(session, cipher, batch=batch - done)
+        if done >= batch:
+            break
+    return done
+
+
+def unseal_all(tables: Sequence[SealedTable], session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
+    """One batch of the rollback of sealing over a service's tables; the number of rows written back plain."""
+    done = 0
+    for table in tables:
+        done += table.unseal_batch(session, cipher, batch=batch - done)
+        if done >= batch:
+            break
+    return done
+
+
+def _plain(column: sa.Column[Any]) -> sa.ColumnElement[bool]:
+    return sa.and_(column.is_not(None), column != "", sa.not_(column.like(f"{PREFIX}%")))
