@@ -209,7 +209,7 @@ def private_server(store: Path, port: int, *, environ: Mapping[str, str] | None 
             [*cmd, "-n", "teei-local"], env=env, stdout=output, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
         )
         try:
-            _until_listening(port, process, deadline=time.monotonic() + 20.0)
+            _until_listening(port, process, output, deadline=time.monotonic() + 20.0)
             _require_decrypted(output, store)
             yield f"nats://127.0.0.1:{port}"
         finally:
@@ -229,13 +229,16 @@ def _require_decrypted(output: IO[bytes], store: Path) -> None:
         )
 
 
-def _until_listening(port: int, process: subprocess.Popen[bytes], *, deadline: float) -> None:
+def _until_listening(port: int, process: subprocess.Popen[bytes], output: IO[bytes], *, deadline: float) -> None:
     while True:
         try:
             socket.create_connection(("127.0.0.1", port), timeout=1).close()
         except OSError:
             if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"nats-server did not start on port {port}") from None
+                output.seek(0)
+                said = output.read()[-600:].decode(errors="replace").strip()
+                problem = f"nats-server did not start on port {port} (exit {process.poll()}): {said}"
+                raise RuntimeError(problem) from None
             time.sleep(0.05)  # polling interval of a bounded wait for the process we started
             continue
         return
