@@ -5,21 +5,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import json
 import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from services.cli import spec
+from services.cli import erd, spec
 from services.kit.config import ServiceConfig, load
 from services.kit.persistence import db
 from services.kit.security import pii
 from services.kit.security.pii import keyring as keyrings
 from services.kit.security.pii.keystore import KEYSTORE_DIR, SubjectKeys, keystore_url
 
-# Services whose personal fields are sealed.
-SEALING = ("profile", "kintell")
+# Services whose personal fields are sealed: those with a `sealing` module (seal_batch / unseal_batch).
+SEALING = tuple(sorted(name for name in erd.SERVICES if importlib.util.find_spec(f"services.{name}.sealing")))
 
 
 def register(commands: Any) -> None:

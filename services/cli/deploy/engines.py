@@ -24,6 +24,7 @@ NATS_REPLICAS = 3
 # JetStream's files are encrypted at rest with the key of this Secret (created by an operator, never by these
 # manifests): the pod gets it as TEEI_NATS_STORE_KEY, which nats.conf names.
 NATS_STORE_KEY_SECRET = ("nats-store-key", "key")
+NATS_STORE_KEY_RAW = "NATS_STORE_KEY_SECRET"
 REDIS_REPLICAS = 3
 POSTGRES_INSTANCES = 3
 
@@ -134,7 +135,10 @@ def nats_objects(topology: Topology, nats: Resource) -> list[dict[str, Any]]:
         "args": ["--config", "/etc/nats/nats.conf", "--pid", "/var/run/nats/nats.pid"],
         "env": [
             {"name": "SERVER_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
-            {"name": store_encryption.KEY_VARIABLE, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}},
+            {"name": NATS_STORE_KEY_RAW, "valueFrom": {"secretKeyRef": {"name": secret, "key": key}}},
+            # Quoted, as store_encryption.quoted: nats-server parses the substituted value, and a key beginning
+            # with `-`, `+` or digits would otherwise stop it at start.
+            {"name": store_encryption.KEY_VARIABLE, "value": store_encryption.quoted(f"$({NATS_STORE_KEY_RAW})")},
         ],
         "ports": [
             {"name": "client", "containerPort": nats.port},

@@ -22,8 +22,8 @@ log = get_logger(__name__)
 KEY_VARIABLE = "TEEI_NATS_STORE_KEY"
 KEY_FILE = "nats-store.key"
 CONFIG_FILE = "encryption.conf"
-# At least 32 characters of base64 (standard or URL-safe) and dots: nats-server substitutes the value into its
-# configuration as it stands, so nothing its parser would read as syntax.
+# At least 32 characters of base64 (standard or URL-safe) and dots: nothing that could end the quoted string
+# nats-server's environment holds it as (see `quoted`).
 KEY_FORM = re.compile(r"[A-Za-z0-9+/=_.-]{32,}")
 # nats-server's ciphers: ChaCha20-Poly1305 (chacha) or AES-256-GCM (aes).
 CIPHERS = ("chacha", "aes")
@@ -71,7 +71,14 @@ def write_config(path: Path, environ: Mapping[str, str]) -> Path:
 
 def server_environ(environ: Mapping[str, str], var_dir: Path) -> dict[str, str]:
     """What nats-server's environment needs besides `environ`: the key, under the name its configuration reads."""
-    return {KEY_VARIABLE: store_key(environ, var_dir)}
+    return {KEY_VARIABLE: quoted(store_key(environ, var_dir))}
+
+
+def quoted(key: str) -> str:
+    """The key as nats-server's environment must hold it. nats-server parses a substituted variable as a
+    configuration value, so an unquoted key beginning with `-` (one generated key in 64), or with digits it
+    reads as a number (`12…`, `1e5…`), stops the server at start; quoted, it is the same string for every key."""
+    return f'"{key}"'
 
 
 def without_key(environ: Mapping[str, str]) -> dict[str, str]:

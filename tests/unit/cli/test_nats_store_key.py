@@ -19,7 +19,7 @@ def test_nats_alone_gets_the_key_generated_once_with_mode_0600(tmp_path: Path) -
     mesh = Mesh(resources=spec.load(), var_dir=tmp_path, environ={})
     key = mesh._environment(mesh.resource("nats"))[store_encryption.KEY_VARIABLE]
     path = tmp_path / store_encryption.KEY_FILE
-    assert path.read_text().strip() == key
+    assert key == f'"{path.read_text().strip()}"'
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert mesh._environment(mesh.resource("nats"))[store_encryption.KEY_VARIABLE] == key  # the same, not a new one
     assert store_encryption.KEY_VARIABLE not in mesh._environment(mesh.resource("profile"))
@@ -28,7 +28,7 @@ def test_nats_alone_gets_the_key_generated_once_with_mode_0600(tmp_path: Path) -
 def test_a_configured_key_is_used_as_given_passed_to_nats_only_and_no_file_is_written(tmp_path: Path) -> None:
     environ = {store_encryption.KEY_VARIABLE: KEY}
     mesh = Mesh(resources=spec.load(), var_dir=tmp_path, environ=environ)
-    assert mesh._environment(mesh.resource("nats"))[store_encryption.KEY_VARIABLE] == KEY
+    assert mesh._environment(mesh.resource("nats"))[store_encryption.KEY_VARIABLE] == f'"{KEY}"'
     for name in ("gateway", "profile", "edge"):
         assert store_encryption.KEY_VARIABLE not in mesh._environment(mesh.resource(name)), name
     assert not (tmp_path / store_encryption.KEY_FILE).exists()

@@ -12,6 +12,7 @@ import uuid
 from pathlib import Path
 
 import nats
+import pytest
 
 from services.cli import probes, spec
 from services.cli.launcher import Mesh
@@ -97,6 +98,32 @@ def test_a_configured_key_encrypts_and_another_key_reads_nothing(tmp_path: Path)
         assert asyncio.run(_read_back(_url(other))) is None
     finally:
         other.stop()
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        "-" + KEY[1:],  # a generated key begins with `-` once in 64: nats-server read it as a negative number
+        "1e5" + KEY[3:],  # …and with digits as a number in exponent form
+        "12345678901234567890123456789012345",  # …or as an integer out of range
+        "+" + KEY[1:],
+    ],
+)
+def test_a_key_the_configuration_parser_would_misread_still_starts_and_reads_back(tmp_path: Path, key: str) -> None:
+    var, marker = tmp_path / "var", _marker()
+    mesh = _nats_as_teei_up_starts_it(var, {store_encryption.KEY_VARIABLE: key})
+    mesh.start()
+    try:
+        asyncio.run(_publish(_url(mesh), marker))
+    finally:
+        mesh.stop()
+    assert marker not in _stored_bytes(var / "nats")
+    again = _nats_as_teei_up_starts_it(var, {store_encryption.KEY_VARIABLE: key})
+    again.start()
+    try:
+        assert marker in (asyncio.run(_read_back(_url(again))) or b"")
+    finally:
+        again.stop()
 
 
 def test_without_the_cipher_the_marker_is_in_the_clear(tmp_path: Path) -> None:
