@@ -11,11 +11,11 @@ tried, so it does not hold up the others. Stopping waits for the text in progres
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from services.kit import backoff
+from services.kit.background import BackgroundTask
 from services.kit.logs import get_logger
 from services.kit.security import servicetokens
 from services.q2q import handlers
@@ -38,42 +38,28 @@ class RunReport:
     unanswered: bool = False
 
 
-class ScreeningRetrier:
+class ScreeningRetrier(BackgroundTask):
     """Runs `run_once` now and then until stopped; started by the first Classify the service serves."""
 
     def __init__(
         self, parts: handlers.ScreeningParts, screener: Screener, awaiting: AwaitingTexts, *, interval: float,
         max_interval: float, batch: int,
     ) -> None:  # fmt: skip
+        super().__init__(name="q2q-screening-retrier", grace_seconds=STOP_GRACE_SECONDS)
         self.parts, self.screener, self.awaiting = parts, screener, awaiting
         self.interval, self.max_interval, self.batch = interval, max_interval, batch
         self.runs = self.failures = 0
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     def ensure_started(self) -> None:
-        """Starts the task once, in a fresh context: it must not inherit the serving RPC's caller or deadline."""
-        if self._task is None and not self._stopping.is_set():
-            loop = asyncio.get_running_loop()
-            self._task = loop.create_task(self._loop(), name="q2q-screening-retrier", context=contextvars.Context())
-
-    async def stop(self) -> None:
-        """Stops after the text in progress (cancelled if that takes longer than STOP_GRACE_SECONDS)."""
-        self._stopping.set()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
+        """Starts the task once (stopping after the text in progress, cancelled after STOP_GRACE_SECONDS)."""
+        self.start()
 
     async def run_once(self) -> RunReport:
         """Screens up to `batch` texts awaiting screening; stops at the first Safety cannot answer."""
         texts = await asyncio.to_thread(self.awaiting, self.batch)
         settled = without_token = 0
         for held in texts:
-            if self._stopping.is_set():
+            if self.stopping:
                 break
             key = (held.company_id, held.source)
             bearer = None if self.screener.acts_for_tenants else self.parts.tokens.bearer_for(key)
@@ -103,13 +89,9 @@ class ScreeningRetrier:
             return await self.screener.screen(_request(held), bearer=None)
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
-            pause = pause_after(self.failures, interval=self.interval, max_interval=self.max_interval)
-            try:
-                await asyncio.wait_for(self._stopping.wait(), pause)
+        while not self.stopping:
+            if await self.pause(pause_after(self.failures, interval=self.interval, max_interval=self.max_interval)):
                 return
-            except TimeoutError:
-                pass
             report = await self._run_logged()
             self.runs += 1
             self.failures = self.failures + 1 if report.unanswered else 0

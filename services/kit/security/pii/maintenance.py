@@ -5,9 +5,9 @@ re-wrap of data keys still wrapped by an older KEK after `teei keys rotate --pur
 from __future__ import annotations
 
 import asyncio
-import contextvars
 from collections.abc import Callable
 
+from services.kit.background import BackgroundTask
 from services.kit.logs import get_logger
 from services.kit.security.pii.cipher import PiiCipher
 
@@ -17,33 +17,15 @@ STOP_GRACE_SECONDS = 10.0
 SealBatch = Callable[[], int]
 
 
-class PiiMaintenance:
+class PiiMaintenance(BackgroundTask):
     """Seals what is left plain, then re-wraps stale data keys every `interval` seconds, until stopped."""
 
     def __init__(self, cipher: PiiCipher, seal_batch: SealBatch | None, *, interval: float) -> None:
+        super().__init__(name="pii-maintenance", grace_seconds=STOP_GRACE_SECONDS)
         self._cipher = cipher
         self._seal_batch = seal_batch
         self._interval = interval
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
         self.sealed = self.rewrapped = 0
-
-    def start(self) -> None:
-        """Starts the task once, in a fresh context (not the caller's deadline or principal)."""
-        if self._task is None and not self._stopping.is_set():
-            loop = asyncio.get_running_loop()
-            self._task = loop.create_task(self._loop(), name="pii-maintenance", context=contextvars.Context())
-
-    async def stop(self) -> None:
-        """Stops after the batch in progress."""
-        self._stopping.set()
-        if self._task is None:
-            return
-        try:
-            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
-        except TimeoutError:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
 
     def run_once(self) -> tuple[int, int]:
         """One round: seal every plain row left, then re-wrap every stale data key; what each did."""
@@ -60,12 +42,10 @@ class PiiMaintenance:
         return sealed, rewrapped
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self.stopping:
             try:
                 await asyncio.to_thread(self.run_once)
             except Exception as exc:  # the next round retries; reads and writes go on meanwhile
                 log.warning("pii.maintenance_failed", error=type(exc).__name__, detail=str(exc)[:200])
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self._interval)
-            except TimeoutError:
-                continue
+            if await self.pause(self._interval):
+                return
