@@ -7,6 +7,7 @@ reflected first-revision table a plain value of its type, so each row fills the 
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,6 +26,19 @@ def uid(n: int) -> str:
 def filled(table: sa.Table, n: int, given: dict[str, Any]) -> dict[str, Any]:
     """`given` plus a value for every other column of `table` (the n-th row: values differ per row)."""
     return {column.name: given[column.name] if column.name in given else _plain(column, n) for column in table.c}
+
+
+def allowed_values(checks: list[Any], table: sa.Table) -> dict[str, Any]:
+    """For a CHECK that lists the values of one column (`state IN ('a', 'b')` or PostgreSQL's ANY(ARRAY[...])),
+    its last value (for signing keys `retired`, the one state several rows may share)."""
+    values: dict[str, Any] = {}
+    for check in checks:
+        text = str(check["sqltext"])
+        columns = [c.name for c in table.columns if re.search(rf"\b{c.name}\b", text)]
+        quoted = re.findall(r"'([^']*)'", text)
+        if len(columns) == 1 and quoted:
+            values[columns[0]] = quoted[-1]
+    return values
 
 
 def _plain(column: sa.Column[Any], n: int) -> Any:

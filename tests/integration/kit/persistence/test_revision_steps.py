@@ -5,7 +5,6 @@ a step that cannot go both ways with data in place blocks a rollback."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +13,7 @@ import sqlalchemy as sa
 
 import services
 from services.kit.persistence import db
-from tests.integration.kit.persistence.old_rows import filled
+from tests.integration.kit.persistence.old_rows import allowed_values, filled
 
 SERVICES_DIR = Path(services.__file__).resolve().parent
 STEPS = [(path.parts[-4], path.name.split("_")[0]) for path in sorted(SERVICES_DIR.glob("*/migrations/versions/*.py"))]
@@ -38,24 +37,11 @@ def _fill(engine: sa.Engine, start: int, count: int = ROWS_PER_TABLE) -> dict[st
         for table in metadata.sorted_tables:
             if table.name.startswith("alembic_version_"):
                 continue
-            allowed = _allowed_values(inspector.get_check_constraints(table.name), table)
+            allowed = allowed_values(inspector.get_check_constraints(table.name), table)
             rows = [_row(table, start + n, written) | allowed for n in range(count)]
             connection.execute(table.insert(), rows)
             written[table.name] = rows
     return _counts(engine)
-
-
-def _allowed_values(checks: list[Any], table: sa.Table) -> dict[str, Any]:
-    """For a CHECK that lists the values of one column (`state IN ('a', 'b')` or PostgreSQL's ANY(ARRAY[...])),
-    its last value (for signing keys `retired`, the one state several rows may share)."""
-    values: dict[str, Any] = {}
-    for check in checks:
-        text = str(check["sqltext"])
-        columns = [c.name for c in table.columns if re.search(rf"\b{c.name}\b", text)]
-        quoted = re.findall(r"'([^']*)'", text)
-        if len(columns) == 1 and quoted:
-            values[columns[0]] = quoted[-1]
-    return values
 
 
 def _row(table: sa.Table, n: int, written: dict[str, list[dict[str, Any]]]) -> dict[str, Any]:
