@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol, TypeVar
@@ -12,7 +13,8 @@ from sqlalchemy import orm
 from services.kit import paging
 from services.kit.errors import FieldViolation
 from services.kit.persistence.db import TenantUnitOfWork
-from services.safety import rows
+from services.kit.security import pii
+from services.safety import rows, sealing
 from services.safety.domain import commands as checks
 from services.safety.domain.commands import GetFlag, GetReview, ListFlags, ListReviews
 from services.safety.domain.errors import FlagNotFound, InvalidSafetyRequest, ReviewNotFound, SafetyError
@@ -127,7 +129,7 @@ class SqlSafetyReader:
     def get_flag(self, flag_id: str) -> Flag | None:
         """The flag with this id in this company, if any."""
         row = self._session.execute(self._flags().where(flags.c.flag_id == flag_id)).mappings().first()
-        return None if row is None else rows.to_flag(row)
+        return None if row is None else rows.to_flag(sealing.opened_flag(self._cipher, row))
 
     def get_review(self, review_id: str) -> ReviewRecord | None:
         """The review with this id in this company, with its flag and history."""
@@ -142,7 +144,9 @@ class SqlSafetyReader:
             at, last = after
             select = select.where(sa.or_(c.created_at < at, sa.and_(c.created_at == at, c.flag_id < last)))
         select = select.order_by(c.created_at.desc(), c.flag_id.desc()).limit(limit)
-        return [rows.to_flag(row) for row in self._session.execute(select).mappings()]
+        return [
+            rows.to_flag(sealing.opened_flag(self._cipher, row)) for row in self._session.execute(select).mappings()
+        ]
 
     def list_reviews(
         self, status: ReviewStatus | None, profile_id: str, *, limit: int, after: ReviewAfter
@@ -160,6 +164,11 @@ class SqlSafetyReader:
             select = select.where(sa.or_(c.priority < rank, sa.and_(c.priority == rank, later)))
         return self._review_records(select.order_by(c.priority.desc(), c.created_at, c.review_id).limit(limit))
 
+    @property
+    def _cipher(self) -> pii.PiiCipher:
+        """The cipher the flags' texts and the decisions' notes are sealed with (services/safety/sealing.py)."""
+        return pii.attached(self._session)
+
     def _flags(self) -> sa.Select[Any]:
         return sa.select(flags).where(flags.c.company_id == self._company_id)
 
@@ -173,13 +182,14 @@ class SqlSafetyReader:
 
     def _review_records(self, select: sa.Select[Any]) -> list[ReviewRecord]:
         """The reviews a query finds, each with its decisions (read in one more query, oldest first)."""
-        found = self._session.execute(select).mappings().all()
-        histories: dict[str, list[sa.RowMapping]] = {row["review_id"]: [] for row in found}
+        cipher = self._cipher
+        found = [sealing.opened_flag(cipher, row, "flag__") for row in self._session.execute(select).mappings()]
+        histories: dict[str, list[Mapping[str, Any]]] = {row["review_id"]: [] for row in found}
         if histories:
             actions = review_actions.c
             query = sa.select(review_actions).where(actions.review_id.in_(histories)).order_by(actions.action_id)
             for action in self._session.execute(query).mappings():
-                histories[action["review_id"]].append(action)
+                histories[action["review_id"]].append(sealing.ACTIONS.open(cipher, action))
         return [rows.to_review_record(row, histories[row["review_id"]]) for row in found]
 
 

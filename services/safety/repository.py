@@ -13,8 +13,9 @@ from sqlalchemy import orm
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging.events import Envelope, claim_once, record
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.security import pii
 from services.kit.text_sources import TextSourceType
-from services.safety import events, rows
+from services.safety import events, rows, sealing
 from services.safety.domain.events import SafetyEvent
 from services.safety.domain.model import Flag, Review, TextSource
 from services.safety.queries import SafetyReader, SqlSafetyReader
@@ -65,10 +66,12 @@ class SqlSafetyRepository(SqlSafetyReader):
         return self._audit
 
     def add_flag(self, flag: Flag) -> None:
-        """Stores a new flag; raises DuplicateSource when its source record was flagged already."""
+        """Stores a new flag, its texts sealed with the author's key; raises DuplicateSource when its source
+        record was flagged already."""
+        row = sealing.FLAGS.seal(self._session, pii.attached(self._session), rows.flag_row(flag))
         try:
             with self._session.begin_nested():
-                self._session.execute(flags.insert().values(**rows.flag_row(flag)))
+                self._session.execute(flags.insert().values(**row))
         except sa.exc.IntegrityError as exc:
             raise DuplicateSource(flag.source.source_text_id) from exc
 
@@ -77,14 +80,15 @@ class SqlSafetyRepository(SqlSafetyReader):
         c = flags.c
         query = self._flags().where(c.source_text_type == source_text_type.value, c.source_text_id == source_text_id)
         row = self._session.execute(query).mappings().first()
-        return None if row is None else rows.to_flag(row)
+        return None if row is None else rows.to_flag(sealing.opened_flag(pii.attached(self._session), row))
 
     def add_review(self, review: Review) -> None:
         """Queues a review."""
         self._session.execute(reviews.insert().values(**rows.review_row(review)))
 
     def save_decision(self, review: Review) -> bool:
-        """Stores the review's latest decision unless another one was stored since it was read."""
+        """Stores the review's latest decision unless another one was stored since it was read; its notes
+        sealed with the flagged person's key (bound to the action's id, so stored once the row has one)."""
         c = reviews.c
         stored_version = review.version - 1
         update = (
@@ -95,8 +99,25 @@ class SqlSafetyRepository(SqlSafetyReader):
         if self._session.connection().execute(update).rowcount != 1:
             return False
         if review.latest is not None:
-            self._session.execute(review_actions.insert().values(**rows.action_row(review.review_id, review.latest)))
+            self._add_action(review, rows.action_row(review.review_id, review.latest))
         return True
+
+    def _add_action(self, review: Review, row: rows.ActionRow) -> None:
+        insert = review_actions.insert().values(**{**row, "notes": ""}).returning(review_actions.c.action_id)
+        action_id = self._session.execute(insert).scalar_one()
+        if not row["notes"]:
+            return
+        author = flags.c.profile_id
+        profile_id = self._session.execute(sa.select(author).where(flags.c.flag_id == review.flag_id)).scalar_one()
+        sealed = sealing.sealed_action(
+            self._session,
+            pii.attached(self._session),
+            {**row, "action_id": action_id},
+            company_id=self._company_id,
+            profile_id=profile_id,
+        )
+        update = review_actions.update().where(review_actions.c.action_id == action_id)
+        self._session.execute(update.values(notes=sealed["notes"]))
 
     def first_announcement(self, source: TextSource) -> bool:
         """True once per source record: a clean text leaves no flag behind, so the inbox remembers that its

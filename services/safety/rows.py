@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import TypedDict
-
-import sqlalchemy as sa
+from typing import Any, TypedDict
 
 from services.kit.text_sources import TextSourceType
 from services.safety.domain.findings import Confidence, Finding, FindingType, Priority, Span
@@ -117,7 +115,7 @@ def flag_row(flag: Flag) -> FlagRow:
     )
 
 
-def to_flag(row: sa.RowMapping, prefix: str = "") -> Flag:
+def to_flag(row: Mapping[str, Any], prefix: str = "") -> Flag:
     """A flag from its row (or from the `prefix`-named columns of a joined row)."""
     return Flag(
         flag_id=row[f"{prefix}flag_id"],
@@ -161,7 +159,7 @@ def action_row(review_id: str, action: ReviewAction) -> ActionRow:
     )
 
 
-def to_review_record(row: sa.RowMapping, history: Sequence[sa.RowMapping]) -> ReviewRecord:
+def to_review_record(row: Mapping[str, Any], history: Sequence[Mapping[str, Any]]) -> ReviewRecord:
     """A review and its flag from a joined row (flag columns named `flag__…`) and the review's decisions."""
     review = Review(
         review_id=row["review_id"],
