@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ import sqlalchemy as sa
 from services.kit.identity import profile_id_for_email
 from services.kit.messaging import events
 from services.kit.persistence import db
+from services.kit.security import pii
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
 from services.q2q import queries as q2q_queries
@@ -35,24 +37,30 @@ AUTHOR = types_pb2.PersonRef(email=EMAIL)  # the connector did not resolve the p
 RULES = q2q_consumers.subscriptions(RuleBasedClassifier())
 
 
-def _database(path: Path, migrations: Path) -> sa.Engine:
-    url = db.sqlite_url(path)
+@contextmanager
+def _database(var_dir: Path, service: str, migrations: Path) -> Iterator[db.UnitOfWork]:
+    """A migrated database of the service, its personal fields sealed as its bootstrap seals them."""
+    url = db.sqlite_url(var_dir / f"{service}.db")
     db.upgrade(url, migrations)
-    return db.create_engine(url)
+    engine, cipher = db.create_engine(url), pii.local(var_dir, service)
+    pii.attach(engine, cipher)
+    try:
+        yield db.UnitOfWork(engine)
+    finally:
+        engine.dispose()
+        cipher.close()
 
 
 @pytest.fixture
 def safety(tmp_path: Path) -> Iterator[db.UnitOfWork]:
-    engine = _database(tmp_path / "safety.db", safety_bootstrap.MIGRATIONS)
-    yield db.UnitOfWork(engine)
-    engine.dispose()
+    with _database(tmp_path, "safety", safety_bootstrap.MIGRATIONS) as uow:
+        yield uow
 
 
 @pytest.fixture
 def q2q(tmp_path: Path) -> Iterator[db.UnitOfWork]:
-    engine = _database(tmp_path / "q2q.db", q2q_bootstrap.MIGRATIONS)
-    yield db.UnitOfWork(engine)
-    engine.dispose()
+    with _database(tmp_path, "q2q", q2q_bootstrap.MIGRATIONS) as uow:
+        yield uow
 
 
 def _deliver(uow: db.UnitOfWork, subscriptions: list[events.Subscription], envelope: events.Envelope) -> bool:
