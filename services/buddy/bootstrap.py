@@ -6,7 +6,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.buddy import privacy
+from services.buddy import privacy, sealing
 from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
@@ -14,7 +14,7 @@ from services.kit.config import ServiceConfig
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
-from services.kit.security import webhooks
+from services.kit.security import pii, webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
 NAME = "buddy"
@@ -29,11 +29,21 @@ def build(
     engine: sa.Engine | None = None,
     limits: Limits | None = None,
     webhook_secrets: webhooks.SecretStore | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Service:
-    """The buddy service: migrations applied, servicer wired to the database and the outbox,
-    webhooks verified against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
+    """The buddy service: migrations applied, personal fields sealed (older rows in the background),
+    servicer wired to the database and the outbox, webhooks verified against the secrets file
+    (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     limits = limits or Limits()
-    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    connector = parts(
+        config,
+        name=NAME,
+        migrations=MIGRATIONS,
+        engine=engine,
+        webhook_secrets=webhook_secrets,
+        seal_batch=sealing.seal_batch,
+        cipher=cipher,
+    )
     servicer = BuddyServicer(
         uow=SqlBuddyUnitOfWork(connector.uow),
         verifier=connector.verifier,

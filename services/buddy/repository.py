@@ -5,21 +5,24 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
-from services.buddy import events
+from services.buddy import events, sealing
 from services.buddy.domain.commands import RecordFilter
 from services.buddy.domain.events import DomainEvent
 from services.buddy.domain.model import BuddyEvent, Record
-from services.buddy.rows import KIND_OF, STORES, Store, attendee_rows, record_row
+from services.buddy.rows import KIND_OF, STORES, Store, record_row
 from services.buddy.tables import deliveries, event_attendees
+from services.buddy.tables import events as events_table
 from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
+from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging import events as outbox
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
+from services.kit.security import pii
 
 
 class BuddyRepository(Protocol):
@@ -66,30 +69,37 @@ class SqlBuddyRepository(SqlConnectorRepository):
 
     def _one(self, store: Store, condition: sa.ColumnElement[bool]) -> Record | None:
         query = sa.select(store.table).where(store.table.c.company_id == self.company_id, condition)
-        row = self._session.execute(query).mappings().first()
-        return None if row is None else store.from_row(row)
+        found = self._opened(store, query)
+        return found[0] if found else None
+
+    def _opened(self, store: Store, query: sa.Select[Any]) -> list[Record]:
+        """The records a query finds, their sealed fields opened (plain ones, from before sealing, as they are)."""
+        cipher, found = pii.attached(self._session), self._session.execute(query).mappings().all()
+        if store.table is events_table:
+            return [store.from_row(row) for row in sealing.opened_events(self._session, cipher, found)]
+        sealed = sealing.BY_KIND[_kind(store)]
+        return [store.from_row(sealed.open(cipher, row)) for row in found]
 
     def add(self, record: Record) -> None:
-        """Stores a new record."""
-        store = STORES[KIND_OF[type(record)]]
-        self._session.execute(store.table.insert().values(**record_row(record)))
-        self._write_attendees(record)
+        """Stores a new record, its personal fields sealed (services/buddy/sealing.py)."""
+        self._write(record, insert=True)
 
     def replace(self, record: Record) -> None:
         """Overwrites a stored record of this company."""
-        table = STORES[KIND_OF[type(record)]].table
-        condition = sa.and_(table.c.company_id == self.company_id, table.c.record_id == record.record_id)
-        self._session.execute(table.update().where(condition).values(**record_row(record)))
-        self._write_attendees(record)
+        self._write(record, insert=False)
 
-    def _write_attendees(self, record: Record) -> None:
-        if not isinstance(record, BuddyEvent):
+    def _write(self, record: Record, *, insert: bool) -> None:
+        cipher, row = pii.attached(self._session), record_row(record)
+        if isinstance(record, BuddyEvent):
+            sealing.write_event(self._session, cipher, row, record.attendees, insert=insert)
             return
-        stored = event_attendees.c.event_id == record.record_id
-        self._session.execute(event_attendees.delete().where(stored, event_attendees.c.company_id == self.company_id))
-        rows = attendee_rows(record)
-        if rows:
-            self._session.execute(event_attendees.insert(), rows)
+        kind = KIND_OF[type(record)]
+        table, sealed = STORES[kind].table, sealing.BY_KIND[kind].seal(self._session, cipher, row)
+        if insert:
+            self._session.execute(table.insert().values(**sealed))
+        else:
+            condition = sa.and_(table.c.company_id == self.company_id, table.c.record_id == record.record_id)
+            self._session.execute(table.update().where(condition).values(**sealed))
 
     def find(self, kind: str, where: RecordFilter, *, after: Position | None, size: int) -> list[Record]:
         """Up to `size` + 1 records, newest first, after the keyset position `after`."""
@@ -99,7 +109,7 @@ class SqlBuddyRepository(SqlConnectorRepository):
             table.c.company_id == self.company_id, *_conditions(store, where, self.company_id)
         )
         query = newest_first(query, time=table.c[store.time], ident=table.c.record_id, start=after, size=size)
-        return [store.from_row(row) for row in self._session.execute(query).mappings()]
+        return self._opened(store, query)
 
     def claim_delivery(self, *, kind: str, delivery_id: str, digest: str, record_id: str, at: datetime) -> bool:
         """Records a webhook delivery; False when this company already received that delivery id."""
@@ -131,10 +141,8 @@ def _conditions(store: Store, where: RecordFilter, company_id: str) -> Iterator[
         yield c.match_id == where.match_id
     if where.profile_id:
         yield _of_profile(store, where.profile_id, company_id)
-    if where.email and store.person:
-        yield c[f"{store.person}_email"] == where.email
-    elif where.email:
-        yield sa.or_(c.participant_email == where.email, c.buddy_email == where.email)
+    if where.email:
+        yield _has_email(store, where.email, company_id)
     if where.status is not None:
         yield c.status == where.status.value
     if where.event_type is not None:
@@ -155,6 +163,23 @@ def _of_profile(store: Store, profile_id: str, company_id: str) -> sa.ColumnElem
         event_attendees.c.company_id == company_id, event_attendees.c.profile_id == profile_id
     )
     return store.table.c.record_id.in_(attended)
+
+
+def _has_email(store: Store, email: str, company_id: str) -> sa.ColumnElement[bool]:
+    """Records naming this e-mail (the filtered person, else any of their people): by profile id (sealed
+    rows), or by the plain e-mail of rows not sealed yet (a sealed value never equals it)."""
+    people = (store.person,) if store.person else store.people
+    if not people:
+        return _of_profile(store, profile_id_of(company_id, email), company_id)
+    c = store.table.c
+    return sa.or_(
+        *(c[f"{p}_profile_id"] == profile_id_of(company_id, email) for p in people),
+        *(c[f"{p}_email"] == email for p in people),
+    )
+
+
+def _kind(store: Store) -> str:
+    return next(kind for kind, known in STORES.items() if known is store)
 
 
 class SqlBuddyUnitOfWork(SqlTenantUnitOfWork[SqlBuddyRepository]):

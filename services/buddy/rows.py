@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 
 from services.buddy.domain.model import BuddyEvent, CheckIn, EventType, Feedback, Match, MatchStatus, Mood, Record, Side
-from services.buddy.tables import checkins, events, feedback, matches
+from services.buddy.tables import ATTENDEE_FIELDS, checkins, events, feedback, matches
 from services.kit.connectors.model import Channel, Person, Provenance
 from services.kit.connectors.storage import person_of, person_row, profile_id_of
 
-Row = sa.RowMapping
+Row = sa.RowMapping | Mapping[str, Any]
 
 
 def _base_row(record: Record) -> dict[str, object]:
@@ -38,10 +39,31 @@ def _head(row: Row) -> tuple[str, str, str, Provenance, datetime, datetime]:
     return row["record_id"], row["company_id"], row["external_id"], origin, row["created_at"], row["updated_at"]
 
 
-def attendee_rows(event: BuddyEvent) -> list[dict[str, str]]:
-    """One `buddy_event_attendees` row per distinct attendee profile of the event."""
-    ids = {profile_id_of(event.company_id, person.email) for person in event.attendees} - {""}
-    return [{"event_id": event.record_id, "profile_id": i, "company_id": event.company_id} for i in sorted(ids)]
+def attendee_rows(company_id: str, event_id: str, people: Sequence[Person]) -> list[dict[str, object]]:
+    """One `buddy_event_attendees` row per distinct attendee profile of an event, in the event's order,
+    with the attendee as the event names them (plain: services/buddy/sealing.py seals them)."""
+    found: list[dict[str, object]] = []
+    seen: set[str] = set()
+    for person in people:
+        profile_id = profile_id_of(company_id, person.email)
+        if not profile_id or profile_id in seen:
+            continue
+        seen.add(profile_id)
+        named = {name: getattr(person, name) for name in ATTENDEE_FIELDS}
+        found.append({"event_id": event_id, "profile_id": profile_id, "company_id": company_id} | named)
+        found[-1]["position"] = len(found) - 1
+    return found
+
+
+def people_of(attendees: str) -> tuple[Person, ...]:
+    """The attendees an event row's JSON list names (rows written before sealing)."""
+    return tuple(Person(**p) for p in json.loads(attendees or "[]"))
+
+
+def attendees_json(rows: Sequence[Mapping[str, Any]]) -> str:
+    """An event's attendee list, as `buddy_events.attendees` held it before sealing, from its attendee rows."""
+    ordered = sorted(rows, key=lambda row: (row["position"], row["profile_id"]))
+    return json.dumps([{name: row[name] for name in ATTENDEE_FIELDS} for row in ordered])
 
 
 def _match_row(m: Match) -> dict[str, object]:
@@ -93,7 +115,7 @@ def _event(row: Row) -> BuddyEvent:
         event_at=row["event_at"],
         description=row["description"],
         location=row["location"],
-        attendees=tuple(Person(**p) for p in json.loads(row["attendees"])),
+        attendees=people_of(row["attendees"]),
     )
 
 
@@ -119,7 +141,7 @@ def _checkin(row: Row) -> CheckIn:
         checkin_at=row["checkin_at"],
         mood=Mood(row["mood"]),
         notes=row["notes"],
-        answers=tuple((q, a) for q, a in json.loads(row["answers"])),
+        answers=tuple((q, a) for q, a in json.loads(row["answers"] or "[]")),
     )
 
 

@@ -1,7 +1,8 @@
 """The buddy service's SQL tables (the migrations in migrations/versions are their frozen history).
 
 Every person column group stores, next to the e-mail, the unified profile id derived from
-(company, e-mail) on write; event attendees, a list, get one row each in `buddy_event_attendees`."""
+(company, e-mail) on write; event attendees, a list, get one row each in `buddy_event_attendees`.
+Personal columns hold sealed values (services/buddy/sealing.py)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from services.kit.persistence.idempotency import metadata as idempotency_metadat
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
+# An attendee's own columns in `buddy_event_attendees` (a Person's fields).
+ATTENDEE_FIELDS = ("email", "external_id", "given_name", "family_name")
 
 
 def _record_columns() -> list[sa.Column[Any]]:
@@ -45,8 +48,8 @@ matches = sa.Table(
     "buddy_matches",
     metadata,
     *_record_columns(),
-    *person_columns("participant"),
-    *person_columns("buddy"),
+    *person_columns("participant", sealed=True),
+    *person_columns("buddy", sealed=True),
     sa.Column("matched_at", UtcDateTime, nullable=False),
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("languages", sa.Text, nullable=False),
@@ -68,8 +71,10 @@ events = sa.Table(
     sa.Column("event_type", sa.String(10), nullable=False),
     sa.Column("event_at", UtcDateTime, nullable=False),
     sa.Column("description", sa.Text, nullable=False),
-    sa.Column("location", sa.String(255), nullable=False),
+    sa.Column("location", sa.Text, nullable=False),
     sa.Column("attendees", sa.Text, nullable=False),
+    # Whose key seals the description and location: the match's participant ("" for a group event).
+    sa.Column("writer_profile_id", sa.String(36), nullable=False, server_default=""),
     _unique("buddy_events"),
     sa.Index("ix_buddy_events_match", "company_id", "match_id"),
     sa.Index("ix_buddy_events_time", "company_id", "event_at"),
@@ -80,6 +85,9 @@ event_attendees = sa.Table(
     sa.Column("event_id", sa.String(36), sa.ForeignKey("buddy_events.record_id"), primary_key=True),
     sa.Column("profile_id", sa.String(36), primary_key=True),
     sa.Column("company_id", sa.String(63), nullable=False),
+    # The attendee as the event named them, sealed with their key, and their place in its list.
+    sa.Column("position", sa.Integer, nullable=False, server_default="0"),
+    *(sa.Column(name, sa.Text, nullable=False, server_default="") for name in ATTENDEE_FIELDS),
     sa.Index("ix_buddy_event_attendees_profile", "company_id", "profile_id"),
 )
 checkins = sa.Table(
@@ -87,7 +95,7 @@ checkins = sa.Table(
     metadata,
     *_record_columns(),
     sa.Column("match_id", sa.String(36), nullable=False),
-    *person_columns("person"),
+    *person_columns("person", sealed=True),
     sa.Column("side", sa.String(12), nullable=False),
     sa.Column("checkin_at", UtcDateTime, nullable=False),
     sa.Column("mood", sa.String(12), nullable=False),
@@ -103,7 +111,7 @@ feedback = sa.Table(
     metadata,
     *_record_columns(),
     sa.Column("match_id", sa.String(36), nullable=False),
-    *person_columns("author"),
+    *person_columns("author", sealed=True),
     sa.Column("side", sa.String(12), nullable=False),
     sa.Column("submitted_at", UtcDateTime, nullable=False),
     sa.Column("rating", sa.Float, nullable=True),

@@ -25,7 +25,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     # Personal fields sealed at rest: which, with whose key, and the online migration sealing old rows.
     "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py", "sealing.py"},
     "kintell": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
-    "buddy": CORE | PERSISTENT | PERSONAL,
+    "buddy": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     "upskilling": CORE | PERSISTENT | PERSONAL,
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
     "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py", "sealing.py"},

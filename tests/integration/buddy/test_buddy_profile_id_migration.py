@@ -18,6 +18,7 @@ from services.buddy.domain.commands import ListRecords, RecordFilter
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.identity import profile_id_for_email
 from services.kit.persistence import db
+from services.kit.security import pii
 
 COUNT = 620  # matches and events each: more than one backfill batch of 500
 AT = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -157,9 +158,10 @@ ADDED_COLUMNS = {f"{name}.{role}_profile_id" for name, roles in PEOPLE.items() f
 ADDED_INDEXES = {f"ix_{name}_{role}_profile" for name, roles in PEOPLE.items() for role in roles}
 
 
-def _upgrade_backfills_and_downgrade_removes(url: str) -> None:
+def _upgrade_backfills_and_downgrade_removes(url: str, var_dir: Path) -> None:
     db.upgrade(url, bootstrap.MIGRATIONS, "0002")
-    engine = db.create_engine(url)
+    engine, cipher = db.create_engine(url), pii.local(var_dir, "buddy")
+    pii.attach(engine, cipher)  # reads open sealed fields; the records written here stay plain
     try:
         rows = _rows()
         _insert(engine, rows)
@@ -187,11 +189,12 @@ def _upgrade_backfills_and_downgrade_removes(url: str) -> None:
         _check_backfill(engine, rows)
     finally:
         engine.dispose()
+        cipher.close()
 
 
 def test_sqlite_upgrade_backfills_and_downgrade_removes(tmp_path: Path) -> None:
-    _upgrade_backfills_and_downgrade_removes(db.sqlite_url(tmp_path / "buddy.db"))
+    _upgrade_backfills_and_downgrade_removes(db.sqlite_url(tmp_path / "buddy.db"), tmp_path)
 
 
-def test_postgresql_upgrade_backfills_and_downgrade_removes(postgres_url: str) -> None:
-    _upgrade_backfills_and_downgrade_removes(postgres_url)
+def test_postgresql_upgrade_backfills_and_downgrade_removes(postgres_url: str, tmp_path: Path) -> None:
+    _upgrade_backfills_and_downgrade_removes(postgres_url, tmp_path)

@@ -11,14 +11,24 @@ import sqlalchemy as sa
 from services.buddy import bootstrap
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.persistence import db
+from services.kit.security import pii
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> Iterator[sa.Engine]:
-    """An engine on a freshly migrated buddy database."""
+def cipher(tmp_path: Path) -> Iterator[pii.PiiCipher]:
+    """The service's field cipher on a keyring and key store under the test's folder."""
+    made = pii.local(tmp_path, "buddy")
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def engine(tmp_path: Path, cipher: pii.PiiCipher) -> Iterator[sa.Engine]:
+    """An engine on a freshly migrated buddy database, its personal fields sealed by `cipher`."""
     url = db.sqlite_url(tmp_path / "buddy.db")
     db.upgrade(url, bootstrap.MIGRATIONS)
     engine = db.create_engine(url)
+    pii.attach(engine, cipher)
     yield engine
     engine.dispose()
 
