@@ -6,11 +6,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
 
-from services.gateway import handlers
+from services.gateway import handlers, sealing
 from services.gateway.domain import keys as ring
 from services.gateway.domain.commands import MintToken, RotateKeys
 from services.gateway.domain.keys import KeyPolicy
@@ -40,6 +41,8 @@ from services.kit.grpc.resilience import CallPolicy
 from services.kit.grpc.server import Registration, Service
 from services.kit.logs import get_logger
 from services.kit.persistence import db, retention_policy
+from services.kit.security import pii
+from services.kit.security.pii.maintenance import PiiMaintenance
 from teei.gateway.v1 import gateway_pb2, gateway_pb2_grpc
 from teei.operations.v1 import operations_pb2, operations_pb2_grpc
 
@@ -61,6 +64,9 @@ class Gateway:
     settings: TokenSettings
     policy: KeyPolicy
     algorithm: str
+    # The cipher of the personal fields (data-subject requests, export bundles); None for the commands that
+    # only sign or rotate (`teei keys`, `teei token`), which never read or write them.
+    cipher: pii.PiiCipher | None = None
 
 
 def open_gateway(
@@ -71,12 +77,16 @@ def open_gateway(
     engine: sa.Engine | None = None,
     clock: Clock = utc_now,
     policy: KeyPolicy | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Gateway:
-    """Migrates the database, loads the key-encryption key and makes sure a signing key exists."""
+    """Migrates the database, loads the key-encryption key and makes sure a signing key exists; with
+    `cipher`, the personal fields are sealed with it (services/gateway/sealing.py)."""
     settings = config_module.load(GatewayConfig, os.environ if environ is None else environ)
     if engine is None:
         db.upgrade(url, MIGRATIONS)
         engine = db.create_engine(url)
+    if cipher is not None:
+        pii.attach(engine, cipher)
     policy = policy or KeyPolicy()
     uow = SqlGatewayUnitOfWork(db.UnitOfWork(engine))
     sealer = KeySealer(load_kek(settings.key_encryption_key, var_dir))
@@ -88,7 +98,7 @@ def open_gateway(
     checkpoints.attach(
         engine, checkpoints.Checkpointer(checkpoints.JwsSigner(keys.sign_document), every=every, clock=clock)
     )
-    return Gateway(engine, uow, sealer, keys, settings.token_settings(), policy, settings.signing_algorithm)
+    return Gateway(engine, uow, sealer, keys, settings.token_settings(), policy, settings.signing_algorithm, cipher)
 
 
 def ensure_keys(
@@ -117,15 +127,27 @@ def build(
     policy: KeyPolicy | None = None,
     oidc: OidcClient | None = None,
     privacy_services: Mapping[str, SubjectService] | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Service:
-    """The gateway service: migrations applied, key ring initialised, servicer wired to the database and the
-    SSO providers of TEEI_SSO_CONFIG (read first, so a broken providers file fails before anything else),
-    and the worker of data-subject requests started with the server and stopped before the database."""
+    """The gateway service: migrations applied, key ring initialised, personal fields sealed (older rows in
+    the background), servicer wired to the database and the SSO providers of TEEI_SSO_CONFIG (read first,
+    so a broken providers file fails before anything else), and the worker of data-subject requests started
+    with the server and stopped before the database."""
     environ = os.environ if environ is None else environ
     own = config_module.load(GatewayConfig, environ)
     providers = sso_config.load(own.sso_config)
+    cipher = cipher or pii.cipher_for(config, NAME)
     gateway = open_gateway(
-        db.database_url(config, NAME), config.var_dir, environ=environ, engine=engine, clock=clock, policy=policy
+        db.database_url(config, NAME),
+        config.var_dir,
+        environ=environ,
+        engine=engine,
+        clock=clock,
+        policy=policy,
+        cipher=cipher,
+    )
+    maintenance = PiiMaintenance(
+        cipher, partial(seal_batch, db.UnitOfWork(gateway.engine), cipher), interval=config.pii_rewrap_interval_seconds
     )
     oidc = oidc or OidcClient()
     parts = SsoParts(
@@ -153,15 +175,22 @@ def build(
         operations_registration(config, engine=gateway.engine),
     ]
     # The engine gives the gateway's mutating RPCs Idempotency-Key support and retention of its records.
+    # Stop hooks run last first: the background sealing and the worker stop before the database and cipher.
     return Service(
         name=NAME,
         config=config,
         registrations=registrations,
-        on_start=[worker.ensure_started],
-        on_stop=[gateway.engine.dispose, oidc.aclose, worker.stop],
+        on_start=[worker.ensure_started, maintenance.start],
+        on_stop=[cipher.close, gateway.engine.dispose, oidc.aclose, worker.stop, maintenance.stop],
         engine=gateway.engine,
         gauges=gateway.keys.gauges(),
     )
+
+
+def seal_batch(sessions: db.UnitOfWork, cipher: pii.PiiCipher) -> int:
+    """One batch of the online migration, in its own transaction."""
+    with sessions.begin() as session:
+        return sealing.seal_batch(session, cipher)
 
 
 def bundle_lifetime(config: ServiceConfig) -> timedelta | None:

@@ -1,7 +1,9 @@
 """Where the gateway keeps people: machine clients registered with a person's e-mail (kept, anonymised,
-since a company's integration relies on them). Data-subject requests name their subject too: the
-erasure keeps each request as the proof it was answered, with the e-mail blanked, and drops the
-subject's earlier export bundles (repository.SqlPrivacyRequestRepository.forget_subject)."""
+since a company's integration relies on them). Data-subject requests name their subject too, their
+e-mail and export bundles sealed with the subject's key (services/gateway/sealing.py): the erasure
+shreds that key (kit subjects.erase, through this map), keeps each request as the proof it was answered,
+with the profile id and the e-mail's blind index but the e-mail blanked, and drops the subject's earlier
+export bundles (repository.SqlPrivacyRequestRepository.forget_subject)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from typing import Any, Protocol
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.gateway import privacy, rows
+from services.gateway import privacy, rows, sealing
 from services.gateway.domain.clients import Client
 from services.gateway.domain.keys import SigningKey
 from services.gateway.domain.privacy import DataSubject, PrivacyRequest, RequestKind, RequestStatus
@@ -28,6 +28,7 @@ from services.kit.audit.trail import AuditLog, AuditTrail, SqlAuditTrail
 from services.kit.messaging import events as outbox
 from services.kit.persistence import subjects
 from services.kit.persistence.db import UnitOfWork
+from services.kit.security import pii
 from teei.events.v1 import envelope_pb2
 
 # Spent and expired logins are kept this long, so a late replay is answered "reused"/"expired", not "unknown".
@@ -250,7 +251,8 @@ class SqlSsoLoginRepository:
 
 
 class SqlPrivacyRequestRepository:
-    """Data-subject requests in a SQL database."""
+    """Data-subject requests in a SQL database; the subject's e-mail and the export sections are stored
+    sealed with the subject's key (services/gateway/sealing.py)."""
 
     def __init__(self, session: orm.Session) -> None:
         self._session = session
@@ -261,15 +263,19 @@ class SqlPrivacyRequestRepository:
         return found[0] if found else None
 
     def add(self, request: PrivacyRequest) -> None:
-        """Stores a new request with its parts."""
-        self._session.execute(privacy_requests.insert().values(**rows.request_row(request)))
+        """Stores a new request with its parts, the subject's e-mail sealed."""
+        row = sealing.request_fields(pii.attached(self._session), rows.request_row(request))
+        self._session.execute(privacy_requests.insert().values(**row))
         parts = [rows.outcome_row(request.request_id, o) for o in request.outcomes]
         self._session.execute(privacy_outcomes.insert(), parts)
 
     def update(self, request: PrivacyRequest) -> None:
-        """Writes the request's status and times and every part."""
+        """Writes the request's status and times and every part; the subject's e-mail only once it was
+        blanked (an erasure of the subject), never sealed again."""
         row = rows.request_row(request)
-        changes = {k: row[k] for k in ("status", "completed_at", "next_attempt_at", "subject_email")}
+        changes = {k: row[k] for k in ("status", "completed_at", "next_attempt_at")}
+        if not request.subject.email:
+            changes["subject_email"] = ""
         self._session.execute(
             privacy_requests.update().where(privacy_requests.c.request_id == request.request_id).values(**changes)
         )
@@ -281,17 +287,38 @@ class SqlPrivacyRequestRepository:
             self._session.execute(privacy_outcomes.update().where(where).values(**part))
 
     def add_section(self, request_id: str, section: Section) -> None:
-        """Stores (or replaces, when a service answered twice) one service's export section."""
+        """Stores (or replaces, when a service answered twice) one service's export section, sealed with the
+        subject's key."""
         where = sa.and_(privacy_sections.c.request_id == request_id, privacy_sections.c.service == section.service)
         self._session.execute(privacy_sections.delete().where(where))
-        values = {"request_id": request_id, "service": section.service, "body": section.body, "sha256": section.sha256}
+        subject = self._session.execute(
+            sa.select(privacy_requests.c.company_id, privacy_requests.c.subject_profile_id).where(
+                privacy_requests.c.request_id == request_id
+            )
+        ).one()
+        body = sealing.sealed_body(
+            pii.attached(self._session),
+            company_id=subject.company_id,
+            subject=subject.subject_profile_id,
+            request_id=request_id,
+            service=section.service,
+            body=section.body,
+        )
+        values = {"request_id": request_id, "service": section.service, "body": body, "sha256": section.sha256}
         self._session.execute(privacy_sections.insert().values(**values))
 
     def sections(self, request_id: str) -> list[Section]:
-        """The export sections of a request, by service."""
+        """The export sections of a request, by service, opened; none once the subject's key is gone (an
+        erasure of the subject shreds it: a section surviving in a copy of the database reads as dropped)."""
         query = sa.select(privacy_sections).where(privacy_sections.c.request_id == request_id)
-        found = self._session.execute(query.order_by(privacy_sections.c.service)).mappings()
-        return [Section(r["service"], bytes(r["body"]), r["sha256"]) for r in found]
+        found = self._session.execute(query.order_by(privacy_sections.c.service)).mappings().all()
+        if not found:
+            return []
+        cipher = pii.attached(self._session)
+        try:
+            return [Section(r["service"], sealing.opened_body(cipher, r), r["sha256"]) for r in found]
+        except pii.SubjectErased:
+            return []
 
     def with_sections(self, request_ids: Sequence[str]) -> set[str]:
         """Those of `request_ids` that still have an export section."""
@@ -340,12 +367,14 @@ class SqlPrivacyRequestRepository:
         return self._load(query.order_by(table.c.created_at.desc(), table.c.request_id.desc()).limit(limit))
 
     def forget_subject(self, subject: DataSubject) -> int:
-        """Blanks the subject's e-mail in the company's requests about them and drops their export
-        sections; returns how many records changed."""
+        """Blanks the subject's e-mail in the company's requests about them (found by profile id, by the
+        e-mail's blind index, or by the plain e-mail of rows not sealed yet) and drops their export sections;
+        returns how many records changed. The blind index stays: the request is the proof of the erasure."""
         table = privacy_requests
         named = [table.c.subject_profile_id == subject.profile_id]
         if subject.email:
-            named.append(table.c.subject_email == subject.email)
+            index = sealing.email_index(pii.attached(self._session), subject.company_id, subject.email)
+            named += [table.c.subject_email_index == index, table.c.subject_email == subject.email]
         about = sa.select(table.c.request_id).where(table.c.company_id == subject.company_id, sa.or_(*named))
         ids = list(self._session.execute(about).scalars())
         if not ids:
@@ -365,7 +394,8 @@ class SqlPrivacyRequestRepository:
         parts: dict[str, list[sa.RowMapping]] = {i: [] for i in ids}
         for part in self._session.execute(sa.select(privacy_outcomes).where(privacy_outcomes.c.request_id.in_(ids))):
             parts[part.request_id].append(part._mapping)
-        return [rows.to_request(r, parts[r["request_id"]]) for r in found]
+        cipher = pii.attached(self._session)
+        return [rows.to_request(sealing.opened_request(cipher, r), parts[r["request_id"]]) for r in found]
 
 
 class SqlOwnSubjectData:

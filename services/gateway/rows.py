@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import sqlalchemy as sa
 
@@ -141,7 +142,7 @@ def outcome_row(request_id: str, outcome: ServiceOutcome) -> dict[str, object]:
     }
 
 
-def to_request(row: sa.RowMapping, outcomes: Sequence[sa.RowMapping]) -> PrivacyRequest:
+def to_request(row: Mapping[str, Any], outcomes: Sequence[sa.RowMapping]) -> PrivacyRequest:
     """The request a `privacy_requests` row and its `privacy_outcomes` rows hold (outcomes in service order)."""
     order = {name: i for i, name in enumerate(SERVICES)}
     parts = sorted((_to_outcome(o) for o in outcomes), key=lambda o: (order.get(o.service, len(order)), o.service))

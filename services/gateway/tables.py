@@ -61,7 +61,8 @@ sso_logins = sa.Table(
     sa.Column("used_at", UtcDateTime),
 )
 
-# Data-subject requests; the subject's e-mail is blanked once an erasure of them completed.
+# Data-subject requests; the subject's e-mail is sealed with the subject's key (services/gateway/sealing.py),
+# looked up by its blind index, and blanked once an erasure of them completed (the index stays, as proof).
 privacy_requests = sa.Table(
     "privacy_requests",
     metadata,
@@ -69,7 +70,8 @@ privacy_requests = sa.Table(
     sa.Column("company_id", sa.String(63), nullable=False),
     sa.Column("kind", sa.String(10), nullable=False),
     sa.Column("subject_profile_id", sa.String(64), nullable=False),
-    sa.Column("subject_email", sa.String(254), nullable=False),
+    sa.Column("subject_email", sa.Text, nullable=False),
+    sa.Column("subject_email_index", sa.String(64)),
     sa.Column("requested_by", sa.String(255), nullable=False),
     sa.Column("reason", sa.Text, nullable=False),
     sa.Column("own", sa.Boolean, nullable=False),
@@ -87,6 +89,7 @@ privacy_requests = sa.Table(
         "status IN ('received', 'in_progress', 'completed', 'failed')", name="ck_privacy_requests_status"
     ),
     sa.Index("ix_privacy_requests_company_created", "company_id", "created_at"),
+    sa.Index("ix_privacy_requests_company_email_index", "company_id", "subject_email_index"),
 )
 
 # One service's part of a request.
@@ -112,7 +115,8 @@ privacy_outcomes = sa.Table(
     sa.CheckConstraint("status IN ('pending', 'done', 'failed')", name="ck_privacy_outcomes_status"),
 )
 
-# One service's section of an export bundle (its records as canonical JSON) and the section's SHA-256.
+# One service's section of an export bundle (its records as canonical JSON, sealed with the subject's key)
+# and the SHA-256 of the plain section.
 privacy_sections = sa.Table(
     "privacy_sections",
     metadata,

@@ -21,7 +21,7 @@ PERSONAL = frozenset({"privacy.py"})
 # Q2Q's screening, its classifier's labelled corpus (data/), training command (train/), model (model/), evaluation.
 Q2Q_PARTS = frozenset({"consumers.py", "settings.py", "screening", "data", "train", "model", "evaluation"})
 EXPECTED: dict[str, frozenset[str]] = {
-    "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr"},
+    "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr", "sealing.py"},
     # Personal fields sealed at rest: which, with whose key, and the online migration sealing old rows.
     "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py", "sealing.py"},
     "kintell": CORE | PERSISTENT | PERSONAL | {"sealing.py"},

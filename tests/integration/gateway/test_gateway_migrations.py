@@ -1,17 +1,24 @@
-"""Gateway migrations upgrade and downgrade on SQLite and PostgreSQL, and the ring works on both."""
+"""Gateway migrations upgrade and downgrade on SQLite and PostgreSQL, and the ring works on both; sealed
+personal fields (revision 0008) hold the downgrade back until they are unsealed."""
 
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 
+import pytest
 import sqlalchemy as sa
 
-from services.gateway import bootstrap
+from services.gateway import bootstrap, handlers, queries, sealing
+from services.gateway.domain.commands import ReceivePrivacyRequest
+from services.gateway.tables import privacy_requests
 from services.kit.persistence import db
+from services.kit.security import pii
+from tests.unit.gateway.conftest import FakeClock
 
 ENVIRON = {"TEEI_KEY_ENCRYPTION_KEY": base64.b64encode(b"m" * 32).decode()}
-TABLES = {"signing_keys", "oauth_clients", "alembic_version_gateway"}
+TABLES = {"signing_keys", "oauth_clients", "privacy_requests", "alembic_version_gateway"}
+EMAIL = "ada@example.org"
 
 
 def _tables(url: str) -> set[str]:
@@ -23,15 +30,29 @@ def _tables(url: str) -> set[str]:
 
 
 def _round_trip(url: str, var_dir: Path) -> None:
-    gateway = bootstrap.open_gateway(url, var_dir, environ=ENVIRON)
+    cipher = pii.local(var_dir, "gateway")
+    gateway = bootstrap.open_gateway(url, var_dir, environ=ENVIRON, cipher=cipher)
     try:
         assert _tables(url) >= TABLES
         assert len(gateway.keys.published()) == 2
         assert gateway.keys.sign({"sub": "x"}).count(".") == 2
+        command = ReceivePrivacyRequest(kind="export", company_id="acme", requested_by="a", email=EMAIL, reason="r")
+        clock = FakeClock(gateway.keys.published()[0].created_at)
+        request, _ = handlers.receive_privacy_request(command, services=("profile",), uow=gateway.uow, clock=clock)
+        with gateway.engine.connect() as connection:
+            assert pii.is_sealed(connection.execute(sa.select(privacy_requests.c.subject_email)).scalar_one())
+        with pytest.raises(RuntimeError, match="unseal"):
+            db.downgrade(url, bootstrap.MIGRATIONS)
+        with db.UnitOfWork(gateway.engine).begin() as session:  # the rollback of sealing, before going below it
+            while sealing.unseal_batch(session, cipher):
+                pass
+        viewer = queries.Viewer("acme", "a", sees_company=True)
+        assert queries.get_privacy_request(request.request_id, viewer, uow=gateway.uow)[0].subject.email == EMAIL
     finally:
         gateway.engine.dispose()
+        cipher.close()
     db.downgrade(url, bootstrap.MIGRATIONS)
-    assert not ({"signing_keys", "oauth_clients"} & _tables(url))
+    assert not ({"signing_keys", "oauth_clients", "privacy_requests"} & _tables(url))
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert _tables(url) >= TABLES
 

@@ -10,12 +10,16 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 
-from services.gateway import bootstrap, handlers, queries
+from services.gateway import bootstrap, handlers, queries, sealing
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain import privacy as dsr
 from services.gateway.domain.commands import ReceivePrivacyRequest
 from services.gateway.dsr.worker import PrivacyWorker
+from services.gateway.tables import privacy_requests, privacy_sections
+from services.kit.persistence import db
+from services.kit.security import pii
 from tests.unit.gateway.conftest import FakeClock
 from tests.unit.gateway.privacy.test_worker import EMAIL, _services
 
@@ -25,11 +29,13 @@ ADMIN = queries.Viewer("acme", "admin-1", sees_company=True)
 
 @pytest.fixture
 def gateway(postgres_url: str, tmp_path: Path) -> Iterator[Gateway]:
-    opened = bootstrap.open_gateway(postgres_url, tmp_path, environ=ENVIRON)
+    cipher = pii.local(tmp_path, "gateway")
+    opened = bootstrap.open_gateway(postgres_url, tmp_path, environ=ENVIRON, cipher=cipher)
     try:
         yield opened
     finally:
         opened.engine.dispose()
+        cipher.close()
 
 
 def _receive(gateway: Gateway, clock: FakeClock, kind: str = "erasure", key: str = "") -> dsr.PrivacyRequest:
@@ -118,3 +124,27 @@ async def test_an_export_past_its_bundles_expiry_lists_as_expired_on_postgresql(
     assert (expired(True), expired(False)) == ([], [export.request_id])
     clock.advance(kept.total_seconds())
     assert (expired(True), expired(False)) == ([export.request_id], [])
+
+
+async def test_the_online_migration_seals_and_unseals_requests_and_bundles_on_postgresql(gateway: Gateway) -> None:
+    clock = FakeClock(datetime(2026, 12, 1, tzinfo=UTC))
+    worker = PrivacyWorker(uow=gateway.uow, services=_services(), clock=clock)
+    export = _receive(gateway, clock, kind="export")
+    await worker.run_once()
+    before = queries.get_privacy_request(export.request_id, ADMIN, uow=gateway.uow)
+    assert gateway.cipher is not None
+    steps = db.UnitOfWork(gateway.engine)
+    with steps.begin() as session:
+        assert sealing.unseal_batch(session, gateway.cipher) == 4  # the request and its three sections
+        assert sealing.unseal_batch(session, gateway.cipher) == 0
+    with gateway.engine.connect() as connection:
+        assert connection.execute(sa.select(privacy_requests.c.subject_email)).scalar_one() == EMAIL
+    assert queries.get_privacy_request(export.request_id, ADMIN, uow=gateway.uow) == before
+    with steps.begin() as session:
+        assert sealing.seal_batch(session, gateway.cipher, batch=2) == 2
+        assert sealing.seal_batch(session, gateway.cipher) == 2
+        assert sealing.seal_batch(session, gateway.cipher) == 0
+    with gateway.engine.connect() as connection:
+        bodies = connection.execute(sa.select(privacy_sections.c.body)).scalars().all()
+    assert all(bytes(body).startswith(b"pii1.") for body in bodies)
+    assert queries.get_privacy_request(export.request_id, ADMIN, uow=gateway.uow) == before

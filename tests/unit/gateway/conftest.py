@@ -15,6 +15,7 @@ from services.gateway import bootstrap, handlers
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain.commands import RegisterClient
 from services.kit.persistence import db
+from services.kit.security import pii
 from services.kit.security.auth import CachedJwks, TokenValidator
 
 KEK = base64.b64encode(b"k" * 32).decode()
@@ -45,12 +46,16 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def gateway(tmp_path: Path, clock: FakeClock) -> Iterator[Gateway]:
-    """A gateway whose ring and clients live in a temporary SQLite database."""
-    opened = bootstrap.open_gateway(db.sqlite_url(tmp_path / "gateway.db"), tmp_path, environ=ENVIRON, clock=clock)
+    """A gateway whose ring, clients and privacy requests live in a temporary SQLite database, the personal
+    fields sealed by a cipher on a keyring and key store under the test's folder."""
+    cipher = pii.local(tmp_path, "gateway")
+    url = db.sqlite_url(tmp_path / "gateway.db")
+    opened = bootstrap.open_gateway(url, tmp_path, environ=ENVIRON, clock=clock, cipher=cipher)
     try:
         yield opened
     finally:
         opened.engine.dispose()
+        cipher.close()
 
 
 def jwks_document(gateway: Gateway) -> dict[str, Any]:
