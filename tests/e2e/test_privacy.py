@@ -118,6 +118,7 @@ def test_one_person_with_a_thousand_sessions_is_exported_then_erased(
     assert len(written["sections"]["kintell"]["kintell_sessions"]) == SESSIONS
     assert OTHER not in out.read_text()
     assert [p["profile_id"] for p in written["sections"]["profile"]["profiles"]] == [profile["profile_id"]]
+    assert _in_files(mesh.var_dir, "gateway", PERSON) == []  # the request and its bundle are sealed at rest
 
     started = time.monotonic()
     code, [erased] = _teei(mesh, "erase", "--email", PERSON, "--reason", "DSR-1", "--yes", "--wait", "300")
