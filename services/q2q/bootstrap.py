@@ -17,7 +17,9 @@ from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
 from services.kit.logs import get_logger
 from services.kit.persistence import db
-from services.q2q import privacy, queries
+from services.kit.security import pii
+from services.kit.security.pii.maintenance import PiiMaintenance
+from services.q2q import privacy, queries, sealing
 from services.q2q.consumers import subscriptions
 from services.q2q.domain.classifier import Classifier
 from services.q2q.domain.trained_classifier import TrainedClassifier
@@ -46,11 +48,15 @@ def build(
     engine: sa.Engine | None = None,
     classifier: Classifier | None = None,
     settings: Q2qSettings | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Service:
-    """The q2q service: migrations applied, servicer and consumers wired to the database, the classifier
-    and Safety (screening before storing, and the retrier of texts awaiting screening)."""
+    """The q2q service: migrations applied, notes, held texts and evidence sealed (older rows in the
+    background), servicer and consumers wired to the database, the classifier and Safety (screening
+    before storing, and the retrier of texts awaiting screening)."""
     engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
     checkpoints.attach_service_key(engine, config.var_dir)
+    cipher = cipher or pii.cipher_for(config, NAME)
+    pii.attach(engine, cipher)
     classifier = classifier or TrainedClassifier.load()
     settings = settings or load_settings()
     sessions = db.UnitOfWork(engine)
@@ -58,9 +64,12 @@ def build(
     screener = _screener(config, settings)
     screening = ScreeningParts(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
     retrier = None if screener is None else _retrier(settings, screening, screener, sessions)
-    on_stop: list[Callable[[], Awaitable[None] | None]] = [engine.dispose]
+    maintenance = PiiMaintenance(
+        cipher, partial(seal_batch, sessions, cipher), interval=config.pii_rewrap_interval_seconds
+    )
+    on_stop: list[Callable[[], Awaitable[None] | None]] = [cipher.close, engine.dispose, maintenance.stop]
     if screener is not None and retrier is not None:
-        on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, engine
+        on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, sealing, engine, cipher
     servicer = Q2qServicer(
         uow=uow,
         screening=screening,
@@ -74,10 +83,16 @@ def build(
         config=config,
         registrations=[registration],
         on_stop=on_stop,
-        on_start=[] if retrier is None else [retrier.ensure_started],
+        on_start=[maintenance.start] if retrier is None else [maintenance.start, retrier.ensure_started],
         engine=engine,
         subscriptions=subscriptions(classifier),
     )
+
+
+def seal_batch(sessions: db.UnitOfWork, cipher: pii.PiiCipher) -> int:
+    """One batch of the online migration, in its own transaction."""
+    with sessions.begin() as session:
+        return sealing.seal_batch(session, cipher)
 
 
 def _screener(config: ServiceConfig, settings: Q2qSettings) -> SafetyScreener | None:

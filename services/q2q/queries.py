@@ -8,7 +8,8 @@ import sqlalchemy as sa
 
 from services.kit import paging
 from services.kit.persistence.db import UnitOfWork
-from services.q2q import rows
+from services.kit.security import pii
+from services.q2q import rows, sealing
 from services.q2q import tables as t
 from services.q2q.domain.commands import ListScores
 from services.q2q.domain.errors import InvalidQ2qRequest
@@ -62,7 +63,8 @@ def awaiting_screening(sessions: UnitOfWork, limit: int) -> list[PendingText]:
         .limit(limit)
     )
     with sessions.read() as session:
-        return [rows.to_pending(row) for row in session.execute(query).mappings()]
+        cipher = pii.attached(session)
+        return [rows.to_pending(sealing.PENDING.open(cipher, row)) for row in session.execute(query).mappings()]
 
 
 def _scope(company_id: str, where: ScoreFilter) -> list[str]:

@@ -12,7 +12,8 @@ from sqlalchemy import orm
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging.events import Envelope, record
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
-from services.q2q import events, rows
+from services.kit.security import pii
+from services.q2q import events, rows, sealing
 from services.q2q import tables as t
 from services.q2q.domain.classifier import Evidence
 from services.q2q.domain.events import ScoresComputed
@@ -22,7 +23,6 @@ from services.q2q.domain.model import (
     ScoreRecord,
     SourceRef,
     StoredClassification,
-    evidence_hash,
 )
 
 
@@ -91,15 +91,21 @@ class SqlQ2qRepository:
             self.add_score(score)
 
     def add_score(self, record: ScoreRecord) -> None:
-        """Stores one score and links its evidence, storing each snippet once per content hash."""
-        self._session.execute(t.scores.insert().values(**rows.score_row(record)))
+        """Stores one score (its note sealed with the scored person's key) and links its evidence, storing
+        each snippet once per person (sealed with their key; services/q2q/sealing.py)."""
+        cipher = self._cipher
+        self._session.execute(
+            t.scores.insert().values(**sealing.SCORES.seal(self._session, cipher, rows.score_row(record)))
+        )
         for item in record.evidence:
-            digest = evidence_hash(item.label, item.text)
-            self._ensure_snippet(digest, item)
+            digest = sealing.evidence_hash(cipher, self._company_id, record.profile_id, item.label.value, item.text)
+            snippet = rows.snippet_row(record, digest, item, created_at=datetime.now(UTC))
+            sealing.ensure_snippet(self._session, cipher, snippet)
             self._session.execute(t.score_evidence.insert().values(**rows.link_row(record, item, digest)))
 
     def find_score(self, record: ScoreRecord) -> ScoreRecord | None:
-        """A stored score with the same subject, source, dimension, value, method and note."""
+        """A stored score with the same subject, source, dimension, value, method and note (compared opened:
+        a sealed note never equals another)."""
         c = t.scores.c
         found = self._scores(
             sa.and_(
@@ -109,11 +115,9 @@ class SqlQ2qRepository:
                 c.dimension == record.dimension.value,
                 c.score == record.score.score,
                 c.method == record.method.value,
-                c.note == record.note,
             ),
-            limit=1,
         )
-        return found[0] if found else None
+        return next((score for score in found if score.note == record.note), None)
 
     def list_scores(self, where: ScoreFilter, *, limit: int, after: tuple[datetime, str] | None) -> list[ScoreRecord]:
         """Scores matching the filter, newest first, after the cursor."""
@@ -127,11 +131,12 @@ class SqlQ2qRepository:
     def get_pending(self, source: SourceRef) -> PendingText | None:
         """The held text of a source, if any."""
         row = self._first(sa.select(t.pending).where(*self._source_is(t.pending, source)))
-        return None if row is None else rows.to_pending(row)
+        return None if row is None else rows.to_pending(sealing.PENDING.open(self._cipher, row))
 
     def put_pending(self, pending: PendingText) -> None:
-        """Inserts or updates the held text of a source."""
-        values = rows.pending_row(pending, updated_at=datetime.now(UTC))
+        """Inserts or updates the held text of a source, sealed with its author's key."""
+        plain = rows.pending_row(pending, updated_at=datetime.now(UTC))
+        values = sealing.PENDING.seal(self._session, self._cipher, plain)
         if self.get_pending(pending.source) is None:
             self._session.execute(t.pending.insert().values(**values))
             return
@@ -150,16 +155,9 @@ class SqlQ2qRepository:
             c.source_id == source.source_id,
         )
 
-    def _ensure_snippet(self, digest: str, item: Evidence) -> None:
-        snippet = t.evidence.c
-        exists = self._first(
-            sa.select(snippet.evidence_hash).where(
-                snippet.company_id == self._company_id, snippet.evidence_hash == digest
-            )
-        )
-        if exists is None:
-            row = rows.snippet_row(self._company_id, digest, item, created_at=datetime.now(UTC))
-            self._session.execute(t.evidence.insert().values(**row))
+    @property
+    def _cipher(self) -> pii.PiiCipher:
+        return pii.attached(self._session)
 
     def _scores(
         self, condition: sa.ColumnElement[bool], *, limit: int | None = None, order_newest: bool = True
@@ -167,7 +165,9 @@ class SqlQ2qRepository:
         c = t.scores.c
         order = (c.created_at.desc(), c.score_id.desc()) if order_newest else (c.dimension,)
         query = sa.select(t.scores).where(c.company_id == self._company_id, condition).order_by(*order)
-        found = list(self._session.execute(query.limit(limit) if limit else query).mappings())
+        cipher = self._cipher
+        stored = self._session.execute(query.limit(limit) if limit else query).mappings()
+        found = [sealing.SCORES.open(cipher, row) for row in stored]
         linked = self._evidence_of([row["score_id"] for row in found])
         return [rows.to_score(row, linked.get(row["score_id"], ())) for row in found]
 
@@ -176,7 +176,15 @@ class SqlQ2qRepository:
             return {}
         link, snippet = t.score_evidence.c, t.evidence.c
         query = (
-            sa.select(link.score_id, link.start_offset, link.end_offset, link.reason, snippet.label, snippet.snippet)
+            sa.select(
+                link.score_id,
+                link.evidence_hash,
+                link.start_offset,
+                link.end_offset,
+                link.reason,
+                snippet.label,
+                snippet.snippet,
+            )
             .join(
                 t.evidence, sa.and_(snippet.company_id == link.company_id, snippet.evidence_hash == link.evidence_hash)
             )
@@ -184,8 +192,10 @@ class SqlQ2qRepository:
             .order_by(link.start_offset, link.end_offset)
         )
         found: dict[str, list[Evidence]] = {}
+        cipher = self._cipher
         for row in self._session.execute(query).mappings():
-            found.setdefault(row["score_id"], []).append(rows.to_evidence(row))
+            opened = {**row, "snippet": sealing.open_snippet(cipher, row["snippet"], row["evidence_hash"])}
+            found.setdefault(row["score_id"], []).append(rows.to_evidence(opened))
         return {key: tuple(items) for key, items in found.items()}
 
     def _first(self, query: sa.Select[Any]) -> sa.RowMapping | None:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 
@@ -51,13 +52,14 @@ class ScoreRow(TypedDict):
 
 
 class SnippetRow(TypedDict):
-    """A q2q_evidence row: one snippet, stored once per company and content hash."""
+    """A q2q_evidence row: one snippet of one person's text, stored once per person and hash."""
 
     company_id: str
     evidence_hash: str
     label: str
     snippet: str
     created_at: datetime
+    profile_id: str
 
 
 class LinkRow(TypedDict):
@@ -123,10 +125,15 @@ def score_row(record: ScoreRecord) -> ScoreRow:
     )
 
 
-def snippet_row(company_id: str, digest: str, item: Evidence, *, created_at: datetime) -> SnippetRow:
-    """The q2q_evidence row of a snippet."""
+def snippet_row(record: ScoreRecord, digest: str, item: Evidence, *, created_at: datetime) -> SnippetRow:
+    """The q2q_evidence row of a snippet behind a score: the scored person's."""
     return SnippetRow(
-        company_id=company_id, evidence_hash=digest, label=item.label.value, snippet=item.text, created_at=created_at
+        company_id=record.company_id,
+        evidence_hash=digest,
+        label=item.label.value,
+        snippet=item.text,
+        created_at=created_at,
+        profile_id=record.profile_id,
     )
 
 
@@ -157,12 +164,12 @@ def pending_row(held: PendingText, *, updated_at: datetime) -> PendingRow:
     )
 
 
-def to_evidence(row: sa.RowMapping) -> Evidence:
+def to_evidence(row: Mapping[str, Any]) -> Evidence:
     """The evidence span of a snippet joined with one of its links."""
     return Evidence(Label(row["label"]), row["snippet"], row["start_offset"], row["end_offset"], row["reason"])
 
 
-def to_score(row: sa.RowMapping, linked: tuple[Evidence, ...]) -> ScoreRecord:
+def to_score(row: Mapping[str, Any], linked: tuple[Evidence, ...]) -> ScoreRecord:
     """The score record of a q2q_scores row and its linked evidence."""
     source = SourceRef(TextSourceType(row["source_type"]), row["source_id"]) if row["source_type"] else None
     dimension = Dimension(row["dimension"])
@@ -206,7 +213,7 @@ def to_classification(row: sa.RowMapping, stored_scores: list[ScoreRecord]) -> S
     )
 
 
-def to_pending(row: sa.RowMapping) -> PendingText:
+def to_pending(row: Mapping[str, Any]) -> PendingText:
     """The held text of a q2q_pending_texts row."""
     return PendingText(
         company_id=row["company_id"],

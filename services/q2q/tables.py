@@ -70,6 +70,9 @@ evidence = sa.Table(
     sa.Column("label", sa.String(40), nullable=False),
     sa.Column("snippet", sa.Text, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # Whose text the snippet is (its key seals it; services/q2q/sealing.py); NULL on a row shared by hash
+    # from before revision 0006, until the online migration splits it per person.
+    sa.Column("profile_id", sa.String(_ID), nullable=True),
     # Retention's range on created_at (evidence class: snippets, and the links dated through them).
     sa.Index("ix_q2q_evidence_created_at", "created_at"),
 )

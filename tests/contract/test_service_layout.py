@@ -29,7 +29,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "upskilling": CORE | PERSISTENT | PERSONAL,
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
     "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py", "sealing.py"},
-    "q2q": CORE | PERSISTENT | PERSONAL | Q2Q_PARTS,
+    "q2q": CORE | PERSISTENT | PERSONAL | Q2Q_PARTS | {"sealing.py"},
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},
 }

@@ -107,11 +107,6 @@ def content_hash(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def evidence_hash(label: Label, snippet: str) -> str:
-    """The identity of an evidence snippet: SHA-256 of its label and text span."""
-    return hashlib.sha256(f"{label.value}\x1f{snippet}".encode()).hexdigest()
-
-
 def new_id() -> str:
     """A fresh platform id."""
     return str(uuid.uuid4())

@@ -13,14 +13,15 @@ from services.kit.identity import profile_id_for_email
 from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import pii
+from services.kit.text_sources import TextSourceType
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
 from services.q2q import queries as q2q_queries
 from services.q2q import tables as q2q_tables
 from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import ListScores
-from services.q2q.domain.model import ScoreRecord
-from services.q2q.repository import SqlQ2qUnitOfWork
+from services.q2q.domain.model import ScoreRecord, SourceRef
+from services.q2q.repository import SqlQ2qRepository, SqlQ2qUnitOfWork
 from services.safety import bootstrap as safety_bootstrap
 from services.safety import consumers as safety_consumers
 from services.safety import handlers as safety_handlers
@@ -128,7 +129,12 @@ def test_a_text_with_an_email_is_held_until_the_review_approves_and_scored_redac
     screened = _chain_source(safety, q2q, text)
     review_id = events.payload_of(screened).screening.review_id
     assert _scores(q2q) == []
-    assert _stored_anywhere(q2q, "Mail me at [EMAIL]")  # held, redacted, until the review decides
+    with q2q.begin() as session:  # held, redacted, until the review decides; sealed with the author's key
+        source = SourceRef(TextSourceType.KINTELL_SESSION_FEEDBACK, "s-1")
+        held = SqlQ2qRepository(session, company_id="acme").get_pending(source)
+    assert held is not None
+    assert held.text.endswith("Mail me at [EMAIL]")
+    assert _stored_anywhere(q2q, "Mail me at [EMAIL]") == []
     assert _stored_anywhere(q2q, EMAIL) == []
     decision = DecideReview("acme", review_id, ReviewDecision.APPROVE, reviewer="moderator-1")
     safety_handlers.decide_review(decision, uow=SqlSafetyUnitOfWork(safety))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 import sqlalchemy as sa
 
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.q2q import bootstrap, consumers
+from services.kit.security import pii
+from services.q2q import consumers, sealing
 from services.q2q import tables as t
 from services.q2q.domain.classifier import RuleBasedClassifier
 from teei.common.v1 import types_pb2
@@ -28,15 +25,6 @@ UNSAFE = types_pb2.ScreeningSummary(outcome=types_pb2.SCREENING_OUTCOME_UNSAFE)
 
 # The consumers' mechanics are tested with the deterministic rules; the shipped model is tested on its own.
 RULES = RuleBasedClassifier()
-
-
-@pytest.fixture
-def uow(tmp_path: Path) -> Iterator[db.UnitOfWork]:
-    url = db.sqlite_url(tmp_path / "q2q.db")
-    db.upgrade(url, bootstrap.MIGRATIONS)
-    engine = db.create_engine(url)
-    yield db.UnitOfWork(engine)
-    engine.dispose()
 
 
 def _session_event(
@@ -214,7 +202,9 @@ def test_scores_are_kept_under_the_verdicts_source_and_author(uow: db.UnitOfWork
 def test_a_held_text_is_the_redacted_one(uow: db.UnitOfWork) -> None:
     _deliver(uow, _session_event("I feel lonely, mail me: [EMAIL]", HELD))
     with uow.begin() as session:
-        assert session.execute(sa.select(t.pending.c.text)).scalar_one() == "I feel lonely, mail me: [EMAIL]"
+        row = session.execute(sa.select(t.pending)).mappings().one()
+        assert pii.is_sealed(row["text"])
+        assert sealing.PENDING.open(pii.attached(session), row)["text"] == "I feel lonely, mail me: [EMAIL]"
 
 
 def test_incomplete_verdicts_are_ignored(uow: db.UnitOfWork) -> None:

@@ -24,10 +24,10 @@ from services.kit.grpc.server import GrpcServer
 from services.kit.grpc.unbuilt import NotBuilt
 from services.kit.messaging import events
 from services.kit.persistence import db
-from services.kit.security import mtls
+from services.kit.security import mtls, pii
 from services.kit.testing import ISSUER, bearer, running, tenant
 from services.kit.text_sources import TextSourceType
-from services.q2q import bootstrap, consumers, handlers
+from services.q2q import bootstrap, consumers, handlers, sealing
 from services.q2q import tables as t
 from services.q2q.domain.classifier import RuleBasedClassifier
 from services.q2q.domain.commands import ReviewDecision
@@ -124,9 +124,13 @@ async def q2q(service_config: ServiceConfig) -> AsyncIterator[Callable[[Q2qSetti
 
 @pytest.fixture
 def q2q_db(service_config: ServiceConfig) -> Iterator[db.UnitOfWork]:
+    """Q2Q's database, its held texts and notes sealed with the service's own key store."""
     engine = db.create_engine(db.database_url(service_config, bootstrap.NAME))
+    cipher = pii.cipher_for(service_config, bootstrap.NAME)
+    pii.attach(engine, cipher)
     yield db.UnitOfWork(engine)
     engine.dispose()
+    cipher.close()
 
 
 def _store(text: str, source_id: str = "f-1") -> q2q_pb2.ClassifyRequest:
@@ -135,10 +139,12 @@ def _store(text: str, source_id: str = "f-1") -> q2q_pb2.ClassifyRequest:
     )
 
 
-def _held(uow: db.UnitOfWork, source_id: str = "f-1") -> sa.RowMapping | None:
+def _held(uow: db.UnitOfWork, source_id: str = "f-1") -> dict[str, Any] | None:
+    """The held text's row, its text opened (stored sealed)."""
     with uow.begin() as session:
         query = sa.select(t.pending).where(t.pending.c.company_id == "acme", t.pending.c.source_id == source_id)
-        return session.execute(query).mappings().first()
+        row = session.execute(query).mappings().first()
+        return None if row is None else sealing.PENDING.open(pii.attached(session), row)
 
 
 def _computed(uow: db.UnitOfWork) -> list[events.Envelope]:

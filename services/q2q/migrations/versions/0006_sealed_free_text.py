@@ -1,0 +1,47 @@
+"""Personal free text sealed at rest (expand step): a manual score's note, a held text and an evidence
+snippet become sealed text (the columns are Text already, wide enough), and an evidence snippet names
+whose text it is: `q2q_evidence.profile_id`, whose key seals it. A snippet is stored once per person
+from now on (its hash covers the profile id), so erasing one person never destroys another's evidence.
+
+Old rows keep their plain values, and shared snippets no profile id: the running service splits and
+seals them in batches (services/q2q/sealing.py) and reads both forms meanwhile. The downgrade refuses
+while any value is sealed — unseal first (`teei pii unseal --service q2q`), since a migration holds no
+keys; the per-person snippets it leaves are valid rows of the schema below.
+
+Revision ID: 0006
+Revises: 0005
+Create Date: 2026-12-06
+"""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006"
+down_revision = "0005"
+branch_labels = None
+depends_on = None
+
+SEALED = {
+    "q2q_scores": ["note"],
+    "q2q_pending_texts": ["text"],
+    "q2q_evidence": ["snippet"],
+}
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("q2q_evidence") as batch:
+        batch.add_column(sa.Column("profile_id", sa.String(36), nullable=True))
+
+
+def downgrade() -> None:
+    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
+    if sealed:
+        raise RuntimeError(f"{sealed} q2q rows are sealed: run `teei pii unseal --service q2q` first")
+    with op.batch_alter_table("q2q_evidence") as batch:
+        batch.drop_column("profile_id")
+
+
+def _sealed_rows(table: str, columns: list[str]) -> int:
+    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
+    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
+    return int(op.get_bind().execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar() or 0)  # noqa: S608 - names are this revision's constants
