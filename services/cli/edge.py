@@ -5,8 +5,9 @@ services. Its HTTP filter chain strips client-supplied identity headers and sets
 response headers, refuses scanners by User-Agent, turns redirect metadata into real redirects
 (``envoy/redirect.lua``), answers the readiness probe (``envoy/readiness.lua``, fed by Envoy's
 active grpc.health.v1 checks), limits URLs and request bodies, transcodes REST/JSON to gRPC,
-verifies the bearer token (jwt_authn), authorises by role (RBAC, from ``edge_policy``), asks the
-rate-limit service, refuses unknown JSON body fields (``envoy/body_*.lua``, from ``edge_bodies``),
+verifies the bearer token (jwt_authn), authorises by role (RBAC, from ``edge_policy``), enforces the
+per-instance rate limits in its own token buckets and asks the rate-limit service about the shared ones
+(``edge_ratelimit``), refuses unknown JSON body fields (``envoy/body_*.lua``, from ``edge_bodies``),
 and routes ``/<package>.<Service>/`` paths to one cluster per upstream. The template
 is ``envoy/envoy.yaml.j2``; this module validates the settings and fills it in.
 ``envoy --mode validate -c <file>`` accepts the result.
@@ -25,7 +26,7 @@ from typing import Any
 
 import jinja2
 
-from services.cli import edge_bodies, edge_policy, openapi
+from services.cli import edge_bodies, edge_policy, edge_ratelimit, openapi
 from services.cli.edge_settings import (
     BODY_CAPTURE_LUA_NAME,
     BODY_FIELDS_LUA_NAME,
@@ -37,6 +38,8 @@ from services.cli.edge_settings import (
     MAX_REQUEST_HEADERS_COUNT,
     NOT_FOUND_BODY,
     RATELIMIT_CLUSTER,
+    RATELIMIT_HEADERS_LUA_NAME,
+    RATELIMIT_KEYS,
     RATELIMIT_WORKLOAD,
     READINESS_LUA_NAME,
     REDIRECT_LUA_NAME,
@@ -49,6 +52,9 @@ from services.cli.edge_settings import (
     URL_LIMIT_LUA_NAME,
     EdgeSettings,
     JwtSettings,
+    LocalKeyLimits,
+    LocalLimit,
+    LocalRateLimitSettings,
     RateLimitSettings,
     TracingSettings,
     Upstream,
@@ -60,8 +66,12 @@ from services.kit.security import mtls
 
 # The settings types are part of this module's interface: callers build them to render a config.
 __all__ = [
+    "RATELIMIT_KEYS",
     "EdgeSettings",
     "JwtSettings",
+    "LocalKeyLimits",
+    "LocalLimit",
+    "LocalRateLimitSettings",
     "MethodRoute",
     "RateLimitSettings",
     "TracingSettings",
@@ -160,6 +170,7 @@ def _security_context(settings: EdgeSettings, services: tuple[str, ...]) -> dict
     upstream_of = {service: u.name for u in settings.upstreams for service in u.grpc_services}
     bulk = [p for p in policies if p.bulk_upload]
     jwks_host, jwks_port = _jwks_endpoint(settings)
+    global_keys = () if settings.ratelimit is None else settings.ratelimit.keys
     return {
         "stripped_header_prefixes": STRIPPED_REQUEST_HEADER_PREFIXES,
         "stripped_response_headers": STRIPPED_RESPONSE_HEADERS,
@@ -179,7 +190,12 @@ def _security_context(settings: EdgeSettings, services: tuple[str, ...]) -> dict
         "ratelimit_cluster": RATELIMIT_CLUSTER,
         "ratelimit_type": "" if settings.ratelimit is None else discovery_type(settings.ratelimit.host),
         "ratelimit_spiffe_id": mtls.spiffe_id(RATELIMIT_WORKLOAD),
-        "ratelimit_actions": edge_policy.ratelimit_actions(),
+        "ratelimit_actions": edge_ratelimit.route_rate_limits(global_keys, settings.local_ratelimit),
+        "local_ratelimit": (
+            None if settings.local_ratelimit is None else edge_ratelimit.local_filter_config(settings.local_ratelimit)
+        ),
+        "local_ratelimit_filter": edge_ratelimit.LOCAL_FILTER,
+        "ratelimit_headers_lua": _lua(RATELIMIT_HEADERS_LUA_NAME),
         "jwt_filter": edge_policy.JWT_FILTER,
         "jwt_failure_key": edge_policy.FAILURE_KEY,
     }

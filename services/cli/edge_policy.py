@@ -261,12 +261,19 @@ def _claim_descriptor(descriptor_key: str, claim: str) -> Json:
     }
 
 
-def ratelimit_actions() -> list[Json]:
-    """Three descriptors per request (domain "teei"), each of one entry, from verified sources only:
+_RATELIMIT_ACTIONS: dict[str, Json] = {
+    "tenant": _claim_descriptor("tenant", "company"),
+    "client": _claim_descriptor("client", "sub"),
+    "remote_address": {"actions": [{"remote_address": {}}]},
+}
+
+
+def ratelimit_actions(
+    keys: Sequence[str] = ("tenant", "client", "remote_address"), stage: int | None = None
+) -> list[Json]:
+    """One descriptor per key (domain "teei"), each of one entry, from verified sources only:
     `tenant` = the token's `company`, `client` = its `sub` (both absent without a verified token), and
-    `remote_address` = the peer address (x-forwarded-for is not trusted by the edge)."""
-    return [
-        _claim_descriptor("tenant", "company"),
-        _claim_descriptor("client", "sub"),
-        {"actions": [{"remote_address": {}}]},
-    ]
+    `remote_address` = the peer address (x-forwarded-for is not trusted by the edge). `stage` selects
+    the rate-limit filter that reads them (the global filter is stage 0, the local one stage 1)."""
+    staged = {} if stage is None else {"stage": stage}
+    return [{**staged, **_RATELIMIT_ACTIONS[key]} for key in keys]

@@ -22,6 +22,7 @@ REDIRECT_LUA_NAME = "redirect.lua"
 URL_LIMIT_LUA_NAME = "url_limit.lua"
 BODY_CAPTURE_LUA_NAME = "body_capture.lua"
 BODY_FIELDS_LUA_NAME = "body_fields.lua"
+RATELIMIT_HEADERS_LUA_NAME = "ratelimit_headers.lua"
 
 # Cluster holding Envoy's own admin interface; read by the readiness script.
 ADMIN_CLUSTER = "edge_admin"
@@ -170,14 +171,48 @@ class JwtSettings:
     clock_skew_s: int = 30
 
 
+# The descriptor keys the edge sends (services/ratelimit/limits.yaml): the token's `company` claim, its
+# `sub` claim and the peer address.
+RATELIMIT_KEYS: tuple[str, ...] = ("tenant", "client", "remote_address")
+
+
 @dataclass(frozen=True)
 class RateLimitSettings:
-    """The global rate-limit service (envoy.service.ratelimit.v3), optionally over mTLS."""
+    """The global rate-limit service (envoy.service.ratelimit.v3), optionally over mTLS, asked about the
+    descriptors of `keys` (a subset of RATELIMIT_KEYS)."""
 
     host: str
     port: int
     tls: UpstreamTls | None = None
     timeout_ms: int = 100
+    keys: tuple[str, ...] = RATELIMIT_KEYS
+
+
+@dataclass(frozen=True)
+class LocalLimit:
+    """A token bucket of `requests_per_unit` tokens refilled at `requests_per_unit` per `unit_seconds`."""
+
+    requests_per_unit: int
+    unit_seconds: int
+
+
+@dataclass(frozen=True)
+class LocalKeyLimits:
+    """The local limits of one descriptor key: every value its own bucket of `default` (None: values
+    without an override are not limited), and per-value `overrides`."""
+
+    key: str
+    default: LocalLimit | None = None
+    overrides: tuple[tuple[str, LocalLimit], ...] = ()
+
+
+@dataclass(frozen=True)
+class LocalRateLimitSettings:
+    """Limits the edge enforces itself (envoy.filters.http.local_ratelimit), per Envoy process.
+    `max_dynamic_descriptors` bounds the buckets kept for distinct values (least recently used go)."""
+
+    keys: tuple[LocalKeyLimits, ...]
+    max_dynamic_descriptors: int = 100_000
 
 
 @dataclass(frozen=True)
@@ -218,6 +253,8 @@ class EdgeSettings:
     jwt: JwtSettings = JwtSettings()
     # None: no global rate limiting.
     ratelimit: RateLimitSettings | None = None
+    # None: no local (per-instance) rate limiting.
+    local_ratelimit: LocalRateLimitSettings | None = None
     # None: the edge neither starts nor continues traces (it still passes `traceparent` on).
     tracing: TracingSettings | None = None
     allowed_methods: tuple[str, ...] = DEFAULT_ALLOWED_METHODS
@@ -314,6 +351,35 @@ def _validate_security(settings: EdgeSettings) -> None:
         _check_port("ratelimit port", settings.ratelimit.port)
         if not settings.ratelimit.host or settings.ratelimit.timeout_ms <= 0:
             raise ValueError("ratelimit needs a host and a positive timeout")
+    _validate_ratelimit_keys(settings)
+
+
+def _validate_ratelimit_keys(settings: EdgeSettings) -> None:
+    """Each descriptor key is counted in one place: the global service or the edge's own buckets."""
+    global_keys = () if settings.ratelimit is None else settings.ratelimit.keys
+    local = settings.local_ratelimit
+    local_keys = () if local is None else tuple(k.key for k in local.keys)
+    for what, keys in (("ratelimit keys", global_keys), ("local_ratelimit keys", local_keys)):
+        unknown = sorted(set(keys) - set(RATELIMIT_KEYS))
+        if unknown or len(set(keys)) != len(keys):
+            raise ValueError(f"{what} must be distinct keys of {list(RATELIMIT_KEYS)}, got {list(keys)}")
+    if settings.ratelimit is not None and not global_keys:
+        raise ValueError("ratelimit keys must not be empty (leave ratelimit unset instead)")
+    both = sorted(set(global_keys) & set(local_keys))
+    if both:
+        raise ValueError(f"rate-limit keys {both} are both global and local: each key is counted in one place")
+    if local is None:
+        return
+    if local.max_dynamic_descriptors < 1:
+        raise ValueError("local_ratelimit max_dynamic_descriptors must be positive")
+    for key_limits in local.keys:
+        limits = [key_limits.default, *(limit for _, limit in key_limits.overrides)]
+        if all(limit is None for limit in limits):
+            raise ValueError(f"local_ratelimit key {key_limits.key!r} has no limit")
+        if any(limit is not None and (limit.requests_per_unit < 1 or limit.unit_seconds < 1) for limit in limits):
+            raise ValueError(f"local_ratelimit key {key_limits.key!r}: limits must be positive")
+        if not all(value for value, _ in key_limits.overrides):
+            raise ValueError(f"local_ratelimit key {key_limits.key!r}: an override needs a value")
 
 
 def _validate_jwt(jwt: JwtSettings) -> None:

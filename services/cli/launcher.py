@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
-from services.cli import certs, edge, probes, prometheus
+from services.cli import certs, edge, edge_ratelimit, probes, prometheus
 from services.cli.spec import REPO_ROOT, Resource, missing_programs
 from services.kit import config
 from services.kit.messaging import store_encryption
 from services.kit.security import mtls
 from services.kit.telemetry import tracing
+from services.ratelimit.domain.errors import LimitsConfigError
+from services.ratelimit.settings import RateLimitConfig
 
 DESCRIPTOR_SET = REPO_ROOT / "envoy" / "descriptors.binpb"
 
@@ -235,7 +237,7 @@ class Mesh:
             if r.kind == "grpc"
         )
         tls = None if self.mtls_dir is None else edge.UpstreamTls.of(self.mtls_dir, "edge")
-        limiters = [r for r in self.resources if r.kind == "ratelimit"]
+        local_ratelimit, ratelimit = self.edge_ratelimits(tls)
         settings = edge.EdgeSettings(
             listen_port=resource.port,
             admin_port=resource.extra_ports["admin_port"],
@@ -247,10 +249,33 @@ class Mesh:
                 issuer=self.environ.get("TEEI_AUTH_ISSUER", edge.JwtSettings.issuer),
                 audiences=(self.environ.get("TEEI_AUTH_AUDIENCE", edge.JwtSettings.audiences[0]),),
             ),
-            ratelimit=(edge.RateLimitSettings(host="127.0.0.1", port=limiters[0].port, tls=tls) if limiters else None),
+            ratelimit=ratelimit,
+            local_ratelimit=local_ratelimit,
             tracing=self._edge_tracing(),
         )
         edge.write_envoy_config(settings, self.var_dir / "envoy" / "envoy.yaml")
+
+    def edge_ratelimits(
+        self, tls: edge.UpstreamTls | None
+    ) -> tuple[edge.LocalRateLimitSettings | None, edge.RateLimitSettings | None]:
+        """With a rate-limit service in the mesh, its limits file decides: the per-instance keys are the
+        edge's own buckets; the tenant quota is the service's when it shares its counters (REDIS_URL), else
+        the edge's, one edge being the whole mesh (TEEI_EDGE_TENANT_LIMIT=global|local overrides)."""
+        limiters = [r for r in self.resources if r.kind == "ratelimit"]
+        if not limiters:
+            return None, None
+        try:
+            service = config.load(RateLimitConfig, self._environment(limiters[0]))
+            scope = edge_ratelimit.tenant_scope(self.environ, shared_counters=service.redis_url is not None)
+            local, global_keys = edge_ratelimit.from_file(REPO_ROOT / service.limits_path, scope)
+        except (config.ConfigError, LimitsConfigError, ValueError) as exc:
+            raise LaunchError(f"edge rate limits: {exc}") from None
+        ratelimit = (
+            edge.RateLimitSettings(host="127.0.0.1", port=limiters[0].port, tls=tls, keys=global_keys)
+            if global_keys
+            else None
+        )
+        return local, ratelimit
 
     def _edge_tracing(self) -> edge.TracingSettings | None:
         """The edge's tracer, exporting where the services do: OTEL_EXPORTER_OTLP_ENDPOINT, else the local

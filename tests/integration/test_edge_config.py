@@ -33,6 +33,9 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from services.cli.edge import (
     EdgeSettings,
     JwtSettings,
+    LocalKeyLimits,
+    LocalLimit,
+    LocalRateLimitSettings,
     RateLimitSettings,
     Upstream,
     render_envoy_config,
@@ -501,6 +504,24 @@ def test_jwt_provider_settings(descriptor: Path) -> None:
         pytest.param({"extra_access_rules": (("nope", AccessRule(True, None)),)}, "method path", id="bad-path"),
         pytest.param({"max_api_request_body_bytes": 0}, "positive", id="zero-body"),
         pytest.param({"ratelimit": RateLimitSettings("", 1)}, "host", id="ratelimit-host"),
+        pytest.param({"ratelimit": RateLimitSettings("rl", 1, keys=())}, "not be empty", id="ratelimit-no-keys"),
+        pytest.param({"ratelimit": RateLimitSettings("rl", 1, keys=("ip",))}, "distinct keys", id="ratelimit-key"),
+        pytest.param(
+            {
+                "ratelimit": RateLimitSettings("rl", 1, keys=("tenant", "client")),
+                "local_ratelimit": LocalRateLimitSettings((LocalKeyLimits("client", LocalLimit(5, 60)),)),
+            },
+            "both global and local",
+            id="ratelimit-key-twice",
+        ),
+        pytest.param(
+            {"local_ratelimit": LocalRateLimitSettings((LocalKeyLimits("client", LocalLimit(0, 60)),))},
+            "positive",
+            id="local-zero-limit",
+        ),
+        pytest.param(
+            {"local_ratelimit": LocalRateLimitSettings((LocalKeyLimits("client"),))}, "no limit", id="local-no-limit"
+        ),
         pytest.param({"max_request_headers_kb": 64}, "must be refused by the edge", id="headers-over-grpc-limit"),
         pytest.param({"max_url_bytes": 30 * 1024}, "must be refused by the edge", id="url-twice-over-grpc-limit"),
         pytest.param({"max_url_bytes": 9 * 1024, "max_request_headers_kb": 8}, "not exceed", id="url-over-headers"),

@@ -90,11 +90,11 @@ def envoy_ceiling(work: Path) -> Iterator[str]:
 
 
 def floor_settings(mesh: Mesh, *, port: int, admin_port: int, servicer_port: int) -> edge.EdgeSettings:
-    """The mesh edge's filters (transcoder, JWT against the mesh's keys, RBAC, global rate limit) in front
-    of the trivial servicer, which stands in for the profile service."""
+    """The mesh edge's filters (transcoder, JWT against the mesh's keys, RBAC, its rate limits as the mesh
+    edge has them) in front of the trivial servicer, which stands in for the profile service."""
     main_edge = mesh.resource("edge")
-    limiter = mesh.resource("ratelimit")
     tls = None if mesh.mtls_dir is None else edge.UpstreamTls.of(mesh.mtls_dir, "edge")
+    local_ratelimit, ratelimit = mesh.edge_ratelimits(tls)
     return edge.EdgeSettings(
         listen_port=port,
         admin_port=admin_port,
@@ -106,7 +106,8 @@ def floor_settings(mesh: Mesh, *, port: int, admin_port: int, servicer_port: int
         health_interval_ms=mesh.health_interval_ms,
         upstream_tls=tls,
         jwt=edge.JwtSettings(jwks_host="127.0.0.1", jwks_port=main_edge.port),
-        ratelimit=edge.RateLimitSettings(host="127.0.0.1", port=limiter.port, tls=tls),
+        ratelimit=ratelimit,
+        local_ratelimit=local_ratelimit,
     )
 
 

@@ -1,16 +1,18 @@
 """The edge's Envoy bootstrap for the cluster, rendered by the same code as `teei up`'s: upstreams at the
-services' headless Services, JWKS from the edge's own Service, rate limits from the rate-limit Service, the
-edge's certificate where its Secret is mounted."""
+services' headless Services, JWKS from the edge's own Service, the shared tenant quota from the rate-limit
+Service and the per-replica limits (clients, addresses) in the edge's own buckets, both from the image's
+limits file, the edge's certificate where its Secret is mounted."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-from services.cli import edge
+from services.cli import edge, edge_ratelimit
 from services.cli.deploy.topology import MTLS_DIR, VAR_DIR, Topology
 from services.cli.launcher import DESCRIPTOR_SET
 from services.kit.security import mtls
+from services.ratelimit.settings import DEFAULT_LIMITS, load_limits
 
 CONFIG_NAME = "envoy.yaml"
 DESCRIPTOR_NAME = "descriptors.binpb"
@@ -31,11 +33,17 @@ def settings(topology: Topology, descriptor: Path = DESCRIPTOR_SET) -> edge.Edge
         for r in topology.of_kind("grpc")
     )
     limiters = topology.of_kind("ratelimit")
+    # Several edge replicas: the tenant quota is shared, so it stays with the rate-limit service (Redis);
+    # each replica counts clients and addresses in its own buckets.
+    local_keys, global_keys = edge_ratelimit.split_keys("global")
     ratelimit = (
-        edge.RateLimitSettings(host=topology.pods_host(limiters[0].name), port=limiters[0].port, tls=tls)
+        edge.RateLimitSettings(
+            host=topology.pods_host(limiters[0].name), port=limiters[0].port, tls=tls, keys=global_keys
+        )
         if limiters
         else None
     )
+    local_ratelimit = edge_ratelimit.local_settings(load_limits(DEFAULT_LIMITS), local_keys) if limiters else None
     jwt = edge.JwtSettings(
         issuer=topology.options.issuer,
         audiences=(topology.options.audience,),
@@ -51,6 +59,7 @@ def settings(topology: Topology, descriptor: Path = DESCRIPTOR_SET) -> edge.Edge
         upstream_tls=tls,
         jwt=jwt,
         ratelimit=ratelimit,
+        local_ratelimit=local_ratelimit,
     )
 
 

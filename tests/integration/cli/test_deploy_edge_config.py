@@ -15,6 +15,7 @@ from services.cli.deploy.topology import MTLS_DIR
 from services.cli.edge_settings import JWKS_CLUSTER, RATELIMIT_CLUSTER
 from services.cli.launcher import DESCRIPTOR_SET
 from services.cli.spec import free_port
+from services.ratelimit.settings import DEFAULT_LIMITS, load_limits
 
 ENVOY = Path(sys.executable).parent / "envoy"
 CONFIG = render.DEPLOY_DIR / "base" / "edge" / edgeconfig.CONFIG_NAME
@@ -48,3 +49,28 @@ def test_every_edge_cluster_points_at_an_in_cluster_service() -> None:
     for resource in mesh.of_kind("grpc"):
         assert address(resource.name) == mesh.pods_host(resource.name)
         assert clusters[resource.name]["type"] == "STRICT_DNS"
+
+
+def test_each_edge_replica_counts_clients_and_addresses_and_asks_the_service_about_tenants() -> None:
+    """Several edge replicas share the tenant quota through the rate-limit service; the per-instance
+    keys are each replica's own buckets, with the limits of the image's limits file."""
+    text = CONFIG.read_text()
+    filters = {
+        f["name"]: f.get("typed_config", {})
+        for f in yaml.safe_load(text)["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0][
+            "typed_config"
+        ]["http_filters"]
+    }
+    local = filters["envoy.filters.http.local_ratelimit"]
+    limits = load_limits(DEFAULT_LIMITS)
+    buckets = {d["entries"][0]["key"]: d["token_bucket"] for d in local["descriptors"]}
+    assert set(buckets) == {"client", "remote_address"}
+    for key, bucket in buckets.items():
+        limit = limits.keys[key].default
+        assert limit is not None
+        assert bucket["max_tokens"] == bucket["tokens_per_fill"] == limit.requests_per_unit
+        assert bucket["fill_interval"] == f"{limit.unit.seconds}s"
+    assert "envoy.filters.http.ratelimit" in filters
+    settings = edgeconfig.settings(render.load_topology())
+    assert settings.ratelimit is not None
+    assert settings.ratelimit.keys == ("tenant",)
