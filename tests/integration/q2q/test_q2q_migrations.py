@@ -1,4 +1,4 @@
-"""Q2Q migrations upgrade, downgrade and upgrade again on SQLite, with the service's sealed rows unsealed
+"""Q2Q migrations upgrade, downgrade and upgrade again on SQLite and PostgreSQL, with the service's sealed rows unsealed
 before going below the sealing revision (its downgrade refuses sealed values)."""
 
 from __future__ import annotations
@@ -50,12 +50,19 @@ def _works(url: str, var_dir: Path) -> None:
         cipher.close()
 
 
-def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
-    url = db.sqlite_url(tmp_path / "q2q.db")
+def _round_trip(url: str, var_dir: Path) -> None:
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert TABLES | {"inbox", "alembic_version_q2q"} <= _tables(url)
-    _works(url, tmp_path)
+    _works(url, var_dir)
     db.downgrade(url, bootstrap.MIGRATIONS)
     assert not TABLES & _tables(url)
     db.upgrade(url, bootstrap.MIGRATIONS)
     assert _tables(url) >= TABLES
+
+
+def test_sqlite_upgrade_downgrade_upgrade(tmp_path: Path) -> None:
+    _round_trip(db.sqlite_url(tmp_path / "q2q.db"), tmp_path)
+
+
+def test_postgresql_upgrade_downgrade_upgrade(postgres_url: str, tmp_path: Path) -> None:
+    _round_trip(postgres_url, tmp_path)
