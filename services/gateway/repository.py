@@ -192,7 +192,8 @@ class SqlKeyRepository:
 
 
 class SqlClientRepository:
-    """Machine clients in a SQL database."""
+    """Machine clients in a SQL database; the e-mail of the person a client was registered for is stored
+    sealed with their key (services/gateway/sealing.py)."""
 
     def __init__(self, session: orm.Session) -> None:
         self._session = session
@@ -201,13 +202,16 @@ class SqlClientRepository:
         """The client with this id in any company: authenticating it is how the caller's company is found."""
         query = sa.select(oauth_clients).where(oauth_clients.c.client_id == client_id)
         found = self._session.execute(query).mappings().first()
-        return None if found is None else rows.to_client(found)
+        return None if found is None else self._opened(found)
 
     def add(self, client: Client) -> None:
-        """Stores a new client; raises DuplicateClient on a taken id."""
+        """Stores a new client (its person's e-mail sealed); raises DuplicateClient on a taken id."""
+        row = rows.client_row(client)
+        if client.email:  # most clients name no person: the `teei` commands registering them hold no cipher
+            row = sealing.client_fields(pii.attached(self._session), row)
         try:
             with self._session.begin_nested():
-                self._session.execute(oauth_clients.insert().values(**rows.client_row(client)))
+                self._session.execute(oauth_clients.insert().values(**row))
         except sa.exc.IntegrityError as exc:
             raise DuplicateClient(client.client_id) from exc
 
@@ -215,7 +219,12 @@ class SqlClientRepository:
         """The clients of one company, by id."""
         query = sa.select(oauth_clients).where(oauth_clients.c.company_id == company_id)
         found = self._session.execute(query.order_by(oauth_clients.c.client_id)).mappings()
-        return [rows.to_client(row) for row in found]
+        return [self._opened(row) for row in found]
+
+    def _opened(self, row: sa.RowMapping) -> Client:
+        if not row["email"]:
+            return rows.to_client(row)
+        return rows.to_client(sealing.opened_client(pii.attached(self._session), row))
 
 
 class SqlSsoLoginRepository:

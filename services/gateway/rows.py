@@ -64,7 +64,7 @@ def client_row(client: Client) -> dict[str, object]:
     }
 
 
-def to_client(row: sa.RowMapping) -> Client:
+def to_client(row: sa.RowMapping | Mapping[str, Any]) -> Client:
     """The client an `oauth_clients` row holds."""
     return Client(
         client_id=row["client_id"],

@@ -12,20 +12,28 @@ e-mail and of their export bundles, in the live database and in every backup, is
 The erasure request itself is kept as the proof it was answered, with the profile id and the blind index
 of the e-mail, never the e-mail.
 
+A machine client registered for a person keeps their e-mail (`oauth_clients.email`) sealed with that
+person's key (subject = the profile id of company and e-mail), bound to the client id, and its blind
+index in `email_index`, which the privacy map's export and erasure compare; erasure shreds the key and
+blanks both (the client itself is kept).
+
 SSO logins hold nothing of a person (the state's hash, nonce, PKCE verifier and an allow-listed redirect:
 who signs in is known only once the provider answers, and the token issued is not stored), so there is
-nothing of theirs to seal.
+nothing of theirs to seal. Plain on purpose: a request's `requested_by` (the caller's token subject,
+which the listing of one's own requests compares), its `reason` (the controller's reference) and each
+section's SHA-256 (the manifest's digest of the plain section).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy import orm
 
-from services.gateway.tables import privacy_requests, privacy_sections
+from services.gateway.tables import oauth_clients, privacy_requests, privacy_sections
+from services.kit.identity import normalise_email, profile_id_for_email
 from services.kit.security.pii import EMAIL, PiiCipher, SubjectErased
 from services.kit.security.pii.cipher import PREFIX
 
@@ -33,6 +41,7 @@ Row = sa.RowMapping | Mapping[str, Any]
 BATCH = 500
 EMAIL_FIELD = "privacy_requests.subject_email"
 BODY_FIELD = "privacy_sections.body"
+CLIENT_EMAIL_FIELD = "oauth_clients.email"
 _SEALED_BODY = PREFIX.encode()
 
 
@@ -85,26 +94,76 @@ def opened_body(cipher: PiiCipher, row: Row) -> bytes:
     return cipher.open(stored.decode("ascii"), field=BODY_FIELD, record=record).encode("utf-8")
 
 
+def client_fields(cipher: PiiCipher, row: Row) -> dict[str, Any]:
+    """An `oauth_clients` row with its person's e-mail sealed with their key and its blind index."""
+    email = row.get("email")
+    if not email or email.startswith(PREFIX):
+        return dict(row)
+    company, normalised = row["company_id"], normalise_email(email)
+    sealed = cipher.seal(
+        email,
+        company_id=company,
+        subject=profile_id_for_email(company, normalised),
+        field=CLIENT_EMAIL_FIELD,
+        record=row["client_id"],
+    )
+    return {**dict(row), "email": sealed, "email_index": email_index(cipher, company, normalised)}
+
+
+def opened_client(cipher: PiiCipher, row: Row) -> dict[str, Any]:
+    """The row with its person's e-mail opened (plain, from before sealing, as it is); None once the person
+    was erased and their key shredded."""
+    email = row.get("email")
+    if not email:
+        return dict(row)
+    try:
+        return {**dict(row), "email": cipher.open(email, field=CLIENT_EMAIL_FIELD, record=row["client_id"])}
+    except SubjectErased:
+        return {**dict(row), "email": None}
+
+
 def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-    """Seals up to `batch` rows still plain (requests, then export sections); the number sealed."""
-    requests = session.execute(
-        sa.select(privacy_requests).where(_plain_email()).limit(batch)
-    ).mappings().all()  # fmt: skip
-    for row in requests:
+    """Seals up to `batch` rows still plain (requests, export sections, then clients); the number sealed."""
+    return _in_turn((_seal_requests, _seal_sections, _seal_clients), session, cipher, batch)
+
+
+def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
+    """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed.
+    A value whose subject was erased meanwhile cannot come back: the request keeps an empty e-mail and the
+    client none (as an erasure leaves them), the section is deleted (as an erasure does)."""
+    return _in_turn((_unseal_requests, _unseal_sections, _unseal_clients), session, cipher, batch)
+
+
+Step = Callable[[orm.Session, PiiCipher, int], int]
+
+
+def _in_turn(steps: Sequence[Step], session: orm.Session, cipher: PiiCipher, batch: int) -> int:
+    done = 0
+    for step in steps:
+        done += step(session, cipher, batch - done)
+        if done >= batch:
+            break
+    return done
+
+
+def _seal_requests(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    found = session.execute(sa.select(privacy_requests).where(_plain_email()).limit(limit)).mappings().all()
+    for row in found:
         fields = request_fields(cipher, row)
         values = {c: fields[c] for c in ("subject_email", "subject_email_index")}
         where = (privacy_requests.c.request_id == row["request_id"], _plain_email())
         session.execute(privacy_requests.update().where(*where).values(**values))
-    left = batch - len(requests)
-    if left <= 0:
-        return len(requests)
-    sections = session.execute(
+    return len(found)
+
+
+def _seal_sections(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    found = session.execute(
         sa.select(privacy_sections, privacy_requests.c.company_id, privacy_requests.c.subject_profile_id)
         .join(privacy_requests, privacy_requests.c.request_id == privacy_sections.c.request_id)
         .where(sa.not_(_sealed_body()))
-        .limit(left)
+        .limit(limit)
     ).mappings().all()  # fmt: skip
-    for row in sections:
+    for row in found:
         body = sealed_body(
             cipher,
             company_id=row["company_id"],
@@ -114,35 +173,61 @@ def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -
             body=bytes(row["body"]),
         )
         session.execute(privacy_sections.update().where(*_section_key(row)).values(body=body))
-    return len(requests) + len(sections)
+    return len(found)
 
 
-def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-    """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed.
-    A value whose subject was erased meanwhile cannot come back: the request keeps an empty e-mail (as an
-    erasure leaves it), the section is deleted (as an erasure does)."""
-    requests = session.execute(
-        sa.select(privacy_requests).where(privacy_requests.c.subject_email.like(f"{PREFIX}%")).limit(batch)
+def _seal_clients(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    email = oauth_clients.c.email
+    plain = sa.and_(email.is_not(None), email != "", sa.not_(email.like(f"{PREFIX}%")))
+    found = session.execute(sa.select(oauth_clients).where(plain).limit(limit)).mappings().all()
+    for row in found:
+        fields = client_fields(cipher, row)
+        session.execute(
+            oauth_clients.update()
+            .where(oauth_clients.c.client_id == row["client_id"])
+            .values(email=fields["email"], email_index=fields["email_index"])
+        )
+    return len(found)
+
+
+def _unseal_requests(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    found = session.execute(
+        sa.select(privacy_requests).where(privacy_requests.c.subject_email.like(f"{PREFIX}%")).limit(limit)
     ).mappings().all()  # fmt: skip
-    for row in requests:
+    for row in found:
         plain = opened_request(cipher, row)["subject_email"]
         session.execute(
             privacy_requests.update()
             .where(privacy_requests.c.request_id == row["request_id"])
             .values(subject_email=plain, subject_email_index=None)
         )
-    left = batch - len(requests)
-    if left <= 0:
-        return len(requests)
-    sections = session.execute(sa.select(privacy_sections).where(_sealed_body()).limit(left)).mappings().all()
-    for row in sections:
+    return len(found)
+
+
+def _unseal_sections(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    found = session.execute(sa.select(privacy_sections).where(_sealed_body()).limit(limit)).mappings().all()
+    for row in found:
         try:
             body = opened_body(cipher, row)
         except SubjectErased:
             session.execute(privacy_sections.delete().where(*_section_key(row)))
             continue
         session.execute(privacy_sections.update().where(*_section_key(row)).values(body=body))
-    return len(requests) + len(sections)
+    return len(found)
+
+
+def _unseal_clients(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+    found = session.execute(
+        sa.select(oauth_clients).where(oauth_clients.c.email.like(f"{PREFIX}%")).limit(limit)
+    ).mappings().all()  # fmt: skip
+    for row in found:
+        plain = opened_client(cipher, row)["email"]
+        session.execute(
+            oauth_clients.update()
+            .where(oauth_clients.c.client_id == row["client_id"])
+            .values(email=plain, email_index=None)
+        )
+    return len(found)
 
 
 def _plain_email() -> sa.ColumnElement[bool]:

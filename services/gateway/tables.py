@@ -42,7 +42,9 @@ oauth_clients = sa.Table(
     sa.Column("role", sa.String(20), nullable=False),
     sa.Column("scopes", sa.Text, nullable=False),
     sa.Column("secret_hash", sa.String(255), nullable=False),
-    sa.Column("email", sa.String(254)),
+    # The person the client was registered for, sealed with their key; `email_index` is its blind index.
+    sa.Column("email", sa.Text),
+    sa.Column("email_index", sa.String(64)),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
 )

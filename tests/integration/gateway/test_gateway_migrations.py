@@ -1,5 +1,5 @@
 """Gateway migrations upgrade and downgrade on SQLite and PostgreSQL, and the ring works on both; sealed
-personal fields (revision 0008) hold the downgrade back until they are unsealed."""
+personal fields (revisions 0008 and 0009) hold the downgrade back until they are unsealed."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import pytest
 import sqlalchemy as sa
 
 from services.gateway import bootstrap, handlers, queries, sealing
+from services.gateway.domain.clients import Client
 from services.gateway.domain.commands import ReceivePrivacyRequest
-from services.gateway.tables import privacy_requests
+from services.gateway.tables import oauth_clients, privacy_requests
 from services.kit.persistence import db
 from services.kit.security import pii
 from tests.unit.gateway.conftest import FakeClock
@@ -39,8 +40,11 @@ def _round_trip(url: str, var_dir: Path) -> None:
         command = ReceivePrivacyRequest(kind="export", company_id="acme", requested_by="a", email=EMAIL, reason="r")
         clock = FakeClock(gateway.keys.published()[0].created_at)
         request, _ = handlers.receive_privacy_request(command, services=("profile",), uow=gateway.uow, clock=clock)
+        with gateway.uow.begin() as repo:
+            repo.clients.add(Client("hris", "acme", "integration", frozenset(), "$argon2id$x", clock(), email=EMAIL))
         with gateway.engine.connect() as connection:
             assert pii.is_sealed(connection.execute(sa.select(privacy_requests.c.subject_email)).scalar_one())
+            assert pii.is_sealed(connection.execute(sa.select(oauth_clients.c.email)).scalar_one())
         with pytest.raises(RuntimeError, match="unseal"):
             db.downgrade(url, bootstrap.MIGRATIONS)
         with db.UnitOfWork(gateway.engine).begin() as session:  # the rollback of sealing, before going below it
@@ -48,6 +52,8 @@ def _round_trip(url: str, var_dir: Path) -> None:
                 pass
         viewer = queries.Viewer("acme", "a", sees_company=True)
         assert queries.get_privacy_request(request.request_id, viewer, uow=gateway.uow)[0].subject.email == EMAIL
+        with gateway.engine.connect() as connection:
+            assert connection.execute(sa.select(oauth_clients.c.email)).scalar_one() == EMAIL
     finally:
         gateway.engine.dispose()
         cipher.close()

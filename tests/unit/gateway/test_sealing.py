@@ -1,8 +1,9 @@
 """The gateway's personal fields at rest: after export and erasure requests driven by the privacy worker,
-neither the subject's e-mail nor anything of their export bundle is in the database files in plain
-text; listing, status and bundle download still show plain values; a copy of the database taken before
-an erasure cannot open the erased person's e-mail or bundle after it; and the online migration seals
-(and unseals) rows written before sealing while reads go on."""
+neither the subject's e-mail (in their requests, or in a machine client registered for them) nor anything
+of their export bundle is in the database files in plain text; listing, status, bundle download and the
+client list still show plain values; a copy of the database taken before an erasure cannot open the
+erased person's e-mail or bundle after it; and the online migration seals (and unseals) rows written
+before sealing while reads go on."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ import sqlalchemy as sa
 from services.gateway import bootstrap, handlers, queries, sealing
 from services.gateway.bootstrap import Gateway
 from services.gateway.domain import privacy as dsr
+from services.gateway.domain.clients import Client
 from services.gateway.domain.commands import ReceivePrivacyRequest
 from services.gateway.domain.errors import PrivacyBundleExpired
 from services.gateway.dsr import bundle
 from services.gateway.dsr.worker import PrivacyWorker
 from services.gateway.repository import SqlGatewayUnitOfWork
-from services.gateway.tables import privacy_requests, privacy_sections
+from services.gateway.tables import oauth_clients, privacy_requests, privacy_sections
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db
 from services.kit.security import pii
@@ -65,6 +67,13 @@ async def _request(
     return request
 
 
+def _client(gateway: Gateway, clock: FakeClock, email: str) -> None:
+    """A machine client registered for the person of `email`."""
+    client = Client(f"hris-{email[:4]}", "acme", "integration", frozenset(), "$argon2id$x", clock(), email=email)
+    with gateway.uow.begin() as repo:
+        repo.clients.add(client)
+
+
 def _get(uow: SqlGatewayUnitOfWork, request_id: str) -> tuple[dsr.PrivacyRequest, dict[str, object] | None]:
     return queries.get_privacy_request(request_id, ADMIN, uow=uow)
 
@@ -88,6 +97,7 @@ def _file_bytes(engine: sa.Engine) -> bytes:
 async def test_the_database_files_hold_no_e_mail_name_or_bundle_content_in_plain_text(
     gateway: Gateway, clock: FakeClock
 ) -> None:
+    _client(gateway, clock, ADA)
     await _request(gateway, clock, "export", ADA)
     await _request(gateway, clock, "export", BOB)
     path = Path(str(gateway.engine.url.database))
@@ -100,6 +110,7 @@ async def test_the_database_files_hold_no_e_mail_name_or_bundle_content_in_plain
 
 
 async def test_list_status_and_download_show_plain_values(gateway: Gateway, clock: FakeClock) -> None:
+    _client(gateway, clock, ADA)
     ada = await _request(gateway, clock, "export", ADA)
     await _request(gateway, clock, "export", BOB)
     assert _listed(gateway.uow) == [("export", BOB, "completed"), ("export", ADA, "completed")]
@@ -110,7 +121,10 @@ async def test_list_status_and_download_show_plain_values(gateway: Gateway, cloc
     sections = exported["sections"]
     assert sections["kintell"]["kintell_sessions"][0]["feedback_text"] == MARKER  # type: ignore[index]
     assert sections["profile"]["profiles"][0]["family_name"] == "Lindqvist"  # type: ignore[index]
+    [client] = sections["gateway"]["oauth_clients"]  # type: ignore[index]
+    assert (client["client_id"], client["email"], "email_index" in client) == ("hris-pial", ADA, False)
     assert bundle.verify(exported) == []
+    assert [c.email for c in queries.list_clients("acme", uow=gateway.uow)] == [ADA]
     with gateway.engine.connect() as connection:
         stored = connection.execute(
             sa.select(privacy_requests.c.subject_email, privacy_requests.c.subject_email_index)
@@ -119,11 +133,16 @@ async def test_list_status_and_download_show_plain_values(gateway: Gateway, cloc
     assert all(pii.is_sealed(email) and len(index) == 64 for email, index in stored)
     assert len(bodies) == 6
     assert all(bytes(body).startswith(b"pii1.") for body in bodies)
+    with gateway.engine.connect() as connection:
+        email, index = connection.execute(sa.select(oauth_clients.c.email, oauth_clients.c.email_index)).one()
+    assert pii.is_sealed(email)
+    assert index == sealing.email_index(gateway.cipher, "acme", ADA)  # type: ignore[arg-type]
 
 
 async def test_an_erasure_keeps_the_request_as_proof_without_the_e_mail_and_drops_the_bundles(
     gateway: Gateway, clock: FakeClock, tmp_path: Path
 ) -> None:
+    _client(gateway, clock, ADA)
     exported = await _request(gateway, clock, "export", ADA)
     other = await _request(gateway, clock, "export", BOB)
     backup = tmp_path / "before-erasure.db"
@@ -141,6 +160,7 @@ async def test_an_erasure_keeps_the_request_as_proof_without_the_e_mail_and_drop
     with pytest.raises(PrivacyBundleExpired):
         _get(gateway.uow, exported.request_id)
     assert _get(gateway.uow, other.request_id)[0].subject.email == BOB
+    assert [(c.client_id, c.email) for c in queries.list_clients("acme", uow=gateway.uow)] == [("hris-pial", None)]
 
     restored = db.create_engine(db.sqlite_url(backup))
     assert gateway.cipher is not None
@@ -161,6 +181,9 @@ async def test_an_erasure_keeps_the_request_as_proof_without_the_e_mail_and_drop
                 .mappings()
                 .all()
             )
+            client = connection.execute(sa.select(oauth_clients)).mappings().one()
+        with pytest.raises(pii.SubjectErased):
+            gateway.cipher.open(client["email"], field="oauth_clients.email", record=client["client_id"])
         with pytest.raises(pii.SubjectErased):
             gateway.cipher.open(row["subject_email"], field=sealing.EMAIL_FIELD, record=row["request_id"])
         assert len(sections) == 3
@@ -174,6 +197,7 @@ async def test_an_erasure_keeps_the_request_as_proof_without_the_e_mail_and_drop
         assert kept is not None  # the other person's bundle still opens
         assert still.subject.email == BOB
         assert ("export", "", "completed") in _listed(old)
+        assert [c.email for c in queries.list_clients("acme", uow=old)] == [None]
     finally:
         restored.dispose()
 
@@ -186,20 +210,22 @@ def _unsealed(gateway: Gateway) -> None:
             pass
 
 
-def _read_back(gateway: Gateway, request_ids: list[str]) -> list[tuple[str, object]]:
+def _read_back(gateway: Gateway, request_ids: list[str]) -> tuple[list[tuple[str, object]], list[str | None]]:
     got = []
     for request_id in request_ids:
         request, exported = _get(gateway.uow, request_id)
         assert exported is not None
         got.append((request.subject.email, exported["sections"]))
     assert len(_listed(gateway.uow)) == len(request_ids)
-    return got
+    return got, [c.email for c in queries.list_clients("acme", uow=gateway.uow)]
 
 
 async def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rolls_back(
     gateway: Gateway, clock: FakeClock
 ) -> None:
     assert gateway.cipher is not None
+    for email in (ADA, BOB):
+        _client(gateway, clock, email)
     ids = [(await _request(gateway, clock, "export", email)).request_id for email in (ADA, BOB)]
     expected = _read_back(gateway, ids)
     _unsealed(gateway)
@@ -213,7 +239,7 @@ async def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unseali
         assert sealing.seal_batch(session, gateway.cipher, batch=3) == 3  # half sealed: requests and a section
     assert _read_back(gateway, ids) == expected
     with steps.begin() as session:
-        assert sealing.seal_batch(session, gateway.cipher) == 5
+        assert sealing.seal_batch(session, gateway.cipher) == 7  # the other sections, then the two clients
         assert sealing.seal_batch(session, gateway.cipher) == 0
     assert _read_back(gateway, ids) == expected
     url = str(gateway.engine.url)
@@ -223,7 +249,10 @@ async def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unseali
     assert _read_back(gateway, ids) == expected
     db.downgrade(url, bootstrap.MIGRATIONS, "0007")
     with gateway.engine.connect() as connection:
-        assert "subject_email_index" not in {c["name"] for c in sa.inspect(connection).get_columns("privacy_requests")}
+        inspector = sa.inspect(connection)
+        assert "subject_email_index" not in {c["name"] for c in inspector.get_columns("privacy_requests")}
+        assert "email_index" not in {c["name"] for c in inspector.get_columns("oauth_clients")}
+        assert sorted(connection.execute(sa.select(oauth_clients.c.email)).scalars()) == [BOB, ADA]
 
 
 @pytest.mark.parametrize("sealed", [True, False])
