@@ -11,8 +11,8 @@ from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
-from services.kit.security import webhooks
-from services.upskilling import privacy
+from services.kit.security import pii, webhooks
+from services.upskilling import privacy, sealing
 from services.upskilling.grpc_api import UpskillingServicer
 from services.upskilling.repository import SqlUpskillingUnitOfWork
 from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc
@@ -24,11 +24,24 @@ MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
 
 
 def build(
-    config: ServiceConfig, *, engine: sa.Engine | None = None, webhook_secrets: webhooks.SecretStore | None = None
+    config: ServiceConfig,
+    *,
+    engine: sa.Engine | None = None,
+    webhook_secrets: webhooks.SecretStore | None = None,
+    cipher: pii.PiiCipher | None = None,
 ) -> Service:
-    """The upskilling connector: migrations applied, servicer wired to the database and its outbox,
-    webhooks verified per provider against the secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    connector = parts(config, name=NAME, migrations=MIGRATIONS, engine=engine, webhook_secrets=webhook_secrets)
+    """The upskilling connector: migrations applied, learners' personal fields sealed (older rows in the
+    background), servicer wired to the database and its outbox, webhooks verified per provider against the
+    secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
+    connector = parts(
+        config,
+        name=NAME,
+        migrations=MIGRATIONS,
+        engine=engine,
+        webhook_secrets=webhook_secrets,
+        seal_batch=sealing.seal_batch,
+        cipher=cipher,
+    )
     servicer = UpskillingServicer(
         uow=SqlUpskillingUnitOfWork(connector.uow),
         verifier=connector.verifier,

@@ -1,5 +1,9 @@
 """Upskilling persistence: the repository Protocol handlers depend on, its company-scoped SQLAlchemy
-adapter (every query filters on company_id) and the unit of work that hands it out."""
+adapter (every query filters on company_id) and the unit of work that hands it out.
+
+Learners' columns are written sealed and read opened (services/upskilling/sealing.py); a look-up by
+e-mail or provider id compares the profile id or the blind index, or the plain value of a row not
+sealed yet (a sealed value never equals it)."""
 
 from __future__ import annotations
 
@@ -12,9 +16,12 @@ import sqlalchemy as sa
 from services.kit.audit.trail import AuditTrail
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
+from services.kit.connectors.sealing import SealedTable
+from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging import events as outbox
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
-from services.upskilling import events, rows
+from services.kit.security import pii
+from services.upskilling import events, rows, sealing
 from services.upskilling.domain.events import DomainEvent
 from services.upskilling.domain.model import Course, Credential, Learner, Progress, Provider
 from services.upskilling.tables import credentials, deliveries, progress
@@ -112,18 +119,17 @@ class SqlUpskillingRepository(SqlConnectorRepository):
     def get_progress(self, progress_id: str) -> Progress | None:
         """One progress record of this company."""
         row = self._first(progress, progress.c.progress_id == progress_id)
-        return None if row is None else rows.to_progress(row)
+        return None if row is None else rows.to_progress(self._opened(sealing.PROGRESS, row))
 
     def find_progress(self, course: Course, learner: Learner) -> Progress | None:
         """The record of this learner in this course, matched by e-mail or provider user id."""
-        same = [progress.c.email == learner.email] if learner.email else []
-        same += [progress.c.external_id == learner.external_id] if learner.external_id else []
+        same = self._learner_is(progress, learner.email, learner.external_id)
         row = self._first(progress, *_course_is(progress, course), sa.or_(*same), order=progress.c.created_at)
-        return None if row is None else rows.to_progress(row)
+        return None if row is None else rows.to_progress(self._opened(sealing.PROGRESS, row))
 
     def save_progress(self, record: Progress, *, new: bool) -> None:
-        """Inserts a new record or overwrites the stored one."""
-        values = rows.progress_row(record)
+        """Inserts a new record or overwrites the stored one, sealed with the learner's key."""
+        values = self._sealed(sealing.PROGRESS, rows.progress_row(record))
         if new:
             self._session.execute(progress.insert().values(**values))
         else:
@@ -140,28 +146,31 @@ class SqlUpskillingRepository(SqlConnectorRepository):
         conditions += [progress.c.provider == filters.provider] if filters.provider else []
         query = sa.select(progress).where(self._mine(progress), *conditions)
         query = newest_first(query, time=progress.c.updated_at, ident=progress.c.progress_id, start=after, size=size)
-        return [rows.to_progress(row) for row in self._session.execute(query).mappings()]
+        found = self._session.execute(query).mappings()
+        return [rows.to_progress(self._opened(sealing.PROGRESS, row)) for row in found]
 
     # Credentials
 
     def get_credential(self, credential_id: str) -> Credential | None:
         """One credential of this company."""
         row = self._first(credentials, credentials.c.credential_id == credential_id)
-        return None if row is None else rows.to_credential(row)
+        return None if row is None else rows.to_credential(self._opened(sealing.CREDENTIALS, row))
 
     def find_credential(self, course: Course, key: str) -> Credential | None:
-        """The credential with this provider identity."""
+        """The credential with this provider identity (its key in stored form, or plain in a row not
+        sealed yet)."""
+        stored = sealing.credential_key(pii.attached(self._session), self.company_id, key, course.course_id)
         row = self._first(
             credentials,
             credentials.c.provider == course.provider.value,
             credentials.c.provider_name == course.provider_name,
-            credentials.c.credential_key == key,
+            credentials.c.credential_key.in_({key, stored}),
         )
-        return None if row is None else rows.to_credential(row)
+        return None if row is None else rows.to_credential(self._opened(sealing.CREDENTIALS, row))
 
     def save_credential(self, record: Credential, *, new: bool) -> None:
-        """Inserts a new credential or overwrites the stored one."""
-        values = rows.credential_row(record)
+        """Inserts a new credential or overwrites the stored one, sealed with the learner's key."""
+        values = self._sealed(sealing.CREDENTIALS, rows.credential_row(record))
         if new:
             self._session.execute(credentials.insert().values(**values))
         else:
@@ -175,13 +184,34 @@ class SqlUpskillingRepository(SqlConnectorRepository):
         query = sa.select(credentials).where(self._mine(credentials), *conditions)
         time, ident = credentials.c.issued_at, credentials.c.credential_id
         query = newest_first(query, time=time, ident=ident, start=after, size=size)
-        return [rows.to_credential(row) for row in self._session.execute(query).mappings()]
+        found = self._session.execute(query).mappings()
+        return [rows.to_credential(self._opened(sealing.CREDENTIALS, row)) for row in found]
 
     # Events
 
     def emit(self, event: DomainEvent) -> None:
         """Writes the event to the outbox in this transaction."""
         outbox.record(self._session, events.envelope(event, company_id=self.company_id))
+
+    # Sealing
+
+    def _sealed(self, table: SealedTable, row: dict[str, Any]) -> dict[str, Any]:
+        cipher = pii.attached(self._session)
+        return table.seal(self._session, cipher, sealing.stored(cipher, table.table, row))
+
+    def _opened(self, table: SealedTable, row: sa.RowMapping) -> dict[str, Any]:
+        return table.open(pii.attached(self._session), row)
+
+    def _learner_is(self, table: sa.Table, email: str, external_id: str) -> list[sa.ColumnElement[bool]]:
+        """Conditions matching a learner by e-mail or provider id: the profile id or blind index of sealed
+        rows, the plain value of rows not sealed yet."""
+        same = []
+        if email:
+            same += [table.c.profile_id == profile_id_of(self.company_id, email), table.c.email == email]
+        if external_id:
+            index = sealing.external_index(pii.attached(self._session), self.company_id, external_id)
+            same += [table.c.external_index == index, table.c.external_id == external_id]
+        return same
 
     # Query helpers
 
@@ -195,7 +225,7 @@ class SqlUpskillingRepository(SqlConnectorRepository):
         return self._session.execute(query.limit(1)).mappings().first()
 
     def _filters(self, table: sa.Table, filters: Filters) -> list[sa.ColumnElement[bool]]:
-        conditions = [table.c.email == filters.email] if filters.email else []
+        conditions = [sa.or_(*self._learner_is(table, filters.email, ""))] if filters.email else []
         return conditions + ([table.c.profile_id == filters.profile_id] if filters.profile_id else [])
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-
-import sqlalchemy as sa
+from collections.abc import Mapping
+from typing import Any
 
 from services.kit.connectors.model import Channel, Provenance
 from services.upskilling.domain.model import (
@@ -86,22 +86,22 @@ def credential_row(record: Credential) -> dict[str, object]:
     }
 
 
-def _course(row: sa.RowMapping) -> Course:
+def _course(row: Mapping[str, Any]) -> Course:
     course_url = row.get("course_url", "")
     return Course(Provider(row["provider"]), row["provider_name"], row["course_id"], row["course_name"], course_url)
 
 
-def _learner(row: sa.RowMapping) -> Learner:
+def _learner(row: Mapping[str, Any]) -> Learner:
     return Learner(row["email"], row["external_id"], row["given_name"], row["family_name"], row["profile_id"])
 
 
-def _source(row: sa.RowMapping) -> Provenance:
+def _source(row: Mapping[str, Any]) -> Provenance:
     return Provenance(
         Channel(row["source_channel"]), row["received_at"], row["source_batch_id"], row["source_delivery_id"]
     )
 
 
-def to_progress(row: sa.RowMapping) -> Progress:
+def to_progress(row: Mapping[str, Any]) -> Progress:
     """The record an `upskilling_progress` row holds."""
     return Progress(
         progress_id=row["progress_id"],
@@ -121,7 +121,7 @@ def to_progress(row: sa.RowMapping) -> Progress:
     )
 
 
-def to_credential(row: sa.RowMapping) -> Credential:
+def to_credential(row: Mapping[str, Any]) -> Credential:
     """The credential an `upskilling_credentials` row holds."""
     return Credential(
         credential_id=row["credential_id"],

@@ -1,4 +1,8 @@
-"""SQLAlchemy Core tables of the upskilling connector (the migration creates the same shapes)."""
+"""SQLAlchemy Core tables of the upskilling connector (the migration creates the same shapes).
+
+A learner's columns and what is recorded about them hold sealed values; `profile_id` (derived from company
+and e-mail) and `external_index` (the provider id's blind index) are what look-ups compare
+(services/upskilling/sealing.py)."""
 
 from __future__ import annotations
 
@@ -15,11 +19,12 @@ metadata = sa.MetaData()
 
 def _learner_columns() -> list[sa.Column[object]]:
     return [
-        sa.Column("email", sa.String(255), nullable=False),
-        sa.Column("external_id", sa.String(255), nullable=False),
-        sa.Column("given_name", sa.String(200), nullable=False),
-        sa.Column("family_name", sa.String(200), nullable=False),
+        sa.Column("email", sa.Text, nullable=False),
+        sa.Column("external_id", sa.Text, nullable=False),
+        sa.Column("given_name", sa.Text, nullable=False),
+        sa.Column("family_name", sa.Text, nullable=False),
         sa.Column("profile_id", sa.String(36), nullable=False),
+        sa.Column("external_index", sa.String(64), nullable=False, server_default=""),
     ]
 
 
@@ -63,6 +68,8 @@ progress = sa.Table(
         "company_id", "provider", "provider_name", "course_id", "learner_key", name="uq_upskilling_progress_learner"
     ),
     sa.Index("ix_upskilling_progress_company_email", "company_id", "email"),
+    sa.Index("ix_upskilling_progress_company_profile", "company_id", "profile_id"),
+    sa.Index("ix_upskilling_progress_company_external", "company_id", "external_index"),
     sa.Index("ix_upskilling_progress_company_updated", "company_id", "updated_at"),
 )
 
@@ -78,12 +85,14 @@ credentials = sa.Table(
     sa.Column("credential_type", sa.String(20), nullable=False),
     sa.Column("issued_at", UtcDateTime, nullable=False),
     sa.Column("expires_at", UtcDateTime, nullable=True),
-    sa.Column("url", sa.String(2000), nullable=False),
-    sa.Column("verification_code", sa.String(255), nullable=False),
+    sa.Column("url", sa.Text, nullable=False),
+    sa.Column("verification_code", sa.Text, nullable=False),
     *_source_columns(),
     sa.Column("created_at", UtcDateTime, nullable=False),
     sa.UniqueConstraint("company_id", "provider", "provider_name", "credential_key", name="uq_upskilling_credential"),
     sa.Index("ix_upskilling_credentials_company_email", "company_id", "email"),
+    sa.Index("ix_upskilling_credentials_company_profile", "company_id", "profile_id"),
+    sa.Index("ix_upskilling_credentials_company_external", "company_id", "external_index"),
 )
 
 deliveries = sa.Table(

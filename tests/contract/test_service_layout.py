@@ -26,7 +26,7 @@ EXPECTED: dict[str, frozenset[str]] = {
     "profile": CORE | PERSISTENT | PERSONAL | {"consumers.py", "sealing.py"},
     "kintell": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     "buddy": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
-    "upskilling": CORE | PERSISTENT | PERSONAL,
+    "upskilling": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
     "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py", "sealing.py"},
     "q2q": CORE | PERSISTENT | PERSONAL | Q2Q_PARTS | {"sealing.py"},
