@@ -20,8 +20,8 @@ from sqlalchemy import orm
 from services.kit.messaging import events
 from services.kit.persistence import db, retention, retention_policy
 from services.profile import bootstrap as profile_bootstrap
-from tests.integration.kit.persistence.old_rows import AT
-from tests.integration.kit.persistence.test_revision_steps import _allowed_values, _fill, _row
+from tests.integration.kit.persistence.old_rows import AT, allowed_values
+from tests.integration.kit.persistence.test_revision_steps import _fill, _row
 
 GROWING = ("outbox", "inbox")
 STATEMENTS = ("SELECT", "UPDATE", "DELETE")
@@ -139,7 +139,7 @@ def _swept_engine(url: str, service: str) -> sa.Engine:
 
 def _add_rows(engine: sa.Engine, name: str, *, start: int, count: int) -> None:
     table = sa.Table(name, sa.MetaData(), autoload_with=engine)
-    allowed = _allowed_values(sa.inspect(engine).get_check_constraints(name), table)
+    allowed = allowed_values(sa.inspect(engine).get_check_constraints(name), table)
     with engine.begin() as connection:
         connection.execute(table.insert(), [_row(table, start + n, {}) | allowed for n in range(count)])
 
