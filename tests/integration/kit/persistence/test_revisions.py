@@ -31,10 +31,16 @@ PROFILE_ROLES: dict[str, dict[str, tuple[str, ...]]] = {
 }
 NULL_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     # Rows from before sealing keep their plain values: the running service seals them (online migration).
-    "profile": {"profiles": ("merged_into", "email_index"), "profile_external_ids": ("external_ref",)}
+    "profile": {"profiles": ("merged_into", "email_index"), "profile_external_ids": ("external_ref",)},
+    "gateway": {"oauth_clients": ("email_index",)},
+    "q2q": {"q2q_evidence": ("profile_id",)},
 }
 # Columns later revisions add with a server default, which every old row takes.
-DEFAULT_ADDED: dict[str, dict[str, dict[str, Any]]] = {"safety": {"safety_reviews": {"priority": 1}}}
+DEFAULT_ADDED: dict[str, dict[str, dict[str, Any]]] = {
+    "safety": {"safety_reviews": {"priority": 1}},
+    "buddy": {"buddy_events": {"writer_profile_id": ""}},
+    "upskilling": {"upskilling_progress": {"external_index": ""}, "upskilling_credentials": {"external_index": ""}},
+}
 
 
 def _imported(tree: ast.Module) -> list[str]:
@@ -118,12 +124,18 @@ def _expected(service: str, name: str, rows: list[dict[str, Any]]) -> list[dict[
 
 
 def _attendance(rows: Rows) -> list[dict[str, Any]]:
+    """Each event's attendees as revision 0002 backfilled them; later revisions add each one's place in
+    the list (0 for rows from before) and their person columns (empty; the running service seals them)."""
     seen = {
-        (event["record_id"], _profile_id(event["company_id"], person.get("email", "")), event["company_id"])
+        (event["record_id"], _profile_id(event["company_id"], person.get("email", "")), event["company_id"], 0)
         for event in rows["buddy_events"]
         for person in json.loads(event["attendees"])
     }
-    return sorted(({"event_id": e, "profile_id": p, "company_id": c} for e, p, c in seen if p), key=repr)
+    person = dict.fromkeys(("email", "external_id", "given_name", "family_name"), "")
+    return sorted(
+        ({"event_id": e, "profile_id": p, "company_id": c, "position": n} | person for e, p, c, n in seen if p),
+        key=repr,
+    )
 
 
 def _check_head(engine: sa.Engine, service: str, old: Rows) -> None:
