@@ -15,6 +15,7 @@ from services.gateway import bootstrap, handlers
 from services.gateway.domain.commands import MintToken
 from services.kit.audit import actors, checkpoints
 from services.kit.persistence import db
+from services.kit.security import pii
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import handlers as q2q_handlers
 from services.q2q.domain.commands import RecordManualScore
@@ -128,6 +129,8 @@ def q2q_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     db.upgrade(url, q2q_bootstrap.MIGRATIONS)
     engine = db.create_engine(url)
     checkpoints.attach_service_key(engine, tmp_path)
+    cipher = pii.local(tmp_path, "q2q")  # a manual score's note is sealed, as the service seals it
+    pii.attach(engine, cipher)
     uow = SqlQ2qUnitOfWork(db.UnitOfWork(engine))
     try:
         with actors.acting_as(actors.operator()):
@@ -138,6 +141,7 @@ def q2q_var(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
                 )  # fmt: skip
                 q2q_handlers.record_manual_score(command, uow=uow)
     finally:
+        cipher.close()
         engine.dispose()
     return tmp_path
 
