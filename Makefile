@@ -88,7 +88,11 @@ bench: install
 clean:
 	rm -rf var .cache .nox .pytest_cache .mypy_cache .ruff_cache .coverage .coverage.*
 
-.PHONY: chaos soak
+.PHONY: chaos soak rolling
+
+# A rolling restart of the live mesh under traffic through the edge, counting failed requests (`teei roll`).
+rolling: install
+	TEEI_ROLLING=1 $(BIN)/pytest tests/e2e/test_rolling.py --no-cov
 
 # The chaos suite's full round: SIGKILL of every service in turn, then NATS and Envoy, and a SIGSTOPped
 # service that liveness must recover, under writes and imports (`make test` runs a short round).

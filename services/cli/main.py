@@ -10,7 +10,21 @@ import time
 from pathlib import Path
 from types import FrameType
 
-from services.cli import audit, backup, certs, chaos, dlq, keys, pii, privacy, prometheus, spec, traces, webhooks
+from services.cli import (
+    audit,
+    backup,
+    certs,
+    chaos,
+    dlq,
+    keys,
+    pii,
+    privacy,
+    prometheus,
+    rolling,
+    spec,
+    traces,
+    webhooks,
+)
 from services.cli.deploy import cli as deploy
 from services.cli.launcher import LaunchError, Mesh
 from services.cli.supervisor import Supervisor
@@ -49,6 +63,7 @@ def main(argv: list[str] | None = None) -> None:
     privacy.register(commands)
     audit.register(commands)
     pii.register(commands)
+    rolling.register(commands)
     args = parser.parse_args(argv)
     if args.command != "up":
         raise SystemExit(args.run(args))
@@ -84,13 +99,17 @@ def run_up(
         resources = spec.with_free_ports(resources)
         metrics_port = spec.free_port()
     mesh = Mesh(resources=resources, var_dir=var_dir, mtls=mtls, metrics_port=metrics_port)
-    stop = threading.Event()
+    stop, roll = threading.Event(), threading.Event()
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         stop.set()
 
+    def on_hangup(signum: int, _: FrameType | None) -> None:
+        roll.set()  # a rolling restart (`teei roll`), run by the supervising loop
+
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGHUP, on_hangup)
     started = time.monotonic()
     try:
         mesh.start(timeout=timeout)
@@ -102,14 +121,15 @@ def run_up(
     if backups is not None:
         nats_url = f"nats://127.0.0.1:{mesh.resource('nats').port}"
         backup.schedule(var_dir, every=backups[0], keep=backups[1], stop=stop, nats_url=nats_url)
-    code = _supervise(mesh, stop)
+    code = _supervise(mesh, stop, roll)
     mesh.stop()
     print("teei up: stopped", flush=True)
     return code
 
 
-def _supervise(mesh: Mesh, stop: threading.Event) -> int:
-    """Restarts what exits, as tilt.yaml's restart policies say, until SIGINT/SIGTERM; then stops the mesh."""
+def _supervise(mesh: Mesh, stop: threading.Event, roll: threading.Event) -> int:
+    """Restarts what exits, as tilt.yaml's restart policies say, and rolls the services on SIGHUP, until
+    SIGINT/SIGTERM; then stops the mesh."""
     supervisor = Supervisor(mesh, report=lambda line: print(f"teei up: {line}", flush=True))
     supervisor.start()
     endpoint = None
@@ -122,7 +142,9 @@ def _supervise(mesh: Mesh, stop: threading.Event) -> int:
         except OSError as exc:  # the mesh serves on; only its restart counts go unscraped
             print(f"teei up: metrics port {mesh.metrics_port} unavailable ({exc}); no launcher metrics", flush=True)
     while not stop.wait(0.5):
-        pass
+        if roll.is_set():
+            roll.clear()
+            supervisor.roll(rolling.requested(mesh.var_dir))
     if endpoint is not None:
         endpoint.close()
     supervisor.stop()

@@ -7,18 +7,19 @@ a hung process is then restarted like a dead one."""
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 import threading
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Literal
 
 import httpx
 
-from services.cli import probes
-from services.cli.launcher import Mesh, Running
+from services.cli import probes, rolling
+from services.cli.launcher import LaunchError, Mesh, Running
 from services.cli.restarts import ExitHistory, Liveness, Restart, StayDown, decide, describe_exit, judge
 from services.cli.spec import Resource
 
@@ -99,7 +100,11 @@ class Supervisor:
         while item is not None:
             code = item.process.wait()
             if not self._mesh.release(item):
-                return  # stopped on purpose: the mesh is stopping, or stop_resource
+                successor = self._mesh.current(resource.name)
+                if successor is None or successor is item:
+                    return  # stopped on purpose: the mesh is stopping, or stop_resource
+                item = successor  # replaced by a rolling restart (services/cli/rolling.py): watch its successor
+                continue
             exited_at = self._clock()
             history = history.record(exited_at, window=resource.restart.crash_loop.window_seconds)
             decision = decide(resource.restart, code=code, history=history, now=exited_at, rng=self._rng)
@@ -210,10 +215,23 @@ class Supervisor:
 
     def _write_state_locked(self) -> None:
         degraded = any(s.state != "running" for s in self._statuses.values())
+        kinds = {r.name: r.kind for r in self._mesh.resources}
         self._mesh.write_state(
-            {name: asdict(status) for name, status in self._statuses.items()},
+            {name: {**asdict(status), "kind": kinds[name]} for name, status in self._statuses.items()},
             status="degraded" if degraded else "ready",
+            launcher_pid=os.getpid(),
         )
+
+    def roll(self, names: Sequence[str] | None = None) -> list[rolling.Rolled]:
+        """A rolling restart of `names` (default: every gRPC service), one after another; a successor that
+        does not come up is reported and its predecessor serves on."""
+        try:
+            return rolling.roll_all(self._mesh, names, say=self._say)
+        except LaunchError as exc:
+            self._say(f"rolling restart stopped: {exc}")
+            return []
+        finally:
+            self._write_state()
 
     def _say(self, line: str) -> None:
         self._report(line)

@@ -101,6 +101,9 @@ class ServiceConfig(Settings):
     # Copies JetStream keeps of the event streams: 1 for one server, 3 on a three-node cluster.
     nats_stream_replicas: int = setting("TEEI_NATS_STREAM_REPLICAS", default=1)
     shutdown_grace_seconds: float = setting("TEEI_SHUTDOWN_GRACE_SECONDS", default=15.0)
+    # A file the server writes (its pid) once it serves: how `teei up` knows a rolling replacement is ready
+    # while its predecessor still answers the health checks on the same port.
+    ready_file: Path | None = setting("TEEI_READY_FILE", default=None)
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")
     # Folder of the mesh CA and certificates (`teei certs`); when set the server requires mTLS.
     mtls_dir: Path | None = setting("TEEI_MTLS_DIR", default=None)

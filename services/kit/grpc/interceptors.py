@@ -25,6 +25,8 @@ from services.kit.security import access, auth, tenancy
 from services.kit.telemetry import errors_report
 
 log = get_logger(__name__)
+# Trailing metadata of a call a draining server refused without running it: safe to send elsewhere.
+DRAINING_HEADER = "teei-draining"
 Handler: TypeAlias = "grpc.RpcMethodHandler[Any, Any]"
 # (caller SPIFFE ID, '/pkg.Service/Method') → may it call that RPC acting for a tenant on its own?
 ActingGrant: TypeAlias = Callable[[str, str], bool]
@@ -251,7 +253,13 @@ class InFlightTracker(ScopedInterceptor):
         self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
         if self.draining:
-            raise errors.Unavailable("server is shutting down; retry on another instance")
+            # Refused before anything ran: the header tells the edge this call may go to another process
+            # (Envoy's retriable_headers), which a rolling restart relies on for zero failed requests.
+            await context.abort(
+                grpc.StatusCode.UNAVAILABLE,
+                "server is shutting down; retry on another instance",
+                trailing_metadata=((DRAINING_HEADER, "1"),),
+            )
         self.count += 1
         self._idle.clear()
         try:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -152,6 +153,8 @@ class GrpcServer:
             self.denials.start()
         for name in ("", *names):
             await self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
+        if cfg.ready_file is not None:
+            _write_ready_file(cfg.ready_file)
         log.info("server.started", port=self.port, services=names)
         return self.port
 
@@ -299,3 +302,11 @@ def run(build: Callable[[ServiceConfig], Service], *, name: str, environ: Mappin
         if traced is not None:
             traced.shutdown()
     raise SystemExit(code)
+
+
+def _write_ready_file(path: Path) -> None:
+    """Writes the process id to `path` in one step (a reader never sees it half-written)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(str(os.getpid()))
+    partial.replace(path)

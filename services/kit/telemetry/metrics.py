@@ -7,10 +7,13 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
+from wsgiref import simple_server
 from wsgiref.simple_server import WSGIServer
 
 import prometheus_client
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import ThreadingWSGIServer
 from prometheus_client.registry import Collector
 
 from services.kit.config import Settings, setting
@@ -147,6 +150,16 @@ def add_sources(key: object, sources: Iterable[GaugeSource]) -> Callable[[], Non
     return remove
 
 
+class _ReusePortServer(ThreadingWSGIServer):
+    # A rolling restart's successor (services/cli/rolling.py) binds while its predecessor still serves.
+    allow_reuse_port = True
+
+
+class _QuietHandler(simple_server.WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        """Scrapes are not logged."""
+
+
 class Endpoint:
     """The metrics HTTP endpoint of a process: GET /metrics in the Prometheus text format."""
 
@@ -169,6 +182,10 @@ def serve(
     port: int, *, host: str = "127.0.0.1", registry: prometheus_client.CollectorRegistry = prometheus_client.REGISTRY
 ) -> Endpoint:
     """Serves `registry` (the process's metrics) on `host:port` (0 picks a free port) in a daemon thread."""
-    server, thread = prometheus_client.start_http_server(port, addr=host, registry=registry)
+    server = simple_server.make_server(
+        host, port, prometheus_client.make_wsgi_app(registry), _ReusePortServer, handler_class=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
+    thread.start()
     log.info("metrics.serving", host=host, port=server.server_port)
     return Endpoint(server, thread)

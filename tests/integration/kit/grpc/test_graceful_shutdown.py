@@ -72,6 +72,9 @@ def test_sigterm_drains_in_flight_rpc_after_health_turns_not_serving(
     with pytest.raises(grpc.RpcError) as refused:
         profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=TENANT, timeout=10)
     assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    # Refused before it ran, and says so: the edge may send it to another process (a rolling restart).
+    trailers = {item.key: item.value for item in refused.value.trailing_metadata() or ()}
+    assert trailers.get("teei-draining") in ("1", b"1")
     assert not in_flight.done()
     assert process.poll() is None
 
