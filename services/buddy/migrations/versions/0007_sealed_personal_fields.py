@@ -59,7 +59,8 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
-    sealed += _count(f"SELECT count(*) FROM buddy_events WHERE attendees = '{MOVED}'")
+    moved = sa.text("SELECT count(*) FROM buddy_events WHERE attendees = :moved").bindparams(moved=MOVED)
+    sealed += int(op.get_bind().execute(moved).scalar() or 0)
     if sealed:
         raise RuntimeError(f"{sealed} buddy rows are sealed: run `teei pii unseal --service buddy` first")
     with op.batch_alter_table("buddy_event_attendees") as batch:
