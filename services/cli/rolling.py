@@ -105,7 +105,7 @@ def run_roll(args: argparse.Namespace) -> int:
     """Asks the `teei up` of `--var-dir` to roll, and waits until every named service has a new process."""
     var_dir: Path = args.var_dir.resolve()
     state = _state(var_dir)
-    names = list(args.services) or [n for n, r in state["resources"].items() if r.get("kind") == "grpc"]
+    names = list(args.services) or list(state.get("rollable", []))
     unknown = sorted(set(names) - set(state["resources"]))
     if unknown:
         print(f"teei roll: not in this mesh: {', '.join(unknown)}", file=sys.stderr)

@@ -215,11 +215,11 @@ class Supervisor:
 
     def _write_state_locked(self) -> None:
         degraded = any(s.state != "running" for s in self._statuses.values())
-        kinds = {r.name: r.kind for r in self._mesh.resources}
         self._mesh.write_state(
-            {name: {**asdict(status), "kind": kinds[name]} for name, status in self._statuses.items()},
+            {name: asdict(status) for name, status in self._statuses.items()},
             status="degraded" if degraded else "ready",
             launcher_pid=os.getpid(),
+            rollable=rolling.rollable(self._mesh),
         )
 
     def roll(self, names: Sequence[str] | None = None) -> list[rolling.Rolled]:
