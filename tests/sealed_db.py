@@ -1,0 +1,43 @@
+"""The fixtures every personal-data service's unit tests share: its field cipher on a keyring under the
+test's folder, and an engine on a freshly migrated SQLite database whose personal fields it seals.
+
+A service's `conftest.py` takes both with `cipher, engine = sealed_db.fixtures("buddy", bootstrap.MIGRATIONS)`
+and adds its own unit of work over `engine`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from services.kit.persistence import db
+from services.kit.security import pii
+
+CipherFixture = Callable[[Path], Iterator[pii.PiiCipher]]
+EngineFixture = Callable[[Path, pii.PiiCipher], Iterator[sa.Engine]]
+
+
+def fixtures(service: str, migrations: Path) -> tuple[CipherFixture, EngineFixture]:
+    """The `cipher` and `engine` fixtures of `service`, whose Alembic revisions are in `migrations`."""
+
+    @pytest.fixture(name="cipher")
+    def cipher_fixture(tmp_path: Path) -> Iterator[pii.PiiCipher]:
+        """The service's field cipher on a keyring and key store under the test's folder."""
+        made = pii.local(tmp_path, service)
+        yield made
+        made.close()
+
+    @pytest.fixture(name="engine")
+    def engine_fixture(tmp_path: Path, cipher: pii.PiiCipher) -> Iterator[sa.Engine]:
+        """An engine on the service's freshly migrated database, its personal fields sealed by `cipher`."""
+        url = db.sqlite_url(tmp_path / f"{service}.db")
+        db.upgrade(url, migrations)
+        engine = db.create_engine(url)
+        pii.attach(engine, cipher)
+        yield engine
+        engine.dispose()
+
+    return cipher_fixture, engine_fixture
