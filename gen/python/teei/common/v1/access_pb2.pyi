@@ -87,7 +87,14 @@ Global___AccessRule: _TypeAlias = AccessRule  # noqa: Y015
 
 ACCESS_FIELD_NUMBER: _builtins.int
 EVENT_TYPE_FIELD_NUMBER: _builtins.int
+SEALED_WITH_FIELD_NUMBER: _builtins.int
 access: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MethodOptions, Global___AccessRule]
 """Every RPC declares its access rule; a CI check fails when one is missing."""
 event_type: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.MessageOptions, _builtins.str]
 """The `<domain>.<entity>.<action>` type of the event this message is the payload of."""
+sealed_with: _extension_dict._ExtensionFieldDescriptor[_descriptor_pb2.FieldOptions, _builtins.str]
+"""On a string field (single or repeated): the field(s) naming whose key seals it, comma-separated, looked up
+in this message and then in the messages enclosing it: a PersonRef (single or repeated) or a string field
+holding a profile id. With several people the value is sealed with each one's key in turn (erasing any
+of them makes it unreadable); with nobody named, with the company's key. "@company": the company's key.
+"""

@@ -27,19 +27,23 @@ from teei.common.v1 import access_pb2 as teei_dot_common_dot_v1_dot_access__pb2
 from teei.profile.v1 import profile_pb2 as teei_dot_profile_dot_v1_dot_profile__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cteei/profile/v1/events.proto\x12\x0fteei.profile.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1dteei/profile/v1/profile.proto\"\xd7\x01\n\x10MilestoneReached\x12\x1d\n\nprofile_id\x18\x01 \x01(\tR\tprofileId\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.teei.profile.v1.MilestoneKindR\x04kind\x12\x39\n\nreach_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\treachTime\x12\x16\n\x06\x64\x65tail\x18\x04 \x01(\tR\x06\x64\x65tail:\x1d\x92\xb5\x18\x19journey.milestone.reached\"\xac\x01\n\x0eProfilesMerged\x12\x1d\n\nprofile_id\x18\x01 \x01(\tR\tprofileId\x12\x30\n\x14\x64uplicate_profile_id\x18\x02 \x01(\tR\x12\x64uplicateProfileId\x12\x16\n\x06reason\x18\x03 \x01(\tR\x06reason\x12\x14\n\x05\x61\x63tor\x18\x04 \x01(\tR\x05\x61\x63tor:\x1b\x92\xb5\x18\x17profile.profiles.mergedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cteei/profile/v1/events.proto\x12\x0fteei.profile.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1dteei/profile/v1/profile.proto\"\xe7\x01\n\x10MilestoneReached\x12\x1d\n\nprofile_id\x18\x01 \x01(\tR\tprofileId\x12\x32\n\x04kind\x18\x02 \x01(\x0e\x32\x1e.teei.profile.v1.MilestoneKindR\x04kind\x12\x39\n\nreach_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.TimestampR\treachTime\x12&\n\x06\x64\x65tail\x18\x04 \x01(\tB\x0e\x9a\xb5\x18\nprofile_idR\x06\x64\x65tail:\x1d\x92\xb5\x18\x19journey.milestone.reached\"\xd1\x01\n\x0eProfilesMerged\x12\x1d\n\nprofile_id\x18\x01 \x01(\tR\tprofileId\x12\x30\n\x14\x64uplicate_profile_id\x18\x02 \x01(\tR\x12\x64uplicateProfileId\x12;\n\x06reason\x18\x03 \x01(\tB#\x9a\xb5\x18\x1fprofile_id,duplicate_profile_idR\x06reason\x12\x14\n\x05\x61\x63tor\x18\x04 \x01(\tR\x05\x61\x63tor:\x1b\x92\xb5\x18\x17profile.profiles.mergedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'teei.profile.v1.events_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
+  _globals['_MILESTONEREACHED'].fields_by_name['detail']._loaded_options = None
+  _globals['_MILESTONEREACHED'].fields_by_name['detail']._serialized_options = b'\232\265\030\nprofile_id'
   _globals['_MILESTONEREACHED']._loaded_options = None
   _globals['_MILESTONEREACHED']._serialized_options = b'\222\265\030\031journey.milestone.reached'
+  _globals['_PROFILESMERGED'].fields_by_name['reason']._loaded_options = None
+  _globals['_PROFILESMERGED'].fields_by_name['reason']._serialized_options = b'\232\265\030\037profile_id,duplicate_profile_id'
   _globals['_PROFILESMERGED']._loaded_options = None
   _globals['_PROFILESMERGED']._serialized_options = b'\222\265\030\027profile.profiles.merged'
   _globals['_MILESTONEREACHED']._serialized_start=143
-  _globals['_MILESTONEREACHED']._serialized_end=358
-  _globals['_PROFILESMERGED']._serialized_start=361
-  _globals['_PROFILESMERGED']._serialized_end=533
+  _globals['_MILESTONEREACHED']._serialized_end=374
+  _globals['_PROFILESMERGED']._serialized_start=377
+  _globals['_PROFILESMERGED']._serialized_end=586
 # @@protoc_insertion_point(module_scope)

@@ -28,7 +28,7 @@ from teei.common.v1 import types_pb2 as teei_dot_common_dot_v1_dot_types__pb2
 from teei.safety.v1 import safety_pb2 as teei_dot_safety_dot_v1_dot_safety__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bteei/safety/v1/events.proto\x12\x0eteei.safety.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1ateei/common/v1/types.proto\x1a\x1bteei/safety/v1/safety.proto\"\x9f\x03\n\nFlagRaised\x12\x17\n\x07\x66lag_id\x18\x01 \x01(\tR\x06\x66lagId\x12$\n\x0esource_text_id\x18\x02 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x03 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12\x1d\n\nprofile_id\x18\x04 \x01(\tR\tprofileId\x12\x33\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x17.teei.safety.v1.FindingR\x08\x66indings\x12\x1b\n\tis_unsafe\x18\x06 \x01(\x08R\x08isUnsafe\x12\'\n\x0frequires_review\x18\x07 \x01(\x08R\x0erequiresReview\x12\x1b\n\treview_id\x18\x08 \x01(\tR\x08reviewId\x12\x39\n\nraise_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\traiseTime:\x16\x92\xb5\x18\x12safety.flag.raised\"\xbd\x03\n\x0fReviewCompleted\x12\x1b\n\treview_id\x18\x01 \x01(\tR\x08reviewId\x12\x17\n\x07\x66lag_id\x18\x02 \x01(\tR\x06\x66lagId\x12$\n\x0esource_text_id\x18\x03 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x04 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12\x1d\n\nprofile_id\x18\x05 \x01(\tR\tprofileId\x12\x34\n\x06status\x18\x06 \x01(\x0e\x32\x1c.teei.safety.v1.ReviewStatusR\x06status\x12\x1a\n\x08reviewer\x18\x07 \x01(\tR\x08reviewer\x12\x14\n\x05notes\x18\x08 \x01(\tR\x05notes\x12;\n\x0b\x64\x65\x63ide_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndecideTime\x12#\n\rredacted_text\x18\n \x01(\tR\x0credactedText:\x1b\x92\xb5\x18\x17safety.review.completed\"\xf0\x02\n\x0cTextScreened\x12$\n\x0esource_text_id\x18\x01 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x02 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12*\n\x11source_event_type\x18\x03 \x01(\tR\x0fsourceEventType\x12&\n\x0fsource_event_id\x18\x04 \x01(\tR\rsourceEventId\x12\x1d\n\nprofile_id\x18\x05 \x01(\tR\tprofileId\x12>\n\tscreening\x18\x06 \x01(\x0b\x32 .teei.common.v1.ScreeningSummaryR\tscreening\x12#\n\rredacted_text\x18\x07 \x01(\tR\x0credactedText:\x18\x92\xb5\x18\x14safety.text.screenedb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1bteei/safety/v1/events.proto\x12\x0eteei.safety.v1\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1bteei/common/v1/access.proto\x1a\x1ateei/common/v1/types.proto\x1a\x1bteei/safety/v1/safety.proto\"\x9f\x03\n\nFlagRaised\x12\x17\n\x07\x66lag_id\x18\x01 \x01(\tR\x06\x66lagId\x12$\n\x0esource_text_id\x18\x02 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x03 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12\x1d\n\nprofile_id\x18\x04 \x01(\tR\tprofileId\x12\x33\n\x08\x66indings\x18\x05 \x03(\x0b\x32\x17.teei.safety.v1.FindingR\x08\x66indings\x12\x1b\n\tis_unsafe\x18\x06 \x01(\x08R\x08isUnsafe\x12\'\n\x0frequires_review\x18\x07 \x01(\x08R\x0erequiresReview\x12\x1b\n\treview_id\x18\x08 \x01(\tR\x08reviewId\x12\x39\n\nraise_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\traiseTime:\x16\x92\xb5\x18\x12safety.flag.raised\"\xdd\x03\n\x0fReviewCompleted\x12\x1b\n\treview_id\x18\x01 \x01(\tR\x08reviewId\x12\x17\n\x07\x66lag_id\x18\x02 \x01(\tR\x06\x66lagId\x12$\n\x0esource_text_id\x18\x03 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x04 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12\x1d\n\nprofile_id\x18\x05 \x01(\tR\tprofileId\x12\x34\n\x06status\x18\x06 \x01(\x0e\x32\x1c.teei.safety.v1.ReviewStatusR\x06status\x12\x1a\n\x08reviewer\x18\x07 \x01(\tR\x08reviewer\x12$\n\x05notes\x18\x08 \x01(\tB\x0e\x9a\xb5\x18\nprofile_idR\x05notes\x12;\n\x0b\x64\x65\x63ide_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.TimestampR\ndecideTime\x12\x33\n\rredacted_text\x18\n \x01(\tB\x0e\x9a\xb5\x18\nprofile_idR\x0credactedText:\x1b\x92\xb5\x18\x17safety.review.completed\"\x80\x03\n\x0cTextScreened\x12$\n\x0esource_text_id\x18\x01 \x01(\tR\x0csourceTextId\x12H\n\x10source_text_type\x18\x02 \x01(\x0e\x32\x1e.teei.common.v1.TextSourceTypeR\x0esourceTextType\x12*\n\x11source_event_type\x18\x03 \x01(\tR\x0fsourceEventType\x12&\n\x0fsource_event_id\x18\x04 \x01(\tR\rsourceEventId\x12\x1d\n\nprofile_id\x18\x05 \x01(\tR\tprofileId\x12>\n\tscreening\x18\x06 \x01(\x0b\x32 .teei.common.v1.ScreeningSummaryR\tscreening\x12\x33\n\rredacted_text\x18\x07 \x01(\tB\x0e\x9a\xb5\x18\nprofile_idR\x0credactedText:\x18\x92\xb5\x18\x14safety.text.screenedb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,14 +37,20 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_FLAGRAISED']._loaded_options = None
   _globals['_FLAGRAISED']._serialized_options = b'\222\265\030\022safety.flag.raised'
+  _globals['_REVIEWCOMPLETED'].fields_by_name['notes']._loaded_options = None
+  _globals['_REVIEWCOMPLETED'].fields_by_name['notes']._serialized_options = b'\232\265\030\nprofile_id'
+  _globals['_REVIEWCOMPLETED'].fields_by_name['redacted_text']._loaded_options = None
+  _globals['_REVIEWCOMPLETED'].fields_by_name['redacted_text']._serialized_options = b'\232\265\030\nprofile_id'
   _globals['_REVIEWCOMPLETED']._loaded_options = None
   _globals['_REVIEWCOMPLETED']._serialized_options = b'\222\265\030\027safety.review.completed'
+  _globals['_TEXTSCREENED'].fields_by_name['redacted_text']._loaded_options = None
+  _globals['_TEXTSCREENED'].fields_by_name['redacted_text']._serialized_options = b'\232\265\030\nprofile_id'
   _globals['_TEXTSCREENED']._loaded_options = None
   _globals['_TEXTSCREENED']._serialized_options = b'\222\265\030\024safety.text.screened'
   _globals['_FLAGRAISED']._serialized_start=167
   _globals['_FLAGRAISED']._serialized_end=582
   _globals['_REVIEWCOMPLETED']._serialized_start=585
-  _globals['_REVIEWCOMPLETED']._serialized_end=1030
-  _globals['_TEXTSCREENED']._serialized_start=1033
-  _globals['_TEXTSCREENED']._serialized_end=1401
+  _globals['_REVIEWCOMPLETED']._serialized_end=1062
+  _globals['_TEXTSCREENED']._serialized_start=1065
+  _globals['_TEXTSCREENED']._serialized_end=1449
 # @@protoc_insertion_point(module_scope)
