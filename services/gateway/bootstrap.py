@@ -17,6 +17,7 @@ from services.gateway.domain.commands import MintToken, RotateKeys
 from services.gateway.domain.keys import KeyPolicy
 from services.gateway.domain.tokens import TokenSettings
 from services.gateway.dsr.services import STUBS, MeshSubjectService, SubjectService
+from services.gateway.dsr.streams import JetStreamEraser, StreamEraser
 from services.gateway.dsr.worker import PrivacyWorker, WorkerSettings
 from services.gateway.grpc_api import GatewayServicer
 from services.gateway.keys.ring import KeyRing
@@ -128,11 +129,13 @@ def build(
     oidc: OidcClient | None = None,
     privacy_services: Mapping[str, SubjectService] | None = None,
     cipher: pii.PiiCipher | None = None,
+    streams: StreamEraser | None = None,
 ) -> Service:
     """The gateway service: migrations applied, key ring initialised, personal fields sealed (older rows in
     the background), servicer wired to the database and the SSO providers of TEEI_SSO_CONFIG (read first,
     so a broken providers file fails before anything else), and the worker of data-subject requests started
-    with the server and stopped before the database."""
+    with the server and stopped before the database; its erasures clear the event streams of NATS_URL (none
+    without it: nothing was published)."""
     environ = os.environ if environ is None else environ
     own = config_module.load(GatewayConfig, environ)
     providers = sso_config.load(own.sso_config)
@@ -165,6 +168,7 @@ def build(
             lease=max(300.0, 2 * own.privacy_call_timeout_seconds),
         ),
         clock=clock,
+        streams=streams or (JetStreamEraser(config.nats_url) if config.nats_url else None),
     )
     servicer = GatewayServicer(
         uow=gateway.uow, keys=gateway.keys, settings=gateway.settings, clock=clock, sso_parts=parts, privacy=worker,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -282,25 +282,47 @@ def export_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) ->
         return settled
 
 
-def erase_own_part(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
+def name_subject(request_id: str, email: str, *, uow: GatewayUnitOfWork) -> dsr.PrivacyRequest:
+    """Keeps the e-mail of a subject named by profile id only, found by the profile service before it erased
+    them (sealed, like an e-mail named at receipt): the erasure of the event streams looks for it, and the
+    gateway's own part blanks it. A request that already names an e-mail is left as it is."""
+    with uow.begin() as repo:
+        request = _load(repo, request_id)
+        email = normalise_email(email)
+        if request.subject.email or not email or request.settled:
+            return request
+        named = replace(request, subject=replace(request.subject, email=email))
+        repo.privacy_requests.name_subject(named)
+        return named
+
+
+def erase_own_part(
+    request_id: str, *, uow: GatewayUnitOfWork, clock: Clock, stream_messages: Mapping[str, int] | None = None
+) -> dsr.PrivacyRequest:
     """The gateway's own part of an erasure, last of all: its clients anonymised, the subject's e-mail
     blanked in every request about them and their export bundles dropped, in one transaction; then the
-    old row images are cleared from the database files."""
-    settled = _erase_own_rows(request_id, uow=uow, clock=clock)
+    old row images are cleared from the database files. `stream_messages` are the messages the erasure of
+    the event streams removed just before, per stream: counted in the part's found and erased, and named
+    stream by stream in its audit record."""
+    settled = _erase_own_rows(request_id, uow=uow, clock=clock, stream_messages=stream_messages)
     uow.forget_old_pages(OWN_TABLES)
     return settled
 
 
-def _erase_own_rows(request_id: str, *, uow: GatewayUnitOfWork, clock: Clock) -> dsr.PrivacyRequest:
+def _erase_own_rows(
+    request_id: str, *, uow: GatewayUnitOfWork, clock: Clock, stream_messages: Mapping[str, int] | None
+) -> dsr.PrivacyRequest:
+    messages = sum((stream_messages or {}).values())
     with uow.begin() as repo:
         request = _load(repo, request_id)
         erased = repo.own_data.erase(request.subject)
         forgotten = repo.privacy_requests.forget_subject(request.subject)
-        answer = dsr.Answer(found=erased.found, erased=erased.erased + forgotten)
+        answer = dsr.Answer(found=erased.found + messages, erased=erased.erased + forgotten + messages)
         settled = dsr.confirm(request, dsr.GATEWAY, answer, now=clock())
         settled = replace(settled, subject=replace(settled.subject, email=""))
         repo.privacy_requests.update(settled)
-        repo.audit.append(audit_entries.privacy_part_settled(settled, dsr.GATEWAY))
+        entry = audit_entries.privacy_part_settled(settled, dsr.GATEWAY, stream_messages=stream_messages)
+        repo.audit.append(entry)
         if settled.status is dsr.RequestStatus.COMPLETED:
             repo.events.record(events.subject_erased(settled))
         return settled

@@ -101,6 +101,8 @@ class PrivacyRequestRepository(Protocol):
 
     def update(self, request: PrivacyRequest) -> None: ...
 
+    def name_subject(self, request: PrivacyRequest) -> None: ...
+
     def add_section(self, request_id: str, section: Section) -> None: ...
 
     def sections(self, request_id: str) -> list[Section]: ...
@@ -294,6 +296,15 @@ class SqlPrivacyRequestRepository:
                 privacy_outcomes.c.request_id == request.request_id, privacy_outcomes.c.service == outcome.service
             )
             self._session.execute(privacy_outcomes.update().where(where).values(**part))
+
+    def name_subject(self, request: PrivacyRequest) -> None:
+        """Stores the subject's e-mail found after receipt (an erasure named by profile id only, whose e-mail
+        the profile service knew), sealed with their key like one named at receipt, with its blind index."""
+        row = sealing.request_fields(pii.attached(self._session), rows.request_row(request))
+        changes = {k: row[k] for k in ("subject_email", "subject_email_index")}
+        self._session.execute(
+            privacy_requests.update().where(privacy_requests.c.request_id == request.request_id).values(**changes)
+        )
 
     def add_section(self, request_id: str, section: Section) -> None:
         """Stores (or replaces, when a service answered twice) one service's export section, sealed with the

@@ -85,9 +85,12 @@ def privacy_request_refused(kind: str, company_id: str, error: Exception) -> Aud
     )
 
 
-def privacy_part_settled(request: PrivacyRequest, service: str) -> AuditEntry:
-    """One service's part of a request confirmed or refused for good, with its counts; when it was the last
-    part, the request's final status too."""
+def privacy_part_settled(
+    request: PrivacyRequest, service: str, *, stream_messages: Mapping[str, int] | None = None
+) -> AuditEntry:
+    """One service's part of a request confirmed or refused for good, with its counts (for the gateway's part
+    of an erasure, the messages erased from each event stream); when it was the last part, the request's
+    final status too."""
     part = request.outcome(service)
     after: dict[str, object] = {
         "service": service,
@@ -100,6 +103,8 @@ def privacy_part_settled(request: PrivacyRequest, service: str) -> AuditEntry:
         "error": part.error[:500],
         "request_status": request.status.value,
     }
+    if stream_messages is not None:
+        after["stream_messages_erased"] = dict(sorted(stream_messages.items()))
     return AuditEntry(
         action=f"privacy.{request.kind.value}.part_settled",
         resource=f"privacy_request:{request.request_id}",

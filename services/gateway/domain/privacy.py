@@ -19,8 +19,10 @@ from services.gateway.domain.errors import PrivacyRequestSettled
 
 DUE_AFTER = timedelta(days=30)
 GATEWAY = "gateway"
+# The service that knows a person's e-mail by their profile id.
+PROFILE = "profile"
 # Every service holding personal data; the gateway (its clients and the requests themselves) comes last.
-SERVICES = ("profile", "kintell", "buddy", "upskilling", "q2q", "safety", GATEWAY)
+SERVICES = (PROFILE, "kintell", "buddy", "upskilling", "q2q", "safety", GATEWAY)
 
 
 class RequestKind(enum.Enum):

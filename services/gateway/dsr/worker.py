@@ -3,7 +3,11 @@
 Each run takes the requests whose next attempt is due (state is in the database, so a restarted
 gateway resumes where it stopped), asks every pending service at once, and records each answer in
 its own transaction: a confirmation, a postponement with back-off when the service could not be
-reached, or a refusal. The gateway's own part runs once every other service confirmed. A receipt
+reached, or a refusal. The gateway's own part runs once every other service confirmed; in an erasure it
+begins with the secure erase of the subject's messages from the event streams (services/gateway/dsr/
+streams.py), and NATS being unreachable postpones it with the same back-off. An erasure naming only a
+profile id first reads the subject's e-mail from the profile service (before that service erases them),
+so the streams are searched for it too; it is kept sealed in the request until the gateway's part. A receipt
 wakes the worker at once; otherwise it looks again every `interval` seconds. Stopping waits for the
 run in progress (cancelled after STOP_GRACE_SECONDS); an interrupted part is asked again on resumption,
 which is safe: export is a read and erasure of an already erased subject finds nothing.
@@ -18,13 +22,14 @@ import os
 import socket
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from services.gateway import handlers, queries
 from services.gateway.domain import privacy as dsr
 from services.gateway.dsr import bundle
 from services.gateway.dsr.services import Refused, SubjectService, Unanswered
+from services.gateway.dsr.streams import StreamEraser
 from services.gateway.repository import GatewayUnitOfWork
 from services.kit import backoff
 from services.kit.clock import Clock, utc_now
@@ -66,8 +71,11 @@ class PrivacyWorker:
         services: Mapping[str, SubjectService],
         settings: WorkerSettings = WorkerSettings(),
         clock: Clock = utc_now,
+        streams: StreamEraser | None = None,
     ) -> None:
         self.uow, self.services, self.settings, self.clock = uow, dict(services), settings, clock
+        # None: no NATS is configured, so no event of the subject was ever published.
+        self.streams = streams
         self.runs = 0
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
@@ -137,7 +145,7 @@ class PrivacyWorker:
             if not parts or await self._claim(request_id) is None:
                 break
             if parts == [dsr.GATEWAY]:
-                request = await asyncio.to_thread(self._own_part, request)
+                request = await self._own(request)
                 continue
             results = await asyncio.gather(*(self._ask(request, name) for name in parts))
             for result in results:
@@ -156,7 +164,10 @@ class PrivacyWorker:
             if request.kind is dsr.RequestKind.EXPORT:
                 exported = await service.export(request.subject)
                 return _Result(name, answer=exported.answer, records=exported.records)
-            return _Result(name, answer=await service.erase(request.subject, request.request_id))
+            subject = request.subject
+            if name == dsr.PROFILE and not subject.email:
+                subject = await self._named(request, service)
+            return _Result(name, answer=await service.erase(subject, request.request_id))
         except Unanswered as exc:
             return _Result(name, unanswered=str(exc))
         except Refused as exc:
@@ -176,10 +187,34 @@ class PrivacyWorker:
         log.warning("privacy.part_postponed", request_id=rid, service=name, attempts=attempts, error=result.unanswered)
         return handlers.postpone_part(rid, name, result.unanswered, retry_at=retry_at, uow=self.uow, clock=self.clock)
 
-    def _own_part(self, request: dsr.PrivacyRequest) -> dsr.PrivacyRequest:
+    async def _named(self, request: dsr.PrivacyRequest, profile: SubjectService) -> dsr.DataSubject:
+        """The subject of an erasure named by profile id only, with the e-mail the profile service holds for
+        them, kept (sealed) in the request before that service erases them; as it was when it knows none."""
+        exported = await profile.export(request.subject)
+        email = _email_of(exported.records, request.subject.profile_id)
+        if not email:
+            return request.subject
+        named = await asyncio.to_thread(handlers.name_subject, request.request_id, email, uow=self.uow)
+        return replace(request.subject, email=named.subject.email)
+
+    async def _own(self, request: dsr.PrivacyRequest) -> dsr.PrivacyRequest:
+        """The gateway's part; in an erasure, the subject's messages leave the event streams first (NATS
+        unreachable: the part is postponed, the e-mail still kept for the next attempt)."""
         if request.kind is dsr.RequestKind.EXPORT:
-            return handlers.export_own_part(request.request_id, uow=self.uow, clock=self.clock)
-        return handlers.erase_own_part(request.request_id, uow=self.uow, clock=self.clock)
+            return await asyncio.to_thread(handlers.export_own_part, request.request_id, uow=self.uow, clock=self.clock)
+        stream_messages = None
+        if self.streams is not None:
+            try:
+                stream_messages = dict(await self.streams.erase(request.subject))
+            except Unanswered as exc:
+                return await asyncio.to_thread(self._record, request, _Result(dsr.GATEWAY, unanswered=str(exc)))
+        return await asyncio.to_thread(
+            handlers.erase_own_part,
+            request.request_id,
+            uow=self.uow,
+            clock=self.clock,
+            stream_messages=stream_messages,
+        )
 
     async def _loop(self) -> None:
         while not self._stopping.is_set():
@@ -194,3 +229,14 @@ class PrivacyWorker:
             await self.run_once()
         except Exception:  # a failing database must not end the worker: the next run tries again
             log.exception("privacy.worker_run_failed")
+
+
+def _email_of(records: Mapping[str, object], profile_id: str) -> str:
+    """The e-mail of the profile `profile_id` among the profile service's exported records; "" without one."""
+    profiles = records.get("profiles")
+    if not isinstance(profiles, list):
+        return ""
+    for row in profiles:
+        if isinstance(row, dict) and row.get("profile_id") == profile_id and isinstance(row.get("email"), str):
+            return str(row["email"])
+    return ""
