@@ -129,6 +129,9 @@ class ServiceConfig(Settings):
     pii_keyring: str | None = setting("TEEI_PII_KEYRING", default=None, secret=True)
     pii_keyring_path: Path | None = setting("TEEI_PII_KEYRING_PATH", default=None)
     pii_keystore_url: str | None = setting("TEEI_PII_KEYSTORE_URL", default=None, secret=True)
+    # The one key store every service seals and opens event payloads' personal fields with
+    # (services/kit/messaging/sealed_events.py); default var/keystore/events.db, shared under `teei up`.
+    events_keystore_url: str | None = setting("TEEI_EVENTS_KEYSTORE_URL", default=None, secret=True)
     # In a cluster: refuse to start without a configured keyring and key store (never keep keys in a pod's var/).
     pii_keystore_required: bool = setting("TEEI_PII_KEYSTORE_REQUIRED", default=False)
     # How often the key store re-wraps data keys still wrapped by a retired-to-be KEK.

@@ -28,10 +28,11 @@ from services.kit.audit.trail import AuditLog
 from services.kit.config import ServiceConfig
 from services.kit.grpc import chain
 from services.kit.grpc.interceptors import InFlightTracker
-from services.kit.messaging import events
+from services.kit.messaging import events, sealed_events
 from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import db, idempotency, retention, retention_policy
 from services.kit.security import auth, mtls, trust_policy
+from services.kit.security.pii import PiiCipher
 from services.kit.telemetry import errors_report, metrics, sources, tracing
 
 log = logs.get_logger(__name__)
@@ -122,12 +123,14 @@ class GrpcServer:
         self._stopped = asyncio.Event()
         self.port = 0
         self.bus: EventBus | None = None
+        self._events_cipher: PiiCipher | None = None
         self.retention = _retention(service)
         self._unregister_gauges = metrics.add_sources(self, _gauge_sources(service))
 
     async def start(self) -> int:
         """Binds, starts serving and marks every service SERVING; returns the bound port."""
         server, cfg = self._server, self.service.config
+        self._install_events_cipher()
         for registration in self.service.registrations:
             registration.add_to_server(registration.servicer, server)
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
@@ -157,6 +160,22 @@ class GrpcServer:
             _write_ready_file(cfg.ready_file)
         log.info("server.started", port=self.port, services=names)
         return self.port
+
+    def _install_events_cipher(self) -> None:
+        """Every service that records or consumes events seals and opens their payloads' personal fields with
+        the one shared events key store (sealed_events.py): installed here, so no service's code changes."""
+        if self.service.engine is None and not self.service.subscriptions:
+            return
+        if sealed_events.installed() is None:
+            self._events_cipher = sealed_events.cipher_for(self.service.config)
+            sealed_events.install(self._events_cipher)
+
+    def _remove_events_cipher(self) -> None:
+        if self._events_cipher is not None:
+            if sealed_events.installed() is self._events_cipher:
+                sealed_events.uninstall()
+            self._events_cipher.close()
+            self._events_cipher = None
 
     async def _start_bus(self) -> None:
         cfg, service = self.service.config, self.service
@@ -193,6 +212,7 @@ class GrpcServer:
             if outcome is not None:
                 await outcome
         self._unregister_gauges()
+        self._remove_events_cipher()
         log.info("server.stopped", drained=drained)
         self._stopped.set()
         return drained

@@ -22,6 +22,7 @@ from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.messaging.pull import Puller
 from services.kit.persistence.db import UnitOfWork
+from services.kit.security.pii import SubjectErased
 from services.kit.telemetry import errors_report, event_spans, metrics
 
 log = get_logger(__name__)
@@ -82,6 +83,8 @@ class EventBus:
         self._nc: Any = None
         self._js: Any = None
         self._loop: asyncio.AbstractEventLoop | None = None
+        # Events acknowledged unapplied because a person they name was erased (their key is gone).
+        self.skipped_erased = 0
 
     async def start(self) -> None:
         """Connects, ensures the stream, and starts the relay and every consumer."""
@@ -233,6 +236,9 @@ class EventBus:
             self._apply_batch, subscription, [(e, m.subject, m.headers) for m, e in decoded]
         )
         for (msg, envelope), outcome in zip(decoded, outcomes, strict=True):
+            if isinstance(outcome, SubjectErased):
+                await self._skip_erased(msg, subscription, envelope)
+                continue
             if isinstance(outcome, Exception):
                 await self._handler_failed(msg, subscription, envelope, outcome)
                 continue
@@ -243,6 +249,20 @@ class EventBus:
                 event_id=envelope.id,
                 event_type=envelope.type,
             )
+
+    async def _skip_erased(self, msg: Msg, subscription: events.Subscription, envelope: events.Envelope) -> None:
+        """An event naming a person whose events key was shredded (erased) cannot be applied, now or ever: it
+        is acknowledged without its handler's effects (rolled back with its savepoint), never retried or
+        dead-lettered. Logged without personal data."""
+        await msg.ack()
+        self.skipped_erased += 1
+        log.info(
+            "consumer.skipped_erased",
+            consumer=subscription.consumer,
+            event_id=envelope.id,
+            event_type=envelope.type,
+            skipped=self.skipped_erased,
+        )
 
     async def _dead_letter(self, msg: Msg, subscription: events.Subscription, *, attempts: int, error: str) -> None:
         headers = {

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from google.protobuf import descriptor_pool, message, message_factory
 from sqlalchemy import orm
 
+from services.kit.messaging import sealed_events
 from services.kit.telemetry import propagation
 from teei.common.v1 import access_pb2
 from teei.events.v1 import envelope_pb2
@@ -101,8 +102,19 @@ def new_event(
 
 
 def payload_of(envelope: envelope_pb2.Envelope) -> Any:
-    """The typed payload message of an envelope; refused unless its message declares the envelope's type
-    (a payload of another event dressed as this one must never be applied)."""
+    """The typed payload message of an envelope, its sealed personal fields opened; refused unless its
+    message declares the envelope's type (a payload of another event dressed as this one must never be
+    applied)."""
+    payload = payload_of_unopened(envelope)
+    # Personal fields sealed with their people's keys are opened here, for every consumer; SubjectErased
+    # when a person was erased (the bus skips the event), refused when this process has no events cipher.
+    sealed_events.open_payload(payload, record=envelope.id)
+    return payload
+
+
+def payload_of_unopened(envelope: envelope_pb2.Envelope) -> Any:
+    """The typed payload message of an envelope as stored (sealed fields left sealed), type checked as in
+    payload_of."""
     name = envelope.data.TypeName()
     descriptor = descriptor_pool.Default().FindMessageTypeByName(name)
     payload = message_factory.GetMessageClass(descriptor)()
@@ -124,13 +136,29 @@ def record_many(session: orm.Session, envelopes: Sequence[envelope_pb2.Envelope]
     in exactly this order (a consumer sees a B1 session before the B2 one recorded after it)."""
     stamps = _ordered_stamps(len(envelopes))
     rows = [
-        {"event_id": e.id, "event_type": e.type, "envelope": e.SerializeToString(), "created_at": stamp}
-        for e, stamp in zip(envelopes, stamps, strict=True)
+        {"event_id": e.id, "event_type": e.type, "envelope": raw, "created_at": stamp}
+        for e, raw, stamp in zip(envelopes, _serialized(envelopes), stamps, strict=True)
     ]
     for start in range(0, len(rows), chunk):
         session.execute(outbox.insert(), rows[start : start + chunk])
     if rows:
         session.info[OUTBOX_FLAG] = True
+
+
+def _serialized(envelopes: Sequence[envelope_pb2.Envelope]) -> list[bytes]:
+    """The envelopes as written to the outbox: with an events cipher installed, their payloads' personal
+    fields sealed with their people's keys (sealed_events.py); the caller's envelopes are left as they are."""
+    if sealed_events.installed() is None or not envelopes:
+        return [e.SerializeToString() for e in envelopes]
+    payloads = [payload_of_unopened(e) for e in envelopes]
+    sealed_events.seal_payloads([(p, e.tenant, e.id) for p, e in zip(payloads, envelopes, strict=True)])
+    out = []
+    for envelope, payload in zip(envelopes, payloads, strict=True):
+        copy = envelope_pb2.Envelope()
+        copy.CopyFrom(envelope)
+        copy.data.Pack(payload)
+        out.append(copy.SerializeToString())
+    return out
 
 
 _stamp_lock = threading.Lock()

@@ -86,7 +86,10 @@ class SubjectKeys:
         engine = db.create_engine(url)
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", _secure_delete)
-        metadata.create_all(engine)
+        try:
+            metadata.create_all(engine)
+        except sa.exc.DatabaseError:  # another process (a shared key store) created it at the same moment
+            metadata.create_all(engine)
         return cls(engine, keyring)
 
     @property
