@@ -14,6 +14,7 @@ from services.kit.config import ServiceConfig
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
+from services.kit.messaging import erasures
 from services.kit.security import pii, webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
@@ -51,6 +52,10 @@ def build(
         subjects=SubjectData(connector.uow, privacy.MAP),
     )
     registration = Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)
+    # Whatever an import re-created about a person the platform erased goes again.
+    erased = erasures.subscription(privacy.MAP)
     return connector.service(
-        registration, max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM
+        registration,
+        max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM,
+        subscriptions=[erased],
     )

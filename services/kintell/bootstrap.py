@@ -14,6 +14,7 @@ from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
+from services.kit.messaging import erasures
 from services.kit.security import pii, webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
@@ -48,4 +49,6 @@ def build(
         subjects=SubjectData(connector.uow, privacy.MAP),
     )
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
-    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES)
+    # Whatever an import re-created about a person the platform erased goes again.
+    erased = erasures.subscription(privacy.MAP)
+    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES, subscriptions=[erased])

@@ -11,8 +11,8 @@ from sqlalchemy import orm
 
 from services.kit import tenants
 from services.kit.errors import FieldViolation, InvalidArgument
-from services.kit.messaging import events
-from services.profile import handlers
+from services.kit.messaging import erasures, events
+from services.profile import handlers, privacy
 from services.profile.domain import activity
 from services.profile.domain.activity import CourseStatus, PersonChange
 from services.profile.domain.commands import RecordActivity
@@ -223,3 +223,5 @@ SUBSCRIPTIONS = [
     events.Subscription(consumer=f"profile-{event_type.replace('.', '-')}", event_types=(event_type,), handler=handler)
     for event_type, handler in HANDLERS.items()
 ]
+# Whatever was re-learnt about a person the platform erased (an event still in flight) goes again.
+SUBSCRIPTIONS.append(erasures.subscription(privacy.MAP))

@@ -6,9 +6,11 @@ from collections.abc import Callable
 
 from sqlalchemy import orm
 
+from services.kit.audit.records import AuditEntry
 from services.kit.logs import get_logger
-from services.kit.messaging import events
-from services.q2q import handlers
+from services.kit.messaging import erasures, events
+from services.q2q import handlers, privacy
+from services.q2q.domain import audit
 from services.q2q.domain.classifier import Classifier
 from services.q2q.domain.commands import ReviewDecision, SourceText
 from services.q2q.domain.model import SourceRef, check_profile_id
@@ -101,6 +103,20 @@ def _profile(profile_id: str) -> str:
     return "" if check_profile_id(profile_id, required=False) else profile_id
 
 
+def swept_audit(swept: erasures.Swept) -> AuditEntry:
+    """The audit entry of a sweep after the platform's erasure: the erasure's, by profile id only."""
+    done = swept.erasure
+    return audit.subject_erased(
+        swept.company_id,
+        privacy_request_id=swept.privacy_request_id,
+        profile_id=swept.profile_id,
+        email="",
+        found=done.found,
+        erased=done.erased,
+        retained=done.retained,
+    )
+
+
 def subscriptions(classifier: Classifier) -> list[events.Subscription]:
     """The service's durable consumers, bound to a classifier."""
 
@@ -110,6 +126,8 @@ def subscriptions(classifier: Classifier) -> list[events.Subscription]:
     return [
         events.Subscription(SCREENED_CONSUMER, SCREENED_EVENTS, bind(classify_text_event)),
         events.Subscription(REVIEW_CONSUMER, REVIEW_EVENTS, bind(review_completed)),
+        # Scores and held texts re-learnt about a person the platform erased go again, audited as erasures.
+        erasures.subscription(privacy.MAP, audit=swept_audit),
     ]
 
 

@@ -11,9 +11,9 @@ from sqlalchemy import orm
 
 from services.kit.errors import FieldViolation
 from services.kit.identity import profile_id_for_email
-from services.kit.messaging import events
+from services.kit.messaging import erasures, events
 from services.kit.text_sources import TextSourceType
-from services.safety import handlers
+from services.safety import handlers, privacy
 from services.safety.domain import commands
 from services.safety.domain.commands import ScreenEventText
 from services.safety.domain.errors import InvalidSafetyRequest
@@ -106,4 +106,6 @@ def _profile_id(person: types_pb2.PersonRef, tenant: str) -> str:
 
 SUBSCRIPTIONS: list[events.Subscription] = [
     events.Subscription(consumer=CONSUMER, event_types=tuple(_EXTRACTORS), handler=screen_text_event),
+    # Flags and reviews re-learnt about a person the platform erased (a text still in flight) go again.
+    erasures.subscription(privacy.MAP),
 ]

@@ -20,21 +20,26 @@ from services.cli.spec import REPO_ROOT
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Service
 from services.kit.identity import normalise_email
-from services.kit.messaging import events
+from services.kit.messaging import erasures, events
 from services.kit.messaging.eventbus import EventBus
+from services.kit.persistence import subjects
 from services.profile import bootstrap as profile_bootstrap
 from services.profile import consumers as profile_consumers
+from services.profile import privacy as profile_privacy
 from services.profile.repository import SqlProfileRepository
 from services.profile.tables import facts
 from services.q2q import bootstrap as q2q_bootstrap
 from services.q2q import consumers as q2q_consumers
+from services.q2q import privacy as q2q_privacy
 from services.q2q.domain.model import PendingState, SourceRef
 from services.q2q.repository import SqlQ2qRepository
 from services.q2q.wire import SOURCE_FROM_PROTO
 from services.safety import bootstrap as safety_bootstrap
 from services.safety import consumers as safety_consumers
+from services.safety import privacy as safety_privacy
 from services.safety.repository import SqlSafetyRepository
 from teei.common.v1 import access_pb2, types_pb2
+from teei.gateway.v1 import events_pb2 as gateway_events
 from teei.gateway.v1 import gateway_pb2
 from teei.q2q.v1 import events_pb2 as q2q_events
 from teei.safety.v1 import events_pb2 as safety_events
@@ -198,9 +203,11 @@ def _deliver(service: Service, subscription: events.Subscription, envelope: even
 
 
 def _envelope(payload: message.Message, *, event_type: str | None = None) -> events.Envelope:
-    # A tenant of its own per case: the services' databases are shared by the module's cases.
+    # A tenant of its own per case: the services' databases are shared by the module's cases. An erasure
+    # names its person as the envelope's subject too (the gateway's envelope does).
+    subject = payload.profile_id if isinstance(payload, gateway_events.SubjectErased) else "contract"
     envelope = events.new_event(
-        payload, source="teei/contract-tests", tenant=f"contract-{uuid.uuid4().hex[:12]}", subject="contract"
+        payload, source="teei/contract-tests", tenant=f"contract-{uuid.uuid4().hex[:12]}", subject=subject
     )
     if event_type is not None:
         envelope.type = event_type
@@ -284,6 +291,20 @@ def _q2q_effect(session: orm.Session, envelope: events.Envelope, payload: Any) -
 
 
 EFFECTS: dict[str, Effect] = {"profile": _profile_effect, "safety": _safety_effect, "q2q": _q2q_effect}
+MAPS = {"profile": profile_privacy.MAP, "safety": safety_privacy.MAP, "q2q": q2q_privacy.MAP}
+
+
+def _erased_effect(service_name: str) -> Effect:
+    """After the sweep the service holds nothing about the person in the company, and announces nothing."""
+
+    def effect(session: orm.Session, envelope: events.Envelope, payload: Any) -> None:
+        who = subjects.Subject.of(envelope.tenant, profile_id=payload.profile_id)
+        assert subjects.count(subjects.export(session, MAPS[service_name], who)) == 0
+        assert _emitted(session, envelope.tenant) == []
+
+    return effect
+
+
 CONSUMER_CASES = [(name, t, i) for name, t in PAIRS for i in range(len(EXAMPLES.get(t, [])))]
 
 
@@ -309,7 +330,8 @@ def test_consumer_applies_the_producer_example(
         assert not _deliver(service, subscription, envelope), "a redelivery is recognised as a duplicate"
     assert service.engine is not None
     with orm.Session(service.engine) as session:
-        EFFECTS[service_name](session, envelope, payload)
+        effect = _erased_effect(service_name) if event_type == erasures.EVENT_TYPE else EFFECTS[service_name]
+        effect(session, envelope, payload)
         # What the consumer emits in turn is itself a published contract.
         emitted = {events.event_type_of(p) for p in _emitted(session, envelope.tenant)}
         assert sorted(emitted - set(EXAMPLES)) == []

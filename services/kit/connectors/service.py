@@ -5,7 +5,7 @@ and the Service that serves one registration over them."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -16,6 +16,7 @@ from sqlalchemy import orm
 from services.kit.audit import checkpoints
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
+from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import pii, webhooks
 from services.kit.security.pii.maintenance import PiiMaintenance
@@ -36,9 +37,15 @@ class ConnectorParts:
     cipher: pii.PiiCipher | None = None
     maintenance: PiiMaintenance | None = None
 
-    def service(self, registration: Registration, *, max_message_bytes: int) -> Service:
-        """The connector serving `registration`; the engine is disposed on stop (stop hooks run last first:
-        the background sealing stops before the cipher closes)."""
+    def service(
+        self,
+        registration: Registration,
+        *,
+        max_message_bytes: int,
+        subscriptions: Sequence[events.Subscription] = (),
+    ) -> Service:
+        """The connector serving `registration` and consuming `subscriptions`; the engine is disposed on stop
+        (stop hooks run last first: the background sealing stops before the cipher closes)."""
         on_start: list[Callable[[], Awaitable[None] | None]] = []
         on_stop: list[Callable[[], Awaitable[None] | None]] = [self.engine.dispose]
         if self.cipher is not None and self.maintenance is not None:
@@ -52,6 +59,7 @@ class ConnectorParts:
             on_stop=on_stop,
             engine=self.engine,
             max_message_bytes=max_message_bytes,
+            subscriptions=subscriptions,
         )
 
 

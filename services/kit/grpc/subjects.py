@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 
-import sqlalchemy as sa
 import structlog
 from google.protobuf import json_format, struct_pb2
 
@@ -60,30 +59,10 @@ class SubjectData:
 
     def _erase(self, who: subjects.Subject) -> subjects.Erasure:
         with self.uow.begin() as session:
-            sqlite = session.get_bind().dialect.name == "sqlite"
-            if sqlite:
-                # Freed cells are zeroed, so old row images do not linger in the file's free pages.
-                session.execute(sa.text("PRAGMA secure_delete=ON"))
+            subjects.zero_freed_cells(session)
             result = subjects.erase(session, self.mapping, who)
-        self._forget_old_pages(result, sqlite=sqlite)
+        subjects.forget_old_pages(self.uow.engine, result)
         return result
-
-    def _forget_old_pages(self, result: subjects.Erasure, *, sqlite: bool) -> None:
-        """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples."""
-        if not result.erased:
-            return
-        engine = self.uow.engine
-        if sqlite:
-            # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
-            raw = engine.raw_connection()
-            try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                raw.close()
-            return
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in sorted(result.tables):
-                connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
 
 
 def subject_of(subject: types_pb2.DataSubject) -> subjects.Subject:

@@ -194,6 +194,33 @@ def erase(session: orm.Session, mapping: SubjectMap, subject: Subject) -> Erasur
     return result
 
 
+def zero_freed_cells(session: orm.Session) -> bool:
+    """On SQLite, freed cells are zeroed from here on, so old row images do not linger in the file's free
+    pages; True when the database is SQLite (its old pages are then forgotten by `forget_old_pages`)."""
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    session.execute(sa.text("PRAGMA secure_delete=ON"))
+    return True
+
+
+def forget_old_pages(engine: sa.Engine, result: Erasure) -> None:
+    """After the erasure's commit: old row images outlive it in SQLite's write-ahead log and in PostgreSQL's
+    dead tuples."""
+    if not result.erased:
+        return
+    if engine.dialect.name == "sqlite":
+        # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
+        raw = engine.raw_connection()
+        try:
+            raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        finally:
+            raw.close()
+        return
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+        for table in sorted(result.tables):
+            connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
+
+
 def _matching(session: orm.Session, holding: Holding, subject: Subject) -> list[dict[str, Any]]:
     table, conditions = holding.table, _person_conditions(holding, subject, _email_index(session, holding, subject))
     if not conditions:

@@ -42,8 +42,8 @@ def _match(match_id: str) -> buddy_events.MatchCreated:
 
 
 def test_every_source_event_type_has_one_subscription() -> None:
-    assert sorted(t for s in SUBSCRIPTIONS for t in s.event_types) == sorted(HANDLERS)
-    assert len({s.consumer for s in SUBSCRIPTIONS}) == len(SUBSCRIPTIONS) == 10
+    assert sorted(t for s in SUBSCRIPTIONS for t in s.event_types) == sorted([*HANDLERS, "privacy.subject.erased"])
+    assert len({s.consumer for s in SUBSCRIPTIONS}) == len(SUBSCRIPTIONS) == 11
 
 
 def test_a_buddy_match_enrols_flags_counts_and_reaches_buddy_matched_once(

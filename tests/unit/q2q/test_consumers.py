@@ -189,6 +189,7 @@ def test_subscriptions_take_only_safety_verdicts_and_reviews() -> None:
     assert [(sub.consumer, sub.event_types) for sub in consumers.SUBSCRIPTIONS] == [
         ("q2q-screened-texts", ("safety.text.screened",)),
         ("q2q-safety-reviews", ("safety.review.completed",)),
+        ("q2q-privacy-subject-erased", ("privacy.subject.erased",)),
     ]
 
 
