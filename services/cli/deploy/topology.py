@@ -54,7 +54,11 @@ SECRET_FILES: Mapping[str, tuple[tuple[str, str, str], ...]] = {
 # the key store of the people's data keys from `<service>-pii-keystore` (`uri`), a database apart from the
 # service's own and from its backups. Optional in the base and dev (an unset key store lives in the pod's
 # var/ and dies with it), required in prod (TEEI_PII_KEYSTORE_REQUIRED: the service refuses to start).
+# Every such service also seals and opens event payloads' personal fields with the ONE key store all services
+# share, from the Secret `events-keystore` (`uri`): a database every service reaches (never a pod's var/,
+# where each pod would hold keys no other could open); optional in the base and dev, required in prod.
 PII_KEYRING_SECRET = "pii-keyring"  # noqa: S105 - the Secret's name, not its content
+EVENTS_KEYSTORE_SECRET = "events-keystore"  # noqa: S105 - the Secret's name, not its content
 PII_KEYRING_DIR = "/etc/teei/pii"
 PII_KEYRING_FILE = "pii-keyring.json"
 REDIS_SECRET = ("redis-auth", "password")
@@ -194,6 +198,8 @@ class Topology:
         if seals_pii(resource):
             keystore = {"name": f"{resource.name}-pii-keystore", "key": "uri", "optional": True}
             env.append({"name": "TEEI_PII_KEYSTORE_URL", "valueFrom": {"secretKeyRef": keystore}})
+            shared = {"name": EVENTS_KEYSTORE_SECRET, "key": "uri", "optional": True}
+            env.append({"name": "TEEI_EVENTS_KEYSTORE_URL", "valueFrom": {"secretKeyRef": shared}})
         if self.has_database(resource):
             ref = {"name": f"{self.database_cluster(resource.name)}-app", "key": "uri"}
             env.append({"name": "DATABASE_URL", "valueFrom": {"secretKeyRef": ref}})
