@@ -14,6 +14,7 @@ from typing import Any
 
 from services.cli import erd, spec
 from services.kit.config import ServiceConfig, load
+from services.kit.messaging import sealed_events
 from services.kit.persistence import db
 from services.kit.security import pii
 from services.kit.security.pii import keyring as keyrings
@@ -67,8 +68,11 @@ def _stores(args: argparse.Namespace) -> dict[str, SubjectKeys]:
     """The key store of every service that has one."""
     config, source = _config(args), pii.keyring_source(_config(args))
     if config.pii_keystore_url:
-        return {name: SubjectKeys.open(keystore_url(config.var_dir, name, config.pii_keystore_url), source)
-                for name in SEALING}  # fmt: skip
+        stores = {name: SubjectKeys.open(keystore_url(config.var_dir, name, config.pii_keystore_url), source)
+                  for name in SEALING}  # fmt: skip
+        if config.events_keystore_url:  # the events key store every service shares (sealed_events.py)
+            stores[sealed_events.KEYSTORE] = SubjectKeys.open(config.events_keystore_url, source)
+        return stores
     folder = config.var_dir / KEYSTORE_DIR
     return {path.stem: SubjectKeys.open(db.sqlite_url(path), source) for path in sorted(folder.glob("*.db"))}
 

@@ -6,7 +6,6 @@ import asyncio
 import os
 import signal
 import sys
-import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -33,6 +32,7 @@ from services.kit.messaging.eventbus import EventBus
 from services.kit.persistence import db, idempotency, retention, retention_policy
 from services.kit.security import auth, mtls, trust_policy
 from services.kit.security.pii import PiiCipher
+from services.kit.security.pii.maintenance import PiiMaintenance
 from services.kit.telemetry import errors_report, metrics, sources, tracing
 
 log = logs.get_logger(__name__)
@@ -100,12 +100,66 @@ def contract_only(name: str, config: ServiceConfig, pb2: ModuleType, pb2_grpc: M
     return Service(name=name, config=config, registrations=[Registration.of(pb2, pb2_grpc, service, servicer)])
 
 
+class HealthServicer:
+    """grpc.health.v1.Health as grpc_health's, except that a Watch ends once it has told its caller
+    NOT_SERVING in a graceful shutdown: a watch never ends on its own, and an open one would hold the
+    server's shutdown for the whole grace period (grpc.aio waits for every call) or make it cut the calls
+    still running."""
+
+    def __init__(self) -> None:
+        self._status: dict[str, health_pb2.HealthCheckResponse.ServingStatus.ValueType] = {
+            "": health_pb2.HealthCheckResponse.SERVING
+        }
+        self._changed = asyncio.Condition()
+        self._shutting_down = False
+
+    async def Check(
+        self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> health_pb2.HealthCheckResponse:
+        status = self._status.get(request.service)
+        if status is None:
+            await context.abort(grpc.StatusCode.NOT_FOUND, f"unknown service {request.service!r}")
+        return health_pb2.HealthCheckResponse(status=status)
+
+    async def List(
+        self, request: health_pb2.HealthListRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> health_pb2.HealthListResponse:
+        statuses = {name: health_pb2.HealthCheckResponse(status=status) for name, status in self._status.items()}
+        return health_pb2.HealthListResponse(statuses=statuses)
+
+    async def Watch(self, request: health_pb2.HealthCheckRequest, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        last = None
+        async with self._changed:
+            while True:
+                status = self._status.get(request.service, health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+                if status != last:
+                    await context.write(health_pb2.HealthCheckResponse(status=status))
+                    last = status
+                if self._shutting_down:
+                    return
+                await self._changed.wait()
+
+    async def set(self, service: str, status: health_pb2.HealthCheckResponse.ServingStatus.ValueType) -> None:
+        """Sets `service`'s status (ignored once the server is shutting down)."""
+        async with self._changed:
+            if not self._shutting_down:
+                self._status[service] = status
+                self._changed.notify_all()
+
+    async def enter_graceful_shutdown(self) -> None:
+        """Every service NOT_SERVING for good; open watches are told so, then end."""
+        async with self._changed:
+            self._shutting_down = True
+            self._status = dict.fromkeys(self._status, health_pb2.HealthCheckResponse.NOT_SERVING)
+            self._changed.notify_all()
+
+
 class GrpcServer:
     """Runs one Service on grpc.aio until told to stop, then drains in-flight RPCs."""
 
     def __init__(self, service: Service, *, rpc_metrics: bool = True, environ: Mapping[str, str] | None = None) -> None:
         self.service = service
-        self.health = health.aio.HealthServicer()
+        self.health = HealthServicer()
         self.tracker = InFlightTracker()
         jwks = auth.CachedJwks(_jwks_source(service))
         validator = auth.TokenValidator(jwks, issuer=service.config.auth_issuer, audience=service.config.auth_audience)
@@ -124,6 +178,7 @@ class GrpcServer:
         self.port = 0
         self.bus: EventBus | None = None
         self._events_cipher: PiiCipher | None = None
+        self._events_maintenance: PiiMaintenance | None = None
         self.retention = _retention(service)
         self._unregister_gauges = metrics.add_sources(self, _gauge_sources(service))
 
@@ -169,8 +224,16 @@ class GrpcServer:
         if sealed_events.installed() is None:
             self._events_cipher = sealed_events.cipher_for(self.service.config)
             sealed_events.install(self._events_cipher)
+            # The shared store's data keys are re-wrapped after a KEK rotation like each service's own
+            # (every service may do it: a key moved by one is left by the others).
+            interval = self.service.config.pii_rewrap_interval_seconds
+            self._events_maintenance = PiiMaintenance(self._events_cipher, None, interval=interval)
+            self._events_maintenance.start()
 
-    def _remove_events_cipher(self) -> None:
+    async def _remove_events_cipher(self) -> None:
+        if self._events_maintenance is not None:
+            await self._events_maintenance.stop()
+            self._events_maintenance = None
         if self._events_cipher is not None:
             if sealed_events.installed() is self._events_cipher:
                 sealed_events.uninstall()
@@ -192,15 +255,23 @@ class GrpcServer:
             log.warning("eventbus.disabled", reason="NATS_URL not set; events stay in the outbox")
 
     async def stop(self) -> bool:
-        """Health NOT_SERVING → refuse new RPCs → drain in-flight ones within the grace period → stop."""
+        """Health NOT_SERVING → stop listening and send GOAWAY, refusing the RPCs that still arrive → let
+        every RPC the server took finish within the grace period → stop.
+
+        grpc.aio's stop closes the listening socket first (the kernel then hands the port's new
+        connections only to a successor bound with SO_REUSEPORT) and tells each connection to go away
+        (HTTP/2 GOAWAY; a client opens its next connection to the successor). Every call the server had
+        taken by then runs on: one that reaches the tracker now is refused with the retriable draining
+        header, one already past it finishes. Only when the grace period ends are the calls still
+        running cancelled; cancelling earlier (e.g. once the tracker is idle) cut the calls taken by the
+        server but not yet counted, which a rolling restart saw as CANCELLED answers at the edge."""
         grace = self.service.config.shutdown_grace_seconds
-        deadline = time.monotonic() + grace
         await self.health.enter_graceful_shutdown()
         self.tracker.start_draining()
         log.info("server.draining", in_flight=self.tracker.count, grace_seconds=grace)
+        stopping = asyncio.ensure_future(self._server.stop(grace))
         drained = await self.tracker.wait_idle(grace)
-        # Once drained only platform streams (health watches) remain: cancel them rather than wait.
-        await self._server.stop(grace=0 if drained else max(deadline - time.monotonic(), 0.0))
+        await stopping
         if self.bus is not None:
             await self.bus.stop()
         if self.retention is not None:
@@ -212,7 +283,7 @@ class GrpcServer:
             if outcome is not None:
                 await outcome
         self._unregister_gauges()
-        self._remove_events_cipher()
+        await self._remove_events_cipher()
         log.info("server.stopped", drained=drained)
         self._stopped.set()
         return drained
