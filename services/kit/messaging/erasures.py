@@ -10,6 +10,7 @@ is not applied, and a sweep that finds nothing erases nothing. Logs carry counts
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 
 import sqlalchemy as sa
@@ -116,13 +117,20 @@ def _malformed(field: str, problem: str) -> InvalidArgument:
 
 
 def _forget_old_pages_after_commit(session: orm.Session, erasure: subjects.Erasure) -> None:
+    """Once the bus's transaction commits, old row images go as the RPC's erasure lets them go. On a thread of
+    its own: at `after_commit` the session still holds its connection (after a SAVEPOINT, SQLite's still in a
+    transaction until the session closes), which SQLite's truncating checkpoint would wait on until its busy
+    timeout."""
     bind = session.get_bind()
     engine = bind if isinstance(bind, sa.Engine) else bind.engine
 
-    def forget(_: orm.Session) -> None:
+    def forget() -> None:
         try:
             subjects.forget_old_pages(engine, erasure)
         except Exception:  # the erasure is committed; old pages go with the next checkpoint or vacuum
-            log.warning("privacy.subject.old_pages_kept", service_tables=len(erasure.tables), exc_info=True)
+            log.warning("privacy.subject.old_pages_kept", tables=len(erasure.tables), exc_info=True)
 
-    sa.event.listen(session, "after_commit", forget, once=True)
+    def start(_: orm.Session) -> None:
+        threading.Thread(target=forget, name="forget-old-pages", daemon=True).start()
+
+    sa.event.listen(session, "after_commit", start, once=True)
