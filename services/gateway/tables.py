@@ -47,7 +47,14 @@ oauth_clients = sa.Table(
     sa.Column("email_index", sa.String(64)),
     sa.Column("disabled", sa.Boolean, nullable=False),
     sa.Column("created_at", UtcDateTime, nullable=False),
+    # A subject's clients, found by the blind index of their e-mail (export and erasure) ...
+    sa.Index("ix_oauth_clients_company_email_index", "company_id", "email_index"),
 )
+# ... or, on a client not sealed yet, by the plain e-mail, lower-cased: on PostgreSQL only (SQLite can neither
+# reflect nor compare an index on an expression; it serves the development databases, small).
+sa.Index(
+    "ix_oauth_clients_company_lower_email", oauth_clients.c.company_id, sa.func.lower(oauth_clients.c.email)
+).ddl_if(dialect="postgresql")
 
 # Logins between SsoLogin and SsoCallback; platform-wide: the tenant is known only once the login completes.
 sso_logins = sa.Table(

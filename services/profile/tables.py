@@ -38,6 +38,8 @@ profiles = sa.Table(
     sa.Column("email_index", sa.String(64), nullable=True),
     sa.UniqueConstraint("company_id", "email", name="uq_profiles_company_email"),
     sa.Index("uq_profiles_company_email_index", "company_id", "email_index", unique=True),
+    # A company's profiles in pages, in profile id order.
+    sa.Index("ix_profiles_company_profile", "company_id", "profile_id"),
 )
 
 external_ids = sa.Table(

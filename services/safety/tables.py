@@ -48,6 +48,15 @@ reviews = sa.Table(
     sa.Index("ix_safety_reviews_company_status_created", "company_id", "status", "created_at"),
     sa.Index("ix_safety_reviews_company_status_priority", "company_id", "status", "priority", "created_at"),
 )
+# The review queue's order (highest priority first, then oldest first), which no scan of the index above gives.
+sa.Index(
+    "ix_safety_reviews_queue",
+    reviews.c.company_id,
+    reviews.c.status,
+    reviews.c.priority.desc(),
+    reviews.c.created_at,
+    reviews.c.review_id,
+)
 
 review_actions = sa.Table(
     "safety_review_actions",

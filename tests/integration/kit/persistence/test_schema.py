@@ -41,6 +41,10 @@ def _combined(schema: tuple[sa.MetaData, ...]) -> sa.MetaData:
     return combined
 
 
+# SQLite's reflection skips an index on an expression (gateway's lower(email)), and autogenerate with it:
+# the PostgreSQL comparison below covers those.
+@pytest.mark.filterwarnings("ignore:Skipped unsupported reflection of expression-based index")
+@pytest.mark.filterwarnings("ignore:autogenerate skipping metadata-specified expression-based index")
 @pytest.mark.parametrize("service", SERVICES)
 def test_a_sqlite_database_at_head_matches_the_live_tables(service: str, tmp_path: Path) -> None:
     assert _differences(db.sqlite_url(tmp_path / f"{service}.db"), service) == []

@@ -1,0 +1,56 @@
+"""A subject's machine clients (export and erasure of a data-subject request) are found through indexes,
+not by reading every client of the company: the look-up matches the blind index of the e-mail, or the
+lower-cased plain e-mail of a client not sealed yet, and each side of that OR needs its own index,
+(company_id, email_index) and (company_id, lower(email)). The second is built on PostgreSQL only: SQLite
+can neither reflect nor compare an index on an expression, and serves the development databases, small.
+PostgreSQL builds and drops them CONCURRENTLY, outside the migration's transaction.
+
+Revision ID: 0010
+Revises: 0009
+Create Date: 2026-12-06
+"""
+
+import contextlib
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0010"
+down_revision = "0009"
+branch_labels = None
+depends_on = None
+
+# name: (table, columns)
+INDEXES: dict[str, tuple[str, list[str | sa.TextClause]]] = {
+    "ix_oauth_clients_company_email_index": ("oauth_clients", ["company_id", "email_index"]),
+    "ix_oauth_clients_company_lower_email": ("oauth_clients", ["company_id", sa.text("lower(email)")]),
+}
+POSTGRESQL_ONLY = frozenset({"ix_oauth_clients_company_lower_email"})
+
+
+def upgrade() -> None:
+    postgresql = op.get_bind().dialect.name == "postgresql"
+    with _outside_transaction():
+        for name, (table, columns) in INDEXES.items():
+            if name in POSTGRESQL_ONLY and not postgresql:
+                continue
+            # A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind: drop it so a rerun succeeds.
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+            op.create_index(name, table, columns, postgresql_concurrently=True)
+
+
+def downgrade() -> None:
+    with _outside_transaction():
+        for name, (table, _) in INDEXES.items():
+            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
+
+
+@contextlib.contextmanager
+def _outside_transaction() -> Iterator[None]:
+    # CONCURRENTLY cannot run in a transaction; SQLite has no such option and takes the plain DDL in it.
+    if op.get_bind().dialect.name != "postgresql":
+        yield
+        return
+    with op.get_context().autocommit_block():
+        yield
