@@ -184,7 +184,7 @@ def build(
         name=NAME,
         config=config,
         registrations=registrations,
-        on_start=[worker.ensure_started, maintenance.start],
+        on_start=[worker.start, maintenance.start],
         on_stop=[cipher.close, gateway.engine.dispose, oidc.aclose, worker.stop, maintenance.stop],
         engine=gateway.engine,
         gauges=gateway.keys.gauges(),

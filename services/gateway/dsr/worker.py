@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import os
 import socket
 import uuid
@@ -32,6 +31,7 @@ from services.gateway.dsr.services import Refused, SubjectService, Unanswered
 from services.gateway.dsr.streams import StreamEraser
 from services.gateway.repository import GatewayUnitOfWork
 from services.kit import backoff
+from services.kit.background import BackgroundTask
 from services.kit.clock import Clock, utc_now
 from services.kit.logs import get_logger
 
@@ -61,7 +61,7 @@ class _Result:
     refused: str = ""
 
 
-class PrivacyWorker:
+class PrivacyWorker(BackgroundTask):
     """Drives data-subject requests until each completes or fails."""
 
     def __init__(
@@ -73,40 +73,28 @@ class PrivacyWorker:
         clock: Clock = utc_now,
         streams: StreamEraser | None = None,
     ) -> None:
+        super().__init__(name="gateway-privacy-worker", grace_seconds=STOP_GRACE_SECONDS)
         self.uow, self.services, self.settings, self.clock = uow, dict(services), settings, clock
         # None: no NATS is configured, so no event of the subject was ever published.
         self.streams = streams
         self.runs = 0
         self.owner = f"{socket.gethostname()[:40]}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
-        self._stopping = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
 
     @property
     def service_names(self) -> tuple[str, ...]:
         """The services whose parts every new request gets (the gateway's own is added last)."""
         return tuple(name for name in dsr.SERVICES if name in self.services)
 
-    def ensure_started(self) -> None:
-        """Starts the task once, in a fresh context (no RPC's caller or deadline leaks into it)."""
-        if self._task is None and not self._stopping.is_set():
-            loop = asyncio.get_running_loop()
-            self._task = loop.create_task(self._loop(), name="gateway-privacy-worker", context=contextvars.Context())
-
     def wake(self) -> None:
         """A request arrived: run now rather than at the next interval."""
         self._wake.set()
 
     async def stop(self) -> None:
-        """Stops after the run in progress, then closes the channels to the services."""
-        self._stopping.set()
-        self._wake.set()
-        if self._task is not None:
-            try:
-                await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
-            except TimeoutError:
-                self._task.cancel()
-                await asyncio.gather(self._task, return_exceptions=True)
+        """Stops after the run in progress (cancelled after STOP_GRACE_SECONDS), then closes the channels to
+        the services."""
+        self._wake.set()  # the loop sees `stopping` at once rather than after its interval
+        await super().stop()
         for service in self.services.values():
             await service.close()
 
@@ -116,7 +104,7 @@ class PrivacyWorker:
             queries.runnable_requests, now=self.clock(), limit=self.settings.batch, uow=self.uow
         )
         for request_id in due:
-            if self._stopping.is_set():
+            if self.stopping:
                 break
             await self.drive(request_id)
         return len(due)
@@ -140,7 +128,7 @@ class PrivacyWorker:
 
     async def _rounds(self, request: dsr.PrivacyRequest) -> dsr.PrivacyRequest:
         request_id = request.request_id
-        while not request.settled and not self._stopping.is_set():
+        while not request.settled and not self.stopping:
             parts = request.next_parts(self.clock())
             if not parts or await self._claim(request_id) is None:
                 break
@@ -217,7 +205,7 @@ class PrivacyWorker:
         )
 
     async def _loop(self) -> None:
-        while not self._stopping.is_set():
+        while not self.stopping:
             self._wake.clear()
             await self._run_logged()
             self.runs += 1

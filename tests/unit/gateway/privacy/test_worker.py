@@ -5,6 +5,7 @@ is an audit record without the subject's e-mail."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -256,3 +257,23 @@ async def test_a_refused_part_and_a_refused_request_are_audited_as_such(gateway:
     assert (refused["action"], refused["outcome"], refused["actor"]) == ("privacy.erasure.refused", "denied", "admin-1")
     assert refused["diff"]["after"]["error"] == "InvalidPrivacyRequest"
     assert EMAIL not in json.dumps(logged, default=str)
+
+
+async def test_the_started_worker_runs_once_started_and_stops_without_waiting_out_its_interval(
+    gateway: Gateway, clock: FakeClock
+) -> None:
+    worker = PrivacyWorker(uow=gateway.uow, services=_services(), settings=WorkerSettings(interval=600.0), clock=clock)
+    request = _receive(gateway, worker, clock, "erasure")
+    worker.start()
+    worker.start()  # once: a second start is a no-op
+    deadline = asyncio.get_running_loop().time() + 30
+    while worker.runs == 0:
+        assert asyncio.get_running_loop().time() < deadline, "the worker did not run"
+        await asyncio.sleep(0.01)  # polling interval of a bounded wait
+    await asyncio.wait_for(worker.stop(), 5.0)  # far below the 600 s interval it was waiting out
+    assert worker.stopping
+    assert worker.runs == 1
+    done, _ = queries.get_privacy_request(request.request_id, _viewer(), uow=gateway.uow)
+    assert done.status is dsr.RequestStatus.COMPLETED
+    worker.start()  # a stopped worker never starts again
+    assert worker.runs == 1
