@@ -47,6 +47,7 @@ from services.gateway.repository import SqlPrivacyRequestRepository as Requests
 from services.kintell.domain.commands import SessionFilter
 from services.kintell.repository import SqlKintellRepository
 from services.kit.audit.queries import AuditFilter, AuditLogReader
+from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import pii
 from services.profile.domain.model import ExternalId, Provider
@@ -163,6 +164,10 @@ def _q2q(where: ScoreFilter, name: str, *keys: str) -> Case:
 
 
 CASES = [
+    # The kit's messaging tables, the same in every service's database.
+    Case("profile", "outbox pending", events.pending, ("published_at",), ordered=True),
+    Case("profile", "outbox mark published", lambda s: events.mark_published(s, ["e1", "e2"]), ("event_id",)),
+    Case("profile", "inbox claim", lambda s: events.claim_once(s, consumer="c", event_id="e7"), ("event_id",)),
     _named(_profile(lambda r: r.page(email="", after="", limit=SIZE + 1), ordered=True), "profiles by company"),
     _named(_profile(lambda r: r.get_by_email(EMAIL), "email_index", "email"), "profile by e-mail (blind index)"),
     _named(
@@ -399,11 +404,11 @@ def databases(
 
 
 def _captured(engine: sa.Engine, work: Work) -> list[tuple[str, Any]]:
-    """The SELECT statements `work` runs, with their parameters, in order."""
+    """The statements `work` runs that read rows (SELECT, UPDATE, DELETE), with their parameters, in order."""
     captured: list[tuple[str, Any]] = []
 
     def capture(_c: Any, _cur: Any, statement: str, params: Any, _ctx: Any, _many: bool) -> None:
-        if statement.lstrip().upper().startswith(("SELECT", "WITH")):
+        if statement.lstrip().upper().startswith(("SELECT", "WITH", "UPDATE", "DELETE")):
             captured.append((statement, params))
 
     sa.event.listen(engine, "before_cursor_execute", capture)
