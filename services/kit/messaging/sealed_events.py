@@ -100,17 +100,18 @@ def external_subject(cipher: PiiCipher, company_id: str, external_id: str) -> st
     return "xid:" + cipher.blind(company_id, EXTERNAL_INDEX, external_id)
 
 
-def shred_subject(company_id: str, profile_id: str, *, external_ids: Iterable[str] = ()) -> int:
+def shred_subject(company_id: str, profile_id: str = "", *, email: str = "", external_ids: Iterable[str] = ()) -> int:
     """Destroys the person's events keys (erasure): every event field sealed for them — in outbox rows, the
-    streams and every backup — is unreadable from now on. The number of keys destroyed; 0 without a cipher."""
+    streams and every backup — is unreadable from now on. The person is named by profile id and/or e-mail
+    (whose derived profile id is the key's subject), and any source ids they were known by alone. The number
+    of keys destroyed; 0 without a cipher."""
     cipher = _cipher
     if cipher is None:
         log.warning("events.shred_without_cipher")
         return 0
-    destroyed = cipher.shred(company_id, profile_id) if profile_id else 0
-    for external_id in external_ids:
-        if external_id:
-            destroyed += cipher.shred(company_id, external_subject(cipher, company_id, external_id))
+    subjects = [profile_id, profile_id_for_email(company_id, email) if email else ""]
+    subjects += [external_subject(cipher, company_id, x) for x in external_ids if x]
+    destroyed = sum(cipher.shred(company_id, s) for s in dict.fromkeys(subjects) if s)
     log.info("events.subject_keys_shredded", company_id=company_id, keys=destroyed)
     return destroyed
 
