@@ -3,13 +3,15 @@ and feedback.
 
 Personal fields are sealed (services/buddy/sealing.py): exports open them; erasure finds the person by
 profile id (their e-mail is sealed), shreds their key, and blanks or deletes every value it sealed: their
-match columns, their check-ins and feedback, their attendee rows, and the description and location of
-the events of the matches they are the participant of (`writer_profile_id`)."""
+match columns (a participant's with the match's location), their check-ins and feedback, their attendee
+rows, the description and location of the events of the matches they are the participant of
+(`writer_profile_id`), and the quarantined CSV rows that name them (`profile_id`)."""
 
 from __future__ import annotations
 
 from services.buddy.sealing import ATTENDEES, CHECKINS, EVENTS, FEEDBACK, MATCHES
 from services.buddy.tables import ATTENDEE_FIELDS, checkins, event_attendees, events, feedback, matches
+from services.kit.connectors.imports import QUARANTINED
 from services.kit.persistence.subjects import Child, Holding, Person, Scrub, SubjectMap
 
 _PERSON = ("external_id", "given_name", "family_name")
@@ -28,13 +30,14 @@ _WRITER = Person(profile_id="writer_profile_id", owned=("description", "location
 MAP = SubjectMap(
     service="buddy",
     holdings=(
+        QUARANTINED,
         Holding(checkins, persons={"person": _person("person")}, key="record_id", sealed=CHECKINS.privacy()),
         Holding(feedback, persons={"author": _person("author")}, key="record_id", sealed=FEEDBACK.privacy()),
         Holding(event_attendees, persons={"attendee": _ATTENDEE}, key="event_id", sealed=ATTENDEES.privacy()),
         Holding(events, persons={"writer": _WRITER}, key="record_id", keep_rows=True, sealed=EVENTS.privacy()),
         Holding(
             matches,
-            persons={"participant": _person("participant"), "buddy": _person("buddy")},
+            persons={"participant": _person("participant", "location"), "buddy": _person("buddy")},
             key="record_id",
             children=(
                 Child(events, column="match_id", key="record_id", children=(_ATTENDEES,), sealed=EVENTS.privacy()),

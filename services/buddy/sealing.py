@@ -1,8 +1,10 @@
 """The Buddy service's personal fields at rest: each match, check-in and feedback person's e-mail, Buddy
-id and names sealed with that person's key (subject = `<role>_profile_id`); what a person wrote with
-their key: a check-in's notes and answers with its person's, a feedback's text with its author's, an
-event's description and location with its match's participant's (`writer_profile_id`; a group event has
-no match, so no person of ours wrote it: it is sealed with the company's key, subject "").
+id and names sealed with that person's key (subject = `<role>_profile_id`), a match's location with its
+participant's; quarantined CSV rows with the key of the person they name (services/kit/connectors/
+imports.py); what a person wrote with their key: a check-in's notes and answers with its person's, a
+feedback's text with its author's, an event's description and location with its match's participant's
+(`writer_profile_id`; a group event has no match, so no person of ours wrote it: it is sealed with the
+company's key, subject "").
 
 An event names several people: `buddy_events.attendees` held their e-mails and names in one JSON list.
 Sealed with one person's key, erasing any other attendee would leave their e-mail readable inside it;
@@ -28,6 +30,7 @@ from sqlalchemy import orm
 
 from services.buddy import rows
 from services.buddy.tables import ATTENDEE_FIELDS, checkins, event_attendees, events, feedback, matches
+from services.kit.connectors.imports import QUARANTINE
 from services.kit.connectors.model import Person
 from services.kit.connectors.sealing import BATCH, Row, SealedTable, seal_all, unseal_all
 from services.kit.security.pii import PiiCipher
@@ -35,7 +38,9 @@ from services.kit.security.pii import PiiCipher
 # `buddy_events.attendees` of a sealed event: its attendees are its rows in `buddy_event_attendees`.
 ATTENDEE_ROWS = "buddy_event_attendees"
 
-MATCHES = SealedTable.of(matches, record="record_id", persons=("participant", "buddy"))
+MATCHES = SealedTable.of(
+    matches, record="record_id", persons=("participant", "buddy"), texts={"location": "participant_profile_id"}
+)
 CHECKINS = SealedTable.of(
     checkins,
     record="record_id",
@@ -91,7 +96,7 @@ class _Events(SealedTable):
 EVENTS = _Events.of(events, record="record_id", texts=dict.fromkeys(("description", "location"), "writer_profile_id"))
 # By record kind (services/buddy/rows.STORES).
 BY_KIND = {"matches": MATCHES, "events": EVENTS, "checkins": CHECKINS, "feedback": FEEDBACK}
-TABLES = (MATCHES, CHECKINS, FEEDBACK, EVENTS, ATTENDEES)
+TABLES = (MATCHES, CHECKINS, FEEDBACK, EVENTS, ATTENDEES, QUARANTINE)
 
 
 def write_event(
@@ -145,8 +150,8 @@ def _participant_of(session: orm.Session, company_id: str, match_id: str) -> str
 
 
 def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-    """Seals up to `batch` rows still plain (matches, check-ins, feedback, events and their attendees);
-    the number sealed."""
+    """Seals up to `batch` rows still plain (matches, check-ins, feedback, events and their attendees,
+    quarantined rows); the number sealed."""
     return seal_all(TABLES, session, cipher, batch=batch)
 
 

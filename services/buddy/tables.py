@@ -54,7 +54,8 @@ matches = sa.Table(
     sa.Column("status", sa.String(10), nullable=False),
     sa.Column("languages", sa.Text, nullable=False),
     sa.Column("interests", sa.Text, nullable=False),
-    sa.Column("location", sa.String(255), nullable=False),
+    # Sealed with the participant's key (services/buddy/sealing.py).
+    sa.Column("location", sa.Text, nullable=False),
     sa.Column("ended_at", UtcDateTime, nullable=True),
     _unique("buddy_matches"),
     sa.Index("ix_buddy_matches_participant", "company_id", "participant_email"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from services.kintell.sealing import RATINGS, SESSIONS
 from services.kintell.tables import ratings, sessions
+from services.kit.connectors.imports import QUARANTINED
 from services.kit.persistence.subjects import Child, Holding, Person, Scrub, SubjectMap
 
 _PERSON = ("external_id", "given_name", "family_name")
@@ -21,6 +22,7 @@ def _person(prefix: str, *owned: str) -> Person:
 MAP = SubjectMap(
     service="kintell",
     holdings=(
+        QUARANTINED,
         Holding(
             sessions,
             persons={"participant": _person("participant", *_WRITTEN), "volunteer": _person("volunteer")},

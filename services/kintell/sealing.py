@@ -1,6 +1,7 @@
 """The Kintell connector's personal fields at rest: each person's e-mail, Kintell id and names sealed
 with that person's key; the session's free text (feedback, goals, metadata) with the participant's,
-who writes it; a rating's feedback with the rater's (the session's person in the rater's role).
+who writes it; a rating's feedback with the rater's (the session's person in the rater's role); a
+quarantined CSV row with the key of the person it names (services/kit/connectors/imports.py).
 
 Look-ups by e-mail compare `<role>_profile_id` (services/kit/connectors/sealing.py)."""
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kintell.tables import ratings, sessions
+from services.kit.connectors.imports import QUARANTINE
 from services.kit.connectors.sealing import BATCH, Row, SealedTable, seal_all, unseal_all
 from services.kit.security.pii import PiiCipher
 
@@ -29,11 +31,11 @@ def rater(session: orm.Session, row: Row) -> str:
 
 
 RATINGS = SealedTable.of(ratings, record="rating_id", writers={"feedback_text": rater})
-TABLES = (SESSIONS, RATINGS)
+TABLES = (SESSIONS, RATINGS, QUARANTINE)
 
 
 def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-    """Seals up to `batch` rows still plain (sessions, then ratings); the number sealed."""
+    """Seals up to `batch` rows still plain (sessions, ratings, then quarantined rows); the number sealed."""
     return seal_all(TABLES, session, cipher, batch=batch)
 
 

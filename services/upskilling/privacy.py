@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from services.kit.connectors.imports import QUARANTINED
 from services.kit.persistence.subjects import Holding, Person, SubjectMap
 from services.upskilling.sealing import CREDENTIALS, PROGRESS
 from services.upskilling.tables import credentials, progress
@@ -20,6 +21,7 @@ _HIDDEN = ("external_index",)
 MAP = SubjectMap(
     service="upskilling",
     holdings=(
+        QUARANTINED,
         Holding(
             progress,
             persons={"learner": _LEARNER},

@@ -1,6 +1,7 @@
 """The upskilling connector's personal fields at rest: a learner's e-mail, provider id and names, and what
 is recorded about them (a progress record's metadata, a credential's url and verification code), sealed
-with that learner's data key. The subject is the learner's `profile_id` (derived from company and
+with that learner's data key; a quarantined CSV row with the key of the person it names
+(services/kit/connectors/imports.py). The subject is the learner's `profile_id` (derived from company and
 e-mail, as every service derives it, so erasing the person by e-mail or profile id shreds the key); a
 learner known only by their provider id has a key of their own, `xid:<blind index of that id>`.
 
@@ -18,6 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy import orm
 
+from services.kit.connectors.imports import QUARANTINE
 from services.kit.connectors.sealing import BATCH, Row, SealedTable
 from services.kit.connectors.storage import profile_id_of
 from services.kit.security.pii import PiiCipher
@@ -116,8 +118,8 @@ def _keyed(table: sa.Table, kinds: Sequence[str]) -> sa.ColumnElement[bool]:
 
 
 def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-    """Seals up to `batch` rows still holding plain values or plain identities (progress, then
-    credentials); the number sealed."""
+    """Seals up to `batch` rows still holding plain values or plain identities (progress, credentials,
+    then quarantined rows); the number sealed."""
     done = 0
     for sealed in TABLES:
         where = sa.or_(sealed.plain(), _keyed(sealed.table, list(_PLAIN)))
@@ -126,8 +128,8 @@ def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -
         _write(session, sealed, sealed.seal_rows(session, cipher, ready), ("profile_id", "external_index"))
         done += len(found)
         if done >= batch:
-            break
-    return done
+            return done
+    return done + QUARANTINE.seal_batch(session, cipher, batch=batch - done)
 
 
 def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
@@ -140,8 +142,8 @@ def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH)
         _write(session, sealed, [plain(sealed.table, sealed.open(cipher, row)) for row in found], ())
         done += len(found)
         if done >= batch:
-            break
-    return done
+            return done
+    return done + QUARANTINE.unseal_batch(session, cipher, batch=batch - done)
 
 
 def _select(session: orm.Session, table: sa.Table, where: sa.ColumnElement[bool], limit: int) -> Sequence[Row]:

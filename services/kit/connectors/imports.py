@@ -1,5 +1,14 @@
 """Import batches and quarantined rows, persisted per connector: a batch record with counts and
-status, and every invalid row kept (raw values and errors) so its error CSV can be downloaded."""
+status, and every invalid row kept (raw values and errors) so its error CSV can be downloaded.
+
+A quarantined row's raw cells and its errors (which quote the refused values) are sealed at rest
+(services/kit/connectors/sealing.py): with the key of the person the row names when one of its e-mail
+columns (`email` or `*_email`, the first in the file's order holding a valid address) names one, the
+same profile id every service derives from company and e-mail (`profile_id`, so erasing that person
+finds the row and shreds its key), else with the company's key (subject "", which no erasure names:
+the retention of quarantined rows removes them). Both values are bound to the row's batch. Rows written
+before sealing keep plain JSON until the online migration (`QUARANTINE.seal_batch`) seals them; reads
+open both forms."""
 
 from __future__ import annotations
 
@@ -7,6 +16,7 @@ import functools
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -16,9 +26,14 @@ from sqlalchemy import orm
 
 from services.kit.audit.records import AuditEntry
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
+from services.kit.connectors import cells
 from services.kit.connectors.csvimport import Parsed, Rejected, RowError
 from services.kit.connectors.listings import Position, newest_first
+from services.kit.connectors.sealing import BATCH, Row, SealedTable
+from services.kit.connectors.storage import profile_id_of
+from services.kit.persistence.subjects import Holding, Person
 from services.kit.persistence.types import UtcDateTime
+from services.kit.security import pii
 from services.kit.telemetry import metrics
 
 COMPLETED = "completed"
@@ -51,6 +66,11 @@ quarantine = sa.Table(
     sa.Column("row_number", sa.Integer, primary_key=True),
     sa.Column("raw", sa.Text, nullable=False),
     sa.Column("errors", sa.Text, nullable=False),
+    # The batch's company ("" on rows from before sealing until the online migration copies it) and the
+    # person whose key seals `raw` and `errors` (NULL: the company's key, or not sealed yet).
+    sa.Column("company_id", sa.String(63), nullable=False, server_default=""),
+    sa.Column("profile_id", sa.String(36), nullable=True),
+    sa.Index("ix_quarantined_rows_profile", "company_id", "profile_id"),
 )
 
 
@@ -110,7 +130,11 @@ class SqlImportBatches:
         digest = hashlib.sha256(data).hexdigest()
         self._session.execute(batches.insert().values(**vars(batch), content_sha256=digest))
         if parsed.invalid:
-            self._session.execute(quarantine.insert(), [_quarantined(batch.batch_id, r) for r in parsed.invalid])
+            plain = [_quarantined(batch, r) for r in parsed.invalid]
+            cipher = pii.attached(self._session)
+            for start in range(0, len(plain), BATCH):
+                chunk = QUARANTINE.seal_rows(self._session, cipher, plain[start : start + BATCH])
+                self._session.execute(quarantine.insert(), chunk)
         sa.event.listen(self._session, "after_commit", functools.partial(_count_rows, batch), once=True)
         return batch
 
@@ -122,9 +146,10 @@ class SqlImportBatches:
 
     def errors(self, batch_id: str) -> list[RowError]:
         """Every error of a batch's quarantined rows, in row order (the caller checked the batch is ours)."""
-        query = sa.select(quarantine.c.errors).where(quarantine.c.batch_id == batch_id)
-        found = self._session.execute(query.order_by(quarantine.c.row_number)).scalars()
-        return [RowError(**error) for raw in found for error in json.loads(raw)]
+        query = sa.select(quarantine).where(quarantine.c.batch_id == batch_id)
+        found = self._session.execute(query.order_by(quarantine.c.row_number)).mappings().all()
+        cipher = pii.attached(self._session)
+        return [RowError(**error) for row in found for error in json.loads(QUARANTINE.open(cipher, row)["errors"])]
 
     def newest(self, *, after: Position | None, size: int) -> list[Batch]:
         """Up to `size` + 1 batches of this company, newest first, after the position `after`."""
@@ -176,9 +201,75 @@ def imported(batch: Batch) -> AuditEntry:
     )
 
 
-def _quarantined(batch_id: str, row: Rejected) -> dict[str, object]:
+def _quarantined(batch: Batch, row: Rejected) -> dict[str, object]:
     errors = json.dumps([vars(error) for error in row.errors])
-    return {"batch_id": batch_id, "row_number": row.number, "raw": json.dumps(dict(row.raw)), "errors": errors}
+    return {
+        "batch_id": batch.batch_id,
+        "row_number": row.number,
+        "raw": json.dumps(dict(row.raw)),
+        "errors": errors,
+        "company_id": batch.company_id,
+        "profile_id": subject_of(batch.company_id, row.raw),
+    }
+
+
+def subject_of(company_id: str, raw: Mapping[str, str]) -> str | None:
+    """The profile id of the person a CSV row names: its first e-mail column (`email` or `*_email`, in the
+    file's order) holding a valid address; None when none does."""
+    for name, value in raw.items():
+        if name != "email" and not name.endswith("_email"):
+            continue
+        try:
+            return profile_id_of(company_id, cells.email(str(value).strip()))
+        except cells.FieldInvalid:
+            continue
+    return None
+
+
+class QuarantineSealing(SealedTable):
+    """Quarantined rows: keyed by (batch, row number), their company copied from their batch and their
+    person derived from their raw cells when the online migration seals a row from before sealing."""
+
+    def seal_batch(self, session: orm.Session, cipher: pii.PiiCipher, *, batch: int = BATCH) -> int:
+        query = (
+            sa.select(quarantine, batches.c.company_id.label("batch_company"))
+            .join(batches, batches.c.batch_id == quarantine.c.batch_id)
+            .where(self.plain())
+            .limit(batch)
+        )
+        found = session.execute(query).mappings().all()
+        ready = [_identified(row) for row in found]
+        self._write(session, self.seal_rows(session, cipher, ready))
+        return len(found)
+
+    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
+        for row in rows:
+            this = sa.and_(quarantine.c.batch_id == row["batch_id"], quarantine.c.row_number == row["row_number"])
+            values = {c: row[c] for c in (*self.columns, "company_id", "profile_id")}
+            session.execute(quarantine.update().where(this).values(**values))
+
+
+def _identified(row: Row) -> dict[str, Any]:
+    """A plain quarantined row from before sealing with its batch's company and the person it names."""
+    out = {c.name: row[c.name] for c in quarantine.columns} | {"company_id": row["batch_company"]}
+    try:
+        raw = json.loads(row["raw"])
+    except ValueError:
+        raw = None
+    named = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    out["profile_id"] = out["profile_id"] or subject_of(out["company_id"], named)
+    return out
+
+
+# Sealed with the key of the row's person (`profile_id`; NULL or "" is the company's key), bound to the batch.
+QUARANTINE = QuarantineSealing.of(quarantine, record="batch_id", texts=dict.fromkeys(("raw", "errors"), "profile_id"))
+# What export and erasure find of a person among quarantined rows (each connector's SubjectMap holds it).
+QUARANTINED = Holding(
+    quarantine,
+    persons={"subject": Person(profile_id="profile_id", owned=("raw", "errors"))},
+    key="batch_id",
+    sealed=QUARANTINE.privacy(),
+)
 
 
 def _count_rows(batch: Batch, session: orm.Session) -> None:

@@ -1,5 +1,6 @@
 """Buddy's personal fields at rest: after imports through the CSV and webhook handlers nothing of a person
-is in the database file in plain text (an event's attendee list neither), look-ups by e-mail still find
+is in the database file in plain text (an event's attendee list, a match's location and a rejected CSV
+row's cells and errors neither), look-ups by e-mail still find
 their records, exports show plain values, a copy taken before an erasure cannot be read after it while
 the other people's fields still open, and the online migration seals (and unseals) rows written before
 sealing while reads go on."""
@@ -15,10 +16,11 @@ import pytest
 import sqlalchemy as sa
 
 from services.buddy import bootstrap, handlers, privacy, queries, sealing
-from services.buddy.domain.commands import ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
+from services.buddy.domain.commands import GetImportErrors, ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
 from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match, Record
 from services.buddy.repository import BuddyUnitOfWork
 from services.buddy.tables import checkins, event_attendees, events, feedback, matches
+from services.kit.connectors.imports import QUARANTINE, quarantine
 from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
@@ -38,11 +40,23 @@ PEOPLE = {
     "buddy_external_id": "bud-b-3",
     "buddy_given_name": "Bertrand",
     "buddy_family_name": "Quillfeather",
+    "location": "Trondheimsfjord",
 }
+QUINBY, ROSALIND = "quinby@example.org", "rosalind@example.org"
+# Match rows the import refuses: one naming Quinby (a bad status), one naming nobody (no valid e-mail),
+# one naming Rosalind (a bad match time).
+REJECTED = (
+    {"match_id": "m-2", "participant_email": "Quinby@Example.org", "participant_family_name": "Farrowdale"}
+    | {"status": "sideways"},
+    {"match_id": "m-3", "participant_email": "zebedee-at-nowhere", "buddy_email": "also-bad"},
+    {"match_id": "m-4", "participant_email": ROSALIND, "matched_at": "yesterday"},
+)
 # What the samples carry of people: e-mails, Buddy ids, names and the text they wrote.
 # (Needles of five characters or more: a shorter one turns up by chance in a file full of ciphertext.)
 NEEDLES = [PARTICIPANT, BUDDY, GUEST, WALKER, "bud-p-7", "bud-b-3", "pialotta", "lindqvist", "quillfeather"]
+NEEDLES += [QUINBY, "zebedee-at-nowhere", ROSALIND, "farrowdale"]
 TEXTS = [
+    "trondheimsfjord",
     "coffee at the library",
     "room-blue-7",
     "harbour walk",
@@ -54,8 +68,9 @@ TEXTS = [
 
 
 def _load(uow: BuddyUnitOfWork) -> None:
-    """A match and a group event by CSV; the match's event, a check-in and a feedback by webhook."""
-    _csv(uow, "matches", PEOPLE)
+    """A match (and three rows refused) and a group event by CSV; the match's event, a check-in and a
+    feedback by webhook."""
+    _csv(uow, "matches", PEOPLE, *REJECTED)
     event = {"location": "room-blue-7", "attendee_emails": [PARTICIPANT, BUDDY, GUEST]}
     _webhook(uow, "events", "d-1", **event)
     group = {"event_id": "e-2", "match_id": "", "description": "Harbour walk", "location": "pier-seventeen"}
@@ -64,9 +79,9 @@ def _load(uow: BuddyUnitOfWork) -> None:
     _webhook(uow, "feedback", "d-2", author_email=BUDDY)
 
 
-def _csv(uow: BuddyUnitOfWork, kind: str, row: dict[str, str]) -> None:
-    batch = handlers.import_records(ImportRecords("acme", kind, csv_of(kind, row)), uow=uow)
-    assert batch.rows_stored == 1
+def _csv(uow: BuddyUnitOfWork, kind: str, row: dict[str, str], *rejected: dict[str, str]) -> None:
+    batch = handlers.import_records(ImportRecords("acme", kind, csv_of(kind, row, *rejected)), uow=uow)
+    assert (batch.rows_stored, batch.rows_quarantined) == (1, len(rejected))
 
 
 def _webhook(uow: BuddyUnitOfWork, kind: str, delivery_id: str, **changes: Any) -> None:
@@ -113,7 +128,6 @@ def test_the_database_file_holds_no_e_mail_name_external_id_or_text_in_plain_tex
     raw = _file_bytes(engine).lower()
     assert [n for n in NEEDLES + TEXTS if n.encode() in raw] == []
     assert b"acme" in raw
-    assert b"oslo" in raw  # a match's location is no person's: plain
     with engine.connect() as connection:
         assert set(connection.execute(sa.select(events.c.attendees)).scalars()) == {sealing.ATTENDEE_ROWS}
         stored = connection.execute(sa.select(event_attendees.c.email, event_attendees.c.given_name)).all()
@@ -137,6 +151,7 @@ def test_reads_and_look_ups_by_e_mail_see_plain_values(engine: sa.Engine, uow: B
         "Lindqvist",
         "bud-b-3",
     )
+    assert match.location == "Trondheimsfjord"
     event = _event(uow, "e-1")
     assert [(p.email, p.given_name) for p in event.attendees] == [
         (PARTICIPANT, "Pialotta"),
@@ -212,6 +227,8 @@ def test_a_copy_taken_before_the_participant_is_erased_cannot_be_read_after_it(
         for column in ("participant_email", "participant_given_name", "participant_external_id"):
             with pytest.raises(pii.SubjectErased):
                 _open(cipher, matches, match, column, "record_id")
+        with pytest.raises(pii.SubjectErased):
+            _open(cipher, matches, match, "location", "record_id")
         assert _open(cipher, matches, match, "buddy_email", "record_id") == BUDDY  # the other person's still open
         event = _stored(restored, events, events.c.external_id == "e-1")
         with pytest.raises(pii.SubjectErased):
@@ -229,6 +246,7 @@ def test_a_copy_taken_before_the_participant_is_erased_cannot_be_read_after_it(
     [kept] = _all(uow, "matches")
     assert isinstance(kept, Match)
     assert (kept.participant.email, kept.participant.given_name, kept.buddy.email) == ("", "", BUDDY)
+    assert kept.location == ""
     left = _event(uow, "e-1")
     assert ([p.email for p in left.attendees], left.description, left.location) == ([BUDDY, GUEST], "", "")
     assert _ids(uow, "checkins") == []
@@ -272,7 +290,7 @@ def _read_back(uow: BuddyUnitOfWork) -> list[tuple[str, ...]]:
     for kind in ("matches", "events", "checkins", "feedback"):
         for r in _all(uow, kind):
             if isinstance(r, Match):
-                seen.append((r.external_id, *vars(r.participant).values(), *vars(r.buddy).values()))
+                seen.append((r.external_id, *vars(r.participant).values(), *vars(r.buddy).values(), r.location))
             elif isinstance(r, BuddyEvent):
                 people = json.dumps([vars(p) for p in r.attendees])
                 seen.append((r.external_id, r.description, r.location, people))
@@ -302,7 +320,8 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
             break
         sealed += done
         assert _read_back(uow) == expected
-    assert sealed == 5  # a match, two events (their attendee rows with them), a check-in and a feedback
+    # A match, two events (their attendee rows with them), a check-in, a feedback and three quarantined rows.
+    assert sealed == 8
     with engine.connect() as connection:
         assert set(connection.execute(sa.select(events.c.attendees)).scalars()) == {sealing.ATTENDEE_ROWS}
         emails = [*connection.execute(sa.select(matches.c.participant_email)).scalars()]
@@ -321,3 +340,117 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
         [people] = [[p["email"] for p in json.loads(a)] for a in connection.execute(query).scalars()]
     assert names == {"event_id", "profile_id", "company_id"}
     assert people == [PARTICIPANT, BUDDY, GUEST]
+
+
+def _batch_id(engine: sa.Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(sa.select(quarantine.c.batch_id).distinct()).scalar_one())
+
+
+def _errors(uow: BuddyUnitOfWork, batch_id: str) -> list[tuple[int, str, str]]:
+    found = queries.get_import_errors(GetImportErrors("acme", batch_id), uow=uow)
+    return [(e.row, e.field, e.value) for e in found]
+
+
+def _quarantined(engine: sa.Engine) -> dict[int, sa.RowMapping]:
+    with engine.connect() as connection:
+        return {r["row_number"]: r for r in connection.execute(sa.select(quarantine)).mappings()}
+
+
+def _raw(cipher: pii.PiiCipher, row: sa.RowMapping) -> str:
+    return cipher.open(row["raw"], field="quarantined_rows.raw", record=row["batch_id"])
+
+
+ERRORS = [(3, "status", "sideways"), (4, "participant_email", "zebedee-at-nowhere"), (4, "buddy_email", "also-bad")]
+ERRORS += [(5, "matched_at", "yesterday")]
+
+
+def test_a_rejected_row_is_sealed_with_the_key_of_the_person_it_names_and_its_errors_still_list(
+    engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    assert _errors(uow, batch_id) == ERRORS
+    rows = _quarantined(engine)
+    assert {n: r["profile_id"] for n, r in rows.items()} == {
+        3: profile_id_of("acme", QUINBY),
+        4: None,  # no valid e-mail: the company's key
+        5: profile_id_of("acme", ROSALIND),
+    }
+    assert {r["company_id"] for r in rows.values()} == {"acme"}
+    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
+    assert "Farrowdale" in _raw(cipher, rows[3])
+    with db.UnitOfWork(engine).begin() as session:
+        found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
+    [row] = found["quarantined_rows"]
+    assert (row["raw"]["participant_email"], row["errors"][0]["value"]) == ("Quinby@Example.org", "sideways")
+
+
+def test_erasing_a_person_shreds_their_quarantined_row_in_a_copy_taken_before(
+    engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher, tmp_path: Path
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    backup = tmp_path / "before-erasure.db"
+    _copy(engine, backup)
+    with db.UnitOfWork(engine).begin() as session:
+        erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
+    assert erased.tables["quarantined_rows"] == 1
+    assert _errors(uow, batch_id) == ERRORS[1:]  # the live database lists the others' errors on
+    restored = db.create_engine(db.sqlite_url(backup))
+    try:
+        before = _quarantined(restored)
+    finally:
+        restored.dispose()
+    for column in ("raw", "errors"):
+        with pytest.raises(pii.SubjectErased):
+            cipher.open(before[3][column], field=f"quarantined_rows.{column}", record=batch_id)
+    assert ROSALIND in _raw(cipher, before[5])  # another person's row still opens
+    assert "zebedee-at-nowhere" in _raw(cipher, before[4])  # a row naming nobody: retention removes it
+
+
+def test_the_downgrade_refuses_while_a_quarantined_row_or_a_location_is_sealed(
+    engine: sa.Engine, uow: BuddyUnitOfWork
+) -> None:
+    _load(uow)
+    with pytest.raises(RuntimeError, match="4 buddy rows are sealed: run `teei pii unseal"):
+        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0007")
+    with engine.begin() as connection:  # a sealed location alone holds it back too
+        connection.execute(sa.delete(quarantine))
+    with pytest.raises(RuntimeError, match="1 buddy rows are sealed"):
+        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0007")
+    with engine.connect() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("quarantined_rows")}
+    assert {"company_id", "profile_id"} <= columns
+
+
+def test_the_online_migration_seals_quarantined_rows_and_locations_from_before_sealing(
+    engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    _unsealed(engine, cipher)
+    with engine.begin() as connection:  # as revision 0008 leaves an old row: no company, no person
+        connection.execute(quarantine.update().values(company_id="", profile_id=None))
+        assert connection.execute(sa.select(matches.c.location)).scalar_one() == "Trondheimsfjord"
+    old = _quarantined(engine)
+    assert QUINBY in old[3]["raw"].lower()
+    assert _errors(uow, batch_id) == ERRORS  # dual read: plain rows before sealing
+    with db.UnitOfWork(engine).begin() as session:
+        while sealing.seal_batch(session, cipher, batch=1):
+            pass
+    assert _errors(uow, batch_id) == ERRORS
+    rows = _quarantined(engine)
+    assert [(r["company_id"], r["profile_id"]) for _, r in sorted(rows.items())] == [
+        ("acme", profile_id_of("acme", QUINBY)),
+        ("acme", None),
+        ("acme", profile_id_of("acme", ROSALIND)),
+    ]
+    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
+    assert [_raw(cipher, rows[n]) for n in sorted(rows)] == [old[n]["raw"] for n in sorted(old)]
+    match = _stored(engine, matches, matches.c.external_id == "m-1")
+    assert pii.is_sealed(match["location"])
+    assert _open(cipher, matches, match, "location", "record_id") == "Trondheimsfjord"
+    with db.UnitOfWork(engine).begin() as session:
+        assert QUARANTINE.unseal_batch(session, cipher) == 3
+    assert [r["raw"] for _, r in sorted(_quarantined(engine).items())] == [old[n]["raw"] for n in sorted(old)]

@@ -1,5 +1,6 @@
 """Upskilling's personal fields at rest: after CSV imports and webhooks nothing of a learner is in the
-database file in plain text (not even inside the unique learner and credential keys), a re-import is
+database file in plain text (not even inside the unique learner and credential keys, nor in a rejected
+CSV row's cells and errors), a re-import is
 still idempotent, look-ups by e-mail and provider id still find the records, exports show plain values,
 a copy taken before an erasure cannot be read after it, and the online migration seals (and unseals)
 rows written before sealing while reads go on."""
@@ -13,11 +14,19 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from services.kit.connectors.imports import QUARANTINE, quarantine
+from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
 from services.upskilling import bootstrap, handlers, privacy, queries, sealing
-from services.upskilling.domain.commands import ImportRecords, ListCredentials, ListProgress, ReceiveWebhook
+from services.upskilling.domain.commands import (
+    GetImportErrors,
+    ImportRecords,
+    ListCredentials,
+    ListProgress,
+    ReceiveWebhook,
+)
 from services.upskilling.domain.model import Credential, Progress
 from services.upskilling.repository import SqlUpskillingUnitOfWork, UpskillingUnitOfWork
 from services.upskilling.tables import credentials, progress
@@ -27,7 +36,12 @@ COMPLETIONS = (
     b"provider,course_id,course_name,email,completed_at,external_id,started_at,final_score\r\n"
     b"ecornell,PY101,Python Basics,Pialotta.Q@Example.org,2026-03-01T09:30:00Z,ext-pq-77,2026-02-01,88.5\r\n"
     b"Coursera,ml-1,Machine Learning,linus.t@example.org,2026-03-02,,,\r\n"
+    # Refused: one naming Quinby (a bad date), one naming nobody (no valid e-mail), one naming Rosalind.
+    b"ecornell,PY102,Python Two,Quinby@Example.org,farrowdale-day,,,\r\n"
+    b"Coursera,ml-2,Machine Learning,zebedee-at-nowhere,2026-03-02,,,\r\n"
+    b"Coursera,ml-4,Machine Learning,rosalind@example.org,2026-03-02,,,lots\r\n"
 )
+QUINBY, ROSALIND = "quinby@example.org", "rosalind@example.org"
 CREDENTIALS = (
     b"provider,credential_id,credential_type,email,issued_at,external_id,course_id,course_name,"
     b"expires_at,url,verification_code\n"
@@ -54,6 +68,10 @@ NEEDLES = [
     "vc-grace-9",
     "cert-url-grace",
     "cohort-secret-7",
+    QUINBY,
+    "zebedee-at-nowhere",
+    ROSALIND,
+    "farrowdale",
 ]
 
 
@@ -274,7 +292,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
         assert sealing.seal_batch(session, cipher, batch=4) == 4  # half sealed: four progress rows, not the rest
     assert _read_back(uow) == expected
     with steps.begin() as session:
-        assert sealing.seal_batch(session, cipher) == 5
+        assert sealing.seal_batch(session, cipher) == 8  # five records and three quarantined rows
         assert sealing.seal_batch(session, cipher) == 0
     assert _read_back(uow) == expected
     with engine.connect() as connection:
@@ -288,3 +306,107 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     db.downgrade(url, bootstrap.MIGRATIONS, "0005")
     with engine.connect() as connection:
         assert "external_index" not in {c["name"] for c in sa.inspect(connection).get_columns("upskilling_progress")}
+
+
+def _batch_id(engine: sa.Engine) -> str:
+    with engine.connect() as connection:
+        return str(connection.execute(sa.select(quarantine.c.batch_id).distinct()).scalar_one())
+
+
+def _errors(uow: UpskillingUnitOfWork, batch_id: str) -> list[tuple[int, str, str]]:
+    found = queries.get_import_errors(GetImportErrors("acme", batch_id), uow=uow)
+    return [(e.row, e.field, e.value) for e in found]
+
+
+def _quarantined(engine: sa.Engine) -> dict[int, sa.RowMapping]:
+    with engine.connect() as connection:
+        return {r["row_number"]: r for r in connection.execute(sa.select(quarantine)).mappings()}
+
+
+def _raw(cipher: pii.PiiCipher, row: sa.RowMapping) -> str:
+    return cipher.open(row["raw"], field="quarantined_rows.raw", record=row["batch_id"])
+
+
+ERRORS = [(4, "completed_at", "farrowdale-day"), (5, "email", "zebedee-at-nowhere"), (6, "final_score", "lots")]
+
+
+def test_a_rejected_row_is_sealed_with_the_key_of_the_person_it_names_and_its_errors_still_list(
+    engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    assert _errors(uow, batch_id) == ERRORS
+    rows = _quarantined(engine)
+    assert {n: r["profile_id"] for n, r in rows.items()} == {
+        4: profile_id_of("acme", QUINBY),
+        5: None,  # no valid e-mail: the company's key
+        6: profile_id_of("acme", ROSALIND),
+    }
+    assert {r["company_id"] for r in rows.values()} == {"acme"}
+    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
+    assert "farrowdale-day" in _raw(cipher, rows[4])
+    with db.UnitOfWork(engine).begin() as session:
+        found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
+    [row] = found["quarantined_rows"]
+    assert (row["raw"]["email"], row["errors"][0]["value"]) == ("Quinby@Example.org", "farrowdale-day")
+
+
+def test_erasing_a_person_shreds_their_quarantined_row_in_a_copy_taken_before(
+    engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher, tmp_path: Path
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    backup = tmp_path / "before-erasure.db"
+    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(backup) as copy:
+        live.backup(copy)
+    with db.UnitOfWork(engine).begin() as session:
+        erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
+    assert erased.tables["quarantined_rows"] == 1
+    assert _errors(uow, batch_id) == ERRORS[1:]  # the live database lists the others' errors on
+    restored = db.create_engine(db.sqlite_url(backup))
+    try:
+        before = _quarantined(restored)
+    finally:
+        restored.dispose()
+    for column in ("raw", "errors"):
+        with pytest.raises(pii.SubjectErased):
+            cipher.open(before[4][column], field=f"quarantined_rows.{column}", record=batch_id)
+    assert ROSALIND in _raw(cipher, before[6])  # another person's row still opens
+    assert "zebedee-at-nowhere" in _raw(cipher, before[5])  # a row naming nobody: retention removes it
+
+
+def test_the_downgrade_refuses_while_a_quarantined_row_is_sealed(engine: sa.Engine, uow: UpskillingUnitOfWork) -> None:
+    _load(uow)
+    with pytest.raises(RuntimeError, match="3 upskilling rows are sealed: run `teei pii unseal"):
+        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0006")
+    with engine.connect() as connection:
+        columns = {c["name"] for c in sa.inspect(connection).get_columns("quarantined_rows")}
+    assert {"company_id", "profile_id"} <= columns
+
+
+def test_the_online_migration_seals_quarantined_rows_from_before_sealing(
+    engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher
+) -> None:
+    _load(uow)
+    batch_id = _batch_id(engine)
+    _unsealed(engine, cipher)
+    with engine.begin() as connection:  # as revision 0007 leaves an old row: no company, no person
+        connection.execute(quarantine.update().values(company_id="", profile_id=None))
+    old = _quarantined(engine)
+    assert QUINBY in old[4]["raw"].lower()
+    assert _errors(uow, batch_id) == ERRORS  # dual read: plain rows before sealing
+    with db.UnitOfWork(engine).begin() as session:
+        while sealing.seal_batch(session, cipher, batch=1):
+            pass
+    assert _errors(uow, batch_id) == ERRORS
+    rows = _quarantined(engine)
+    assert [(r["company_id"], r["profile_id"]) for _, r in sorted(rows.items())] == [
+        ("acme", profile_id_of("acme", QUINBY)),
+        ("acme", None),
+        ("acme", profile_id_of("acme", ROSALIND)),
+    ]
+    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
+    assert [_raw(cipher, rows[n]) for n in sorted(rows)] == [old[n]["raw"] for n in sorted(old)]
+    with db.UnitOfWork(engine).begin() as session:
+        assert QUARANTINE.unseal_batch(session, cipher) == 3
+    assert [r["raw"] for _, r in sorted(_quarantined(engine).items())] == [old[n]["raw"] for n in sorted(old)]

@@ -34,12 +34,20 @@ NULL_ADDED: dict[str, dict[str, tuple[str, ...]]] = {
     "profile": {"profiles": ("merged_into", "email_index"), "profile_external_ids": ("external_ref",)},
     "gateway": {"oauth_clients": ("email_index",)},
     "q2q": {"q2q_evidence": ("profile_id",)},
+    # A quarantined row's person: derived from its cells when the online migration seals it.
+    **{c: {"quarantined_rows": ("profile_id",)} for c in ("kintell", "buddy", "upskilling")},
 }
 # Columns later revisions add with a server default, which every old row takes.
 DEFAULT_ADDED: dict[str, dict[str, dict[str, Any]]] = {
     "safety": {"safety_reviews": {"priority": 1}},
-    "buddy": {"buddy_events": {"writer_profile_id": ""}},
-    "upskilling": {"upskilling_progress": {"external_index": ""}, "upskilling_credentials": {"external_index": ""}},
+    # A quarantined row's company: copied from its batch when the online migration seals it.
+    "kintell": {"quarantined_rows": {"company_id": ""}},
+    "buddy": {"buddy_events": {"writer_profile_id": ""}, "quarantined_rows": {"company_id": ""}},
+    "upskilling": {
+        "upskilling_progress": {"external_index": ""},
+        "upskilling_credentials": {"external_index": ""},
+        "quarantined_rows": {"company_id": ""},
+    },
 }
 
 

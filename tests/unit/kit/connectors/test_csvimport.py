@@ -7,11 +7,14 @@ from pathlib import Path
 from typing import Annotated, Self
 
 import pytest
+import sqlalchemy as sa
 from pydantic import BaseModel, model_validator
 
 from services.kit.connectors import cells, csvimport, imports, payloads
 from services.kit.connectors.csvimport import Cell, CsvRejected, Schema
+from services.kit.connectors.storage import profile_id_of
 from services.kit.persistence import db
+from services.kit.security import pii
 
 
 class SampleRow(BaseModel):
@@ -221,6 +224,8 @@ def test_error_csv_neutralises_formulas() -> None:
 def test_batches_and_quarantine_are_persisted_per_company(tmp_path: Path) -> None:
     engine = db.create_engine(db.sqlite_url(tmp_path / "c.db"))
     imports.metadata.create_all(engine)
+    cipher = pii.local(tmp_path, "sample")
+    pii.attach(engine, cipher)
     data = HEADER + b"a,x@y.org,2026-01-01,,\nb,bad,2026-01-01,,\n"
     parsed = _parse(data)
     uow = db.UnitOfWork(engine)
@@ -241,4 +246,19 @@ def test_batches_and_quarantine_are_persisted_per_company(tmp_path: Path) -> Non
         1,
         1,
     )
+    with engine.connect() as connection:  # the rejected row's cells and errors are sealed (company key: "bad")
+        stored = connection.execute(sa.select(imports.quarantine)).mappings().one()
+    assert (stored["company_id"], stored["profile_id"]) == ("acme", None)
+    assert pii.is_sealed(stored["raw"])
+    assert pii.is_sealed(stored["errors"])
     engine.dispose()
+    cipher.close()
+
+
+def test_a_quarantined_row_names_the_person_of_its_first_valid_e_mail_column() -> None:
+    row = {"id": "a", "participant_email": "not-one", "note": "x@y.org", "volunteer_email": " V@Corp.com "}
+    assert imports.subject_of("acme", row) == profile_id_of("acme", "v@corp.com")
+    assert imports.subject_of("acme", {"email": "P@Example.org", "buddy_email": "b@y.org"}) == profile_id_of(
+        "acme", "p@example.org"
+    )
+    assert imports.subject_of("acme", {"email": "", "attendee_emails": "a@y.org"}) is None
