@@ -6,7 +6,8 @@ How the two combine (docs/q2q/model-card.md):
 3. "Used to … now" (structure.change_point): the earlier part and the present part are scored on their
    own; a label only the earlier part carries is over. A confidence or belonging decrease, isolation or
    a low language level that is over becomes the change for the better (increase, or medium language);
-   other feelings that are over are dropped; facts (employability signals) stay.
+   other feelings that are over are dropped; facts (employability signals) and the changes for the better
+   themselves (increases, medium or high language) stay.
 4. Whose feeling (structure.own_feeling_clauses): anxiety found only in the writer's own worry about
    someone ("I'm a bit worried about her") is not the participant's and is dropped.
 5. At most one language level, and one direction per dimension: the label furthest above its threshold.
@@ -33,6 +34,9 @@ _OVER = {L.CONFIDENCE_DECREASE: L.CONFIDENCE_INCREASE, L.BELONGING_DECREASE: L.B
          L.ISOLATION: L.BELONGING_INCREASE, L.LANGUAGE_COMFORT_LOW: L.LANGUAGE_COMFORT_MEDIUM}  # fmt: skip
 _PAIRS = ((L.CONFIDENCE_INCREASE, L.CONFIDENCE_DECREASE), (L.BELONGING_INCREASE, L.BELONGING_DECREASE))
 _LEVELS = (L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT_HIGH)
+# The changes for the better: a "used to … now" text states them as a whole, so the model may find them in the
+# earlier part alone ("I used to be so shy" reads as a change); they are never a state that is over.
+_BETTER = frozenset({*_OVER.values(), L.LANGUAGE_COMFORT_HIGH})
 _SPAN_WORDS, _SPAN_SHARE = 5, 0.3
 _BATCH = 256
 
@@ -101,7 +105,7 @@ class TrainedClassifier:
         before, after = self._labels_of(text[:point]), self._labels_of(structure.without(text, [(0, point)]))
         kept = set(found)
         for label in found & before - after:
-            if category_of(label) is Category.EMPLOYABILITY_SIGNAL:
+            if category_of(label) is Category.EMPLOYABILITY_SIGNAL or label in _BETTER:
                 continue
             kept.discard(label)
             better = _OVER.get(label)

@@ -27,7 +27,7 @@ class Settings:
     seed: int = 7
     min_df: int = 2
     max_features: int = 60_000
-    c: float = 8.0
+    c: float = 32.0
     balanced: bool = False
     # A threshold within this share of the best validation F1 may be chosen; the middle of that plateau is.
     plateau: float = 0.98

@@ -43,7 +43,7 @@ def test_the_shipped_manifest_names_the_shipped_corpus_by_hash() -> None:
         "train.jsonl": sha256_of(DATA_DIR / "train.jsonl"),
         "validation.jsonl": sha256_of(DATA_DIR / "validation.jsonl"),
     }
-    assert manifest.model_version.startswith("q2q-linear-1+")
+    assert manifest.model_version.startswith("q2q-linear-2+")
     assert manifest.model_version.endswith(manifest.corpus["train.jsonl"][:12])
 
 
