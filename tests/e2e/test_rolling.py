@@ -15,8 +15,12 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -27,13 +31,38 @@ from tests.e2e.conftest import MeshProcess
 pytestmark = pytest.mark.skipif(os.environ.get("TEEI_ROLLING") != "1", reason="`make rolling` (TEEI_ROLLING=1)")
 
 
+# Answer headers worth seeing in a failed request's report.
+REPORTED_HEADERS = ("grpc-status", "grpc-message", "teei-draining", "x-envoy-upstream-service-time", "server")
+# Service log events that mark the phases of a roll.
+PHASE_EVENTS = ("server.started", "server.signal", "server.draining", "server.stopped")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One request that did not answer 200: what came back and when (seconds since the epoch)."""
+
+    kind: str
+    request_id: str
+    status: int
+    body: str
+    headers: dict[str, str]
+    sent: float
+    answered: float
+
+    def describe(self, origin: float) -> str:
+        return (
+            f"{self.kind} {self.status} sent +{self.sent - origin:.3f}s answered +{self.answered - origin:.3f}s "
+            f"request_id={self.request_id} headers={self.headers} body={self.body!r}"
+        )
+
+
 class Traffic:
     """Client threads reading and writing profiles through the edge until stopped, counting every answer."""
 
     def __init__(self, mesh: MeshProcess, *, clients: int = 3) -> None:
         self.mesh, self.headers = mesh, mesh.auth()
         self.answers: Counter[str] = Counter()
-        self.failures: list[str] = []
+        self.failures: list[Failure] = []
         self._halt = threading.Event()
         self._lock = threading.Lock()
         self._threads = [threading.Thread(target=self._run, args=(n,), daemon=True) for n in range(clients)]
@@ -65,18 +94,62 @@ class Traffic:
             i = 0
             while not self._halt.is_set():
                 i += 1
-                created = client.post("/v1/profiles", json={"email": f"rolling-{n}-{i}@example.org"})
-                if self._count("create", created):
-                    profile_id = created.json()["profile"]["profile_id"]
-                    self._count("get", client.get(f"/v1/profiles/{profile_id}"))
+                email = f"rolling-{n}-{i}@example.org"
+                created = self._call("create", client, "POST", "/v1/profiles", {"email": email})
+                if created is not None:
+                    self._call("get", client, "GET", f"/v1/profiles/{created['profile']['profile_id']}")
 
-    def _count(self, kind: str, response: httpx.Response) -> bool:
+    def _call(
+        self, kind: str, client: httpx.Client, method: str, path: str, body: dict[str, str] | None = None
+    ) -> dict[str, Any] | None:
+        """Sends one request; its answer counts, a failed one is kept whole (the edge's access log names
+        it by its x-request-id)."""
+        request_id = uuid.uuid4().hex
+        sent = time.time()
+        try:
+            response = client.request(method, path, json=body, headers={"x-request-id": request_id})
+        except httpx.HTTPError as exc:
+            self._fail(Failure(kind, request_id, 0, repr(exc), {}, sent, time.time()))
+            return None
+        if response.status_code != 200:
+            headers = {name: response.headers[name] for name in REPORTED_HEADERS if name in response.headers}
+            self._fail(Failure(kind, request_id, response.status_code, response.text[:300], headers, sent, time.time()))
+            return None
         with self._lock:
-            if response.status_code == 200:
-                self.answers[kind] += 1
-                return True
-            self.failures.append(f"{kind} {response.status_code} {response.text[:200]}")
-            return False
+            self.answers[kind] += 1
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    def _fail(self, failure: Failure) -> None:
+        with self._lock:
+            self.failures.append(failure)
+
+
+def report(mesh: MeshProcess, failures: list[Failure], origin: float) -> str:
+    """Every failed request with the roll's phases (each service's start, signal, drain and stop, from its
+    log) and the edge's access-log line of the request, on one time line from `origin` (the roll's start)."""
+    lines = [f"{len(failures)} failed request(s); times from the roll's start"]
+    phases: list[tuple[float, str]] = []
+    for log in sorted((mesh.var_dir / "logs").glob("*.log")):
+        for line in log.read_text(errors="replace").splitlines():
+            if not any(event in line for event in PHASE_EVENTS):
+                continue
+            try:
+                record = json.loads(line)
+                at = datetime.fromisoformat(str(record["timestamp"]).replace("Z", "+00:00")).timestamp()
+            except (ValueError, KeyError, TypeError):
+                continue
+            if at >= origin - 5:
+                phases.append((at, f"{log.stem}: {record.get('event')}"))
+    lines += [f"  +{at - origin:.3f}s {what}" for at, what in sorted(phases)]
+    logs = (
+        {log.stem: log.read_text(errors="replace") for log in (mesh.var_dir / "logs").glob("*.log")} if failures else {}
+    )
+    for failure in failures:
+        lines.append("  FAILED " + failure.describe(origin))
+        for name, text in sorted(logs.items()):
+            lines += [f"    {name}: {line}" for line in text.splitlines() if failure.request_id in line]
+    return "\n".join(lines)
 
 
 def _pids(mesh: MeshProcess) -> dict[str, int | None]:
@@ -100,6 +173,7 @@ def test_rolling_restart_of_profile_and_gateway_under_traffic_fails_no_request(
     mesh: MeshProcess, traffic: Traffic
 ) -> None:
     before = _pids(mesh)
+    origin = time.time()
     rolled = _teei_roll(mesh, "profile", "gateway")
     assert rolled.returncode == 0, rolled.stderr
     after = _pids(mesh)
@@ -110,7 +184,7 @@ def test_rolling_restart_of_profile_and_gateway_under_traffic_fails_no_request(
             os.kill(int(before[name] or 0), 0)  # the predecessor is gone
     assert after["kintell"] == before["kintell"]  # not named: not rolled
     traffic.wait_for(20)  # traffic goes on against the successors
-    assert traffic.failures == [], traffic.failures[:5]
+    assert traffic.failures == [], report(mesh, traffic.failures, origin)
     assert traffic.answers["create"] > 0
     assert traffic.answers["get"] > 0
 
