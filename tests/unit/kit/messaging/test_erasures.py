@@ -4,6 +4,7 @@ where the service audits erasures, and the log carries counts, never the person'
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +14,7 @@ from structlog.testing import capture_logs
 
 from services.kit.audit import tables as audit_tables
 from services.kit.audit.records import ActorKind, AuditEntry
+from services.kit.config import ServiceConfig
 from services.kit.errors import InvalidArgument
 from services.kit.messaging import erasures, events
 from services.kit.persistence import db
@@ -152,3 +154,20 @@ def test_the_log_carries_counts_not_the_persons_ids(uow: db.UnitOfWork) -> None:
     [entry] = [e for e in logged if e["event"] == "privacy.subject.swept"]
     assert (entry["found"], entry["erased"], entry["privacy_request_id"]) == (2, 2, "pr-1")
     assert ADA not in repr(logged)
+
+
+@pytest.mark.parametrize("service", ["profile", "kintell", "buddy", "upskilling", "q2q", "safety"])
+def test_every_personal_data_service_subscribes_with_its_own_subject_map(service: str, tmp_path: Path) -> None:
+    bootstrap = importlib.import_module(f"services.{service}.bootstrap")
+    privacy = importlib.import_module(f"services.{service}.privacy")
+    built = bootstrap.build(ServiceConfig(grpc_port=0, var_dir=tmp_path))
+    try:
+        [subscription] = [s for s in built.subscriptions if erasures.EVENT_TYPE in s.event_types]
+        assert (subscription.consumer, subscription.event_types) == (
+            erasures.consumer_name(service),
+            (erasures.EVENT_TYPE,),
+        )
+        assert privacy.MAP.service == service
+    finally:
+        assert built.engine is not None
+        built.engine.dispose()
