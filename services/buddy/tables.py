@@ -105,6 +105,8 @@ checkins = sa.Table(
     _unique("buddy_checkins"),
     sa.Index("ix_buddy_checkins_match", "company_id", "match_id"),
     sa.Index("ix_buddy_checkins_time", "company_id", "checkin_at"),
+    # By e-mail: the plain e-mail of a row not sealed yet (the profile id's index serves sealed ones).
+    sa.Index("ix_buddy_checkins_person", "company_id", "person_email"),
     _profile_index("buddy_checkins", "person"),
 )
 feedback = sa.Table(
@@ -123,6 +125,7 @@ feedback = sa.Table(
     _unique("buddy_feedback"),
     sa.Index("ix_buddy_feedback_match", "company_id", "match_id"),
     sa.Index("ix_buddy_feedback_time", "company_id", "submitted_at"),
+    sa.Index("ix_buddy_feedback_author", "company_id", "author_email"),
     _profile_index("buddy_feedback", "author"),
 )
 deliveries = sa.Table(

@@ -93,6 +93,8 @@ credentials = sa.Table(
     sa.Index("ix_upskilling_credentials_company_email", "company_id", "email"),
     sa.Index("ix_upskilling_credentials_company_profile", "company_id", "profile_id"),
     sa.Index("ix_upskilling_credentials_company_external", "company_id", "external_index"),
+    # A company's credentials in pages, newest issue first.
+    sa.Index("ix_upskilling_credentials_company_issued", "company_id", "issued_at", "credential_id"),
 )
 
 deliveries = sa.Table(

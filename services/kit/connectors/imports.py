@@ -56,6 +56,8 @@ batches = sa.Table(
     sa.Column("created_at", UtcDateTime, nullable=False),
     # Retention's range on created_at (raw_imports, and quarantined_rows dated through their batch).
     sa.Index("ix_import_batches_created_at", "created_at"),
+    # A company's batches in pages, newest first.
+    sa.Index("ix_import_batches_company_created", "company_id", "created_at", "batch_id"),
 )
 quarantine = sa.Table(
     "quarantined_rows",

@@ -284,35 +284,15 @@ CASES = [
 ]
 
 
-_BATCHES = "no index on import_batches (company_id, created_at, batch_id): a page of a company's batches sorts them all"
 # Known gaps, not closed yet: (service, case) → (backend, what is missing). Each case is expected to fail
 # there (strictly: once the gap is closed, its entry must go).
 GAPS: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
-    ("kintell", "import batches by company"): (("sqlite", _BATCHES),),
-    ("buddy", "import batches by company"): (("sqlite", _BATCHES),),
-    ("upskilling", "import batches by company"): (("sqlite", _BATCHES),),
-    ("buddy", "checkins by e-mail"): (
-        (
-            "sqlite",
-            "no index on buddy_checkins (company_id, person_email): the OR with the profile id reads the company",
-        ),
-    ),
-    ("buddy", "feedback by e-mail"): (
-        (
-            "sqlite",
-            "no index on buddy_feedback (company_id, author_email): the OR with the profile id reads the company",
-        ),
-    ),
     ("buddy", "matches by e-mail"): (
         (
             "sqlite",
             "SQLite prefers walking ix_buddy_matches_time under the LIMIT to a four-way MULTI-INDEX OR over "
             "ix_buddy_matches_{participant,buddy}{,_profile}, which all exist",
         ),
-    ),
-    ("upskilling", "credentials by company"): tuple(
-        (backend, "no index on upskilling_credentials (company_id, issued_at, credential_id): a page sorts them all")
-        for backend in BACKENDS
     ),
     ("gateway", "clients by e-mail (blind index, subject export)"): (
         (
