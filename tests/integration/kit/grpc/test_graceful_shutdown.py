@@ -1,12 +1,17 @@
-"""SIGTERM during an in-flight RPC: health turns NOT_SERVING first, the RPC completes, the process exits 0."""
+"""SIGTERM during an in-flight RPC: health turns NOT_SERVING first (a health watch is told so, then ends),
+the process stops listening at once (in a rolling restart the kernel then gives the port's new
+connections to the successor), the RPC completes, the process exits 0; and a call that reaches a
+draining server is refused with the header that lets the edge retry it elsewhere."""
 
 from __future__ import annotations
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,10 +21,23 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.cli.spec import REPO_ROOT, free_port
 from services.kit import testing
+from services.kit.grpc.server import GrpcServer
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 from tests.support import JwksServer, LineReader
 
 TENANT = testing.tenant("acme")
+
+
+def _wait_until_refused(port: int, timeout: float = 30.0) -> None:
+    """Returns once a connection to `port` on 127.0.0.1 is refused, failing after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except ConnectionRefusedError:
+            return
+        assert time.monotonic() < deadline, f"port {port} still accepts connections"
+        time.sleep(0.05)  # polling interval of a bounded wait
 
 
 @pytest.fixture
@@ -69,12 +87,11 @@ def test_sigterm_drains_in_flight_rpc_after_health_turns_not_serving(
     process.send_signal(signal.SIGTERM)
     assert next(watch).status == health_pb2.HealthCheckResponse.NOT_SERVING
     assert logs.wait_for("server.draining")["in_flight"] == 1
-    with pytest.raises(grpc.RpcError) as refused:
-        profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=TENANT, timeout=10)
-    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
-    # Refused before it ran, and says so: the edge may send it to another process (a rolling restart).
-    trailers = {item.key: item.value for item in refused.value.trailing_metadata() or ()}
-    assert trailers.get("teei-draining") in ("1", b"1")
+    # The port no longer listens in this process (a successor's socket gets its new connections) while
+    # the call it took still runs.
+    _wait_until_refused(port)
+    with pytest.raises(StopIteration):
+        next(watch)  # the watch ended after NOT_SERVING instead of holding the shutdown
     assert not in_flight.done()
     assert process.poll() is None
 
@@ -84,3 +101,18 @@ def test_sigterm_drains_in_flight_rpc_after_health_turns_not_serving(
     assert process.wait(timeout=30) == 0
     assert logs.wait_for("server.stopped")["drained"] is True
     channel.close()
+
+
+async def test_a_call_reaching_a_draining_server_is_refused_with_the_retriable_header(
+    profile_service: tuple[GrpcServer, grpc.aio.Channel],
+) -> None:
+    server, channel = profile_service
+    profiles = profile_pb2_grpc.ProfileServiceStub(channel)
+    server.tracker.start_draining()  # as stop() does, before the server has stopped listening
+    with pytest.raises(grpc.aio.AioRpcError) as refused:
+        await profiles.GetProfile(profile_pb2.GetProfileRequest(profile_id="x"), metadata=TENANT, timeout=10)
+    assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+    # Refused before it ran, and says so: the edge may send it to another process (a rolling restart).
+    trailers = refused.value.trailing_metadata()
+    assert trailers is not None
+    assert trailers.get("teei-draining") in ("1", b"1")
