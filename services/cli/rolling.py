@@ -2,8 +2,10 @@
 each gRPC service in turn gets a successor process on the same port (gRPC binds with SO_REUSEPORT, so
 both listen while they overlap) running the code now on disk and migrating its database first; once the
 successor serves (it writes TEEI_READY_FILE), the predecessor is stopped gracefully: health NOT_SERVING,
-new calls refused with the `teei-draining` header, which the edge retries on another process, calls in
-flight finished. A successor that does not come up is stopped and the predecessor keeps serving.
+its listening socket closed (the kernel then gives the port's new connections to the successor) and its
+connections told to go away (GOAWAY), calls that still reach it refused with the `teei-draining` header,
+which the edge retries on the successor, calls it took finished (kit/grpc/server.py). A successor that
+does not come up is stopped and the predecessor keeps serving.
 
 What makes it safe for data: a successor's migrations run while the predecessor serves, so each revision
 must work with the code before it (docs/data/migrations.md, tests/integration/kit/persistence/
