@@ -37,6 +37,7 @@ from services.kit.audit.records import Actor, ActorKind
 from services.kit.clock import Clock, utc_now
 from services.kit.errors import FieldViolation
 from services.kit.identity import normalise_email, profile_id_for_email
+from services.kit.messaging import sealed_events
 
 # The gateway's tables an erasure may change (its privacy map's, the requests', the kit's copies).
 OWN_TABLES = ("oauth_clients", "privacy_requests", "privacy_sections", "outbox", "idempotency_keys")
@@ -315,6 +316,9 @@ def _erase_own_rows(
     messages = sum((stream_messages or {}).values())
     with uow.begin() as repo:
         request = _load(repo, request_id)
+        # The person's events keys: their fields sealed in outbox rows, the streams and backups stay unreadable.
+        subject = request.subject
+        sealed_events.shred_subject(subject.company_id, subject.profile_id, email=subject.email)
         erased = repo.own_data.erase(request.subject)
         forgotten = repo.privacy_requests.forget_subject(request.subject)
         answer = dsr.Answer(found=erased.found + messages, erased=erased.erased + forgotten + messages)

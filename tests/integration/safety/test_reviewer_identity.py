@@ -30,9 +30,11 @@ async def _decide_as(service_config: ServiceConfig, metadata: tuple[tuple[str, s
             review_id=screened.summary.review_id, decision=safety_pb2.REVIEW_DECISION_REJECT
         )
         review = (await safety.DecideReview(request, metadata=metadata)).review
-    assert service.engine is not None
-    with db.UnitOfWork(service.engine).begin() as session:
-        payloads = [events.payload_of(e) for e in events.pending(session) if e.type == "safety.review.completed"]
+        assert service.engine is not None
+        # Read while the service runs: its events cipher (installed at start) opens the sealed payloads.
+        with db.UnitOfWork(service.engine).begin() as session:
+            pending = [e for e in events.pending(session) if e.type == "safety.review.completed"]
+            payloads = [events.payload_of(e) for e in pending]
     emitted = [p.reviewer for p in payloads if isinstance(p, events_pb2.ReviewCompleted)]
     return [review.reviewer, *(a.reviewer for a in review.history), *emitted]
 
