@@ -61,15 +61,20 @@ def test_the_edge_span_and_the_service_span_continue_the_callers_trace(mesh: Mes
     assert info["serving_data"] == f"trace_id={trace_id}"
     assert info["request_id"] == response.headers["x-request-id"]
 
-    def both() -> tuple[dict[str, Any], dict[str, Any]] | None:
+    def both() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
         spans = traces_get(mesh.var_dir, trace_id)
-        edge = [s for s in spans if s["service"] == "edge" and s["kind"] == "SERVER"]
+        ids = {s["span_id"] for s in spans}
+        # The edge's entry span is the one whose parent is outside the mesh: spans the edge opens
+        # within the request (its own calls, on whatever path the request took) are its children.
+        edge = [s for s in spans if s["service"] == "edge" and s["parent_span_id"] not in ids]
         server = [s for s in spans if s["service"] == "profile" and s["name"].endswith("ProfileService/GetProfile")]
-        return (edge[0], server[0]) if edge and server else None
+        return (edge[0], server[0], spans) if edge and server else None
 
-    edge, server = eventually(both)
-    assert edge["parent_span_id"] == caller_span
-    assert server["parent_span_id"] == edge["span_id"]
+    edge, server, spans = eventually(both)
+    seen = [(s["service"], s["name"], s["kind"], s["span_id"], s["parent_span_id"]) for s in spans]
+    assert edge["kind"] == "SERVER", seen
+    assert edge["parent_span_id"] == caller_span, seen
+    assert server["parent_span_id"] == edge["span_id"], seen
     assert {edge["trace_id"], server["trace_id"]} == {trace_id}
     assert server["attributes"]["rpc.system"] == "grpc"
     assert server["attributes"]["rpc.grpc.status_code"] == 5
