@@ -72,6 +72,15 @@ class Q2qServicer(q2q_pb2_grpc.Q2qServiceServicer):
         outcome = await handlers.classify(command, parts=self._screening, bearer=current_bearer())
         return wire.classify_response(outcome)
 
+    async def ClassifyBatch(
+        self, request: q2q_pb2.ClassifyBatchRequest, context: Context
+    ) -> q2q_pb2.ClassifyBatchResponse:
+        commands = wire.classify_batch(request, company_id=current_tenant())
+        if self._retrier is not None:
+            self._retrier.ensure_started()
+        outcomes = await handlers.classify_batch(commands, parts=self._screening, bearer=current_bearer())
+        return wire.classify_batch_response(request, outcomes)
+
     async def ListScores(self, request: q2q_pb2.ListScoresRequest, context: Context) -> q2q_pb2.ListScoresResponse:
         query = wire.list_scores(request, company_id=current_tenant())
         page = await asyncio.to_thread(queries.list_scores, query, uow=self._uow)

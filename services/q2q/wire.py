@@ -129,6 +129,32 @@ def classify_response(outcome: ClassifyOutcome) -> q2q_pb2.ClassifyResponse:
     )
 
 
+def classify_batch(request: q2q_pb2.ClassifyBatchRequest, *, company_id: str) -> list[ClassifyText]:
+    """The commands of a ClassifyBatch request, one per item, in order."""
+    return [
+        ClassifyText(
+            company_id=company_id,
+            text=item.text,
+            profile_id=item.profile_id,
+            source_type=SOURCE_FROM_PROTO.get(item.source_text_type),
+            source_id=item.source_text_id,
+            store=item.store,
+        )
+        for item in request.items
+    ]
+
+
+def classify_batch_response(
+    request: q2q_pb2.ClassifyBatchRequest, outcomes: list[ClassifyOutcome]
+) -> q2q_pb2.ClassifyBatchResponse:
+    """The wire form of what ClassifyBatch answers: each item's id and position with its outcome."""
+    results = [
+        q2q_pb2.ClassifyBatchResult(item_id=item.item_id, index=index, result=classify_response(outcome))
+        for index, (item, outcome) in enumerate(zip(request.items, outcomes, strict=True))
+    ]
+    return q2q_pb2.ClassifyBatchResponse(results=results)
+
+
 def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListScores:
     """The query of a ListScores request; unset times mean no bound."""
     where = ScoreFilter(

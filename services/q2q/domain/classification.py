@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import StrEnum
 
@@ -26,6 +27,10 @@ from services.q2q.domain.model import (
 )
 from services.q2q.domain.scoring import DimensionScore
 from services.q2q.domain.taxonomy import Label, dimension_of
+
+# A batch's bounds: the classifier's own batch size, and half the edge's API body limit (1 MiB) of text.
+MAX_BATCH_ITEMS = 256
+MAX_BATCH_TEXT_BYTES = 512 * 1024
 
 
 class ScreeningOutcome(StrEnum):
@@ -54,21 +59,55 @@ class ClassifyOutcome:
 
 def check_classify(command: ClassifyText) -> None:
     """Raises InvalidQ2qRequest naming every broken input rule of a Classify request."""
+    reject_if(_classify_violations(command), "the classification request is invalid")
+
+
+def check_classify_batch(commands: Sequence[ClassifyText]) -> None:
+    """Raises InvalidQ2qRequest naming every broken rule of a batch, each item's by its index (`items[3].text`)."""
+    violations = _batch_violations(commands)
+    if len(commands) <= MAX_BATCH_ITEMS:  # an oversized batch is refused whole, its items unread
+        for index, command in enumerate(commands):
+            violations += [replace(v, field=f"items[{index}].{v.field}") for v in _classify_violations(command)]
+    if violations:
+        named = "; ".join(f"{v.field} {v.description}" for v in violations[:3])
+        reject_if(violations, f"the batch classification request is invalid: {named}")
+
+
+def classify_text(text: str, *, classifier: Classifier) -> ClassifyOutcome:
+    """Classifies a text and keeps nothing."""
+    return _outcome(text, classifier.classify(text))
+
+
+def classify_texts(texts: Sequence[str], *, classifier: Classifier) -> list[ClassifyOutcome]:
+    """Classifies texts together (one model pass), keeps nothing; each answer equals classify_text's."""
+    return [_outcome(text, result) for text, result in zip(texts, classifier.classify_batch(texts), strict=True)]
+
+
+def _outcome(text: str, result: Classification) -> ClassifyOutcome:
+    scores = scoring.score(result.confidence)
+    return ClassifyOutcome(
+        result.labels, result.evidence, scores, result.method, result.model_version, content_hash(text), stored=False
+    )
+
+
+def _classify_violations(command: ClassifyText) -> list[FieldViolation]:
     violations = check_text(command.text) + check_profile_id(command.profile_id, required=False)
     if command.store:
         violations += check_source_id(command.source_id, required=True)
         if command.source_type is None:
             violations.append(FieldViolation("source_text_type", "is required when storing"))
-    reject_if(violations, "the classification request is invalid")
+    return violations
 
 
-def classify_text(text: str, *, classifier: Classifier) -> ClassifyOutcome:
-    """Classifies a text and keeps nothing."""
-    result = classifier.classify(text)
-    scores = scoring.score(result.confidence)
-    return ClassifyOutcome(
-        result.labels, result.evidence, scores, result.method, result.model_version, content_hash(text), stored=False
-    )
+def _batch_violations(commands: Sequence[ClassifyText]) -> list[FieldViolation]:
+    if not commands:
+        return [FieldViolation("items", "must hold at least one item")]
+    if len(commands) > MAX_BATCH_ITEMS:
+        return [FieldViolation("items", f"must hold at most {MAX_BATCH_ITEMS} items, not {len(commands)}")]
+    size = sum(len(command.text.encode("utf-8")) for command in commands)
+    if size > MAX_BATCH_TEXT_BYTES:
+        return [FieldViolation("items", f"texts must total at most {MAX_BATCH_TEXT_BYTES} bytes (UTF-8), not {size}")]
+    return []
 
 
 def stored_outcome(stored: StoredClassification) -> ClassifyOutcome:

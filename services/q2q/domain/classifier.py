@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -61,6 +61,8 @@ class Classifier(Protocol):
 
     def classify(self, text: str) -> Classification: ...
 
+    def classify_batch(self, texts: Sequence[str]) -> list[Classification]: ...
+
 
 class RuleBasedClassifier:
     """Lexicon and pattern rules with negation, intensity, contrast and past-tense handling."""
@@ -88,6 +90,10 @@ class RuleBasedClassifier:
         labels = tuple(sorted({hit.label for hit in hits}, key=_ORDER.__getitem__))
         confidence = {label: _combined([h.weight for h in hits if h.label is label]) for label in labels}
         return Classification(labels, confidence, evidence, self.method, self._version)
+
+    def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
+        """One classification per text; rules read one text at a time, so this is classify in a loop."""
+        return [self.classify(text) for text in texts]
 
 
 def _evidence(text: str, hit: Hit) -> Evidence:

@@ -50,7 +50,7 @@ MUTATING: dict[ModuleType, set[str]] = {
     },
     buddy_pb2: {"ImportRecords", "ReceiveWebhook", *PRIVACY},
     upskilling_pb2: {"ImportRecords", "ReceiveWebhook", *PRIVACY},
-    q2q_pb2: {"Classify", "RecordManualScore", *PRIVACY},
+    q2q_pb2: {"Classify", "ClassifyBatch", "RecordManualScore", *PRIVACY},
     safety_pb2: {"ScreenText", "DecideReview", *PRIVACY},
     # IssueToken is a POST but public: no caller to scope a key to.
     # RaiseDiagnosticError raises on purpose; its key only makes a retry raise the same error again.

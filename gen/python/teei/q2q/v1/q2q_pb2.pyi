@@ -726,6 +726,128 @@ class ClassifyResponse(_message.Message):
 Global___ClassifyResponse: _TypeAlias = ClassifyResponse  # noqa: Y015
 
 @_typing.final
+class ClassifyBatchItem(_message.Message):
+    """One text of a ClassifyBatch request: the fields of ClassifyRequest, with the caller's id for it."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    TEXT_FIELD_NUMBER: _builtins.int
+    SOURCE_TEXT_ID_FIELD_NUMBER: _builtins.int
+    SOURCE_TEXT_TYPE_FIELD_NUMBER: _builtins.int
+    PROFILE_ID_FIELD_NUMBER: _builtins.int
+    STORE_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """The caller's id of the item, echoed in its result (need not be unique; results keep the order)."""
+    text: _builtins.str
+    """The text to classify (at most 20000 characters), already PII-redacted."""
+    source_text_id: _builtins.str
+    """Id of the record holding the text; required when `store` is true."""
+    source_text_type: _types_pb2.TextSourceType.ValueType
+    """Kind of text."""
+    profile_id: _builtins.str
+    """Unified profile the text is about."""
+    store: _builtins.bool
+    """Store the scores and evidence and emit `q2q.scores.computed`; otherwise nothing is kept."""
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        text: _builtins.str = ...,
+        source_text_id: _builtins.str = ...,
+        source_text_type: _types_pb2.TextSourceType.ValueType = ...,
+        profile_id: _builtins.str = ...,
+        store: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["item_id", b"item_id", "profile_id", b"profile_id", "source_text_id", b"source_text_id", "source_text_type", b"source_text_type", "store", b"store", "text", b"text"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyBatchItem: _TypeAlias = ClassifyBatchItem  # noqa: Y015
+
+@_typing.final
+class ClassifyBatchRequest(_message.Message):
+    """ClassifyBatch request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEMS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def items(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClassifyBatchItem]:
+        """The texts, 1 to 256 items, at most 512 KiB of text (UTF-8) in all."""
+
+    def __init__(
+        self,
+        *,
+        items: _abc.Iterable[Global___ClassifyBatchItem] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["items", b"items"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyBatchRequest: _TypeAlias = ClassifyBatchRequest  # noqa: Y015
+
+@_typing.final
+class ClassifyBatchResult(_message.Message):
+    """The answer about one item of a ClassifyBatch request."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ITEM_ID_FIELD_NUMBER: _builtins.int
+    INDEX_FIELD_NUMBER: _builtins.int
+    RESULT_FIELD_NUMBER: _builtins.int
+    item_id: _builtins.str
+    """The item's `item_id`."""
+    index: _builtins.int
+    """Its position in the request, from 0."""
+    @_builtins.property
+    def result(self) -> Global___ClassifyResponse:
+        """What Classify answers about the item's text."""
+
+    def __init__(
+        self,
+        *,
+        item_id: _builtins.str = ...,
+        index: _builtins.int = ...,
+        result: Global___ClassifyResponse | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["result", b"result"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["index", b"index", "item_id", b"item_id", "result", b"result"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyBatchResult: _TypeAlias = ClassifyBatchResult  # noqa: Y015
+
+@_typing.final
+class ClassifyBatchResponse(_message.Message):
+    """ClassifyBatch response."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    RESULTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def results(self) -> _containers.RepeatedCompositeFieldContainer[Global___ClassifyBatchResult]:
+        """One result per item, in the order of the request."""
+
+    def __init__(
+        self,
+        *,
+        results: _abc.Iterable[Global___ClassifyBatchResult] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["results", b"results"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ClassifyBatchResponse: _TypeAlias = ClassifyBatchResponse  # noqa: Y015
+
+@_typing.final
 class ListScoresRequest(_message.Message):
     """ListScores request; filters combine with AND."""
 

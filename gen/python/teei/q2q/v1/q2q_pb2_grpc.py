@@ -47,6 +47,11 @@ class Q2qServiceStub:
                 request_serializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyRequest.SerializeToString,
                 response_deserializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyResponse.FromString,
                 _registered_method=True)
+        self.ClassifyBatch = channel.unary_unary(
+                '/teei.q2q.v1.Q2qService/ClassifyBatch',
+                request_serializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchRequest.SerializeToString,
+                response_deserializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchResponse.FromString,
+                _registered_method=True)
         self.ListScores = channel.unary_unary(
                 '/teei.q2q.v1.Q2qService/ListScores',
                 request_serializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ListScoresRequest.SerializeToString,
@@ -85,6 +90,16 @@ class Q2qServiceServicer:
     def Classify(self, request, context):
         """Classifies one text on demand; stores the scores when asked to. The text should already
         have passed safety screening (PII redacted).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ClassifyBatch(self, request, context):
+        """Classifies up to 256 texts (at most 512 KiB of text in all) in one call, the classifier scoring them
+        together; each item is answered as Classify answers it alone, in the order of the request. Every
+        item is checked before any is classified: one invalid item refuses the whole call with
+        INVALID_ARGUMENT naming it (`items[3].text`), and nothing is stored.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -130,6 +145,11 @@ def add_Q2qServiceServicer_to_server(servicer, server):
                     servicer.Classify,
                     request_deserializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyRequest.FromString,
                     response_serializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyResponse.SerializeToString,
+            ),
+            'ClassifyBatch': grpc.unary_unary_rpc_method_handler(
+                    servicer.ClassifyBatch,
+                    request_deserializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchRequest.FromString,
+                    response_serializer=teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchResponse.SerializeToString,
             ),
             'ListScores': grpc.unary_unary_rpc_method_handler(
                     servicer.ListScores,
@@ -209,6 +229,33 @@ class Q2qService:
             '/teei.q2q.v1.Q2qService/Classify',
             teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyRequest.SerializeToString,
             teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ClassifyBatch(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/teei.q2q.v1.Q2qService/ClassifyBatch',
+            teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchRequest.SerializeToString,
+            teei_dot_q2q_dot_v1_dot_q2q__pb2.ClassifyBatchResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -42,6 +42,12 @@ class Q2qServiceStub:
     """Classifies one text on demand; stores the scores when asked to. The text should already
     have passed safety screening (PII redacted).
     """
+    ClassifyBatch: _grpc.UnaryUnaryMultiCallable[_q2q_pb2.ClassifyBatchRequest, _q2q_pb2.ClassifyBatchResponse]
+    """Classifies up to 256 texts (at most 512 KiB of text in all) in one call, the classifier scoring them
+    together; each item is answered as Classify answers it alone, in the order of the request. Every
+    item is checked before any is classified: one invalid item refuses the whole call with
+    INVALID_ARGUMENT naming it (`items[3].text`), and nothing is stored.
+    """
     ListScores: _grpc.UnaryUnaryMultiCallable[_q2q_pb2.ListScoresRequest, _q2q_pb2.ListScoresResponse]
     """Lists stored scores with their evidence, e.g. for one profile."""
     RecordManualScore: _grpc.UnaryUnaryMultiCallable[_q2q_pb2.RecordManualScoreRequest, _q2q_pb2.RecordManualScoreResponse]
@@ -64,6 +70,12 @@ class Q2qServiceAsyncStub(Q2qServiceStub):
     Classify: _aio.UnaryUnaryMultiCallable[_q2q_pb2.ClassifyRequest, _q2q_pb2.ClassifyResponse]  # type: ignore[assignment]
     """Classifies one text on demand; stores the scores when asked to. The text should already
     have passed safety screening (PII redacted).
+    """
+    ClassifyBatch: _aio.UnaryUnaryMultiCallable[_q2q_pb2.ClassifyBatchRequest, _q2q_pb2.ClassifyBatchResponse]  # type: ignore[assignment]
+    """Classifies up to 256 texts (at most 512 KiB of text in all) in one call, the classifier scoring them
+    together; each item is answered as Classify answers it alone, in the order of the request. Every
+    item is checked before any is classified: one invalid item refuses the whole call with
+    INVALID_ARGUMENT naming it (`items[3].text`), and nothing is stored.
     """
     ListScores: _aio.UnaryUnaryMultiCallable[_q2q_pb2.ListScoresRequest, _q2q_pb2.ListScoresResponse]  # type: ignore[assignment]
     """Lists stored scores with their evidence, e.g. for one profile."""
@@ -96,6 +108,18 @@ class Q2qServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_q2q_pb2.ClassifyResponse, _abc.Awaitable[_q2q_pb2.ClassifyResponse]]:
         """Classifies one text on demand; stores the scores when asked to. The text should already
         have passed safety screening (PII redacted).
+        """
+
+    @_abc_1.abstractmethod
+    def ClassifyBatch(
+        self,
+        request: _q2q_pb2.ClassifyBatchRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_q2q_pb2.ClassifyBatchResponse, _abc.Awaitable[_q2q_pb2.ClassifyBatchResponse]]:
+        """Classifies up to 256 texts (at most 512 KiB of text in all) in one call, the classifier scoring them
+        together; each item is answered as Classify answers it alone, in the order of the request. Every
+        item is checked before any is classified: one invalid item refuses the whole call with
+        INVALID_ARGUMENT naming it (`items[3].text`), and nothing is stored.
         """
 
     @_abc_1.abstractmethod
