@@ -87,12 +87,16 @@ def markdown(sweeps: Sweeps, extras: Mapping[str, Mapping[str, float]], *, setti
                 f"| webhook_ingest applied/s (errors = refused + lost + doubled) | {best.rps:,.0f} "
                 f"(errors {best.errors}) | ≥ {WEBHOOK_TARGET:.0f}, 0 errors | {'yes' if met else 'no'} |"
             )
-        if "q2q_texts_per_cpu_s" in extra:
-            per_core = extra["q2q_texts_per_cpu_s"]
-            lines.append(
-                f"| q2q_classify texts per CPU-second of the q2q process | {per_core:,.0f} | "
-                f"≥ {Q2Q_TARGET_PER_CORE:.0f} | {'yes' if per_core >= Q2Q_TARGET_PER_CORE else 'no'} |"
-            )
+        for name, key in (
+            ("q2q_classify", "q2q_texts_per_cpu_s"),
+            ("q2q_classify_single", "q2q_single_texts_per_cpu_s"),
+        ):
+            if key in extra:
+                per_core = extra[key]
+                lines.append(
+                    f"| {name} texts per CPU-second of the q2q process | {per_core:,.0f} | "
+                    f"≥ {Q2Q_TARGET_PER_CORE:.0f} | {'yes' if per_core >= Q2Q_TARGET_PER_CORE else 'no'} |"
+                )
         lines.append("")
     return "\n".join(lines)
 

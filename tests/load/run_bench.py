@@ -31,6 +31,8 @@ from tests.load.scenarios import SCENARIOS, Context, Scenario, csv_module_rows_p
 
 REPORT_STEM = spec.REPO_ROOT / "reports" / "perf_baseline"
 BACKENDS = ("sqlite", "postgres")
+# Scenarios whose throughput is texts classified: also reported per CPU-second of the q2q process.
+TEXTS_PER_CPU = {"q2q_classify": "q2q_texts_per_cpu_s", "q2q_classify_single": "q2q_single_texts_per_cpu_s"}
 
 
 def mint(mesh: Mesh, tenant: str) -> str:
@@ -108,9 +110,9 @@ def run_backend(
                 q2q_pid = mesh.running["q2q"].process.pid
                 cpu_before = cpu_seconds(q2q_pid)
                 results[scenario.name] = measure(scenario, context, args.vus)
-                if scenario.name == "q2q_classify":
+                if scenario.name in TEXTS_PER_CPU:
                     texts = sum(r.rps for r in results[scenario.name]) * _seconds(args.duration)
-                    extra["q2q_texts_per_cpu_s"] = texts / max(cpu_seconds(q2q_pid) - cpu_before, 1e-3)
+                    extra[TEXTS_PER_CPU[scenario.name]] = texts / max(cpu_seconds(q2q_pid) - cpu_before, 1e-3)
                 print(
                     f"{backend} {scenario.name}: "
                     + ", ".join(f"{r.vus} VUs {r.rps:,.0f}/s ({r.errors} errors)" for r in results[scenario.name]),

@@ -10,7 +10,7 @@ import json
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -22,6 +22,8 @@ from tests.load import k6run
 from tests.load.csv_bench import sample_csv
 from tests.load.k6run import Result
 
+# Texts per ClassifyBatch request of q2q_classify (the batch RPC takes up to 256).
+CLASSIFY_BATCH = 64
 CLASSIFY_TEXT = "My mentor helped me feel more confident speaking at work and I applied for two jobs this week"
 
 
@@ -89,9 +91,19 @@ def profile_create_edge(context: Context, vus: int) -> Result:
 
 
 def q2q_classify(context: Context, vus: int) -> Result:
+    """POST /v1/q2q/classify:batch (CLASSIFY_BATCH texts, not stored) through the mesh edge: texts/s, the
+    latencies those of whole requests."""
+    items = [{"item_id": str(i), "text": CLASSIFY_TEXT} for i in range(CLASSIFY_BATCH)]
+    url = f"{context.edge}/v1/q2q/classify:batch"
+    result = _http(context, vus, "q2q_classify", URL=url, METHOD="POST", BODY=json.dumps({"items": items}))
+    return replace(result, rps=result.rps * CLASSIFY_BATCH)
+
+
+def q2q_classify_single(context: Context, vus: int) -> Result:
     """POST /v1/q2q/classify (one text, not stored) through the mesh edge."""
     body = json.dumps({"text": CLASSIFY_TEXT})
-    return _http(context, vus, "q2q_classify", URL=f"{context.edge}/v1/q2q/classify", METHOD="POST", BODY=body)
+    url = f"{context.edge}/v1/q2q/classify"
+    return _http(context, vus, "q2q_classify_single", URL=url, METHOD="POST", BODY=body)
 
 
 def profile_get_direct(context: Context, vus: int) -> Result:
@@ -205,7 +217,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario("profile_get_direct", "GetProfile over direct gRPC (mTLS)", profile_get_direct),
     Scenario("profile_create_edge", "POST /v1/profiles through the edge", profile_create_edge),
     Scenario("profile_list_edge", "GET /v1/profiles?page_size=20 through the edge", profile_list_edge),
-    Scenario("q2q_classify", "POST /v1/q2q/classify through the edge (texts/s)", q2q_classify),
+    Scenario("q2q_classify", "POST /v1/q2q/classify:batch through the edge (texts/s)", q2q_classify),
+    Scenario("q2q_classify_single", "POST /v1/q2q/classify through the edge (texts/s)", q2q_classify_single),
     Scenario(
         "webhook_ingest",
         "signed Kintell webhooks applied on profiles, end to end (events/s)",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -139,6 +140,7 @@ def dimension_of(label: Label) -> Dimension:
     return _BY_LABEL[label].dimension
 
 
+@functools.cache  # scoring asks for two groups per classified text; the taxonomy never changes
 def in_category(category: Category) -> tuple[Label, ...]:
     """The labels of one group, in taxonomy order."""
     return tuple(entry.label for entry in LABELS if entry.category is category)
