@@ -1,5 +1,5 @@
-"""Scores a classifier on a labelled set: precision, recall and F1 per label and per language, macro and
-micro averages, the confusion of the increase/decrease pairs, and batch throughput on one core.
+"""Scores a classifier on a labelled set: precision, recall and F1 per label, per language and per hard-case
+tag, macro and micro averages, the confusion of the increase/decrease pairs, and batch throughput on one core.
 
 The macro average is over labels that occur in the set or in the predictions.
 """
@@ -25,6 +25,22 @@ DIRECTIONS = (
     ("confidence", Label.CONFIDENCE_INCREASE, Label.CONFIDENCE_DECREASE),
     ("belonging", Label.BELONGING_INCREASE, Label.BELONGING_DECREASE),
 )
+# The tags with targets of their own: no direction flip on "used to ... now", and a volunteer's own feelings
+# never scored as the participant's anxiety.
+TAGS = ("used_to_now", "volunteer_own_feeling")
+
+
+@dataclass(frozen=True)
+class TagFigures:
+    """What the classifier does on the texts of one tag."""
+
+    tag: str
+    texts: int
+    flips: int  # (text, dimension) pairs whose one expected direction was read as the other
+    both: int  # (text, dimension) pairs with one direction expected and both predicted
+    anxiety_expected: int  # texts whose labels include anxiety
+    anxiety_wrong: int  # texts scored as anxiety whose labels do not include it
+    micro_f1: float
 
 
 @dataclass(frozen=True)
@@ -103,6 +119,23 @@ class Report:
             examples, predicted = [e for e, _ in pairs], [p for _, p in pairs]
             out[lang] = _report(examples, predicted, self.texts_per_second)
         return out
+
+    def tag_figures(self, tag: str) -> TagFigures:
+        """Flips, anxiety scored where it is not expected, and micro F1 on the texts carrying `tag`."""
+        pairs = [(e, p) for e, p in zip(self.examples, self.predicted, strict=True) if tag in e.tags]
+        moves = [
+            (_direction(e.labels, up, down), _direction(p, up, down)) for e, p in pairs for _, up, down in DIRECTIONS
+        ]
+        part = _report([e for e, _ in pairs], [p for _, p in pairs], self.texts_per_second)
+        return TagFigures(
+            tag,
+            len(pairs),
+            sum(1 for move in moves if move in {("increase", "decrease"), ("decrease", "increase")}),
+            sum(1 for expected, got in moves if expected in {"increase", "decrease"} and got == "both"),
+            sum(1 for e, _ in pairs if Label.ANXIETY in e.labels),
+            sum(1 for e, p in pairs if Label.ANXIETY in p and Label.ANXIETY not in e.labels),
+            part.micro.f1,
+        )
 
     def direction_confusion(self, dimension: str) -> dict[tuple[str, str], int]:
         """(expected, predicted) counts over increase / decrease / none of one dimension."""

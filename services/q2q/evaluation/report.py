@@ -1,8 +1,8 @@
-"""The evaluation report as text: per label, per language, direction confusion and throughput."""
+"""The evaluation report as text: per label, per language, per tag, direction confusion and throughput."""
 
 from __future__ import annotations
 
-from services.q2q.evaluation.metrics import DIRECTIONS, Report
+from services.q2q.evaluation.metrics import DIRECTIONS, TAGS, Report
 
 _RULE = "-" * 61
 _KINDS = ("increase", "decrease", "none", "both")
@@ -22,6 +22,8 @@ def format_report(report: Report, *, show_errors: bool = False) -> str:
         lines += ["", _languages(languages)]
     if report.examples:
         lines += ["", *(_confusion(report, name) for name, _, _ in DIRECTIONS)]
+    if tagged := [tag for tag in TAGS if any(tag in e.tags for e in report.examples)]:
+        lines += ["", _tags(report, tagged)]
     lines.append(f"throughput: {report.texts_per_second:.0f} texts/s on one core")
     if show_errors:
         for example_id, expected, got in report.errors:
@@ -36,6 +38,19 @@ def _languages(languages: dict[str, Report]) -> str:
         lines.append(
             f"{lang:<10}{part.macro_f1:>10.3f}{micro.precision:>9.3f}{micro.recall:>9.3f}{micro.f1:>10.3f}{part.texts:>7d}"
         )
+    return "\n".join(lines)
+
+
+def _tags(report: Report, tags: list[str]) -> str:
+    header = f"{'tag':<23}{'texts':>6}{'flips':>6}{'both':>6}{'anxiety wrong':>14}{'of expected':>12}{'micro F1':>9}"
+    lines = [header, "-" * len(header)]
+    for tag in tags:
+        f = report.tag_figures(tag)
+        lines.append(
+            f"{tag:<23}{f.texts:>6d}{f.flips:>6d}{f.both:>6d}{f.anxiety_wrong:>14d}{f.anxiety_expected:>12d}{f.micro_f1:>9.3f}"
+        )
+    lines.append("flips: one expected direction read as the other; both: one expected, both read; anxiety wrong:")
+    lines.append("scored as the participant's anxiety without it in the labels (of expected: texts labelled anxiety)")
     return "\n".join(lines)
 
 

@@ -3,7 +3,8 @@
 A bank is a text file: `@ <label>` starts a section of phrases for that label, `@ neutral` phrases with no
 label, `@ cases` whole texts with their own labels (negation, "used to … now", sarcasm, volunteers' own
 feelings). Phrase lines start with the author, `p` (participant) or `v` (volunteer); case lines are
-`<author> <codes or -> | <text>`, the codes being the short ones of `CODES`.
+`<author> <codes or -> [<tag> ...] | <text>`, the codes being the short ones of `CODES` and the tags those of
+`CASE_TAGS`. A case's tags go into the tags of the texts it is used in (for measuring, never for training).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ CODES: dict[str, Label] = {
     "co": Label.CONFUSION, "ns": Label.NEGATIVE_SELF_TALK, "ls": Label.LACK_OF_SUPPORT,
 }  # fmt: skip
 _ORDER = {entry.label: i for i, entry in enumerate(LABELS)}
+CASE_TAGS = frozenset({"used_to_now", "volunteer_own_feeling"})
 VALIDATION_SHARE = 5  # one phrase in five (by hash) is kept for validation texts only
 
 
@@ -42,6 +44,7 @@ class Phrase:
     author: str
     text: str
     labels: tuple[Label, ...]
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -99,11 +102,14 @@ def _read_line(bank: Bank, section: str, line: str) -> str:
         return name
     author, _, rest = line.partition(" ")
     if section == "cases":
-        codes, bar, text = rest.partition("|")
+        head, bar, text = rest.partition("|")
         if not bar:
-            raise ValueError("a case needs '<codes> | <text>'")
-        labels = () if codes.strip() == "-" else tuple(CODES[c.strip()] for c in codes.split(","))
-        _file(bank, Phrase(AUTHORS[author], text.strip(), sorted_labels(labels)), "case")
+            raise ValueError("a case needs '<codes> [<tag> ...] | <text>'")
+        codes, *tags = head.split()
+        if unknown := set(tags) - CASE_TAGS:
+            raise ValueError(f"unknown case tags {sorted(unknown)}")
+        labels = () if codes == "-" else tuple(CODES[c.strip()] for c in codes.split(","))
+        _file(bank, Phrase(AUTHORS[author], text.strip(), sorted_labels(labels), tuple(tags)), "case")
     elif section == "neutral":
         _file(bank, Phrase(AUTHORS[author], rest.strip(), ()), "neutral")
     elif section:

@@ -88,7 +88,7 @@ def _compose(rng: random.Random, bank: Bank, english: Bank | None) -> Composed:
     if bank.cases and rng.random() < 0.25:
         case = rng.choice(bank.cases)
         author, parts = case.author, [case]
-        tags.append("case")
+        tags += ["case", *case.tags]
     wanted = rng.choices((0, 1, 2, 3), weights=(10, 52, 30, 8))[0] - len(parts)
     for label in _pick_labels(rng, bank, max(wanted, 0), {x for p in parts for x in p.labels}):
         source = english if english is not None and english.phrases.get(label) and rng.random() < 0.07 else bank
