@@ -13,7 +13,9 @@ _FLAGS = re.IGNORECASE | re.UNICODE
 # An earlier state: "used to", "at first", "before" and their equivalents (en nb sv da de pl es uk ar).
 _PAST = re.compile(
     r"\b(?:used to|at first|in the beginning|at the (?:beginning|start)|back then|previously|before|"
-    r"a year ago|when i (?:arrived|came|started)|last (?:year|autumn|spring|winter|summer)|"
+    r"(?:a|one|half a) year ago|when i (?:arrived|came|started)|last (?:year|autumn|spring|winter|summer)|"
+    r"for (?:et|ett) år siden|för (?:ett|ett halvt) år sedan|vor einem (?:halben )?jahr|"
+    r"rok temu|pół roku temu|hace (?:un|medio) año|рік тому|пів року тому|"
     r"før|tidligere|i (?:begynnelsen|starten|begyndelsen)|pleide|plejede|da jeg kom|"
     r"förut|förr|i början|brukade|när jag kom|"
     r"früher|anfangs|am anfang|zuerst|vorher|damals|als ich (?:kam|ankam)|"
@@ -27,6 +29,12 @@ _NOW = re.compile(
     r"\b(?:now|nowadays|these days|today|nå|i dag|idag|nu|numera|efterhånden|jetzt|heute|inzwischen|"
     r"mittlerweile|nun|teraz|dziś|dzisiaj|obecnie|ahora|hoy|actualmente|тепер|зараз|сьогодні|нині)\b|"
     r"(?:^|\s)[وف]?(?:الآن|الان|اليوم|حاليا|صرت|أصبحت)",
+    _FLAGS,
+)
+# "But" after the earlier state: where the present begins when its "now" is misspelt or left out
+# (\u0430 is the Ukrainian "but").
+_BUT = re.compile(
+    r"\b(?:but|men|aber|ale|pero|\u0430|але|проте)\b|(?:^|\s)(?:لكن|لكنني|بس)(?=\s|$)",
     _FLAGS,
 )
 # The writer's own worry or nerves about the participant ("I'm a bit worried about her", "nervous myself").
@@ -45,10 +53,19 @@ _OWN_FEELING = re.compile(
     r"(?:byłam|byłem)\b|"
     r"\bme\s+preocupa\b(?!\s+(?:mi|mis|el|la|que)\b)|\bpreocupad[oa]\s+por\s+(?:él|ella)\b|\byo\s+(?:misma|mismo)\b|"
     r"\b(?:хвилююся|переживаю|турбуюся)\s+за\s+(?:нього|неї|них)\b|\bя\s+(?:сама|сам)\b|"
-    r"قلق(?:ة|ان|انة)?\s+(?:عليه|عليها|عليهم)|أنا\s+نفسي|كنت\s+أنا",
+    r"قلق(?:ة|ان|انة)?\s+(?:عليه|عليها|عليهم)|أنا\s+نفسي|كنت\s+أنا|"
+    # Worry about whether the writer can help: "worried whether I can help her enough".
+    r"\b(?:worried|unsure)\s+(?:whether|if)\s+i\b|\bbekymret\s+for,?\s+om\s+jeg\b|\borolig\s+för\s+om\s+jag\b|"
+    r"\bsorgen,?\s+ob\s+ich\b|\bmartwię\s+się,?\s+czy\b|\b(?:переживаю|хвилююся),?\s+чи\b|"
+    r"قلق(?:ة|ان|انة)?\s+(?:شوي\s+)?إذا",
     _FLAGS,
 )
 _CLAUSE_END = re.compile(r"[.;!?\n,\u060c\u061b]")
+# What the writer reports of the participant after their own worry ("I'm worried about him because he says …").
+_BECAUSE = re.compile(
+    r"\b(?:because|fordi|eftersom|weil|bo|porque|\u0431\u043e|тому що)\b|(?:^|\s)(?:لأن|لأنه|لأنها)",
+    _FLAGS,
+)
 
 
 def change_point(text: str) -> int | None:
@@ -56,7 +73,7 @@ def change_point(text: str) -> int | None:
     past = _PAST.search(text)
     if past is None:
         return None
-    now = _NOW.search(text, past.end())
+    now = _NOW.search(text, past.end()) or _BUT.search(text, past.end())
     return now.start() if now is not None else None
 
 
@@ -65,8 +82,8 @@ def own_feeling_clauses(text: str) -> list[tuple[int, int]]:
     spans = []
     for match in _OWN_FEELING.finditer(text):
         start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, match.start())), default=0)
-        end_mark = _CLAUSE_END.search(text, match.end())
-        spans.append((start, end_mark.end() if end_mark else len(text)))
+        ends = [m.start() for m in (_CLAUSE_END.search(text, match.end()), _BECAUSE.search(text, match.end())) if m]
+        spans.append((start, min(ends, default=len(text))))
     return spans
 
 

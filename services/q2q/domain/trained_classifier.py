@@ -4,10 +4,11 @@ How the two combine (docs/q2q/model-card.md):
 1. Negation scope is a rule inside the features (features.py): the model learns what a negated word means.
 2. The model's probability per label against the label's threshold (chosen on validation) gives the labels.
 3. "Used to … now" (structure.change_point): the earlier part and the present part are scored on their
-   own; a label only the earlier part carries is over. A confidence or belonging decrease, isolation or
-   a low language level that is over becomes the change for the better (increase, or medium language);
-   other feelings that are over are dropped; facts (employability signals) and the changes for the better
-   themselves (increases, medium or high language) stay.
+   own; a label the present part does not carry, and the earlier part carries more than the present, is over
+   (the earlier part alone may stay below the threshold while the whole text reaches it: "I was shy, but now …").
+   A confidence or belonging decrease, isolation or a low language level that is over becomes the change for
+   the better (increase, or medium language); other feelings that are over are dropped; facts (employability
+   signals) and the changes for the better themselves (increases, medium or high language) stay.
 4. Whose feeling (structure.own_feeling_clauses): anxiety found only in the writer's own worry about
    someone ("I'm a bit worried about her") is not the participant's and is dropped.
 5. At most one language level, and one direction per dimension: the label furthest above its threshold.
@@ -93,7 +94,9 @@ class TrainedClassifier:
         return Classification(labels, confidence, evidence, self.method, self._version)
 
     def _labels_of(self, text: str) -> set[Label]:
-        row = self._model.probabilities([text])[0]
+        return self._labels_above(self._model.probabilities([text])[0])
+
+    def _labels_above(self, row: FloatArray) -> set[Label]:
         return {label for j, label in enumerate(_ORDER) if row[j] >= self._model.thresholds[j]}
 
     def _apply_change(
@@ -102,10 +105,13 @@ class TrainedClassifier:
         point = structure.change_point(text)
         if point is None:
             return found
-        before, after = self._labels_of(text[:point]), self._labels_of(structure.without(text, [(0, point)]))
+        earlier, present = self._model.probabilities([text[:point], structure.without(text, [(0, point)])])
+        after = self._labels_above(present)
         kept = set(found)
-        for label in found & before - after:
+        for label in found - after:
             if category_of(label) is Category.EMPLOYABILITY_SIGNAL or label in _BETTER:
+                continue
+            if earlier[_ORDER.index(label)] <= present[_ORDER.index(label)]:
                 continue
             kept.discard(label)
             better = _OVER.get(label)

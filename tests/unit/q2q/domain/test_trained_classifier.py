@@ -42,8 +42,38 @@ def test_a_state_that_is_over_is_a_change_for_the_better_not_a_decrease() -> Non
     assert L.CONFIDENCE_DECREASE not in labels
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # The earlier part alone stays below the threshold of the decrease the whole text reaches.
+        "كنت خجولة، لكن الآن أتحدث مع الجميع في العمل.",
+        # "now" misspelt: the present begins at the "but".
+        "Раніше я була сором'язлива, а теппер говорю з усіма на роботі.",
+    ],
+)
+def test_a_shyness_that_is_over_is_never_read_as_a_decrease(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.CONFIDENCE_INCREASE in labels
+    assert L.CONFIDENCE_DECREASE not in labels
+
+
+def test_a_change_for_the_worse_keeps_its_direction() -> None:
+    labels = classifier.classify("I used to feel confident but now I am afraid to speak.").labels
+    assert L.CONFIDENCE_DECREASE in labels
+    assert L.CONFIDENCE_INCREASE not in labels
+
+
 def test_a_volunteers_own_worry_is_not_the_participants_anxiety() -> None:
     assert L.ANXIETY not in classifier.classify("I'm a bit worried about her, she looked tired today.").labels
+
+
+def test_worry_about_helping_enough_is_the_volunteers_own() -> None:
+    assert L.ANXIETY not in classifier.classify("Ich mache mir etwas Sorgen, ob ich ihr genug helfen kann.").labels
+
+
+def test_the_participants_sleeplessness_a_worried_volunteer_reports_is_anxiety() -> None:
+    text = "I'm worried about him because he says he can't sleep from stress."
+    assert L.ANXIETY in classifier.classify(text).labels
 
 
 @pytest.mark.parametrize(
