@@ -84,7 +84,7 @@ def open_gateway(
     `cipher`, the personal fields are sealed with it (services/gateway/sealing.py)."""
     settings = config_module.load(GatewayConfig, os.environ if environ is None else environ)
     if engine is None:
-        db.upgrade(url, MIGRATIONS)
+        db.upgrade(url, MIGRATIONS, extra_versions=db.extra_versions(settings.extra_migrations, NAME))
         engine = db.create_engine(url)
     if cipher is not None:
         pii.attach(engine, cipher)

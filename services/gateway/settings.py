@@ -19,6 +19,8 @@ class GatewayConfig(Settings):
     key_encryption_key: str | None = setting("TEEI_KEY_ENCRYPTION_KEY", default=None, secret=True)
     # YAML or JSON file of the OpenID Connect providers company admins sign in with; unset: SSO is off.
     sso_config: Path | None = setting("TEEI_SSO_CONFIG", default=None)
+    # Revisions shipped beside the gateway's own (<folder>/gateway/), as for every service (ServiceConfig).
+    extra_migrations: Path | None = setting("TEEI_EXTRA_MIGRATIONS", default=None)
     # Data-subject requests: the personal-data services as `name=host:port,...` (every one of them gets
     # a part in each request), how often the worker looks for due requests, the back-off of a service it
     # cannot reach, and the deadline of one export or erasure call.

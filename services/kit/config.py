@@ -105,6 +105,9 @@ class ServiceConfig(Settings):
     # while its predecessor still answers the health checks on the same port.
     ready_file: Path | None = setting("TEEI_READY_FILE", default=None)
     log_level: str = setting("TEEI_LOG_LEVEL", default="info")
+    # A folder of revisions shipped beside each service's own (<folder>/<service>/): a release's expand revision
+    # applied by the successor of a rolling upgrade (services/kit/persistence/db.py, docs/data/migrations.md).
+    extra_migrations: Path | None = setting("TEEI_EXTRA_MIGRATIONS", default=None)
     # Folder of the mesh CA and certificates (`teei certs`); when set the server requires mTLS.
     mtls_dir: Path | None = setting("TEEI_MTLS_DIR", default=None)
     # Access tokens: who issues them, for which audience, and where the issuer publishes its keys.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import sys
 from collections.abc import MutableMapping
 from typing import Any, TextIO, cast
@@ -64,7 +65,8 @@ def configure(*, service: str, level: str = "info", stream: TextIO | None = None
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.clear_contextvars()
-    structlog.contextvars.bind_contextvars(service=service)
+    # The pid tells apart the lines of a process and of its successor: a roll overlaps them on one log file.
+    structlog.contextvars.bind_contextvars(service=service, pid=os.getpid())
 
 
 def get_logger(name: str) -> structlog.typing.FilteringBoundLogger:

@@ -81,11 +81,13 @@ class MeshProcess:
         return self.process.returncode
 
 
-def start_mesh(var_dir: Path) -> MeshProcess:
-    """Runs `teei up --free-ports` and waits until it reports the edge ready."""
+def start_mesh(var_dir: Path, *, environ: dict[str, str] | None = None) -> MeshProcess:
+    """Runs `teei up --free-ports` (with `environ` added to this process's environment) and waits until it
+    reports the edge ready."""
     process = subprocess.Popen(
         [sys.executable, "-m", "services.cli", "up", "--free-ports", "--var-dir", str(var_dir)],
         cwd=REPO_ROOT,
+        env={**os.environ, **(environ or {})},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,

@@ -1,15 +1,19 @@
 """A rolling restart of the live mesh under traffic through the edge (`teei roll`, services/cli/rolling.py):
 every request answers, while each service named is replaced process by process on its own port (the
 successor migrates its database and serves before the predecessor drains and stops), and the launcher
-then supervises the successors (a killed successor is restarted).
+then supervises the successors (a killed successor is restarted). A roll that changes the schema: the
+successor of `profile` applies an expand revision (tests/e2e/migrations/profile/, shipped to it through
+TEEI_EXTRA_MIGRATIONS) while its predecessor, the code before it, serves on the new schema.
 
 Part of `make test`; `make rolling` runs it five times in a row. A failed request is reported whole
 (status, body, headers, times against each service's start, drain and stop, its log lines)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,20 +24,26 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import sqlalchemy as sa
 
 from services.cli.spec import REPO_ROOT
-from tests.e2e.conftest import MeshProcess
+from services.kit.persistence import db
+from tests.e2e.conftest import MeshProcess, start_mesh
 
 pytestmark = pytest.mark.e2e
 
 # Answer headers worth seeing in a failed request's report.
 REPORTED_HEADERS = ("grpc-status", "grpc-message", "teei-draining", "x-envoy-upstream-service-time", "server")
 # Service log events that mark the phases of a roll.
-PHASE_EVENTS = ("server.started", "server.signal", "server.draining", "server.stopped")
+PHASE_EVENTS = ("server.started", "server.signal", "server.draining", "server.stopped", "db.migrated")
+# The expand revision a successor of `profile` applies during a roll, and what it adds.
+EXPAND_REVISION = Path(__file__).resolve().parent / "migrations" / "profile" / "9001_rolling_expand.py"
+EXPAND_COLUMN, EXPAND_INDEX = "locale", "ix_profiles_company_locale"
 
 
 @dataclass(frozen=True)
@@ -60,6 +70,7 @@ class Traffic:
 
     def __init__(self, mesh: MeshProcess, *, clients: int = 3) -> None:
         self.mesh, self.headers = mesh, mesh.auth()
+        self._prefix = uuid.uuid4().hex[:8]  # e-mails differ from those of the module's other tests (one mesh)
         self.answers: Counter[str] = Counter()
         self.failures: list[Failure] = []
         self._halt = threading.Event()
@@ -93,7 +104,7 @@ class Traffic:
             i = 0
             while not self._halt.is_set():
                 i += 1
-                email = f"rolling-{n}-{i}@example.org"
+                email = f"rolling-{self._prefix}-{n}-{i}@example.org"
                 created = self._call("create", client, "POST", "/v1/profiles", {"email": email})
                 if created is not None:
                     self._call("get", client, "GET", f"/v1/profiles/{created['profile']['profile_id']}")
@@ -161,6 +172,24 @@ def _teei_roll(mesh: MeshProcess, *services: str) -> subprocess.CompletedProcess
     return subprocess.run(command, cwd=REPO_ROOT, capture_output=True, text=True, timeout=300, check=False)
 
 
+@pytest.fixture(scope="module")
+def extra_migrations(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The mesh's TEEI_EXTRA_MIGRATIONS: empty at start, a release's revisions are put in before a roll."""
+    return tmp_path_factory.mktemp("extra-migrations")
+
+
+@pytest.fixture(scope="module")
+def mesh(tmp_path_factory: pytest.TempPathFactory, extra_migrations: Path) -> Iterator[MeshProcess]:
+    """One mesh shared by the module's tests, its services reading extra revisions from `extra_migrations`."""
+    running = start_mesh(
+        tmp_path_factory.mktemp("mesh") / "var", environ={"TEEI_EXTRA_MIGRATIONS": str(extra_migrations)}
+    )
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
 @pytest.fixture
 def traffic(mesh: MeshProcess) -> Iterator[Traffic]:
     with Traffic(mesh) as flowing:
@@ -196,3 +225,75 @@ def test_a_rolled_successor_is_supervised_like_its_predecessor(mesh: MeshProcess
     os.kill(successor, signal.SIGKILL)
     mesh.output.wait_for_text("profile healthy again", timeout=120)
     assert _pids(mesh)["profile"] not in (None, successor)
+
+
+def test_a_roll_that_expands_the_schema_fails_no_request_and_the_old_code_serves_on_the_new_schema(
+    mesh: MeshProcess, traffic: Traffic, extra_migrations: Path
+) -> None:
+    """The successor applies the expand revision before it serves; meanwhile its predecessor (the code
+    before the revision) goes on reading and writing profiles on the new schema: N-1 compatibility."""
+    (extra_migrations / "profile").mkdir()
+    shutil.copy(EXPAND_REVISION, extra_migrations / "profile")
+    predecessor = _pids(mesh)["profile"]
+    origin = time.time()
+    rolled = _teei_roll(mesh, "profile")
+    assert rolled.returncode == 0, rolled.stderr
+    successor = _pids(mesh)["profile"]
+    traffic.wait_for(20)
+    assert traffic.failures == [], report(mesh, traffic.failures, origin)
+    with _profile_database(mesh) as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version_profile").scalar_one() == "9001"
+        inspector = sa.inspect(connection)
+        assert EXPAND_COLUMN in {column["name"] for column in inspector.get_columns("profiles")}
+        assert EXPAND_INDEX in {index["name"] for index in inspector.get_indexes("profiles")}
+        grouped = connection.exec_driver_sql(f"SELECT {EXPAND_COLUMN}, count(*) FROM profiles GROUP BY 1")
+        locales: dict[str | None, int] = {locale: count for locale, count in grouped}
+    assert locales.get("und", 0) > 0, locales  # the rows there were, backfilled
+    assert locales.get(None, 0) > 0, locales  # rows the code before the revision inserted since
+    migrated, served = _served_by_predecessor_after_migration(mesh, predecessor=predecessor, successor=successor)
+    assert served, f"the predecessor {predecessor} answered no profile write after the successor migrated at {migrated}"
+
+
+@contextlib.contextmanager
+def _profile_database(mesh: MeshProcess) -> Iterator[sa.Connection]:
+    engine = db.create_engine(db.sqlite_url(mesh.var_dir / "profile.db"))
+    try:
+        with db.read_only(engine).connect() as connection, connection.begin():
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _served_by_predecessor_after_migration(
+    mesh: MeshProcess, *, predecessor: int | None, successor: int | None
+) -> tuple[float, list[str]]:
+    """The moment the successor's migrations ended (its `db.migrated` line), and the request ids of the profile
+    writes the predecessor answered after it (both processes write the service's one log file, each line
+    naming its pid)."""
+    records = [_record(line) for line in (mesh.var_dir / "logs" / "profile.log").read_text().splitlines()]
+    migrated = [r for r in records if r.get("event") == "db.migrated" and r.get("pid") == successor]
+    assert migrated, f"no db.migrated line of the successor {successor}"
+    assert migrated[-1]["revision"] == "9001", migrated[-1]
+    moment = _moment(migrated[-1])
+    served = [
+        str(r.get("request_id"))
+        for r in records
+        if r.get("pid") == predecessor
+        and r.get("event") == "rpc.finished"
+        and r.get("code") == "OK"
+        and str(r.get("rpc_method", "")).endswith("/CreateProfile")
+        and _moment(r) > moment
+    ]
+    return moment, served
+
+
+def _moment(record: dict[str, Any]) -> float:
+    return datetime.fromisoformat(str(record["timestamp"]).replace("Z", "+00:00")).timestamp()
+
+
+def _record(line: str) -> dict[str, Any]:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return {}
+    return record if isinstance(record, dict) else {}

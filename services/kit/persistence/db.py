@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
@@ -10,9 +11,11 @@ from typing import Any, Generic, Protocol, TypeVar
 import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import event, orm
 
 from services.kit.config import ServiceConfig
+from services.kit.logs import get_logger
 from services.kit.persistence import slow_queries
 from services.kit.telemetry import tracing
 
@@ -25,6 +28,8 @@ STATEMENT_TIMEOUT_MS = 15000  # a runaway statement is cancelled by the server i
 
 # The execution option marking a connection's transactions read-only (set by `read_only(engine)`).
 READ_ONLY = "teei_read_only"
+
+log = get_logger(__name__)
 
 
 def sqlite_url(path: Path) -> str:
@@ -183,31 +188,50 @@ def database_url(config: ServiceConfig, name: str) -> str:
 def migrated_engine(
     config: ServiceConfig, *, name: str, migrations: Path, engine: sa.Engine | None = None
 ) -> sa.Engine:
-    """The engine a service runs on: `engine` as given (tests), else its database migrated to head first."""
+    """The engine a service runs on: `engine` as given (tests), else its database migrated to head first
+    (its own revisions and any under TEEI_EXTRA_MIGRATIONS/<name>)."""
     if engine is not None:
         return engine
     url = database_url(config, name)
-    upgrade(url, migrations)
+    upgrade(url, migrations, extra_versions=extra_versions(config.extra_migrations, name))
     return create_engine(url)
 
 
-def _alembic_config(url: str, script_location: Path) -> Config:
+def extra_versions(root: Path | None, name: str) -> Path | None:
+    """The folder of revisions shipped beside the service's own (`root`/<name>, TEEI_EXTRA_MIGRATIONS), when
+    there is one: how a release's expand revision reaches the successor of a rolling upgrade before it is
+    folded into the service's versions folder (docs/data/migrations.md)."""
+    if root is None:
+        return None
+    folder = root / name
+    return folder if folder.is_dir() else None
+
+
+def _alembic_config(url: str, script_location: Path, extra_versions: Path | None = None) -> Config:
     if url.startswith("sqlite"):
         _ensure_sqlite_folder(url)
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location))
     cfg.set_main_option("sqlalchemy.url", normalise_url(url).replace("%", "%%"))
+    if extra_versions is not None:
+        # Naming version_locations replaces the default `versions` folder, so it is listed first.
+        locations = os.pathsep.join(str(folder) for folder in (script_location / "versions", extra_versions))
+        cfg.set_main_option("path_separator", "os")
+        cfg.set_main_option("version_locations", locations.replace("%", "%%"))
     return cfg
 
 
-def upgrade(url: str, script_location: Path, revision: str = "head") -> None:
-    """Applies migrations up to `revision`."""
-    command.upgrade(_alembic_config(url, script_location), revision)
+def upgrade(url: str, script_location: Path, revision: str = "head", *, extra_versions: Path | None = None) -> None:
+    """Applies migrations up to `revision`, the revisions in `extra_versions` included; logs the head reached."""
+    cfg = _alembic_config(url, script_location, extra_versions)
+    command.upgrade(cfg, revision)
+    heads = ScriptDirectory.from_config(cfg).get_heads() if revision == "head" else [revision]
+    log.info("db.migrated", revision=",".join(sorted(heads)), extra_versions=str(extra_versions or ""))
 
 
-def downgrade(url: str, script_location: Path, revision: str = "base") -> None:
+def downgrade(url: str, script_location: Path, revision: str = "base", *, extra_versions: Path | None = None) -> None:
     """Reverts migrations down to `revision`."""
-    command.downgrade(_alembic_config(url, script_location), revision)
+    command.downgrade(_alembic_config(url, script_location, extra_versions), revision)
 
 
 def run_alembic_env(*, service: str, metadata: sa.MetaData | Sequence[sa.MetaData]) -> None:
