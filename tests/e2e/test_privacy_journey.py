@@ -83,6 +83,7 @@ class Journey:
     backup: Path
     rejected_batch: str
     opened_before: dict[str, str]
+    plain_before: list[str]
 
 
 def _client(mesh: MeshProcess, tenant: str) -> httpx.Client:
@@ -226,6 +227,7 @@ def journey(
     rejected_batch = _import_kintell(acme, globex)
     _buddy_and_upskilling(mesh, acme)
     _settled(acme, globex)
+    plain_before = files_naming(mesh.var_dir, [*P_NEEDLES, *lowered(Q, Q_GIVEN, Q_FAMILY, HELD, SCORED, Q_TEXT)])
     folder = tmp_path_factory.mktemp("journey")
     backup = _backup(mesh, folder / "backups")
     opened_before = _opened_in_backup(mesh, backup, rejected_batch)
@@ -246,7 +248,7 @@ def journey(
         f"through `teei privacy`; erasure {workflow_seconds(erased):.2f}s in the gateway, {seconds['erase']:.2f}s "
         "through `teei privacy`"
     )
-    return Journey(exported, json.loads(out.read_text()), erased, backup, rejected_batch, opened_before)
+    return Journey(exported, json.loads(out.read_text()), erased, backup, rejected_batch, opened_before, plain_before)
 
 
 def _columns_naming(written: dict[str, Any], needles: list[bytes]) -> set[str]:
@@ -259,6 +261,12 @@ def _columns_naming(written: dict[str, Any], needles: list[bytes]) -> set[str]:
         for column, value in row.items()
         if any(n in json.dumps(value).lower().encode() for n in needles)
     }
+
+
+def test_every_service_keeps_the_peoples_emails_names_and_texts_sealed(journey: Journey) -> None:
+    """Once the journey's imports, webhooks, screening and scoring are applied (before any export or erasure), no
+    database file of any service holds P's or Q's e-mail, names or texts in plain."""
+    assert journey.plain_before == []
 
 
 def test_the_export_holds_p_in_every_section_and_nothing_of_globex(journey: Journey) -> None:
