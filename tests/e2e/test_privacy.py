@@ -41,7 +41,9 @@ from tests.e2e.privacy_support import (
     workflow_seconds,
 )
 
-pytestmark = pytest.mark.e2e
+# The module's one test also carries the mesh's start and stop, and its own bounded wait for the sessions' events
+# alone may take 300 s on a loaded machine: the default 300 s per test would cut it short.
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(600)]
 SESSIONS = 1000
 PERSON, OTHER = "dana@example.org", "eli@example.org"
 GIVEN, FAMILY = "Danika", "Vexholm"
