@@ -1,6 +1,6 @@
 """The Buddy service's personal fields at rest: each match, check-in and feedback person's e-mail, Buddy
 id and names sealed with that person's key (subject = `<role>_profile_id`), a match's location with its
-participant's; quarantined CSV rows with the key of the person they name (services/kit/connectors/
+participant's; quarantined CSV rows with the keys of every person they name (services/kit/connectors/
 imports.py); what a person wrote with their key: a check-in's notes and answers with its person's, a
 feedback's text with its author's, an event's description and location with its match's participant's
 (`writer_profile_id`; a group event has no match, so no person of ours wrote it: it is sealed with the
@@ -50,22 +50,13 @@ CHECKINS = SealedTable.of(
 FEEDBACK = SealedTable.of(feedback, record="record_id", persons=("author",), texts={"text": "author_profile_id"})
 
 
-class _Attendees(SealedTable):
-    """Attendee rows: keyed by (event, profile id), each value bound to the attendee's profile id."""
-
-    def _write(self, session: orm.Session, found: Sequence[Row]) -> None:
-        self.rewrite(session, found)
-
-    def rewrite(self, session: orm.Session, found: Sequence[Row]) -> None:
-        """Writes the sealed columns of these attendee rows back."""
-        for row in found:
-            this = sa.and_(
-                event_attendees.c.event_id == row["event_id"], event_attendees.c.profile_id == row["profile_id"]
-            )
-            session.execute(event_attendees.update().where(this).values(**{c: row[c] for c in self.columns}))
-
-
-ATTENDEES = _Attendees(event_attendees, "profile_id", dict.fromkeys(ATTENDEE_FIELDS, "profile_id"))
+# Attendee rows: keyed by (event, profile id), each value bound to the attendee's profile id.
+ATTENDEES = SealedTable.of(
+    event_attendees,
+    record="profile_id",
+    texts=dict.fromkeys(ATTENDEE_FIELDS, "profile_id"),
+    key=("event_id", "profile_id"),
+)
 
 
 class _Events(SealedTable):
@@ -78,14 +69,14 @@ class _Events(SealedTable):
         return sa.or_(super().sealed(), events.c.attendees == ATTENDEE_ROWS)
 
     def seal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-        found = self._select(session, self.plain(), batch)
+        found = self.read(session, self.plain(), batch)
         for row in found:
             people = rows.people_of(row["attendees"]) if row["attendees"] != ATTENDEE_ROWS else None
             write_event(session, cipher, row, people, insert=False)
         return len(found)
 
     def unseal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
-        found = self._select(session, self.sealed(), batch)
+        found = self.read(session, self.sealed(), batch)
         for row in found:
             opened = opened_events(session, cipher, [row])[0]
             values = {c: opened[c] for c in (*self.columns, "attendees")}
@@ -116,7 +107,7 @@ def write_event(
     of_event = sa.and_(event_attendees.c.company_id == company, event_attendees.c.event_id == record)
     if attendees is None:
         stored = session.execute(sa.select(event_attendees).where(of_event)).mappings().all()
-        ATTENDEES.rewrite(session, ATTENDEES.seal_rows(session, cipher, stored))
+        ATTENDEES.write(session, ATTENDEES.seal_rows(session, cipher, stored))
         return
     session.execute(event_attendees.delete().where(of_event))
     people = rows.attendee_rows(company, record, attendees)

@@ -1,7 +1,7 @@
 """The Kintell connector's personal fields at rest: each person's e-mail, Kintell id and names sealed
 with that person's key; the session's free text (feedback, goals, metadata) with the participant's,
 who writes it; a rating's feedback with the rater's (the session's person in the rater's role); a
-quarantined CSV row with the key of the person it names (services/kit/connectors/imports.py).
+quarantined CSV row with the key of every person it names, in turn (services/kit/connectors/imports.py).
 
 Look-ups by e-mail compare `<role>_profile_id` (services/kit/connectors/sealing.py)."""
 

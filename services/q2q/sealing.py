@@ -25,8 +25,6 @@ live database and in any copy of it. Reads open both forms while older rows are 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import sqlalchemy as sa
 from sqlalchemy import orm
 
@@ -39,31 +37,18 @@ EVIDENCE_KIND = "q2q.evidence"
 SNIPPET_FIELD = f"{evidence.name}.snippet"
 
 SCORES = SealedTable.of(scores, record="score_id", texts={"note": "profile_id"})
-
-
-class _PendingTexts(SealedTable):
-    """Held texts: a source id is unique only with its company and type, so rows are written by their key."""
-
-    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
-        for row in rows:
-            key = (pending.c[c.name] == row[c.name] for c in pending.primary_key.columns)
-            session.execute(pending.update().where(*key).values(text=row["text"]))
-
-
-class _Evidence(SealedTable):
-    """Snippets of one person; the shared rows from before (no profile id) are `split_shared`'s."""
-
-    def plain(self) -> sa.ColumnElement[bool]:
-        return sa.and_(evidence.c.profile_id.is_not(None), super().plain())
-
-    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
-        for row in rows:
-            key = (evidence.c.company_id == row["company_id"], evidence.c.evidence_hash == row["evidence_hash"])
-            session.execute(evidence.update().where(*key).values(snippet=row["snippet"]))
-
-
-PENDING = _PendingTexts.of(pending, record="source_id", texts={"text": "profile_id"})
-EVIDENCE = _Evidence.of(evidence, record="evidence_hash", texts={"snippet": "profile_id"})
+# A held text's source id is unique only with its company and type: rows are written back by their key.
+PENDING = SealedTable.of(
+    pending, record="source_id", texts={"text": "profile_id"}, key=tuple(c.name for c in pending.primary_key)
+)
+# Snippets of one person; the shared rows from before (no profile id) are `split_shared`'s.
+EVIDENCE = SealedTable.of(
+    evidence,
+    record="evidence_hash",
+    texts={"snippet": "profile_id"},
+    key=("company_id", "evidence_hash"),
+    scope=evidence.c.profile_id.is_not(None),
+)
 TABLES: tuple[SealedTable, ...] = (SCORES, PENDING, EVIDENCE)
 
 

@@ -35,22 +35,21 @@ FLAGGED = "flagged_profile_id"
 FLAGS = SealedTable.of(flags, record="flag_id", texts=dict.fromkeys(FLAG_TEXTS, "profile_id"))
 
 
-class _ReviewActions(SealedTable):
-    """Review decisions: the notes sealed with the flagged person's key, found through the review's flag
-    (an action row names neither its company nor the person)."""
-
-    def _select(self, session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> Sequence[Row]:
-        query = (
-            sa.select(review_actions, reviews.c.company_id, flags.c.profile_id.label(FLAGGED))
-            .join(reviews, reviews.c.review_id == review_actions.c.review_id)
-            .join(flags, flags.c.flag_id == reviews.c.flag_id)
-            .where(where)
-            .limit(batch)
-        )
-        return session.execute(query).mappings().all()
+def _actions(session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> Sequence[Row]:
+    """Review decisions with their company and flagged person, found through the review's flag (an action
+    row names neither)."""
+    query = (
+        sa.select(review_actions, reviews.c.company_id, flags.c.profile_id.label(FLAGGED))
+        .join(reviews, reviews.c.review_id == review_actions.c.review_id)
+        .join(flags, flags.c.flag_id == reviews.c.flag_id)
+        .where(where)
+        .limit(batch)
+    )
+    return session.execute(query).mappings().all()
 
 
-ACTIONS = _ReviewActions.of(review_actions, record="action_id", texts={"notes": FLAGGED})
+# Review decisions: the notes sealed with the flagged person's key.
+ACTIONS = SealedTable.of(review_actions, record="action_id", texts={"notes": FLAGGED}, reader=_actions)
 TABLES: tuple[SealedTable, ...] = (FLAGS, ACTIONS)
 
 

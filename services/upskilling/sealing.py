@@ -1,6 +1,6 @@
 """The upskilling connector's personal fields at rest: a learner's e-mail, provider id and names, and what
 is recorded about them (a progress record's metadata, a credential's url and verification code), sealed
-with that learner's data key; a quarantined CSV row with the key of the person it names
+with that learner's data key; a quarantined CSV row with the key of every person it names
 (services/kit/connectors/imports.py). The subject is the learner's `profile_id` (derived from company and
 e-mail, as every service derives it, so erasing the person by e-mail or profile id shreds the key); a
 learner known only by their provider id has a key of their own, `xid:<blind index of that id>`.

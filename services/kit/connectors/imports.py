@@ -2,13 +2,16 @@
 status, and every invalid row kept (raw values and errors) so its error CSV can be downloaded.
 
 A quarantined row's raw cells and its errors (which quote the refused values) are sealed at rest
-(services/kit/connectors/sealing.py): with the key of the person the row names when one of its e-mail
-columns (`email` or `*_email`, the first in the file's order holding a valid address) names one, the
-same profile id every service derives from company and e-mail (`profile_id`, so erasing that person
-finds the row and shreds its key), else with the company's key (subject "", which no erasure names:
-the retention of quarantined rows removes them). Both values are bound to the row's batch. Rows written
-before sealing keep plain JSON until the online migration (`QUARANTINE.seal_batch`) seals them; reads
-open both forms."""
+(services/kit/connectors/sealing.py) with the key of every person the row names, in turn: each of its
+e-mail columns (`email` or `*_email`, in the file's order) holding a valid address names one, by the
+same profile id every service derives from company and e-mail. Opening the row needs every one of
+those keys, so erasing any person it names erases it (for the others too: it is malformed evidence
+kept 90 days, not their record). `profile_id` holds the first person (erasing them finds the row and
+deletes it); a row naming nobody is sealed with the company's key (subject "", which no erasure names:
+the retention of quarantined rows removes them). Both values are bound to the row's batch. Rows sealed
+with one key (the first person's, before every person's was) open the same way; rows written before
+sealing keep plain JSON until the online migration (`QUARANTINE.seal_batch`) seals them; reads open
+every form."""
 
 from __future__ import annotations
 
@@ -16,7 +19,7 @@ import functools
 import hashlib
 import json
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -151,7 +154,9 @@ class SqlImportBatches:
         query = sa.select(quarantine).where(quarantine.c.batch_id == batch_id)
         found = self._session.execute(query.order_by(quarantine.c.row_number)).mappings().all()
         cipher = pii.attached(self._session)
-        return [RowError(**error) for row in found for error in json.loads(QUARANTINE.open(cipher, row)["errors"])]
+        opened = (QUARANTINE.open(cipher, row)["errors"] for row in found)
+        # A row one of whose people was erased is gone ("" when opened): its errors with it.
+        return [RowError(**error) for errors in opened if errors for error in json.loads(errors)]
 
     def newest(self, *, after: Position | None, size: int) -> list[Batch]:
         """Up to `size` + 1 batches of this company, newest first, after the position `after`."""
@@ -216,55 +221,69 @@ def _quarantined(batch: Batch, row: Rejected) -> dict[str, object]:
 
 
 def subject_of(company_id: str, raw: Mapping[str, str]) -> str | None:
-    """The profile id of the person a CSV row names: its first e-mail column (`email` or `*_email`, in the
-    file's order) holding a valid address; None when none does."""
+    """The profile id of the first person a CSV row names (see `subjects_of`); None when it names nobody."""
+    return next(iter(subjects_of(company_id, raw)), None)
+
+
+def subjects_of(company_id: str, raw: Mapping[str, str]) -> list[str]:
+    """The profile ids of the people a CSV row names, once each, in the file's order: its e-mail columns
+    (`email` or `*_email`) holding a valid address."""
+    found: list[str] = []
     for name, value in raw.items():
         if name != "email" and not name.endswith("_email"):
             continue
         try:
-            return profile_id_of(company_id, cells.email(str(value).strip()))
+            found.append(profile_id_of(company_id, cells.email(str(value).strip())))
         except cells.FieldInvalid:
             continue
-    return None
+    return list(dict.fromkeys(found))
 
 
-class QuarantineSealing(SealedTable):
-    """Quarantined rows: keyed by (batch, row number), their company copied from their batch and their
-    person derived from their raw cells when the online migration seals a row from before sealing."""
+def _plain_to_seal(session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> list[dict[str, Any]]:
+    """Quarantined rows for the online migration, with their batch's company and the person they name."""
+    query = (
+        sa.select(quarantine, batches.c.company_id.label("batch_company"))
+        .join(batches, batches.c.batch_id == quarantine.c.batch_id)
+        .where(where)
+        .limit(batch)
+    )
+    return [_identified(row) for row in session.execute(query).mappings()]
 
-    def seal_batch(self, session: orm.Session, cipher: pii.PiiCipher, *, batch: int = BATCH) -> int:
-        query = (
-            sa.select(quarantine, batches.c.company_id.label("batch_company"))
-            .join(batches, batches.c.batch_id == quarantine.c.batch_id)
-            .where(self.plain())
-            .limit(batch)
-        )
-        found = session.execute(query).mappings().all()
-        ready = [_identified(row) for row in found]
-        self._write(session, self.seal_rows(session, cipher, ready))
-        return len(found)
 
-    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
-        for row in rows:
-            this = sa.and_(quarantine.c.batch_id == row["batch_id"], quarantine.c.row_number == row["row_number"])
-            values = {c: row[c] for c in (*self.columns, "company_id", "profile_id")}
-            session.execute(quarantine.update().where(this).values(**values))
+def _named(row: Row) -> list[str]:
+    """The people whose keys seal a quarantined row: those its plain raw cells name, else the one its
+    `profile_id` names (its raw cells sealed already)."""
+    if pii.is_sealed(row["raw"]):
+        return [row["profile_id"]] if row["profile_id"] else []
+    return subjects_of(row["company_id"], _cells(row["raw"]))
 
 
 def _identified(row: Row) -> dict[str, Any]:
     """A plain quarantined row from before sealing with its batch's company and the person it names."""
     out = {c.name: row[c.name] for c in quarantine.columns} | {"company_id": row["batch_company"]}
-    try:
-        raw = json.loads(row["raw"])
-    except ValueError:
-        raw = None
-    named = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
-    out["profile_id"] = out["profile_id"] or subject_of(out["company_id"], named)
+    out["profile_id"] = out["profile_id"] or subject_of(out["company_id"], _cells(row["raw"]))
     return out
 
 
-# Sealed with the key of the row's person (`profile_id`; NULL or "" is the company's key), bound to the batch.
-QUARANTINE = QuarantineSealing.of(quarantine, record="batch_id", texts=dict.fromkeys(("raw", "errors"), "profile_id"))
+def _cells(raw: str) -> dict[str, str]:
+    """A quarantined row's raw cells, by column ({} when they are not a JSON object)."""
+    try:
+        parsed = json.loads(raw)
+    except ValueError:
+        return {}
+    return {str(k): str(v) for k, v in parsed.items()} if isinstance(parsed, dict) else {}
+
+
+# Sealed with the key of every person the row names in turn (none: the company's key), bound to the batch;
+# the online migration copies each row's company from its batch and names its first person.
+QUARANTINE = SealedTable.of(
+    quarantine,
+    record="batch_id",
+    layered=dict.fromkeys(("raw", "errors"), _named),
+    key=("batch_id", "row_number"),
+    written=("company_id", "profile_id"),
+    reader=_plain_to_seal,
+)
 # What export and erasure find of a person among quarantined rows (each connector's SubjectMap holds it).
 QUARANTINED = Holding(
     quarantine,

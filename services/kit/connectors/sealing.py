@@ -3,10 +3,11 @@
 Each sealed column names whose data key seals it: a person's e-mail, source id and names with that
 person's (subject = the row's `<prefix>_profile_id`, derived from company and e-mail as every service
 derives it, so erasing the person by e-mail or profile id shreds that key); free text with the key of
-the person who wrote it. A sealed value is bound to `<table>.<column>` and the row's key. Rows written
-before sealing keep their plain values until the online migration seals them (`seal_batch`); reads
-open both forms, and look-ups by e-mail compare the profile id column (or the plain e-mail of rows not
-sealed yet), never a sealed value.
+the person who wrote it; a value naming several people (a quarantined CSV row) with each one's key in
+turn (`layered`), so erasing any of them erases it. A sealed value is bound to `<table>.<column>` and
+the row's key. Rows written before sealing keep their plain values until the online migration seals
+them (`seal_batch`); reads open both forms, and look-ups by e-mail compare the profile id column (or
+the plain e-mail of rows not sealed yet), never a sealed value.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import orm
 
 from services.kit.persistence.subjects import Sealed
-from services.kit.security.pii import PiiCipher
+from services.kit.security.pii import PiiCipher, SubjectErased
 from services.kit.security.pii.cipher import PREFIX, Keys
 
 # The columns of a person (services/kit/connectors/storage.person_columns) that are sealed.
@@ -28,16 +29,33 @@ BATCH = 500
 Row = sa.RowMapping | Mapping[str, Any]
 # The profile id whose key seals a column of a row, when another table names the writer (a rating's rater).
 Writer = Callable[[orm.Session, Row], str]
+# The profile ids whose keys seal a column of a row in turn, in a fixed order (a row naming several people).
+Named = Callable[[Row], Sequence[str]]
+# The rows the online migration reads (matching the condition, at most the number), ready to seal.
+Reader = Callable[[orm.Session, sa.ColumnElement[bool], int], Sequence[Row]]
 
 
 @dataclass(frozen=True)
 class SealedTable:
-    """One table's sealed columns, each with the column (or the look-up) naming whose key seals it."""
+    """One table's sealed columns, each with the column (or the look-up) naming whose key seals it.
+
+    A table whose rows the online migration must read, scope or write back differently says so in fields
+    (`reader`, `scope`, `key`, `written`) rather than in a subclass."""
 
     table: sa.Table
     record: str
     subjects: Mapping[str, str] = field(default_factory=dict)
     writers: Mapping[str, Writer] = field(default_factory=dict)
+    # Columns sealed with the key of every person the row names, in turn (opening needs all of them).
+    layered: Mapping[str, Named] = field(default_factory=dict)
+    # The columns naming one row when sealed values are written back (default: `record`).
+    key: tuple[str, ...] = ()
+    # Columns written back with the sealed ones (what `reader` fills in: a row's company and person).
+    written: tuple[str, ...] = ()
+    # The rows the online migration seals (default: every row; the others are another step's).
+    scope: sa.ColumnElement[bool] | None = field(default=None, compare=False)
+    # How the online migration reads rows (default: the table's own rows, as stored).
+    reader: Reader | None = None
 
     @classmethod
     def of(
@@ -48,27 +66,42 @@ class SealedTable:
         persons: Sequence[str] = (),
         texts: Mapping[str, str] | None = None,
         writers: Mapping[str, Writer] | None = None,
+        layered: Mapping[str, Named] | None = None,
+        key: Sequence[str] = (),
+        written: Sequence[str] = (),
+        scope: sa.ColumnElement[bool] | None = None,
+        reader: Reader | None = None,
     ) -> SealedTable:
         """The table's person column groups (`persons`, by prefix) sealed with each person's key, and
-        free-text columns with the key of the profile id column that wrote them (`texts`) or that a
-        look-up finds (`writers`)."""
+        free-text columns with the key of the profile id column that wrote them (`texts`), that a look-up
+        finds (`writers`) or of every person the row names (`layered`)."""
         subjects = {f"{p}_{f}": f"{p}_profile_id" for p in persons for f in PERSON_FIELDS} | dict(texts or {})
-        return cls(table, record, subjects, dict(writers or {}))
+        return cls(
+            table,
+            record,
+            subjects,
+            dict(writers or {}),
+            layered=dict(layered or {}),
+            key=tuple(key),
+            written=tuple(written),
+            scope=scope,
+            reader=reader,
+        )
 
     @property
     def columns(self) -> tuple[str, ...]:
         """Every sealed column."""
-        return (*self.subjects, *self.writers)
+        return (*self.subjects, *self.writers, *self.layered)
 
     def privacy(self) -> Sealed:
         """The privacy map's declaration: exports open these columns."""
-        return Sealed(self.columns, record=self.record)
+        return Sealed(self.columns, record=self.record, layered=tuple(self.layered))
 
     def seal(self, session: orm.Session, cipher: PiiCipher, row: Row, *, keys: Keys | None = None) -> dict[str, Any]:
         """The row with its sealed columns sealed (already sealed values kept as they are)."""
         sealed = dict(row)
         for column in self._plain_columns(row):
-            sealed[column] = self._seal(cipher, row, column, self._subject(session, row, column), keys)
+            sealed[column] = self._seal(cipher, row, column, self._subjects(session, row, column), keys)
         return sealed
 
     def seal_rows(self, session: orm.Session, cipher: PiiCipher, rows: Sequence[Row]) -> list[dict[str, Any]]:
@@ -76,21 +109,23 @@ class SealedTable:
         keys: dict[str, Keys] = {}
         for company in {row["company_id"] for row in rows}:
             mine = [row for row in rows if row["company_id"] == company]
-            subjects = {self._subject(session, row, c) for row in mine for c in self._plain_columns(row)}
+            subjects = {s for row in mine for c in self._plain_columns(row) for s in self._subjects(session, row, c)}
             keys[company] = cipher.keys.keys_for(company, subjects)
         return [self.seal(session, cipher, row, keys=keys[row["company_id"]]) for row in rows]
 
     def open(self, cipher: PiiCipher, row: Row) -> dict[str, Any]:
-        """The row with its sealed columns opened (plain values, from before sealing, as they are)."""
+        """The row with its sealed columns opened (plain values, from before sealing, as they are); a
+        layered column one of whose people was erased reads as "" (erasing any of them erased it)."""
         record, opened = str(row[self.record]), dict(row)
         for column in self.columns:
             if row.get(column):
-                opened[column] = cipher.open(row[column], field=self._field(column), record=record)
+                opened[column] = self._open(cipher, row[column], column, record)
         return opened
 
     def plain(self) -> sa.ColumnElement[bool]:
-        """Rows holding a value not sealed yet."""
-        return sa.or_(*(_plain(self.table.c[c]) for c in self.columns))
+        """Rows (in scope) holding a value not sealed yet."""
+        holding = sa.or_(*(_plain(self.table.c[c]) for c in self.columns))
+        return holding if self.scope is None else sa.and_(self.scope, holding)
 
     def sealed(self) -> sa.ColumnElement[bool]:
         """Rows holding a sealed value."""
@@ -98,36 +133,52 @@ class SealedTable:
 
     def seal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
         """Seals up to `batch` rows still holding plain values; the number sealed."""
-        found = self._select(session, self.plain(), batch)
-        self._write(session, self.seal_rows(session, cipher, found))
+        found = self.read(session, self.plain(), batch)
+        self.write(session, self.seal_rows(session, cipher, found))
         return len(found)
 
     def unseal_batch(self, session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
         """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed."""
-        found = self._select(session, self.sealed(), batch)
-        self._write(session, [self.open(cipher, row) for row in found])
+        found = self.read(session, self.sealed(), batch)
+        self.write(session, [self.open(cipher, row) for row in found])
         return len(found)
 
-    def _select(self, session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> Sequence[Row]:
+    def read(self, session: orm.Session, where: sa.ColumnElement[bool], batch: int) -> Sequence[Row]:
+        """Up to `batch` rows matching `where`, as the online migration seals or unseals them (`reader`)."""
+        if self.reader is not None:
+            return self.reader(session, where, batch)
         return session.execute(sa.select(self.table).where(where).limit(batch)).mappings().all()
 
-    def _write(self, session: orm.Session, rows: Sequence[Row]) -> None:
-        key = self.table.c[self.record]
+    def write(self, session: orm.Session, rows: Sequence[Row]) -> None:
+        """Writes the sealed (and `written`) columns of these rows back, each found by its `key`."""
+        key = [self.table.c[c] for c in self.key or (self.record,)]
         for row in rows:
-            values = {c: row[c] for c in self.columns}
-            session.execute(self.table.update().where(key == row[self.record]).values(**values))
+            values = {c: row[c] for c in (*self.columns, *self.written)}
+            this = sa.and_(*(column == row[column.name] for column in key))
+            session.execute(self.table.update().where(this).values(**values))
 
     def _plain_columns(self, row: Row) -> list[str]:
         return [c for c in self.columns if (value := row.get(c)) and not value.startswith(PREFIX)]
 
-    def _subject(self, session: orm.Session, row: Row, column: str) -> str:
+    def _subjects(self, session: orm.Session, row: Row, column: str) -> list[str]:
+        if column in self.layered:
+            return list(self.layered[column](row)) or [""]
         if column in self.writers:
-            return self.writers[column](session, row)
-        return str(row.get(self.subjects[column]) or "")
+            return [self.writers[column](session, row)]
+        return [str(row.get(self.subjects[column]) or "")]
 
-    def _seal(self, cipher: PiiCipher, row: Row, column: str, subject: str, keys: Keys | None) -> str:
+    def _seal(self, cipher: PiiCipher, row: Row, column: str, subjects: Sequence[str], keys: Keys | None) -> str:
         company, record, field = row["company_id"], str(row[self.record]), self._field(column)
-        return cipher.seal(row[column], company_id=company, subject=subject, field=field, record=record, keys=keys)
+        value = row[column]
+        return cipher.seal_layered(value, company_id=company, subjects=subjects, field=field, record=record, keys=keys)
+
+    def _open(self, cipher: PiiCipher, stored: str, column: str, record: str) -> str:
+        if column not in self.layered:
+            return cipher.open(stored, field=self._field(column), record=record)
+        try:
+            return cipher.open_layered(stored, field=self._field(column), record=record)
+        except SubjectErased:
+            return ""
 
     def _field(self, column: str) -> str:
         return f"{self.table.name}.{column}"

@@ -80,6 +80,8 @@ class Sealed:
     hidden: tuple[str, ...] = ()
     # A sealed column exported under another's name (the blind index's column names what it holds).
     exported_as: Mapping[str, str] = field(default_factory=dict)
+    # Columns sealed with several people's keys in turn: one of whose people was erased exports as "".
+    layered: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -278,11 +280,22 @@ def _opened(
     for row in rows:
         record = str(row[sealed.record])
         values = {
-            c: cipher.open(row[c], field=f"{table.name}.{c}", record=record) for c in sealed.columns if row.get(c)
+            c: _open(cipher, row[c], field=f"{table.name}.{c}", record=record, layered=c in sealed.layered)
+            for c in sealed.columns
+            if row.get(c)
         }
         values |= {sealed.exported_as[c]: values.pop(c) for c in list(values) if c in sealed.exported_as}
         opened.append({k: v for k, v in (row | values).items() if k not in sealed.hidden})
     return opened
+
+
+def _open(cipher: pii.PiiCipher, stored: str, *, field: str, record: str, layered: bool) -> str:
+    if not layered:
+        return cipher.open(stored, field=field, record=record)
+    try:
+        return cipher.open_layered(stored, field=field, record=record)
+    except pii.SubjectErased:
+        return ""
 
 
 def _add(out: dict[str, list[dict[str, Any]]], name: str, rows: list[dict[str, Any]]) -> None:

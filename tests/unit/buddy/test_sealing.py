@@ -16,15 +16,16 @@ import pytest
 import sqlalchemy as sa
 
 from services.buddy import bootstrap, handlers, privacy, queries, sealing
-from services.buddy.domain.commands import GetImportErrors, ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
+from services.buddy.domain.commands import ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
 from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match, Record
 from services.buddy.repository import BuddyUnitOfWork
 from services.buddy.tables import checkins, event_attendees, events, feedback, matches
-from services.kit.connectors.imports import QUARANTINE, quarantine
+from services.kit.connectors.imports import quarantine
 from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
+from tests import connector_sealing
 from tests.unit.buddy.samples import csv_of, delivery
 
 PARTICIPANT = "pialotta@example.org"
@@ -42,7 +43,7 @@ PEOPLE = {
     "buddy_family_name": "Quillfeather",
     "location": "Trondheimsfjord",
 }
-QUINBY, ROSALIND = "quinby@example.org", "rosalind@example.org"
+QUINBY, ROSALIND = connector_sealing.QUINBY, connector_sealing.ROSALIND
 # Match rows the import refuses: one naming Quinby (a bad status), one naming nobody (no valid e-mail),
 # one naming Rosalind (a bad match time).
 REJECTED = (
@@ -342,115 +343,37 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     assert people == [PARTICIPANT, BUDDY, GUEST]
 
 
-def _batch_id(engine: sa.Engine) -> str:
-    with engine.connect() as connection:
-        return str(connection.execute(sa.select(quarantine.c.batch_id).distinct()).scalar_one())
-
-
-def _errors(uow: BuddyUnitOfWork, batch_id: str) -> list[tuple[int, str, str]]:
-    found = queries.get_import_errors(GetImportErrors("acme", batch_id), uow=uow)
-    return [(e.row, e.field, e.value) for e in found]
-
-
-def _quarantined(engine: sa.Engine) -> dict[int, sa.RowMapping]:
-    with engine.connect() as connection:
-        return {r["row_number"]: r for r in connection.execute(sa.select(quarantine)).mappings()}
-
-
-def _raw(cipher: pii.PiiCipher, row: sa.RowMapping) -> str:
-    return cipher.open(row["raw"], field="quarantined_rows.raw", record=row["batch_id"])
-
-
 ERRORS = [(3, "status", "sideways"), (4, "participant_email", "zebedee-at-nowhere"), (4, "buddy_email", "also-bad")]
 ERRORS += [(5, "matched_at", "yesterday")]
 
+DOWNGRADE = (bootstrap.MIGRATIONS, "0007", "4 buddy rows are sealed: run `teei pii unseal")
 
-def test_a_rejected_row_is_sealed_with_the_key_of_the_person_it_names_and_its_errors_still_list(
-    engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher
-) -> None:
+
+# Buddy's refused matches: two of them name the buddy as well.
+class TestQuarantinedRows(connector_sealing.QuarantinedRows, connector_sealing.TwoPeople):
+    case = connector_sealing.Quarantine(privacy.MAP, _load, ERRORS, "Farrowdale", DOWNGRADE, second="bob@example.org")
+
+
+def test_a_sealed_location_alone_holds_the_downgrade_back(engine: sa.Engine, uow: BuddyUnitOfWork) -> None:
     _load(uow)
-    batch_id = _batch_id(engine)
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert {n: r["profile_id"] for n, r in rows.items()} == {
-        3: profile_id_of("acme", QUINBY),
-        4: None,  # no valid e-mail: the company's key
-        5: profile_id_of("acme", ROSALIND),
-    }
-    assert {r["company_id"] for r in rows.values()} == {"acme"}
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert "Farrowdale" in _raw(cipher, rows[3])
-    with db.UnitOfWork(engine).begin() as session:
-        found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    [row] = found["quarantined_rows"]
-    assert (row["raw"]["participant_email"], row["errors"][0]["value"]) == ("Quinby@Example.org", "sideways")
-
-
-def test_erasing_a_person_shreds_their_quarantined_row_in_a_copy_taken_before(
-    engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher, tmp_path: Path
-) -> None:
-    _load(uow)
-    batch_id = _batch_id(engine)
-    backup = tmp_path / "before-erasure.db"
-    _copy(engine, backup)
-    with db.UnitOfWork(engine).begin() as session:
-        erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    assert erased.tables["quarantined_rows"] == 1
-    assert _errors(uow, batch_id) == ERRORS[1:]  # the live database lists the others' errors on
-    restored = db.create_engine(db.sqlite_url(backup))
-    try:
-        before = _quarantined(restored)
-    finally:
-        restored.dispose()
-    for column in ("raw", "errors"):
-        with pytest.raises(pii.SubjectErased):
-            cipher.open(before[3][column], field=f"quarantined_rows.{column}", record=batch_id)
-    assert ROSALIND in _raw(cipher, before[5])  # another person's row still opens
-    assert "zebedee-at-nowhere" in _raw(cipher, before[4])  # a row naming nobody: retention removes it
-
-
-def test_the_downgrade_refuses_while_a_quarantined_row_or_a_location_is_sealed(
-    engine: sa.Engine, uow: BuddyUnitOfWork
-) -> None:
-    _load(uow)
-    with pytest.raises(RuntimeError, match="4 buddy rows are sealed: run `teei pii unseal"):
-        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0007")
-    with engine.begin() as connection:  # a sealed location alone holds it back too
+    with engine.begin() as connection:
         connection.execute(sa.delete(quarantine))
     with pytest.raises(RuntimeError, match="1 buddy rows are sealed"):
         db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0007")
-    with engine.connect() as connection:
-        columns = {c["name"] for c in sa.inspect(connection).get_columns("quarantined_rows")}
-    assert {"company_id", "profile_id"} <= columns
 
 
 def test_the_online_migration_seals_quarantined_rows_and_locations_from_before_sealing(
     engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    batch_id = _batch_id(engine)
     _unsealed(engine, cipher)
-    with engine.begin() as connection:  # as revision 0008 leaves an old row: no company, no person
-        connection.execute(quarantine.update().values(company_id="", profile_id=None))
+    old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
+    with engine.connect() as connection:
         assert connection.execute(sa.select(matches.c.location)).scalar_one() == "Trondheimsfjord"
-    old = _quarantined(engine)
-    assert QUINBY in old[3]["raw"].lower()
-    assert _errors(uow, batch_id) == ERRORS  # dual read: plain rows before sealing
     with db.UnitOfWork(engine).begin() as session:
         while sealing.seal_batch(session, cipher, batch=1):
             pass
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert [(r["company_id"], r["profile_id"]) for _, r in sorted(rows.items())] == [
-        ("acme", profile_id_of("acme", QUINBY)),
-        ("acme", None),
-        ("acme", profile_id_of("acme", ROSALIND)),
-    ]
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert [_raw(cipher, rows[n]) for n in sorted(rows)] == [old[n]["raw"] for n in sorted(old)]
+    connector_sealing.check_sealed_as_before(TestQuarantinedRows.case, engine, cipher, old)
     match = _stored(engine, matches, matches.c.external_id == "m-1")
     assert pii.is_sealed(match["location"])
     assert _open(cipher, matches, match, "location", "record_id") == "Trondheimsfjord"
-    with db.UnitOfWork(engine).begin() as session:
-        assert QUARANTINE.unseal_batch(session, cipher) == 3
-    assert [r["raw"] for _, r in sorted(_quarantined(engine).items())] == [old[n]["raw"] for n in sorted(old)]

@@ -14,7 +14,6 @@ import sqlalchemy as sa
 
 from services.kintell import bootstrap, handlers, privacy, queries, sealing
 from services.kintell.domain.commands import (
-    GetImportErrors,
     GetSession,
     ImportSessions,
     ListSessions,
@@ -23,11 +22,10 @@ from services.kintell.domain.commands import (
 )
 from services.kintell.repository import KintellUnitOfWork, SqlKintellUnitOfWork
 from services.kintell.tables import ratings, sessions
-from services.kit.connectors.imports import QUARANTINE, quarantine
-from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
+from tests import connector_sealing
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, rating_body, session_body
 
 # What the samples carry of people: e-mails, Kintell ids, names and the text they wrote.
@@ -49,7 +47,7 @@ NEEDLES = [
 ]
 TEXTS = ["good practice", "we talked about work", "motivated learner", "room-blue-7"]
 PARTICIPANT = {"email": "p@example.org", "id": "kin-p-7", "given_name": "Pialotta", "family_name": "Lindqvist"}
-QUINBY, ROSALIND = "quinby@example.org", "rosalind@example.org"
+QUINBY, ROSALIND = connector_sealing.QUINBY, connector_sealing.ROSALIND
 # Rows the import refuses: one naming Quinby (a bad rating), one naming nobody (no valid e-mail), one
 # naming Rosalind (a bad duration).
 REJECTED = (
@@ -203,110 +201,28 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     db.downgrade(url, bootstrap.MIGRATIONS, "0006")
 
 
-def _batch_id(engine: sa.Engine) -> str:
-    with engine.connect() as connection:
-        return str(connection.execute(sa.select(quarantine.c.batch_id).distinct()).scalar_one())
-
-
-def _errors(uow: KintellUnitOfWork, batch_id: str) -> list[tuple[int, str, str]]:
-    found = queries.get_import_errors(GetImportErrors("acme", batch_id), uow=uow)
-    return [(e.row, e.field, e.value) for e in found]
-
-
-def _quarantined(engine: sa.Engine) -> dict[int, sa.RowMapping]:
-    with engine.connect() as connection:
-        return {r["row_number"]: r for r in connection.execute(sa.select(quarantine)).mappings()}
-
-
-def _raw(cipher: pii.PiiCipher, row: sa.RowMapping) -> str:
-    return cipher.open(row["raw"], field="quarantined_rows.raw", record=row["batch_id"])
-
-
 ERRORS = [(3, "rating", "lots"), (4, "participant_email", "zebedee-at-nowhere"), (4, "volunteer_email", "also-bad")]
 ERRORS += [(5, "duration_minutes", "forever")]
 
-
-def test_a_rejected_row_is_sealed_with_the_key_of_the_person_it_names_and_its_errors_still_list(
-    engine: sa.Engine, uow: KintellUnitOfWork, cipher: pii.PiiCipher
-) -> None:
-    _load(uow)
-    batch_id = _batch_id(engine)
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert {n: r["profile_id"] for n, r in rows.items()} == {
-        3: profile_id_of("acme", QUINBY),
-        4: None,  # no valid e-mail: the company's key
-        5: profile_id_of("acme", ROSALIND),
-    }
-    assert {r["company_id"] for r in rows.values()} == {"acme"}
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert "Farrowdale was late" in _raw(cipher, rows[3])
-    with db.UnitOfWork(engine).begin() as session:
-        found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    [row] = found["quarantined_rows"]
-    assert (row["raw"]["participant_email"], row["errors"][0]["value"]) == ("Quinby@Example.org", "lots")
+DOWNGRADE = (bootstrap.MIGRATIONS, "0007", "3 kintell rows are sealed: run `teei pii unseal")
 
 
-def test_erasing_a_person_shreds_their_quarantined_row_in_a_copy_taken_before(
-    engine: sa.Engine, uow: KintellUnitOfWork, cipher: pii.PiiCipher, tmp_path: Path
-) -> None:
-    _load(uow)
-    batch_id = _batch_id(engine)
-    backup = tmp_path / "before-erasure.db"
-    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(backup) as copy:
-        live.backup(copy)
-    with db.UnitOfWork(engine).begin() as session:
-        erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    assert erased.tables["quarantined_rows"] == 1
-    assert _errors(uow, batch_id) == ERRORS[1:]  # the live database lists the others' errors on
-    restored = db.create_engine(db.sqlite_url(backup))
-    try:
-        before = _quarantined(restored)
-    finally:
-        restored.dispose()
-    for column in ("raw", "errors"):
-        with pytest.raises(pii.SubjectErased):
-            cipher.open(before[3][column], field=f"quarantined_rows.{column}", record=batch_id)
-    assert ROSALIND in _raw(cipher, before[5])  # another person's row still opens
-    assert "zebedee-at-nowhere" in _raw(cipher, before[4])  # a row naming nobody: retention removes it
-
-
-def test_the_downgrade_refuses_while_a_quarantined_row_is_sealed(engine: sa.Engine, uow: KintellUnitOfWork) -> None:
-    _load(uow)
-    with pytest.raises(RuntimeError, match="3 kintell rows are sealed: run `teei pii unseal"):
-        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0007")
-    with engine.connect() as connection:
-        columns = {c["name"] for c in sa.inspect(connection).get_columns("quarantined_rows")}
-    assert {"company_id", "profile_id"} <= columns
+# Kintell's refused language sessions: two of them name the volunteer as well.
+class TestQuarantinedRows(connector_sealing.QuarantinedRows, connector_sealing.TwoPeople):
+    case = connector_sealing.Quarantine(privacy.MAP, _load, ERRORS, "Farrowdale", DOWNGRADE, second="vol@corp.com")
 
 
 def test_the_online_migration_seals_quarantined_rows_from_before_sealing(
     engine: sa.Engine, uow: KintellUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    batch_id = _batch_id(engine)
     _unsealed(engine, cipher)
-    with engine.begin() as connection:  # as revision 0008 leaves an old row: no company, no person
-        connection.execute(quarantine.update().values(company_id="", profile_id=None))
-    old = _quarantined(engine)
-    assert QUINBY in old[3]["raw"].lower()
-    assert _errors(uow, batch_id) == ERRORS  # dual read: plain rows before sealing
+    old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
     steps = db.UnitOfWork(engine)
     with steps.begin() as session:
         assert sealing.seal_batch(session, cipher, batch=4) == 4  # two sessions, a rating, a quarantined row
     with steps.begin() as session:
-        assert _errors(uow, batch_id) == ERRORS  # half sealed
-        assert sealing.seal_batch(session, cipher) == 2
+        assert connector_sealing.listed(engine, connector_sealing.batch_id(engine)) == ERRORS
+        assert sealing.seal_batch(session, cipher) == 2  # half sealed above; the other two quarantined rows
         assert sealing.seal_batch(session, cipher) == 0
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert [(r["company_id"], r["profile_id"]) for _, r in sorted(rows.items())] == [
-        ("acme", profile_id_of("acme", QUINBY)),
-        ("acme", None),
-        ("acme", profile_id_of("acme", ROSALIND)),
-    ]
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert [_raw(cipher, rows[n]) for n in sorted(rows)] == [old[n]["raw"] for n in sorted(old)]
-    with db.UnitOfWork(engine).begin() as session:
-        assert QUARANTINE.unseal_batch(session, cipher) == 3
-    assert [r["raw"] for _, r in sorted(_quarantined(engine).items())] == [old[n]["raw"] for n in sorted(old)]
+    connector_sealing.check_sealed_as_before(TestQuarantinedRows.case, engine, cipher, old)

@@ -14,14 +14,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit.connectors.imports import QUARANTINE, quarantine
-from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
 from services.upskilling import bootstrap, handlers, privacy, queries, sealing
 from services.upskilling.domain.commands import (
-    GetImportErrors,
     ImportRecords,
     ListCredentials,
     ListProgress,
@@ -30,6 +27,7 @@ from services.upskilling.domain.commands import (
 from services.upskilling.domain.model import Credential, Progress
 from services.upskilling.repository import SqlUpskillingUnitOfWork, UpskillingUnitOfWork
 from services.upskilling.tables import credentials, progress
+from tests import connector_sealing
 from tests.unit.upskilling import support
 
 COMPLETIONS = (
@@ -41,7 +39,7 @@ COMPLETIONS = (
     b"Coursera,ml-2,Machine Learning,zebedee-at-nowhere,2026-03-02,,,\r\n"
     b"Coursera,ml-4,Machine Learning,rosalind@example.org,2026-03-02,,,lots\r\n"
 )
-QUINBY, ROSALIND = "quinby@example.org", "rosalind@example.org"
+QUINBY, ROSALIND = connector_sealing.QUINBY, connector_sealing.ROSALIND
 CREDENTIALS = (
     b"provider,credential_id,credential_type,email,issued_at,external_id,course_id,course_name,"
     b"expires_at,url,verification_code\n"
@@ -308,105 +306,23 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
         assert "external_index" not in {c["name"] for c in sa.inspect(connection).get_columns("upskilling_progress")}
 
 
-def _batch_id(engine: sa.Engine) -> str:
-    with engine.connect() as connection:
-        return str(connection.execute(sa.select(quarantine.c.batch_id).distinct()).scalar_one())
-
-
-def _errors(uow: UpskillingUnitOfWork, batch_id: str) -> list[tuple[int, str, str]]:
-    found = queries.get_import_errors(GetImportErrors("acme", batch_id), uow=uow)
-    return [(e.row, e.field, e.value) for e in found]
-
-
-def _quarantined(engine: sa.Engine) -> dict[int, sa.RowMapping]:
-    with engine.connect() as connection:
-        return {r["row_number"]: r for r in connection.execute(sa.select(quarantine)).mappings()}
-
-
-def _raw(cipher: pii.PiiCipher, row: sa.RowMapping) -> str:
-    return cipher.open(row["raw"], field="quarantined_rows.raw", record=row["batch_id"])
-
-
 ERRORS = [(4, "completed_at", "farrowdale-day"), (5, "email", "zebedee-at-nowhere"), (6, "final_score", "lots")]
 
-
-def test_a_rejected_row_is_sealed_with_the_key_of_the_person_it_names_and_its_errors_still_list(
-    engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher
-) -> None:
-    _load(uow)
-    batch_id = _batch_id(engine)
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert {n: r["profile_id"] for n, r in rows.items()} == {
-        4: profile_id_of("acme", QUINBY),
-        5: None,  # no valid e-mail: the company's key
-        6: profile_id_of("acme", ROSALIND),
-    }
-    assert {r["company_id"] for r in rows.values()} == {"acme"}
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert "farrowdale-day" in _raw(cipher, rows[4])
-    with db.UnitOfWork(engine).begin() as session:
-        found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    [row] = found["quarantined_rows"]
-    assert (row["raw"]["email"], row["errors"][0]["value"]) == ("Quinby@Example.org", "farrowdale-day")
+DOWNGRADE = (bootstrap.MIGRATIONS, "0006", "3 upskilling rows are sealed: run `teei pii unseal")
 
 
-def test_erasing_a_person_shreds_their_quarantined_row_in_a_copy_taken_before(
-    engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher, tmp_path: Path
-) -> None:
-    _load(uow)
-    batch_id = _batch_id(engine)
-    backup = tmp_path / "before-erasure.db"
-    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(backup) as copy:
-        live.backup(copy)
-    with db.UnitOfWork(engine).begin() as session:
-        erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=QUINBY))
-    assert erased.tables["quarantined_rows"] == 1
-    assert _errors(uow, batch_id) == ERRORS[1:]  # the live database lists the others' errors on
-    restored = db.create_engine(db.sqlite_url(backup))
-    try:
-        before = _quarantined(restored)
-    finally:
-        restored.dispose()
-    for column in ("raw", "errors"):
-        with pytest.raises(pii.SubjectErased):
-            cipher.open(before[4][column], field=f"quarantined_rows.{column}", record=batch_id)
-    assert ROSALIND in _raw(cipher, before[6])  # another person's row still opens
-    assert "zebedee-at-nowhere" in _raw(cipher, before[5])  # a row naming nobody: retention removes it
-
-
-def test_the_downgrade_refuses_while_a_quarantined_row_is_sealed(engine: sa.Engine, uow: UpskillingUnitOfWork) -> None:
-    _load(uow)
-    with pytest.raises(RuntimeError, match="3 upskilling rows are sealed: run `teei pii unseal"):
-        db.downgrade(str(engine.url), bootstrap.MIGRATIONS, "0006")
-    with engine.connect() as connection:
-        columns = {c["name"] for c in sa.inspect(connection).get_columns("quarantined_rows")}
-    assert {"company_id", "profile_id"} <= columns
+# Upskilling's refused completions (each names one learner at most).
+class TestQuarantinedRows(connector_sealing.QuarantinedRows):
+    case = connector_sealing.Quarantine(privacy.MAP, _load, ERRORS, "farrowdale-day", DOWNGRADE)
 
 
 def test_the_online_migration_seals_quarantined_rows_from_before_sealing(
     engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    batch_id = _batch_id(engine)
     _unsealed(engine, cipher)
-    with engine.begin() as connection:  # as revision 0007 leaves an old row: no company, no person
-        connection.execute(quarantine.update().values(company_id="", profile_id=None))
-    old = _quarantined(engine)
-    assert QUINBY in old[4]["raw"].lower()
-    assert _errors(uow, batch_id) == ERRORS  # dual read: plain rows before sealing
+    old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
     with db.UnitOfWork(engine).begin() as session:
         while sealing.seal_batch(session, cipher, batch=1):
             pass
-    assert _errors(uow, batch_id) == ERRORS
-    rows = _quarantined(engine)
-    assert [(r["company_id"], r["profile_id"]) for _, r in sorted(rows.items())] == [
-        ("acme", profile_id_of("acme", QUINBY)),
-        ("acme", None),
-        ("acme", profile_id_of("acme", ROSALIND)),
-    ]
-    assert all(pii.is_sealed(r["raw"]) and pii.is_sealed(r["errors"]) for r in rows.values())
-    assert [_raw(cipher, rows[n]) for n in sorted(rows)] == [old[n]["raw"] for n in sorted(old)]
-    with db.UnitOfWork(engine).begin() as session:
-        assert QUARANTINE.unseal_batch(session, cipher) == 3
-    assert [r["raw"] for _, r in sorted(_quarantined(engine).items())] == [old[n]["raw"] for n in sorted(old)]
+    connector_sealing.check_sealed_as_before(TestQuarantinedRows.case, engine, cipher, old)

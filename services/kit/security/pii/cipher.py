@@ -5,13 +5,17 @@ subject's data key, so any reader (a query, an export) opens it without knowing 
 name and the record's id are the associated data, so a sealed value copied onto another field or row
 does not open. A value without the prefix is plain text written before encryption was switched on:
 it is read as it is (dual read while the online migration seals old rows) and never written again.
+
+A value naming several people (a quarantined CSV row) is sealed with each one's key in turn: every layer
+is an ordinary sealed field holding the next, so opening needs every key and erasing any one of them
+erases the value; a value sealed with one key is the one-layer case and opens the same way.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cryptography.exceptions import InvalidTag
 
@@ -53,6 +57,29 @@ class PiiCipher:
         nonce = secrets.token_bytes(NONCE_BYTES)
         sealed = data_key.aead.encrypt(nonce, value.encode(), _context(field, record))
         return f"{PREFIX}{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
+
+    def seal_layered(
+        self,
+        value: str,
+        *,
+        company_id: str,
+        subjects: Sequence[str],
+        field: str,
+        record: str,
+        keys: Keys | None = None,
+    ) -> str:
+        """The value sealed with each subject's data key in turn (the first innermost): it opens only while
+        every one of them is kept. For values whose plain text never starts with the prefix (JSON)."""
+        for subject in subjects:
+            value = self.seal(value, company_id=company_id, subject=subject, field=field, record=record, keys=keys)
+        return value
+
+    def open_layered(self, stored: str, *, field: str, record: str) -> str:
+        """The plain value of a field sealed by `seal_layered` (or once, by `seal`); SubjectErased when any
+        of its keys is gone."""
+        while is_sealed(stored):
+            stored = self.open(stored, field=field, record=record)
+        return stored
 
     def open(self, stored: str, *, field: str, record: str) -> str:
         """The plain value of a stored field (plain text passes through); SubjectErased when its key is gone."""
