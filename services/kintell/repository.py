@@ -23,6 +23,7 @@ from services.kit.connectors.storage import profile_id_of
 from services.kit.messaging import events as outbox
 from services.kit.persistence.db import SqlTenantUnitOfWork, TenantUnitOfWork, UnitOfWork
 from services.kit.security import pii
+from services.kit.security.pii.cipher import PREFIX
 
 # Bound parameters per statement stay well under SQLite's limit of 32766.
 _CHUNK = 500
@@ -81,9 +82,12 @@ class SqlKintellRepository(SqlConnectorRepository):
         return rows[0] if rows else None
 
     def add_sessions(self, new: Sequence[Session]) -> None:
-        """Inserts new sessions (one statement per chunk)."""
-        for start in range(0, len(new), _CHUNK):
-            self._session.execute(sessions.insert(), self._sealed(new[start : start + _CHUNK]))
+        """Inserts new sessions (one statement per chunk), sealed all at once: each person's data key is
+        fetched once per import, however many chunks name them (the key store's cache is smaller than a
+        large import's people)."""
+        sealed = self._sealed(new)
+        for start in range(0, len(sealed), _CHUNK):
+            self._session.execute(sessions.insert(), sealed[start : start + _CHUNK])
 
     def update_sessions(self, changed: Sequence[Session]) -> None:
         """Writes changed sessions back."""
@@ -113,7 +117,9 @@ class SqlKintellRepository(SqlConnectorRepository):
 
     def _opened_sessions(self, query: sa.Select[Any]) -> list[Session]:
         cipher = pii.attached(self._session)
-        found = self._session.execute(query).mappings()
+        found = self._session.execute(query).mappings().all()
+        # The people of a chunk of stored sessions: their keys read at once, not one query per person.
+        cipher.keys.preload(_key_ids(found, sealing.SESSIONS.columns))
         return [rows.to_session(sealing.SESSIONS.open(cipher, row)) for row in found]
 
     def _sealed(self, chunk: Sequence[Session]) -> list[dict[str, Any]]:
@@ -180,6 +186,12 @@ class SqlKintellRepository(SqlConnectorRepository):
         The same rows as `outbox.record`, written with one executemany per chunk so that a
         50,000-row import does not pay one statement per event."""
         outbox.record_many(self._session, [events.envelope(event) for event in news], chunk=_CHUNK)
+
+
+def _key_ids(found: Sequence[sa.RowMapping], columns: Sequence[str]) -> set[str]:
+    """The ids of the data keys that sealed these rows' values (`pii1.<key id>.<sealed>`)."""
+    values = (row[c] for row in found for c in columns)
+    return {v[len(PREFIX) :].partition(".")[0] for v in values if v and v.startswith(PREFIX)}
 
 
 def _dialect_insert(session: orm.Session) -> Any:

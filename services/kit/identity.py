@@ -3,6 +3,7 @@ service can name the same person without a call to the profile service (and with
 
 from __future__ import annotations
 
+import functools
 import uuid
 
 _NAMESPACE = uuid.UUID("6f1d8a52-3c1e-5b7a-9a43-2f0d6c1e8b90")
@@ -13,6 +14,8 @@ def normalise_email(raw: str) -> str:
     return raw.strip().lower()
 
 
+# An import names each person on many rows, and every row's person is derived for storage and events.
+@functools.lru_cache(maxsize=65536)
 def profile_id_for_email(company_id: str, email: str) -> str:
     """The profile id of the person with this e-mail in this company."""
     return str(uuid.uuid5(_NAMESPACE, f"{company_id}\x1femail\x1f{normalise_email(email)}"))

@@ -133,17 +133,29 @@ class Parsed(Generic[RowT_co]):
 def parse(
     data: bytes, schemas: Sequence[Schema[RowT]], *, max_bytes: int = MAX_BYTES, max_rows: int = MAX_ROWS
 ) -> Parsed[RowT]:
-    """Parses a whole CSV file; raises CsvRejected for file-level faults, keeps row faults per row."""
+    """Parses a whole CSV file; raises CsvRejected for file-level faults, keeps row faults per row.
+
+    The bytes are decoded as they are read (no decoded copy of the whole file); a file that is not
+    UTF-8 is refused as such before any other fault of it, as when it was decoded up front."""
     if len(data) > max_bytes:
         raise _rejected(f"the file is larger than {max_bytes} bytes")
-    reader = csv.reader(io.StringIO(_decode(data), newline=""), strict=True)
+    try:
+        return _read(data, schemas, max_rows)
+    except (CsvRejected, UnicodeDecodeError):
+        _decode(data)  # the encoding fault first, wherever it is in the file
+        raise
+
+
+def _read(data: bytes, schemas: Sequence[Schema[RowT]], max_rows: int) -> Parsed[RowT]:
+    # newline="": records, not lines; a quoted line break stays in its row, as a spreadsheet shows it.
+    text = io.TextIOWrapper(io.BytesIO(data), encoding="utf-8-sig", newline="")
+    reader = csv.reader(text, strict=True)
     try:
         header = next(reader, None)
         if header is None or not any(h.strip() for h in header):
             raise _rejected("the file is empty")
         names = [h.strip().lower() for h in header]
         reading = _Reading(_schema_for(names, schemas), names)
-        # Records, not lines: a quoted line break stays in its row, as a spreadsheet shows it.
         for number, cells in enumerate(reader, start=2):
             if not any(c.strip() for c in cells):
                 continue
@@ -157,9 +169,10 @@ def parse(
     return Parsed(reading.schema, tuple(reading.valid), tuple(reading.invalid))
 
 
-def _decode(data: bytes) -> str:
+def _decode(data: bytes) -> None:
+    """Refuses a file that is not UTF-8, naming the first invalid byte (decoding it whole: the error path)."""
     try:
-        return data.decode("utf-8-sig")
+        data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise _rejected(f"the file is not UTF-8 (invalid byte at offset {exc.start})") from exc
 

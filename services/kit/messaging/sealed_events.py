@@ -204,12 +204,9 @@ def _collect(msg: message.Message, path: str, chain: tuple[message.Message, ...]
         own: tuple[str, ...] = (sealing.person(msg),) if sealing.cipher is not None else ()
         sealing.found.extend(_Slot(msg, name, None, f"{path}.{name}", own) for name in PERSON_FIELDS)
         return
-    for field in msg.DESCRIPTOR.fields:
+    for field in _walked(cast(descriptor.Descriptor, msg.DESCRIPTOR)):
         name, value = field.name, getattr(msg, field.name)
-        kind = field.message_type
-        if kind is not None:
-            if kind.GetOptions().map_entry:
-                continue  # maps carry no annotated text in any event
+        if field.nested:
             if isinstance(value, message.Message):
                 if msg.HasField(name):
                     _collect(value, f"{path}.{name}", (*chain, value), sealing)
@@ -217,14 +214,69 @@ def _collect(msg: message.Message, path: str, chain: tuple[message.Message, ...]
                 for i, item in enumerate(value):
                     _collect(item, f"{path}.{name}[{i}]", (*chain, item), sealing)
             continue
-        names = field.GetOptions().Extensions[access_pb2.sealed_with]
-        if not names or field.type != descriptor.FieldDescriptor.TYPE_STRING:
-            continue
-        subjects = sealing.named(names, chain) if sealing.cipher is not None else ()
+        subjects = sealing.named(field.names, chain) if sealing.cipher is not None else ()
         if isinstance(value, str):
             sealing.found.append(_Slot(msg, name, None, f"{path}.{name}", subjects))
         else:
             sealing.found.extend(_Slot(msg, name, i, f"{path}.{name}[{i}]", subjects) for i in range(len(value)))
+
+
+@dataclass(frozen=True)
+class _Walked:
+    """A field the walk visits: a message (or list of them) that can hold personal text, or a string
+    annotated `sealed_with` (`names`)."""
+
+    name: str
+    nested: bool
+    names: str = ""
+
+
+_WALKS: dict[str, tuple[_Walked, ...]] = {}
+
+
+def _walked(kind: descriptor.Descriptor) -> tuple[_Walked, ...]:
+    """The fields of a message type the walk visits, in declaration order, read from its descriptor once
+    per process: reading field options on every event was most of the cost of sealing an import's events."""
+    found = _WALKS.get(kind.full_name)
+    if found is None:
+        found = _WALKS[kind.full_name] = tuple(_walked_fields(kind))
+    return found
+
+
+def _walked_fields(kind: descriptor.Descriptor) -> Iterable[_Walked]:
+    for field in kind.fields:
+        nested = field.message_type
+        if nested is not None:
+            # Maps carry no annotated text in any event; types that hold none (timestamps, provenance) are skipped.
+            if not nested.GetOptions().map_entry and _holds_personal(nested, set()):
+                yield _Walked(field.name, nested=True)
+            continue
+        if names := _sealed_with(field):
+            yield _Walked(field.name, nested=False, names=names)
+
+
+def _holds_personal(kind: descriptor.Descriptor, seen: set[str]) -> bool:
+    """Whether a message of this type can hold a PersonRef or an annotated string, at any depth."""
+    if kind.full_name == PERSON:
+        return True
+    seen.add(kind.full_name)
+    for field in kind.fields:
+        nested = field.message_type
+        if nested is None:
+            if (
+                field.GetOptions().Extensions[access_pb2.sealed_with]
+                and field.type == descriptor.FieldDescriptor.TYPE_STRING
+            ):
+                return True
+        elif not nested.GetOptions().map_entry and nested.full_name not in seen and _holds_personal(nested, seen):
+            return True
+    return False
+
+
+def _sealed_with(field: descriptor.FieldDescriptor) -> str:
+    """The people a string field is sealed with (its `sealed_with` annotation); "" for any other field."""
+    names = field.GetOptions().Extensions[access_pb2.sealed_with]
+    return str(names) if names and field.type == descriptor.FieldDescriptor.TYPE_STRING else ""
 
 
 @dataclass

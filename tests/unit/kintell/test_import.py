@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from services.kintell import handlers, queries
-from services.kintell.domain.commands import GetImportErrors, ImportSessions, ListSessions
+from services.kintell.domain.commands import GetImportErrors, ImportSessions, ListSessions, SessionFilter
 from services.kintell.domain.model import Session
 from services.kintell.repository import KintellUnitOfWork
 from services.kit.connectors import imports
@@ -201,3 +201,45 @@ def test_many_rows_import_in_one_transaction_with_one_event_each(uow: KintellUni
     assert (batch.rows_stored, _count(engine, "kintell_sessions"), _count(engine, "outbox")) == (1200, 1200, 1200)
     again = _import(uow, csv(LANGUAGE_V1_0, *rows[:700], language_row("k-9999")))
     assert (again.rows_stored, _count(engine, "kintell_sessions"), _count(engine, "outbox")) == (701, 1201, 1201)
+
+
+def _all_pending(engine: sa.Engine) -> list[events.Envelope]:
+    with db.UnitOfWork(engine).begin() as session:
+        return events.pending(session, limit=10_000)
+
+
+def _external_ids(envelopes: list[events.Envelope]) -> list[tuple[str, str]]:
+    return [(e.type, events.payload_of(e).external_session_id) for e in envelopes]
+
+
+def test_an_import_of_several_chunks_keeps_row_order_errors_and_events_exactly(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    """Rows are sealed, stored and announced in chunks; every outcome is that of the file read row by row:
+    errors in row order, one event per new session in the file's order, each person's fields readable."""
+    count = 1234
+
+    def row(i: int, *, completed: bool) -> str:
+        values = {"participant_email": f"p{i % 701}@example.org", "volunteer_email": f"v{i % 97}@corp.com"}
+        values |= {"rating": "7"} if i % 301 == 0 else {}
+        return language_row(f"k-{i}", **values, **({} if completed else {"completed_at": ""}))
+
+    first = csv(LANGUAGE_V1_0, *(row(i, completed=i % 5 != 0) for i in range(count)))
+    batch = _import(uow, first)
+    refused = [i for i in range(count) if i % 301 == 0]
+    assert (batch.rows_total, batch.rows_stored, batch.rows_quarantined) == (count, count - 5, 5)
+    errors = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert [(e.row, e.field, e.value) for e in errors] == [(i + 2, "rating", "7") for i in refused]
+    kinds = {True: "kintell.session.completed", False: "kintell.session.scheduled"}
+    news = [(kinds[i % 5 != 0], f"k-{i}") for i in range(count) if i not in refused]
+    assert _external_ids(_all_pending(engine)) == news
+    found = ListSessions("acme", SessionFilter(participant_email="p700@example.org"), page_size=100)
+    stored = [s for s, _ in queries.list_sessions(found, uow=uow).sessions]
+    assert [(s.facts.external_session_id, s.facts.participant.email) for s in stored] == [("k-700", "p700@example.org")]
+
+    again = _import(uow, first)
+    assert (again.rows_stored, again.rows_quarantined, len(_all_pending(engine))) == (count - 5, 5, len(news))
+    done = _import(uow, csv(LANGUAGE_V1_0, *(row(i, completed=True) for i in range(count))))
+    assert done.rows_stored == count - 5
+    completed = [("kintell.session.completed", f"k-{i}") for i in range(count) if i % 5 == 0 and i not in refused]
+    assert _external_ids(_all_pending(engine)) == news + completed

@@ -135,6 +135,27 @@ class SubjectKeys:
             self._remember_missing(key_id)
         return found
 
+    def preload(self, key_ids: Iterable[str]) -> None:
+        """Reads the data keys with these ids that are not cached, in one query per 500, so that opening the
+        rows of one page or chunk costs no query per key (ids no key has are remembered as destroyed, as
+        `key_by_id` does). The caller keeps a call to what the cache holds (CACHE_SIZE)."""
+        with self._lock:
+            wanted = sorted({k for k in key_ids if k not in self._by_id})
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            with self._reader.connect() as connection:
+                rows = connection.execute(sa.select(subject_keys).where(subject_keys.c.key_id.in_(chunk))).mappings()
+                found = {row["key_id"]: (row["company_id"], row["subject"], self._unwrap(row)) for row in rows}
+            with self._lock:
+                for key_id in chunk:
+                    if key_id not in found:
+                        _put(self._by_id, key_id, None)
+                        continue
+                    company_id, subject, raw = found[key_id]
+                    key = DataKey(key_id, raw)
+                    _put(self._by_subject, (company_id, subject), key)
+                    _put(self._by_id, key_id, key)
+
     def shred(self, company_id: str, subject: str) -> int:
         """Destroys the subject's data key; every field it sealed is unreadable from now on, everywhere."""
         where = (subject_keys.c.company_id == company_id, subject_keys.c.subject == subject)

@@ -262,3 +262,27 @@ def test_a_quarantined_row_names_the_person_of_its_first_valid_e_mail_column() -
         "acme", "p@example.org"
     )
     assert imports.subject_of("acme", {"email": "", "attendee_emails": "a@y.org"}) is None
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        HEADER + b'a,x@y.org,2026-01-01,,"unterminated\nb,\xff,2026-01-01,,\n',
+        HEADER + b"a,x@y.org,2026-01-01,,\n" * 3000 + b"b,\xff,2026-01-01,,\n",
+        b"\xff" + HEADER[1:],
+    ],
+    ids=["after-a-malformed-row", "past-the-first-chunks-read", "in-the-header"],
+)
+def test_a_file_that_is_not_utf8_is_refused_as_such_wherever_the_byte_is(data: bytes) -> None:
+    """The file is decoded as it is read, yet an invalid byte is the reason given, before any other fault."""
+    with pytest.raises(CsvRejected, match=r"not UTF-8 \(invalid byte at offset \d+\)") as refused:
+        csvimport.parse(data, [V1], max_rows=100)
+    assert f"offset {data.index(0xFF)}" in str(refused.value)
+
+
+def test_a_file_read_in_chunks_keeps_characters_split_between_them_and_lone_cr_line_ends() -> None:
+    """Multi-byte characters across the reader's chunk boundaries and old Mac line ends read as written."""
+    rows = [b"%d,x@y.org,2026-01-01,,\xc3\xa9t\xc3\xa9 \xe2\x82\xac%d" % (i, i) for i in range(2000)]
+    parsed = _parse(HEADER.replace(b"\n", b"\r") + b"\r".join(rows) + b"\r")
+    assert [r.record.note for r in parsed.valid] == [f"été €{i}" for i in range(2000)]
+    assert [r.number for r in parsed.valid] == list(range(2, 2002))

@@ -283,3 +283,25 @@ def test_a_cluster_service_refuses_to_start_without_its_keyring_and_key_store(tm
     assert not (tmp_path / keyrings.KEYRING_FILE).exists()
     keyrings.ensure_file(tmp_path / keyrings.KEYRING_FILE)  # mounted from the Secret
     pii.cipher_for(load(ServiceConfig, keystore), "svc").close()
+
+
+def test_preloaded_keys_open_their_fields_without_the_key_store_and_a_destroyed_one_stays_erased(
+    cipher: pii.PiiCipher, tmp_path: Path
+) -> None:
+    """A chunk of rows' keys read at once: opening the rows afterwards needs no key store at all."""
+    sealed = [_seal(cipher, f"p{i}@example.org", subject=f"p-{i}", record=f"r-{i}") for i in range(7)]
+    cipher.shred("acme", "p-3")
+    reader = _second_reader(tmp_path)
+    try:
+        reader.keys.preload([value.split(".")[1] for value in sealed] + ["0" * 32])
+        reader.keys.dispose()
+        store = tmp_path / "keystore" / "svc.db"
+        store.rename(tmp_path / "away.db")
+        for i, value in enumerate(sealed):
+            if i == 3:
+                with pytest.raises(pii.SubjectErased):
+                    reader.open(value, field=FIELD, record=f"r-{i}")
+            else:
+                assert reader.open(value, field=FIELD, record=f"r-{i}") == f"p{i}@example.org"
+    finally:
+        reader.close()
