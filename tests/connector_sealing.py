@@ -241,6 +241,13 @@ def check_the_downgrade_refuses(engine: sa.Engine, migrations: Path, revision: s
     assert {"company_id", "profile_id"} <= columns
 
 
+def unsealed(engine: sa.Engine, cipher: pii.PiiCipher, unseal_batch: Callable[..., int]) -> None:
+    """Every row written back as the service wrote it before sealing (its `unseal_batch` until none is left)."""
+    with db.UnitOfWork(engine).begin() as session:
+        while unseal_batch(session, cipher):
+            pass
+
+
 def made_old(case: Quarantine, engine: sa.Engine) -> dict[int, sa.RowMapping]:
     """The (unsealed) quarantined rows made as the revision adding sealing leaves an old row: no company,
     no person; they still list. The rows as they are then."""

@@ -2,17 +2,19 @@
 test's folder, and an engine on a freshly migrated SQLite database whose personal fields it seals.
 
 A service's `conftest.py` takes both with `cipher, engine = sealed_db.fixtures("buddy", bootstrap.MIGRATIONS)`
-and adds its own unit of work over `engine`.
+and adds its own unit of work over `engine`; its tests read the database file with `file_bytes`.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from services.kit.messaging.events import outbox
 from services.kit.persistence import db
 from services.kit.security import pii
 
@@ -41,3 +43,14 @@ def fixtures(service: str, migrations: Path) -> tuple[CipherFixture, EngineFixtu
         engine.dispose()
 
     return cipher_fixture, engine_fixture
+
+
+def file_bytes(engine: sa.Engine) -> bytes:
+    """The database file as a thief would copy it, once the outbox has been published and pruned."""
+    with engine.begin() as connection:
+        connection.execute(sa.delete(outbox))  # event payloads carry e-mails by design (JetStream's own cipher)
+    path = Path(str(engine.url.database))
+    with sqlite3.connect(path) as connection:
+        connection.execute("VACUUM")  # the pruned envelopes' free pages go
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))

@@ -22,10 +22,9 @@ from services.buddy.repository import BuddyUnitOfWork
 from services.buddy.tables import checkins, event_attendees, events, feedback, matches
 from services.kit.connectors.imports import quarantine
 from services.kit.connectors.storage import profile_id_of
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
-from tests import connector_sealing
+from tests import connector_sealing, sealed_db
 from tests.unit.buddy.samples import csv_of, delivery
 
 PARTICIPANT = "pialotta@example.org"
@@ -91,17 +90,6 @@ def _webhook(uow: BuddyUnitOfWork, kind: str, delivery_id: str, **changes: Any) 
     ).duplicate
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database file as a thief would copy it, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))  # event payloads carry e-mails by design (JetStream's own cipher)
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")  # the pruned envelopes' free pages go
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 def _all(uow: BuddyUnitOfWork, kind: str, where: RecordFilter | None = None) -> list[Record]:
     found, token = queries.list_records(ListRecords("acme", kind, where or RecordFilter(), page_size=50), uow=uow)
     assert token == ""
@@ -126,7 +114,7 @@ def test_the_database_file_holds_no_e_mail_name_external_id_or_text_in_plain_tex
     engine: sa.Engine, uow: BuddyUnitOfWork
 ) -> None:
     _load(uow)
-    raw = _file_bytes(engine).lower()
+    raw = sealed_db.file_bytes(engine).lower()
     assert [n for n in NEEDLES + TEXTS if n.encode() in raw] == []
     assert b"acme" in raw
     with engine.connect() as connection:
@@ -276,13 +264,6 @@ def test_erasing_one_attendee_leaves_the_other_attendees_of_the_event_readable(
         restored.dispose()
 
 
-def _unsealed(engine: sa.Engine, cipher: pii.PiiCipher) -> None:
-    """Rows as the service wrote them before sealing: plain values, attendee lists in the event rows."""
-    with db.UnitOfWork(engine).begin() as session:
-        while sealing.unseal_batch(session, cipher):
-            pass
-
-
 def _read_back(uow: BuddyUnitOfWork) -> list[tuple[str, ...]]:
     assert _ids(uow, "matches", email=PARTICIPANT) == ["m-1"]
     assert _ids(uow, "checkins", email=PARTICIPANT) == ["c-1"]
@@ -307,7 +288,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
 ) -> None:
     _load(uow)
     expected = _read_back(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     with engine.connect() as connection:
         assert PARTICIPANT in connection.execute(sa.select(matches.c.participant_email)).scalars().all()
         lists = connection.execute(sa.select(events.c.attendees)).scalars().all()
@@ -332,7 +313,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     url = str(engine.url)
     with pytest.raises(RuntimeError, match="unseal"):  # a migration holds no keys: sealed rows hold it back
         db.downgrade(url, bootstrap.MIGRATIONS, "0006")
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     assert _read_back(uow) == expected
     db.downgrade(url, bootstrap.MIGRATIONS, "0006")
     with engine.connect() as connection:
@@ -366,7 +347,7 @@ def test_the_online_migration_seals_quarantined_rows_and_locations_from_before_s
     engine: sa.Engine, uow: BuddyUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
     with engine.connect() as connection:
         assert connection.execute(sa.select(matches.c.location)).scalar_one() == "Trondheimsfjord"

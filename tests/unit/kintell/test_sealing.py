@@ -22,10 +22,9 @@ from services.kintell.domain.commands import (
 )
 from services.kintell.repository import KintellUnitOfWork, SqlKintellUnitOfWork
 from services.kintell.tables import ratings, sessions
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
-from tests import connector_sealing
+from tests import connector_sealing, sealed_db
 from tests.unit.kintell.samples import LANGUAGE_V1_0, csv, language_row, rating_body, session_body
 
 # What the samples carry of people: e-mails, Kintell ids, names and the text they wrote.
@@ -66,17 +65,6 @@ def _load(uow: KintellUnitOfWork) -> None:
     handlers.receive_rating_created(ReceiveWebhook("acme", rating_body()), uow=uow)
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database file as a thief would copy it, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))  # event payloads carry e-mails by design (JetStream's own cipher)
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")  # the pruned envelopes' free pages go
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 def _by(uow: KintellUnitOfWork, *, participant_email: str = "", volunteer_email: str = "") -> list[str]:
     where = SessionFilter(participant_email=participant_email, volunteer_email=volunteer_email)
     page = queries.list_sessions(ListSessions("acme", filter=where, page_size=10), uow=uow)
@@ -87,7 +75,7 @@ def test_the_database_file_holds_no_e_mail_name_external_id_or_feedback_in_plain
     engine: sa.Engine, uow: KintellUnitOfWork
 ) -> None:
     _load(uow)
-    raw = _file_bytes(engine).lower()
+    raw = sealed_db.file_bytes(engine).lower()
     assert [n for n in NEEDLES + TEXTS if n.encode() in raw] == []
     assert b"acme" in raw
     assert b"k-42" in raw
@@ -156,13 +144,6 @@ def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(
         restored.dispose()
 
 
-def _unsealed(engine: sa.Engine, cipher: pii.PiiCipher) -> None:
-    """Rows as the service wrote them before sealing: plain values."""
-    with db.UnitOfWork(engine).begin() as session:
-        while sealing.unseal_batch(session, cipher):
-            pass
-
-
 def _read_back(uow: KintellUnitOfWork) -> list[tuple[str, str, str, list[str]]]:
     page = queries.list_sessions(ListSessions("acme", page_size=10), uow=uow)
     assert _by(uow, participant_email="ada@example.org") == ["k-1"]
@@ -178,7 +159,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
 ) -> None:
     _load(uow)
     expected = _read_back(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     with engine.connect() as connection:
         assert "ada@example.org" in connection.execute(sa.select(sessions.c.participant_email)).scalars().all()
     assert _read_back(uow) == expected  # dual read: plain rows before sealing
@@ -196,7 +177,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     url = str(engine.url)
     with pytest.raises(RuntimeError, match="unseal"):  # a migration holds no keys: sealed rows hold it back
         db.downgrade(url, bootstrap.MIGRATIONS, "0006")
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     assert _read_back(uow) == expected
     db.downgrade(url, bootstrap.MIGRATIONS, "0006")
 
@@ -216,7 +197,7 @@ def test_the_online_migration_seals_quarantined_rows_from_before_sealing(
     engine: sa.Engine, uow: KintellUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
     steps = db.UnitOfWork(engine)
     with steps.begin() as session:

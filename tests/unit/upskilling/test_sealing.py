@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
 from services.upskilling import bootstrap, handlers, privacy, queries, sealing
@@ -27,7 +26,7 @@ from services.upskilling.domain.commands import (
 from services.upskilling.domain.model import Credential, Progress
 from services.upskilling.repository import SqlUpskillingUnitOfWork, UpskillingUnitOfWork
 from services.upskilling.tables import credentials, progress
-from tests import connector_sealing
+from tests import connector_sealing, sealed_db
 from tests.unit.upskilling import support
 
 COMPLETIONS = (
@@ -113,23 +112,12 @@ def _counts(engine: sa.Engine) -> tuple[int, int]:
     return records, held
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database file as a thief would copy it, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))  # event payloads carry e-mails by design (JetStream's own cipher)
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")  # the pruned envelopes' free pages go
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 def test_the_database_file_holds_no_e_mail_name_id_url_or_metadata_in_plain_text(
     engine: sa.Engine, uow: UpskillingUnitOfWork
 ) -> None:
     _load(uow)
     assert _counts(engine) == (6, 3)
-    raw = _file_bytes(engine).lower()
+    raw = sealed_db.file_bytes(engine).lower()
     assert [n for n in NEEDLES if n.encode() in raw] == []
     assert b"acme" in raw
     assert b"py101" in raw
@@ -233,13 +221,6 @@ def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(
         restored.dispose()
 
 
-def _unsealed(engine: sa.Engine, cipher: pii.PiiCipher) -> None:
-    """Rows as the service wrote them before sealing: plain values and plain keys."""
-    with db.UnitOfWork(engine).begin() as session:
-        while sealing.unseal_batch(session, cipher):
-            pass
-
-
 def _read_back(uow: UpskillingUnitOfWork) -> list[tuple[object, ...]]:
     records = queries.list_progress(ListProgress("acme", page_size=100), uow=uow)[0]
     held = queries.list_credentials(ListCredentials("acme", page_size=100), uow=uow)[0]
@@ -262,7 +243,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
 ) -> None:
     _load(uow)
     expected = _read_back(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     with engine.connect() as connection:
         assert "pialotta.q@example.org" in connection.execute(sa.select(progress.c.email)).scalars().all()
         assert "email:linus.t@example.org" in connection.execute(sa.select(progress.c.learner_key)).scalars().all()
@@ -284,7 +265,9 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     handlers.receive_webhook(ReceiveWebhook("acme", "itslearning", support.body(repeat)), uow=uow)
     assert _counts(engine) == (6, 3)
     expected = _read_back(uow)
-    _unsealed(engine, cipher)  # the two rows just written are sealed: back to all plain
+    connector_sealing.unsealed(
+        engine, cipher, sealing.unseal_batch
+    )  # the two rows just written are sealed: back to all plain
     steps = db.UnitOfWork(engine)
     with steps.begin() as session:
         assert sealing.seal_batch(session, cipher, batch=4) == 4  # half sealed: four progress rows, not the rest
@@ -299,7 +282,7 @@ def test_the_online_migration_seals_old_rows_while_reads_go_on_and_unsealing_rol
     url = str(engine.url)
     with pytest.raises(RuntimeError, match="unseal"):  # a migration holds no keys: sealed rows hold it back
         db.downgrade(url, bootstrap.MIGRATIONS, "0005")
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     assert _read_back(uow) == expected
     db.downgrade(url, bootstrap.MIGRATIONS, "0005")
     with engine.connect() as connection:
@@ -320,7 +303,7 @@ def test_the_online_migration_seals_quarantined_rows_from_before_sealing(
     engine: sa.Engine, uow: UpskillingUnitOfWork, cipher: pii.PiiCipher
 ) -> None:
     _load(uow)
-    _unsealed(engine, cipher)
+    connector_sealing.unsealed(engine, cipher, sealing.unseal_batch)
     old = connector_sealing.made_old(TestQuarantinedRows.case, engine)
     with db.UnitOfWork(engine).begin() as session:
         while sealing.seal_batch(session, cipher, batch=1):
