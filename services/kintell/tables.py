@@ -12,6 +12,7 @@ from services.kit.connectors.imports import metadata as import_metadata
 from services.kit.connectors.storage import person_columns
 from services.kit.messaging.events import metadata as outbox_metadata
 from services.kit.persistence.idempotency import metadata as idempotency_metadata
+from services.kit.persistence.leases import metadata as lease_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -80,4 +81,4 @@ deliveries = sa.Table(
 
 # Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
 # against it, and a test checks a database migrated to head matches it exactly.
-SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata, import_metadata)
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata, import_metadata, lease_metadata)

@@ -29,7 +29,7 @@ from services.kit.grpc import chain
 from services.kit.grpc.interceptors import InFlightTracker
 from services.kit.messaging import events, sealed_events
 from services.kit.messaging.eventbus import EventBus
-from services.kit.persistence import db, idempotency, retention, retention_policy
+from services.kit.persistence import db, idempotency, leases, retention, retention_policy
 from services.kit.security import auth, mtls, trust_policy
 from services.kit.security.pii import PiiCipher
 from services.kit.security.pii.maintenance import PiiMaintenance
@@ -42,6 +42,9 @@ log = logs.get_logger(__name__)
 # The edge refuses oversize requests itself (431/414) well below this, including what it adds on
 # the way (services/cli/edge_settings.py checks the sum), so a client never meets this limit.
 MAX_METADATA_BYTES = 64 * 1024
+# The leases of the work that runs once per service (services/kit/persistence/leases.py).
+RELAY_LEASE, RETENTION_LEASE = "outbox-relay", "retention"
+LEASES = (RELAY_LEASE, RETENTION_LEASE)
 
 
 def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
@@ -179,7 +182,9 @@ class GrpcServer:
         self.bus: EventBus | None = None
         self._events_cipher: PiiCipher | None = None
         self._events_maintenance: PiiMaintenance | None = None
-        self.retention = _retention(service)
+        # One relay and one retention task per service however many worker processes serve it.
+        self.leases = _leases(service)
+        self.retention = _retention(service, self.leases.get(RETENTION_LEASE))
         self._unregister_gauges = metrics.add_sources(self, _gauge_sources(service))
 
     async def start(self) -> int:
@@ -200,6 +205,8 @@ class GrpcServer:
         if self.port == 0:
             raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
         await server.start()
+        for keeper in self.leases.values():
+            keeper.start()
         await self._start_bus()
         for hook in self.service.on_start:
             outcome = hook()
@@ -249,6 +256,7 @@ class GrpcServer:
                 engine=service.engine,
                 subscriptions=service.subscriptions,
                 stream_replicas=cfg.nats_stream_replicas,
+                relay_lease=self.leases.get(RELAY_LEASE),
             )
             await self.bus.start()
         elif service.subscriptions or service.engine is not None:
@@ -278,6 +286,8 @@ class GrpcServer:
             await self.retention.stop()
         if self.denials is not None:
             await self.denials.stop()  # the counts still open are recorded before the database closes
+        for keeper in self.leases.values():
+            await keeper.stop()  # released once the relay and retention have stopped: a successor takes over now
         for hook in reversed(self.service.on_stop):
             outcome = hook()
             if outcome is not None:
@@ -324,13 +334,25 @@ def _denials(service: Service, environ: Mapping[str, str]) -> DenialLog | None:
     return DenialLog(audit, window=settings.denial_window_seconds, max_kinds=settings.denial_max_kinds)
 
 
-def _retention(service: Service) -> retention.Retention | None:
+def _leases(service: Service) -> dict[str, leases.LeaseKeeper]:
+    """The relay's and retention's leases in the service's database (none without one)."""
+    if service.engine is None:
+        return {}
+    if not leases.available(service.engine):
+        log.warning("lease.unavailable", reason="no leases table; this process relays and sweeps unconditionally")
+        return {}
+    holder = leases.holder_id()
+    return {name: leases.LeaseKeeper(leases.Lease(service.engine, name, holder=holder)) for name in LEASES}
+
+
+def _retention(service: Service, lease: leases.LeaseKeeper | None) -> retention.Retention | None:
     if service.engine is None:
         return None
     # A policy naming a table or column the database lacks stops the start (RetentionPolicyError).
     policy = retention_policy.rules_for(service.name, service.engine, service.config.retention_policy)
     rules = (*policy, *retention.default_rules(service.config), *service.retention_rules)
-    return retention.Retention(service.engine, rules, interval=service.config.retention_interval_seconds)
+    interval = service.config.retention_interval_seconds
+    return retention.Retention(service.engine, rules, interval=interval, lease=lease)
 
 
 def _jwks_source(service: Service) -> auth.JwksFetch:

@@ -22,6 +22,7 @@ from services.kit.logs import get_logger
 from services.kit.messaging import events
 from services.kit.messaging.pull import Puller
 from services.kit.persistence.db import UnitOfWork
+from services.kit.persistence.leases import LeaseKeeper
 from services.kit.security.pii import SubjectErased
 from services.kit.telemetry import errors_report, event_spans, metrics
 
@@ -70,8 +71,11 @@ class EventBus:
         retry: RetryPolicy = RetryPolicy(),
         stream_replicas: int = 1,
         stats_seconds: float = CONSUMER_STATS_SECONDS,
+        relay_lease: LeaseKeeper | None = None,
     ) -> None:
         self._retry = retry
+        # Of a service's worker processes, only the lease's holder relays (None: this process always does).
+        self._relay_lease = relay_lease
         self._stream_replicas = stream_replicas
         self._url, self._service, self._uow = url, service, UnitOfWork(engine)
         self._subscriptions = tuple(subscriptions)
@@ -118,8 +122,9 @@ class EventBus:
             for task in stuck:
                 log.error("eventbus.task_did_not_stop", task=task.get_name())
         if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._publish_pending(self._nc.jetstream())
+            if self._relays():
+                with contextlib.suppress(Exception):
+                    await self._publish_pending(self._nc.jetstream())
             await self._nc.close()
         log.info("eventbus.stopped")
 
@@ -144,8 +149,15 @@ class EventBus:
         if session.info.pop(events.OUTBOX_FLAG, False):
             self.notify()
 
+    def _relays(self) -> bool:
+        return self._relay_lease is None or self._relay_lease.held
+
     async def _relay(self, js: JetStreamContext) -> None:
         while not self._stopping:
+            if not self._relays():
+                assert self._relay_lease is not None
+                await self._relay_lease.wait_changed(self._poll_seconds)
+                continue
             try:
                 if await self._publish_pending(js):
                     continue

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from services.kit.clock import Clock, utc_now
 from services.kit.config import ServiceConfig
 from services.kit.logs import get_logger
+from services.kit.persistence.leases import LeaseKeeper
 
 log = get_logger(__name__)
 
@@ -69,8 +70,11 @@ class Retention:
         interval: float,
         clock: Clock = utc_now,
         batch_size: int = 500,
+        lease: LeaseKeeper | None = None,
     ) -> None:
         self.engine = engine
+        # Of a service's worker processes, only the lease's holder sweeps (None: this process always does).
+        self.lease = lease
         self.rules = tuple(rules)
         self.interval = interval
         self.clock = clock
@@ -127,7 +131,7 @@ class Retention:
         expired = rows.where(column.is_not(None), column < cutoff).limit(self.batch_size)
         target = keys[0].in_(expired) if len(keys) == 1 else sa.tuple_(*keys).in_(expired)
         total = 0
-        while not self._halt.is_set():
+        while not self._halt.is_set() and self._holds():
             with self.engine.begin() as connection:
                 deleted = connection.execute(table.delete().where(target)).rowcount
             total += deleted
@@ -146,13 +150,26 @@ class Retention:
         if self._task is not None:
             await self._task
 
+    def _holds(self) -> bool:
+        return self.lease is None or self.lease.held
+
     async def _run(self) -> None:
         while not self._stopping.is_set():
-            await self._sweep_logged()
-            try:
-                await asyncio.wait_for(self._stopping.wait(), self.interval)
-            except TimeoutError:
+            if not self._holds():
+                await self._wait(self.interval)  # woken as soon as the lease is taken
                 continue
+            await self._sweep_logged()
+            await self._wait(self.interval)
+
+    async def _wait(self, seconds: float) -> None:
+        """Waits up to `seconds`, ending early when stopping or when the lease is taken or lost."""
+        waits: list[asyncio.Future[object]] = [asyncio.ensure_future(self._stopping.wait())]
+        if self.lease is not None:
+            waits.append(asyncio.ensure_future(self.lease.wait_changed(seconds)))
+        _, pending = await asyncio.wait(waits, timeout=seconds, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in pending:
+            waiting.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _sweep_logged(self) -> None:
         try:
