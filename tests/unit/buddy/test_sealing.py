@@ -8,7 +8,6 @@ sealing while reads go on."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -183,11 +182,6 @@ def test_an_export_shows_plain_values(engine: sa.Engine, uow: BuddyUnitOfWork) -
     assert "buddy_matches" not in guest
 
 
-def _copy(engine: sa.Engine, to: Path) -> None:
-    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(to) as copy:
-        live.backup(copy)
-
-
 def _erase(engine: sa.Engine, email: str) -> None:
     with db.UnitOfWork(engine).begin() as session:
         subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=email))
@@ -207,7 +201,7 @@ def test_a_copy_taken_before_the_participant_is_erased_cannot_be_read_after_it(
 ) -> None:
     _load(uow)
     backup = tmp_path / "before-erasure.db"
-    _copy(engine, backup)
+    connector_sealing.copy(engine, backup)
     _erase(engine, PARTICIPANT)
     restored = db.create_engine(db.sqlite_url(backup))
     pii.attach(restored, cipher)
@@ -247,7 +241,7 @@ def test_erasing_one_attendee_leaves_the_other_attendees_of_the_event_readable(
 ) -> None:
     _load(uow)
     backup = tmp_path / "before-erasure.db"
-    _copy(engine, backup)
+    connector_sealing.copy(engine, backup)
     _erase(engine, GUEST)
     assert (_attendees(uow, "e-1"), _attendees(uow, "e-2")) == ([PARTICIPANT, BUDDY], [WALKER])
     assert _ids(uow, "events", profile_id=profile_id_of("acme", GUEST)) == []

@@ -6,7 +6,6 @@ on."""
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
@@ -120,8 +119,7 @@ def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(
 ) -> None:
     _load(uow)
     backup = tmp_path / "before-erasure.db"
-    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(backup) as copy:
-        live.backup(copy)
+    connector_sealing.copy(engine, backup)
     with db.UnitOfWork(engine).begin() as session:
         subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email="p@example.org"))
     restored = db.create_engine(db.sqlite_url(backup))

@@ -7,7 +7,6 @@ rows written before sealing while reads go on."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -193,8 +192,7 @@ def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(
 ) -> None:
     _load(uow)
     backup = tmp_path / "before-erasure.db"
-    with sqlite3.connect(str(engine.url.database)) as live, sqlite3.connect(backup) as copy:
-        live.backup(copy)
+    connector_sealing.copy(engine, backup)
     with db.UnitOfWork(engine).begin() as session:
         erased = subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email="pialotta.q@example.org"))
     assert erased.tables == {"upskilling_progress": 2, "upskilling_credentials": 1, "outbox": 4}
