@@ -45,8 +45,9 @@ def test_a_state_that_is_over_is_a_change_for_the_better_not_a_decrease() -> Non
 @pytest.mark.parametrize(
     "text",
     [
-        # The earlier part alone stays below the threshold of the decrease the whole text reaches.
-        "كنت خجولة، لكن الآن أتحدث مع الجميع في العمل.",
+        # "now" misspelt, and the earlier part alone stays below the threshold of the decrease the whole
+        # text reaches.
+        "كنت خجولة، لكن اآلن أتحدث مع اجلميع في العمل.",
         # "now" misspelt: the present begins at the "but".
         "Раніше я була сором'язлива, а теппер говорю з усіма на роботі.",
     ],
