@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from sqlalchemy import orm
 
@@ -11,7 +11,7 @@ from services.kit.logs import get_logger
 from services.kit.messaging import erasures, events
 from services.q2q import handlers, privacy
 from services.q2q.domain import audit
-from services.q2q.domain.classifier import Classifier
+from services.q2q.domain.classifier import Classification, Classifier, Method
 from services.q2q.domain.commands import ReviewDecision, SourceText
 from services.q2q.domain.model import SourceRef, check_profile_id
 from services.q2q.domain.trained_classifier import TrainedClassifier
@@ -35,6 +35,58 @@ _VERDICTS = (
     types_pb2.SCREENING_OUTCOME_UNSAFE,
     types_pb2.SCREENING_OUTCOME_PENDING_REVIEW,
 )
+
+
+class BatchClassifier:
+    """Answers the texts of a fetched batch of events from one model pass made before its events are handled
+    one by one (each in its own savepoint, at least once as before); any other text is classified alone.
+
+    One per consumer: its batches are applied one after another, so the answers are never another batch's.
+    """
+
+    def __init__(self, classifier: Classifier) -> None:
+        self._classifier = classifier
+        self._ready: dict[str, Classification] = {}
+
+    @property
+    def method(self) -> Method:
+        """The wrapped classifier's."""
+        return self._classifier.method
+
+    @property
+    def model_version(self) -> str:
+        """The wrapped classifier's."""
+        return self._classifier.model_version
+
+    def prepare(self, texts: Sequence[str]) -> None:
+        """Classifies the batch's texts together, forgetting the previous batch's answers."""
+        distinct = list(dict.fromkeys(text for text in texts if text.strip()))
+        self._ready = dict(zip(distinct, self._classifier.classify_batch(distinct), strict=True))
+
+    def classify(self, text: str) -> Classification:
+        """The prepared answer (the same as classifying the text alone), else the text classified alone."""
+        ready = self._ready.get(text)
+        return ready if ready is not None else self._classifier.classify(text)
+
+    def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
+        """The wrapped classifier's batch."""
+        return self._classifier.classify_batch(texts)
+
+
+def screened_texts(envelopes: Sequence[events.Envelope]) -> list[str]:
+    """The texts of a batch that its handlers will score: those Safety passed. An event that cannot be read
+    is left to its handler, which fails, retries or skips it as before."""
+    texts: list[str] = []
+    for envelope in envelopes:
+        if envelope.type not in SCREENED_EVENTS or not envelope.tenant:
+            continue
+        try:
+            payload: safety_events.TextScreened = events.payload_of(envelope)
+        except Exception:  # noqa: S112 - an unreadable event is its handler's to report, not the batch's
+            continue
+        if payload.screening.outcome == types_pb2.SCREENING_OUTCOME_PASSED and payload.redacted_text.strip():
+            texts.append(payload.redacted_text)
+    return texts
 
 
 def classify_text_event(
@@ -120,12 +172,17 @@ def swept_audit(swept: erasures.Swept) -> AuditEntry:
 def subscriptions(classifier: Classifier) -> list[events.Subscription]:
     """The service's durable consumers, bound to a classifier."""
 
-    def bind(handler: Callable[..., None]) -> events.Handler:
-        return lambda envelope, session: handler(envelope, session, classifier=classifier)
+    def bind(handler: Callable[..., None], bound: Classifier) -> events.Handler:
+        return lambda envelope, session: handler(envelope, session, classifier=bound)
+
+    batch = BatchClassifier(classifier)
+
+    def prepare(envelopes: Sequence[events.Envelope]) -> None:
+        batch.prepare(screened_texts(envelopes))
 
     return [
-        events.Subscription(SCREENED_CONSUMER, SCREENED_EVENTS, bind(classify_text_event)),
-        events.Subscription(REVIEW_CONSUMER, REVIEW_EVENTS, bind(review_completed)),
+        events.Subscription(SCREENED_CONSUMER, SCREENED_EVENTS, bind(classify_text_event, batch), prepare=prepare),
+        events.Subscription(REVIEW_CONSUMER, REVIEW_EVENTS, bind(review_completed, classifier)),
         # Scores and held texts re-learnt about a person the platform erased go again, audited as erasures.
         erasures.subscription(privacy.MAP, audit=swept_audit),
     ]

@@ -319,6 +319,7 @@ class EventBus:
         """Per event: True applied, False a redelivery already applied, or the handler's exception. Each
         event is handled inside its own processing span, continuing its producer's trace."""
         outcomes: list[bool | Exception] = []
+        _prepare(subscription, [envelope for envelope, _, _ in batch])
         with self._uow.begin() as session:
             for envelope, subject, headers in batch:
                 try:
@@ -344,6 +345,17 @@ class EventBus:
                 return False
             subscription.handler(envelope, session)
             return True
+
+
+def _prepare(subscription: events.Subscription, envelopes: list[events.Envelope]) -> None:
+    """Hands a fetched batch to the subscription's hook; a failing hook is logged and the handlers run anyway
+    (the hook only saves them work, e.g. classifying texts together)."""
+    if subscription.prepare is None:
+        return
+    try:
+        subscription.prepare(envelopes)
+    except Exception:  # the handlers do their own work without it
+        log.warning("consumer.prepare_failed", consumer=subscription.consumer, exc_info=True)
 
 
 def _report_if_failed(task: asyncio.Task[None]) -> None:

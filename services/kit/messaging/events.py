@@ -25,6 +25,7 @@ OUTBOX_FLAG = "teei_outbox_recorded"
 
 Envelope = envelope_pb2.Envelope
 Handler = Callable[[envelope_pb2.Envelope, orm.Session], None]
+BatchHook = Callable[[Sequence[envelope_pb2.Envelope]], None]
 
 metadata = sa.MetaData()
 outbox = sa.Table(
@@ -52,11 +53,17 @@ inbox = sa.Table(
 
 @dataclass(frozen=True)
 class Subscription:
-    """A durable consumer: its name, the event types it takes, and the handler run per event."""
+    """A durable consumer: its name, the event types it takes, and the handler run per event.
+
+    `prepare`, when set, sees each fetched batch before its events are handled one by one, e.g. to classify
+    their texts together. It writes nothing (the handlers do, each event in its own savepoint), and when it
+    fails the handlers still run.
+    """
 
     consumer: str
     event_types: tuple[str, ...]
     handler: Handler
+    prepare: BatchHook | None = None
 
 
 def event_type_of(payload: message.Message) -> str:
