@@ -107,18 +107,18 @@ async def _until(condition: leases.LeaseKeeper, held: bool, seconds: float) -> N
 async def test_two_keepers_hold_the_lease_one_at_a_time_and_the_second_takes_over_a_stopped_first(
     engine: sa.Engine,
 ) -> None:
-    ttl = 2.0
+    ttl = 4.0
     first = leases.LeaseKeeper(leases.Lease(engine, "relay", holder="first", ttl_seconds=ttl))
     second = leases.LeaseKeeper(leases.Lease(engine, "relay", holder="second", ttl_seconds=ttl))
     first.start()
-    await _until(first, True, 5)
+    await _until(first, True, 10)
     second.start()
     try:
-        await asyncio.wait_for(second.wait_changed(2 * ttl), 10)  # several renewals of the first
+        await asyncio.wait_for(second.wait_changed(ttl), 10)  # three renewals of the first
         assert (first.held, second.held) == (True, False)
         await first.stop()
         assert (first.held, second.held) == (False, False)
-        await _until(second, True, 5)
+        await _until(second, True, 10)
     finally:
         await first.stop()
         await second.stop()
@@ -151,10 +151,10 @@ class CountedRetention(retention.Retention):
 async def test_of_two_retention_tasks_on_one_database_only_the_lease_holder_sweeps_until_it_stops(
     engine: sa.Engine,
 ) -> None:
-    ttl = 2.0
+    ttl = 4.0
     keepers = [leases.LeaseKeeper(leases.Lease(engine, "retention", holder=h, ttl_seconds=ttl)) for h in "ab"]
     keepers[0].start()
-    await _until(keepers[0], True, 5)
+    await _until(keepers[0], True, 10)
     keepers[1].start()
     tasks = [CountedRetention(engine, keeper) for keeper in keepers]
     for task in tasks:
@@ -165,7 +165,7 @@ async def test_of_two_retention_tasks_on_one_database_only_the_lease_holder_swee
         await tasks[0].stop()
         await keepers[0].stop()
         swept = tasks[0].sweeps
-        await _until(keepers[1], True, 5)
+        await _until(keepers[1], True, 10)
         await tasks[1].wait_sweeps(2)
         assert tasks[0].sweeps == swept
     finally:
