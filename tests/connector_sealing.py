@@ -95,6 +95,12 @@ class TwoPeople:
         self.case.load(uow)
         check_erasing_the_second_person_erases_the_row(self.case, engine, cipher, tmp_path)
 
+    def test_a_rejected_row_naming_two_people_exports_only_the_subjects_cells(
+        self, engine: sa.Engine, uow: Any
+    ) -> None:
+        self.case.load(uow)
+        check_each_export_holds_only_its_persons_cells(self.case, engine)
+
 
 def batch_id(engine: sa.Engine) -> str:
     """The one batch holding quarantined rows."""
@@ -208,6 +214,18 @@ def check_erasing_the_second_person_erases_the_row(
     assert (emptied["row_number"], emptied["raw"], emptied["errors"]) == (quinby, "", "")
 
 
+def check_each_export_holds_only_its_persons_cells(case: Quarantine, engine: sa.Engine) -> None:
+    """Quinby's export of the row naming them and a second person holds Quinby's cells and the second
+    person's withheld (nowhere in the row, errors included); the second person's export (the row is found
+    by its first person) holds nothing of Quinby's rows."""
+    [row] = export(case, engine, QUINBY)
+    assert "Quinby@Example.org" in row["raw"].values()
+    second = [name for name, value in row["raw"].items() if name.endswith("_email") and value == subjects.WITHHELD]
+    assert second != []
+    assert case.second not in json.dumps(row).lower()
+    assert [r for r in export(case, engine, case.second) if QUINBY in json.dumps(r).lower()] == []
+
+
 def check_a_row_sealed_with_one_key_still_opens(case: Quarantine, engine: sa.Engine, cipher: pii.PiiCipher) -> None:
     """A row stored sealed with its first person's key only (the format before every person's key) still
     lists its errors, exports and unseals."""
@@ -225,7 +243,11 @@ def check_a_row_sealed_with_one_key_still_opens(case: Quarantine, engine: sa.Eng
     assert cipher.open(quarantined(engine)[quinby]["raw"], field="quarantined_rows.raw", record=batch) == plain["raw"]
     assert listed(engine, batch) == list(case.errors)
     [exported] = export(case, engine, QUINBY)
-    assert exported["raw"] == json.loads(plain["raw"])
+    cells = json.loads(plain["raw"])
+    # The second person's cells, if any, are withheld (`check_each_export_holds_only_its_persons_cells`).
+    kept = {k: v for k, v in exported["raw"].items() if v != subjects.WITHHELD}
+    assert (set(exported["raw"]), kept) == (set(cells), {k: cells[k] for k in kept})
+    assert "Quinby@Example.org" in kept.values()
     with db.UnitOfWork(engine).begin() as session:
         while QUARANTINE.unseal_batch(session, cipher):
             pass

@@ -29,7 +29,7 @@ from sqlalchemy import orm
 
 from services.kit.audit.records import AuditEntry
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
-from services.kit.connectors import cells
+from services.kit.connectors import cells, withholding
 from services.kit.connectors.csvimport import Parsed, Rejected, RowError
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.connectors.sealing import BATCH, Row, SealedTable
@@ -284,12 +284,14 @@ QUARANTINE = SealedTable.of(
     written=("company_id", "profile_id"),
     reader=_plain_to_seal,
 )
-# What export and erasure find of a person among quarantined rows (each connector's SubjectMap holds it).
+# What export and erasure find of a person among quarantined rows (each connector's SubjectMap holds it);
+# an export withholds the cells of the other people a row names (services/kit/connectors/withholding.py).
 QUARANTINED = Holding(
     quarantine,
     persons={"subject": Person(profile_id="profile_id", owned=("raw", "errors"))},
     key="batch_id",
     sealed=QUARANTINE.privacy(),
+    withhold=withholding.quarantined_row,
 )
 
 

@@ -2,8 +2,11 @@
 
 Each service declares, per table, the columns that name a person (`Person`: an e-mail and/or a profile
 id column, and the columns that belong to that person) and the tables that hang off a row (`Child`).
-Export reads every matching row of the subject's company; erasure deletes a row that names only the
-subject and, in a row shared with another person (a session with a volunteer, a match with a buddy),
+Export reads every matching row of the subject's company, and in a row shared with another person
+returns the other person's columns as `WITHHELD` (never opened): a copy of one person's data must not
+carry another's (GDPR Art. 15(4)); a holding whose cells name several people inside one column (a
+quarantined CSV row) says how to withhold them (`Holding.withhold`). Erasure deletes a row that names
+only the subject and, in a row shared with another person (a session with a volunteer, a match with a buddy),
 blanks the subject's columns and the text they wrote, so the other person's record survives without
 the subject in it. Outbox envelopes and idempotency replays of the company that carry the subject's
 e-mail or profile id are deleted too: neither may keep a copy after erasure.
@@ -18,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +35,10 @@ from services.kit.persistence import idempotency
 from services.kit.security import pii
 
 ERASED = ""
+# What an export shows in place of a column (or a quarantined row's cell) holding another person's data.
+WITHHELD = "withheld: another person"
+# An opened row of a holding, cut down to what the subject may see of it (another person's cells withheld).
+Withhold = Callable[[dict[str, Any], "Subject"], dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,8 @@ class Holding:
     # Rows another party relies on (a machine client) are anonymised, never deleted.
     keep_rows: bool = False
     sealed: Sealed | None = None
+    # Withholds other people's cells inside the subject's opened rows (see `Withhold`).
+    withhold: Withhold | None = None
 
 
 @dataclass(frozen=True)
@@ -166,7 +175,7 @@ def export(session: orm.Session, mapping: SubjectMap, subject: Subject) -> dict[
     out: dict[str, list[dict[str, Any]]] = {}
     for holding in mapping.holdings:
         rows = _matching(session, holding, subject)
-        _add(out, holding.table.name, _opened(session, holding.table, holding.sealed, rows))
+        _add(out, holding.table.name, _exported(session, holding, subject, rows))
         _export_children(session, holding.children, [r[holding.key] for r in rows], out)
     return out
 
@@ -270,6 +279,24 @@ def _children_of(session: orm.Session, child: Child, keys: list[Any]) -> list[di
     return found
 
 
+def _exported(
+    session: orm.Session, holding: Holding, subject: Subject, rows: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """The subject's rows as exported: other people's columns withheld before opening (their sealed values
+    are never opened), then the holding's own withholding of cells inside the subject's columns."""
+    index = _email_index(session, holding, subject)
+    mine = [_withheld(holding, row, subject, index) for row in rows]
+    opened = _opened(session, holding.table, holding.sealed, mine)
+    return opened if holding.withhold is None else [holding.withhold(row, subject) for row in opened]
+
+
+def _withheld(holding: Holding, row: dict[str, Any], subject: Subject, index: str) -> dict[str, Any]:
+    """The row with the columns of every person it names other than the subject set to `WITHHELD`."""
+    others = [p for p in holding.persons.values() if not _names(row, p, subject, index)]
+    withheld = {c for person in others for c in (*person.columns(), person.email_index) if c}
+    return {k: WITHHELD if k in withheld else v for k, v in row.items()}
+
+
 def _opened(
     session: orm.Session, table: sa.Table, sealed: Sealed | None, rows: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
@@ -282,7 +309,7 @@ def _opened(
         values = {
             c: _open(cipher, row[c], field=f"{table.name}.{c}", record=record, layered=c in sealed.layered)
             for c in sealed.columns
-            if row.get(c)
+            if row.get(c) and row[c] != WITHHELD
         }
         values |= {sealed.exported_as[c]: values.pop(c) for c in list(values) if c in sealed.exported_as}
         opened.append({k: v for k, v in (row | values).items() if k not in sealed.hidden})

@@ -9,12 +9,14 @@ from typing import TypeAlias
 
 import grpc
 import pytest
+import sqlalchemy as sa
 from google.api import httpbody_pb2
 from google.protobuf import json_format
 
 from services.kintell import bootstrap
+from services.kintell.tables import sessions
 from services.kit.config import ServiceConfig
-from services.kit.persistence import db
+from services.kit.persistence import db, subjects
 from services.kit.testing import running, tenant
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
@@ -78,10 +80,23 @@ async def test_erase_deletes_own_sessions_and_anonymises_shared_ones(
     kept = json_format.MessageToDict(volunteer.records)["kintell_sessions"]
     assert sorted(r["external_session_id"] for r in kept) == ["k-1", "k-3"]
     shared = next(r for r in kept if r["external_session_id"] == "k-1")
-    assert shared["participant_email"] == ""
-    assert shared["participant_profile_id"] == ""
-    assert shared["feedback_text"] == ""
+    # The volunteer's copy never shows the participant's side (erased or not); the stored row has it blank.
+    assert (shared["participant_email"], shared["feedback_text"]) == (subjects.WITHHELD, subjects.WITHHELD)
+    assert shared["volunteer_email"] == "vol@corp.com"
+    assert _stored_participant(service_config, "k-1") == ("", "")
     assert not _files_naming(Path(service_config.var_dir), b"ada@example.org")
+
+
+def _stored_participant(config: ServiceConfig, session_id: str) -> tuple[str, str]:
+    """The participant's profile id and feedback text of a session as stored."""
+    engine = db.create_engine(db.database_url(config, "kintell"))
+    try:
+        with engine.connect() as connection:
+            query = sa.select(sessions.c.participant_profile_id, sessions.c.feedback_text)
+            row = connection.execute(query.where(sessions.c.external_session_id == session_id)).one()
+    finally:
+        engine.dispose()
+    return row[0] or "", row[1] or ""
 
 
 def _files_naming(folder: Path, needle: bytes) -> list[Path]:

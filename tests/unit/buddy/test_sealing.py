@@ -170,16 +170,34 @@ def test_an_export_shows_plain_values(engine: sa.Engine, uow: BuddyUnitOfWork) -
         mine = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=PARTICIPANT))
         guest = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=GUEST))
     [match] = mine["buddy_matches"]
-    assert (match["participant_email"], match["participant_given_name"], match["buddy_external_id"]) == (
+    assert (match["participant_email"], match["participant_given_name"], match["location"]) == (
         PARTICIPANT,
         "Pialotta",
-        "bud-b-3",
+        "Trondheimsfjord",
     )
     assert {e["description"] for e in mine["buddy_events"]} == {"Coffee at the library"}
     assert {c["notes"] for c in mine["buddy_checkins"]} == {"We practised ordering food."}
     assert {(a["email"], a["given_name"]) for a in mine["buddy_event_attendees"]} >= {(PARTICIPANT, "Pialotta")}
     assert sorted(a["email"] for a in guest["buddy_event_attendees"]) == [GUEST, GUEST]
     assert "buddy_matches" not in guest
+
+
+def test_each_side_of_a_shared_match_exports_only_its_own_side(engine: sa.Engine, uow: BuddyUnitOfWork) -> None:
+    """The participant's copy of the match withholds the buddy's columns and the buddy's withholds the
+    participant's (their location too); the match's own columns are in both."""
+    _load(uow)
+    with db.UnitOfWork(engine).begin() as session:
+        [mine] = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=PARTICIPANT))["buddy_matches"]
+        [theirs] = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=BUDDY))["buddy_matches"]
+    side = ("email", "external_id", "given_name", "family_name", "profile_id")
+    assert {mine[f"buddy_{c}"] for c in side} == {subjects.WITHHELD}
+    assert {theirs[f"participant_{c}"] for c in side} | {theirs["location"]} == {subjects.WITHHELD}
+    assert (theirs["buddy_email"], theirs["buddy_given_name"]) == (BUDDY, "Bertrand")
+    assert mine["external_id"] == theirs["external_id"] == "m-1"
+    buddy = (BUDDY, "bud-b-3", "bertrand", "quillfeather", profile_id_of("acme", BUDDY))
+    participant = (PARTICIPANT, "bud-p-7", "pialotta", "lindqvist", "trondheimsfjord")
+    assert [n for n in buddy if n in json.dumps(mine).lower()] == []
+    assert [n for n in participant if n in json.dumps(theirs).lower()] == []
 
 
 def _erase(engine: sa.Engine, email: str) -> None:

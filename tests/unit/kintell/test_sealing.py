@@ -99,19 +99,26 @@ def test_reads_and_look_ups_by_e_mail_see_plain_values(engine: sa.Engine, uow: K
     assert pii.is_sealed(stored)
 
 
-def test_an_export_shows_plain_values(engine: sa.Engine, uow: KintellUnitOfWork) -> None:
+def test_an_export_shows_plain_values_of_its_subject_and_withholds_the_other_party(
+    engine: sa.Engine, uow: KintellUnitOfWork
+) -> None:
+    """The volunteer sees their side of the session plain and nothing of the participant (their names and
+    what they wrote); the participant sees theirs and not the volunteer's e-mail."""
     _load(uow)
     with db.UnitOfWork(engine).begin() as session:
         found = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email="v@corp.com"))
+        theirs = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email="p@example.org"))
     [row] = found["kintell_sessions"]
-    assert (row["volunteer_email"], row["volunteer_external_id"], row["participant_given_name"]) == (
-        "v@corp.com",
-        "kin-v-3",
-        "Pialotta",
-    )
-    assert row["goals_discussed"] == []
-    assert row["metadata_json"] == {"room": "room-blue-7"}
+    assert (row["volunteer_email"], row["volunteer_external_id"]) == ("v@corp.com", "kin-v-3")
+    participant = ("email", "external_id", "given_name", "family_name", "profile_id")
+    assert {row[f"participant_{c}"] for c in participant} == {subjects.WITHHELD}
+    assert {row[c] for c in ("feedback_text", "goals_discussed", "metadata_json")} == {subjects.WITHHELD}
+    assert [n for n in ("pialotta", "lindqvist", "p@example.org", "room-blue-7") if n in str(found).lower()] == []
     assert [r["feedback_text"] for r in found["kintell_ratings"]] == ["Motivated learner"]
+    [mine] = theirs["kintell_sessions"]
+    assert (mine["participant_given_name"], mine["metadata_json"]) == ("Pialotta", {"room": "room-blue-7"})
+    assert (mine["volunteer_email"], mine["volunteer_external_id"]) == (subjects.WITHHELD, subjects.WITHHELD)
+    assert "v@corp.com" not in str(theirs["kintell_sessions"])
 
 
 def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(

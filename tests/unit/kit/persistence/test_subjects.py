@@ -135,3 +135,26 @@ def test_erase_twice_finds_nothing_the_second_time(session: orm.Session) -> None
     subjects.erase(session, MAP, ADA)
     again = subjects.erase(session, MAP, ADA)
     assert (again.found, again.erased) == (0, 0)
+
+
+def test_export_withholds_the_other_persons_columns_of_a_shared_row(session: orm.Session) -> None:
+    """Each side of a shared row sees only its own columns; the other's read as WITHHELD."""
+    ada = {r["pair_id"]: r for r in subjects.export(session, MAP, ADA)["pairs"]}
+    bo = {r["pair_id"]: r for r in subjects.export(session, MAP, Subject.of("acme", email="bo@x.org"))["pairs"]}
+    withheld = subjects.WITHHELD
+    assert (ada["p2"]["a_email"], ada["p2"]["a_note"], ada["p2"]["b_email"]) == ("ADA@example.org", "x", withheld)
+    assert (bo["p2"]["a_email"], bo["p2"]["a_note"], bo["p2"]["b_email"]) == (withheld, withheld, "bo@x.org")
+    assert ada["p2"]["company_id"] == bo["p2"]["company_id"] == "acme"  # non-personal columns stay
+
+
+def test_export_keeps_both_sides_of_a_row_naming_the_subject_twice(session: orm.Session) -> None:
+    row = {
+        "pair_id": "p5",
+        "company_id": "acme",
+        "a_email": "ada@example.org",
+        "a_note": "n",
+        "b_email": "Ada@example.org",
+    }
+    session.execute(pairs.insert().values(**row))
+    [mine] = [r for r in subjects.export(session, MAP, ADA)["pairs"] if r["pair_id"] == "p5"]
+    assert mine == row
