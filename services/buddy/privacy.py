@@ -22,10 +22,14 @@ def _person(prefix: str, *owned: str) -> Person:
     return Person(email=f"{prefix}_email", profile_id=f"{prefix}_profile_id", owned=columns)
 
 
-_ATTENDEES = Child(event_attendees, column="event_id", key="event_id", sealed=ATTENDEES.privacy())
 _ATTENDEE = Person(email="email", profile_id="profile_id", owned=tuple(c for c in ATTENDEE_FIELDS if c != "email"))
 # The event's texts belong to whoever's key sealed them; the event itself stays (its other attendees').
 _WRITER = Person(profile_id="writer_profile_id", owned=("description", "location"))
+# Under a shared match, an export withholds what the other person is and wrote (their check-ins' notes
+# and answers, their feedback's text, the participant's event texts, the other attendees).
+_ATTENDEES = Child(
+    event_attendees, column="event_id", key="event_id", sealed=ATTENDEES.privacy(), persons={"attendee": _ATTENDEE}
+)
 
 MAP = SubjectMap(
     service="buddy",
@@ -40,9 +44,28 @@ MAP = SubjectMap(
             persons={"participant": _person("participant", "location"), "buddy": _person("buddy")},
             key="record_id",
             children=(
-                Child(events, column="match_id", key="record_id", children=(_ATTENDEES,), sealed=EVENTS.privacy()),
-                Child(checkins, column="match_id", key="record_id", sealed=CHECKINS.privacy()),
-                Child(feedback, column="match_id", key="record_id", sealed=FEEDBACK.privacy()),
+                Child(
+                    events,
+                    column="match_id",
+                    key="record_id",
+                    children=(_ATTENDEES,),
+                    sealed=EVENTS.privacy(),
+                    persons={"writer": _WRITER},
+                ),
+                Child(
+                    checkins,
+                    column="match_id",
+                    key="record_id",
+                    sealed=CHECKINS.privacy(),
+                    persons={"person": _person("person", "notes", "answers")},
+                ),
+                Child(
+                    feedback,
+                    column="match_id",
+                    key="record_id",
+                    sealed=FEEDBACK.privacy(),
+                    persons={"author": _person("author", "text")},
+                ),
             ),
             sealed=MATCHES.privacy(),
         ),

@@ -28,7 +28,15 @@ MAP = SubjectMap(
             persons={"participant": _person("participant", *_WRITTEN), "volunteer": _person("volunteer")},
             key="session_id",
             children=(
-                Child(ratings, column="session_id", key="rating_id", by_column="rater_role", sealed=RATINGS.privacy()),
+                # An export shows the other role's rating without its text (sealed with the rater's key).
+                Child(
+                    ratings,
+                    column="session_id",
+                    key="rating_id",
+                    by_column="rater_role",
+                    sealed=RATINGS.privacy(),
+                    role_owned=("feedback_text",),
+                ),
             ),
             sealed=SESSIONS.privacy(),
         ),

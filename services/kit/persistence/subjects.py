@@ -104,6 +104,11 @@ class Child:
     # Exported with the parent, never deleted with it (shared with other people's rows; see `Orphans`).
     export_only: bool = False
     sealed: Sealed | None = None
+    # The people a child row names: an export withholds the columns of those who are not the subject.
+    persons: Mapping[str, Person] = field(default_factory=dict)
+    # Columns written by the parent row's role that `by_column` names: withheld in an export unless the
+    # subject holds that role in the parent row.
+    role_owned: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -176,7 +181,10 @@ def export(session: orm.Session, mapping: SubjectMap, subject: Subject) -> dict[
     for holding in mapping.holdings:
         rows = _matching(session, holding, subject)
         _add(out, holding.table.name, _exported(session, holding, subject, rows))
-        _export_children(session, holding.children, [r[holding.key] for r in rows], out)
+        if holding.children:
+            index = _email_index(session, holding, subject)
+            roles = {r[holding.key]: _roles(holding.persons, r, subject, index) for r in rows}
+            _export_children(session, holding.children, _Parents(subject, roles), out)
     return out
 
 
@@ -262,13 +270,32 @@ def _is(table: sa.Table, person: Person, subject: Subject, index: str) -> list[s
     return conditions
 
 
+@dataclass(frozen=True)
+class _Parents:
+    """The rows whose children an export reads: by key, the roles the subject holds in each."""
+
+    subject: Subject
+    roles: Mapping[Any, frozenset[str]]
+
+
 def _export_children(
-    session: orm.Session, children: Sequence[Child], keys: list[Any], out: dict[str, list[dict[str, Any]]]
+    session: orm.Session, children: Sequence[Child], parents: _Parents, out: dict[str, list[dict[str, Any]]]
 ) -> None:
     for child in children:
-        rows = _children_of(session, child, keys)
-        _add(out, child.table.name, _opened(session, child.table, child.sealed, rows))
-        _export_children(session, child.children, [r[child.key] for r in rows], out)
+        rows = _children_of(session, child, list(parents.roles))
+        mine = [_child_withheld(child, row, parents) for row in rows]
+        _add(out, child.table.name, _opened(session, child.table, child.sealed, mine))
+        roles = {r[child.key]: parents.roles[r[child.column]] for r in rows}
+        _export_children(session, child.children, _Parents(parents.subject, roles), out)
+
+
+def _child_withheld(child: Child, row: dict[str, Any], parents: _Parents) -> dict[str, Any]:
+    """A child row with the columns of the people it names other than the subject, and the columns its
+    parent's other role wrote, withheld."""
+    withheld = _withheld(child.persons, row, parents.subject, "")
+    if child.by_column is None or row[child.by_column] in parents.roles[row[child.column]]:
+        return withheld
+    return {k: WITHHELD if k in child.role_owned else v for k, v in withheld.items()}
 
 
 def _children_of(session: orm.Session, child: Child, keys: list[Any]) -> list[dict[str, Any]]:
@@ -285,14 +312,19 @@ def _exported(
     """The subject's rows as exported: other people's columns withheld before opening (their sealed values
     are never opened), then the holding's own withholding of cells inside the subject's columns."""
     index = _email_index(session, holding, subject)
-    mine = [_withheld(holding, row, subject, index) for row in rows]
+    mine = [_withheld(holding.persons, row, subject, index) for row in rows]
     opened = _opened(session, holding.table, holding.sealed, mine)
     return opened if holding.withhold is None else [holding.withhold(row, subject) for row in opened]
 
 
-def _withheld(holding: Holding, row: dict[str, Any], subject: Subject, index: str) -> dict[str, Any]:
+def _roles(persons: Mapping[str, Person], row: Mapping[str, Any], subject: Subject, index: str) -> frozenset[str]:
+    """The roles in which a row names the subject."""
+    return frozenset(role for role, person in persons.items() if _names(row, person, subject, index))
+
+
+def _withheld(persons: Mapping[str, Person], row: dict[str, Any], subject: Subject, index: str) -> dict[str, Any]:
     """The row with the columns of every person it names other than the subject set to `WITHHELD`."""
-    others = [p for p in holding.persons.values() if not _names(row, p, subject, index)]
+    others = [p for p in persons.values() if not _names(row, p, subject, index)]
     withheld = {c for person in others for c in (*person.columns(), person.email_index) if c}
     return {k: WITHHELD if k in withheld else v for k, v in row.items()}
 

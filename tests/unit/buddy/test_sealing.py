@@ -200,6 +200,27 @@ def test_each_side_of_a_shared_match_exports_only_its_own_side(engine: sa.Engine
     assert [n for n in participant if n in json.dumps(theirs).lower()] == []
 
 
+def test_what_hangs_off_a_shared_match_exports_only_the_subjects_part(engine: sa.Engine, uow: BuddyUnitOfWork) -> None:
+    """Under the match, the participant sees the buddy's feedback without its author or text, and the buddy
+    sees the participant's check-in and event without their person or texts and the event's other attendees
+    without their names; each sees their own plain."""
+    _load(uow)
+    with db.UnitOfWork(engine).begin() as session:
+        mine = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=PARTICIPANT))
+        theirs = subjects.export(session, privacy.MAP, subjects.Subject.of("acme", email=BUDDY))
+    [their_feedback] = [f for f in mine["buddy_feedback"] if f["author_email"] != PARTICIPANT]
+    assert {their_feedback[c] for c in ("author_email", "author_given_name", "text")} == {subjects.WITHHELD}
+    assert {c["notes"] for c in mine["buddy_checkins"]} == {"We practised ordering food."}
+    assert {c["notes"] for c in theirs["buddy_checkins"]} == {subjects.WITHHELD}
+    assert {e["description"] for e in theirs["buddy_events"]} == {subjects.WITHHELD}
+    assert {a["email"] for a in theirs["buddy_event_attendees"]} == {BUDDY, subjects.WITHHELD}
+    own = {f["text"] for f in theirs["buddy_feedback"] if f["author_email"] == BUDDY}
+    assert len(own) == 1
+    assert not own & {"", subjects.WITHHELD}
+    participant = (PARTICIPANT, "pialotta", "practised ordering", "coffee at the library", GUEST)
+    assert [n for n in participant if n in json.dumps(theirs).lower()] == []
+
+
 def _erase(engine: sa.Engine, email: str) -> None:
     with db.UnitOfWork(engine).begin() as session:
         subjects.erase(session, privacy.MAP, subjects.Subject.of("acme", email=email))

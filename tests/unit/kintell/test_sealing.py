@@ -119,6 +119,9 @@ def test_an_export_shows_plain_values_of_its_subject_and_withholds_the_other_par
     assert (mine["participant_given_name"], mine["metadata_json"]) == ("Pialotta", {"room": "room-blue-7"})
     assert (mine["volunteer_email"], mine["volunteer_external_id"]) == (subjects.WITHHELD, subjects.WITHHELD)
     assert "v@corp.com" not in str(theirs["kintell_sessions"])
+    assert [(r["rater_role"], r["feedback_text"]) for r in theirs["kintell_ratings"]] == [
+        ("volunteer", subjects.WITHHELD)  # the volunteer's rating, without the text they wrote
+    ]
 
 
 def test_a_copy_taken_before_an_erasure_cannot_be_read_after_it(
