@@ -2,7 +2,7 @@
 `teei backup`, `teei privacy`): P is in Kintell (sessions, one text held by Safety, one scored by Q2Q, a
 rejected row naming P then Q), Buddy (a match with Q, signed feedback) and Upskilling (a signed completion);
 Q shares acme with P, and P's e-mail also belongs to someone in globex. A backup is taken, P is exported
-(every section that holds P; nothing of globex's P; of Q only the other side of records P shares with Q) and
+(every section that holds P; nothing of globex's P; nothing of Q, whose side of shared records is withheld) and
 erased. Afterwards no service returns P, Q and globex's P are intact, no database file or stored message
 names P, and the backup taken before the erasure no longer opens P's sealed fields (crypto-shredding) while
 it still opens Q's. The times of the export and the erasure are printed."""
@@ -30,6 +30,7 @@ from services.cli.webhooks import provision
 from services.gateway.dsr import bundle
 from services.kit.identity import profile_id_for_email
 from services.kit.messaging.eventbus import DLQ_STREAM, STREAM
+from services.kit.persistence.subjects import WITHHELD
 from services.kit.security import pii
 from services.kit.security.webhooks import signed_headers
 from tests.e2e.conftest import MeshProcess
@@ -286,13 +287,13 @@ def test_the_export_holds_p_in_every_section_and_nothing_of_globex(journey: Jour
     assert _columns_naming(written, lowered("g-p1", profile_id_for_email(OTHER_COMPANY, P))) == set()
 
 
-def test_the_export_names_q_only_as_the_other_party_of_ps_shared_records(journey: Journey) -> None:
-    """What the export returns of another person today: the buddy's side of P's match and the raw cells of the
-    rejected row naming both (services/kit/persistence/subjects.py exports a shared row whole); nothing else."""
+def test_the_export_names_nothing_of_q_the_other_party_of_ps_shared_records(journey: Journey) -> None:
+    """P's bundle names nothing of Q (e-mail, names, external ids, texts, profile id): Q's side of P's match and
+    Q's cells of the rejected row naming both read as withheld (services/kit/persistence/subjects.py)."""
     q_needles = lowered(Q, Q_GIVEN, Q_FAMILY, "jb-2", "j-q1", Q_TEXT, profile_id_for_email("acme", Q))
-    buddy_side = {f"buddy.buddy_matches.buddy_{c}" for c in ("email", "external_id", "given_name", "family_name")}
-    expected = buddy_side | {"buddy.buddy_matches.buddy_profile_id", "kintell.quarantined_rows.raw"}
-    assert _columns_naming(journey.written, q_needles) == expected
+    assert _columns_naming(journey.written, q_needles) == set()
+    matches = journey.written["sections"]["buddy"]["buddy_matches"]
+    assert WITHHELD in {m["buddy_email"] for m in matches}  # the control: Q's side is there, withheld
 
 
 def test_the_erasure_completes_with_every_part_confirmed(journey: Journey) -> None:
