@@ -133,19 +133,19 @@ class SqlProfileRepository:
 
     def get(self, profile_id: str) -> Profile | None:
         """The profile with this id in this company (merged ones included), if any."""
-        return self._one(profiles.c.profile_id == profile_id)
+        return self._one(_BY_ID, profile_id)
 
     def lock(self, profile_id: str) -> Profile | None:
         """The profile, its row locked until commit so concurrent changes to it serialise."""
-        return self._one(profiles.c.profile_id == profile_id, lock=True)
+        return self._one(_BY_ID_LOCKED, profile_id)
 
     def get_by_email(self, email: str) -> Profile | None:
         """The profile with this normalised e-mail in this company, if any: by the e-mail's blind index,
         or, for a row the online migration has not sealed yet, by the plain e-mail."""
         index = sealing.email_index(self._pii, self._company_id, email)
-        found = self._one(profiles.c.email_index == index)
+        found = self._one(_BY_EMAIL_INDEX, index)
         if found is None:
-            found = self._one(sa.and_(profiles.c.email_index.is_(None), profiles.c.email == email))
+            found = self._one(_BY_PLAIN_EMAIL, email)
         return found
 
     def get_by_external_id(self, external: ExternalId) -> Profile | None:
@@ -183,11 +183,10 @@ class SqlProfileRepository:
 
     def first_fact(self, profile_id: str, source: str, record_id: str, *, now: datetime) -> bool:
         """Records that a source fact was applied to the profile; False when it already was."""
-        key = (facts.c.profile_id == profile_id, facts.c.source == source, facts.c.record_id == record_id)
-        if self._session.execute(sa.select(facts.c.source).where(*self._scoped(facts), *key)).first():
+        fact = {"source": source, "record_id": record_id, **self._owned_by(profile_id)}
+        if self._session.execute(_FACT, {f"b_{name}": value for name, value in fact.items()}).first():
             return False
-        fact = {"source": source, "record_id": record_id, "applied_at": now}
-        self._session.execute(facts.insert().values(**fact, **self._owned_by(profile_id)))
+        self._session.execute(_FACT_INSERT, {**fact, "applied_at": now})
         return True
 
     def fold(self, duplicate: Profile, survivor: Profile, merge: ProfilesMerged, *, now: datetime) -> None:
@@ -221,28 +220,25 @@ class SqlProfileRepository:
 
     def _replace_journey(self, profile_id: str, profile: Profile | None) -> None:
         """Rewrites the profile's journey rows (deletes them when `profile` is None)."""
+        owner = {"b_company_id": self._company_id, "b_profile_id": profile_id}
         for table in JOURNEY_TABLES:
-            self._session.execute(table.delete().where(*self._scoped(table), table.c.profile_id == profile_id))
+            self._session.execute(_JOURNEY_DELETES[table], owner)
         if profile is None:
             return
         for table, written in rows.journey_rows(profile.journey).items():
             if written:
-                self._session.execute(table.insert(), [row | self._owned_by(profile_id) for row in written])
+                self._session.execute(_INSERTS[table], [row | self._owned_by(profile_id) for row in written])
 
     def _touch(self, profile: Profile, now: datetime) -> None:
         profile.updated_at = max(profile.updated_at, now)
-        where = (*self._scoped(profiles), profiles.c.profile_id == profile.profile_id)
-        self._session.execute(profiles.update().where(*where).values(updated_at=profile.updated_at))
+        owner = {"b_company_id": self._company_id, "b_profile_id": profile.profile_id}
+        self._session.execute(_TOUCH, {**owner, "b_updated_at": profile.updated_at})
 
     def _owner(self, external: ExternalId) -> str | None:
         # By the blind index, or the plain id on a row the online migration has not sealed yet.
-        keys = (sealing.external_index(self._pii, self._company_id, external), external.external_id)
-        query = sa.select(external_ids.c.profile_id).where(
-            *self._scoped(external_ids),
-            external_ids.c.provider == external.provider.value,
-            external_ids.c.external_id.in_(keys),
-        )
-        owner: str | None = self._session.execute(query).scalar_one_or_none()
+        keys = [sealing.external_index(self._pii, self._company_id, external), external.external_id]
+        params = {"b_company_id": self._company_id, "b_provider": external.provider.value, "b_keys": keys}
+        owner: str | None = self._session.execute(_OWNER, params).scalar_one_or_none()
         return owner
 
     def _owned_by(self, profile_id: str) -> dict[str, object]:
@@ -254,9 +250,9 @@ class SqlProfileRepository:
     def _select(self) -> sa.Select[Any]:
         return sa.select(profiles).where(*self._scoped(profiles))
 
-    def _one(self, condition: sa.ColumnElement[bool], *, lock: bool = False) -> Profile | None:
-        query = self._select().where(condition)
-        row = self._session.execute(query.with_for_update() if lock else query).mappings().first()
+    def _one(self, query: sa.Select[Any], key: str | None) -> Profile | None:
+        params = {"b_company_id": self._company_id, "b_key": key}
+        row = self._session.execute(query, params).mappings().first()
         return None if row is None else self._hydrate([row])[0]
 
     def _hydrate(self, found: Sequence[sa.RowMapping]) -> list[Profile]:
@@ -264,7 +260,8 @@ class SqlProfileRepository:
         ids = [row["profile_id"] for row in found]
         if not ids:
             return []
-        related = _related_rows(self._session.execute(_related(self._company_id, ids)).mappings())
+        params = {"b_company_id": self._company_id, "b_ids": ids}
+        related = _related_rows(self._session.execute(_RELATED, params).mappings())
         journeys = rows.to_journeys(ids, related)
         identities: dict[str, list[ExternalId]] = {}
         for row in related.get(external_ids, ()):
@@ -279,14 +276,19 @@ class SqlProfileRepository:
         ]
 
 
-def _related(company_id: str, ids: list[str]) -> sa.CompoundSelect[Any]:
-    """One statement for the identities and journey rows of these profiles; milestones in the order
-    they were reached (t1), so a journey reads back as it was written."""
-    branches = [_branch(table, company_id, ids) for table in _COLUMNS]
+def _owned(table: sa.Table, *, key: str = "b_profile_id") -> tuple[sa.ColumnElement[bool], ...]:
+    """The rows of one company's profile: `b_company_id` and `key` bound when executed."""
+    return (table.c.company_id == sa.bindparam("b_company_id"), table.c.profile_id == sa.bindparam(key))
+
+
+def _related() -> sa.CompoundSelect[Any]:
+    """One statement for the identities and journey rows of the profiles `b_ids` of `b_company_id`;
+    milestones in the order they were reached (t1), so a journey reads back as it was written."""
+    branches = [_branch(table) for table in _COLUMNS]
     return sa.union_all(*branches).order_by("tag", "t1", "k1", "k2")
 
 
-def _branch(table: sa.Table, company_id: str, ids: list[str]) -> sa.Select[Any]:
+def _branch(table: sa.Table) -> sa.Select[Any]:
     named = _COLUMNS[table]
     columns = [sa.literal_column(f"'{table.name}'", sa.String()).label("tag"), table.c.profile_id]
     for slot, kind in _SHAPE.items():
@@ -294,7 +296,30 @@ def _branch(table: sa.Table, company_id: str, ids: list[str]) -> sa.Select[Any]:
         if table is flags and slot == "n":
             column = sa.case((table.c.value, 1), else_=0)  # PostgreSQL casts no boolean to bigint
         columns.append(column.label(slot))
-    return sa.select(*columns).where(table.c.company_id == company_id, table.c.profile_id.in_(ids))
+    ids: sa.BindParameter[list[str]] = sa.bindparam("b_ids", expanding=True)
+    return sa.select(*columns).where(table.c.company_id == sa.bindparam("b_company_id"), table.c.profile_id.in_(ids))
+
+
+# The statements of the hot paths (every applied event runs them), built once with their parameters bound
+# at execution: building and keying a statement costs more CPU than SQLite takes to run it.
+_RELATED = _related()
+_PROFILES = sa.select(profiles).where(profiles.c.company_id == sa.bindparam("b_company_id"))
+_BY_ID = _PROFILES.where(profiles.c.profile_id == sa.bindparam("b_key"))
+_BY_ID_LOCKED = _BY_ID.with_for_update()
+_BY_EMAIL_INDEX = _PROFILES.where(profiles.c.email_index == sa.bindparam("b_key"))
+_BY_PLAIN_EMAIL = _PROFILES.where(profiles.c.email_index.is_(None), profiles.c.email == sa.bindparam("b_key"))
+_JOURNEY_DELETES = {table: table.delete().where(*_owned(table)) for table in JOURNEY_TABLES}
+_INSERTS = {table: table.insert() for table in JOURNEY_TABLES}
+_TOUCH = profiles.update().where(*_owned(profiles)).values(updated_at=sa.bindparam("b_updated_at"))
+_FACT = sa.select(facts.c.source).where(
+    *_owned(facts), facts.c.source == sa.bindparam("b_source"), facts.c.record_id == sa.bindparam("b_record_id")
+)
+_FACT_INSERT = facts.insert()
+_OWNER = sa.select(external_ids.c.profile_id).where(
+    external_ids.c.company_id == sa.bindparam("b_company_id"),
+    external_ids.c.provider == sa.bindparam("b_provider"),
+    external_ids.c.external_id.in_(sa.bindparam("b_keys", expanding=True)),
+)
 
 
 def _related_rows(found: Iterable[sa.RowMapping]) -> dict[sa.Table, list[dict[str, Any]]]:
