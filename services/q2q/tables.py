@@ -7,6 +7,7 @@ import sqlalchemy as sa
 from services.kit.audit.tables import metadata as audit_metadata
 from services.kit.messaging.events import metadata as outbox_metadata
 from services.kit.persistence.idempotency import metadata as idempotency_metadata
+from services.kit.persistence.leases import metadata as lease_metadata
 from services.kit.persistence.types import UtcDateTime
 
 metadata = sa.MetaData()
@@ -106,4 +107,4 @@ pending = sa.Table(
 
 # Everything this service's revisions create: its own tables and the kit's it uses. Alembic compares
 # against it, and a test checks a database migrated to head matches it exactly.
-SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata)
+SCHEMA = (metadata, outbox_metadata, idempotency_metadata, audit_metadata, lease_metadata)

@@ -45,7 +45,8 @@ def holder_id() -> str:
 
 
 def available(engine: sa.Engine) -> bool:
-    """Whether the database has the leases table (every service's migrations create it)."""
+    """Whether the database has the leases table (every service's migrations create it; a database not
+    migrated to head, or one built without it, may lack it)."""
     return sa.inspect(engine).has_table(table.name)
 
 
