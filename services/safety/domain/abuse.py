@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from services.safety.domain import lexicon_abuse as lexicon
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import normalise
+from services.safety.domain.obfuscation import gated, normalise
 
 THREAT = Rule("toxic.threat_multilingual", FindingType.TOXIC, "threat", Confidence.HIGH, "threat of violence")
 HATE = Rule(
@@ -35,7 +35,7 @@ def compile_patterns(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
     anywhere = [p for p in patterns if not p.startswith(r"\b")]
     compiled = [re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(f"(?:{p})" for p in at_words) + ")")] if at_words else []
     compiled += [re.compile("|".join(f"(?:{p})" for p in anywhere))] if anywhere else []
-    return tuple(compiled)
+    return tuple(gated(pattern) for pattern in compiled)
 
 
 _RULES: tuple[tuple[Rule, tuple[re.Pattern[str], ...]], ...] = (
@@ -47,9 +47,9 @@ _RULES: tuple[tuple[Rule, tuple[re.Pattern[str], ...]], ...] = (
 )
 
 
-def find_abuse(text: str) -> list[Match]:
-    """Every threat, hate statement, harassment and (non-English) profanity match."""
-    normalised = normalise(text)
+def find_abuse(text: str, normalised: str | None = None) -> list[Match]:
+    """Every threat, hate statement, harassment and (non-English) profanity match (`normalised` as in find_language)."""
+    normalised = normalise(text) if normalised is None else normalised
     return [
         Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()]))
         for rule, patterns in _RULES

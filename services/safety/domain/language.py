@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from services.safety.domain import wordlists as words
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import normalise, phrase_pattern, word_pattern
+from services.safety.domain.obfuscation import gated, normalise, phrase_pattern, word_pattern
 
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 PROFANITY, TOXIC = FindingType.PROFANITY, FindingType.TOXIC
@@ -23,11 +23,14 @@ class _LanguageRule:
 
 
 def _words(rule: Rule, listed: Sequence[str], *, embedded: Sequence[str] = ()) -> _LanguageRule:
-    return _LanguageRule(rule, (word_pattern(listed, words.SUFFIXES, embedded=embedded),))
+    return _LanguageRule(rule, (gated(word_pattern(listed, words.SUFFIXES, embedded=embedded), word_start=True),))
 
 
 def _phrases(rule: Rule, phrases: Sequence[words.Phrase]) -> _LanguageRule:
-    return _LanguageRule(rule, tuple(phrase_pattern(p) for p in phrases))
+    # One pattern per rule: a single scan of the text instead of one per phrase.
+    return _LanguageRule(
+        rule, (gated(re.compile("|".join(f"(?:{phrase_pattern(p).pattern})" for p in phrases)), word_start=True),)
+    )
 
 
 RULES: tuple[_LanguageRule, ...] = (
@@ -64,9 +67,10 @@ RULES: tuple[_LanguageRule, ...] = (
 )
 
 
-def find_language(text: str) -> list[Match]:
-    """Profanity and toxic matches; a span already explained by a stronger rule of the same type is skipped."""
-    normalised = normalise(text)
+def find_language(text: str, normalised: str | None = None) -> list[Match]:
+    """Profanity and toxic matches; a span already explained by a stronger rule of the same type is skipped.
+    `normalised` is `normalise(text)` where the caller already has it."""
+    normalised = normalise(text) if normalised is None else normalised
     matches: list[Match] = []
     for entry in RULES:
         for pattern in entry.patterns:

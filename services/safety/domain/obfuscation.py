@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from itertools import groupby
+from re import _constants, _parser  # type: ignore[attr-defined]
+from typing import Any
 
 # Leet characters each letter may be written as.
 _LEET: dict[str, str] = {
@@ -36,6 +38,11 @@ APOSTROPHES = "'\u2019"
 
 def normalise(text: str) -> str:
     """Lower-cased character by character, so every index still points at the same character of `text`."""
+    lowered = text.lower()
+    if len(lowered) == len(text):
+        # No character lower-cases to more than one (none lower-cases to none): the indices line up. Only the
+        # Greek final sigma is cased by context here, which no pattern lists.
+        return lowered
     return "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
 
 
@@ -108,3 +115,73 @@ def _slot(slot: Sequence[str], *, first: bool) -> str:
         alternatives.append(("" if attached else PHRASE_GAP) + stretched(word))
     body = "(?:" + "|".join(alternatives) + ")"
     return body + "?" if "" in slot else body
+
+
+def gated(pattern: re.Pattern[str], *, word_start: bool = False) -> re.Pattern[str]:
+    """The same pattern behind a look-ahead for the characters a match can start with.
+
+    The regular-expression engine tries every alternative of a long word list at every position; the
+    look-ahead refuses most positions with one character test. Matches are exactly those of `pattern`.
+    `word_start` says that every alternative of `pattern` starts on a word boundary (as those of
+    word_pattern and phrase_pattern do), so the boundary is tested once, before any alternative.
+    """
+    try:
+        first = _first_characters(_parser.parse(pattern.pattern, pattern.flags).data)
+    except (re.error, TypeError, ValueError, AttributeError):  # pragma: no cover - parser internals changed
+        first = None
+    gate = _BOUNDARY_BEFORE if word_start else ""
+    if first:
+        gate += "(?=[" + "".join(re.escape(ch) for ch in sorted(first)) + "])"
+    return re.compile(f"{gate}(?:{pattern.pattern})", pattern.flags) if gate else pattern
+
+
+_MAX_RANGE = 512
+
+
+def _first_characters(items: Any) -> set[str] | None:
+    """The characters a match of the parsed items can start with; None when any character may start it."""
+    optional: set[str] = set()  # first characters of optional items passed on the way
+    for op, av in items:
+        if op in (_constants.AT, _constants.ASSERT, _constants.ASSERT_NOT):
+            continue  # zero-width: the first character is a later item's
+        if op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT) and av[0] == 0:
+            skipped = _first_characters(av[2].data)
+            if skipped is None:
+                return None
+            optional |= skipped
+            continue
+        first = _first_of_item(op, av)
+        return None if first is None else first | optional
+    return None
+
+
+def _first_of_item(op: Any, av: Any) -> set[str] | None:
+    """The characters one parsed item (neither optional nor zero-width) can start with; None when unbounded."""
+    if op is _constants.LITERAL:
+        first: set[str] | None = {chr(av)}
+    elif op is _constants.IN:
+        first = _charset(av)
+    elif op is _constants.SUBPATTERN:
+        first = _first_characters(av[3].data)
+    elif op is _constants.ATOMIC_GROUP:
+        first = _first_characters(av.data)
+    elif op is _constants.BRANCH:
+        alternatives = [_first_characters(alternative.data) for alternative in av[1]]
+        first = None if any(a is None for a in alternatives) else set().union(*(a for a in alternatives if a))
+    elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT):
+        first = _first_characters(av[2].data)
+    else:
+        first = None
+    return first
+
+
+def _charset(items: Any) -> set[str] | None:
+    characters: set[str] = set()
+    for op, av in items:
+        if op is _constants.LITERAL:
+            characters.add(chr(av))
+        elif op is _constants.RANGE and av[1] - av[0] <= _MAX_RANGE:
+            characters.update(chr(code) for code in range(av[0], av[1] + 1))
+        else:
+            return None
+    return characters

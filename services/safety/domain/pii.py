@@ -86,6 +86,10 @@ class _Detector:
     group: int = 0
     # Retry one character later after a refused candidate (spelt-out separators make candidates overlap).
     overlapping: bool = False
+    # A scan the text must pass before the pattern is tried (a necessary condition, much cheaper to test).
+    precondition: re.Pattern[str] | None = None
+    # The fewest digits an accepted match holds: a text with fewer digits is not offered to the pattern.
+    min_digits: int = 0
 
 
 def _digits(text: str) -> str:
@@ -136,6 +140,12 @@ def _accept_obfuscated_email(_: str, m: re.Match[str]) -> bool:
 
 
 _SPELT_DOT_ONLY = re.compile(_SPELT_DOT, re.IGNORECASE)
+# What every accepted obfuscated address contains: a dot (plain or spelt out) and a known top-level domain
+# after it. A cheap scan that spares the full pattern on texts without one.
+_ENDS_IN_TLD = re.compile(
+    rf"(?:\.|{_SPELT_DOT})(?:{'|'.join(sorted({t.rsplit('.', 1)[-1] for t in TLDS}))})(?![\w-])", re.IGNORECASE
+)
+_DIGIT = re.compile(r"\d")
 
 
 def _accept_phone_plan(text: str, m: re.Match[str]) -> bool:
@@ -153,25 +163,36 @@ def _always(_: str, __: re.Match[str]) -> bool:
 # Most specific first: a span claimed by an earlier detector is not offered to later ones.
 DETECTORS: tuple[_Detector, ...] = (
     _Detector(EMAIL, _EMAIL, _always),
-    _Detector(EMAIL_OBFUSCATED, _OBFUSCATED_EMAIL, _accept_obfuscated_email, overlapping=True),
-    _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0)))),
-    _Detector(FODSELSNUMMER, _FNR, _accept_fnr),
-    _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer),
-    _Detector(NINO, _NINO, _accept_nino),
-    _Detector(SSN_LABELLED, _SSN_BARE_LABELLED, _always, group=1),
-    _Detector(SSN_LABELLED, _SSN, _ssn_labelled),
-    _Detector(SSN, _SSN, _always),
-    _Detector(PHONE_INTERNATIONAL, _PHONE_INTERNATIONAL, _accept_phone_international),
-    *(_Detector(PHONE_PLANS[plan.country], plan.pattern, _accept_phone_plan) for plan in phones.PLANS),
-    _Detector(PHONE_NATIONAL, _PHONE_NATIONAL, _accept_phone_national),
+    _Detector(
+        EMAIL_OBFUSCATED, _OBFUSCATED_EMAIL, _accept_obfuscated_email, overlapping=True, precondition=_ENDS_IN_TLD
+    ),
+    _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0))), min_digits=13),
+    _Detector(FODSELSNUMMER, _FNR, _accept_fnr, min_digits=11),
+    _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer, min_digits=10),
+    _Detector(NINO, _NINO, _accept_nino, min_digits=6),
+    _Detector(SSN_LABELLED, _SSN_BARE_LABELLED, _always, group=1, min_digits=9),
+    _Detector(SSN_LABELLED, _SSN, _ssn_labelled, min_digits=9),
+    _Detector(SSN, _SSN, _always, min_digits=9),
+    _Detector(PHONE_INTERNATIONAL, _PHONE_INTERNATIONAL, _accept_phone_international, min_digits=8),
+    # Every national plan has at least eight digits (Norway and Denmark; the others nine or ten).
+    *(_Detector(PHONE_PLANS[plan.country], plan.pattern, _accept_phone_plan, min_digits=8) for plan in phones.PLANS),
+    _Detector(PHONE_NATIONAL, _PHONE_NATIONAL, _accept_phone_national, min_digits=9),
 )
+
+# E-mail addresses are the only PII written without a digit.
+_WITHOUT_DIGITS = tuple(d for d in DETECTORS if d.rule.subtype == "email")
 
 
 def find_pii(text: str) -> list[Match]:
     """Every PII match, without overlaps (the more specific rule wins)."""
     claimed: list[Span] = []
     matches: list[Match] = []
-    for detector in DETECTORS:
+    digits = len(_DIGIT.findall(text)) if _DIGIT.search(text) else 0
+    for detector in DETECTORS if digits else _WITHOUT_DIGITS:
+        if digits < detector.min_digits:
+            continue
+        if detector.precondition is not None and detector.precondition.search(text) is None:
+            continue
         for span in _candidates(text, detector):
             if not any(span.start < other.end and other.start < span.end for other in claimed):
                 claimed.append(span)

@@ -10,6 +10,7 @@ from services.safety.domain.abuse import find_abuse
 from services.safety.domain.errors import InvalidScreening
 from services.safety.domain.findings import Finding, Match, Verdict, group, redact, verdict
 from services.safety.domain.language import find_language
+from services.safety.domain.obfuscation import normalise
 from services.safety.domain.pii import find_pii
 from services.safety.domain.self_harm import find_self_harm
 from services.safety.domain.spam import find_spam
@@ -41,9 +42,12 @@ def validate_text(text: str, *, field: str = "text") -> None:
 def screen(text: str, *, field: str = "text") -> Screening:
     """Screens one text for PII, self-harm, profanity, toxic language and spam."""
     validate_text(text, field=field)
-    listed = find_language(text)
-    abuse = _unexplained(find_abuse(text), listed)
-    findings = group([*find_pii(text), *find_self_harm(text), *listed, *abuse, *find_spam(text)])
+    normalised = normalise(text)
+    listed = find_language(text, normalised)
+    abuse = _unexplained(find_abuse(text, normalised), listed)
+    findings = group(
+        [*find_pii(text), *find_self_harm(text, normalised), *listed, *abuse, *find_spam(text, normalised)]
+    )
     return Screening(findings, verdict(findings), redact(text, findings), content_hash(text))
 
 

@@ -34,9 +34,10 @@ _INTENT_RE = compile_patterns([p for patterns in INTENT_PATTERNS.values() for p 
 _TOPIC_RE = compile_patterns(TOPIC_PATTERNS)
 
 
-def find_self_harm(text: str) -> list[Match]:
-    """Statements of suicidal intent (high) and mentions of suicide or self-harm (medium)."""
-    normalised = normalise(text)
+def find_self_harm(text: str, normalised: str | None = None) -> list[Match]:
+    """Statements of suicidal intent (high) and mentions of suicide or self-harm (medium); `normalised` is
+    `normalise(text)` where the caller already has it."""
+    normalised = normalise(text) if normalised is None else normalised
     matches = [Match(INTENT, _span(text, m)) for pattern in _INTENT_RE for m in pattern.finditer(normalised)]
     for m in (m for pattern in _TOPIC_RE for m in pattern.finditer(normalised)):
         if not any(hit.span.start <= m.start() < hit.span.end for hit in matches):

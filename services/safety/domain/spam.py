@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from services.safety.domain import lexicon_scam as scam
 from services.safety.domain import wordlists as words
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import APOSTROPHES, normalise, phrase_pattern
+from services.safety.domain.obfuscation import APOSTROPHES, gated, normalise, phrase_pattern
 
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -38,7 +38,8 @@ _LINK_TAIL = ".,;:!?)]}'\""
 _CAPS_WORD = rf"[A-Z]+(?:[{APOSTROPHES}][A-Z]+)?"
 _CAPS_RUN = re.compile(rf"(?<![^\W_]){_CAPS_WORD}(?:[^A-Za-z{APOSTROPHES}]+{_CAPS_WORD}){{2,}}(?![^\W_])")
 _MIN_SHOUTED_LETTERS = 12
-_REPEATED_WORD = re.compile(r"(?<![^\W_])([^\W_]{2,})(?:[\W_]+\1){3,}(?![^\W_])", re.IGNORECASE)
+# The word is taken whole (possessive): it must be followed by a non-word character anyway.
+_REPEATED_WORD = re.compile(r"(?<![^\W_])([^\W_]{2,}+)(?:[\W_]+\1){3,}(?![^\W_])", re.IGNORECASE)
 _REPEATED_CHARACTER = re.compile(r"([^\W\d_]|[!?$€£])\1{9,}")
 _MONEY = re.compile(
     r"(?<![^\W_])(?:" + "|".join(words.MONEY_WORDS) + r")(?![^\W_])|" + "|".join(map(re.escape, words.MONEY_SYMBOLS)),
@@ -46,19 +47,24 @@ _MONEY = re.compile(
 )
 _URGENCY = re.compile(r"(?<![^\W_])(?:" + "|".join(words.URGENCY_WORDS) + r")(?![^\W_])", re.IGNORECASE)
 _AMOUNT = re.compile(scam.AMOUNT, re.IGNORECASE)
-_MONEY_CUE = re.compile(scam.MONEY_CUES, re.IGNORECASE)
-_EASY_MONEY = re.compile(scam.EASY_MONEY, re.IGNORECASE)
+_MONEY_CUE = gated(re.compile(scam.MONEY_CUES, re.IGNORECASE))
+_EASY_MONEY = gated(re.compile(scam.EASY_MONEY, re.IGNORECASE))
 _CONTACT = re.compile(scam.CONTACT_CUES, re.IGNORECASE)
-_SPAM_PHRASES = tuple((index, phrase_pattern(p)) for index, p in enumerate(words.SPAM_PHRASES))
+# All spam phrases in one pattern, each in its own group: `lastindex` names the phrase that matched.
+_SPAM_PHRASES = gated(
+    re.compile("|".join(f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES)), word_start=True
+)
+_DIGIT = re.compile(r"\d")
 
 
-def find_spam(text: str) -> list[Match]:
-    """Every spam match."""
-    return [*_links(text), *_shouting(text), *_repetition(text), *_phrases(text), *_scam(text)]
+def find_spam(text: str, normalised: str | None = None) -> list[Match]:
+    """Every spam match (`normalised` is `normalise(text)` where the caller already has it)."""
+    links = [_trim_link(text, m) for m in _LINK.finditer(text)]
+    phrases = _phrases(text, normalise(text) if normalised is None else normalised)
+    return [*_links(links), *_shouting(text), *_repetition(text), *phrases, *_scam(text, links)]
 
 
-def _links(text: str) -> Iterator[Match]:
-    spans = [_trim_link(text, m) for m in _LINK.finditer(text)]
+def _links(spans: list[Span]) -> Iterator[Match]:
     if len(spans) >= 3:
         rule = LINKS_MANY
     elif len(spans) == 2:
@@ -96,26 +102,24 @@ def _repetition(text: str) -> Iterator[Match]:
         yield Match(REPEATED_CHARACTERS, Span(m.start(), m.end(), m.group(0)))
 
 
-def _phrases(text: str) -> Iterator[Match]:
-    normalised = normalise(text)
-    found = [(index, m) for index, pattern in _SPAM_PHRASES for m in pattern.finditer(normalised)]
-    distinct = Counter(index for index, _ in found)
+def _phrases(text: str, normalised: str) -> list[Match]:
+    found = list(_SPAM_PHRASES.finditer(normalised))
+    distinct = Counter(m.lastindex for m in found)
     rule = PHRASES_MANY if len(distinct) >= 2 else PHRASE
-    for _, m in found:
-        yield Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()]))
+    return [Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()])) for m in found]
 
 
-def _scam(text: str) -> Iterator[Match]:
-    links = [_trim_link(text, m) for m in _LINK.finditer(text)]
-    money = _MONEY_CUE.search(text) or _AMOUNT.search(text)
-    if links and money:
+def _scam(text: str, links: list[Span]) -> Iterator[Match]:
+    # Every amount has a digit: without one, the amount patterns are not tried.
+    amount = _AMOUNT.search(text) if _DIGIT.search(text) else None
+    if links and (amount or _MONEY_CUE.search(text)):
         yield from (Match(SCAM_LINK, span) for span in links)
         return
-    amount, easy = _AMOUNT.search(text), _EASY_MONEY.search(text)
+    easy = _EASY_MONEY.search(text) if amount else None
     if amount and easy:
         start, end = min(amount.start(), easy.start()), max(amount.end(), easy.end())
         yield Match(SCAM_EARNINGS, Span(start, end, text[start:end]))
         return
     contact = _CONTACT.search(text)
-    if contact and money:
+    if contact and (amount or _MONEY_CUE.search(text)):
         yield Match(SCAM_CONTACT, Span(contact.start(), contact.end(), contact.group(0)))
