@@ -10,14 +10,15 @@ import subprocess
 import sys
 import threading
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 from urllib.parse import urlsplit
 
-from services.cli import certs, edge, edge_ratelimit, probes, prometheus
-from services.cli.spec import REPO_ROOT, Resource, missing_programs
+from services.cli import certs, edge, edge_ratelimit, probes, prometheus, workers
+from services.cli.spec import REPO_ROOT, Resource, SpecError, missing_programs, replica_count
 from services.kit import config
 from services.kit.messaging import store_encryption
 from services.kit.security import mtls
@@ -40,6 +41,12 @@ class Running:
     process: subprocess.Popen[bytes]
     log_path: Path
     log_file: IO[bytes]
+    # A worker group's (services/cli/workers.py): written once every worker serves; None for one process.
+    ready_file: Path | None = None
+
+    def ready(self) -> bool:
+        """True unless the process is a worker group not yet serving with every worker."""
+        return self.ready_file is None or self.ready_file.exists()
 
 
 @dataclass
@@ -74,7 +81,8 @@ class Mesh:
         return self.var_dir / "mtls" if self.mtls else None
 
     def start(self, *, timeout: float = 90.0) -> None:
-        """Starts every resource in order and waits for each to be healthy."""
+        """Starts every resource once its dependencies are healthy (those of one wave together) and waits
+        for each to be healthy; `timeout` is each wave's."""
         missing = missing_programs(self.resources, bin_dir=Path(sys.executable).parent)
         if missing:
             hint = "install the `mesh` extra: `make install`, or pip install 'teei-mesh[mesh]'"
@@ -86,9 +94,13 @@ class Mesh:
         with self._lock:
             self._stopping = False
         try:
-            for resource in self.resources:
-                self.spawn(resource.name)
-                self._wait_healthy(resource, deadline=time.monotonic() + timeout)
+            for wave in start_waves(self.resources):
+                # A wave's resources depend only on earlier waves: they start side by side.
+                for resource in wave:
+                    self.spawn(resource.name)
+                deadline = time.monotonic() + timeout
+                for resource in wave:
+                    self._wait_healthy(resource, deadline=deadline)
         except BaseException:
             self.stop()
             raise
@@ -169,10 +181,25 @@ class Mesh:
         ports = {r.name: r.port for r in self.resources}
         return {name: value.format(**self._values(resource), ports=ports) for name, value in resource.env.items()}
 
+    def replicas(self, resource: Resource) -> int:
+        """How many worker processes serve `resource` (spec.replica_count, TEEI_REPLICAS read from the
+        launcher's environment)."""
+        try:
+            return replica_count(resource, self.environ)
+        except SpecError as exc:
+            raise LaunchError(str(exc)) from None
+
     def _popen(self, resource: Resource) -> Running:
         values = self._values(resource)
         cmd = [part.format(**values) for part in resource.cmd]
         env = self._environment(resource)
+        ready_file = None
+        replicas = self.replicas(resource)
+        if replicas > 1:
+            # One process per replica behind the service's port; the group is ready once they all serve.
+            cmd = workers.command(replicas, cmd, name=resource.name)
+            ready = self.var_dir / "run" / f"{resource.name}.{uuid.uuid4().hex[:12]}.ready"
+            ready_file = Path(env.setdefault("TEEI_READY_FILE", str(ready)))
         log_path = self.var_dir / "logs" / f"{resource.name}.log"
         log_file = log_path.open("ab")
         process = subprocess.Popen(
@@ -186,7 +213,7 @@ class Mesh:
             # health probes), and gRPC's fork handlers then abort the child before it execs. The
             # children share the launcher's process group, so a group kill stops them all.
         )
-        return Running(resource, process, log_path, log_file)
+        return Running(resource, process, log_path, log_file, ready_file)
 
     def _environment(self, resource: Resource) -> dict[str, str]:
         """The process's whole environment: the launcher's (without the JetStream key, but for NATS) and its own."""
@@ -295,7 +322,8 @@ class Mesh:
 
     def _wait_healthy(self, resource: Resource, *, deadline: float) -> None:
         probe = self.probe(resource)
-        while not probe():
+        item = self.current(resource.name)
+        while not (probe() and (item is None or item.ready())):
             failed = [name for name, _ in self.exited() if name == resource.name]
             if failed:
                 raise LaunchError(f"{resource.name} exited during start; see {self._log(resource)}")
@@ -330,6 +358,17 @@ class Mesh:
         partial = path.with_suffix(".json.partial")
         partial.write_text(json.dumps(state, indent=2))
         partial.replace(path)
+
+
+def start_waves(resources: tuple[Resource, ...]) -> list[list[Resource]]:
+    """`resources` (in dependency order) in waves: each resource in the wave after its last dependency's."""
+    level: dict[str, int] = {}
+    for resource in resources:
+        level[resource.name] = 1 + max((level[dep] for dep in resource.deps), default=-1)
+    waves: list[list[Resource]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
+    for resource in resources:
+        waves[level[resource.name]].append(resource)
+    return waves
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -73,7 +73,7 @@ def roll(mesh: Mesh, name: str, *, timeout: float = 90.0, stop_timeout: float = 
         ready.unlink(missing_ok=True)
     with mesh._lock:
         # From here the supervisor watches the successor; the predecessor's exit is not a crash.
-        mesh.running[name] = dataclasses.replace(successor, resource=resource)
+        mesh.running[name] = dataclasses.replace(successor, resource=resource, ready_file=None)  # it serves
     seconds = time.monotonic() - started
     if predecessor is not None:
         _terminate(predecessor.process, stop_timeout)

@@ -4,8 +4,10 @@ its restart policy, as Kubernetes spells it (`restart_policy`, back-off, crash-l
 
 from __future__ import annotations
 
+import os
 import random
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated, Literal
@@ -94,10 +96,30 @@ class Resource:
     env: dict[str, str] = field(default_factory=dict)
     restart: RestartPolicy = field(default_factory=RestartPolicy)
     liveness: LivenessProbe = field(default_factory=LivenessProbe)
+    # Worker processes serving a gRPC service on its one port; None: one per core (`replica_count`).
+    replicas: int | None = None
 
     def ports(self) -> dict[str, int]:
         """Every port of the resource by its placeholder name."""
         return {"port": self.port, **self.extra_ports}
+
+
+# Overrides every service's `replicas` (e.g. `TEEI_REPLICAS=1` for one process per service).
+REPLICAS_VARIABLE = "TEEI_REPLICAS"
+
+
+def replica_count(resource: Resource, environ: Mapping[str, str] | None = None) -> int:
+    """How many worker processes serve `resource`: one for anything but a gRPC service; else TEEI_REPLICAS
+    when set, its `replicas` when given, else the number of cores. SpecError for a TEEI_REPLICAS that is not
+    a whole number of at least 1."""
+    if resource.kind != "grpc":
+        return 1
+    forced = (os.environ if environ is None else environ).get(REPLICAS_VARIABLE, "").strip()
+    if forced:
+        if not forced.isdigit() or int(forced) < 1:
+            raise SpecError(f"{REPLICAS_VARIABLE}={forced!r}: expected a whole number of at least 1")
+        return int(forced)
+    return resource.replicas or os.cpu_count() or 1
 
 
 def load(path: Path = DEFAULT_SPEC) -> tuple[Resource, ...]:
@@ -116,13 +138,15 @@ def load(path: Path = DEFAULT_SPEC) -> tuple[Resource, ...]:
 # --- tilt.yaml as written ---------------------------------------------------------------------------
 
 _MAX_SPEC_BYTES = 256 * 1024
+MAX_REPLICAS = 64
 Text = Annotated[str, StringConstraints(min_length=1)]
 
 
 class ResourceEntry(BaseModel):
     """One entry of `resources`; any `<name>_port` key is an extra port, `{<name>_port}` in `cmd`.
     `restart_policy`, `restart_backoff` and `crash_loop` default to `Always`, 0.5 s to 10 s, 5 exits in 60 s;
-    `liveness` to a check every 5 s, killing after 3 failures in a row."""
+    `liveness` to a check every 5 s, killing after 3 failures in a row; `replicas` (gRPC services only) to one
+    worker process per core."""
 
     # Numbers in `cmd` or `env` are written as they read (`-p, 4322`), as the launcher formats them.
     model_config = ConfigDict(extra="forbid", frozen=True, coerce_numbers_to_str=True)
@@ -140,6 +164,7 @@ class ResourceEntry(BaseModel):
     restart_backoff: RestartBackoff = RestartBackoff()
     crash_loop: CrashLoop = CrashLoop()
     liveness: LivenessProbe = LivenessProbe()
+    replicas: Annotated[int, Field(ge=1, le=MAX_REPLICAS, strict=True)] | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -148,6 +173,12 @@ class ResourceEntry(BaseModel):
             return value
         ports = {key: port for key, port in value.items() if isinstance(key, str) and key.endswith("_port")}
         return {key: v for key, v in value.items() if key not in ports} | {"extra_ports": ports}
+
+    @model_validator(mode="after")
+    def _replicas_of_services_only(self) -> ResourceEntry:
+        if self.replicas is not None and self.kind != "grpc":
+            raise PydanticCustomError("replicas_kind", "only a gRPC service (kind: grpc) runs several replicas")
+        return self
 
     def resource(self) -> Resource:
         """The typed record the launcher runs."""

@@ -158,7 +158,7 @@ class Supervisor:
         probe = self._liveness(resource)
         late: float | None = self._clock() + self._health_timeout
         while not self._halt.is_set() and item.process.poll() is None:
-            if probe():
+            if probe() and item.ready():
                 if resource.kind == "envoy":
                     self._announce_all()
                 return True

@@ -83,16 +83,18 @@ def open_gateway(
     """Migrates the database, loads the key-encryption key and makes sure a signing key exists; with
     `cipher`, the personal fields are sealed with it (services/gateway/sealing.py)."""
     settings = config_module.load(GatewayConfig, os.environ if environ is None else environ)
-    if engine is None:
-        db.upgrade(url, MIGRATIONS, extra_versions=db.extra_versions(settings.extra_migrations, NAME))
-        engine = db.create_engine(url)
-    if cipher is not None:
-        pii.attach(engine, cipher)
-    policy = policy or KeyPolicy()
-    uow = SqlGatewayUnitOfWork(db.UnitOfWork(engine))
-    sealer = KeySealer(load_kek(settings.key_encryption_key, var_dir))
-    with actors.acting_as(Actor(ActorKind.SYSTEM, "gateway:start-up")):
-        ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
+    # The worker processes of one gateway start together: one migrates and makes the first signing key.
+    with db.migration_lock(var_dir, NAME):
+        if engine is None:
+            db.upgrade(url, MIGRATIONS, extra_versions=db.extra_versions(settings.extra_migrations, NAME))
+            engine = db.create_engine(url)
+        if cipher is not None:
+            pii.attach(engine, cipher)
+        policy = policy or KeyPolicy()
+        uow = SqlGatewayUnitOfWork(db.UnitOfWork(engine))
+        sealer = KeySealer(load_kek(settings.key_encryption_key, var_dir))
+        with actors.acting_as(Actor(ActorKind.SYSTEM, "gateway:start-up")):
+            ensure_keys(uow=uow, sealer=sealer, policy=policy, clock=clock, algorithm=settings.signing_algorithm)
     keys = KeyRing(uow, sealer, clock=clock, policy=policy)
     # Audit checkpoints are signed with the token-signing key ring (docs/privacy/Audit_Log_Specification.md).
     every = config_module.load(AuditConfig, os.environ if environ is None else environ).checkpoint_every

@@ -65,9 +65,11 @@ def started_mesh(backend: str, work: Path) -> Iterator[Mesh]:
 
 
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (/proc/<pid>/stat)."""
+    """User plus system CPU time so far of a process and its children (/proc/<pid>/stat): a service run as
+    a worker group (services/cli/workers.py) spends its time in its workers."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK") + sum(cpu_seconds(int(c)) for c in children)
 
 
 def measure(scenario: Scenario, context: Context, vus_levels: Sequence[int]) -> list[Result]:

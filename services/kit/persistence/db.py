@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
@@ -193,8 +194,24 @@ def migrated_engine(
     if engine is not None:
         return engine
     url = database_url(config, name)
-    upgrade(url, migrations, extra_versions=extra_versions(config.extra_migrations, name))
+    with migration_lock(config.var_dir, name):
+        upgrade(url, migrations, extra_versions=extra_versions(config.extra_migrations, name))
     return create_engine(url)
+
+
+@contextmanager
+def migration_lock(var_dir: Path, name: str) -> Iterator[None]:
+    """Held while one process migrates service `name`'s database: the worker processes of one service
+    (services/cli/workers.py) start together, and the first to take it applies the revisions the others
+    then find done (two Alembic runs at once would both try to apply them)."""
+    path = var_dir / "run" / f"{name}.migrations.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(held, fcntl.LOCK_UN)
 
 
 def extra_versions(root: Path | None, name: str) -> Path | None:

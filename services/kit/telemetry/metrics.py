@@ -5,6 +5,7 @@ HTTP endpoint that serves them (`TEEI_METRICS_PORT`; unset, no endpoint is opene
 from __future__ import annotations
 
 import threading
+import urllib.request
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -14,7 +15,9 @@ from wsgiref.simple_server import WSGIServer
 import prometheus_client
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.exposition import ThreadingWSGIServer
+from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample
 
 from services.kit.config import Settings, setting
 from services.kit.logs import get_logger
@@ -148,6 +151,48 @@ def add_sources(key: object, sources: Iterable[GaugeSource]) -> Callable[[], Non
             SCRAPE_TIME.remove(each)
 
     return remove
+
+
+WORKER_LABEL = "worker"
+
+
+class _Federated(Collector):
+    """The metrics of a service's worker processes (services/cli/workers.py), each scraped from its own
+    endpoint when this one is, every series labelled with the worker's `worker` label: counters and
+    histograms add up across workers (`sum by (...)`), a gauge read from the shared database appears once
+    per worker. A worker that does not answer (restarting) is left out of that scrape."""
+
+    def __init__(self, targets: Callable[[], Sequence[tuple[str, str]]], timeout: float) -> None:
+        self._targets, self._timeout = targets, timeout
+
+    def collect(self) -> Iterator[Metric]:
+        families: dict[str, Metric] = {}
+        for worker, url in self._targets():
+            try:
+                with urllib.request.urlopen(url, timeout=self._timeout) as response:  # noqa: S310 - loopback http
+                    text = response.read().decode()
+            except OSError:
+                log.info("metrics.worker_unanswered", worker=worker, url=url)
+                continue
+            for family in text_string_to_metric_families(text):
+                merged = families.setdefault(family.name, Metric(family.name, family.documentation, family.type))
+                merged.samples += [
+                    Sample(s.name, {**s.labels, WORKER_LABEL: worker}, s.value, s.timestamp, s.exemplar)
+                    for s in family.samples
+                ]
+        yield from families.values()
+
+    def describe(self) -> Iterator[Metric]:
+        return iter(())
+
+
+def federated_registry(
+    targets: Callable[[], Sequence[tuple[str, str]]], *, timeout: float = 5.0
+) -> prometheus_client.CollectorRegistry:
+    """A registry answering, when scraped, the metrics of every (worker label, URL) of `targets()`."""
+    registry = prometheus_client.CollectorRegistry(auto_describe=False)
+    registry.register(_Federated(targets, timeout))
+    return registry
 
 
 class _ReusePortServer(ThreadingWSGIServer):

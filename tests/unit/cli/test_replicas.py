@@ -1,0 +1,185 @@
+"""`replicas` in tilt.yaml: how many worker processes serve a gRPC service on its port, read and refused as
+the spec's other keys are, overridden by TEEI_REPLICAS; the launcher runs more than one as a worker group."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.cli import spec, workers
+from services.cli.launcher import LaunchError, Mesh, start_waves
+
+
+def _load(tmp_path: Path, entry: str) -> tuple[spec.Resource, ...]:
+    path = tmp_path / "tilt.yaml"
+    path.write_text(f"resources:\n  - {{name: svc, port: 1, cmd: [x], health: {{grpc: s}}, {entry}}}\n")
+    return spec.load(path)
+
+
+def test_a_service_without_replicas_runs_one_worker_per_core(tmp_path: Path) -> None:
+    (resource,) = _load(tmp_path, "kind: grpc")
+    assert resource.replicas is None
+    assert spec.replica_count(resource, {}) == (os.cpu_count() or 1)
+
+
+def test_replicas_are_read_per_service_and_one_is_allowed(tmp_path: Path) -> None:
+    (three,) = _load(tmp_path, "kind: grpc, replicas: 3")
+    (one,) = _load(tmp_path, "kind: grpc, replicas: 1")
+    assert (spec.replica_count(three, {}), spec.replica_count(one, {})) == (3, 1)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ("kind: grpc, replicas: 0", "resource svc: replicas: Input should be greater than or equal to 1"),
+        ("kind: grpc, replicas: 65", "resource svc: replicas: Input should be less than or equal to 64"),
+        ("kind: grpc, replicas: '2'", "resource svc: replicas: Input should be a valid integer"),
+        ("kind: grpc, replicas: true", "resource svc: replicas: Input should be a valid integer"),
+        ("kind: ratelimit, replicas: 2", "resource svc: entry: only a gRPC service .kind: grpc. runs several"),
+    ],
+)
+def test_bad_replicas_are_refused_naming_the_resource(tmp_path: Path, entry: str, message: str) -> None:
+    with pytest.raises(spec.SpecError, match=message):
+        _load(tmp_path, entry)
+
+
+def test_teei_replicas_overrides_every_service_but_not_other_kinds(tmp_path: Path) -> None:
+    (service,) = _load(tmp_path, "kind: grpc, replicas: 3")
+    (limiter,) = _load(tmp_path, "kind: ratelimit")
+    assert spec.replica_count(service, {"TEEI_REPLICAS": "1"}) == 1
+    assert spec.replica_count(service, {"TEEI_REPLICAS": " 2 "}) == 2
+    assert spec.replica_count(limiter, {"TEEI_REPLICAS": "4"}) == 1
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "two", "1.5"])
+def test_a_bad_teei_replicas_is_refused_by_the_launcher(tmp_path: Path, value: str) -> None:
+    (service,) = _load(tmp_path, "kind: grpc")
+    with pytest.raises(spec.SpecError, match=f"TEEI_REPLICAS='{value}'"):
+        spec.replica_count(service, {"TEEI_REPLICAS": value})
+    mesh = Mesh(resources=(service,), var_dir=tmp_path, environ={"TEEI_REPLICAS": value})
+    with pytest.raises(LaunchError, match="expected a whole number of at least 1"):
+        mesh.replicas(service)
+
+
+def test_the_repository_spec_leaves_each_service_at_one_worker_per_core() -> None:
+    services = [r for r in spec.load() if r.kind == "grpc"]
+    assert services
+    assert all(r.replicas is None for r in services)
+
+
+def test_the_group_command_runs_the_service_command_after_a_separator() -> None:
+    cmd = workers.command(3, ["py", "-m", "svc", "--flag"], name="profile")
+    group = [sys.executable, "-m", "services.cli.workers", "--replicas", "3", "--name", "profile"]
+    assert cmd == [*group, "--", "py", "-m", "svc", "--flag"]
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [(["--replicas", "2", "--"], "no command"), (["--replicas", "0", "--", "x"], "at least 1")],
+)
+def test_the_group_refuses_no_command_and_no_worker(
+    argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        workers.main(argv)
+    assert exited.value.code == 2
+    assert message in capsys.readouterr().err
+
+
+def _process(worker: workers.Worker) -> subprocess.Popen[bytes] | None:
+    return worker.process
+
+
+def test_a_worker_that_keeps_exiting_waits_longer_each_time_and_a_settled_one_starts_over(tmp_path: Path) -> None:
+    now = [100.0]
+    lines: list[str] = []
+    group = workers.WorkerGroup(
+        cmd=[sys.executable, "-c", "raise SystemExit(3)"],
+        replicas=1,
+        environ={},
+        run_dir=tmp_path,
+        say=lines.append,
+        clock=lambda: now[0],
+    )
+    (worker,) = group.workers
+    waits: list[float] = []
+    for _ in range(4):
+        group._spawn(worker)
+        assert worker.process is not None
+        worker.process.wait()
+        group._tend(worker, now[0])
+        assert _process(worker) is None
+        assert worker.restart_at is not None
+        waits.append(worker.restart_at - now[0])
+    # Equal jitter: within [ceiling / 2, ceiling), the ceiling doubling from 0.5 s.
+    for attempt, wait in enumerate(waits, start=1):
+        ceiling = min(workers.RESTART_CAP_SECONDS, workers.RESTART_BASE_SECONDS * 2 ** (attempt - 1))
+        assert ceiling / 2 <= wait < ceiling
+    assert worker.exits_in_a_row == 4
+    assert "worker 0 (pid" in lines[-1]
+    assert "exited with 3" in lines[-1]
+    # Not restarted before its time, restarted once it has come.
+    restart_at = worker.restart_at
+    assert restart_at is not None
+    group._tend(worker, restart_at - 0.01)
+    assert _process(worker) is None
+    group._tend(worker, restart_at)
+    assert worker.process is not None
+    assert worker.restarts == 1
+    worker.process.wait()
+    # One that served a minute counts its next exit as the first.
+    now[0] = worker.started_at + workers.SETTLED_SECONDS
+    group._tend(worker, now[0])
+    assert worker.exits_in_a_row == 1
+
+
+def test_every_worker_gets_its_index_ready_file_and_metrics_port(tmp_path: Path) -> None:
+    script = (
+        "import os; print(os.environ['TEEI_WORKER'], os.environ['TEEI_READY_FILE'], os.environ['TEEI_METRICS_PORT'])"
+    )
+    out = tmp_path / "out"
+    group = workers.WorkerGroup(
+        cmd=["sh", "-c", f'{sys.executable} -c "{script}" >> {out}'],
+        replicas=2,
+        environ={"TEEI_METRICS_PORT": "9999"},
+        run_dir=tmp_path,
+        say=lambda _: None,
+    )
+    for worker in group.workers:
+        group._spawn(worker)
+        assert worker.process is not None
+        worker.process.wait()
+    lines = sorted(out.read_text().split("\n")[:-1])
+    assert [line.split()[0] for line in lines] == ["0", "1"]
+    assert {line.split()[1] for line in lines} == {str(w.ready_file) for w in group.workers}
+    ports = {int(line.split()[2]) for line in lines}
+    assert len(ports) == 2
+    assert 9999 not in ports
+    assert group.metrics_targets() == [
+        (str(w.index), f"http://127.0.0.1:{w.metrics_port}/metrics") for w in group.workers
+    ]
+
+
+def test_resources_start_in_waves_after_their_dependencies() -> None:
+    waves = [[r.name for r in wave] for wave in start_waves(spec.load())]
+    assert waves == [
+        ["nats", "otel", "ratelimit"],
+        ["gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"],
+        ["edge"],
+    ]
+
+
+def test_a_chain_of_dependencies_starts_one_wave_per_link(tmp_path: Path) -> None:
+    path = tmp_path / "tilt.yaml"
+    path.write_text(
+        "resources:\n"
+        "  - {name: c, kind: x, port: 3, cmd: [x], health: {http: u}, deps: [b, a]}\n"
+        "  - {name: b, kind: x, port: 2, cmd: [x], health: {http: u}, deps: [a]}\n"
+        "  - {name: a, kind: x, port: 1, cmd: [x], health: {http: u}}\n"
+        "  - {name: d, kind: x, port: 4, cmd: [x], health: {http: u}}\n"
+    )
+    assert [[r.name for r in wave] for wave in start_waves(spec.load(path))] == [["a", "d"], ["b"], ["c"]]
