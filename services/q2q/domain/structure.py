@@ -38,13 +38,38 @@ _BUT = re.compile(
     _FLAGS,
 )
 # The writer's own worry or nerves about the participant ("I'm a bit worried about her", "nervous myself").
+# "selv", "själv" with a letter doubled, dropped or swapped ("sev", "sellv", "slev").
+_SELV = r"s(?:e?l+e?|e)v+"
+# Helping the participant enough: "not helping her enough", "hjælper hende nok", "допомагаю їй достатньо".
+_HELPING = (
+    r"(?:help\w*|support\w*|doing\s+enough|doing\s+(?:it|this)\s+right|hjelpe?r?|hjælpe?r?|støtte?r?|hjälpe?r?|"
+    r"stödje?r?|helfe\w*|unterstütz\w*|pomaga\w*|pomóc|wspiera\w*|ayud\w*|apoy\w*|допомага\w*|допомогти|"
+    r"підтриму\w*|أساعد\w*|ساعد\w*)"
+)
+_ENOUGH = (
+    r"(?:enough|her|him|them|nok|tillräckligt|nog|genug|ihr|ihm|wystarczająco|jej|mu|im|lo suficiente|"
+    r"la|lo|le|достатньо|їй|йому|كفاية|بما يكفي|\u0647\u0627|\u0647)"  # the last two: Arabic "her", "him"
+)
 _OWN_FEELING = re.compile(
+    # Worry whether the writer helps the participant enough: "I worry I am not helping her enough".
+    r"\b(?:worr\w*|nervous|anxious|afraid|scared|unsure|bekymr\w*|redd|bange|urolig|orolig|oroar\s+mig|rädd|"
+    r"sorge\w*|angst|besorgt|martwię\s+się|boję\s+się|obawiam\s+się|me\s+preocupa|temo|переживаю|хвилююся|"
+    r"турбуюся|боюся)\W+(?:\w+\W+){0,5}?(?:"
+    + _HELPING
+    + r"\W+(?:\w+\W+){0,2}?"
+    + _ENOUGH
+    + r"|"
+    + _ENOUGH
+    + r"\W+(?:\w+\W+)?"
+    + _HELPING
+    + r")\b|"
+    r"(?:قلق\w*|أخشى|خايف\w*)\s+(?:\S+\s+){0,4}?(?:أساعد|ساعد)\S*\s*(?:\S+\s+)?(?:كفاية|بما يكفي)?|"
     r"\bi(?:'m| am| was| feel| felt)?\s+(?:(?:a bit|a little|quite|very|really|so|also)\s+)?"
     r"(?:worried|concerned|anxious|nervous|uneasy)\s+(?:about|for)\s+(?:him|her|them)\b|"
     r"\bi\s+(?:worry|am worrying)\s+(?:a lot\s+)?about\s+(?:him|her|them)\b|"
     r"\b(?:nervous|stressed|anxious|worried)\s+myself\b|\bmyself\s+(?:was|felt)\b|"
-    r"\bbekymr(?:et|a)\s+for\s+(?:ham|henne|hende|dem)\b|\b(?:nervøs|stressa|stresset|urolig)\s+selv\b|"
-    r"\bselv\s+(?:litt\s+|lidt\s+)?(?:nervøs|stressa|stresset)\b|"
+    r"\bbekymr(?:et|a)\s+for\s+(?:ham|henne|hende|dem)\b|\b(?:nervøs|stressa|stresset|urolig)\s+" + _SELV + r"\b|"
+    r"\b" + _SELV + r"\s+(?:litt\s+|lidt\s+)?(?:nervøs|stressa|stresset)\b|"
     r"\b(?:orolig|oroar\s+mig)\s+(?:lite\s+)?för\s+(?:honom|henne|dem)\b|"
     r"\bsjälv\s+(?:lite\s+)?(?:nervös|stressad|orolig)\b|\b(?:nervös|stressad)\s+själv\b|"
     r"\b(?:sorgen|besorgt)\s+um\s+(?:ihn|sie)\b|\bselbst\s+(?:ziemlich\s+|etwas\s+|ein\s+bisschen\s+)?"
@@ -60,6 +85,16 @@ _OWN_FEELING = re.compile(
     r"قلق(?:ة|ان|انة)?\s+(?:شوي\s+)?إذا",
     _FLAGS,
 )
+_SENTENCE_END = re.compile(r"[.!?;\n\u061f]+")
+# A clause begins after a sentence end, a comma or a colon, or at "and" followed by a subject pronoun or an
+# earlier-state marker ("and she felt alone before", "og i starten", "i kiedyś", "و كنت" is one word: see _PAST).
+_CLAUSE_START = re.compile(
+    r"[.!?;:,\n\u060c\u061b\u061f]+|\b(?:and|og|och|und|i|y|e|\u0456|й|та)\s+(?="
+    r"(?:i|he|she|they|we|jeg|han|hun|de|vi|jag|hon|ich|er|sie|wir|ja|on|ona|oni|yo|él|ella|я|він|вона|вони|ми"
+    r"|at first|in the beginning|before|back then|previously|for|för|før|tidligere|i|förut|förr|früher|anfangs|am"
+    r"|zuerst|vorher|damals|kiedyś|na|wcześniej|dawniej|antes|al|hace|раніше|спочатку|колись)\b)",
+    _FLAGS,
+)
 _CLAUSE_END = re.compile(r"[.;!?\n,\u060c\u061b]")
 # What the writer reports of the participant after their own worry ("I'm worried about him because he says …").
 _BECAUSE = re.compile(
@@ -70,11 +105,44 @@ _BECAUSE = re.compile(
 
 def change_point(text: str) -> int | None:
     """Where the present begins in a text that first names an earlier state ("used to … now"), else None."""
-    past = _PAST.search(text)
-    if past is None:
-        return None
-    now = _NOW.search(text, past.end()) or _BUT.search(text, past.end())
-    return now.start() if now is not None else None
+    span = change_span(text)
+    return span[1] if span is not None else None
+
+
+def change_span(text: str) -> tuple[int, int] | None:
+    """(start, end) of the earlier state of a "used to … now" text: from the start of the clause that names it
+    to where the present begins; None without one.
+
+    The rest of the text is not part of the change: "I don't fit in at the club. Before, I was afraid to speak.
+    Now I speak up" keeps "don't fit in", and "… because I don't dare, and at first I was an outsider, now I
+    belong" keeps "I don't dare". The present is looked for in the sentence of the earlier state and the next.
+    """
+    for past in _PAST.finditer(text):
+        limit = _end_of_next_sentence(text, past.end())
+        now = _NOW.search(text, past.end(), limit) or _BUT.search(text, past.end(), limit)
+        if now is not None:
+            return _clause_start(text, past.start()), now.start()
+    return None
+
+
+def present_end(text: str, point: int) -> int:
+    """Where the sentence of the present that begins at `point` ends."""
+    end = _SENTENCE_END.search(text, point)
+    return end.end() if end is not None else len(text)
+
+
+def _end_of_next_sentence(text: str, position: int) -> int:
+    ends = [m.end() for m in _SENTENCE_END.finditer(text, position)]
+    return ends[1] if len(ends) > 1 else len(text)
+
+
+def _clause_start(text: str, position: int) -> int:
+    """Where the clause holding `position` begins: after a sentence end, a comma, or "and" that opens a new clause
+    with its own subject or time ("and she felt alone before", "og i starten var jeg")."""
+    if position > 0 and text[position].isupper():
+        return position  # a capitalised marker opens a sentence whose full stop is missing
+    starts = [m.end() for m in _CLAUSE_START.finditer(text) if m.end() <= position]
+    return max(starts, default=0)
 
 
 def own_feeling_clauses(text: str) -> list[tuple[int, int]]:

@@ -3,12 +3,14 @@
 How the two combine (docs/q2q/model-card.md):
 1. Negation scope is a rule inside the features (features.py): the model learns what a negated word means.
 2. The model's probability per label against the label's threshold (chosen on validation) gives the labels.
-3. "Used to … now" (structure.change_point): the earlier part and the present part are scored on their
-   own; a label the present part does not carry, and the earlier part carries more than the present, is over
-   (the earlier part alone may stay below the threshold while the whole text reaches it: "I was shy, but now …").
+3. "Used to … now" (structure.change_span): the clause of the earlier state and the rest of the text are scored
+   on their own; a label the rest does not carry, and the earlier clause carries more of (or the rest carries less
+   than half its threshold of), is over (the earlier part alone may stay below the threshold while the whole text
+   reaches it: "I was shy, but now …").
    A confidence or belonging decrease, isolation or a low language level that is over becomes the change for
    the better (increase, or medium language); other feelings that are over are dropped; facts (employability
-   signals) and the changes for the better themselves (increases, medium or high language) stay.
+   signals) stay, and so do the changes for the better (increases, medium or high language) unless the rest
+   carries a feeling for the worse ("I used to be confident, now I'm afraid to speak").
 4. Whose feeling (structure.own_feeling_clauses): anxiety found only in the writer's own worry about
    someone ("I'm a bit worried about her") is not the participant's and is dropped.
 5. At most one language level, and one direction per dimension: the label furthest above its threshold.
@@ -102,22 +104,48 @@ class TrainedClassifier:
     def _apply_change(
         self, text: str, found: set[Label], reasons: dict[Label, tuple[str, tuple[int, int]]]
     ) -> set[Label]:
-        point = structure.change_point(text)
-        if point is None:
+        span = structure.change_span(text)
+        if span is None:
             return found
-        earlier, present = self._model.probabilities([text[:point], structure.without(text, [(0, point)])])
+        start, point = span
+        now = text[point : structure.present_end(text, point)]
+        earlier, rest, changed = self._model.probabilities([text[start:point], structure.without(text, [span]), now])
+        # The rest of the text dilutes the present sentence: a label either of them carries is still there.
+        present = np.maximum(rest, changed)
         after = self._labels_above(present)
         kept = set(found)
         for label in found - after:
-            if category_of(label) is Category.EMPLOYABILITY_SIGNAL or label in _BETTER:
+            if category_of(label) is Category.EMPLOYABILITY_SIGNAL:
                 continue
-            if earlier[_ORDER.index(label)] <= present[_ORDER.index(label)]:
+            if label in _BETTER:
+                # "I used to be confident, but now I'm afraid to speak": the earlier good state is over when the
+                # sentence of the present carries a feeling for the worse.
+                if _worse(self._labels_above(changed)) and earlier[_ORDER.index(label)] > present[_ORDER.index(label)]:
+                    kept.discard(label)
+                continue
+            j = _ORDER.index(label)
+            # Over: the present part carries clearly less of it than the threshold, or less than the earlier part.
+            if earlier[j] <= present[j] and present[j] >= self._model.thresholds[j] / 2:
                 continue
             kept.discard(label)
             better = _OVER.get(label)
             if better is not None and not (better in _LEVELS and after & set(_LEVELS)):
                 kept.add(better)
                 reasons[better] = (f"used to … now: the earlier {label.value} is over", (0, len(text)))
+        return self._present_direction(kept, changed)
+
+    def _present_direction(self, kept: set[Label], changed: FloatArray) -> set[Label]:
+        # The sentence of the present decides the direction of a change ("Kiedyś byłam pewna siebie, ale teraz
+        # boję się odezwać" is a decrease) when it leans either way by at least half a threshold.
+        for up, down in _PAIRS:
+            if not {up, down} & kept:
+                continue
+            lean = {
+                label: changed[_ORDER.index(label)] / self._model.thresholds[_ORDER.index(label)]
+                for label in (up, down)
+            }
+            if max(lean.values()) >= 0.5:
+                kept = (kept - {up, down}) | {max((up, down), key=lean.__getitem__)}
         return kept
 
     def _apply_ownership(self, text: str, found: set[Label]) -> set[Label]:
@@ -157,6 +185,10 @@ def _span(words: list[Token], scores: list[float]) -> tuple[int, int]:
         while left > 0 and words[left - 1].clause == clause and not is_negator(words[left].norm):
             left -= 1
     return words[left].start, words[right].end
+
+
+def _worse(labels: set[Label]) -> bool:
+    return any(label in _OVER or category_of(label) is Category.RISK_CUE for label in labels)
 
 
 def _one_per_dimension(found: set[Label], margins: dict[Label, float]) -> set[Label]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.q2q.domain.structure import change_point, own_feeling_clauses
+from services.q2q.domain.structure import change_point, change_span, own_feeling_clauses
 
 
 @pytest.mark.parametrize(
@@ -49,3 +49,89 @@ def test_the_writers_own_worry_ends_where_the_participants_report_begins(text: s
     assert text[start:end].strip().startswith(own)
     assert "sleep" not in text[start:end]
     assert "spać" not in text[start:end]
+
+
+@pytest.mark.parametrize(
+    ("text", "earlier"),
+    [
+        # The earlier state is its own clause: what the text says before it is not part of the change.
+        (
+            "I can't stand the bus. Back then I was too shy to order coffee, now I chat with the baker.",
+            "Back then I was too shy to order coffee,",
+        ),
+        (
+            "Min sjef roper hele tiden og før var jeg redd for å ringe, nå ringer jeg selv.",
+            "før var jeg redd for å ringe,",
+        ),
+        (
+            "Jag får inget svar från kommunen och förr vågade jag inte prata, nu pratar jag på mötena.",
+            "förr vågade jag inte prata,",
+        ),
+        (
+            "Bussen var sen. Tidligere turde jeg ikke spørge om noget, nu spørger jeg hele tiden.",
+            "Tidligere turde jeg ikke spørge om noget,",
+        ),
+        (
+            "Das Amt nervt mich und früher hatte ich Angst vor Anrufen, jetzt telefoniere ich gern.",
+            "früher hatte ich Angst vor Anrufen,",
+        ),
+        ("Urząd mnie denerwuje i kiedyś bałam się dzwonić, teraz dzwonię sama.", "kiedyś bałam się dzwonić,"),
+        (
+            "El casero no contesta y antes me daba miedo llamar, ahora llamo sin problema.",
+            "antes me daba miedo llamar,",
+        ),
+        ("Автобус запізнився. Раніше я боялася дзвонити, тепер дзвоню сама.", "Раніше я боялася дзвонити,"),
+        ("الباص تأخر. كنت أخاف أتصل، الآن أتصل لحالي.", "كنت أخاف أتصل،"),
+        # A sentence whose full stop is missing still begins at its capitalised marker.
+        ("The office never answers Before I was shy, now I ask questions.", "Before I was shy,"),
+        # The marker closes the earlier clause; "and she" opens it.
+        (
+            "Her landlord is difficult and she felt alone before, now she has friends at the choir.",
+            "she felt alone before,",
+        ),
+    ],
+)
+def test_the_earlier_state_is_the_clause_that_names_it(text: str, earlier: str) -> None:
+    span = change_span(text)
+    assert span is not None
+    assert text[span[0] : span[1]].strip() == earlier
+
+
+def test_the_present_is_looked_for_in_the_same_or_the_next_sentence_only() -> None:
+    text = "Before the meeting we had tea. It rained. The bus was late. But the course is good."
+    assert change_span(text) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I worry I am not helping her enough with the forms.",
+        "Jeg er redd for at jeg ikke hjelper ham nok med søknadene.",
+        "Jag är orolig att jag inte hjälper henne tillräckligt med ansökningarna.",
+        "Jeg er bange for, at jeg ikke hjælper hende nok.",
+        "Ich habe Angst, dass ich ihm nicht genug helfe.",
+        "Martwię się, że nie pomagam mu wystarczająco.",
+        "Me preocupa no estar ayudándole lo suficiente.",
+        "Переживаю, що не допомагаю йому достатньо.",
+        "أنا قلقان إني ما عم ساعده كفاية.",
+        # "selv" misspelt: the writer's own nerves all the same.
+        "Jeg var nervøs sev før første møte.",
+        "Jeg var sellv nervøs før mødet.",
+    ],
+)
+def test_worry_about_helping_enough_and_own_nerves_are_the_writers_own(text: str) -> None:
+    assert own_feeling_clauses(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I worry I will fail the driving test.",
+        "I am worried I cannot support my family.",
+        "Jeg er redd for at jeg ikke får jobben.",
+        "Boję się, że nie zdam egzaminu.",
+        "Tengo miedo de la entrevista.",
+    ],
+)
+def test_the_writers_worry_for_themselves_is_not_a_worry_about_someone(text: str) -> None:
+    assert own_feeling_clauses(text) == []

@@ -117,3 +117,36 @@ def test_at_most_one_language_level_and_one_direction_per_dimension() -> None:
         assert len(labels & {L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT_HIGH}) <= 1
         assert not {L.CONFIDENCE_INCREASE, L.CONFIDENCE_DECREASE} <= labels
         assert not {L.BELONGING_INCREASE, L.BELONGING_DECREASE} <= labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "We had tea. I used to feel sure of myself, but now I am afraid to speak in class.",
+        "Før var jeg trygg på meg selv, men nå tør jeg ikke snakke på jobben.",
+        "Förr var jag säker på mig själv, men nu vågar jag inte prata på jobbet.",
+        "Früher war ich selbstsicher, aber jetzt traue ich mich nicht mehr zu sprechen.",
+        "Kiedyś byłam pewna siebie, ale teraz boję się odezwać na zajęciach.",
+        "Antes tenía confianza en mí misma, pero ahora me da miedo hablar en clase.",
+    ],
+)
+def test_a_change_for_the_worse_is_a_decrease_in_every_language(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.CONFIDENCE_INCREASE not in labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I just don't fit in at the club. Before, I was afraid to speak. Now I speak up in meetings.",
+        "Jeg passer ikke inn i klubben. Før turte jeg ikke å snakke, nå sier jeg fra på møtene.",
+    ],
+)
+def test_a_feeling_outside_the_used_to_clause_is_not_over(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.BELONGING_INCREASE not in labels
+
+
+def test_worry_about_helping_enough_phrased_as_a_clause_is_the_volunteers_own() -> None:
+    assert L.ANXIETY not in classifier.classify("I worry I am not helping her enough.").labels
+    assert L.ANXIETY not in classifier.classify("Jeg var sellv nervøs før mødet.").labels
