@@ -15,12 +15,18 @@ from services.kintell.domain.model import Change, Rating, Session
 from services.kintell.repository import KintellRepository, KintellUnitOfWork
 from services.kit.clock import Clock, utc_now
 from services.kit.connectors import deliveries, imports
+from services.kit.connectors.bulk import deferred_full_collections
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.model import Channel, Provenance
 
 
 def import_sessions(command: ImportSessions, *, uow: KintellUnitOfWork, clock: Clock = utc_now) -> imports.Batch:
     """Stores the valid rows, quarantines the rest and records the batch, all or nothing."""
+    with deferred_full_collections():
+        return _import_sessions(command, uow, clock)
+
+
+def _import_sessions(command: ImportSessions, uow: KintellUnitOfWork, clock: Clock) -> imports.Batch:
     parsed = csv_schemas.parse(command.data)
     rows = [(row.number, row.record.facts()) for row in parsed.valid]
     origin = Provenance(Channel.CSV_IMPORT, clock())
