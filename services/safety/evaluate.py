@@ -19,6 +19,8 @@ from pathlib import Path
 from services.safety.domain.screening import Screening, screen
 
 TEST_SET = Path(__file__).resolve().parent / "data" / "test.jsonl"
+# The held-out test split: never used to choose or widen a rule (services/safety/data/README.md).
+HELDOUT_SET = Path(__file__).resolve().parent / "data" / "heldout.jsonl"
 CLEAN = "clean"
 
 
@@ -66,7 +68,7 @@ def found(case: Case, screening: Screening) -> bool:
     )
 
 
-def evaluate(cases: Sequence[Case], *, rounds: int = 3) -> Report:
+def evaluate(cases: Sequence[Case], *, rounds: int = 20) -> Report:
     """Recall per type, type and language, and PII subtype; false alarms on clean texts; texts per second."""
     counts: dict[str, list[int]] = defaultdict(lambda: [0, 0])
     alarms = []
@@ -81,11 +83,12 @@ def evaluate(cases: Sequence[Case], *, rounds: int = 3) -> Report:
         for key in keys:
             counts[key][0] += ok
             counts[key][1] += 1
-    started = time.perf_counter()
+    # CPU time of this process: the figure is per core, whatever else the machine runs.
+    started = time.process_time()
     for _ in range(rounds):
         for case in cases:
             screen(case.text)
-    elapsed = time.perf_counter() - started
+    elapsed = time.process_time() - started
     rate = rounds * len(cases) / elapsed if elapsed else 0.0
     clean_total = sum(c.expected == CLEAN for c in cases)
     return Report({k: (v[0], v[1]) for k, v in sorted(counts.items())}, tuple(alarms), clean_total, rate)
@@ -99,14 +102,16 @@ def format_report(report: Report) -> str:
     lines.append(
         f"false alarms on clean texts: {len(report.false_alarms)} of {report.clean_total} {report.false_alarms}"
     )
-    lines.append(f"throughput: {report.texts_per_second:,.0f} texts/s (one core, one text at a time)")
+    lines.append(f"throughput: {report.texts_per_second:,.0f} texts per CPU-second (one text at a time)")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Command-line entry point."""
     parser = argparse.ArgumentParser(prog="python -m services.safety.evaluate", description=__doc__)
-    parser.add_argument("--set", type=Path, default=TEST_SET, help="JSON-lines file of labelled texts")
+    parser.add_argument(
+        "--set", type=Path, default=TEST_SET, help=f"JSON-lines file of labelled texts (held-out split: {HELDOUT_SET})"
+    )
     args = parser.parse_args(argv)
     print(format_report(evaluate(load(args.set))))
     return 0

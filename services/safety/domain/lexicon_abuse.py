@@ -14,6 +14,7 @@ THREATS: tuple[str, ...] = (
     r"\b(?:i|we)\s*(?:'ll|’ll|\s+will|\s+am\s+going\s+to|'m\s+going\s+to|\s+gonna)\s+(?:find|get)\s+(?:you|u)\b"
     r"(?!\s+(?:a|an|some|the|one|more|another|info|information|help|details|there))",
     r"\bbreak\s+your\s+(?:legs?|neck|face|bones|arms?|jaw)\b",
+    r"\b(?:smash|kick|bash|punch|cave)\s+your\s+(?:face|head|teeth|skull)\s+in\b",
     r"\bi\s+know\s+where\s+you\s+live\b",
     r"\b(?:you're|you’re|you\s+are|ur)\s+(?:dead|going\s+to\s+die|gonna\s+die)\b(?!\s+(?:tired|right|serious|wrong|on))",
     r"\bwatch\s+your\s+back\b",
@@ -28,6 +29,7 @@ THREATS: tuple[str, ...] = (
     r"\bjeg\s+ved\s+hvor\s+du\s+bor\b",
     r"\bich\s+(?:bring|bringe|werde)\s+dich\s+(?:um|umbringen|töten)\b",
     r"\bich\s+schlag\w*\s+dich\s+tot\b",
+    r"\bich\s+(?:töte|ermorde|erschieße|ersteche|erwürge)\s+dich\b",
     r"\bich\s+weiß\s+wo\s+du\s+wohnst\b",
     r"\bte\s+voy\s+a\s+(?:matar|partir\s+la\s+cara|romper\s+la\s+cara)\b",
     r"\bte\s+mato\b",
@@ -112,6 +114,14 @@ HARASSMENT: tuple[str, ...] = (
     r"[أا]نت\s+(?:حقير|غبي|قذر|تافه)",
     r"\bdra\s+til\s+helvete\b|\bdra\s+åt\s+helvete\b|\bfahr\s+zur\s+hölle\b|\bvete\s+a\s+la\s+mierda\b",
     r"\bidź\s+do\s+diabła\b|\bіди\s+до\s+біса\b",
+    # An insult said to the reader as a form of address ("din idiot"), or after telling them to shut up.
+    r"\b(?:din|ditt)\s+(?:jævla\s+|jävla\s+|forbanna\s+|dumme?\s+)?(?:idiot|taper|taber|tosk|dust|förlorare|tönt|fjols|"
+    r"kødd|nolle)\b",
+    r"\b(?:hold\s+kjeft|håll\s+käften?|hold\s+kæft|halt\s+die\s+klappe|halt(?:['’]s|\s+dein)\s+maul|cállate|"
+    r"zamknij\s+się|stul\s+pysk)\W{1,4}(?:du\s+|tú\s+|ty\s+)?(?:\w+\s+)?(?:idiot\w*|dumm\w*|trottel|depp|imbécil|"
+    r"estúpid[oa]|debil\w*|kretyn\w*|głupi\w*|taper|taber)\b",
+    r"(?:замовкни|стули\s+пельку)\W{1,4}(?:ти\s+)?(?:ідіот\w*|дурень|дебіл\w*|тупий|тупа)",
+    r"(?:اخرس|اسكت)\W{0,3}\s*يا\s+(?:غبي|حمار|حقير)",
 )
 
 PROFANITY_STRONG: tuple[str, ...] = (

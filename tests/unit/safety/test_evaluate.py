@@ -42,3 +42,16 @@ def test_a_line_without_the_required_keys_is_named(tmp_path: Path) -> None:
 def test_the_command_prints_the_report(capsys: pytest.CaptureFixture[str]) -> None:
     assert evaluate.main([]) == 0
     assert "self_harm/ar" in capsys.readouterr().out
+
+
+def test_the_held_out_split_has_ten_texts_per_language_for_self_harm_and_per_pii_kind() -> None:
+    cases = evaluate.load(evaluate.HELDOUT_SET)
+    languages = {"en", "nb", "sv", "da", "uk", "ar", "pl", "es", "de"}
+    for language in languages:
+        assert sum(c.expected == "self_harm" and c.language == language for c in cases) >= 10
+    for kind in ("email", "phone", "national_id", "payment_card"):
+        assert sum(c.subtype == kind for c in cases) >= 10
+    assert sum(c.expected == "clean" for c in cases) >= 30
+    assert len({c.case_id for c in cases}) == len(cases)
+    # No held-out text is also in the regression set the rules were developed against.
+    assert not {c.text for c in cases} & {c.text for c in evaluate.load(evaluate.TEST_SET)}
