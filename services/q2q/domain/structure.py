@@ -95,6 +95,33 @@ _CLAUSE_START = re.compile(
     r"|zuerst|vorher|damals|kiedyś|na|wcześniej|dawniej|antes|al|hace|раніше|спочатку|колись)\b)",
     _FLAGS,
 )
+# Not understanding what people say or the language itself ("I don't get what the teacher tells me", "Я не розумію
+# мови") is a low language level, not confusion about what to do; the object decides.
+_NOT_UNDERSTANDING = (
+    r"(?:(?:don't|dont|do not|didn't|did not|can't|cannot|can not|couldn't)\s+(?:really\s+)?(?:understand|get|follow)|"
+    r"(?:forstår|förstår|skjønner|forsto|förstod|forstod)\s+(?:\w+\s+)?(?:ikke|inte|ikkje)|"
+    r"(?:ikke|inte)\s+(?:forstår|förstår|skjønner)|verstehe?\s+(?:\w+\s+)?(?:nicht|kein\w*|nichts)|"
+    r"nie\s+rozumiem|no\s+entiend\w*|не\s+розумі\w*|(?:لا|ما)\s+(?:أفهم|افهم|بفهم))"
+)
+_SPEECH = (
+    r"(?:language|norwegian|swedish|danish|german|english|says?|said|tells?|told|talks?|talking|speaks?|speaking|"
+    r"språk\w*|sprog\w*|norsk|svenska|dansk|sier|sa|snakker|säger|sa|pratar|talar|siger|taler|sprache|deutsch|"
+    r"sagt|sprechen|spricht|redet|reden|język\w*|norwesku|szwedzku|duńsku|niemiecku|mówi\w*|idioma|noruego|sueco|"
+    r"danés|alemán|dice\w*|dijo|habla\w*|мов\w*|норвезьк\w*|каж\w*|говор\w*|розмовля\w*|"
+    r"اللغة|لغة|يقول|تقول|يحكي|تحكي|بيحكي|عم يحكي|الناس)"
+)
+# What makes it confusion after all: a process, papers or what to do ("what the caseworker said about the forms").
+_PROCESS = re.compile(
+    r"\b(?:documents?|forms?|papers?|rules?|application|apply|what to do|how to|which|deadline|dokument\w*|skjema\w*|"
+    r"blankett\w*|søknad\w*|ansökan|formular\w*|unterlagen|antrag|dokument\w*|wniosek|formularz\w*|documentos?|"
+    r"formulario|solicitud|документ\w*|заяв\w*|форм\w*)\b|(?:الأوراق|الاستمارة|الطلب|أوراق)",
+    _FLAGS,
+)
+_LANGUAGE_OBJECT = re.compile(
+    r"\b" + _NOT_UNDERSTANDING + r"[\s,]+(?:\S+\s+){0,7}?" + _SPEECH + r"(?=\W|$)|"
+    r"(?:^|\s)(?:لا|ما)\s+(?:أفهم|افهم|بفهم)\s+(?:\S+\s+){0,5}?" + _SPEECH,
+    _FLAGS,
+)
 _CLAUSE_END = re.compile(r"[.;!?\n,\u060c\u061b]")
 # What the writer reports of the participant after their own worry ("I'm worried about him because he says …").
 _BECAUSE = re.compile(
@@ -161,3 +188,16 @@ def without(text: str, spans: list[tuple[int, int]]) -> str:
     for start, end in spans:
         chars[start:end] = " " * (end - start)
     return "".join(chars)
+
+
+def language_clauses(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each clause in which the writer does not understand the language or what people say (and
+    no papers or procedure are named)."""
+    spans = []
+    for match in _LANGUAGE_OBJECT.finditer(text):
+        start = max((m.end() for m in _CLAUSE_END.finditer(text, 0, match.start())), default=0)
+        end = _SENTENCE_END.search(text, match.end())
+        span = (start, end.start() if end is not None else len(text))
+        if not _PROCESS.search(text, *span):
+            spans.append(span)
+    return spans

@@ -12,7 +12,9 @@ How the two combine (docs/q2q/model-card.md):
    signals) stay, and so do the changes for the better (increases, medium or high language) unless the rest
    carries a feeling for the worse ("I used to be confident, now I'm afraid to speak").
 4. Whose feeling (structure.own_feeling_clauses): anxiety found only in the writer's own worry about
-   someone ("I'm a bit worried about her") is not the participant's and is dropped.
+   someone ("I'm a bit worried about her") is not the participant's and is dropped. What is not understood
+   (structure.language_clauses): confusion found only where the writer does not understand the language or what
+   people say is a low language level instead.
 5. At most one language level, and one direction per dimension: the label furthest above its threshold.
 Evidence: per label, the words whose features moved the label's score most (with their negator).
 """
@@ -149,12 +151,24 @@ class TrainedClassifier:
         return kept
 
     def _apply_ownership(self, text: str, found: set[Label]) -> set[Label]:
+        found = self._apply_language_object(text, found)
         if L.ANXIETY not in found:
             return found
         own = structure.own_feeling_clauses(text)
         if own and L.ANXIETY not in self._labels_of(structure.without(text, own)):
             return found - {L.ANXIETY}
         return found
+
+    def _apply_language_object(self, text: str, found: set[Label]) -> set[Label]:
+        # "I don't get what the teacher tells me": not understanding speech is a low language level; confusion
+        # found only there is dropped, and the low level stands in for it when no level was found.
+        if L.CONFUSION not in found:
+            return found
+        spans = structure.language_clauses(text)
+        if not spans or L.CONFUSION in self._labels_of(structure.without(text, spans)):
+            return found
+        kept = found - {L.CONFUSION}
+        return kept if kept & set(_LEVELS) else kept | {L.LANGUAGE_COMFORT_LOW}
 
     def _evidence(
         self, text: str, label: Label, words: list[Token], moved: FloatArray, reason: tuple[str, tuple[int, int]] | None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.q2q.domain.structure import change_point, change_span, own_feeling_clauses
+from services.q2q.domain.structure import change_point, change_span, language_clauses, own_feeling_clauses
 
 
 @pytest.mark.parametrize(
@@ -135,3 +135,34 @@ def test_worry_about_helping_enough_and_own_nerves_are_the_writers_own(text: str
 )
 def test_the_writers_worry_for_themselves_is_not_a_worry_about_someone(text: str) -> None:
     assert own_feeling_clauses(text) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I can't follow what my colleagues say at lunch.",
+        "Jeg skjønner ikke hva legen sier.",
+        "Jag förstår inte vad grannarna säger.",
+        "Jeg forstår ikke hvad pædagogen siger.",
+        "Ich verstehe nicht, was die Ärztin sagt.",
+        "Nie rozumiem, co mówi lekarz.",
+        "No entiendo lo que dicen mis compañeros.",
+        "Я не розумію, що кажуть колеги.",
+        "ما بفهم شو عم يحكي الدكتور.",
+    ],
+)
+def test_not_understanding_what_people_say_is_about_the_language(text: str) -> None:
+    assert language_clauses(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I don't understand what the caseworker said about the forms.",
+        "Jeg forstår ikke hvilke dokumenter jeg trenger.",
+        "No entiendo qué documentos necesito.",
+        "I have no idea what to do next.",
+    ],
+)
+def test_not_understanding_papers_or_what_to_do_is_not_about_the_language(text: str) -> None:
+    assert language_clauses(text) == []

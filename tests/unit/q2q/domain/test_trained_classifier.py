@@ -150,3 +150,17 @@ def test_a_feeling_outside_the_used_to_clause_is_not_over(text: str) -> None:
 def test_worry_about_helping_enough_phrased_as_a_clause_is_the_volunteers_own() -> None:
     assert L.ANXIETY not in classifier.classify("I worry I am not helping her enough.").labels
     assert L.ANXIETY not in classifier.classify("Jeg var sellv nervøs før mødet.").labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["I don't get what my colleagues tell me at lunch.", "Я не розумію мови, коли всі говорять швидко."],
+)
+def test_not_understanding_speech_is_a_low_language_level_not_confusion(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.CONFUSION not in labels
+    assert L.LANGUAGE_COMFORT_LOW in labels
+
+
+def test_not_understanding_the_papers_stays_confusion() -> None:
+    assert L.CONFUSION in classifier.classify("I have no idea which documents the office wants from me.").labels
