@@ -90,7 +90,7 @@ def spaced(word: str, group: str) -> str:
 def word_pattern(words: Sequence[str], suffixes: Sequence[str], *, embedded: Iterable[str] = ()) -> re.Pattern[str]:
     """Listed words (optionally suffixed) on word boundaries, spaced-out spellings, and embedded roots."""
     suffix = "(?:" + "|".join(stretched(s) for s in sorted(suffixes, key=len, reverse=True)) + ")?"
-    plain = "|".join(stretched(w) for w in sorted(words, key=len, reverse=True))
+    plain = alternation([stretched(w) for w in sorted(words, key=len, reverse=True)])
     spelt = "|".join(spaced(w, f"sep{i}") for i, w in enumerate(words) if len(w) > 2)
     alternatives = [f"{_BOUNDARY_BEFORE}(?:{plain}){suffix}{_BOUNDARY_AFTER}"]
     alternatives.append(f"{_BOUNDARY_BEFORE}(?:{spelt}){_BOUNDARY_AFTER}")
@@ -129,9 +129,10 @@ def gated(pattern: re.Pattern[str], *, word_start: bool = False) -> re.Pattern[s
         first = _first_characters(_parser.parse(pattern.pattern, pattern.flags).data)
     except (re.error, TypeError, ValueError, AttributeError):  # pragma: no cover - parser internals changed
         first = None
-    gate = _BOUNDARY_BEFORE if word_start else ""
-    if first:
-        gate += "(?=[" + "".join(re.escape(ch) for ch in sorted(first)) + "])"
+    # The character test first: it refuses most positions more cheaply than the look-behind.
+    gate = _lookahead(first) if first else ""
+    if word_start:
+        gate += _BOUNDARY_BEFORE
     return re.compile(f"{gate}(?:{pattern.pattern})", pattern.flags) if gate else pattern
 
 
@@ -139,7 +140,8 @@ _MAX_RANGE = 512
 
 
 def _first_characters(items: Any) -> set[str] | None:
-    """The characters a match of the parsed items can start with; None when any character may start it."""
+    """The characters a match of the parsed items can start with, as pieces of a character class (characters,
+    \\d, \\s); None when any character may start it."""
     optional: set[str] = set()  # first characters of optional items passed on the way
     for op, av in items:
         if op in (_constants.AT, _constants.ASSERT, _constants.ASSERT_NOT):
@@ -175,13 +177,55 @@ def _first_of_item(op: Any, av: Any) -> set[str] | None:
     return first
 
 
+_CATEGORIES = {_constants.CATEGORY_DIGIT: r"\d", _constants.CATEGORY_SPACE: r"\s"}
+
+
 def _charset(items: Any) -> set[str] | None:
-    characters: set[str] = set()
+    """A character class as the pieces of a new one (characters, \\d, \\s); None for a negated or wide one."""
+    pieces: set[str] = set()
     for op, av in items:
         if op is _constants.LITERAL:
-            characters.add(chr(av))
+            pieces.add(chr(av))
         elif op is _constants.RANGE and av[1] - av[0] <= _MAX_RANGE:
-            characters.update(chr(code) for code in range(av[0], av[1] + 1))
+            pieces.update(chr(code) for code in range(av[0], av[1] + 1))
+        elif op is _constants.CATEGORY and av in _CATEGORIES:
+            pieces.add(_CATEGORIES[av])
         else:
             return None
-    return characters
+    return pieces
+
+
+def _lookahead(first: set[str]) -> str:
+    return "(?=[" + "".join(piece if len(piece) > 1 else re.escape(piece) for piece in sorted(first)) + "])"
+
+
+def alternation(sources: Sequence[str], flags: int = 0) -> str:
+    """The alternatives `sources` as one pattern, grouped by the characters they can start with.
+
+    The engine tries the alternatives of a group only where the text's character can start one of them:
+    one test per group instead of one per alternative. Groups never share a starting character (groups that
+    would are merged), and each keeps its alternatives in the given order, so the pattern matches exactly
+    what `(?:s1)|(?:s2)|...` matches. Without a bounded first character for every source, that is returned.
+    """
+    plain = "|".join(f"(?:{source})" for source in sources)
+    found = [_first_characters(_parser.parse(source, flags).data) for source in sources]
+    firsts = [first for first in found if first and all(len(piece) == 1 for piece in first)]
+    if not sources or len(firsts) < len(sources):
+        return plain
+    groups: list[tuple[set[str], list[int]]] = []
+    for index, first in enumerate(firsts):
+        folded = {ch.lower() for ch in first} | {ch.upper() for ch in first} if flags & re.IGNORECASE else set(first)
+        members, keys = [index], set(folded)
+        while overlapping := [g for g in groups if g[0] & keys]:
+            for group in overlapping:
+                groups.remove(group)
+                keys |= group[0]
+                members += group[1]
+        groups.append((keys, sorted(members)))
+    if len(groups) == 1:
+        return plain
+    parts = []
+    for _, members in groups:
+        starts = set().union(*(firsts[i] for i in members))
+        parts.append(_lookahead(starts) + "(?:" + "|".join(f"(?:{sources[i]})" for i in members) + ")")
+    return "|".join(parts)

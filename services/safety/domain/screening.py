@@ -16,6 +16,8 @@ from services.safety.domain.self_harm import find_self_harm
 from services.safety.domain.spam import find_spam
 
 MAX_TEXT_LENGTH = 20_000
+# The verdict on a text without findings (the common case, spared grouping and redaction).
+_NOTHING_FOUND = verdict(())
 
 
 @dataclass(frozen=True)
@@ -44,10 +46,13 @@ def screen(text: str, *, field: str = "text") -> Screening:
     validate_text(text, field=field)
     normalised = normalise(text)
     listed = find_language(text, normalised)
-    abuse = _unexplained(find_abuse(text, normalised), listed)
-    findings = group(
-        [*find_pii(text), *find_self_harm(text, normalised), *listed, *abuse, *find_spam(text, normalised)]
-    )
+    abuse = find_abuse(text, normalised)
+    if listed and abuse:
+        abuse = _unexplained(abuse, listed)
+    matches = [*find_pii(text), *find_self_harm(text, normalised), *listed, *abuse, *find_spam(text, normalised)]
+    if not matches:
+        return Screening((), _NOTHING_FOUND, text, content_hash(text))
+    findings = group(matches)
     return Screening(findings, verdict(findings), redact(text, findings), content_hash(text))
 
 

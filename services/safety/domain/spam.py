@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 
 from services.safety.domain import lexicon_scam as scam
 from services.safety.domain import wordlists as words
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import APOSTROPHES, gated, normalise, phrase_pattern
+from services.safety.domain.obfuscation import APOSTROPHES, alternation, gated, normalise, phrase_pattern
 
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -46,13 +45,13 @@ _MONEY = re.compile(
     re.IGNORECASE,
 )
 _URGENCY = re.compile(r"(?<![^\W_])(?:" + "|".join(words.URGENCY_WORDS) + r")(?![^\W_])", re.IGNORECASE)
-_AMOUNT = re.compile(scam.AMOUNT, re.IGNORECASE)
+_AMOUNT = gated(re.compile(scam.AMOUNT, re.IGNORECASE))
 _MONEY_CUE = gated(re.compile(scam.MONEY_CUES, re.IGNORECASE))
 _EASY_MONEY = gated(re.compile(scam.EASY_MONEY, re.IGNORECASE))
 _CONTACT = re.compile(scam.CONTACT_CUES, re.IGNORECASE)
 # All spam phrases in one pattern, each in its own group: `lastindex` names the phrase that matched.
 _SPAM_PHRASES = gated(
-    re.compile("|".join(f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES)), word_start=True
+    re.compile(alternation([f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES])), word_start=True
 )
 _DIGIT = re.compile(r"\d")
 
@@ -104,8 +103,9 @@ def _repetition(text: str) -> Iterator[Match]:
 
 def _phrases(text: str, normalised: str) -> list[Match]:
     found = list(_SPAM_PHRASES.finditer(normalised))
-    distinct = Counter(m.lastindex for m in found)
-    rule = PHRASES_MANY if len(distinct) >= 2 else PHRASE
+    if not found:
+        return []
+    rule = PHRASES_MANY if len({m.lastindex for m in found}) >= 2 else PHRASE
     return [Match(rule, Span(m.start(), m.end(), text[m.start() : m.end()])) for m in found]
 
 
