@@ -18,6 +18,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from services.kit.persistence.frozen_revisions import sealed_values_v1
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -58,11 +60,9 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
     moved = sa.text("SELECT count(*) FROM buddy_events WHERE attendees = :moved").bindparams(moved=MOVED)
-    sealed += int(op.get_bind().execute(moved).scalar() or 0)
-    if sealed:
-        raise RuntimeError(f"{sealed} buddy rows are sealed: run `teei pii unseal --service buddy` first")
+    moved_rows = int(op.get_bind().execute(moved).scalar() or 0)
+    sealed_values_v1.refuse_while_sealed(op, "buddy", SEALED, also=moved_rows)
     with op.batch_alter_table("buddy_event_attendees") as batch:
         for column in (*ATTENDEE_FIELDS, "position"):
             batch.drop_column(column)
@@ -76,13 +76,3 @@ def downgrade() -> None:
                     batch.alter_column(
                         f"{role}_{column}", type_=sa.String(length), existing_type=sa.Text(), existing_nullable=False
                     )
-
-
-def _sealed_rows(table: str, columns: list[str]) -> int:
-    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
-    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
-    return _count(f"SELECT count(*) FROM {table} WHERE {where}")  # noqa: S608 - names are this revision's constants
-
-
-def _count(query: str) -> int:
-    return int(op.get_bind().execute(sa.text(query)).scalar() or 0)

@@ -12,10 +12,9 @@ Revises: 0008
 Create Date: 2026-12-06
 """
 
-import contextlib
-from collections.abc import Iterator
-
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import concurrent_indexes_v1
 
 revision = "0009"
 down_revision = "0008"
@@ -31,24 +30,8 @@ INDEXES = {
 
 
 def upgrade() -> None:
-    with _outside_transaction():
-        for name, (table, columns) in INDEXES.items():
-            # A failed CREATE INDEX CONCURRENTLY leaves an invalid index behind: drop it so a rerun succeeds.
-            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
-            op.create_index(name, table, columns, postgresql_concurrently=True)
+    concurrent_indexes_v1.create(op, INDEXES)
 
 
 def downgrade() -> None:
-    with _outside_transaction():
-        for name, (table, _) in INDEXES.items():
-            op.drop_index(name, table, if_exists=True, postgresql_concurrently=True)
-
-
-@contextlib.contextmanager
-def _outside_transaction() -> Iterator[None]:
-    # CONCURRENTLY cannot run in a transaction; SQLite has no such option and takes the plain DDL in it.
-    if op.get_bind().dialect.name != "postgresql":
-        yield
-        return
-    with op.get_context().autocommit_block():
-        yield
+    concurrent_indexes_v1.drop(op, INDEXES)

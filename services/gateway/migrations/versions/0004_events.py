@@ -5,8 +5,9 @@ Revises: 0003
 Create Date: 2026-11-26
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import outbox_inbox_v1
 
 revision = "0004"
 down_revision = "0003"
@@ -15,26 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "outbox",
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(120), nullable=False),
-        sa.Column("envelope", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(120), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    outbox_inbox_v1.create(op)
 
 
 def downgrade() -> None:
-    op.drop_table("inbox")
-    op.drop_index("ix_outbox_published_at", "outbox")
-    op.drop_index("ix_outbox_created_at", "outbox")
-    op.drop_table("outbox")
+    outbox_inbox_v1.drop(op)

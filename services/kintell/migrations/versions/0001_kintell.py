@@ -8,6 +8,8 @@ Create Date: 2026-11-27
 import sqlalchemy as sa
 from alembic import op
 
+from services.kit.persistence.frozen_revisions import import_tables_v1, outbox_inbox_v1
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -78,71 +80,13 @@ def upgrade() -> None:
         sa.Column("body_sha256", sa.String(64), nullable=False),
         sa.Column("received_at", sa.DateTime(timezone=True), nullable=False),
     )
-    _create_import_tables()
-    _create_outbox_and_inbox()
-
-
-def _create_import_tables() -> None:
-    op.create_table(
-        "import_batches",
-        sa.Column("batch_id", sa.String(36), primary_key=True),
-        sa.Column("company_id", sa.String(63), nullable=False),
-        sa.Column("kind", sa.String(40), nullable=False),
-        sa.Column("schema", sa.String(60), nullable=False),
-        sa.Column("schema_version", sa.String(10), nullable=False),
-        sa.Column("status", sa.String(30), nullable=False),
-        sa.Column("rows_total", sa.Integer, nullable=False),
-        sa.Column("rows_stored", sa.Integer, nullable=False),
-        sa.Column("rows_quarantined", sa.Integer, nullable=False),
-        sa.Column("content_sha256", sa.String(64), nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index("ix_import_batches_company_id", "import_batches", ["company_id"])
-    # No foreign key to import_batches: the DDL this revision first shipped with had none.
-    op.create_table(
-        "quarantined_rows",
-        sa.Column("batch_id", sa.String(36), primary_key=True),
-        sa.Column("row_number", sa.Integer, primary_key=True),
-        sa.Column("raw", sa.Text, nullable=False),
-        sa.Column("errors", sa.Text, nullable=False),
-    )
-
-
-def _drop_import_tables() -> None:
-    op.drop_table("quarantined_rows")
-    op.drop_index("ix_import_batches_company_id", "import_batches")
-    op.drop_table("import_batches")
-
-
-def _create_outbox_and_inbox() -> None:
-    op.create_table(
-        "outbox",
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(120), nullable=False),
-        sa.Column("envelope", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(120), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
-
-
-def _drop_outbox_and_inbox() -> None:
-    op.drop_table("inbox")
-    op.drop_index("ix_outbox_published_at", "outbox")
-    op.drop_index("ix_outbox_created_at", "outbox")
-    op.drop_table("outbox")
+    import_tables_v1.create(op)
+    outbox_inbox_v1.create(op)
 
 
 def downgrade() -> None:
-    _drop_outbox_and_inbox()
-    _drop_import_tables()
+    outbox_inbox_v1.drop(op)
+    import_tables_v1.drop(op)
     op.drop_table("kintell_webhook_deliveries")
     op.drop_index("ix_kintell_ratings_session", "kintell_ratings")
     op.drop_table("kintell_ratings")

@@ -13,6 +13,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from services.kit.persistence.frozen_revisions import sealed_values_v1
+
 revision = "0007"
 down_revision = "0006"
 branch_labels = None
@@ -37,18 +39,10 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
-    if sealed:
-        raise RuntimeError(f"{sealed} kintell rows are sealed: run `teei pii unseal --service kintell` first")
+    sealed_values_v1.refuse_while_sealed(op, "kintell", SEALED)
     with op.batch_alter_table("kintell_sessions") as batch:
         for role in ROLES:
             for column, length in WIDENED.items():
                 batch.alter_column(
                     f"{role}_{column}", type_=sa.String(length), existing_type=sa.Text(), existing_nullable=False
                 )
-
-
-def _sealed_rows(table: str, columns: list[str]) -> int:
-    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
-    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
-    return int(op.get_bind().execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar() or 0)  # noqa: S608 - names are this revision's constants

@@ -14,36 +14,19 @@ Revises: 0007
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import sealed_quarantined_rows_v1
 
 revision = "0008"
 down_revision = "0007"
 branch_labels = None
 depends_on = None
 
-SEALED = {"quarantined_rows": ["raw", "errors"]}
-
 
 def upgrade() -> None:
-    with op.batch_alter_table("quarantined_rows") as batch:
-        batch.add_column(sa.Column("company_id", sa.String(63), nullable=False, server_default=""))
-        batch.add_column(sa.Column("profile_id", sa.String(36), nullable=True))
-        batch.create_index("ix_quarantined_rows_profile", ["company_id", "profile_id"])
+    sealed_quarantined_rows_v1.upgrade(op)
 
 
 def downgrade() -> None:
-    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
-    if sealed:
-        raise RuntimeError(f"{sealed} kintell rows are sealed: run `teei pii unseal --service kintell` first")
-    with op.batch_alter_table("quarantined_rows") as batch:
-        batch.drop_index("ix_quarantined_rows_profile")
-        batch.drop_column("profile_id")
-        batch.drop_column("company_id")
-
-
-def _sealed_rows(table: str, columns: list[str]) -> int:
-    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
-    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
-    query = f"SELECT count(*) FROM {table} WHERE {where}"  # noqa: S608 - names are this revision's constants
-    return int(op.get_bind().execute(sa.text(query)).scalar() or 0)
+    sealed_quarantined_rows_v1.downgrade(op, "kintell")

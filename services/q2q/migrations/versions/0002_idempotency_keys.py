@@ -5,8 +5,9 @@ Revises: 0001
 Create Date: 2026-12-15
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import idempotency_keys_v1
 
 revision = "0002"
 down_revision = "0001"
@@ -15,22 +16,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "idempotency_keys",
-        sa.Column("tenant", sa.String(63), primary_key=True),
-        sa.Column("subject", sa.String(255), primary_key=True),
-        sa.Column("method", sa.String(255), primary_key=True),
-        sa.Column("key", sa.String(255), primary_key=True),
-        sa.Column("fingerprint", sa.String(64), nullable=False),
-        sa.Column("state", sa.String(16), nullable=False),
-        sa.Column("claim_id", sa.String(32), nullable=False),
-        sa.Column("response", sa.LargeBinary, nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    )
-    op.create_index("ix_idempotency_keys_expires_at", "idempotency_keys", ["expires_at"])
+    idempotency_keys_v1.upgrade(op)
 
 
 def downgrade() -> None:
-    op.drop_index("ix_idempotency_keys_expires_at", "idempotency_keys")
-    op.drop_table("idempotency_keys")
+    idempotency_keys_v1.downgrade(op)

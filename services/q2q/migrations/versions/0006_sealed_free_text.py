@@ -16,6 +16,8 @@ Create Date: 2026-12-06
 import sqlalchemy as sa
 from alembic import op
 
+from services.kit.persistence.frozen_revisions import sealed_values_v1
+
 revision = "0006"
 down_revision = "0005"
 branch_labels = None
@@ -34,14 +36,6 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
-    if sealed:
-        raise RuntimeError(f"{sealed} q2q rows are sealed: run `teei pii unseal --service q2q` first")
+    sealed_values_v1.refuse_while_sealed(op, "q2q", SEALED)
     with op.batch_alter_table("q2q_evidence") as batch:
         batch.drop_column("profile_id")
-
-
-def _sealed_rows(table: str, columns: list[str]) -> int:
-    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
-    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
-    return int(op.get_bind().execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar() or 0)  # noqa: S608 - names are this revision's constants

@@ -8,6 +8,8 @@ Create Date: 2026-12-01
 import sqlalchemy as sa
 from alembic import op
 
+from services.kit.persistence.frozen_revisions import outbox_inbox_v1
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -55,37 +57,11 @@ def upgrade() -> None:
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=False),
     )
     op.create_index("ix_safety_review_actions_review_id", "safety_review_actions", ["review_id"])
-    _create_outbox_and_inbox()
-
-
-def _create_outbox_and_inbox() -> None:
-    op.create_table(
-        "outbox",
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("event_type", sa.String(120), nullable=False),
-        sa.Column("envelope", sa.LargeBinary, nullable=False),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("published_at", sa.DateTime(timezone=True), nullable=True),
-    )
-    op.create_index("ix_outbox_created_at", "outbox", ["created_at"])
-    op.create_index("ix_outbox_published_at", "outbox", ["published_at"])
-    op.create_table(
-        "inbox",
-        sa.Column("consumer", sa.String(120), primary_key=True),
-        sa.Column("event_id", sa.String(36), primary_key=True),
-        sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
-    )
-
-
-def _drop_outbox_and_inbox() -> None:
-    op.drop_table("inbox")
-    op.drop_index("ix_outbox_published_at", "outbox")
-    op.drop_index("ix_outbox_created_at", "outbox")
-    op.drop_table("outbox")
+    outbox_inbox_v1.create(op)
 
 
 def downgrade() -> None:
-    _drop_outbox_and_inbox()
+    outbox_inbox_v1.drop(op)
     op.drop_index("ix_safety_review_actions_review_id", "safety_review_actions")
     op.drop_table("safety_review_actions")
     op.drop_index("ix_safety_reviews_company_status_created", "safety_reviews")

@@ -11,8 +11,9 @@ Revises: 0006
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import sealed_values_v1
 
 revision = "0007"
 down_revision = "0006"
@@ -30,12 +31,4 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    sealed = sum(_sealed_rows(table, columns) for table, columns in SEALED.items())
-    if sealed:
-        raise RuntimeError(f"{sealed} safety rows are sealed: run `teei pii unseal --service safety` first")
-
-
-def _sealed_rows(table: str, columns: list[str]) -> int:
-    """Rows of `table` holding a sealed value (`pii1.` followed by a key id)."""
-    where = " OR ".join(f"{c} LIKE 'pii1.%'" for c in columns)
-    return int(op.get_bind().execute(sa.text(f"SELECT count(*) FROM {table} WHERE {where}")).scalar() or 0)  # noqa: S608 - names are this revision's constants
+    sealed_values_v1.refuse_while_sealed(op, "safety", SEALED)

@@ -6,8 +6,9 @@ Revises: 0008
 Create Date: 2026-12-06
 """
 
-import sqlalchemy as sa
 from alembic import op
+
+from services.kit.persistence.frozen_revisions import leases_v1
 
 revision = "0009"
 down_revision = "0008"
@@ -16,13 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
-        "leases",
-        sa.Column("name", sa.String(64), primary_key=True),
-        sa.Column("holder", sa.String(255), nullable=False),
-        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
-    )
+    leases_v1.upgrade(op)
 
 
 def downgrade() -> None:
-    op.drop_table("leases")
+    leases_v1.downgrade(op)
