@@ -12,6 +12,9 @@ from services.q2q.domain.text import Clause, clause_at
 
 NEGATION_WINDOW = 4
 _WORD = re.compile(r"[\w']+")
+_COMMA = re.compile(r"[,:]")
+# Characters before a match read for its negation window (more only when they hold fewer words than it).
+_TAIL = 200
 _NEGATORS = frozenset(
     {"not", "no", "never", "cannot", "without", "hardly", "barely", "nobody", "dont", "didnt", "doesnt",
      "isnt", "wasnt", "arent", "werent", "cant", "couldnt", "wont", "havent", "hasnt"}
@@ -75,9 +78,15 @@ def _apply_context(normalised: str, rule: Rule, start: int, end: int, clauses: l
 
 
 def _window_before(normalised: str, clause_start: int, start: int) -> list[str]:
-    prefix = normalised[clause_start:start]
+    # The last words are read from the characters just before the match: the same words as from the whole
+    # clause when those hold a comma or more words than the window (the first may be cut), else the clause.
+    tail_start = max(clause_start, start - _TAIL)
     # Negation does not reach across a comma or colon ("no, I feel confident").
-    prefix = re.split(r"[,:]", prefix)[-1]
+    parts = _COMMA.split(normalised[tail_start:start])
+    words = _WORD.findall(parts[-1])
+    if len(parts) > 1 or tail_start == clause_start or len(words) > NEGATION_WINDOW:
+        return words[-NEGATION_WINDOW:]
+    prefix = _COMMA.split(normalised[clause_start:start])[-1]
     return _WORD.findall(prefix)[-NEGATION_WINDOW:]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from dataclasses import replace
 
 from services.q2q.domain.matching import Hit
@@ -49,22 +50,31 @@ def _drop_overlapped(hits: list[Hit]) -> list[Hit]:
         inside = other.start <= hit.start and hit.end <= other.end and longer
         return inside and category_of(other.label) is category_of(hit.label)
 
-    return [hit for hit in hits if not any(loses(hit, other) for other in hits)]
+    # Only a hit that overlaps can win, and one that overlaps starts less than the longest hit before.
+    by_start = sorted(hits, key=lambda other: other.start)
+    starts = [other.start for other in by_start]
+    longest = max((other.end - other.start for other in hits), default=0)
+
+    def near(hit: Hit) -> list[Hit]:
+        return by_start[bisect_left(starts, hit.start - longest) : bisect_left(starts, hit.end)]
+
+    return [hit for hit in hits if not any(loses(hit, other) for other in near(hit))]
 
 
 def _drop_contrasted(hits: list[Hit]) -> list[Hit]:
     # "I was nervous at first but now I feel confident": a feeling after the contrast word wins
     # over an opposite feeling before it; facts (employability signals) neither win nor lose.
+    last: dict[tuple[int, int], int] = {}  # (sentence, valence) → the last clause position of such a feeling
+    for other in hits:
+        if not is_fact(other.label):
+            key = (other.clause.sentence, valence(other.label))
+            last[key] = max(last.get(key, other.clause.position), other.clause.position)
+
     def overridden(hit: Hit) -> bool:
         if is_fact(hit.label) or valence(hit.label) == 0:
             return False
-        return any(
-            other.clause.sentence == hit.clause.sentence
-            and other.clause.position > hit.clause.position
-            and not is_fact(other.label)
-            and valence(other.label) == -valence(hit.label)
-            for other in hits
-        )
+        opposite = last.get((hit.clause.sentence, -valence(hit.label)))
+        return opposite is not None and opposite > hit.clause.position
 
     return [hit for hit in hits if not overridden(hit)]
 
@@ -72,12 +82,13 @@ def _drop_contrasted(hits: list[Hit]) -> list[Hit]:
 def _drop_resolved_past(hits: list[Hit]) -> list[Hit]:
     # "Last month I felt lost and alone. Now ...": a negative state in a past-tense clause is
     # over when something positive follows it.
+    positive = [other.start for other in hits if not is_fact(other.label) and valence(other.label) > 0]
+    last_positive = max(positive, default=None)
+
     def over(hit: Hit) -> bool:
         if not hit.clause.past or valence(hit.label) >= 0:
             return False
-        return any(
-            other.start >= hit.clause.end and not is_fact(other.label) and valence(other.label) > 0 for other in hits
-        )
+        return last_positive is not None and last_positive >= hit.clause.end
 
     return [hit for hit in hits if not over(hit)]
 

@@ -29,7 +29,11 @@ class Clause:
 
 def normalise(text: str) -> str:
     """Lower-cased text with uniform quotes, character for character the same length as the input."""
-    lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
+    lowered = text.lower()
+    # Character by character when that differs: a character that lowers to several ("İ") stays as it is, and
+    # a capital sigma lowers to the plain small sigma alone, where the whole text's lower() may write a final one.
+    if len(lowered) != len(text) or "\u03a3" in text:
+        lowered = "".join(ch.lower() if len(ch.lower()) == 1 else ch for ch in text)
     return lowered.translate(_QUOTES)
 
 
