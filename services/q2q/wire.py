@@ -117,16 +117,31 @@ def classify_text(request: q2q_pb2.ClassifyRequest, *, company_id: str) -> Class
 
 def classify_response(outcome: ClassifyOutcome) -> q2q_pb2.ClassifyResponse:
     """The wire form of what Classify answers."""
-    return q2q_pb2.ClassifyResponse(
-        labels=labels(outcome.labels),
-        evidence=[evidence(item) for item in outcome.evidence],
-        scores=[dimension_score(value) for value in outcome.scores],
-        method=METHOD_TO_PROTO[outcome.method],
-        model_version=outcome.model_version,
-        content_hash=outcome.content_hash,
-        stored=outcome.stored,
-        screening=SCREENING_TO_PROTO[outcome.screening],
-    )
+    response = q2q_pb2.ClassifyResponse()
+    _fill_classify_response(response, outcome)
+    return response
+
+
+def _fill_classify_response(response: q2q_pb2.ClassifyResponse, outcome: ClassifyOutcome) -> None:
+    # Filled in place: a message passed to a constructor is copied, with everything it holds.
+    response.labels.extend(LABEL_TO_PROTO[label] for label in outcome.labels)
+    for item in outcome.evidence:
+        response.evidence.add(
+            label=LABEL_TO_PROTO[item.label],
+            text=item.text,
+            start_offset=item.start,
+            end_offset=item.end,
+            reason=item.reason,
+        )
+    for value in outcome.scores:
+        response.scores.add(
+            dimension=DIMENSION_TO_PROTO[value.dimension], score=value.score, confidence=value.confidence
+        )
+    response.method = METHOD_TO_PROTO[outcome.method]
+    response.model_version = outcome.model_version
+    response.content_hash = outcome.content_hash
+    response.stored = outcome.stored
+    response.screening = SCREENING_TO_PROTO[outcome.screening]
 
 
 def classify_batch(request: q2q_pb2.ClassifyBatchRequest, *, company_id: str) -> list[ClassifyText]:
@@ -148,11 +163,10 @@ def classify_batch_response(
     request: q2q_pb2.ClassifyBatchRequest, outcomes: list[ClassifyOutcome]
 ) -> q2q_pb2.ClassifyBatchResponse:
     """The wire form of what ClassifyBatch answers: each item's id and position with its outcome."""
-    results = [
-        q2q_pb2.ClassifyBatchResult(item_id=item.item_id, index=index, result=classify_response(outcome))
-        for index, (item, outcome) in enumerate(zip(request.items, outcomes, strict=True))
-    ]
-    return q2q_pb2.ClassifyBatchResponse(results=results)
+    response = q2q_pb2.ClassifyBatchResponse()
+    for index, (item, outcome) in enumerate(zip(request.items, outcomes, strict=True)):
+        _fill_classify_response(response.results.add(item_id=item.item_id, index=index).result, outcome)
+    return response
 
 
 def list_scores(request: q2q_pb2.ListScoresRequest, *, company_id: str) -> ListScores:

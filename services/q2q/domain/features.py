@@ -20,6 +20,7 @@ NEGATION_REACH = 4
 # Letters and digits with inner apostrophes ("don't", "sor'jazlyva"), or one emoji.
 _TOKEN = re.compile(r"[^\W_]+(?:['\u2019][^\W_]+)*|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _CLAUSE_BREAK = re.compile(r"[.,;:!?\n()\u061f\u060c\u061b]")
+_WORD_OR_BREAK = re.compile(f"({_TOKEN.pattern})|{_CLAUSE_BREAK.pattern}")
 _FOLD = str.maketrans({"ø": "o", "æ": "ae", "ł": "l", "đ": "d", "\u0629": "\u0647", "\u0649": "\u064a",
                        "\u0640": None, "\u2019": "'", "ß": "ss"})  # fmt: skip
 # Negators of the nine languages, as normalise_token spells them (no diacritics, casefolded).
@@ -91,19 +92,21 @@ def is_negator(norm: str) -> bool:
 def tokens(text: str) -> list[Token]:
     """The words of `text` in order, each with its clause number and negation mark."""
     out: list[Token] = []
-    breaks = [m.start() for m in _CLAUSE_BREAK.finditer(text)]
-    clause, reach, next_break = 0, 0, 0
-    for match in _TOKEN.finditer(text):
-        start = match.start()
-        if next_break < len(breaks) and breaks[next_break] < start:
-            clause, reach = clause + 1, 0
-            while next_break < len(breaks) and breaks[next_break] < start:
-                next_break += 1
-        norm, negator, breaker = _word(match.group())
+    append = out.append
+    clause, reach, broken = 0, 0, False
+    # One pass over words and clause breaks (no character is both): any break before a word starts a clause.
+    for match in _WORD_OR_BREAK.finditer(text):
+        raw = match.group(1)
+        if raw is None:
+            broken = True
+            continue
+        if broken:
+            clause, reach, broken = clause + 1, 0, False
+        norm, negator, breaker = _word(raw)
         if breaker:
             reach = 0
-        out.append(Token(start, match.end(), norm, reach > 0 and not negator, clause))
-        reach = NEGATION_REACH if negator else max(reach - 1, 0)
+        append(Token(match.start(), match.end(), norm, reach > 0 and not negator, clause))
+        reach = NEGATION_REACH if negator else (reach - 1 if reach > 0 else 0)
     return out
 
 

@@ -27,6 +27,7 @@ class Vocabulary:
     pairs: frozenset[int]
     _word_ids: dict[tuple[str, bool], tuple[int, ...]] = field(default_factory=dict, repr=False, compare=False)
     _arrays: dict[str, npt.NDArray[np.int64]] = field(default_factory=dict, repr=False, compare=False)
+    _masks: dict[str, npt.NDArray[np.bool_]] = field(default_factory=dict, repr=False, compare=False)
 
     @classmethod
     def of(cls, features: Sequence[str], idf: FloatArray) -> Vocabulary:
@@ -40,6 +41,15 @@ class Vocabulary:
         cached: npt.NDArray[np.int64] | None = self._arrays.get("pairs")
         if cached is None:
             cached = self._arrays["pairs"] = np.asarray(sorted(self.pairs), dtype=np.int64)
+        return cached
+
+    @property
+    def pair_mask(self) -> npt.NDArray[np.bool_]:
+        """Per column, whether it is a word pair (a lookup, where testing membership would sort)."""
+        cached: npt.NDArray[np.bool_] | None = self._masks.get("pairs")
+        if cached is None:
+            cached = self._masks["pairs"] = np.zeros(len(self.index), dtype=np.bool_)
+            cached[self.pair_columns] = True
         return cached
 
     def __len__(self) -> int:
@@ -58,15 +68,18 @@ class Vocabulary:
     def token_ids(self, words: list[Token]) -> list[tuple[int, ...]]:
         """Per word, the known feature columns it emits (its word pair with the previous word included)."""
         out: list[tuple[int, ...]] = []
-        previous: Token | None = None
-        for token in words:
-            ids = self.word_ids(token.norm, token.negated)
-            if previous is not None and previous.clause == token.clause:
-                pair = self.index.get(f"b:{previous.norm} {token.norm}")
+        append, cached, index = out.append, self._word_ids, self.index
+        previous_norm, previous_clause = "", -1  # no word before the first
+        for _, _, norm, negated, clause in words:
+            ids = cached.get((norm, negated))
+            if ids is None:
+                ids = self.word_ids(norm, negated)
+            if clause == previous_clause:
+                pair = index.get(f"b:{previous_norm} {norm}")
                 if pair is not None:
                     ids = (*ids, pair)
-            out.append(ids)
-            previous = token
+            append(ids)
+            previous_norm, previous_clause = norm, clause
         return out
 
 
@@ -159,7 +172,7 @@ class LinearModel:
         columns = rows.columns[rows.entry]
         share = rows.values[rows.entry] / rows.counts[rows.entry]
         moved = self.weights[columns] * share[:, None]
-        pair = np.isin(columns, self.vocabulary.pair_columns)
+        pair = self.vocabulary.pair_mask[columns]
         moved[pair] /= 2
         total = sum(len(words) for words in rows.words)
         scores = np.zeros((total, len(self.labels)), dtype=np.float32)
@@ -173,5 +186,5 @@ def _add_grouped(target: FloatArray, rows: npt.NDArray[np.int64], values: FloatA
     """target[rows[k]] += values[k] for rows in non-decreasing order (as words emit features), summed per run."""
     if not len(rows):
         return
-    starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+    starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
     target[rows[starts]] += np.add.reduceat(values, starts, axis=0)

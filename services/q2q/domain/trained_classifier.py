@@ -42,6 +42,7 @@ _LEVELS = (L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT
 # The changes for the better: a "used to … now" text states them as a whole, so the model may find them in the
 # earlier part alone ("I used to be so shy" reads as a change); they are never a state that is over.
 _BETTER = frozenset({*_OVER.values(), L.LANGUAGE_COMFORT_HIGH})
+_INDEX = {label: j for j, label in enumerate(_ORDER)}
 _SPAN_WORDS, _SPAN_SHARE = 5, 0.3
 _BATCH = 256
 
@@ -76,24 +77,40 @@ class TrainedClassifier:
     def classify_batch(self, texts: Sequence[str]) -> list[Classification]:
         """One classification per text; the model scores the texts in batches."""
         out: list[Classification] = []
+        thresholds = self._model.thresholds
         for first in range(0, len(texts), _BATCH):
-            rows = vectorise(texts[first : first + _BATCH], self._model.vocabulary)
+            chunk = texts[first : first + _BATCH]
+            rows = vectorise(chunk, self._model.vocabulary)
             probabilities = self._model.probabilities_of(rows)
             moved = self._model.contributions(rows)
-            for i, text in enumerate(texts[first : first + _BATCH]):
-                out.append(self._decide(text, probabilities[i], rows.words[i], moved[i]))
+            # The per-text decisions read Python numbers taken from the whole chunk's arrays at once.
+            above = (probabilities >= thresholds).tolist()
+            margins = (probabilities - thresholds).tolist()
+            values = probabilities.tolist()
+            for i, text in enumerate(chunk):
+                out.append(
+                    self._decide(text, rows.words[i], moved[i], above=above[i], margins=margins[i], values=values[i])
+                )
         return out
 
-    def _decide(self, text: str, row: FloatArray, words: list[Token], moved: FloatArray) -> Classification:
-        found = {_ORDER[j] for j in np.flatnonzero(row >= self._model.thresholds)}
+    def _decide(
+        self,
+        text: str,
+        words: list[Token],
+        moved: FloatArray,
+        *,
+        above: list[bool],
+        margins: list[float],
+        values: list[float],
+    ) -> Classification:
+        found = {label for label, hit in zip(_ORDER, above, strict=True) if hit}
         reasons: dict[Label, tuple[str, tuple[int, int]]] = {}
         if found:
-            margins = dict(zip(_ORDER, (row - self._model.thresholds).tolist(), strict=True))
             found = self._apply_change(text, found, reasons)
             found = self._apply_ownership(text, found)
-            found = _one_per_dimension(found, margins)
+            found = _one_per_dimension(found, dict(zip(_ORDER, margins, strict=True)))
         labels = tuple(label for label in _ORDER if label in found)
-        confidence = {label: round(float(row[_ORDER.index(label)]), 3) for label in labels}
+        confidence = {label: round(values[_INDEX[label]], 3) for label in labels}
         evidence = tuple(self._evidence(text, label, words, moved, reasons.get(label)) for label in labels)
         return Classification(labels, confidence, evidence, self.method, self._version)
 
@@ -178,7 +195,7 @@ class TrainedClassifier:
             return Evidence(label, text[start:end], start, end, reason[0])
         if not words:
             return Evidence(label, text, 0, len(text), f"{self._version}: the text as a whole")
-        start, end = _span(words, moved[:, _ORDER.index(label)].tolist())
+        start, end = _span(words, moved[:, _INDEX[label]].tolist())
         return Evidence(
             label, text[start:end], start, end, f"{self._version}: the words weighing most for {label.value}"
         )
