@@ -120,6 +120,14 @@ class Upstream:
     grpc_services: tuple[str, ...]
     host: str
     port: int
+    # The ports of a worker group's workers, one each (services/cli/workers.py): the edge balances its
+    # requests over them and checks each worker's health; none, the service's port alone.
+    worker_ports: tuple[int, ...] = ()
+
+    @property
+    def endpoints(self) -> tuple[int, ...]:
+        """The ports the edge sends the service's requests to."""
+        return self.worker_ports or (self.port,)
 
     @property
     def discovery_type(self) -> str:
@@ -273,7 +281,8 @@ def _validate_upstream(upstream: Upstream) -> None:
         raise ValueError(f"invalid upstream name {upstream.name!r}")
     if not upstream.host or any(c.isspace() for c in upstream.host):
         raise ValueError(f"upstream {upstream.name!r}: invalid host {upstream.host!r}")
-    _check_port(f"upstream {upstream.name!r} port", upstream.port)
+    for port in (upstream.port, *upstream.worker_ports):
+        _check_port(f"upstream {upstream.name!r} port", port)
     if not upstream.grpc_services:
         raise ValueError(f"upstream {upstream.name!r} has no grpc_services")
     for service in upstream.grpc_services:

@@ -18,7 +18,7 @@ from typing import IO
 from urllib.parse import urlsplit
 
 from services.cli import certs, edge, edge_ratelimit, probes, prometheus, workers
-from services.cli.spec import REPO_ROOT, Resource, SpecError, missing_programs, replica_count
+from services.cli.spec import REPO_ROOT, Resource, SpecError, free_port, missing_programs, replica_count
 from services.kit import config
 from services.kit.messaging import store_encryption
 from services.kit.security import mtls
@@ -65,6 +65,9 @@ class Mesh:
     # Set (under `_lock`) once `stop()` begins: from then on nothing is spawned, so a restart in progress
     # cannot leave a process behind the shutdown.
     _stopping: bool = False
+    # The own ports of each worker group's workers (services/cli/workers.py), kept across restarts and rolls.
+    _worker_ports: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    _ports_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def resource(self, name: str) -> Resource:
         """The resource called `name`."""
@@ -189,6 +192,18 @@ class Mesh:
         except SpecError as exc:
             raise LaunchError(str(exc)) from None
 
+    def worker_ports(self, resource: Resource) -> tuple[int, ...]:
+        """The own ports of `resource`'s workers when it runs several (free loopback ports, picked once), which
+        the edge balances over; none for a single process."""
+        replicas = self.replicas(resource)
+        if replicas < 2:
+            return ()
+        with self._ports_lock:
+            ports = self._worker_ports.get(resource.name)
+            if ports is None or len(ports) != replicas:
+                ports = self._worker_ports[resource.name] = tuple(free_port() for _ in range(replicas))
+            return ports
+
     def _popen(self, resource: Resource) -> Running:
         values = self._values(resource)
         cmd = [part.format(**values) for part in resource.cmd]
@@ -197,7 +212,7 @@ class Mesh:
         replicas = self.replicas(resource)
         if replicas > 1:
             # One process per replica behind the service's port; the group is ready once they all serve.
-            cmd = workers.command(replicas, cmd, name=resource.name)
+            cmd = workers.command(replicas, cmd, name=resource.name, worker_ports=self.worker_ports(resource))
             ready = self.var_dir / "run" / f"{resource.name}.{uuid.uuid4().hex[:12]}.ready"
             ready_file = Path(env.setdefault("TEEI_READY_FILE", str(ready)))
         log_path = self.var_dir / "logs" / f"{resource.name}.log"
@@ -259,7 +274,13 @@ class Mesh:
 
     def _render_envoy(self, resource: Resource) -> None:
         upstreams = tuple(
-            edge.Upstream(name=r.name, grpc_services=r.grpc_services, host="127.0.0.1", port=r.port)
+            edge.Upstream(
+                name=r.name,
+                grpc_services=r.grpc_services,
+                host="127.0.0.1",
+                port=r.port,
+                worker_ports=self.worker_ports(r),
+            )
             for r in self.resources
             if r.kind == "grpc"
         )

@@ -4,7 +4,10 @@ count (tilt.yaml `replicas`, TEEI_REPLICAS) is above one.
 
 Every worker binds the service's port itself: grpc.aio listens with SO_REUSEPORT, so the kernel spreads the
 port's new connections over the workers (the way a rolling restart's successor shares the port with its
-predecessor, services/cli/rolling.py). The group
+predecessor, services/cli/rolling.py); that serves callers inside the mesh, each with its connections. The
+edge holds few connections per service (HTTP/2, one per Envoy thread), which the kernel may well hand to
+one worker: with `--worker-ports`, each worker also listens on a port of its own (TEEI_GRPC_WORKER_PORT),
+and the edge balances requests over those (round robin) and checks each worker's health there. The group
 
 - is ready once every worker is: each is given a ready file of its own (TEEI_READY_FILE, written by
   kit/grpc/server.py once it serves), and the group writes its own TEEI_READY_FILE, when it was given one, once
@@ -72,6 +75,8 @@ class WorkerGroup:
     cmd: Sequence[str]
     replicas: int
     name: str = "service"
+    # A port per worker besides the shared one (TEEI_GRPC_WORKER_PORT): the edge balances over them.
+    worker_ports: Sequence[int] = ()
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     run_dir: Path | None = None
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
@@ -83,6 +88,8 @@ class WorkerGroup:
     def __post_init__(self) -> None:
         if self.replicas < 1:
             raise ValueError(f"replicas must be at least 1, got {self.replicas}")
+        if self.worker_ports and len(self.worker_ports) != self.replicas:
+            raise ValueError(f"{len(self.worker_ports)} worker ports for {self.replicas} workers")
         if self.run_dir is None:
             var_dir = self.environ.get("TEEI_VAR_DIR")
             self.run_dir = Path(var_dir) / "run" if var_dir else Path(tempfile.gettempdir())
@@ -168,6 +175,8 @@ class WorkerGroup:
         env = {**self.environ, WORKER_VARIABLE: str(worker.index), "TEEI_READY_FILE": str(worker.ready_file)}
         if worker.metrics_port is not None:
             env["TEEI_METRICS_PORT"] = str(worker.metrics_port)
+        if self.worker_ports:
+            env["TEEI_GRPC_WORKER_PORT"] = str(self.worker_ports[worker.index])
         worker.ready_file.unlink(missing_ok=True)
         process = subprocess.Popen(list(self.cmd), env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads of gRPC here; the hook only calls prctl
         with self._lock:
@@ -200,9 +209,21 @@ def _write_ready_file(path: Path) -> None:
     partial.replace(path)
 
 
-def command(replicas: int, cmd: Sequence[str], *, name: str) -> list[str]:
-    """The command that runs `cmd` as a group of `replicas` workers."""
-    return [sys.executable, "-m", "services.cli.workers", "--replicas", str(replicas), "--name", name, "--", *cmd]
+def command(replicas: int, cmd: Sequence[str], *, name: str, worker_ports: Sequence[int] = ()) -> list[str]:
+    """The command that runs `cmd` as a group of `replicas` workers (each also on its `worker_ports` one)."""
+    ports = ["--worker-ports", ",".join(map(str, worker_ports))] if worker_ports else []
+    return [
+        sys.executable,
+        "-m",
+        "services.cli.workers",
+        "--replicas",
+        str(replicas),
+        "--name",
+        name,
+        *ports,
+        "--",
+        *cmd,
+    ]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -210,6 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="services.cli.workers", description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, required=True, help="worker processes (at least 1)")
     parser.add_argument("--name", default="service", help="the service's name, in messages and file names")
+    parser.add_argument("--worker-ports", default="", help="comma-separated: each worker's own port, in order")
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command each worker runs")
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -217,8 +239,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("no command: give it after --")
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
+    try:
+        ports = [int(port) for port in args.worker_ports.split(",") if port.strip()]
+    except ValueError:
+        parser.error(f"--worker-ports: expected comma-separated port numbers, not {args.worker_ports!r}")
+    if ports and len(ports) != args.replicas:
+        parser.error(f"--worker-ports: {len(ports)} ports for {args.replicas} workers")
     logs.configure(service=f"{args.name}-workers", level=os.environ.get("TEEI_LOG_LEVEL", "info"))
-    group = WorkerGroup(cmd=cmd, replicas=args.replicas, name=args.name)
+    group = WorkerGroup(cmd=cmd, replicas=args.replicas, name=args.name, worker_ports=ports)
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         group.stop()

@@ -95,6 +95,9 @@ class ServiceConfig(Settings):
 
     grpc_port: int = setting("TEEI_GRPC_PORT")
     grpc_host: str = setting("TEEI_GRPC_HOST", default="127.0.0.1")
+    # A port of this process alone, beside the service's shared one: the edge balances over a worker group's
+    # workers by these (services/cli/workers.py) and checks each one's health there.
+    grpc_worker_port: int | None = setting("TEEI_GRPC_WORKER_PORT", default=None)
     var_dir: Path = setting("TEEI_VAR_DIR", default=Path("var"))
     database_url: str | None = setting("DATABASE_URL", default=None, secret=True)
     nats_url: str | None = setting("NATS_URL", default=None)

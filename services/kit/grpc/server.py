@@ -196,14 +196,9 @@ class GrpcServer:
         health_pb2_grpc.add_HealthServicer_to_server(self.health, server)
         names = [r.service_name for r in self.service.registrations]
         reflection.enable_server_reflection((*names, health.SERVICE_NAME, reflection.SERVICE_NAME), server)
-        address = f"{cfg.grpc_host}:{cfg.grpc_port}"
-        if cfg.mtls_dir is None:
-            self.port = server.add_insecure_port(address)
-        else:
-            credentials = mtls.reloading_server_credentials(cfg.mtls_dir, self.service.name)
-            self.port = server.add_secure_port(address, credentials)
-        if self.port == 0:
-            raise RuntimeError(f"cannot bind {cfg.grpc_host}:{cfg.grpc_port}")
+        self.port = self._bind(cfg.grpc_port)
+        if cfg.grpc_worker_port is not None:
+            self._bind(cfg.grpc_worker_port)
         await server.start()
         for keeper in self.leases.values():
             keeper.start()
@@ -222,6 +217,20 @@ class GrpcServer:
             _write_ready_file(cfg.ready_file)
         log.info("server.started", port=self.port, services=names)
         return self.port
+
+    def _bind(self, port: int) -> int:
+        """Listens on `port` (with SO_REUSEPORT, grpc's default on Linux); the bound port. Each port gets
+        credentials of its own: gRPC refuses a second port with the same reloading credentials."""
+        cfg = self.service.config
+        address = f"{cfg.grpc_host}:{port}"
+        if cfg.mtls_dir is None:
+            bound = self._server.add_insecure_port(address)
+        else:
+            credentials = mtls.reloading_server_credentials(cfg.mtls_dir, self.service.name)
+            bound = self._server.add_secure_port(address, credentials)
+        if bound == 0:
+            raise RuntimeError(f"cannot bind {address}")
+        return bound
 
     def _install_events_cipher(self) -> None:
         """Every service that records or consumes events seals and opens their payloads' personal fields with

@@ -34,6 +34,7 @@ class Group:
     port: int
     metrics_port: int
     ready_file: Path
+    worker_ports: tuple[int, int]
 
     def workers(self) -> set[int]:
         """The group's current child processes."""
@@ -71,6 +72,7 @@ def wait_gone(pids: set[int], *, timeout: float = 30.0) -> None:
 @pytest.fixture
 def group(tmp_path: Path) -> Iterator[Group]:
     port, metrics_port = spec.free_port(), spec.free_port()
+    worker_ports = (spec.free_port(), spec.free_port())
     ready = tmp_path / "group.ready"
     env = {
         **os.environ,
@@ -80,7 +82,7 @@ def group(tmp_path: Path) -> Iterator[Group]:
         "TEEI_READY_FILE": str(ready),
     }
     process = subprocess.Popen(
-        workers.command(2, SERVER, name="probe"),
+        workers.command(2, SERVER, name="probe", worker_ports=worker_ports),
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -90,7 +92,7 @@ def group(tmp_path: Path) -> Iterator[Group]:
     )
     assert process.stdout is not None
     output = LineReader(process.stdout)
-    running = Group(process, output, port, metrics_port, ready)
+    running = Group(process, output, port, metrics_port, ready, worker_ports)
     try:
         output.wait_for_text("all 2 workers serving", timeout=60)
         yield running
@@ -106,6 +108,8 @@ def test_both_workers_answer_on_the_one_port_and_the_group_is_ready_once_both_se
     children = group.workers()
     assert len(children) == 2
     assert pids_seen(group.port, children) == children
+    # Each worker also answers on its own port, where the edge balances over them.
+    assert {answering_pid(worker_port) for worker_port in group.worker_ports} == children
 
 
 def test_a_killed_worker_is_restarted_while_the_other_serves_on(group: Group) -> None:
@@ -122,6 +126,8 @@ def test_a_killed_worker_is_restarted_while_the_other_serves_on(group: Group) ->
     deadline = time.monotonic() + 30
     while not (seen := pids_seen(group.port, replacement | {second}, attempts=50)) >= replacement | {second}:
         assert time.monotonic() < deadline, f"the replacement never answered: {seen}"
+    # On the same own port as the worker it replaced.
+    assert {answering_pid(worker_port) for worker_port in group.worker_ports} == replacement | {second}
 
 
 def test_one_scrape_answers_every_workers_series_labelled_by_worker(group: Group) -> None:

@@ -1,7 +1,8 @@
 """A small real grpc.aio server for the worker-group tests: gRPC health on TEEI_GRPC_PORT (bound with grpc's
-default SO_REUSEPORT), its process id in the `pid` trailing metadata of every health check, TEEI_READY_FILE
-written once it serves, and a graceful stop on SIGTERM (exit 0). With PROMETHEUS metrics on TEEI_METRICS_PORT:
-a counter of the checks it answered. `python -m tests.integration.cli.worker_server`."""
+default SO_REUSEPORT) and on TEEI_GRPC_WORKER_PORT when given, its process id in the `pid` trailing metadata
+of every health check, TEEI_READY_FILE written once it serves, and a graceful stop on SIGTERM (exit 0). With
+TEEI_METRICS_PORT: a Prometheus counter of the checks it answered there.
+`python -m tests.integration.cli.worker_server`."""
 
 from __future__ import annotations
 
@@ -29,6 +30,8 @@ async def main() -> int:
     server = grpc.aio.server()
     health_pb2_grpc.add_HealthServicer_to_server(Health(), server)
     server.add_insecure_port(f"127.0.0.1:{os.environ['TEEI_GRPC_PORT']}")
+    if os.environ.get("TEEI_GRPC_WORKER_PORT"):
+        server.add_insecure_port(f"127.0.0.1:{os.environ['TEEI_GRPC_WORKER_PORT']}")
     await server.start()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -9,9 +9,10 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
-from services.cli import spec, workers
-from services.cli.launcher import LaunchError, Mesh, start_waves
+from services.cli import edge, spec, workers
+from services.cli.launcher import DESCRIPTOR_SET, LaunchError, Mesh, start_waves
 
 
 def _load(tmp_path: Path, entry: str) -> tuple[spec.Resource, ...]:
@@ -183,3 +184,41 @@ def test_a_chain_of_dependencies_starts_one_wave_per_link(tmp_path: Path) -> Non
         "  - {name: d, kind: x, port: 4, cmd: [x], health: {http: u}}\n"
     )
     assert [[r.name for r in wave] for wave in start_waves(spec.load(path))] == [["a", "d"], ["b"], ["c"]]
+
+
+def _clusters(upstream: edge.Upstream) -> dict[str, list[int]]:
+    settings = edge.EdgeSettings(
+        listen_port=8080, admin_port=9901, descriptor_path=DESCRIPTOR_SET, upstreams=(upstream,)
+    )
+    config = yaml.safe_load(edge.render_envoy_config(settings))
+    return {
+        cluster["name"]: [
+            lb["endpoint"]["address"]["socket_address"]["port_value"]
+            for group in cluster["load_assignment"]["endpoints"]
+            for lb in group["lb_endpoints"]
+        ]
+        for cluster in config["static_resources"]["clusters"]
+        if cluster["name"] == upstream.name
+    }
+
+
+def test_the_edge_balances_over_each_workers_own_port_and_else_the_services() -> None:
+    service = ("teei.profile.v1.ProfileService",)
+    grouped = edge.Upstream("profile", service, "127.0.0.1", 50052, worker_ports=(30001, 30002))
+    assert _clusters(grouped) == {"profile": [30001, 30002]}
+    assert _clusters(edge.Upstream("profile", service, "127.0.0.1", 50052)) == {"profile": [50052]}
+    with pytest.raises(ValueError, match=r"port must be in 1\.\.65535"):
+        _clusters(edge.Upstream("profile", service, "127.0.0.1", 50052, worker_ports=(0, 1)))
+
+
+def test_the_launcher_gives_a_groups_workers_ports_of_their_own_kept_across_starts(tmp_path: Path) -> None:
+    resources = spec.with_free_ports(spec.load())
+    mesh = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "3"})
+    profile, nats = mesh.resource("profile"), mesh.resource("nats")
+    ports = mesh.worker_ports(profile)
+    assert len(set(ports)) == 3
+    assert profile.port not in ports
+    assert mesh.worker_ports(profile) == ports
+    assert mesh.worker_ports(nats) == ()
+    single = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "1"})
+    assert single.worker_ports(profile) == ()
