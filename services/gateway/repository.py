@@ -495,18 +495,7 @@ class SqlGatewayUnitOfWork:
     def forget_old_pages(self, tables: Sequence[str]) -> None:
         """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples:
         truncates the log, or rewrites `tables`."""
-        engine = self._uow.engine
-        if engine.dialect.name == "sqlite":
-            # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
-            raw = engine.raw_connection()
-            try:
-                raw.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            finally:
-                raw.close()
-            return
-        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-            for table in sorted(set(tables)):
-                connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
+        subjects.forget_pages(self._uow.engine, tables)
 
     def _repositories(self, session: orm.Session) -> SqlGatewayRepository:
         return SqlGatewayRepository(

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -225,8 +225,13 @@ def zero_freed_cells(session: orm.Session) -> bool:
 def forget_old_pages(engine: sa.Engine, result: Erasure) -> None:
     """After the erasure's commit: old row images outlive it in SQLite's write-ahead log and in PostgreSQL's
     dead tuples."""
-    if not result.erased:
-        return
+    if result.erased:
+        forget_pages(engine, result.tables)
+
+
+def forget_pages(engine: sa.Engine, tables: Iterable[str]) -> None:
+    """Old row images outlive a commit in SQLite's write-ahead log and in PostgreSQL's dead tuples:
+    truncates the log, or rewrites `tables`."""
     if engine.dialect.name == "sqlite":
         # Outside any transaction (SQLAlchemy would open one): the raw connection is in autocommit.
         raw = engine.raw_connection()
@@ -236,7 +241,7 @@ def forget_old_pages(engine: sa.Engine, result: Erasure) -> None:
             raw.close()
         return
     with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
-        for table in sorted(result.tables):
+        for table in sorted(set(tables)):
             connection.exec_driver_sql(f'VACUUM (FULL) "{table}"')
 
 

@@ -23,9 +23,9 @@ from services.gateway.dsr import bundle
 from services.gateway.dsr.worker import PrivacyWorker
 from services.gateway.repository import SqlGatewayUnitOfWork
 from services.gateway.tables import oauth_clients, privacy_requests, privacy_sections
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db
 from services.kit.security import pii
+from tests import sealed_db
 from tests.unit.gateway.conftest import FakeClock
 from tests.unit.gateway.privacy.test_worker import Service
 
@@ -83,17 +83,6 @@ def _listed(uow: SqlGatewayUnitOfWork) -> list[tuple[str, str, str]]:
     return [(v.request.kind.value, v.request.subject.email, v.request.status.value) for v in views]
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database files as a thief would copy them, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 async def test_the_database_files_hold_no_e_mail_name_or_bundle_content_in_plain_text(
     gateway: Gateway, clock: FakeClock
 ) -> None:
@@ -103,7 +92,7 @@ async def test_the_database_files_hold_no_e_mail_name_or_bundle_content_in_plain
     path = Path(str(gateway.engine.url.database))
     live = b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*")).lower()
     assert [n for n in NEEDLES if n.encode() in live] == []  # the write-ahead log, before any checkpoint
-    raw = _file_bytes(gateway.engine).lower()
+    raw = sealed_db.file_bytes(gateway.engine).lower()
     assert [n for n in NEEDLES if n.encode() in raw] == []
     assert b"acme" in raw
     assert b"dsr-9" in raw  # the reason is the controller's reference, kept plain

@@ -15,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 
 from services.kit.identity import profile_id_for_email
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
 from services.kit.text_sources import TextSourceType
@@ -26,6 +25,7 @@ from services.q2q.domain.commands import ListScores, RecordManualScore, SourceTe
 from services.q2q.domain.model import ScoreFilter, SourceRef
 from services.q2q.domain.taxonomy import Dimension
 from services.q2q.repository import SqlQ2qRepository, SqlQ2qUnitOfWork
+from tests import sealed_db
 
 ADA, BO = "ada.quill@example.org", "bo.zephyr@example.org"
 ADA_ID, BO_ID = profile_id_for_email("acme", ADA), profile_id_for_email("acme", BO)
@@ -57,17 +57,6 @@ def _load(uow: db.UnitOfWork) -> None:
     handlers.record_manual_score(manual, uow=SqlQ2qUnitOfWork(uow))
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database file as a thief would copy it, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))  # the scores' events carry no text; pruned all the same
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 def _read_back(uow: db.UnitOfWork) -> tuple[list[tuple[str, str, str, list[str]]], str]:
     """Every score (person, dimension, note, evidence words) and Bo's held text, as the reads see them."""
     page = queries.list_scores(ListScores("acme", page_size=100), uow=SqlQ2qUnitOfWork(uow))
@@ -88,7 +77,7 @@ def test_the_database_file_holds_no_snippet_held_text_or_note_in_plain_text(
     engine: sa.Engine, uow: db.UnitOfWork
 ) -> None:
     _load(uow)
-    raw = _file_bytes(engine).lower()
+    raw = sealed_db.file_bytes(engine).lower()
     assert [n for n in NEEDLES if n.encode() in raw] == []
     assert ADA_ID.encode() in raw
     assert b"coach@acme.example" in raw  # who recorded a score is staff, not the data subject: plain
@@ -226,7 +215,7 @@ def test_the_online_migration_splits_and_seals_old_rows_while_reads_go_on_and_un
             assert sealing.seal_batch(session, cipher) == 2  # the note and the held text
             assert sealing.seal_batch(session, cipher) == 0
         assert _read_back(uow) == expected
-        assert [n for n in NEEDLES if n.encode() in _file_bytes(engine).lower()] == []
+        assert [n for n in NEEDLES if n.encode() in sealed_db.file_bytes(engine).lower()] == []
         with pytest.raises(RuntimeError, match="unseal"):  # a migration holds no keys: sealed rows hold it back
             db.downgrade(url, bootstrap.MIGRATIONS, "0005")
         with uow.begin() as session:

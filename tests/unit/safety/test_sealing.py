@@ -13,7 +13,6 @@ import pytest
 import sqlalchemy as sa
 
 from services.kit.identity import profile_id_for_email
-from services.kit.messaging.events import outbox
 from services.kit.persistence import db, subjects
 from services.kit.security import pii
 from services.kit.text_sources import TextSourceType
@@ -22,6 +21,7 @@ from services.safety.domain.commands import DecideReview, GetFlag, GetReview, Li
 from services.safety.domain.model import ReviewDecision, TextSource
 from services.safety.repository import SqlSafetyUnitOfWork
 from services.safety.tables import flags, review_actions
+from tests import sealed_db
 
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 ADA, BO = "ada.quill@example.org", "bo.zephyr@example.org"
@@ -49,17 +49,6 @@ def _screen(uow: SqlSafetyUnitOfWork) -> tuple[str, str]:
     return ada.flag_id, bo.flag_id
 
 
-def _file_bytes(engine: sa.Engine) -> bytes:
-    """The database file as a thief would copy it, once the outbox has been published and pruned."""
-    with engine.begin() as connection:
-        connection.execute(sa.delete(outbox))  # event payloads carry the redacted text by design
-    path = Path(str(engine.url.database))
-    with sqlite3.connect(path) as connection:
-        connection.execute("VACUUM")
-        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return b"".join(p.read_bytes() for p in path.parent.glob(path.name + "*"))
-
-
 def _read_back(uow: SqlSafetyUnitOfWork) -> list[tuple[str, str, list[tuple[str, str]]]]:
     """Each review in the queue: its flag's redacted text, finding types and decisions (reviewer, notes)."""
     records = queries.list_reviews(ListReviews("acme", page_size=10), uow=uow)[0]
@@ -80,7 +69,7 @@ def test_the_database_file_holds_no_flagged_text_or_review_note_in_plain_text(
     engine: sa.Engine, uow: SqlSafetyUnitOfWork
 ) -> None:
     _screen(uow)
-    raw = _file_bytes(engine).lower()
+    raw = sealed_db.file_bytes(engine).lower()
     assert [n for n in NEEDLES if n.encode() in raw] == []
     assert b"acme" in raw
     assert ADA_ID.encode() in raw
