@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-# An amount of money: a currency sign or code next to a number.
+# An amount of money: a currency sign or code next to a number. The run of digits, separators and spaces is
+# taken whole (possessive): no currency word starts with one of them, so giving some back never helps.
 AMOUNT = (
-    r"(?:[$€£]\s?\d[\d.,\s]*\d?k?|\d[\d.,\s]*\d?k?\s?(?:\$|€|£|usd|eur|gbp|nok|sek|dkk|pln|uah|kr|kroner|kronor|"
+    r"(?:[$€£]\s?\d[\d.,\s]*+\d?k?|\d[\d.,\s]*+\d?k?\s?(?:\$|€|£|usd|eur|gbp|nok|sek|dkk|pln|uah|kr|kroner|kronor|"
     r"euro|euros|dollars?|zł|złotych|грн|гривень|دولار|يورو))"
 )
 

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from services.safety.domain import checksums, phones
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
 from services.safety.domain.lexicon_pii import AT_WORDS, DOT_WORDS, PROVIDERS, TLDS
+from services.safety.domain.obfuscation import gated
 
 HIGH, MEDIUM = Confidence.HIGH, Confidence.MEDIUM
 
@@ -142,8 +143,10 @@ def _accept_obfuscated_email(_: str, m: re.Match[str]) -> bool:
 _SPELT_DOT_ONLY = re.compile(_SPELT_DOT, re.IGNORECASE)
 # What every accepted obfuscated address contains: a dot (plain or spelt out) and a known top-level domain
 # after it. A cheap scan that spares the full pattern on texts without one.
-_ENDS_IN_TLD = re.compile(
-    rf"(?:\.|{_SPELT_DOT})(?:{'|'.join(sorted({t.rsplit('.', 1)[-1] for t in TLDS}))})(?![\w-])", re.IGNORECASE
+_ENDS_IN_TLD = gated(
+    re.compile(
+        rf"(?:\.|{_SPELT_DOT})(?:{'|'.join(sorted({t.rsplit('.', 1)[-1] for t in TLDS}))})(?![\w-])", re.IGNORECASE
+    )
 )
 _DIGIT = re.compile(r"\d")
 

@@ -48,7 +48,7 @@ _URGENCY = re.compile(r"(?<![^\W_])(?:" + "|".join(words.URGENCY_WORDS) + r")(?!
 _AMOUNT = gated(re.compile(scam.AMOUNT, re.IGNORECASE))
 _MONEY_CUE = gated(re.compile(scam.MONEY_CUES, re.IGNORECASE))
 _EASY_MONEY = gated(re.compile(scam.EASY_MONEY, re.IGNORECASE))
-_CONTACT = re.compile(scam.CONTACT_CUES, re.IGNORECASE)
+_CONTACT = gated(re.compile(scam.CONTACT_CUES, re.IGNORECASE))
 # All spam phrases in one pattern, each in its own group: `lastindex` names the phrase that matched.
 _SPAM_PHRASES = gated(
     re.compile(alternation([f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES])), word_start=True

@@ -118,3 +118,18 @@ def test_an_alternation_grouped_by_first_character_matches_as_the_plain_one(sour
 def test_alternatives_with_disjoint_first_characters_are_tried_only_where_they_can_start() -> None:
     pattern = alternation(["apple", "banana", "[a4]x"])
     assert pattern.count("(?=[") == 2  # "apple" and "[a4]x" share a group, "banana" has its own
+
+
+@pytest.mark.parametrize(
+    ("text", "amount"),
+    [
+        ("earn 100kr a day", "100kr"),
+        ("earn 100 kroner a day", "100 kr"),  # the first listed currency that fits
+        ("$300 per day", "$300 "),
+        ("5 000 000 NOK", "5 000 000 NOK"),
+        ("room 12 and 14", None),
+    ],
+)
+def test_an_amount_takes_its_digits_whole_and_still_finds_the_currency(text: str, amount: str | None) -> None:
+    found = spam._AMOUNT.search(text)
+    assert (found.group(0) if found else None) == amount
