@@ -3,22 +3,20 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from functools import partial
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from services.kit import config as config_module
-from services.kit.audit import checkpoints
 from services.kit.audit.trail import AuditLog
 from services.kit.config import ServiceConfig
 from services.kit.grpc.server import Registration, Service
 from services.kit.grpc.subjects import SubjectData
 from services.kit.logs import get_logger
-from services.kit.persistence import db
+from services.kit.persistence import db, sealed
 from services.kit.security import pii
-from services.kit.security.pii.maintenance import PiiMaintenance
 from services.q2q import privacy, queries, sealing
 from services.q2q.consumers import subscriptions
 from services.q2q.domain.classifier import Classifier
@@ -53,21 +51,17 @@ def build(
     """The q2q service: migrations applied, notes, held texts and evidence sealed (older rows in the
     background), servicer and consumers wired to the database, the classifier and Safety (screening
     before storing, and the retrier of texts awaiting screening)."""
-    engine = db.migrated_engine(config, name=NAME, migrations=MIGRATIONS, engine=engine)
-    checkpoints.attach_service_key(engine, config.var_dir)
-    cipher = cipher or pii.cipher_for(config, NAME)
-    pii.attach(engine, cipher)
+    database = sealed.open_sealed(
+        config, name=NAME, migrations=MIGRATIONS, seal_step=sealing.seal_batch, engine=engine, cipher=cipher
+    )
     classifier = classifier or TrainedClassifier.load()
     settings = settings or load_settings()
-    sessions = db.UnitOfWork(engine)
+    sessions = database.sessions
     uow = SqlQ2qUnitOfWork(sessions)
     screener = _screener(config, settings)
     screening = ScreeningParts(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
     retrier = None if screener is None else _retrier(settings, screening, screener, sessions)
-    maintenance = PiiMaintenance(
-        cipher, partial(seal_batch, sessions, cipher), interval=config.pii_rewrap_interval_seconds
-    )
-    on_stop: list[Callable[[], Awaitable[None] | None]] = [cipher.close, engine.dispose, maintenance.stop]
+    on_stop = database.on_stop
     if screener is not None and retrier is not None:
         on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, sealing, engine, cipher
     servicer = Q2qServicer(
@@ -78,21 +72,18 @@ def build(
         audit=AuditLog(sessions),
     )
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
+    on_start: list[sealed.Hook] = [database.maintenance.start]
+    if retrier is not None:
+        on_start.append(retrier.ensure_started)
     return Service(
         name=NAME,
         config=config,
         registrations=[registration],
         on_stop=on_stop,
-        on_start=[maintenance.start] if retrier is None else [maintenance.start, retrier.ensure_started],
-        engine=engine,
+        on_start=on_start,
+        engine=database.engine,
         subscriptions=subscriptions(classifier),
     )
-
-
-def seal_batch(sessions: db.UnitOfWork, cipher: pii.PiiCipher) -> int:
-    """One batch of the online migration, in its own transaction."""
-    with sessions.begin() as session:
-        return sealing.seal_batch(session, cipher)
 
 
 def _screener(config: ServiceConfig, settings: Q2qSettings) -> SafetyScreener | None:

@@ -20,7 +20,8 @@ from services.kit.security.pii.maintenance import PiiMaintenance
 
 # One batch of a service's online migration in the given session: rows sealed (0 when none is left).
 SealStep = Callable[[orm.Session, pii.PiiCipher], int]
-StopHook = Callable[[], Awaitable[None] | None]
+# A start or stop hook of a Service (kit.grpc.server).
+Hook = Callable[[], Awaitable[None] | None]
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class SealedDatabase:
     maintenance: PiiMaintenance
 
     @property
-    def on_stop(self) -> list[StopHook]:
+    def on_stop(self) -> list[Hook]:
         """Hooks for `Service.on_stop`, which runs them last first: the background sealing stops, then the
         engine, then the cipher (never closed while a batch still seals)."""
         return [self.cipher.close, self.engine.dispose, self.maintenance.stop]
