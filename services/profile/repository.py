@@ -10,6 +10,7 @@ from typing import Any, Protocol
 
 import sqlalchemy as sa
 from sqlalchemy import orm
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging import events
@@ -105,6 +106,9 @@ class SqlProfileRepository:
         self._causation = causation
         self._audit = SqlAuditTrail(session)
         self._pii = pii.attached(session)
+        # Each journey's rows as this transaction last read or wrote them: a save rewrites only the tables
+        # whose rows changed (an applied session changes a counter; enrolments, flags and milestones rarely).
+        self._journey_rows: dict[str, dict[sa.Table, list[dict[str, object]]]] = {}
 
     @property
     def audit(self) -> AuditTrail:
@@ -183,11 +187,10 @@ class SqlProfileRepository:
 
     def first_fact(self, profile_id: str, source: str, record_id: str, *, now: datetime) -> bool:
         """Records that a source fact was applied to the profile; False when it already was."""
-        fact = {"source": source, "record_id": record_id, **self._owned_by(profile_id)}
-        if self._session.execute(_FACT, {f"b_{name}": value for name, value in fact.items()}).first():
-            return False
-        self._session.execute(_FACT_INSERT, {**fact, "applied_at": now})
-        return True
+        fact = {"source": source, "record_id": record_id, "applied_at": now, **self._owned_by(profile_id)}
+        # One statement: the key is the table's primary key, so a fact already recorded inserts nothing.
+        # The row it returns says it inserted (psycopg reports no row count for it).
+        return self._session.execute(_FACT_INSERT[self._session.get_bind().dialect.name], fact).first() is not None
 
     def fold(self, duplicate: Profile, survivor: Profile, merge: ProfilesMerged, *, now: datetime) -> None:
         """Moves the duplicate's identities and facts to the survivor, marks it merged and audits the merge."""
@@ -221,13 +224,19 @@ class SqlProfileRepository:
     def _replace_journey(self, profile_id: str, profile: Profile | None) -> None:
         """Rewrites the profile's journey rows (deletes them when `profile` is None)."""
         owner = {"b_company_id": self._company_id, "b_profile_id": profile_id}
-        for table in JOURNEY_TABLES:
-            self._session.execute(_JOURNEY_DELETES[table], owner)
+        stored = self._journey_rows.pop(profile_id, None)
         if profile is None:
+            for table in JOURNEY_TABLES:
+                self._session.execute(_JOURNEY_DELETES[table], owner)
             return
-        for table, written in rows.journey_rows(profile.journey).items():
+        wanted = rows.journey_rows(profile.journey)
+        for table, written in wanted.items():
+            if stored is not None and stored.get(table) == written:
+                continue  # this table's rows are as stored
+            self._session.execute(_JOURNEY_DELETES[table], owner)
             if written:
                 self._session.execute(_INSERTS[table], [row | self._owned_by(profile_id) for row in written])
+        self._journey_rows[profile_id] = wanted
 
     def _touch(self, profile: Profile, now: datetime) -> None:
         profile.updated_at = max(profile.updated_at, now)
@@ -263,6 +272,7 @@ class SqlProfileRepository:
         params = {"b_company_id": self._company_id, "b_ids": ids}
         related = _related_rows(self._session.execute(_RELATED, params).mappings())
         journeys = rows.to_journeys(ids, related)
+        self._journey_rows.update((profile_id, rows.journey_rows(journeys[profile_id])) for profile_id in ids)
         identities: dict[str, list[ExternalId]] = {}
         for row in related.get(external_ids, ()):
             identities.setdefault(row["profile_id"], []).append(sealing.opened_external(self._pii, row))
@@ -311,10 +321,10 @@ _BY_PLAIN_EMAIL = _PROFILES.where(profiles.c.email_index.is_(None), profiles.c.e
 _JOURNEY_DELETES = {table: table.delete().where(*_owned(table)) for table in JOURNEY_TABLES}
 _INSERTS = {table: table.insert() for table in JOURNEY_TABLES}
 _TOUCH = profiles.update().where(*_owned(profiles)).values(updated_at=sa.bindparam("b_updated_at"))
-_FACT = sa.select(facts.c.source).where(
-    *_owned(facts), facts.c.source == sa.bindparam("b_source"), facts.c.record_id == sa.bindparam("b_record_id")
-)
-_FACT_INSERT = facts.insert()
+_FACT_INSERT = {
+    "postgresql": postgresql.insert(facts).on_conflict_do_nothing().returning(facts.c.source),
+    "sqlite": sqlite.insert(facts).on_conflict_do_nothing().returning(facts.c.source),
+}
 _OWNER = sa.select(external_ids.c.profile_id).where(
     external_ids.c.company_id == sa.bindparam("b_company_id"),
     external_ids.c.provider == sa.bindparam("b_provider"),

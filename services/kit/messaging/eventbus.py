@@ -34,6 +34,9 @@ DUPLICATE_WINDOW_SECONDS = 600.0
 CONNECT_SECONDS = 20.0
 # Outbox rows the relay publishes per round (marked published in one statement).
 RELAY_BATCH = 500
+# Messages the relay sends before awaiting their acknowledgements together, and how long it waits for them.
+RELAY_WINDOW = 100
+PUBLISH_ACK_SECONDS = 5.0
 # How often each consumer's lag and dead letters are read from JetStream for the metrics.
 CONSUMER_STATS_SECONDS = 5.0
 # Messages one consumer takes per pull, and how long it waits for the first before looking again.
@@ -168,19 +171,15 @@ class EventBus:
             self._wake.clear()
 
     async def _publish_pending(self, js: JetStreamContext) -> int:
-        # A batch is published in order, then marked in one statement; whatever was acknowledged
-        # before a failure is still marked. A crash before the mark republishes the batch, and
-        # JetStream drops the copies (message id = event id, inside the duplicate window).
+        # A batch is published in order, RELAY_WINDOW messages at a time whose acknowledgements are awaited
+        # together, then marked in one statement; whatever JetStream acknowledged before a failure is still
+        # marked. A crash before the mark republishes the batch, and JetStream drops the copies (message
+        # id = event id, inside the duplicate window).
         batch = await asyncio.to_thread(self._pending)
         published: list[str] = []
         try:
-            for envelope in batch:
-                subject = events.nats_subject(envelope.type)
-                with event_spans.sending(envelope, subject) as trace_headers:
-                    headers = {**trace_headers, "Nats-Msg-Id": envelope.id}
-                    ack = await js.publish(subject, envelope.SerializeToString(), headers=headers)
-                published.append(envelope.id)
-                log.info("outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.duplicate)
+            for start in range(0, len(batch), RELAY_WINDOW):
+                await _publish_window(js, batch[start : start + RELAY_WINDOW], published)
         finally:
             if published:
                 await asyncio.to_thread(self._mark, published)
@@ -345,6 +344,39 @@ class EventBus:
                 return False
             subscription.handler(envelope, session)
             return True
+
+
+async def _publish_window(js: JetStreamContext, window: Sequence[events.Envelope], published: list[str]) -> None:
+    """Sends every message of the window before awaiting any acknowledgement (one connection keeps their
+    order into the stream), and appends to `published` the ids JetStream acknowledged; raises when any was
+    refused or not acknowledged in time. After such a failure, a message of the window sent behind the
+    failed one may be in the stream ahead of the failed one's later republication."""
+    acks: list[asyncio.Future[js_api.PubAck]] = []
+    try:
+        for envelope in window:
+            subject = events.nats_subject(envelope.type)
+            with event_spans.sending(envelope, subject) as trace_headers:
+                headers = {**trace_headers, "Nats-Msg-Id": envelope.id}
+                acks.append(await js.publish_async(subject, envelope.SerializeToString(), headers=headers))
+    finally:
+        if acks:
+            await asyncio.wait(acks, timeout=PUBLISH_ACK_SECONDS)
+    failure: BaseException | None = None
+    for envelope, ack in zip(window, acks, strict=False):
+        if not ack.done():
+            ack.cancel()
+            failure = failure or TimeoutError(f"event {envelope.id} was not acknowledged in time")
+        elif ack.cancelled():
+            failure = failure or RuntimeError(f"the publication of event {envelope.id} was cancelled")
+        elif ack.exception() is not None:
+            failure = failure or ack.exception()
+        else:
+            published.append(envelope.id)
+            log.info(
+                "outbox.published", event_id=envelope.id, event_type=envelope.type, duplicate=ack.result().duplicate
+            )
+    if failure is not None:
+        raise failure
 
 
 def _prepare(subscription: events.Subscription, envelopes: list[events.Envelope]) -> None:

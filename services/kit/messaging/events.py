@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from google.protobuf import descriptor_pool, message, message_factory
 from sqlalchemy import orm
+from sqlalchemy.dialects import postgresql, sqlite
 
 from services.kit.messaging import sealed_events
 from services.kit.telemetry import propagation
@@ -208,12 +209,16 @@ def mark_published(session: orm.Session, event_ids: list[str]) -> None:
     session.execute(outbox.update().where(outbox.c.event_id.in_(event_ids)).values(published_at=datetime.now(UTC)))
 
 
+# One statement per claim, built once: the inbox's key is (consumer, event_id), so a claim already
+# recorded inserts nothing and returns no row (and a concurrent claim of the same event waits for the first to end).
+_CLAIMS = {
+    "postgresql": postgresql.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+    "sqlite": sqlite.insert(inbox).on_conflict_do_nothing().returning(inbox.c.event_id),
+}
+
+
 def claim_once(session: orm.Session, *, consumer: str, event_id: str) -> bool:
     """Records that `consumer` processed `event_id`; False when it already had (a redelivery)."""
-    seen = session.execute(
-        sa.select(inbox.c.event_id).where(inbox.c.consumer == consumer, inbox.c.event_id == event_id)
-    ).first()
-    if seen is not None:
-        return False
-    session.execute(inbox.insert().values(consumer=consumer, event_id=event_id, processed_at=datetime.now(UTC)))
-    return True
+    claim = {"consumer": consumer, "event_id": event_id, "processed_at": datetime.now(UTC)}
+    # The row the INSERT returns says it inserted (psycopg reports no row count for it).
+    return session.execute(_CLAIMS[session.get_bind().dialect.name], claim).first() is not None

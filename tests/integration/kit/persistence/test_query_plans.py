@@ -1,4 +1,4 @@
-"""The messaging hot paths (outbox pending, publish marks, inbox claims) and the retention task's deletes by
+"""The messaging hot paths (outbox pending, publish marks; an inbox claim reads no row) and retention's deletes by
 age read through an index: their statements, captured as the code runs them, are explained, and on SQLite a
 full scan of the table or a sort fails; on PostgreSQL the pending read must take its order from
 ix_outbox_pending, and each retention delete must read its range through the index named for it (but
@@ -93,7 +93,6 @@ def _plans(
     [
         ("outbox pending", events.pending),
         ("outbox mark published", lambda s: events.mark_published(s, ["e1", "e2"])),
-        ("inbox claim", lambda s: events.claim_once(s, consumer="c", event_id="e7")),
     ],
 )
 def test_a_hot_query_does_not_scan_a_growing_table(
@@ -107,6 +106,41 @@ def test_a_hot_query_does_not_scan_a_growing_table(
         assert scans == [], f"{name}: full scan in {plan}"
         # A sort for ORDER BY reads every matching row before the LIMIT: the index must give the order.
         assert "TEMP B-TREE" not in plan, f"{name}: sorts in {plan}"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_an_inbox_claim_is_one_insert_that_finds_a_claimed_event_by_its_key(
+    tmp_path: Path, backend: str, request: pytest.FixtureRequest
+) -> None:
+    """A claim reads no row: its INSERT finds an event already claimed through the inbox's primary key
+    (consumer, event_id), and inserts nothing then."""
+    url = db.sqlite_url(tmp_path / "profile.db") if backend == "sqlite" else request.getfixturevalue("postgres_url")
+    engine = _engine(url)
+    claims: list[bool] = []
+    try:
+        captured = _captured(
+            engine,
+            lambda s: claims.extend(events.claim_once(s, consumer="c", event_id=e) for e in ("e7", "new", "new")),
+        )
+    finally:
+        engine.dispose()
+    assert claims == [False, True, False]
+    assert [statement.split()[0].upper() for statement in captured] == ["INSERT"] * 3
+
+
+def _captured(engine: sa.Engine, work: Callable[[orm.Session], Any]) -> list[str]:
+    captured: list[str] = []
+
+    def capture(_c: Any, _cur: Any, statement: str, _p: Any, _ctx: Any, _many: bool) -> None:
+        captured.append(statement.lstrip())
+
+    sa.event.listen(engine, "before_cursor_execute", capture)
+    try:
+        with orm.Session(engine) as session, session.begin():
+            work(session)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", capture)
+    return [statement for statement in captured if not statement.upper().startswith(("BEGIN", "PRAGMA"))]
 
 
 def test_the_outbox_pending_read_takes_its_order_from_the_index_on_postgresql(postgres_url: str) -> None:
