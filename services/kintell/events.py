@@ -2,16 +2,29 @@
 
 from __future__ import annotations
 
+import functools
+
 from google.protobuf import message
 
 from services.kintell import wire
 from services.kintell.domain.events import DomainEvent, SessionCompleted, SessionScheduled
 from services.kintell.domain.model import Rating, Session
-from services.kit.connectors.wire import provenance, timestamp
+from services.kit.connectors import wire as connector_wire
+from services.kit.connectors.model import Provenance
+from services.kit.connectors.wire import timestamp
 from services.kit.messaging import events
+from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2
 
 SOURCE = "teei/kintell"
+
+
+# An import's events share one provenance: its message is built once and copied into every payload
+# naming it (a constructor copies a message argument; the cached one is never changed).
+@functools.lru_cache(maxsize=256)
+def provenance(value: Provenance) -> types_pb2.Provenance:
+    """The proto provenance of a record, shared by the payloads naming it."""
+    return connector_wire.provenance(value)
 
 
 def envelope(event: DomainEvent) -> events.Envelope:

@@ -41,8 +41,18 @@ class ImportPlan:
     def from_batch(self, batch_id: str) -> ImportPlan:
         """The same plan with the batch id in every written session's provenance."""
 
+        # One stamped provenance per distinct one (an import's sessions share theirs); built directly,
+        # as `dataclasses.replace` per session was a visible part of a large import.
+        stamps: dict[Provenance, Provenance] = {}
+
         def stamped(session: Session) -> Session:
-            return replace(session, provenance=session.provenance.in_batch(batch_id))
+            origin = session.provenance
+            into = stamps.get(origin)
+            if into is None:
+                into = stamps[origin] = origin.in_batch(batch_id)
+            return Session(
+                session.session_id, session.company_id, session.facts, into, session.created_at, session.updated_at
+            )
 
         return replace(self, created=[stamped(s) for s in self.created], updated=[stamped(s) for s in self.updated])
 

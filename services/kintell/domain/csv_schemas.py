@@ -8,9 +8,8 @@ both the scheduled and the completion time, and its 1-5 rating is stored as (r -
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import replace
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -77,7 +76,8 @@ class _CurrentRow(SessionRow):
     rating: Annotated[float | None, Cell(cells.number(0, 1))] = None
     feedback_text: Feedback = None
 
-    def _facts(self, session_type: SessionType, volunteer: str) -> SessionFacts:
+    def _facts(self, session_type: SessionType, volunteer: str, **reported: Any) -> SessionFacts:
+        # Built in one call with the schema's own columns (`reported`): no copy per row.
         return SessionFacts(
             external_session_id=self.session_id,
             session_type=session_type,
@@ -88,6 +88,7 @@ class _CurrentRow(SessionRow):
             duration_minutes=self.duration_minutes,
             rating=self.rating,
             feedback_text=self.feedback_text or "",
+            **reported,
         )
 
 
@@ -100,8 +101,11 @@ class LanguageRow(_CurrentRow):
 
     def facts(self) -> SessionFacts:
         """A language session with its level and topics."""
-        facts = self._facts(SessionType.LANGUAGE, self.volunteer_email)
-        return replace(facts, language_level=self.language_level or "", topics=self.topics or ())
+        return self._language(metadata=None)
+
+    def _language(self, **reported: Any) -> SessionFacts:
+        level, topics = self.language_level or "", self.topics or ()
+        return self._facts(SessionType.LANGUAGE, self.volunteer_email, language_level=level, topics=topics, **reported)
 
 
 class LanguageRowV11(LanguageRow):
@@ -111,7 +115,7 @@ class LanguageRowV11(LanguageRow):
 
     def facts(self) -> SessionFacts:
         """A language session with its level, topics and metadata."""
-        return replace(super().facts(), metadata=self.metadata)
+        return self._language(metadata=self.metadata)
 
 
 class MentorshipRow(_CurrentRow):
@@ -123,8 +127,8 @@ class MentorshipRow(_CurrentRow):
 
     def facts(self) -> SessionFacts:
         """A mentorship session with its focus and goals."""
-        facts = self._facts(SessionType.MENTORSHIP, self.mentor_email)
-        return replace(facts, focus_area=self.focus_area or "", goals_discussed=self.goals_discussed or ())
+        focus, goals = self.focus_area or "", self.goals_discussed or ()
+        return self._facts(SessionType.MENTORSHIP, self.mentor_email, focus_area=focus, goals_discussed=goals)
 
 
 class LegacyRow(SessionRow):
