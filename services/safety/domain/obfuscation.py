@@ -90,7 +90,7 @@ def spaced(word: str, group: str) -> str:
 def word_pattern(words: Sequence[str], suffixes: Sequence[str], *, embedded: Iterable[str] = ()) -> re.Pattern[str]:
     """Listed words (optionally suffixed) on word boundaries, spaced-out spellings, and embedded roots."""
     suffix = "(?:" + "|".join(stretched(s) for s in sorted(suffixes, key=len, reverse=True)) + ")?"
-    plain = alternation([stretched(w) for w in sorted(words, key=len, reverse=True)])
+    plain = "|".join(stretched(w) for w in sorted(words, key=len, reverse=True))
     spelt = "|".join(spaced(w, f"sep{i}") for i, w in enumerate(words) if len(w) > 2)
     alternatives = [f"{_BOUNDARY_BEFORE}(?:{plain}){suffix}{_BOUNDARY_AFTER}"]
     alternatives.append(f"{_BOUNDARY_BEFORE}(?:{spelt}){_BOUNDARY_AFTER}")
@@ -197,35 +197,3 @@ def _charset(items: Any) -> set[str] | None:
 
 def _lookahead(first: set[str]) -> str:
     return "(?=[" + "".join(piece if len(piece) > 1 else re.escape(piece) for piece in sorted(first)) + "])"
-
-
-def alternation(sources: Sequence[str], flags: int = 0) -> str:
-    """The alternatives `sources` as one pattern, grouped by the characters they can start with.
-
-    The engine tries the alternatives of a group only where the text's character can start one of them:
-    one test per group instead of one per alternative. Groups never share a starting character (groups that
-    would are merged), and each keeps its alternatives in the given order, so the pattern matches exactly
-    what `(?:s1)|(?:s2)|...` matches. Without a bounded first character for every source, that is returned.
-    """
-    plain = "|".join(f"(?:{source})" for source in sources)
-    found = [_first_characters(_parser.parse(source, flags).data) for source in sources]
-    firsts = [first for first in found if first and all(len(piece) == 1 for piece in first)]
-    if not sources or len(firsts) < len(sources):
-        return plain
-    groups: list[tuple[set[str], list[int]]] = []
-    for index, first in enumerate(firsts):
-        folded = {ch.lower() for ch in first} | {ch.upper() for ch in first} if flags & re.IGNORECASE else set(first)
-        members, keys = [index], set(folded)
-        while overlapping := [g for g in groups if g[0] & keys]:
-            for group in overlapping:
-                groups.remove(group)
-                keys |= group[0]
-                members += group[1]
-        groups.append((keys, sorted(members)))
-    if len(groups) == 1:
-        return plain
-    parts = []
-    for _, members in groups:
-        starts = set().union(*(firsts[i] for i in members))
-        parts.append(_lookahead(starts) + "(?:" + "|".join(f"(?:{sources[i]})" for i in members) + ")")
-    return "|".join(parts)

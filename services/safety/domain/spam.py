@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from services.safety.domain import lexicon_scam as scam
 from services.safety.domain import wordlists as words
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import APOSTROPHES, alternation, gated, normalise, phrase_pattern
+from services.safety.domain.obfuscation import APOSTROPHES, gated, normalise, phrase_pattern
 
 HIGH, MEDIUM, LOW = Confidence.HIGH, Confidence.MEDIUM, Confidence.LOW
 
@@ -51,7 +51,7 @@ _EASY_MONEY = gated(re.compile(scam.EASY_MONEY, re.IGNORECASE))
 _CONTACT = gated(re.compile(scam.CONTACT_CUES, re.IGNORECASE))
 # All spam phrases in one pattern, each in its own group: `lastindex` names the phrase that matched.
 _SPAM_PHRASES = gated(
-    re.compile(alternation([f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES])), word_start=True
+    re.compile("|".join(f"({phrase_pattern(p).pattern})" for p in words.SPAM_PHRASES)), word_start=True
 )
 _DIGIT = re.compile(r"\d")
 
