@@ -62,6 +62,10 @@ class Token(NamedTuple):
     clause: int
 
 
+# Token's fields in order, without the keyword handling of Token(...): tokenising makes one per word.
+_new_token = tuple.__new__
+
+
 def normalise_token(raw: str) -> str:
     """Casefolded, without diacritics or Arabic vowel marks, Nordic and Polish letters folded to ASCII."""
     return _normalise(raw)
@@ -105,7 +109,7 @@ def tokens(text: str) -> list[Token]:
         norm, negator, breaker = _word(raw)
         if breaker:
             reach = 0
-        append(Token(match.start(), match.end(), norm, reach > 0 and not negator, clause))
+        append(_new_token(Token, (match.start(), match.end(), norm, reach > 0 and not negator, clause)))
         reach = NEGATION_REACH if negator else (reach - 1 if reach > 0 else 0)
     return out
 
