@@ -234,11 +234,11 @@ def test_a_roll_that_expands_the_schema_fails_no_request_and_the_old_code_serves
     before the revision) goes on reading and writing profiles on the new schema: N-1 compatibility."""
     (extra_migrations / "profile").mkdir()
     shutil.copy(EXPAND_REVISION, extra_migrations / "profile")
-    predecessor = _pids(mesh)["profile"]
+    predecessor = _processes(_pids(mesh)["profile"])
     origin = time.time()
     rolled = _teei_roll(mesh, "profile")
     assert rolled.returncode == 0, rolled.stderr
-    successor = _pids(mesh)["profile"]
+    successor = _processes(_pids(mesh)["profile"])
     traffic.wait_for(20)
     assert traffic.failures == [], report(mesh, traffic.failures, origin)
     with _profile_database(mesh) as connection:
@@ -264,21 +264,29 @@ def _profile_database(mesh: MeshProcess) -> Iterator[sa.Connection]:
         engine.dispose()
 
 
+def _processes(pid: int | None) -> set[int]:
+    """The processes serving as `pid`: the workers of a worker group (services/cli/workers.py), else itself."""
+    if pid is None:
+        return set()
+    children = {int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()}
+    return children or {pid}
+
+
 def _served_by_predecessor_after_migration(
-    mesh: MeshProcess, *, predecessor: int | None, successor: int | None
+    mesh: MeshProcess, *, predecessor: set[int], successor: set[int]
 ) -> tuple[float, list[str]]:
     """The moment the successor's migrations ended (its `db.migrated` line), and the request ids of the profile
-    writes the predecessor answered after it (both processes write the service's one log file, each line
+    writes the predecessor answered after it (all processes write the service's one log file, each line
     naming its pid)."""
     records = [_record(line) for line in (mesh.var_dir / "logs" / "profile.log").read_text().splitlines()]
-    migrated = [r for r in records if r.get("event") == "db.migrated" and r.get("pid") == successor]
+    migrated = [r for r in records if r.get("event") == "db.migrated" and r.get("pid") in successor]
     assert migrated, f"no db.migrated line of the successor {successor}"
     assert migrated[-1]["revision"] == "9001", migrated[-1]
     moment = _moment(migrated[-1])
     served = [
         str(r.get("request_id"))
         for r in records
-        if r.get("pid") == predecessor
+        if r.get("pid") in predecessor
         and r.get("event") == "rpc.finished"
         and r.get("code") == "OK"
         and str(r.get("rpc_method", "")).endswith("/CreateProfile")
