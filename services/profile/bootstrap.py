@@ -31,12 +31,4 @@ def build(config: ServiceConfig, *, engine: sa.Engine | None = None, cipher: pii
         uow=SqlProfileUnitOfWork(database.sessions), subjects=SubjectData(database.sessions, privacy.MAP)
     )
     registration = Registration.of(profile_pb2, profile_pb2_grpc, "ProfileService", servicer)
-    return Service(
-        name=NAME,
-        config=config,
-        registrations=[registration],
-        on_start=[database.maintenance.start],
-        on_stop=database.on_stop,
-        engine=database.engine,
-        subscriptions=SUBSCRIPTIONS,
-    )
+    return database.service([registration], subscriptions=SUBSCRIPTIONS)

@@ -61,9 +61,6 @@ def build(
     screener = _screener(config, settings)
     screening = ScreeningParts(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
     retrier = None if screener is None else _retrier(settings, screening, screener, sessions)
-    on_stop = database.on_stop
-    if screener is not None and retrier is not None:
-        on_stop += [screener.close, retrier.stop]  # run in reverse: retrier, channel, sealing, engine, cipher
     servicer = Q2qServicer(
         uow=uow,
         screening=screening,
@@ -72,17 +69,14 @@ def build(
         audit=AuditLog(sessions),
     )
     registration = Registration.of(q2q_pb2, q2q_pb2_grpc, "Q2qService", servicer)
-    on_start: list[sealed.Hook] = [database.maintenance.start]
-    if retrier is not None:
-        on_start.append(retrier.ensure_started)
-    return Service(
-        name=NAME,
-        config=config,
-        registrations=[registration],
-        on_stop=on_stop,
-        on_start=on_start,
-        engine=database.engine,
+    if retrier is None or screener is None:
+        return database.service([registration], subscriptions=subscriptions(classifier))
+    # Stopped in reverse: the retrier, the channel to Safety, then the sealing, the engine, the cipher.
+    return database.service(
+        [registration],
         subscriptions=subscriptions(classifier),
+        on_start=[retrier.ensure_started],
+        on_stop=[screener.close, retrier.stop],
     )
 
 

@@ -4,7 +4,7 @@ service's key, its cipher attached, and the background maintenance that seals ro
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -14,6 +14,8 @@ from sqlalchemy import orm
 
 from services.kit.audit import checkpoints
 from services.kit.config import ServiceConfig
+from services.kit.grpc.server import Registration, Service
+from services.kit.messaging import events
 from services.kit.persistence import db
 from services.kit.security import pii
 from services.kit.security.pii.maintenance import PiiMaintenance
@@ -26,6 +28,8 @@ Hook = Callable[[], Awaitable[None] | None]
 
 @dataclass(frozen=True)
 class SealedDatabase:
+    name: str
+    config: ServiceConfig
     engine: sa.Engine
     sessions: db.UnitOfWork
     cipher: pii.PiiCipher
@@ -36,6 +40,26 @@ class SealedDatabase:
         """Hooks for `Service.on_stop`, which runs them last first: the background sealing stops, then the
         engine, then the cipher (never closed while a batch still seals)."""
         return [self.cipher.close, self.engine.dispose, self.maintenance.stop]
+
+    def service(
+        self,
+        registrations: Sequence[Registration],
+        *,
+        subscriptions: Sequence[events.Subscription] = (),
+        on_start: Sequence[Hook] = (),
+        on_stop: Sequence[Hook] = (),
+    ) -> Service:
+        """The service on this database: the background sealing starts first, then `on_start`; on stop,
+        `on_stop` runs first (last first), then the sealing stops, the engine goes, the cipher closes."""
+        return Service(
+            name=self.name,
+            config=self.config,
+            registrations=registrations,
+            on_start=[self.maintenance.start, *on_start],
+            on_stop=[*self.on_stop, *on_stop],
+            engine=self.engine,
+            subscriptions=subscriptions,
+        )
 
 
 def open_sealed(
@@ -57,7 +81,7 @@ def open_sealed(
     maintenance = PiiMaintenance(
         cipher, partial(seal_in_transaction, sessions, cipher, seal_step), interval=config.pii_rewrap_interval_seconds
     )
-    return SealedDatabase(engine, sessions, cipher, maintenance)
+    return SealedDatabase(name, config, engine, sessions, cipher, maintenance)
 
 
 def seal_in_transaction(sessions: db.UnitOfWork, cipher: pii.PiiCipher, step: SealStep) -> int:

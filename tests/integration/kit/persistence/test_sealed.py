@@ -1,5 +1,5 @@
 """A sealed service database: migrated, its cipher attached, its online migration one batch a transaction,
-and its stop hooks ordered so that the background sealing stops before the engine and the cipher go."""
+and its service's hooks ordered so that the background sealing stops before the engine and the cipher go."""
 
 from __future__ import annotations
 
@@ -50,16 +50,30 @@ def test_a_sealed_database_is_migrated_with_its_cipher_attached_and_seals_one_ba
         database.cipher.close()
 
 
-def test_the_stop_hooks_run_last_first_stop_the_sealing_before_the_engine_and_the_cipher(tmp_path: Path) -> None:
+def test_its_service_starts_the_sealing_first_and_stops_it_after_its_own_hooks_before_the_engine_and_the_cipher(
+    tmp_path: Path,
+) -> None:
+    config = ServiceConfig(grpc_port=0, var_dir=tmp_path)
     database = sealed.open_sealed(
-        ServiceConfig(grpc_port=0, var_dir=tmp_path),
-        name="profile",
-        migrations=profile_bootstrap.MIGRATIONS,
-        seal_step=lambda session, cipher: 0,
+        config, name="profile", migrations=profile_bootstrap.MIGRATIONS, seal_step=lambda session, cipher: 0
     )
+
+    def started() -> None: ...
+
+    def stopped() -> None: ...
+
     try:
-        hooks = list(reversed(database.on_stop))  # as Service.on_stop runs them
-        assert hooks == [database.maintenance.stop, database.engine.dispose, database.cipher.close]
+        service = database.service([], on_start=[started], on_stop=[stopped])
+
+        assert (service.name, service.config, service.engine) == ("profile", config, database.engine)
+        assert service.on_start == [database.maintenance.start, started]
+        # Service.on_stop runs its hooks last first.
+        assert list(reversed(service.on_stop)) == [
+            stopped,
+            database.maintenance.stop,
+            database.engine.dispose,
+            database.cipher.close,
+        ]
     finally:
         database.engine.dispose()
         database.cipher.close()
