@@ -6,6 +6,7 @@ import re
 
 import pytest
 
+from services.safety import evaluate
 from services.safety.domain import pii, spam
 from services.safety.domain.findings import FindingType
 from services.safety.domain.obfuscation import gated, normalise, phrase_pattern, stretched, word_pattern
@@ -112,3 +113,16 @@ def test_screening_with_one_normalised_copy_finds_what_each_rule_finds_alone() -
 def test_an_amount_takes_its_digits_whole_and_still_finds_the_currency(text: str, amount: str | None) -> None:
     found = spam._AMOUNT.search(text)
     assert (found.group(0) if found else None) == amount
+
+
+def test_every_pii_span_found_in_the_labelled_sets_is_gone_from_the_stored_text() -> None:
+    checked = 0
+    for path in sorted(evaluate.TEST_SET.parent.glob("*.jsonl")):
+        for case in evaluate.load(path):
+            screening = screen(case.text)
+            for finding in screening.findings:
+                if finding.type is FindingType.PII:
+                    for span in finding.spans:
+                        assert span.text not in screening.redacted_text, case.case_id
+                        checked += 1
+    assert checked >= 60
