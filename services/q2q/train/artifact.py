@@ -12,7 +12,7 @@ import numpy as np
 from services.q2q.domain.artifact import MANIFEST, VOCABULARY, WEIGHTS, Manifest, sha256_of
 from services.q2q.domain.linear_model import LinearModel
 
-MODEL_SERIES = "q2q-linear-2"
+MODEL_SERIES = "q2q-linear-3"
 
 
 def model_version(corpus: dict[str, str]) -> str:

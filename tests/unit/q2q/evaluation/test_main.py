@@ -11,7 +11,7 @@ from services.q2q.evaluation.__main__ import main
 def test_command_prints_the_tables_on_the_test_split(capsys: pytest.CaptureFixture[str]) -> None:
     assert main([]) == 0
     out = capsys.readouterr().out
-    assert "ai_classifier q2q-linear-2+" in out
+    assert "ai_classifier q2q-linear-3+" in out
     for word in ("precision", "recall", "f1", "macro F1:", "micro precision", "texts/s on one core"):
         assert word in out
     for entry in LABELS:

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # no stubs shipped
+from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]  # no stubs shipped
 
 from services.q2q.domain.artifact import MODEL_DIR, WEIGHTS, load, read_manifest, sha256_of
 from services.q2q.domain.errors import ModelArtifactInvalid
@@ -37,13 +39,32 @@ def test_training_twice_on_the_same_fixture_gives_byte_identical_models(tmp_path
     assert np.array_equal(first.thresholds, second.thresholds)
 
 
+def test_the_solver_runs_on_one_blas_thread_however_many_the_machine_offers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # liblinear's dot products go through BLAS; a threaded BLAS sums them in another order, so the solver's
+    # iterates, and the float16 weights, would depend on the number of cores (measured on the full corpus).
+    seen: list[int] = []
+    real_fit = LogisticRegression.fit
+
+    def fit_and_record(self: object, *args: object, **kwargs: object) -> object:
+        seen.extend(pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas")
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(LogisticRegression, "fit", fit_and_record)
+    with threadpool_limits(limits=2):
+        _train_small(tmp_path / "model")
+    assert seen
+    assert set(seen) == {1}
+
+
 def test_the_shipped_manifest_names_the_shipped_corpus_by_hash() -> None:
     manifest = read_manifest(MODEL_DIR)
     assert manifest.corpus == {
         "train.jsonl": sha256_of(DATA_DIR / "train.jsonl"),
         "validation.jsonl": sha256_of(DATA_DIR / "validation.jsonl"),
     }
-    assert manifest.model_version.startswith("q2q-linear-2+")
+    assert manifest.model_version.startswith("q2q-linear-3+")
     assert manifest.model_version.endswith(manifest.corpus["train.jsonl"][:12])
 
 
