@@ -243,3 +243,32 @@ def test_an_import_of_several_chunks_keeps_row_order_errors_and_events_exactly(
     assert done.rows_stored == count - 5
     completed = [("kintell.session.completed", f"k-{i}") for i in range(count) if i % 5 == 0 and i not in refused]
     assert _external_ids(_all_pending(engine)) == news + completed
+
+
+def test_a_bad_row_and_a_repeat_at_a_chunk_boundary_and_a_reimport_keep_their_batches(
+    uow: KintellUnitOfWork, engine: sa.Engine
+) -> None:
+    """Around the 500-row chunks: a refused row right after a chunk's last one, a repeat of that last row's
+    session id in the next chunk; a later file's changed row names its own batch, the untouched ones the first."""
+    rows = [language_row(f"k-{i}") for i in range(1000)]
+    rows[500] = language_row("k-500", rating="7")
+    rows[501] = language_row("k-499")
+    batch = _import(uow, csv(LANGUAGE_V1_0, *rows))
+    assert (batch.rows_total, batch.rows_stored, batch.rows_quarantined) == (1000, 998, 2)
+    errors = queries.get_import_errors(GetImportErrors("acme", batch.batch_id), uow=uow)
+    assert [(e.row, e.field) for e in errors] == [(502, "rating"), (503, "session_id")]
+    assert "first at row 501" in errors[1].message
+    assert _count(engine, "outbox") == 998
+
+    again = _import(uow, csv(LANGUAGE_V1_0, language_row("k-499", feedback_text="Better"), language_row("k-0")))
+    assert (again.rows_stored, again.rows_quarantined, _count(engine, "outbox")) == (2, 0, 998)
+    with db.UnitOfWork(engine).begin() as session:
+        found: dict[str, str] = dict(
+            session.execute(
+                sa.text(
+                    "SELECT external_session_id, import_batch_id FROM kintell_sessions"
+                    " WHERE external_session_id IN ('k-0', 'k-499')"
+                )
+            ).all()
+        )
+    assert found == {"k-499": again.batch_id, "k-0": batch.batch_id}
