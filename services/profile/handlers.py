@@ -179,7 +179,8 @@ def _apply(profiles: ProfileRepository, command: commands.RecordActivity, item: 
         profile_id=person.profile_id,
         now=now,
     )
-    profile = _live_profile(profiles, resolved.profile_id)
+    # Locked as _live_profile locks it, without reading the profile again when nothing changed it meanwhile.
+    profile = live(profiles.relock(resolved), resolved.profile_id)
     applied: list[bool] = []
 
     def first(source: str, record_id: str) -> bool:

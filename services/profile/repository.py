@@ -78,6 +78,8 @@ class ProfileRepository(IdentityStore, Protocol):
 
     def lock(self, profile_id: str) -> Profile | None: ...
 
+    def relock(self, profile: Profile) -> Profile | None: ...
+
     def page(self, *, email: str, after: str, limit: int) -> list[Profile]: ...
 
     def save_journey(self, profile: Profile, *, now: datetime) -> None: ...
@@ -142,6 +144,18 @@ class SqlProfileRepository:
     def lock(self, profile_id: str) -> Profile | None:
         """The profile, its row locked until commit so concurrent changes to it serialise."""
         return self._one(_BY_ID_LOCKED, profile_id)
+
+    def relock(self, profile: Profile) -> Profile | None:
+        """`profile` as read earlier in this transaction, its row now locked as `lock` locks it; read again
+        only when another transaction changed or merged it meanwhile (its update time or merge moved: under
+        PostgreSQL's read committed, a read before the lock may be older than the lock)."""
+        params = {"b_company_id": self._company_id, "b_key": profile.profile_id}
+        row = self._session.execute(_VERSION_LOCKED, params).first()
+        if row is None:
+            return None
+        if row.updated_at == profile.updated_at and row.merged_into == profile.merged_into:
+            return profile
+        return self.lock(profile.profile_id)
 
     def get_by_email(self, email: str) -> Profile | None:
         """The profile with this normalised e-mail in this company, if any: by the e-mail's blind index,
@@ -316,6 +330,11 @@ _RELATED = _related()
 _PROFILES = sa.select(profiles).where(profiles.c.company_id == sa.bindparam("b_company_id"))
 _BY_ID = _PROFILES.where(profiles.c.profile_id == sa.bindparam("b_key"))
 _BY_ID_LOCKED = _BY_ID.with_for_update()
+_VERSION_LOCKED = (
+    sa.select(profiles.c.updated_at, profiles.c.merged_into)
+    .where(profiles.c.company_id == sa.bindparam("b_company_id"), profiles.c.profile_id == sa.bindparam("b_key"))
+    .with_for_update()
+)
 _BY_EMAIL_INDEX = _PROFILES.where(profiles.c.email_index == sa.bindparam("b_key"))
 _BY_PLAIN_EMAIL = _PROFILES.where(profiles.c.email_index.is_(None), profiles.c.email == sa.bindparam("b_key"))
 _JOURNEY_DELETES = {table: table.delete().where(*_owned(table)) for table in JOURNEY_TABLES}
