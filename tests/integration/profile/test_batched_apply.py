@@ -4,6 +4,7 @@ delivered twice, counts each session once for each person it names, in one trans
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,25 @@ def test_a_batch_counts_each_session_once_per_person_and_a_second_copy_changes_n
     uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
     assert [profile(uow, person).journey.counters[COUNTER] for person in people] == [3, 3, 3]
     assert profile(uow, "v@example.org").journey.counters == {"volunteer_language_sessions_completed": 9}
+
+
+def test_relock_keeps_the_profile_read_unless_its_row_changed_meanwhile(engine: sa.Engine) -> None:
+    bus = eventbus.EventBus(url="nats://127.0.0.1:1", service="profile", engine=engine)
+    subscription = next(s for s in consumers.SUBSCRIPTIONS if s.event_types == ("kintell.session.completed",))
+    assert bus._apply_batch(subscription, [(_session("k-1", "p@example.org"), "s", None)]) == [True]
+    uow = SqlProfileUnitOfWork(db.UnitOfWork(engine))
+    with uow.begin(company_id="acme") as profiles:
+        read = profiles.get_by_email("p@example.org")
+        assert read is not None
+        assert profiles.relock(read) is read
+    with uow.begin(company_id="acme") as profiles:
+        read = profiles.get_by_email("p@example.org")
+        assert read is not None
+        stored = read.updated_at
+        # A read older than the row (another transaction wrote it before the lock): read again.
+        read.updated_at = stored - timedelta(seconds=1)
+        relocked = profiles.relock(read)
+        assert relocked is not None
+        assert relocked is not read
+        assert relocked.updated_at == stored
+        assert relocked.journey.counters == {COUNTER: 1}
