@@ -43,8 +43,9 @@ log = logs.get_logger(__name__)
 # the way (services/cli/edge_settings.py checks the sum), so a client never meets this limit.
 MAX_METADATA_BYTES = 64 * 1024
 # The leases of the work that runs once per service (services/kit/persistence/leases.py).
-RELAY_LEASE, RETENTION_LEASE = "outbox-relay", "retention"
-LEASES = (RELAY_LEASE, RETENTION_LEASE)
+# Consumers apply one durable's events in stream order, so one worker process applies them at a time.
+RELAY_LEASE, RETENTION_LEASE, CONSUMER_LEASE = "outbox-relay", "retention", "consumers"
+LEASES = (RELAY_LEASE, RETENTION_LEASE, CONSUMER_LEASE)
 
 
 def server_options(max_message_bytes: int) -> list[tuple[str, int]]:
@@ -266,6 +267,7 @@ class GrpcServer:
                 subscriptions=service.subscriptions,
                 stream_replicas=cfg.nats_stream_replicas,
                 relay_lease=self.leases.get(RELAY_LEASE),
+                consumer_lease=self.leases.get(CONSUMER_LEASE) if service.subscriptions else None,
             )
             await self.bus.start()
         elif service.subscriptions or service.engine is not None:
@@ -344,7 +346,7 @@ def _denials(service: Service, environ: Mapping[str, str]) -> DenialLog | None:
 
 
 def _leases(service: Service) -> dict[str, leases.LeaseKeeper]:
-    """The relay's and retention's leases in the service's database (none without one)."""
+    """The relay's, retention's and consumers' leases in the service's database (none without one)."""
     if service.engine is None:
         return {}
     if not leases.available(service.engine):

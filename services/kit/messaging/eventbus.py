@@ -75,10 +75,14 @@ class EventBus:
         stream_replicas: int = 1,
         stats_seconds: float = CONSUMER_STATS_SECONDS,
         relay_lease: LeaseKeeper | None = None,
+        consumer_lease: LeaseKeeper | None = None,
     ) -> None:
         self._retry = retry
         # Of a service's worker processes, only the lease's holder relays (None: this process always does).
         self._relay_lease = relay_lease
+        # ... and only this lease's holder consumes: the worker processes pull from the same durables, and
+        # two of them applying batches side by side would apply one person's events out of order.
+        self._consumer_lease = consumer_lease
         self._stream_replicas = stream_replicas
         self._url, self._service, self._uow = url, service, UnitOfWork(engine)
         self._subscriptions = tuple(subscriptions)
@@ -155,6 +159,9 @@ class EventBus:
     def _relays(self) -> bool:
         return self._relay_lease is None or self._relay_lease.held
 
+    def _consumes(self) -> bool:
+        return self._consumer_lease is None or self._consumer_lease.held
+
     async def _relay(self, js: JetStreamContext) -> None:
         while not self._stopping:
             if not self._relays():
@@ -196,6 +203,10 @@ class EventBus:
     async def _consume(self, puller: Puller, subscription: events.Subscription) -> None:
         try:
             while not self._stopping:
+                if not self._consumes():
+                    assert self._consumer_lease is not None
+                    await self._consumer_lease.wait_changed(self._poll_seconds)
+                    continue
                 await self._consume_once(puller, subscription)
         finally:
             with contextlib.suppress(Exception):
