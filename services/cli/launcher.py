@@ -3,6 +3,7 @@ health, stop in reverse dependency order on request. `supervisor.Supervisor` res
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import signal
@@ -22,7 +23,7 @@ from services.cli.spec import REPO_ROOT, Resource, SpecError, free_port, missing
 from services.kit import config
 from services.kit.messaging import store_encryption
 from services.kit.security import mtls
-from services.kit.telemetry import tracing
+from services.kit.telemetry import metrics, tracing
 from services.ratelimit.domain.errors import LimitsConfigError
 from services.ratelimit.settings import RateLimitConfig
 
@@ -359,7 +360,14 @@ class Mesh:
             target, service = f"127.0.0.1:{resource.port}", resource.health["grpc"]
             # Health checks are open to every mesh identity; the launcher probes as the edge.
             creds = None if self.mtls_dir is None else mtls.channel_credentials(self.mtls_dir, "edge")
-            return lambda: probes.grpc_serving(target, service, timeout=timeout, credentials=creds)
+            serving = functools.partial(probes.grpc_serving, target, service, timeout=timeout, credentials=creds)
+            metrics_port = resource.extra_ports.get("metrics_port")
+            if metrics_port is None or self.replicas(resource) == 1:
+                return serving
+            # A worker group's workers answer on the shared port even while the group process itself hangs
+            # (and so restarts none of them): it is live only while it answers its own /healthz too.
+            group = f"http://127.0.0.1:{metrics_port}{metrics.HEALTHZ_PATH}"
+            return lambda: serving() and probes.http_ok(group, timeout=timeout)
         url = resource.health["http"].format(**values)
         return lambda: probes.http_ok(url, timeout=timeout)
 

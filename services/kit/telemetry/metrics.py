@@ -22,6 +22,7 @@ from prometheus_client.samples import Sample
 from services.kit.config import Settings, setting
 from services.kit.logs import get_logger
 
+HEALTHZ_PATH = "/healthz"  # answered by the serving process itself, never collected
 log = get_logger(__name__)
 
 # Seconds; from a cached read (~1 ms) to the edge's longest route timeout.
@@ -195,6 +196,16 @@ def federated_registry(
     return registry
 
 
+def _with_healthz(app: Any) -> Any:
+    def serve(environ: dict[str, Any], start_response: Any) -> Any:
+        if environ.get("PATH_INFO") == HEALTHZ_PATH:
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        return app(environ, start_response)
+
+    return serve
+
+
 class _ReusePortServer(ThreadingWSGIServer):
     # A rolling restart's successor (services/cli/rolling.py) binds while its predecessor still serves.
     allow_reuse_port = True
@@ -226,9 +237,14 @@ class Endpoint:
 def serve(
     port: int, *, host: str = "127.0.0.1", registry: prometheus_client.CollectorRegistry = prometheus_client.REGISTRY
 ) -> Endpoint:
-    """Serves `registry` (the process's metrics) on `host:port` (0 picks a free port) in a daemon thread."""
+    """Serves `registry` (the process's metrics) on `host:port` (0 picks a free port) in a daemon thread, and
+    GET /healthz: 200 from this process itself, without collecting anything (a worker group's liveness)."""
     server = simple_server.make_server(
-        host, port, prometheus_client.make_wsgi_app(registry), _ReusePortServer, handler_class=_QuietHandler
+        host,
+        port,
+        _with_healthz(prometheus_client.make_wsgi_app(registry)),
+        _ReusePortServer,
+        handler_class=_QuietHandler,
     )
     thread = threading.Thread(target=server.serve_forever, name="metrics", daemon=True)
     thread.start()
