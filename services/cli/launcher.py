@@ -390,10 +390,11 @@ class Mesh:
 
 
 def start_waves(resources: tuple[Resource, ...]) -> list[list[Resource]]:
-    """`resources` (in dependency order) in waves: each resource in the wave after its last dependency's."""
+    """`resources` (in dependency order) in waves: each resource in the wave after its last dependency's. A
+    dependency that is not among `resources` (a mesh started without it) does not hold anything back."""
     level: dict[str, int] = {}
     for resource in resources:
-        level[resource.name] = 1 + max((level[dep] for dep in resource.deps), default=-1)
+        level[resource.name] = 1 + max((level[dep] for dep in resource.deps if dep in level), default=-1)
     waves: list[list[Resource]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
     for resource in resources:
         waves[level[resource.name]].append(resource)

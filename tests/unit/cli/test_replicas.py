@@ -174,6 +174,16 @@ def test_resources_start_in_waves_after_their_dependencies() -> None:
     ]
 
 
+def test_a_dependency_left_out_of_the_mesh_holds_nothing_back() -> None:
+    without_otel = tuple(r for r in spec.load() if r.kind != "otlp")
+    waves = [[r.name for r in wave] for wave in start_waves(without_otel)]
+    assert waves == [
+        ["nats", "ratelimit"],
+        ["gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"],
+        ["edge"],
+    ]
+
+
 def test_a_chain_of_dependencies_starts_one_wave_per_link(tmp_path: Path) -> None:
     path = tmp_path / "tilt.yaml"
     path.write_text(
