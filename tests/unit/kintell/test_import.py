@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
+from services.kintell import events as kintell_events
 from services.kintell import handlers, queries
 from services.kintell.domain.commands import GetImportErrors, ImportSessions, ListSessions, SessionFilter
+from services.kintell.domain.events import SessionCompleted, SessionScheduled
 from services.kintell.domain.model import Session
 from services.kintell.repository import KintellUnitOfWork
 from services.kit.connectors import imports
 from services.kit.connectors.csvimport import CsvRejected
-from services.kit.messaging import events
+from services.kit.messaging import events, sealed_events
 from services.kit.persistence import db
+from services.kit.security import pii
 from teei.common.v1 import types_pb2
 from teei.kintell.v1 import events_pb2, kintell_pb2
 from tests.unit.kintell.samples import LANGUAGE_V1_0, LEGACY, MENTORSHIP_V1_0, csv, language_row
@@ -272,3 +277,41 @@ def test_a_bad_row_and_a_repeat_at_a_chunk_boundary_and_a_reimport_keep_their_ba
             ).all()
         )
     assert found == {"k-499": again.batch_id, "k-0": batch.batch_id}
+
+
+@pytest.fixture
+def events_cipher(tmp_path: Path) -> Iterator[pii.PiiCipher]:
+    """The process's events cipher, installed as a service installs it at start-up."""
+    made = pii.local(tmp_path / "events", sealed_events.KEYSTORE)
+    sealed_events.install(made)
+    yield made
+    sealed_events.uninstall()
+    made.close()
+
+
+def test_an_import_records_each_event_sealed_once_and_opening_to_its_stored_session(
+    uow: KintellUnitOfWork, engine: sa.Engine, events_cipher: pii.PiiCipher
+) -> None:
+    """With the events cipher installed, every outbox row holds its envelope with the person fields sealed
+    for that event's id, and opened it is exactly the payload of the stored session, in the file's order."""
+    rows = [language_row(f"k-{i}", participant_email=f"p{i % 7}@example.org") for i in range(620)]
+    rows[3] = language_row("k-3", completed_at="")
+    _import(uow, csv(LANGUAGE_V1_0, *rows))
+    stored = _sessions_by_external_id(uow)
+    with db.UnitOfWork(engine).begin() as session:
+        raw = session.execute(sa.select(events.outbox.c.envelope).order_by(events.outbox.c.created_at)).scalars()
+        found = [events.Envelope.FromString(r) for r in raw]
+    assert [events.payload_of_unopened(e).participant.email[:5] for e in found] == ["pii1."] * 620
+    expected = [kintell_events.envelope(SessionScheduled(s) if i == 3 else SessionCompleted(s)) for i, s in stored]
+    assert [(e.type, e.source, e.tenant, e.subject) for e in found] == [
+        (x.type, x.source, x.tenant, x.subject) for x in expected
+    ]
+    assert [events.payload_of(e) for e in found] == [events.payload_of_unopened(x) for x in expected]
+    assert len({e.id for e in found}) == 620
+
+
+def _sessions_by_external_id(uow: KintellUnitOfWork) -> list[tuple[int, Session]]:
+    ids = [f"k-{i}" for i in range(620)]
+    with uow.begin(company_id="acme") as repo:
+        found = repo.sessions_by_external_id(ids)
+    return [(i, found[x]) for i, x in enumerate(ids)]
