@@ -351,7 +351,7 @@ class AuthInterceptor(ScopedInterceptor):
         return auth.Principal(subject=caller.identity, tenant=caller.tenant, role="service")
 
     async def _authenticate(self, token: str) -> auth.Principal:
-        kid = auth.unverified_kid(token)
+        kid = self._validator.kid(token)
         if kid is not None and self._validator.jwks.needs_fetch(kid):
             # Fetching keys is I/O: off the event loop, and at most once per refresh interval.
             await asyncio.to_thread(self._validator.jwks.key, kid)

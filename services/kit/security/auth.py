@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,8 @@ from teei.common.v1 import access_pb2
 ALGORITHMS = jose.ALGORITHMS
 REQUIRED_CLAIMS = ("iss", "aud", "sub", "role", "iat", "exp", "jti")
 MAX_JWKS_BYTES = 1024 * 1024
+# Tokens whose signature and claims were verified, kept by validator (most recently used last).
+VERIFIED_TOKENS = 4096
 JwksFetch = Callable[[], Mapping[str, Any]]
 
 _ALL = frozenset(name for name in access_pb2.Permission.keys() if name != "PERMISSION_UNSPECIFIED")  # noqa: SIM118
@@ -189,30 +192,103 @@ def _parse_jwks(document: Mapping[str, Any]) -> dict[str, jwt.PyJWK]:
     return keys
 
 
+@dataclass(frozen=True)
+class _Verified:
+    """A token that passed every check: the key it verified with, its claims and the Principal they give."""
+
+    kid: str
+    key: jwt.PyJWK
+    claims: Mapping[str, Any]
+    principal: Principal
+
+
 class TokenValidator:
-    """Validates RS256/ES256 access tokens against a JWKS and returns the caller's Principal."""
+    """Validates RS256/ES256 access tokens against a JWKS and returns the caller's Principal.
+
+    A verified token is remembered by its exact text (at most `capacity`, least recently used dropped),
+    so a caller's repeated calls skip decoding and the signature check. A remembered token is still
+    refused exactly as before once its times fail (checked on every call with the validator's clock) or
+    once the key set no longer holds the very key it verified with (rotated out, or refreshed).
+    """
 
     def __init__(
-        self, jwks: CachedJwks, *, issuer: str, audience: str, leeway: float = 30.0, clock: EpochClock = time.time
+        self,
+        jwks: CachedJwks,
+        *,
+        issuer: str,
+        audience: str,
+        leeway: float = 30.0,
+        clock: EpochClock = time.time,
+        capacity: int = VERIFIED_TOKENS,
     ) -> None:
         self._jwks = jwks
         self._expected = jose.Expected(issuer=issuer, audience=audience, required=REQUIRED_CLAIMS, leeway=leeway)
         self._clock = clock
+        self._capacity = capacity
+        self._verified: OrderedDict[str, _Verified] = OrderedDict()
+        self._lock = threading.Lock()
 
     @property
     def jwks(self) -> CachedJwks:
         """The key cache this validator reads."""
         return self._jwks
 
+    def kid(self, token: str) -> str | None:
+        """The `kid` a token names (unverified unless the token was verified before); None when garbled."""
+        with self._lock:
+            known = self._verified.get(token)
+        return known.kid if known is not None else unverified_kid(token)
+
     def validate(self, token: str) -> Principal:
         """The Principal the token proves, or TokenRejected (UNAUTHENTICATED) naming the failed check."""
+        with self._lock:
+            known = self._verified.get(token)
+            if known is not None:
+                self._verified.move_to_end(token)
+        if known is not None and self._still_valid(known):
+            return known.principal
+        return self._verify(token)
+
+    def _still_valid(self, known: _Verified) -> bool:
+        # Same checks as a first validation for what can change after it: the key set and the clock.
+        if self._jwks.key(known.kid) is not known.key:
+            return False
+        try:
+            expected = self._expected
+            jose.check_times(
+                known.claims, now=self._clock(), leeway=expected.leeway, max_lifetime=expected.max_lifetime
+            )
+        except jose.JoseError:
+            return False
+        return True
+
+    def _verify(self, token: str) -> Principal:
         try:
             header = jose.read_header(token, algorithms=ALGORITHMS, require_kid=True)
             key = self._jwks.key(header.kid or "")
             claims = jose.verify(token, key, header=header, expected=self._expected, now=self._clock())
         except jose.JoseError as exc:
+            self._forget(token)
             raise TokenRejected(_REASONS[exc.check], exc.detail) from exc
-        return _principal(claims)
+        try:
+            principal = _principal(claims)
+        except TokenRejected:
+            self._forget(token)
+            raise
+        if isinstance(key, jwt.PyJWK):
+            self._remember(token, _Verified(header.kid or "", key, claims, principal))
+        return principal
+
+    def _remember(self, token: str, verified: _Verified) -> None:
+        with self._lock:
+            self._verified[token] = verified
+            self._verified.move_to_end(token)
+            while len(self._verified) > self._capacity:
+                self._verified.popitem(last=False)
+
+    def _forget(self, token: str) -> None:
+        with self._lock:
+            self._verified.pop(token, None)
 
 
 def bearer_token(authorization: str | None) -> str:
