@@ -7,7 +7,7 @@ import asyncio
 import inspect
 import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, ClassVar, TypeAlias
 
@@ -19,7 +19,7 @@ from opentelemetry import trace
 
 from services.kit import errors
 from services.kit.audit import denials as denial_log
-from services.kit.grpc import request_text, status
+from services.kit.grpc import call_headers, request_text, status
 from services.kit.logs import get_logger
 from services.kit.security import access, auth, tenancy
 from services.kit.telemetry import errors_report
@@ -93,8 +93,8 @@ def _wrap_behaviour(behaviour: Any, details: grpc.HandlerCallDetails, scope: Sco
     return single
 
 
-def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> dict[str, str]:
-    return {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
+def _metadata(context: grpc.aio.ServicerContext[Any, Any]) -> Mapping[str, str]:
+    return call_headers.headers(context)
 
 
 class LoggingInterceptor(ScopedInterceptor):

@@ -12,6 +12,7 @@ import grpc
 from services.kit import errors
 from services.kit.audit import denials as denial_log
 from services.kit.audit.records import Actor, ActorKind
+from services.kit.grpc import call_headers
 from services.kit.grpc.interceptors import ScopedInterceptor
 from services.kit.logs import get_logger
 from services.kit.security import servicetokens, tenancy
@@ -127,8 +128,7 @@ class TrustPolicyInterceptor(ScopedInterceptor):
     def _service_caller(
         self, identity: str, method: str, context: grpc.aio.ServicerContext[Any, Any]
     ) -> tenancy.ServiceCaller:
-        metadata = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        token = metadata.get(servicetokens.HEADER)
+        token = call_headers.headers(context).get(servicetokens.HEADER)
         try:
             if not token:
                 raise TokenRejected("SERVICE_TOKEN_MISSING", "internal calls carry a service token")

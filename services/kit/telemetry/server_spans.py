@@ -13,6 +13,7 @@ import structlog
 from opentelemetry import propagate
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from services.kit.grpc import call_headers
 from services.kit.grpc.interceptors import ScopedInterceptor
 from services.kit.telemetry.tracing import tracer
 
@@ -49,8 +50,7 @@ class ServerSpanInterceptor(ScopedInterceptor):
     async def scope(
         self, details: grpc.HandlerCallDetails, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[None]:
-        carrier = {k: v for k, v in (context.invocation_metadata() or ()) if isinstance(v, str)}
-        parent = propagate.extract(carrier)
+        parent = propagate.extract(call_headers.headers(context))
         request_id = structlog.contextvars.get_contextvars().get("request_id")
         with tracer().start_as_current_span(
             span_name(details.method),

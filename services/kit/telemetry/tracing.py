@@ -89,9 +89,17 @@ def configure(service: str, environ: Mapping[str, str], processor: SpanProcessor
     return tracing
 
 
+_tracer: tuple[trace.TracerProvider, trace.Tracer] | None = None
+
+
 def tracer() -> trace.Tracer:
-    """The tracer of the project's own spans (server calls, event relay and consumers)."""
-    return trace.get_tracer(TRACER_NAME)
+    """The tracer of the project's own spans (server calls, event relay and consumers), kept while the
+    global provider stays the same (looking it up builds a new tracer on every call)."""
+    global _tracer  # noqa: PLW0603 - one process-wide tracer per global provider
+    provider = trace.get_tracer_provider()
+    if _tracer is None or _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer(TRACER_NAME))
+    return _tracer[1]
 
 
 def instrument_engine(engine: sa.Engine) -> None:
