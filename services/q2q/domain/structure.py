@@ -8,6 +8,10 @@ classifier (`trained_classifier.py`) re-scores the parts of the text they delimi
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from services.q2q.domain.features import Token, is_negator
 
 _FLAGS = re.IGNORECASE | re.UNICODE
 # An earlier state: "used to", "at first", "before" and their equivalents (en nb sv da de pl es uk ar).
@@ -17,7 +21,9 @@ _PAST = re.compile(
     r"for (?:et|ett) år siden|för (?:ett|ett halvt) år sedan|vor einem (?:halben )?jahr|"
     r"rok temu|pół roku temu|hace (?:un|medio) año|рік тому|пів року тому|"
     r"før|tidligere|i (?:begynnelsen|starten|begyndelsen)|pleide|plejede|da jeg kom|"
-    r"förut|förr|i början|brukade|när jag kom|"
+    r"förut|förr|tidigare|i början|brukade|när jag kom|"
+    # "før", "förr" written without their letters, told from "for" by the inverted verb and subject after them.
+    r"f(?:o|oe|oo)r+(?=,?\s+\w+\s+(?:jeg|jag|han|hun|hon|vi)\b)|"
     r"früher|anfangs|am anfang|zuerst|vorher|damals|als ich (?:kam|ankam)|"
     r"kiedyś|na początku|wcześniej|dawniej|przedtem|"
     r"antes|al (?:principio|comienzo)|solía|solia|cuando llegué|"
@@ -50,6 +56,12 @@ _ENOUGH = (
     r"(?:enough|her|him|them|nok|tillräckligt|nog|genug|ihr|ihm|wystarczająco|jej|mu|im|lo suficiente|"
     r"la|lo|le|достатньо|їй|йому|كفاية|بما يكفي|\u0647\u0627|\u0647)"  # the last two: Arabic "her", "him"
 )
+# The writer's part: explaining, helping, supporting, teaching, enough.
+_ROLE = (
+    r"(?:explain\w*|help\w*|support\w*|teach\w*|enough|forklar\w*|hjelpe?r?|hjælpe?r?|hjälpe?r?|støtte?r?|"
+    r"stödje?r?|nok|tillräckligt|erklär\w*|helfe\w*|genug|unterstütz\w*|tłumacz\w*|wyjaśnia\w*|pomaga\w*|pomóc|"
+    r"wystarczająco|explic\w*|ayud\w*|suficiente|поясн\w*|допомага\w*|допомогти|достатньо)\b"
+)
 _OWN_FEELING = re.compile(
     # Worry whether the writer helps the participant enough: "I worry I am not helping her enough".
     r"\b(?:worr\w*|nervous|anxious|afraid|scared|unsure|bekymr\w*|redd|bange|urolig|orolig|oroar\s+mig|rädd|"
@@ -80,7 +92,16 @@ _OWN_FEELING = re.compile(
     r"\b(?:хвилююся|переживаю|турбуюся)\s+за\s+(?:нього|неї|них)\b|\bя\s+(?:сама|сам)\b|"
     r"قلق(?:ة|ان|انة)?\s+(?:عليه|عليها|عليهم)|أنا\s+نفسي|كنت\s+أنا|"
     # Worry about whether the writer can help: "worried whether I can help her enough".
-    r"\b(?:worried|unsure)\s+(?:whether|if)\s+i\b|\bbekymret\s+for,?\s+om\s+jeg\b|\borolig\s+för\s+om\s+jag\b|"
+    r"\b(?:worried|unsure)\s+(?:whether|if)\s+i\b|"
+    # Nerves about the writer's own part, whether they explain or help well enough: "I'm nervous whether I explain
+    # well", "usikker på om jeg hjelper nok" (a participant's "nervous whether I pass" is not the writer's part).
+    r"\b(?:worried|unsure|nervous|anxious|afraid|scared|uncertain|insecure|not\s+sure|usikker|nervøs|bekymret|"
+    r"urolig|redd|bange|spent|osäker|nervös|orolig|rädd|unsicher|besorgt|aufgeregt|sorgen|"
+    r"denerwuję\s+się|martwię\s+się|stresuję\s+się|niepewn\w*|pewn[ay]|nervios[oa]|preocupad[oa]|insegur[oa]|"
+    r"segur[oa]|хвилююся|переживаю|нервую|впевнен\w*)\W+(?:\w+\W+){0,3}?"
+    r"(?:(?:whether|if)\s+i|om\s+(?:jeg|jag)|ob\s+ich|czy|si|чи)\W+(?:\w+\W+){0,4}?" + _ROLE + r"|"
+    r"(?:قلق\w*|متأكد\w*|خايف\w*|متوتر\w*)\s+(?:\S+\s+){0,2}?(?:إذا|هل)\s+(?:\S+\s+){0,3}?"
+    r"(?:أشرح|اشرح|أساعد|اساعد|ساعد|كفاية|بما يكفي)|"
     r"\bsorgen,?\s+ob\s+ich\b|\bmartwię\s+się,?\s+czy\b|\b(?:переживаю|хвилююся),?\s+чи\b|"
     r"قلق(?:ة|ان|انة)?\s+(?:شوي\s+)?إذا",
     _FLAGS,
@@ -122,6 +143,14 @@ _LANGUAGE_OBJECT = re.compile(
     r"(?:^|\s)(?:لا|ما)\s+(?:أفهم|افهم|بفهم)\s+(?:\S+\s+){0,5}?" + _SPEECH,
     _FLAGS,
 )
+# What may stand between the end of the present clause and an earlier-state marker that opens a clause: punctuation,
+# "but"/"and" ("Now I ask questions; before I never dared", "nå tør jeg, men før turte jeg ikke").
+_OPENER = re.compile(
+    r"(?:[,;:.!?\n\u060c\u061b\u061f\u2013\u2014-]+\s*"
+    r"(?:(?:but|and|men|og|och|aber|und|ale|i|pero|y|\u0430|але|\u0456|та|لكن|و)\s+)?"
+    r"|\s(?:but|men|aber|ale|pero|\u0430|але|لكن)\s+)[وف]?$",  # \u0430, \u0456: Ukrainian "but", "and"
+    _FLAGS,
+)
 _CLAUSE_END = re.compile(r"[.;!?\n,\u060c\u061b]")
 # What the writer reports of the participant after their own worry ("I'm worried about him because he says …").
 _BECAUSE = re.compile(
@@ -148,8 +177,81 @@ def change_span(text: str) -> tuple[int, int] | None:
         limit = _end_of_next_sentence(text, past.end())
         now = _NOW.search(text, past.end(), limit) or _BUT.search(text, past.end(), limit)
         if now is not None:
-            return _clause_start(text, past.start()), now.start()
+            # The Arabic markers' match begins at the whitespace before them: the clause holds the marker itself.
+            marker = past.start() + len(past.group()) - len(past.group().lstrip())
+            return _clause_start(text, marker), now.start()
     return None
+
+
+@dataclass(frozen=True)
+class Change:
+    """A "used to … now" text: the span of the earlier state and the span of the present sentence that replaces it.
+
+    Either may come first: "I used to be shy, now I ask" and "Now I ask questions; before I never dared".
+    """
+
+    earlier: tuple[int, int]
+    present: tuple[int, int]
+
+
+def find_change(text: str) -> Change | None:
+    """The earlier state and the present of a text that names a change, in either order; None without one."""
+    span = change_span(text)
+    if span is not None:
+        return Change(span, (span[1], present_end(text, span[1])))
+    return _present_first(text)
+
+
+def _present_first(text: str) -> Change | None:
+    """ "Now I ask questions; before I never dared": a present marker, then an earlier-state marker that opens a
+    clause of its own (after a comma, a semicolon, a sentence end or "but") in the same sentence or the next."""
+    for now in _NOW.finditer(text):
+        limit = _end_of_next_sentence(text, now.end())
+        for past in _PAST.finditer(text, now.end(), limit):
+            start = _opening(text, past.start())
+            if start is None:
+                continue
+            present = (_clause_start(text, now.start()), start)
+            earlier_end = _SENTENCE_END.search(text, past.end())
+            return Change((start, earlier_end.end() if earlier_end else len(text)), present)
+    return None
+
+
+def _opening(text: str, position: int) -> int | None:
+    """Where the clause that `position` opens begins (its punctuation or "but" included), or None when a word of
+    the clause comes before it ("I have to call before Friday")."""
+    head = text[:position]
+    match = _OPENER.search(head)
+    return match.start() if match is not None else None
+
+
+# Verbs too light to carry the state a change is about ("I didn't feel confident, now I feel scared" contrasts
+# "confident" and "scared", not "feel"), normalised as features.normalise_token does.
+_LIGHT = (
+    "feel", "felt", "have", "had", "was", "were", "been", "get", "got", "føle", "følte", "føler", "hadde", "har",
+    "var", "være", "kanne", "kande", "kanner", "hade", "vara", "fole", "folte", "foler", "havde", "være", "fuhl",
+    "habe", "hatte", "war", "czu", "mia", "mam", "byl", "jest", "sent", "teni", "tengo", "era", "estab", "esto",
+    "відч", "мала", "мав", "була", "був", "كنت", "كان", "أشعر", "اشعر",
+)  # fmt: skip
+_STEM = 4
+
+
+def negation_contrast(words: Sequence[Token], change: Change) -> bool:
+    """Whether the present affirms what the earlier clause negated: a word of an earlier clause that has a negator
+    returns in a present that has none ("Før turte jeg ikke å spørre om noe, men nå spør jeg hele tiden", "Nu
+    vågar jag prata; förut vågade jag aldrig", "Antes no me atrevía a preguntar, pero ahora pregunto").
+    Words are compared by their first four letters; light verbs ("feel", "have", "be") do not count."""
+    (e_start, e_end), (p_start, p_end) = change.earlier, change.present
+    earlier, present, negated = set(), set(), False
+    for word in words:
+        if e_start <= word.start < e_end:
+            negated = negated or is_negator(word.norm)
+            earlier.add(word.norm[:_STEM])
+        elif p_start <= word.start < p_end:
+            if is_negator(word.norm):
+                return False
+            present.add(word.norm[:_STEM])
+    return negated and any(len(stem) == _STEM and not stem.startswith(_LIGHT) for stem in earlier & present)
 
 
 def present_end(text: str, point: int) -> int:

@@ -105,8 +105,8 @@ class TrainedClassifier:
     ) -> Classification:
         found = {label for label, hit in zip(_ORDER, above, strict=True) if hit}
         reasons: dict[Label, tuple[str, tuple[int, int]]] = {}
+        found = self._apply_change(text, words, found, reasons)
         if found:
-            found = self._apply_change(text, found, reasons)
             found = self._apply_ownership(text, found)
             found = _one_per_dimension(found, dict(zip(_ORDER, margins, strict=True)))
         labels = tuple(label for label in _ORDER if label in found)
@@ -121,48 +121,68 @@ class TrainedClassifier:
         return {label for j, label in enumerate(_ORDER) if row[j] >= self._model.thresholds[j]}
 
     def _apply_change(
-        self, text: str, found: set[Label], reasons: dict[Label, tuple[str, tuple[int, int]]]
+        self, text: str, words: list[Token], found: set[Label], reasons: dict[Label, tuple[str, tuple[int, int]]]
     ) -> set[Label]:
-        span = structure.change_span(text)
-        if span is None:
+        change = structure.find_change(text)
+        if change is None:
             return found
-        start, point = span
-        now = text[point : structure.present_end(text, point)]
-        earlier, rest, changed = self._model.probabilities([text[start:point], structure.without(text, [span]), now])
+        spans = [change.earlier, change.present]
+        earlier, rest, changed, outside = self._model.probabilities(
+            [text[slice(*change.earlier)], structure.without(text, spans[:1]), text[slice(*change.present)],
+             structure.without(text, spans)]
+        )  # fmt: skip
+        thresholds = self._model.thresholds
         # The rest of the text dilutes the present sentence: a label either of them carries is still there.
         present = np.maximum(rest, changed)
         after = self._labels_above(present)
+        # A state the earlier clause carries is over even when the whole text stays below its threshold
+        # ("Раніше я боялася говорити, але тепер ставлю питання": the present dilutes the fear).
+        candidates = found | {label for label in _OVER if earlier[_INDEX[label]] >= thresholds[_INDEX[label]]}
         kept = set(found)
-        for label in found - after:
+        for label in candidates - after:
             if category_of(label) is Category.EMPLOYABILITY_SIGNAL:
                 continue
+            j = _INDEX[label]
             if label in _BETTER:
                 # "I used to be confident, but now I'm afraid to speak": the earlier good state is over when the
                 # sentence of the present carries a feeling for the worse.
-                if _worse(self._labels_above(changed)) and earlier[_ORDER.index(label)] > present[_ORDER.index(label)]:
+                if _worse(self._labels_above(changed)) and earlier[j] > present[j]:
                     kept.discard(label)
                 continue
-            j = _ORDER.index(label)
             # Over: the present part carries clearly less of it than the threshold, or less than the earlier part.
-            if earlier[j] <= present[j] and present[j] >= self._model.thresholds[j] / 2:
+            if earlier[j] <= present[j] and present[j] >= thresholds[j] / 2:
                 continue
             kept.discard(label)
             better = _OVER.get(label)
             if better is not None and not (better in _LEVELS and after & set(_LEVELS)):
                 kept.add(better)
                 reasons[better] = (f"used to … now: the earlier {label.value} is over", (0, len(text)))
-        return self._present_direction(kept, changed)
+        contrast = structure.negation_contrast(words, change)
+        return self._change_direction(kept, changed, outside, contrast=contrast)
 
-    def _present_direction(self, kept: set[Label], changed: FloatArray) -> set[Label]:
-        # The sentence of the present decides the direction of a change ("Kiedyś byłam pewna siebie, ale teraz
-        # boję się odezwać" is a decrease) when it leans either way by at least half a threshold.
+    def _change_direction(
+        self, kept: set[Label], changed: FloatArray, outside: FloatArray, *, contrast: bool
+    ) -> set[Label]:
+        """The direction of confidence and belonging a change states.
+
+        A direction the text states outside the change stays ("… тепер розумію все. Я боюся помилитися" keeps the
+        decrease). When the present affirms what the earlier clause negated ("Før turte jeg ikke å spørre, men nå
+        spør jeg"), the change is for the better: the model reads post-verbal negation ("tør ikke", "vågade
+        aldrig") poorly. Otherwise the sentence of the present, which may state the direction alone ("… men nu
+        siger jeg min mening"), decides ("Kiedyś byłam pewna siebie, ale teraz boję się odezwać" is a
+        decrease) when it leans either way by at least half a threshold.
+        """
+        thresholds = self._model.thresholds
+        stated = kept | self._labels_above(changed)
         for up, down in _PAIRS:
-            if not {up, down} & kept:
+            if not {up, down} & stated:
                 continue
-            lean = {
-                label: changed[_ORDER.index(label)] / self._model.thresholds[_ORDER.index(label)]
-                for label in (up, down)
-            }
+            if any(outside[_INDEX[label]] >= thresholds[_INDEX[label]] for label in (up, down)):
+                continue
+            if contrast:
+                kept = (kept - {up, down}) | {up}
+                continue
+            lean = {label: changed[_INDEX[label]] / thresholds[_INDEX[label]] for label in (up, down)}
             if max(lean.values()) >= 0.5:
                 kept = (kept - {up, down}) | {max((up, down), key=lean.__getitem__)}
         return kept

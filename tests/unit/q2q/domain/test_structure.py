@@ -5,7 +5,15 @@ from __future__ import annotations
 
 import pytest
 
-from services.q2q.domain.structure import change_point, change_span, language_clauses, own_feeling_clauses
+from services.q2q.domain.features import tokens
+from services.q2q.domain.structure import (
+    change_point,
+    change_span,
+    find_change,
+    language_clauses,
+    negation_contrast,
+    own_feeling_clauses,
+)
 
 
 @pytest.mark.parametrize(
@@ -166,3 +174,119 @@ def test_not_understanding_what_people_say_is_about_the_language(text: str) -> N
 )
 def test_not_understanding_papers_or_what_to_do_is_not_about_the_language(text: str) -> None:
     assert language_clauses(text) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "present", "earlier"),
+    [
+        ("Now I ask questions; before I never dared.", "Now I ask questions", "before I never dared."),
+        ("I talk to everyone now, but before I was shy.", "I talk to everyone now", "before I was shy."),
+        ("Nu vågar jag prata på mötena; förut vågade jag aldrig.", "Nu vågar jag prata på mötena", "förut vågade"),
+        (
+            "Jetzt traue ich mich zu sprechen; früher habe ich nie etwas gesagt.",
+            "Jetzt traue ich mich zu sprechen",
+            "früher habe",
+        ),
+        ("Teraz zadaję pytania; wcześniej nigdy się nie odważyłam.", "Teraz zadaję pytania", "wcześniej nigdy"),
+        ("Ahora hago preguntas en clase; antes nunca me atrevía.", "Ahora hago preguntas en clase", "antes nunca"),
+        ("Тепер я ставлю питання; раніше ніколи не наважувалася.", "Тепер я ставлю питання", "раніше ніколи"),
+        ("الآن أطرح الأسئلة في الصف، سابقا لم أجرؤ أبدا.", "الآن أطرح الأسئلة في الصف", "سابقا لم أجرؤ"),
+    ],
+)
+def test_the_present_may_come_first(text: str, present: str, earlier: str) -> None:
+    change = find_change(text)
+    assert change is not None
+    assert text[slice(*change.present)].strip() == present
+    assert earlier in text[slice(*change.earlier)]
+    assert change.present[1] <= change.earlier[0]
+
+
+@pytest.mark.parametrize(
+    "text", ["Now I have to call the office before Friday.", "Today we talked before the class started."]
+)
+def test_before_inside_a_clause_is_not_an_earlier_state(text: str) -> None:
+    assert find_change(text) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "present"),
+    [
+        # "tidigare" (Swedish "before"), and "før"/"förr" written without their letters before an inverted verb.
+        ("Tidigare vågade jag inte fråga något, men nu frågar jag hela tiden.", "nu frågar"),
+        ("For var jeg redd for a snakke norsk, men na prater jeg med alle.", "men na prater"),
+        ("Forr var jag blyg, nu pratar jag med alla.", "nu pratar"),
+    ],
+)
+def test_more_earlier_state_markers(text: str, present: str) -> None:
+    change = find_change(text)
+    assert change is not None
+    assert text[slice(*change.present)].startswith(present)
+
+
+def test_for_as_a_preposition_is_not_an_earlier_state() -> None:
+    assert find_change("Thanks for coming, now we can start.") is None
+    assert find_change("I did it for him, and now he is happy.") is None
+
+
+def test_an_arabic_marker_after_a_line_break_opens_its_own_clause() -> None:
+    text = "يرتجف صوتي في الاجتماع\nفي البداية لم أفهم شيئاً، الآن أفهم كل شيء."
+    span = change_span(text)
+    assert span is not None
+    assert text[span[0] : span[1]].startswith("في البداية")
+
+
+@pytest.mark.parametrize(
+    ("text", "contrast"),
+    [
+        ("Før turte jeg ikke å spørre om noe, men nå spør jeg hele tiden.", True),
+        ("Tidigare vågade jag inte fråga något, men nu frågar jag hela tiden.", True),
+        ("Antes no me atrevía a preguntar nada, pero ahora pregunto todo el tiempo.", True),
+        ("Nu vågar jag prata på mötena; förut vågade jag aldrig.", True),
+        # Only a light verb returns: the states differ.
+        ("I didn't feel confident before, now I feel scared all the time.", False),
+        # The present is negated too.
+        ("Before I didn't ask anything, now I still don't ask.", False),
+        # No negation in the earlier clause.
+        ("I used to ask a lot, now I ask less.", False),
+    ],
+)
+def test_a_present_that_affirms_what_the_earlier_clause_negated(text: str, contrast: bool) -> None:
+    change = find_change(text)
+    assert change is not None
+    assert negation_contrast(tokens(text), change) is contrast
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm nervous whether I explain well enough.",
+        "I am a bit anxious about whether I explain things clearly.",
+        "Jeg er usikker på om jeg hjelper nok.",
+        "Jeg var litt nervøs for om jeg forklarte ting bra.",
+        "Jag är osäker på om jag hjälper tillräckligt.",
+        "Jeg er nervøs for, om jeg forklarer godt nok.",
+        "Ich bin nervös, ob ich es gut erkläre.",
+        "Denerwuję się, czy dobrze tłumaczę.",
+        "Nie jestem pewna, czy wystarczająco pomagam.",
+        "Me pongo nerviosa pensando si explico bien.",
+        "Я хвилююся, чи добре я пояснюю.",
+        "أنا قلقة إذا كنت أشرح بشكل جيد.",
+    ],
+)
+def test_nerves_about_the_writers_own_part_are_the_writers_own(text: str) -> None:
+    assert own_feeling_clauses(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I am nervous whether I will pass the exam.",
+        "Jeg er usikker på om jeg består.",
+        "She is nervous whether she explains it well.",
+        "Ona się denerwuje, czy zda egzamin.",
+        "Ella está nerviosa si no sabe la respuesta.",
+        "Він переживає, чи знайде роботу.",
+    ],
+)
+def test_nerves_about_ones_own_results_or_someone_elses_are_not_the_writers_part(text: str) -> None:
+    assert own_feeling_clauses(text) == []

@@ -164,3 +164,111 @@ def test_not_understanding_speech_is_a_low_language_level_not_confusion(text: st
 
 def test_not_understanding_the_papers_stays_confusion() -> None:
     assert L.CONFUSION in classifier.classify("I have no idea which documents the office wants from me.").labels
+
+
+# Hard "used to … now" variants written for the rules (not taken from any split): negation in either clause, the
+# present first, other time words, typos and missing diacritics, in the nine languages.
+BETTER = [
+    "I used to never dare to ask, but now I ask questions in every class.",
+    "I used to be shy, but now I don't hesitate to speak up.",
+    "Now I ask questions; before I never dared.",
+    "Last year I was afraid to speak, today I give presentations.",
+    "i usd to be so shy, but nw i talk to evryone",
+    "Før turte jeg ikke å spørre om noe, men nå spør jeg hele tiden.",
+    "For var jeg redd for a snakke norsk, men na prater jeg med alle.",
+    "I begynnelsen var jeg veldig sjenert, nå snakker jeg med alle.",
+    "Tidigare vågade jag inte fråga något, men nu frågar jag hela tiden.",
+    "Nu vågar jag prata på mötena; förut vågade jag aldrig.",
+    "Før turde jeg ikke sige noget, men nu siger jeg min mening.",
+    "Früher habe ich mich nie getraut zu fragen, aber jetzt frage ich ständig.",
+    "Am Anfang war ich sehr schuchtern, jetzt rede ich mit allen.",
+    "Wcześniej bałam się odezwać, ale teraz zadaję pytania na zajęciach.",
+    "Na poczatku bylam bardzo niesmiala, teraz rozmawiam ze wszystkimi.",
+    "Antes no me atrevía a preguntar nada, pero ahora pregunto todo el tiempo.",
+    "Ahora hago preguntas en clase; antes nunca me atrevía.",
+    "Раніше я боялася говорити, але тепер ставлю питання на заняттях.",
+    "Тепер я ставлю питання; раніше ніколи не наважувалася.",
+    "سابقا كنت أخاف من الكلام، لكن الآن أطرح الأسئلة في الصف.",
+    "الآن أطرح الأسئلة في الصف، سابقا لم أجرؤ أبدا.",
+]
+WORSE = [
+    "I used to be confident, but now I don't dare to speak in class.",
+    "Now I never dare to ask; before I asked questions all the time.",
+    "Last year I felt sure of myself, now I am afraid to speak.",
+    "Før var jeg trygg, men nå tør jeg ikke snakke.",
+    "Förut var jag säker på mig själv, nu vågar jag inte prata.",
+    "Før var jeg selvsikker, men nu tør jeg ikke sige noget.",
+    "Wcześniej byłam pewna siebie, teraz boję się mówić.",
+    "Раніше я була впевнена в собі, а тепер боюся говорити.",
+    "سابقا كنت واثقة من نفسي، لكن الآن أخاف من الكلام.",
+]
+
+
+@pytest.mark.parametrize("text", BETTER)
+def test_a_hard_change_for_the_better_is_an_increase(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.CONFIDENCE_INCREASE in labels
+    assert L.CONFIDENCE_DECREASE not in labels
+
+
+@pytest.mark.parametrize("text", WORSE)
+def test_a_hard_change_for_the_worse_is_a_decrease(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.CONFIDENCE_DECREASE in labels
+    assert L.CONFIDENCE_INCREASE not in labels
+
+
+def test_a_belonging_that_is_no_longer_missing_is_an_increase() -> None:
+    for text in (
+        "Before I felt like an outsider here, now I feel at home in the choir.",
+        "Tidligere følte jeg meg ikke velkommen, men nå føler jeg meg hjemme.",
+    ):
+        labels = classifier.classify(text).labels
+        assert L.BELONGING_INCREASE in labels
+        assert L.BELONGING_DECREASE not in labels
+
+
+def test_a_decrease_stated_outside_the_change_stays() -> None:
+    text = "Спочатку я нічого не розуміла, тепер розумію все. Я боюся помилитися, коли говорю, тому мовчу!"
+    labels = classifier.classify(text).labels
+    assert L.CONFIDENCE_DECREASE in labels
+    assert L.CONFIDENCE_INCREASE not in labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I'm nervous whether I explain well enough.",
+        "I am a bit anxious about whether I explain things clearly.",
+        "I worry that I'm not a good enough mentor for her.",
+        "Jeg er usikker på om jeg hjelper nok.",
+        "Jeg er nervøs for om jeg forklarer godt nok.",
+        "Jag är nervös för om jag förklarar tillräckligt bra.",
+        "Jeg er usikker på, om jeg hjælper nok.",
+        "Ich bin nervös, ob ich es gut erkläre.",
+        "Denerwuję się, czy dobrze tłumaczę.",
+        "Me pongo nerviosa pensando si explico bien.",
+        "No estoy segura de si ayudo lo suficiente.",
+        "Я хвилююся, чи добре я пояснюю.",
+        "أنا قلقة إذا كنت أشرح بشكل جيد.",
+    ],
+)
+def test_a_volunteers_nerves_about_their_own_part_are_not_the_participants_anxiety(text: str) -> None:
+    assert L.ANXIETY not in classifier.classify(text).labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She is anxious about the interview.",
+        "Hun er nervøs for intervjuet.",
+        "Hon är orolig inför intervjun.",
+        "Hun er bekymret for jobsamtalen.",
+        "Sie hat große Angst vor dem Vorstellungsgespräch.",
+        "Ella está muy nerviosa por la entrevista.",
+        "Вона дуже хвилюється перед співбесідою.",
+        "هي قلقة جدا من المقابلة.",
+    ],
+)
+def test_the_participants_anxiety_a_volunteer_reports_stays(text: str) -> None:
+    assert L.ANXIETY in classifier.classify(text).labels
