@@ -25,7 +25,7 @@ from services.q2q.grpc_api import Q2qServicer
 from services.q2q.handlers import ScreeningParts
 from services.q2q.repository import SqlQ2qUnitOfWork
 from services.q2q.screening.credentials import SubmitterTokens
-from services.q2q.screening.retrier import ScreeningRetrier
+from services.q2q.screening.retrier import ScreeningRetrier, lease_keeper
 from services.q2q.screening.safety import SafetyScreener
 from services.q2q.settings import Q2qSettings
 from teei.q2q.v1 import q2q_pb2, q2q_pb2_grpc
@@ -60,7 +60,7 @@ def build(
     uow = SqlQ2qUnitOfWork(sessions)
     screener = _screener(config, settings)
     screening = ScreeningParts(uow=uow, classifier=classifier, screener=screener, tokens=SubmitterTokens())
-    retrier = None if screener is None else _retrier(settings, screening, screener, sessions)
+    retrier = None if screener is None else _retrier(settings, screening, screener, sessions, database.engine)
     servicer = Q2qServicer(
         uow=uow,
         screening=screening,
@@ -88,9 +88,10 @@ def _screener(config: ServiceConfig, settings: Q2qSettings) -> SafetyScreener | 
 
 
 def _retrier(
-    settings: Q2qSettings, parts: ScreeningParts, screener: SafetyScreener, sessions: db.UnitOfWork
+    settings: Q2qSettings, parts: ScreeningParts, screener: SafetyScreener, sessions: db.UnitOfWork, engine: sa.Engine
 ) -> ScreeningRetrier:
     return ScreeningRetrier(
         parts, screener, partial(queries.awaiting_screening, sessions), interval=settings.retry_interval_seconds,
         max_interval=settings.retry_max_interval_seconds, batch=settings.retry_batch,
+        lease=lease_keeper(engine),
     )  # fmt: skip

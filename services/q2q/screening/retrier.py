@@ -6,6 +6,11 @@ on-demand answer would (stored, held for review, or dropped; the unscreened text
 first text Safety cannot answer ends the run and doubles the pause (equal jitter, up to the longest
 interval, never below the first); a run in which Safety answered resets it. A text with no usable token is only marked
 tried, so it does not hold up the others. Stopping waits for the text in progress, then ends the task.
+
+Of the service's worker processes only the holder of the `screening-retrier` lease (services.kit.persistence.
+leases, in Q2Q's database) runs: two workers would otherwise ask Safety about the same held text, and Safety
+records a flag and may queue a review per screening. A worker that holds no lease waits for it; one that loses
+it stops after the text in progress; stopping releases it, so another worker takes over at once.
 """
 
 from __future__ import annotations
@@ -14,9 +19,12 @@ import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import sqlalchemy as sa
+
 from services.kit import backoff
 from services.kit.background import BackgroundTask
 from services.kit.logs import get_logger
+from services.kit.persistence import leases
 from services.kit.security import servicetokens
 from services.q2q import handlers
 from services.q2q.domain.commands import SourceText
@@ -27,6 +35,7 @@ from services.q2q.screening.safety import Screener, ScreeningRequest, ScreeningU
 log = get_logger(__name__)
 AwaitingTexts = Callable[[int], list[PendingText]]
 STOP_GRACE_SECONDS = 5.0
+LEASE = "screening-retrier"
 
 
 @dataclass(frozen=True)
@@ -43,23 +52,39 @@ class ScreeningRetrier(BackgroundTask):
 
     def __init__(
         self, parts: handlers.ScreeningParts, screener: Screener, awaiting: AwaitingTexts, *, interval: float,
-        max_interval: float, batch: int,
+        max_interval: float, batch: int, lease: leases.LeaseKeeper | None = None,
     ) -> None:  # fmt: skip
         super().__init__(name="q2q-screening-retrier", grace_seconds=STOP_GRACE_SECONDS)
         self.parts, self.screener, self.awaiting = parts, screener, awaiting
         self.interval, self.max_interval, self.batch = interval, max_interval, batch
+        # Only the lease's holder runs (None: this process always does, e.g. a database without leases).
+        self.lease = lease
         self.runs = self.failures = 0
 
     def ensure_started(self) -> None:
-        """Starts the task once (stopping after the text in progress, cancelled after STOP_GRACE_SECONDS)."""
+        """Starts the task and its lease keeper once (stopping after the text in progress, cancelled after
+        STOP_GRACE_SECONDS)."""
+        if self.lease is not None and not self.stopping:
+            self.lease.start()
         self.start()
+
+    async def stop(self) -> None:
+        """Stops after the text in progress, then releases the lease: another worker takes over now."""
+        await super().stop()
+        if self.lease is not None:
+            await self.lease.stop()
+
+    @property
+    def holds_lease(self) -> bool:
+        """Whether this process may run now: it holds the lease, or runs without one."""
+        return self.lease is None or self.lease.held
 
     async def run_once(self) -> RunReport:
         """Screens up to `batch` texts awaiting screening; stops at the first Safety cannot answer."""
         texts = await asyncio.to_thread(self.awaiting, self.batch)
         settled = without_token = 0
         for held in texts:
-            if self.stopping:
+            if self.stopping or not self.holds_lease:
                 break
             key = (held.company_id, held.source)
             bearer = None if self.screener.acts_for_tenants else self.parts.tokens.bearer_for(key)
@@ -90,11 +115,25 @@ class ScreeningRetrier(BackgroundTask):
 
     async def _loop(self) -> None:
         while not self.stopping:
+            if self.lease is not None and not self.lease.held:
+                await self._wait_for_lease(self.lease)
+                continue
             if await self.pause(pause_after(self.failures, interval=self.interval, max_interval=self.max_interval)):
                 return
+            if not self.holds_lease:
+                continue  # lost while pausing: the new holder runs
             report = await self._run_logged()
             self.runs += 1
             self.failures = self.failures + 1 if report.unanswered else 0
+
+    async def _wait_for_lease(self, lease: leases.LeaseKeeper) -> None:
+        """Waits until the lease is taken or lost, or the task stops (its keeper tries every TTL / 3)."""
+        seconds = lease.lease.ttl.total_seconds()
+        waits = [asyncio.ensure_future(self.pause(seconds)), asyncio.ensure_future(lease.wait_changed(seconds))]
+        _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for waiting in pending:
+            waiting.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
 
     async def _run_logged(self) -> RunReport:
         try:
@@ -116,6 +155,15 @@ class ScreeningRetrier(BackgroundTask):
 
     def _mark_tried(self, held: PendingText) -> None:
         handlers.mark_tried(held, uow=self.parts.uow)
+
+
+def lease_keeper(engine: sa.Engine) -> leases.LeaseKeeper | None:
+    """The keeper of this process's claim on the retrier's lease in `engine`; None when the database has no
+    leases table (then every process retries, as before leases)."""
+    if not leases.available(engine):
+        log.warning("lease.unavailable", lease=LEASE, reason="no leases table; this process retries unconditionally")
+        return None
+    return leases.LeaseKeeper(leases.Lease(engine, LEASE, holder=leases.holder_id()))
 
 
 def pause_after(failures: int, *, interval: float, max_interval: float) -> float:
