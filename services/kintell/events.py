@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 
 from google.protobuf import message
 
@@ -31,6 +32,11 @@ def envelope(event: DomainEvent) -> events.Envelope:
     """The envelope of one event; its subject is the platform id of the record it announces."""
     payload, company_id, subject = _payload(event)
     return events.new_event(payload, source=SOURCE, tenant=company_id, subject=subject)
+
+
+def envelopes(news: Sequence[DomainEvent]) -> list[events.Envelope]:
+    """The envelopes of many events, their payloads sealed once for the outbox (events.record_sealed)."""
+    return events.new_events([_payload(event) for event in news], source=SOURCE)
 
 
 def _payload(event: DomainEvent) -> tuple[message.Message, str, str]:

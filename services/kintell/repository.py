@@ -184,8 +184,8 @@ class SqlKintellRepository(SqlConnectorRepository):
         """Writes the events to the outbox in this transaction.
 
         The same rows as `outbox.record`, written with one executemany per chunk so that a
-        50,000-row import does not pay one statement per event."""
-        outbox.record_many(self._session, [events.envelope(event) for event in news], chunk=_CHUNK)
+        50,000-row import does not pay one statement per event; each envelope sealed and packed once."""
+        outbox.record_sealed(self._session, events.envelopes(news), chunk=_CHUNK)
 
 
 def _key_ids(found: Sequence[sa.RowMapping], columns: Sequence[str]) -> set[str]:

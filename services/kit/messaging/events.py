@@ -89,9 +89,11 @@ def new_event(
     subject: str,
     correlation_id: str | None = None,
     causation: envelope_pb2.Envelope | None = None,
+    event_id: str = "",
 ) -> envelope_pb2.Envelope:
-    """A new envelope around `payload`; an event caused by another inherits its correlation id."""
-    event_id = str(uuid.uuid4())
+    """A new envelope around `payload` (a new id unless given); an event caused by another inherits its
+    correlation id."""
+    event_id = event_id or str(uuid.uuid4())
     envelope = envelope_pb2.Envelope(
         id=event_id,
         source=source,
@@ -134,6 +136,25 @@ def payload_of_unopened(envelope: envelope_pb2.Envelope) -> Any:
     return payload
 
 
+def new_events(drafts: Sequence[tuple[message.Message, str, str]], *, source: str) -> list[envelope_pb2.Envelope]:
+    """New envelopes around payloads given as (payload, tenant, subject), for `record_sealed`: with an events
+    cipher installed, the payloads' personal fields are sealed in place for their event ids (as record_many
+    seals them) before each is packed, so none is packed, unpacked and packed again."""
+    ids = [str(uuid.uuid4()) for _ in drafts]
+    if sealed_events.installed() is not None and drafts:
+        sealed_events.seal_payloads([(p, tenant, i) for (p, tenant, _), i in zip(drafts, ids, strict=True)])
+    return [
+        new_event(p, source=source, tenant=tenant, subject=subject, event_id=i)
+        for (p, tenant, subject), i in zip(drafts, ids, strict=True)
+    ]
+
+
+def record_sealed(session: orm.Session, envelopes: Sequence[envelope_pb2.Envelope], *, chunk: int = 500) -> None:
+    """Writes envelopes made by `new_events` (sealed already) to the outbox as they are, in order, as
+    record_many writes its rows."""
+    _insert(session, envelopes, [e.SerializeToString() for e in envelopes], chunk)
+
+
 def record(session: orm.Session, envelope: envelope_pb2.Envelope) -> None:
     """Writes the event to the outbox in the caller's transaction (committed with the state change)."""
     record_many(session, [envelope])
@@ -142,10 +163,14 @@ def record(session: orm.Session, envelope: envelope_pb2.Envelope) -> None:
 def record_many(session: orm.Session, envelopes: Sequence[envelope_pb2.Envelope], *, chunk: int = 500) -> None:
     """Writes events to the outbox in the caller's transaction, in order: the relay publishes them
     in exactly this order (a consumer sees a B1 session before the B2 one recorded after it)."""
+    _insert(session, envelopes, _serialized(envelopes), chunk)
+
+
+def _insert(session: orm.Session, envelopes: Sequence[envelope_pb2.Envelope], raws: list[bytes], chunk: int) -> None:
     stamps = _ordered_stamps(len(envelopes))
     rows = [
         {"event_id": e.id, "event_type": e.type, "envelope": raw, "created_at": stamp}
-        for e, raw, stamp in zip(envelopes, _serialized(envelopes), stamps, strict=True)
+        for e, raw, stamp in zip(envelopes, raws, stamps, strict=True)
     ]
     for start in range(0, len(rows), chunk):
         session.execute(outbox.insert(), rows[start : start + chunk])
