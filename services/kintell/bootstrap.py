@@ -8,6 +8,7 @@ import sqlalchemy as sa
 
 from services.kintell import privacy, sealing
 from services.kintell.grpc_api import KintellServicer
+from services.kintell.receipts import GroupCommit
 from services.kintell.repository import SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
@@ -45,6 +46,7 @@ def build(
     )
     servicer = KintellServicer(
         uow=SqlKintellUnitOfWork(connector.uow),
+        receipts=GroupCommit(connector.uow),
         verifier=connector.verifier,
         subjects=SubjectData(connector.uow, privacy.MAP),
     )

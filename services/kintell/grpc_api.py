@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from functools import partial
 from typing import Any, TypeVar
 
 import grpc
@@ -22,6 +23,7 @@ from services.kintell.domain.commands import (
 )
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.webhooks import SOURCE
+from services.kintell.receipts import GroupCommit
 from services.kintell.repository import KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
@@ -39,8 +41,16 @@ T = TypeVar("T")
 class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
     """Serves the Kintell RPCs for the caller's company."""
 
-    def __init__(self, *, uow: KintellUnitOfWork, verifier: webhooks.WebhookVerifier, subjects: SubjectData) -> None:
+    def __init__(
+        self,
+        *,
+        uow: KintellUnitOfWork,
+        receipts: GroupCommit,
+        verifier: webhooks.WebhookVerifier,
+        subjects: SubjectData,
+    ) -> None:
         self._uow = uow
+        self._receipts = receipts
         self._verifier = verifier
         self._subjects = subjects
 
@@ -109,7 +119,7 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
         tenant, headers = current_tenant(), webhooks.headers_from(context.invocation_metadata())
         delivery = self._verifier.verify(tenant=tenant, source=SOURCE, headers=headers, body=body.data)
         command = ReceiveWebhook(company_id=tenant, delivery_id=delivery.message_id, body=body.data)
-        ack = await asyncio.to_thread(handler, command, uow=self._uow)
+        ack = await self._receipts.run(partial(_received, handler, command))
         return webhook_ack(ack.delivery_id, duplicate=ack.duplicate)
 
     async def GetSession(
@@ -135,6 +145,10 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
         page = await asyncio.to_thread(queries.list_sessions, query, uow=self._uow)
         sessions = [wire.session(s, r) for s, r in page.sessions]
         return kintell_pb2.ListSessionsResponse(sessions=sessions, next_page_token=page.next_page_token)
+
+
+def _received(handler: Receive, command: ReceiveWebhook, uow: KintellUnitOfWork) -> Ack:
+    return handler(command, uow=uow)
 
 
 def _known(value: int, mapping: dict[int, T], field: str) -> T | None:
