@@ -19,6 +19,7 @@ TARGETS: tuple[tuple[str, str, float], ...] = (
     ("profile_get_edge", "trivial_edge", 0.70),
 )
 WEBHOOK_TARGET = 500.0
+WEBHOOK_LAG_TARGET_MS = 1000.0
 Q2Q_TARGET_PER_CORE = 5000.0
 CSV_TARGET = 0.05
 
@@ -86,6 +87,12 @@ def markdown(sweeps: Sweeps, extras: Mapping[str, Mapping[str, float]], *, setti
             lines.append(
                 f"| webhook_ingest applied/s (errors = refused + lost + doubled) | {best.rps:,.0f} "
                 f"(errors {best.errors}) | ≥ {WEBHOOK_TARGET:.0f}, 0 errors | {'yes' if met else 'no'} |"
+            )
+        if "webhook_source_to_profile_p99_ms" in extra:
+            lag = extra["webhook_source_to_profile_p99_ms"]
+            lines.append(
+                f"| webhook_ingest p99 source to profile (accepted → applied), ms | {lag:,.0f} | "
+                f"< {WEBHOOK_LAG_TARGET_MS:,.0f} | {'yes' if lag < WEBHOOK_LAG_TARGET_MS else 'no'} |"
             )
         for name, key in (
             ("q2q_classify", "q2q_texts_per_cpu_s"),

@@ -14,6 +14,7 @@ import tempfile
 import uuid
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -27,7 +28,7 @@ from services.kit.persistence import db
 from tests.load import ceilings, postgres, report
 from tests.load.csv_bench import sample_csv
 from tests.load.k6run import Result
-from tests.load.scenarios import SCENARIOS, Context, Scenario, csv_module_rows_per_second
+from tests.load.scenarios import SCENARIOS, Context, Scenario, csv_module_rows_per_second, event_path_lags
 
 REPORT_STEM = spec.REPO_ROOT / "reports" / "perf_baseline"
 BACKENDS = ("sqlite", "postgres")
@@ -111,7 +112,10 @@ def run_backend(
             for scenario in selected:
                 q2q_pid = mesh.running["q2q"].process.pid
                 cpu_before = cpu_seconds(q2q_pid)
+                since = datetime.now(UTC)
                 results[scenario.name] = measure(scenario, context, args.vus)
+                if scenario.name == "webhook_ingest":
+                    extra.update(event_path_lags(context, since))
                 if scenario.name in TEXTS_PER_CPU:
                     texts = sum(r.rps for r in results[scenario.name]) * _seconds(args.duration)
                     extra[TEXTS_PER_CPU[scenario.name]] = texts / max(cpu_seconds(q2q_pid) - cpu_before, 1e-3)
@@ -120,6 +124,8 @@ def run_backend(
                     + ", ".join(f"{r.vus} VUs {r.rps:,.0f}/s ({r.errors} errors)" for r in results[scenario.name]),
                     flush=True,
                 )
+                if scenario.name == "webhook_ingest":
+                    print(", ".join(f"{k} {v:,.0f}" for k, v in extra.items() if k.startswith("webhook_")), flush=True)
     if any(s.name == "kintell_csv_50k" for s in selected):
         extra["csv_module_rows_per_s"] = csv_module_rows_per_second(sample_csv(args.csv_rows), args.csv_rows)
     return results, extra

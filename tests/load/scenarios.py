@@ -7,16 +7,21 @@ from __future__ import annotations
 import csv
 import io
 import json
+import statistics
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import sqlalchemy as sa
 
 from services.cli.launcher import Mesh
 from services.cli.webhooks import provision
+from services.kit.messaging import events
+from services.kit.persistence import db
 from services.kit.security.webhooks import signed_headers
 from tests.load import k6run
 from tests.load.csv_bench import sample_csv
@@ -208,6 +213,67 @@ def webhook_ingest(context: Context, vus: int) -> Result:
     elapsed = time.perf_counter() - started
     wrong = abs(context.webhooks - applied)
     return Result(context.webhooks / elapsed, sent.p50_ms, sent.p95_ms, sent.p99_ms, sent.errors + wrong, vus)
+
+
+# The event a session-completed webhook records in kintell's outbox and the profile consumer that applies it.
+COMPLETED_EVENT = "kintell.session.completed"
+COMPLETED_CONSUMER = "profile-kintell-session-completed"
+
+
+def event_path_lags(context: Context, since: datetime) -> dict[str, float]:
+    """Per stage of the event path, over the session-completed events recorded since `since`: p50 and p99 in
+    ms of accepted (the receipt's outbox row) to published (the relay's mark), published to applied (the
+    profile inbox's claim), and accepted to applied (source to profile); and each stage's rate per second."""
+    recorded = sa.select(events.outbox.c.event_id, events.outbox.c.created_at, events.outbox.c.published_at).where(
+        events.outbox.c.event_type == COMPLETED_EVENT, events.outbox.c.created_at >= since
+    )
+    applied = sa.select(events.inbox.c.event_id, events.inbox.c.processed_at).where(
+        events.inbox.c.consumer == COMPLETED_CONSUMER
+    )
+    kintell, profile = _database(context, "kintell"), _database(context, "profile")
+    try:
+        with kintell.connect() as connection:
+            outbox = connection.execute(recorded).all()
+        with profile.connect() as connection:
+            inbox = dict(connection.execute(applied).tuples().all())
+    finally:
+        kintell.dispose()
+        profile.dispose()
+    stages: dict[str, list[float]] = {"accepted_to_published": [], "published_to_applied": [], "source_to_profile": []}
+    moments: dict[str, list[datetime]] = {"accepted": [], "published": [], "applied": []}
+    for event_id, created, published in outbox:
+        done = inbox.get(event_id)
+        if published is None or done is None:
+            continue
+        stages["accepted_to_published"].append(_ms(published, created))
+        stages["published_to_applied"].append(_ms(done, published))
+        stages["source_to_profile"].append(_ms(done, created))
+        for stage, moment in zip(moments, (created, published, done), strict=True):
+            moments[stage].append(_utc(moment))
+    figures: dict[str, float] = {}
+    for stage, seen in moments.items():
+        if len(seen) > 1:
+            # Each stage's own rate: events over the span from its first to its last.
+            figures[f"webhook_{stage}_per_s"] = len(seen) / max(_ms(max(seen), min(seen)) / 1000, 1e-3)
+    for stage, lags in stages.items():
+        if lags:
+            cuts = statistics.quantiles(lags, n=100, method="inclusive")
+            figures[f"webhook_{stage}_p50_ms"], figures[f"webhook_{stage}_p99_ms"] = cuts[49], cuts[98]
+    return figures
+
+
+def _database(context: Context, service: str) -> sa.Engine:
+    own = context.mesh.resource(service).env.get("DATABASE_URL")
+    url = own or db.sqlite_url(context.mesh.var_dir / f"{service}.db")
+    return db.read_only(db.create_engine(url))
+
+
+def _ms(later: datetime, earlier: datetime) -> float:
+    return (_utc(later) - _utc(earlier)).total_seconds() * 1000
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 SCENARIOS: tuple[Scenario, ...] = (
