@@ -173,14 +173,10 @@ def change_span(text: str) -> tuple[int, int] | None:
     Now I speak up" keeps "don't fit in", and "… because I don't dare, and at first I was an outsider, now I
     belong" keeps "I don't dare". The present is looked for in the sentence of the earlier state and the next.
     """
-    for past in _PAST.finditer(text):
-        limit = _end_of_next_sentence(text, past.end())
-        now = _NOW.search(text, past.end(), limit) or _BUT.search(text, past.end(), limit)
-        if now is not None:
-            # The Arabic markers' match begins at the whitespace before them: the clause holds the marker itself.
-            marker = past.start() + len(past.group()) - len(past.group().lstrip())
-            return _clause_start(text, marker), now.start()
-    return None
+    change = find_change(text)
+    if change is None or change.present[0] < change.earlier[0]:
+        return None
+    return change.earlier
 
 
 @dataclass(frozen=True)
@@ -192,13 +188,18 @@ class Change:
 
     earlier: tuple[int, int]
     present: tuple[int, int]
+    marker: int  # where the earlier-state marker ("used to", "før", "سابقا") begins
 
 
 def find_change(text: str) -> Change | None:
     """The earlier state and the present of a text that names a change, in either order; None without one."""
-    span = change_span(text)
-    if span is not None:
-        return Change(span, (span[1], present_end(text, span[1])))
+    for past in _PAST.finditer(text):
+        limit = _end_of_next_sentence(text, past.end())
+        now = _NOW.search(text, past.end(), limit) or _BUT.search(text, past.end(), limit)
+        if now is not None:
+            marker = _marker_start(past)
+            point = now.start()
+            return Change((_clause_start(text, marker), point), (point, present_end(text, point)), marker)
     return _present_first(text)
 
 
@@ -213,8 +214,13 @@ def _present_first(text: str) -> Change | None:
                 continue
             present = (_clause_start(text, now.start()), start)
             earlier_end = _SENTENCE_END.search(text, past.end())
-            return Change((start, earlier_end.end() if earlier_end else len(text)), present)
+            return Change((start, earlier_end.end() if earlier_end else len(text)), present, _marker_start(past))
     return None
+
+
+def _marker_start(past: re.Match[str]) -> int:
+    """Where an earlier-state marker begins: the Arabic markers' match begins at the whitespace before them."""
+    return past.start() + len(past.group()) - len(past.group().lstrip())
 
 
 def _opening(text: str, position: int) -> int | None:
@@ -236,22 +242,29 @@ _LIGHT = (
 _STEM = 4
 
 
-def negation_contrast(words: Sequence[Token], change: Change) -> bool:
-    """Whether the present affirms what the earlier clause negated: a word of an earlier clause that has a negator
-    returns in a present that has none ("Før turte jeg ikke å spørre om noe, men nå spør jeg hele tiden", "Nu
-    vågar jag prata; förut vågade jag aldrig", "Antes no me atrevía a preguntar, pero ahora pregunto").
-    Words are compared by their first four letters; light verbs ("feel", "have", "be") do not count."""
+def negation_contrast(words: Sequence[Token], change: Change) -> tuple[bool, bool]:
+    """(negated, repeated) for a change whose present has no negator (else both False).
+
+    `negated`: a negator follows the earlier-state marker in its clause ("før turte jeg aldri"); one that comes
+    before the marker may belong to a clause run into it ("jag har ingen att be om hjälp förut var jag säker").
+    `repeated`: the earlier clause has a negator and the present repeats one of its words, so it affirms what the
+    earlier clause negated ("Før turte jeg ikke å spørre om noe, men nå spør jeg hele tiden", "Antes no me atrevía
+    a preguntar, pero ahora pregunto"). Words are compared by their first four letters; light verbs ("feel",
+    "have", "be") do not count.
+    """
     (e_start, e_end), (p_start, p_end) = change.earlier, change.present
-    earlier, present, negated = set(), set(), False
+    earlier, present, negated, after_marker = set(), set(), False, False
     for word in words:
         if e_start <= word.start < e_end:
-            negated = negated or is_negator(word.norm)
+            if is_negator(word.norm):
+                negated, after_marker = True, after_marker or word.start >= change.marker
             earlier.add(word.norm[:_STEM])
         elif p_start <= word.start < p_end:
             if is_negator(word.norm):
-                return False
+                return False, False
             present.add(word.norm[:_STEM])
-    return negated and any(len(stem) == _STEM and not stem.startswith(_LIGHT) for stem in earlier & present)
+    repeated = any(len(stem) == _STEM and not stem.startswith(_LIGHT) for stem in earlier & present)
+    return after_marker, negated and repeated
 
 
 def present_end(text: str, point: int) -> int:

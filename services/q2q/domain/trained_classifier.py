@@ -43,7 +43,10 @@ _LEVELS = (L.LANGUAGE_COMFORT_LOW, L.LANGUAGE_COMFORT_MEDIUM, L.LANGUAGE_COMFORT
 # earlier part alone ("I used to be so shy" reads as a change); they are never a state that is over.
 _BETTER = frozenset({*_OVER.values(), L.LANGUAGE_COMFORT_HIGH})
 _INDEX = {label: j for j, label in enumerate(_ORDER)}
+_RISKS = frozenset(label for label in _ORDER if category_of(label) is Category.RISK_CUE)
 _SPAN_WORDS, _SPAN_SHARE = 5, 0.3
+# How far towards its threshold the earlier clause must lean to either direction to be about that dimension.
+_ABOUT = 0.3
 _BATCH = 256
 
 
@@ -137,7 +140,14 @@ class TrainedClassifier:
         after = self._labels_above(present)
         # A state the earlier clause carries is over even when the whole text stays below its threshold
         # ("Раніше я боялася говорити, але тепер ставлю питання": the present dilutes the fear).
-        candidates = found | {label for label in _OVER if earlier[_INDEX[label]] >= thresholds[_INDEX[label]]}
+        # Not when the present names a risk more strongly ("I didn't feel confident before, now I feel scared").
+        risk = max((changed[j] / thresholds[j] for j, label in enumerate(_ORDER) if label in _RISKS), default=0.0)
+        candidates = found | {
+            label
+            for label in _OVER
+            if earlier[_INDEX[label]] >= thresholds[_INDEX[label]]
+            and earlier[_INDEX[label]] / thresholds[_INDEX[label]] > risk
+        }
         kept = set(found)
         for label in candidates - after:
             if category_of(label) is Category.EMPLOYABILITY_SIGNAL:
@@ -157,29 +167,35 @@ class TrainedClassifier:
             if better is not None and not (better in _LEVELS and after & set(_LEVELS)):
                 kept.add(better)
                 reasons[better] = (f"used to … now: the earlier {label.value} is over", (0, len(text)))
-        contrast = structure.negation_contrast(words, change)
-        return self._change_direction(kept, changed, outside, contrast=contrast)
+        negated, repeated = structure.negation_contrast(words, change)
+        return self._change_direction(kept, (earlier, changed, outside), negated=negated, repeated=repeated)
 
     def _change_direction(
-        self, kept: set[Label], changed: FloatArray, outside: FloatArray, *, contrast: bool
+        self, kept: set[Label], parts: tuple[FloatArray, FloatArray, FloatArray], *, negated: bool, repeated: bool
     ) -> set[Label]:
         """The direction of confidence and belonging a change states.
 
         A direction the text states outside the change stays ("… тепер розумію все. Я боюся помилитися" keeps the
-        decrease). When the present affirms what the earlier clause negated ("Før turte jeg ikke å spørre, men nå
-        spør jeg"), the change is for the better: the model reads post-verbal negation ("tør ikke", "vågade
-        aldrig") poorly. Otherwise the sentence of the present, which may state the direction alone ("… men nu
-        siger jeg min mening"), decides ("Kiedyś byłam pewna siebie, ale teraz boję się odezwać" is a
-        decrease) when it leans either way by at least half a threshold.
+        decrease). A present that affirms what the earlier clause negated is a change for the better: when it
+        repeats the negated word ("Før turte jeg ikke å spørre, men nå spør jeg"), or when the marker's own clause
+        is negated and about this dimension and the present names no risk ("Nå tør jeg å snakke; før turte jeg
+        aldri", not "At first I did not dare, now I am scared all the time"): the model reads verbs negated after
+        them ("tør ikke", "vågade aldrig") poorly, and may read the risk into the present. Otherwise the
+        sentence of the present, which may state the direction alone ("… men nu siger jeg min mening"), decides
+        when it leans either way by at least half a threshold ("Kiedyś byłam pewna siebie, ale teraz boję się
+        odezwać" is a decrease).
         """
         thresholds = self._model.thresholds
+        earlier, changed, outside = parts
         stated = kept | self._labels_above(changed)
+        risk = _risk(self._labels_above(changed))
         for up, down in _PAIRS:
             if not {up, down} & stated:
                 continue
             if any(outside[_INDEX[label]] >= thresholds[_INDEX[label]] for label in (up, down)):
                 continue
-            if contrast:
+            about = max(earlier[_INDEX[label]] / thresholds[_INDEX[label]] for label in (up, down)) >= _ABOUT
+            if repeated or (negated and about and not risk):
                 kept = (kept - {up, down}) | {up}
                 continue
             lean = {label: changed[_INDEX[label]] / thresholds[_INDEX[label]] for label in (up, down)}
@@ -236,6 +252,10 @@ def _span(words: list[Token], scores: list[float]) -> tuple[int, int]:
         while left > 0 and words[left - 1].clause == clause and not is_negator(words[left].norm):
             left -= 1
     return words[left].start, words[right].end
+
+
+def _risk(labels: set[Label]) -> bool:
+    return any(category_of(label) is Category.RISK_CUE for label in labels)
 
 
 def _worse(labels: set[Label]) -> bool:

@@ -179,6 +179,10 @@ BETTER = [
     "I begynnelsen var jeg veldig sjenert, nå snakker jeg med alle.",
     "Tidigare vågade jag inte fråga något, men nu frågar jag hela tiden.",
     "Nu vågar jag prata på mötena; förut vågade jag aldrig.",
+    "Nå tør jeg å snakke i timen; før turte jeg aldri.",
+    "Nu tør jeg at tale på møderne; tidligere turde jeg aldrig.",
+    "Jetzt traue ich mich zu sprechen; früher habe ich nie etwas gesagt.",
+    "Teraz zadaję pytania; wcześniej nigdy się nie odważyłam.",
     "Før turde jeg ikke sige noget, men nu siger jeg min mening.",
     "Früher habe ich mich nie getraut zu fragen, aber jetzt frage ich ständig.",
     "Am Anfang war ich sehr schuchtern, jetzt rede ich mit allen.",
@@ -272,3 +276,16 @@ def test_a_volunteers_nerves_about_their_own_part_are_not_the_participants_anxie
 )
 def test_the_participants_anxiety_a_volunteer_reports_stays(text: str) -> None:
     assert L.ANXIETY in classifier.classify(text).labels
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "At first I did not dare to go out, now I am scared all the time.",
+        "I didn't feel confident before, now I feel scared all the time.",
+    ],
+)
+def test_a_negated_earlier_state_and_a_present_that_names_a_risk_is_no_increase_in_confidence(text: str) -> None:
+    labels = classifier.classify(text).labels
+    assert L.ANXIETY in labels
+    assert L.CONFIDENCE_INCREASE not in labels
