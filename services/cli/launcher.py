@@ -200,10 +200,27 @@ class Mesh:
         if replicas < 2:
             return ()
         with self._ports_lock:
-            ports = self._worker_ports.get(resource.name)
+            ports = self._worker_ports.get(resource.name) or self._recorded_worker_ports(resource)
             if ports is None or len(ports) != replicas:
-                ports = self._worker_ports[resource.name] = tuple(free_port() for _ in range(replicas))
+                ports = tuple(free_port() for _ in range(replicas))
+            self._worker_ports[resource.name] = ports
             return ports
+
+    def _recorded_worker_ports(self, resource: Resource) -> tuple[int, ...] | None:
+        """The worker ports var/mesh.json records for `resource` while the group it names still runs on the
+        same port: a Mesh configured beside the one that started it (a second edge) reaches the same
+        workers. None when there is no such record, or its process is gone (its ports may be taken since)."""
+        try:
+            state = json.loads((self.var_dir / "mesh.json").read_text())
+            entry = state["resources"][resource.name]
+            pid, port, ports = entry["pid"], entry["port"], entry.get("worker_ports")
+        except (OSError, ValueError, KeyError, TypeError):
+            return None
+        if not isinstance(pid, int) or port != resource.port or not isinstance(ports, list):
+            return None
+        if not all(isinstance(p, int) for p in ports) or not _alive(pid):
+            return None
+        return tuple(ports)
 
     def _popen(self, resource: Resource) -> Running:
         values = self._values(resource)
@@ -376,11 +393,22 @@ class Mesh:
 
     def write_state(self, per_resource: Mapping[str, Mapping[str, object]] | None = None, **fields: object) -> None:
         """Writes var/mesh.json (replaced whole, never seen half-written): the edge URL, `fields`, and per
-        resource its pid (None while it is down), ports and what `per_resource` says of it."""
+        resource its pid (None while it is down), ports, its workers' own ports (`worker_ports`, a worker
+        group's) and what `per_resource` says of it."""
         with self._lock:
             pids = {name: item.process.pid for name, item in self.running.items()}
         extra = per_resource or {}
-        resources = {r.name: {"pid": pids.get(r.name), **r.ports(), **extra.get(r.name, {})} for r in self.resources}
+        with self._ports_lock:
+            worker_ports = {name: list(ports) for name, ports in self._worker_ports.items() if ports}
+        resources = {
+            r.name: {
+                "pid": pids.get(r.name),
+                **r.ports(),
+                **({"worker_ports": worker_ports[r.name]} if r.name in worker_ports else {}),
+                **extra.get(r.name, {}),
+            }
+            for r in self.resources
+        }
         edge_url = {"edge_url": self.edge_url} if any(r.kind == "envoy" for r in self.resources) else {}
         state = {**edge_url, **fields, "resources": resources}
         path = self.var_dir / "mesh.json"
@@ -399,6 +427,17 @@ def start_waves(resources: tuple[Resource, ...]) -> list[list[Resource]]:
     for resource in resources:
         waves[level[resource.name]].append(resource)
     return waves
+
+
+def _alive(pid: int) -> bool:
+    """True while a process `pid` exists (of this user)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _terminate(process: subprocess.Popen[bytes], timeout: float) -> int | None:

@@ -53,9 +53,6 @@ def edges(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
     folder = tmp_path_factory.mktemp("twoedges")
     environ = {**os.environ, "REDIS_URL": redis_url, "TEEI_RATELIMIT_CONFIG": str(_limits(folder))}
     environ["TEEI_RATELIMIT_REDIS_PREFIX"] = f"teei:test:{uuid.uuid4().hex}:"
-    # One process per service: the second edge is configured by a Mesh of its own, which does not know the
-    # own ports the first one picked for a worker group's workers (what is tested here is the two edges).
-    environ["TEEI_REPLICAS"] = "1"
     resources = spec.with_free_ports(spec.load())
     first = Mesh(resources=resources, var_dir=folder / "var", environ=environ, health_interval_ms=200)
     first.start()
@@ -67,6 +64,7 @@ def edges(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[
         else r
         for r in resources
     )
+    # A Mesh of its own: it reaches the first one's worker groups at the worker ports var/mesh.json records.
     second = Mesh(resources=second_resources, var_dir=first.var_dir, environ=environ, health_interval_ms=200)
     try:
         second.start_resource("ratelimit")

@@ -3,9 +3,11 @@ the spec's other keys are, overridden by TEEI_REPLICAS; the launcher runs more t
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -232,3 +234,31 @@ def test_the_launcher_gives_a_groups_workers_ports_of_their_own_kept_across_star
     assert mesh.worker_ports(nats) == ()
     single = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "1"})
     assert single.worker_ports(profile) == ()
+
+
+def test_mesh_json_records_the_worker_ports_and_a_mesh_beside_it_reuses_them_while_the_group_runs(
+    tmp_path: Path,
+) -> None:
+    resources = spec.with_free_ports(spec.load())
+    first = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "2"})
+    profile = first.resource("profile")
+    ports = first.worker_ports(profile)
+    first.write_state()
+    state = json.loads((tmp_path / "mesh.json").read_text())
+    assert state["resources"]["profile"]["worker_ports"] == list(ports)
+    assert "worker_ports" not in state["resources"]["nats"]
+    # No process runs for the record: a Mesh beside it picks ports of its own.
+    assert Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "2"}).worker_ports(profile) != ports
+    # With the group's process running (its pid recorded), a second Mesh reaches the same workers.
+    with subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"], stdin=subprocess.PIPE) as group:
+        state["resources"]["profile"]["pid"] = group.pid
+        (tmp_path / "mesh.json").write_text(json.dumps(state))
+        second = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "2"})
+        assert second.worker_ports(profile) == ports
+        # Not for another port (another mesh's service), nor for another replica count.
+        moved = replace(profile, port=spec.free_port())
+        assert Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "2"}).worker_ports(moved) != ports
+        three = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "3"})
+        assert three.worker_ports(profile) != ports
+        assert group.stdin is not None
+        group.stdin.close()
