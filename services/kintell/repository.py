@@ -17,6 +17,7 @@ from services.kintell.domain.events import DomainEvent
 from services.kintell.domain.model import Rating, Session, SessionStatus
 from services.kintell.tables import deliveries, ratings, sessions
 from services.kit.audit.trail import AuditTrail
+from services.kit.connectors import bulk
 from services.kit.connectors.imports import ImportBatches, SqlConnectorRepository
 from services.kit.connectors.listings import Position, newest_first
 from services.kit.connectors.storage import profile_id_of
@@ -85,9 +86,7 @@ class SqlKintellRepository(SqlConnectorRepository):
         """Inserts new sessions (one statement per chunk), sealed all at once: each person's data key is
         fetched once per import, however many chunks name them (the key store's cache is smaller than a
         large import's people)."""
-        sealed = self._sealed(new)
-        for start in range(0, len(sealed), _CHUNK):
-            self._session.execute(sessions.insert(), sealed[start : start + _CHUNK])
+        bulk.insert_rows(self._session, sessions, self._sealed(new), chunk=_CHUNK)
 
     def update_sessions(self, changed: Sequence[Session]) -> None:
         """Writes changed sessions back."""
