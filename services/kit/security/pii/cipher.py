@@ -14,7 +14,9 @@ erases the value; a value sealed with one key is the one-layer case and opens th
 from __future__ import annotations
 
 import base64
+import os
 import secrets
+import threading
 from collections.abc import Mapping, Sequence
 
 from cryptography.exceptions import InvalidTag
@@ -25,6 +27,31 @@ from services.kit.security.pii.keystore import DataKey, SubjectKeys
 PREFIX = "pii1."
 # Data keys by subject, of one company.
 Keys = Mapping[str, DataKey]
+# Nonces drawn from the OS per call for this many seals.
+NONCE_BLOCK = 256
+
+
+class _Nonces(threading.local):
+    """Fresh random nonces, read from the OS in blocks: one call per NONCE_BLOCK seals rather than one per
+    seal (a quarter of a seal's time when a CSV import seals tens of thousands of values). Per thread, so
+    no lock; a forked child drops its parent's unused block, so no two processes hand out the same nonce."""
+
+    def __init__(self) -> None:
+        self.block, self.at = b"", 0
+
+    def take(self) -> bytes:
+        at = self.at
+        if at >= len(self.block):
+            self.block, at = secrets.token_bytes(NONCE_BYTES * NONCE_BLOCK), 0
+        self.at = at + NONCE_BYTES
+        return self.block[at : at + NONCE_BYTES]
+
+    def drop(self) -> None:
+        self.block, self.at = b"", 0
+
+
+_nonces = _Nonces()
+os.register_at_fork(after_in_child=_nonces.drop)
 
 
 class SubjectErased(Exception):
@@ -54,7 +81,7 @@ class PiiCipher:
         if not value:
             return value
         data_key = keys[subject] if keys is not None else self.keys.key_for(company_id, subject)
-        nonce = secrets.token_bytes(NONCE_BYTES)
+        nonce = _nonces.take()
         sealed = data_key.aead.encrypt(nonce, value.encode(), _context(field, record))
         return f"{PREFIX}{data_key.key_id}.{base64.urlsafe_b64encode(nonce + sealed).decode().rstrip('=')}"
 
