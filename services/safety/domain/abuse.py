@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from services.safety.domain import lexicon_abuse as lexicon
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import gated, normalise
+from services.safety.domain.obfuscation import first_characters, gated, normalise
 
 THREAT = Rule("toxic.threat_multilingual", FindingType.TOXIC, "threat", Confidence.HIGH, "threat of violence")
 HATE = Rule(
@@ -30,12 +30,46 @@ PROFANITY_MODERATE = Rule(
 
 def compile_patterns(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
     """Patterns that start on a word boundary are tried at word starts only (one cheap look-around per
-    position instead of every alternative); the others (Cyrillic, Arabic forms that attach) everywhere."""
+    position instead of every alternative); the others (Cyrillic, Arabic forms that attach) everywhere.
+    Alternatives are grouped by the character they start with (see by_first_character)."""
     at_words = [p.removeprefix(r"\b") for p in patterns if p.startswith(r"\b")]
     anywhere = [p for p in patterns if not p.startswith(r"\b")]
-    compiled = [re.compile(r"(?<!\w)(?=\w)(?:" + "|".join(f"(?:{p})" for p in at_words) + ")")] if at_words else []
-    compiled += [re.compile("|".join(f"(?:{p})" for p in anywhere))] if anywhere else []
+    compiled = [re.compile(r"(?<!\w)(?=\w)(?:" + by_first_character(at_words) + ")")] if at_words else []
+    compiled += [re.compile(by_first_character(anywhere))] if anywhere else []
     return tuple(gated(pattern) for pattern in compiled)
+
+
+def by_first_character(alternatives: Sequence[str]) -> str:
+    """The alternatives as one pattern that, at each position, tries only those that can start with the character
+    there: `(?=a)(?:alternatives starting with a)|(?=b)(?:...)`, behind a look-ahead for a range of characters.
+    Each keeps its order among those that can start with the same character, so every position matches exactly
+    what the plain alternation `a1|a2|...` matches; the engine tests a few look-aheads instead of entering every
+    alternative. An alternative that may start with any character (`\\w+ would be ...`) goes into every bucket,
+    and after them for characters no bucket names."""
+    firsts: list[set[str] | None] = []
+    for alternative in alternatives:
+        first = first_characters(alternative)
+        firsts.append(None if first is None or any(len(piece) != 1 for piece in first) else first)
+    known = [first for first in firsts if first is not None]
+    if not known:
+        return "|".join(f"(?:{a})" for a in alternatives)
+    chars = sorted(set().union(*known))
+    buckets = []
+    for ch in chars:
+        members = "|".join(
+            f"(?:{a})" for a, first in zip(alternatives, firsts, strict=True) if first is None or ch in first
+        )
+        buckets.append(f"(?={re.escape(ch)})(?:{members})")
+    # Two levels: a look-ahead for a range of first characters, then one per character within it.
+    size = max(1, round(len(chars) ** 0.5))
+    groups = []
+    for start in range(0, len(chars), size):
+        members = "".join(re.escape(ch) for ch in chars[start : start + size])
+        groups.append(f"(?=[{members}])(?:{'|'.join(buckets[start : start + size])})")
+    anywhere = [f"(?:{a})" for a, first in zip(alternatives, firsts, strict=True) if first is None]
+    if anywhere:
+        groups.append(f"(?![{''.join(re.escape(ch) for ch in chars)}])(?:{'|'.join(anywhere)})")
+    return "|".join(groups)
 
 
 _RULES: tuple[tuple[Rule, tuple[re.Pattern[str], ...]], ...] = (

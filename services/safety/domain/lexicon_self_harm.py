@@ -191,11 +191,148 @@ INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
     ),
 }
 
+# Words said between the parts of a statement without changing it ("i just really want to die", "ich will
+# einfach nur sterben", "хочу просто померти"): up to three of them are allowed where _FILL is used.
+_FILLERS = (
+    r"(?:just|really|honestly|simply|so|literally|actually|kind\s+of|kinda|bare|egentlig|helst|virkelig|bara|"
+    r"egentligen|verkligen|einfach|nur|echt|wirklich|halt|eigentlich|lieber|solo|solamente|simplemente|ya|"
+    r"de\s+verdad|po\s+prostu|już|juz|naprawdę|naprawde|tylko|просто|вже|справді|дуже|فقط|بس)"
+)
+_FILL = rf"(?:{_FILLERS}\s+){{0,3}}"
+# Within one sentence: the gap between a question word and the word that gives it away.
+_GAP = r"[^.!?\n]{0,60}?"
+_PILLS = (
+    r"(?:pills?|tablets?|meds|sleeping\s+pills|paracetamol|ibuprofen|piller|tabletter|pillerne|tabletterna|"
+    r"sovepiller|sömntabletter|tabletten|schlaftabletten|pastillas|tabletek|pigułek|tabletki|таблеток|пігулок|"
+    r"حبة|حبات|حبوب)"
+)
+
+# Dose and method questions: how much of a medicine, asked together with dying or not waking up. A dose
+# question without that ("how many pills for a headache") is not one.
+DOSE_PATTERNS: tuple[str, ...] = (
+    rf"\bhow\s+(?:many|much){_GAP}{_PILLS}{_GAP}\b(?:die|dead|kill|not\s+wake|never\s+wake|lethal|od|overdose)\b",
+    rf"\b(?:is|are)\s+\d+{_GAP}{_PILLS}\s+(?:enough\s+to\s+die|lethal|deadly|fatal)\b",
+    rf"\bhvor\s+mange{_GAP}{_PILLS}{_GAP}\b(?:dø|død|drepe|ikke\s+våkne|aldri\s+våkne|ikke\s+vågne|aldrig\s+vågne)\b",
+    rf"\bhur\s+många{_GAP}{_PILLS}{_GAP}\b(?:dö|död|döda|inte\s+vakna|aldrig\s+vakna)\b",
+    rf"\bwie\s+viele{_GAP}{_PILLS}{_GAP}\b(?:sterben|tot|nicht\s+mehr\s+aufwach\w*|nie\s+mehr\s+aufwach\w*|umbring\w*)\b",
+    rf"\bcu[aá]nt[ao]s{_GAP}{_PILLS}{_GAP}\b(?:morir|morirme|muerto|muerta|matarme|no\s+despertar)\b",
+    rf"\bile{_GAP}{_PILLS}{_GAP}\b(?:umrzeć|umrzec|zabić\s+się|nie\s+obudzi\w*|śmier\w*)\b",
+    rf"скільки{_GAP}{_PILLS}{_GAP}(?:померти|вмерти|не\s+прокинут\w*|смерт\w*)",
+    rf"كم\s+{_PILLS}{_GAP}(?:[أا]موت|للموت|الموت|لا\s+[أا]ستيقظ|لا\s+[أا]صحى)",
+    # Gathering the means: "stockpiling my meds", "samler på piller", "zbieram tabletki".
+    rf"\b(?:stockpiling|stockpiled|hoarding|saving\s+up|saved\s+up|collecting)\s+(?:all\s+)?(?:my\s+|the\s+)?{_PILLS}",
+    rf"\b(?:samler|samlet|sparer|sparet|samlar|samlat|sparat)\s+(?:på\s+)?(?:opp\s+|sammen\s+)?(?:mine\s+|mina\s+)?{_PILLS}",
+    rf"\b(?:sammle|gesammelt|horte|gehortet)\s+(?:\w+\s+)?{_PILLS}|\b{_PILLS}\s+(?:gesammelt|gehortet)",
+    rf"\b(?:guardando|acumulando|juntando)\s+(?:\w+\s+)?{_PILLS}",
+    rf"\b(?:zbieram|zbierałam|zbierałem|odkładam)\s+(?:\w+\s+)?{_PILLS}",
+    rf"(?:збираю|збирала|збирав|накопичую)\s+(?:\w+\s+)?{_PILLS}",
+    rf"\b(?:how\s+much|what\s+dose\s+of){_GAP}\b(?:to\s+die|to\s+kill\s+myself|is\s+lethal|to\s+not\s+wake\s+up)\b",
+)
+
+# Others better off if I were dead or gone: "better for everyone if I were dead", "everyone would be happier if
+# I just wasnt around", "alle hadde hatt det bedre om jeg var borte". Said of oneself only ("if I ...").
+_GONE_EN = (
+    r"(?:dead|died|gone\s+for\s+good|wasn[o'’]?t\s+(?:around|alive)|weren[o'’]?t\s+(?:around|alive)|"
+    r"didn[o'’]?t\s+exist|never\s+existed|was\s+never\s+born|killed\s+myself)"
+)
+BURDEN_PATTERNS: tuple[str, ...] = (
+    rf"\b(?:better|happier|easier)\b[^.!?\n]{{0,30}}\bif\s+i\s+(?:{_FILLERS}\s+){{0,2}}(?:was\s+|were\s+)?{_GONE_EN}",
+    r"\b(?:world|everyone|everybody|they|family)\s+(?:would|will|'d)\s+be\s+better\s+off\s+without\s+me\b",
+    r"\b(?:bedre|lettere|enklere)\b[^.!?\n]{0,30}\b(?:om|hvis|når)\s+jeg\s+(?:bare\s+)?(?:var\s+død|døde|var\s+borte|"
+    r"ikke\s+fantes|ikke\s+levde|ikke\s+var\s+her|forsvant)",
+    r"\b(?:bättre|lättare|enklare)\b[^.!?\n]{0,30}\b(?:om|när)\s+jag\s+(?:bara\s+)?(?:var\s+död|dog|var\s+borta|"
+    r"inte\s+fanns|inte\s+levde|inte\s+var\s+här|försvann)",
+    r"\b(?:bedre|lettere|nemmere)\b[^.!?\n]{0,30}\b(?:hvis|når|om)\s+jeg\s+(?:bare\s+)?(?:var\s+død|døde|var\s+væk|"
+    r"ikke\s+fandtes|ikke\s+levede|ikke\s+var\s+her|forsvandt)",
+    r"\bbesser\b[^.!?\n]{0,30}\bwenn\s+ich\s+(?:einfach\s+|nicht\s+mehr\s+)?(?:tot\s+wäre|sterben\s+würde|sterbe|"
+    r"nicht\s+mehr\s+(?:da|hier)\s+wäre|weg\s+wäre|nicht\s+existieren\s+würde)",
+    r"\b(?:mejor|mejores)\b[^.!?\n]{0,30}\bsi\s+(?:yo\s+)?(?:me\s+muriera|estuviera\s+muert[oa]|no\s+estuviera|"
+    r"desapareciera|no\s+existiera)",
+    r"\b(?:estar[ií]an?|estar[ií]amos|vivir[ií]an)\s+mejor\s+sin\s+m[ií]\b",
+    r"\blepiej\b[^.!?\n]{0,30}\b(?:gdybym|jakbym)\s+(?:się\s+)?(?:umarł|umarła|nie\s+żył|nie\s+żyła|zniknął|zniknęła|"
+    r"zabił|zabiła|nie\s+istniał|nie\s+istniała)",
+    r"(?:краще|легше)[^.!?\n]{0,30}(?:якби|якщо)\s+я\s+(?:просто\s+)?(?:помер|померла|зник|зникла|не\s+жив|не\s+жила|"
+    r"не\s+існував|не\s+існувала)",
+    r"[أا]فضل[^.!?\n]{0,30}لو\s+(?:[أا]نا\s+)?(?:مت|متّ|[أا]موت|اختفيت)",
+)
+
+# Verbs of harming oneself with the reflexive separated or conjugated: "zaczęłam się ciąć", "gdybym się zabił",
+# "mich am Wochenende umzubringen", "wenn ich mich umbringe", "me he vuelto a cortar las venas".
+REFLEXIVE_PATTERNS: tuple[str, ...] = (
+    r"\bsi[ęe]\s+(?:\w+\s+){0,2}(?:zabi(?:ć|c|ł|ła|łem|łam|ję|je)|ci[ąa][ćc]|pocią[ćc]|okalecz\w*|powiesi[ćc]|"
+    r"powiesz[ęe])\b",
+    r"\b(?:zabi(?:ł|ła|łem|łam|ję|je)|ci[ąa][ćc]|tn[ęe]|tnę|pocięł\w*|powiesi[łl]\w*)\s+si[ęe]\b",
+    r"\bich\b[^.!?\n]{0,40}?\bmich\s+(?:\w+\s+){0,4}(?:umzubringen|umbringe|umbring|ritze|aufzuhängen|zu\s+erhängen)\b",
+    r"\b(?:ritze|ritzte|verletze)\s+mich\b",
+    r"\bme\s+(?:\w+\s+){0,3}(?:cortar|corto|corté|cortado)\s+(?:\w+\s+)?(?:brazos|muñecas|munecas|venas|piernas)\b",
+    r"\bme\s+(?:voy\s+a|quiero|pienso)\s+(?:\w+\s+)?(?:matar|suicidar|ahorcar|tirar\s+(?:del|de\s+un|por)\s+\w+)\b",
+    r"\b(?:skjærer|skjære|skar|kutter|kuttet|kutte|skadet|skader)\s+(?:i\s+)?meg\s+(?:selv|igjen|i\s+arm\w*|"
+    r"i\s+beina|i\s+låret|i\s+håndledd\w*)\b",
+    r"\b(?:skär|skära|skar|skadar|skadade)\s+mig\s+(?:själv|igen|i\s+arm\w*|i\s+benen|i\s+låret|i\s+handled\w*)\b",
+    r"\b(?:skærer|skære|skar|skader|skadede)\s+(?:i\s+)?mig\s+(?:selv|igen|i\s+arm\w*|i\s+benene|i\s+låret)\b",
+    r"(?:ріжу|різала|різав|порізала|порізав|поріжу)\s+(?:\w+\s+)?себе|себе\s+(?:\w+\s+)?(?:ріжу|різала|порізала)",
+    r"\b(?:started|start|been|keep|kept)\s+(?:\w+\s+)?(?:cutting|burning|hurting)\s+(?:myself\s+)?again\b",
+    r"\bi\s+(?:\w+\s+)?(?:cut|burned|burnt)\s+(?:again|my\s+wrists?)\b",
+)
+
+# Euphemisms for ending one's life, and goodbyes that say the writer will not be heard from again.
+FAREWELL_PATTERNS: tuple[str, ...] = (
+    r"\b(?:plan|planning|going|gonna|decided|ready|want|wanna)\s+to\s+end\s+(?:it|things|everything)(?:\s+all)?\b"
+    r"(?!\s+(?:with|between|for\s+(?:him|her|them|us)))",
+    r"\b(?:i['’]d|i\s+would|i\s+almost|i\s+nearly)\s+(?:have\s+)?end(?:ed)?\s+it(?:\s+all)?\b(?!\s+(?:with|between))",
+    r"\b(?:the\s+)?last\s+time\s+(?:you['’]ll|you\s+will|anyone\s+will|you)\s+(?:ever\s+)?hear\s+from\s+me\b",
+    r"\bsiste\s+gang\s+(?:dere|du|noen)\s+hører\s+fra\s+meg\b",
+    r"\bsista\s+gången\s+(?:ni|du|någon)\s+hör\s+(?:av|från)\s+mig\b",
+    r"\bsidste\s+gang\s+(?:i|du|nogen)\s+hører\s+fra\s+mig\b",
+    r"\bdas\s+letzte\s+mal,?\s+dass\s+(?:ihr|du)\s+(?:von\s+mir\s+hör\w*|etwas\s+von\s+mir\s+hör\w*)",
+    r"\bla\s+última\s+vez\s+que\s+(?:sabéis|sabes|saben|oís|oyes)\s+(?:algo\s+)?de\s+mí\b",
+    # "my last message ... goodbye": a last message only counts together with a farewell.
+    r"\b(?:my\s+last|final)\s+(?:message|post|text|words)\b[^\n]{0,40}?\b(?:goodbye|farewell|bye\s+forever)\b",
+    r"\b(?:siste|sidste)\s+(?:melding|besked|beskjed)\b[^\n]{0,40}?\b(?:ha\s+det|farvel)\b",
+    r"\b(?:sista|mitt\s+sista)\s+meddelande\b[^\n]{0,40}?\b(?:hejdå|farväl|adjö)\b",
+    r"\bletzte\s+nachricht\b[^\n]{0,40}?\b(?:lebt\s+wohl|leb\s+wohl|lebewohl|lebwohl)\b",
+    r"\búltimo\s+mensaje\b[^\n]{0,40}?\badiós\b",
+    r"\bostatnia\s+wiadomość\b[^\n]{0,40}?\bżegnaj\w*",
+    r"останнє\s+повідомлення[^\n]{0,40}?прощавай\w*",
+    r"آخر\s+رسالة[^\n]{0,40}?وداع",
+)
+
+# A first-person wish or plan with filler words in between ("ich will einfach nur sterben", "chcę po prostu
+# umrzeć", "хочу просто померти", "i just really want to die").
+FILLED_PATTERNS: tuple[str, ...] = (
+    rf"\b(?<!n't\s)(?<!n’t\s)(?<!nt\s)(?<!not\s)(?:want|wanna|wish)\s+{_FILL}(?:to\s+)?{_FILL}(?:die|be\s+dead|disappear\s+forever|not\s+wake\s+up)\b",
+    rf"\b(?:vil|ønsker\s+å|har\s+lyst\s+til\s+å)\s+{_FILL}dø\b",
+    rf"\b(?:vill|önskar)\s+{_FILL}dö\b",
+    rf"\b(?:vil|ønsker\s+at|har\s+lyst\s+til\s+at)\s+{_FILL}dø\b",
+    rf"\b(?:will|möchte|wollte)\s+{_FILL}(?:sterben|tot\s+sein|nicht\s+mehr\s+leben)\b",
+    rf"\b(?<!no\s)quiero\s+{_FILL}(?:morir|morirme|matarme|desaparecer|dejar\s+de\s+vivir)\b",
+    rf"\b(?<!nie\s)chc[ęe]\s+{_FILL}(?:umrzeć|umrzec|się\s+zabić|sie\s+zabic|zniknąć|zniknac)\b",
+    rf"\bchcia(?:ł|l)(?:a)?bym\s+{_FILL}(?:umrzeć|umrzec|zasnąć|zasnac|nie\s+żyć|nie\s+zyc|zniknąć)\b",
+    rf"(?<!не\s)хочу\s+{_FILL}(?:померти|вмерти|здохнути|зникнути\s+назавжди|не\s+жити)",
+    rf"(?<!لا\s)(?:[أا]ريد|بدي)\s+{_FILL}(?:[أا]ن\s+)?[أا]موت",
+    rf"[أا]تمنى\s+(?:لو\s+)?{_FILL}(?:[أا]موت|مت)",
+)
+
+# Naming prevention work is not a mention: "suicide prevention course", "Kurs i selvmordsforebygging", "Fortbildung
+# zur Suizidprävention", "szkolenie z zapobiegania samobójstwom". The topic word is then the object of a
+# professional activity, not something that happened to anyone. Intent rules still run on the same text, so
+# "after the suicide prevention course I still want to die" is found.
+PREVENTION_COMPOUND = r"(?:forebygg|förebygg|prevention|prävention|prevencion|prevención)"
+PREVENTION_AFTER = (
+    r"[\s-]*(?:prevention|awareness|training|research|statistics|rates?|forebygging|forebyggelse|förebyggande|"
+    r"prevention|prävention|präventions\w*)\b"
+)
+PREVENTION_BEFORE = (
+    r"\b(?:prevention\s+of|preventing|forebygging\s+av|forebyggelse\s+af|forebygge|förebyggande\s+av|förebygga|"
+    r"prävention\s+von|vorbeugung\s+von|prevención\s+del|prevenir\s+el|zapobiegani[ae]|zapobiegania|"
+    r"profilaktyk[ia]|профілактик[аиі]|запобігання|الوقاية\s+من|منع)\s*$"
+)
+
 TOPIC_PATTERNS: tuple[str, ...] = (
     r"\b(?:suicide|suicidal|self[\s-]?harm(?:ing)?|overdose)\b",
     r"\b(?:selvmord\w*|självmord\w*|selvskad\w*|självskad\w*)\b",
     r"\b(?:selbstmord\w*|suizid\w*|selbstverletzung)\b",
-    r"\b(?:suicidio|suicida|autolesión|autolesiones)\b",
+    r"\b(?:suicidios?|suicidas?|autolesión|autolesiones|ideación\s+suicida)\b",
     r"\b(?:samobój\w*|samookalecz\w*)\b",
     r"(?:самогубств\w*|суїцид\w*|самоушкодж\w*)",
     r"(?:انتحار|الانتحار|إيذاء\s+النفس)",

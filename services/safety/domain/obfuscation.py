@@ -139,6 +139,14 @@ def gated(pattern: re.Pattern[str], *, word_start: bool = False) -> re.Pattern[s
 _MAX_RANGE = 512
 
 
+def first_characters(pattern: str) -> set[str] | None:
+    """The characters a match of `pattern` can start with (as in gated); None when unknown or any."""
+    try:
+        return _first_characters(_parser.parse(pattern).data)
+    except (re.error, TypeError, ValueError, AttributeError):  # pragma: no cover - parser internals changed
+        return None
+
+
 def _first_characters(items: Any) -> set[str] | None:
     """The characters a match of the parsed items can start with, as pieces of a character class (characters,
     \\d, \\s); None when any character may start it."""

@@ -24,6 +24,32 @@ _PHONE_WORDS = re.compile(
 )
 
 
+# Words that say a number is a reference, not a phone: "Order 4412 9087 3312", "Fakturanr 20241188",
+# "Bestellnummer 4839 2210 5567", "номер замовлення ...". Compounds count ("ordrenummer", "referensnummer").
+_REFERENCE_WORDS = re.compile(
+    r"\b(?:order|orders|invoice|inv|ref|reference|booking|tracking|confirmation|case|ticket|receipt|account|customer|"
+    r"ordre|ordrenr|ordrenummer|bestilling|faktura|fakturanr|fakturanummer|referanse|referansenummer|kundenummer|"
+    r"sak|saksnummer|sag|sagsnummer|referens|referensnummer|ärende|ärendenummer|kundnummer|bokning|"
+    r"bestellung|bestellnummer|rechnung|rechnungsnummer|auftrag|auftragsnummer|kundennummer|buchung|"
+    r"pedido|factura|referencia|reserva|localizador|zamówienie|zamówienia|zamowienie|zamowienia|faktury|"
+    r"rezerwacja|rezerwacji|замовлення|рахунок|рахунку|накладна|посилка|بوليصة|الطلب|طلب|فاتورة|مرجع|الحجز)"
+    r"\W{0,3}(?:(?:no|nr|num|number|nummer|numer|número|numero|номер|رقم|id|#)\b\W{0,3})?$",
+    re.IGNORECASE,
+)
+# "Number 5521 ..." after one of those words, with the number word first ("numer zamówienia", "رقم الطلب").
+_REFERENCE_NUMBER_FIRST = re.compile(
+    r"\b(?:numer|номер|رقم|número|numero)\s+(?:zamówienia|zamowienia|faktury|замовлення|рахунку|الطلب|الفاتورة|"
+    r"del\s+pedido|de\s+pedido|de\s+factura)\W{0,3}$",
+    re.IGNORECASE,
+)
+
+
+def referenced(text: str, start: int) -> bool:
+    """Whether a reference word (order, invoice, booking ... in the platform languages) names the number at `start`."""
+    before = text[max(0, start - 30) : start]
+    return _REFERENCE_WORDS.search(before) is not None or _REFERENCE_NUMBER_FIRST.search(before) is not None
+
+
 @dataclass(frozen=True)
 class Plan:
     """A country's national phone layout: its pattern (digits grouped as people write them)."""
@@ -59,7 +85,10 @@ PLANS: tuple[Plan, ...] = (
 
 
 def plausible(text: str, start: int, end: int) -> bool:
-    """Not an amount (no currency word next to it); an unbroken run of digits also needs a phone word before it."""
+    """Not an amount (no currency word next to it) nor a reference (order, invoice, booking number); an unbroken run
+    of digits also needs a phone word before it."""
+    if referenced(text, start):
+        return False
     if _MONEY_BEFORE.search(text[max(0, start - 12) : start]) or _MONEY_AFTER.search(text[end : end + 12]):
         return False
     if text[start:end].isdigit():

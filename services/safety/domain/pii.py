@@ -119,10 +119,21 @@ def _accept_phone_international(_: str, m: re.Match[str]) -> bool:
     return 8 <= len(digits) <= 15 and _balanced(m.group(0))
 
 
-def _accept_phone_national(_: str, m: re.Match[str]) -> bool:
-    # The SSN layout (AAA-GG-SSSS) is never a phone number, even where the SSN rule refused it.
+def _accept_phone_national(text: str, m: re.Match[str]) -> bool:
+    # The SSN layout (AAA-GG-SSSS) is never a phone number, even where the SSN rule refused it. Nor is a run of
+    # three or more groups of four digits ("4412 9087 3312"): no listed national plan writes numbers so (the
+    # German mobile layout "0151 2345 6789" is claimed by its own plan first), order and card numbers do.
     candidate = m.group(0)
-    return 9 <= len(_digits(candidate)) <= 12 and _balanced(candidate) and not _SSN_LAYOUT.match(candidate)
+    return (
+        9 <= len(_digits(candidate)) <= 12
+        and _balanced(candidate)
+        and not _SSN_LAYOUT.match(candidate)
+        and not _FOUR_DIGIT_GROUPS.match(candidate)
+        and not phones.referenced(text, m.start())
+    )
+
+
+_FOUR_DIGIT_GROUPS = re.compile(r"^\d{4}(?:[ -]\d{4}){2,}$")
 
 
 def _accept_obfuscated_email(_: str, m: re.Match[str]) -> bool:
