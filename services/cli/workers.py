@@ -19,6 +19,11 @@ and the edge balances requests over those (round robin) and checks each worker's
 - serves the workers' Prometheus metrics at the service's TEEI_METRICS_PORT, each worker serving its own on
   a private loopback port: one scrape answers every worker's series, told apart by a `worker` label.
 
+A worker group of `python -m <package>` (how tilt.yaml runs every service) imports the package's __main__ once,
+in the group process, and forks its first workers from there, before it starts a thread: they share what the
+import built and skip its CPU time (a launch starts every service's workers side by side on few cores). A
+worker restarted later is started afresh (its own interpreter), the group then running threads.
+
 Work that must run once per service takes a lease in the service's database (kit/persistence/leases.py);
 event consumers share their durable (JetStream hands each message to one of them); migrations are applied by
 the first worker to take the service's migration lock (kit/persistence/db.py), the others find them done.
@@ -28,18 +33,23 @@ from __future__ import annotations
 
 import argparse
 import ctypes
+import importlib
+import importlib.util
 import os
+import runpy
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Protocol
 
 from services.cli import spec
 from services.kit import backoff, logs
@@ -54,6 +64,49 @@ WORKER_VARIABLE = "TEEI_WORKER"
 _PR_SET_PDEATHSIG = 1
 
 
+class Process(Protocol):
+    """A worker's process: a subprocess.Popen, or a `Forked` one."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None: ...
+
+    def wait(self) -> int: ...
+
+    def send_signal(self, sig: int) -> None: ...
+
+
+@dataclass
+class Forked:
+    """A worker forked from the group (`WorkerGroup.preload`), with Popen's poll/wait/send_signal."""
+
+    pid: int
+    returncode: int | None = None
+
+    def poll(self) -> int | None:
+        """The exit code (minus the signal's number when killed), None while it runs."""
+        if self.returncode is None:
+            self._reap(os.WNOHANG)
+        return self.returncode
+
+    def wait(self) -> int:
+        """Waits for the exit; its code."""
+        while self.returncode is None:
+            self._reap(0)
+        return self.returncode
+
+    def send_signal(self, sig: int) -> None:
+        """Sends `sig` unless the process has been reaped (its pid may be another's by then)."""
+        if self.returncode is None:
+            os.kill(self.pid, sig)
+
+    def _reap(self, options: int) -> None:
+        pid, status = os.waitpid(self.pid, options)
+        if pid == self.pid:
+            self.returncode = os.waitstatus_to_exitcode(status)
+
+
 @dataclass
 class Worker:
     """One slot of the group: its index, current process (None while waiting to restart) and history."""
@@ -61,7 +114,7 @@ class Worker:
     index: int
     ready_file: Path
     metrics_port: int | None
-    process: subprocess.Popen[bytes] | None = None
+    process: Process | None = None
     started_at: float = 0.0
     exits_in_a_row: int = 0
     restart_at: float | None = None
@@ -79,11 +132,14 @@ class WorkerGroup:
     worker_ports: Sequence[int] = ()
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     run_dir: Path | None = None
+    # The module `cmd` runs (`python -m <module>` with this interpreter): imported by `preload()`.
+    module: str | None = None
     say: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True)
     clock: Callable[[], float] = time.monotonic
     workers: list[Worker] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+    _preloaded: bool = False
 
     def __post_init__(self) -> None:
         if self.replicas < 1:
@@ -103,6 +159,31 @@ class WorkerGroup:
             )
             for i in range(self.replicas)
         ]
+
+    def preload(self) -> bool:
+        """Imports a package `module`'s __main__ (whose body, but for imports, runs only as `__main__`), for
+        workers forked from here to share what it imports; False, and workers started afresh, when `module`
+        is no package (a plain module's body would run twice) or does not import."""
+        if self.module is None:
+            return False
+        try:
+            found = importlib.util.find_spec(self.module)
+            if found is None or not found.submodule_search_locations:
+                return False
+            importlib.import_module(f"{self.module}.__main__")
+        except Exception as exc:  # the workers then import it themselves, and report what fails
+            self.say(f"{self.name}: not preloaded ({exc!r}); workers start afresh")
+            return False
+        self._preloaded = True
+        return True
+
+    def start(self) -> None:
+        """Starts every worker not started yet (forked when preloaded and no thread runs yet)."""
+        assert self.run_dir is not None
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for worker in self.workers:
+            if worker.process is None and worker.restart_at is None:
+                self._spawn(worker)
 
     def stop(self) -> None:
         """Asks the group to stop: every worker gets SIGTERM and is waited for (safe from a signal handler)."""
@@ -124,12 +205,9 @@ class WorkerGroup:
     def run(self) -> int:
         """Starts every worker, writes the group's ready file once all serve, restarts what exits; on stop,
         drains them all. The exit code: 0 when every worker exited cleanly at the end, else 1."""
-        assert self.run_dir is not None
-        self.run_dir.mkdir(parents=True, exist_ok=True)
         group_ready = self.environ.get("TEEI_READY_FILE")
         announced = False
-        for worker in self.workers:
-            self._spawn(worker)
+        self.start()
         try:
             while not self._stop.is_set():
                 now = self.clock()
@@ -178,7 +256,11 @@ class WorkerGroup:
         if self.worker_ports:
             env["TEEI_GRPC_WORKER_PORT"] = str(self.worker_ports[worker.index])
         worker.ready_file.unlink(missing_ok=True)
-        process = subprocess.Popen(list(self.cmd), env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads of gRPC here; the hook only calls prctl
+        process: Process
+        if self._preloaded and self.module is not None and threading.active_count() == 1:
+            process = _fork(self.module, env)
+        else:
+            process = subprocess.Popen(list(self.cmd), env=env, stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)  # noqa: PLW1509 - no threads of gRPC here; the hook only calls prctl
         with self._lock:
             worker.process, worker.started_at = process, self.clock()
 
@@ -192,6 +274,61 @@ class WorkerGroup:
         codes = [process.wait() for process in running]
         self.say(f"{self.name}: workers stopped (exit codes {codes})")
         return 0 if all(code == 0 for code in codes) else 1
+
+
+def _fork(module: str, env: Mapping[str, str]) -> Forked:
+    """Forks a worker that runs `module` as `python -m` would, in environment `env`; the child never returns."""
+    group = os.getpid()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid:
+        return Forked(pid)
+    code = 1
+    try:
+        _die_with_parent()
+        if os.getppid() != group:  # the group died before the line above
+            os._exit(1)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        devnull = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(devnull, 0)
+        os.close(devnull)
+        os.environ.clear()
+        os.environ.update(env)
+        # Its imports stay loaded; its own body runs again, as `__main__`.
+        sys.modules.pop(f"{module}.__main__", None)
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+        code = 0
+    except SystemExit as exc:
+        code = _exit_code(exc.code)
+    except BaseException:
+        traceback.print_exc()
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+
+
+def _exit_code(code: object) -> int:
+    """The process exit code `sys.exit(code)` gives (a message is printed, exit code 1)."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code
+    print(code, file=sys.stderr)
+    return 1
+
+
+def module_of(cmd: Sequence[str]) -> str | None:
+    """The module of a `<this interpreter> -m <module>` command, else None."""
+    if len(cmd) != 3 or cmd[1] != "-m":
+        return None
+    try:
+        same = os.path.samefile(cmd[0], sys.executable)
+    except OSError:
+        return None
+    return cmd[2] if same else None
 
 
 def _die_with_parent() -> None:
@@ -246,13 +383,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     if ports and len(ports) != args.replicas:
         parser.error(f"--worker-ports: {len(ports)} ports for {args.replicas} workers")
     logs.configure(service=f"{args.name}-workers", level=os.environ.get("TEEI_LOG_LEVEL", "info"))
-    group = WorkerGroup(cmd=cmd, replicas=args.replicas, name=args.name, worker_ports=ports)
+    group = WorkerGroup(cmd=cmd, replicas=args.replicas, name=args.name, worker_ports=ports, module=module_of(cmd))
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         group.stop()
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
+    # The workers are forked before the metrics endpoint's thread starts.
+    group.preload()
+    group.start()
     endpoint = None
     port = os.environ.get("TEEI_METRICS_PORT")
     if port is not None:

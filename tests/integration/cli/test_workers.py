@@ -62,6 +62,11 @@ def pids_seen(port: int, wanted: set[int], *, attempts: int = 400) -> set[int]:
     return seen
 
 
+def cmdline(pid: int) -> tuple[str, ...]:
+    """The command line process `pid` was started with."""
+    return tuple(Path(f"/proc/{pid}/cmdline").read_text().rstrip("\0").split("\0"))
+
+
 def wait_gone(pids: set[int], *, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while any(Path(f"/proc/{pid}").exists() for pid in pids):
@@ -110,6 +115,8 @@ def test_both_workers_answer_on_the_one_port_and_the_group_is_ready_once_both_se
     assert pids_seen(group.port, children) == children
     # Each worker also answers on its own port, where the edge balances over them.
     assert {answering_pid(worker_port) for worker_port in group.worker_ports} == children
+    # Forked from the group, which imported the server's package once: no interpreter of their own.
+    assert {cmdline(pid) for pid in children} == {cmdline(group.process.pid)}
 
 
 def test_a_killed_worker_is_restarted_while_the_other_serves_on(group: Group) -> None:
@@ -128,6 +135,8 @@ def test_a_killed_worker_is_restarted_while_the_other_serves_on(group: Group) ->
         assert time.monotonic() < deadline, f"the replacement never answered: {seen}"
     # On the same own port as the worker it replaced.
     assert {answering_pid(worker_port) for worker_port in group.worker_ports} == replacement | {second}
+    # Started afresh (the group runs its metrics thread by now): the server's own command.
+    assert cmdline(replacement.pop()) == tuple(SERVER)
 
 
 def test_one_scrape_answers_every_workers_series_labelled_by_worker(group: Group) -> None:

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from services.cli import edge, spec, workers
-from services.cli.launcher import DESCRIPTOR_SET, LaunchError, Mesh, start_waves
+from services.cli.launcher import DESCRIPTOR_SET, LaunchError, Mesh, startable
 
 
 def _load(tmp_path: Path, entry: str) -> tuple[spec.Resource, ...]:
@@ -93,7 +93,7 @@ def test_the_group_refuses_no_command_and_no_worker(
     assert message in capsys.readouterr().err
 
 
-def _process(worker: workers.Worker) -> subprocess.Popen[bytes] | None:
+def _process(worker: workers.Worker) -> workers.Process | None:
     return worker.process
 
 
@@ -167,6 +167,16 @@ def test_every_worker_gets_its_index_ready_file_and_metrics_port(tmp_path: Path)
     ]
 
 
+def start_waves(resources: tuple[spec.Resource, ...]) -> list[list[spec.Resource]]:
+    """What starts together when everything started turns healthy at once."""
+    waves: list[list[spec.Resource]] = []
+    started: set[str] = set()
+    while wave := startable(resources, healthy=started, started=started):
+        waves.append(wave)
+        started |= {r.name for r in wave}
+    return waves
+
+
 def test_resources_start_in_waves_after_their_dependencies() -> None:
     waves = [[r.name for r in wave] for wave in start_waves(spec.load())]
     assert waves == [
@@ -195,7 +205,20 @@ def test_a_chain_of_dependencies_starts_one_wave_per_link(tmp_path: Path) -> Non
         "  - {name: a, kind: x, port: 1, cmd: [x], health: {http: u}}\n"
         "  - {name: d, kind: x, port: 4, cmd: [x], health: {http: u}}\n"
     )
-    assert [[r.name for r in wave] for wave in start_waves(spec.load(path))] == [["a", "d"], ["b"], ["c"]]
+    resources = spec.load(path)
+    assert [[r.name for r in wave] for wave in start_waves(resources)] == [["a", "d"], ["b"], ["c"]]
+
+
+def test_a_resource_starts_once_its_own_dependencies_are_healthy_not_its_whole_wave() -> None:
+    resources = spec.load()
+    first = {"nats", "otel", "ratelimit"}
+    assert {r.name for r in startable(resources, healthy=set(), started=set())} == first
+    # NATS healthy, the rate-limit service and the trace inbox still starting: the services start.
+    services = {"gateway", "profile", "kintell", "buddy", "upskilling", "q2q", "safety"}
+    assert {r.name for r in startable(resources, healthy={"nats"}, started=first)} == services
+    # The edge waits for every upstream, the rate-limit service and the trace inbox among them.
+    assert not startable(resources, healthy={"nats", *services}, started=first | services)
+    assert [r.name for r in startable(resources, healthy=first | services, started=first | services)] == ["edge"]
 
 
 def _clusters(upstream: edge.Upstream) -> dict[str, list[int]]:

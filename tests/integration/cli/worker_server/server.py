@@ -1,8 +1,7 @@
 """A small real grpc.aio server for the worker-group tests: gRPC health on TEEI_GRPC_PORT (bound with grpc's
 default SO_REUSEPORT) and on TEEI_GRPC_WORKER_PORT when given, its process id in the `pid` trailing metadata
 of every health check, TEEI_READY_FILE written once it serves, and a graceful stop on SIGTERM (exit 0). With
-TEEI_METRICS_PORT: a Prometheus counter of the checks it answered there.
-`python -m tests.integration.cli.worker_server`."""
+TEEI_METRICS_PORT: a Prometheus counter of the checks it answered there (served by __main__.py)."""
 
 from __future__ import annotations
 
@@ -43,9 +42,3 @@ async def main() -> int:
     await stopping.wait()
     await server.stop(5.0)
     return 0
-
-
-if __name__ == "__main__":
-    if os.environ.get("TEEI_METRICS_PORT"):
-        prometheus_client.start_http_server(int(os.environ["TEEI_METRICS_PORT"]), addr="127.0.0.1")
-    raise SystemExit(asyncio.run(main()))
