@@ -1,9 +1,4 @@
-"""Create the buddy records, webhook deliveries, import batches and outbox/inbox tables.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""Create the buddy records, webhook deliveries, import batches and outbox/inbox tables."""
 
 from typing import Any
 
@@ -14,8 +9,6 @@ from services.kit.persistence.frozen_revisions import import_tables_v1, outbox_i
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 When = sa.DateTime(timezone=True)
 TIMES = {

@@ -1,12 +1,7 @@
 """The derived profile id of every person of a buddy record, backfilled, for the profile filters.
 
 Matches, check-ins and feedback get a `<role>_profile_id` column next to each `<role>_email`;
-event attendees (a JSON list) get one row per attendee profile in `buddy_event_attendees`.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-20
-"""
+event attendees (a JSON list) get one row per attendee profile in `buddy_event_attendees`."""
 
 import json
 import uuid
@@ -18,8 +13,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 PEOPLE = {
     "buddy_matches": ("participant", "buddy"),

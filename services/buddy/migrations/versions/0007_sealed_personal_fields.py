@@ -8,12 +8,7 @@ event's `attendees` column then holds no e-mail, only the marker 'buddy_event_at
 Old rows keep their plain values: the running service seals them in batches (services/buddy/sealing.py)
 and reads both forms meanwhile. The downgrade refuses while any value is sealed or any event's list was
 moved into its attendee rows — unseal first (`teei pii unseal --service buddy`), since a migration holds
-no keys.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-06
-"""
+no keys."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,8 +17,6 @@ from services.kit.persistence.frozen_revisions import sealed_values_v1
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 PEOPLE = {
     "buddy_matches": ("participant", "buddy"),

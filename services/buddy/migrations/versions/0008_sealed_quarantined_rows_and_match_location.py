@@ -8,12 +8,7 @@ plain value.
 Old rows keep their plain values (a quarantined row its plain JSON, company "" and profile id NULL):
 the running service copies a quarantined row's company from its batch, derives its person and seals
 old rows in batches (online migration), reading both forms meanwhile. The downgrade refuses while any
-value is sealed — unseal first (`teei pii unseal --service buddy`), since a migration holds no keys.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-06
-"""
+value is sealed — unseal first (`teei pii unseal --service buddy`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -22,8 +17,6 @@ from services.kit.persistence.frozen_revisions import sealed_quarantined_rows_v1
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 SEALED = {"quarantined_rows": ["raw", "errors"], "buddy_matches": ["location"]}
 

@@ -1,17 +1,10 @@
-"""Create the signing-key ring and the machine-client tables.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""Create the signing-key ring and the machine-client tables."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""Create the table of pending SSO logins (hashed state, nonce, PKCE verifier, expiry, use).
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-11-26
-"""
+"""Create the table of pending SSO logins (hashed state, nonce, PKCE verifier, expiry, use)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,23 +1,6 @@
-"""The transactional outbox and the consumer inbox of the gateway (privacy requests will emit events).
+"""The transactional outbox and the consumer inbox of the gateway (privacy requests will emit events)."""
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-11-26
-"""
-
-from alembic import op
-
-from services.kit.persistence.frozen_revisions import outbox_inbox_v1
+from services.kit.persistence.frozen_revisions.outbox_inbox_revision_v1 import downgrade, upgrade  # noqa: F401 (run by Alembic)
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    outbox_inbox_v1.create(op)
-
-
-def downgrade() -> None:
-    outbox_inbox_v1.drop(op)

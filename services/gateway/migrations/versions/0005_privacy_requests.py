@@ -1,17 +1,10 @@
-"""Data-subject requests: the request, each service's part and the sections of an export bundle.
-
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-05
-"""
+"""Data-subject requests: the request, each service's part and the sections of an export bundle."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

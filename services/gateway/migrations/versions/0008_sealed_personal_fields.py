@@ -4,20 +4,13 @@ e-mail compare; an export section's `body` (binary already) holds the sealed sec
 
 Old rows keep their plain values: the running gateway seals them in batches
 (services/gateway/sealing.py) and reads both forms meanwhile. The downgrade refuses while any value is
-sealed — unseal first (`teei pii unseal --service gateway`), since a migration holds no keys.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-06
-"""
+sealed — unseal first (`teei pii unseal --service gateway`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 INDEX = "ix_privacy_requests_company_email_index"
 

@@ -3,20 +3,13 @@ becomes sealed text and gains `email_index`, the keyed blind index an export or 
 
 Old rows keep their plain values: the running gateway seals them in batches (services/gateway/sealing.py)
 and reads both forms meanwhile. The downgrade refuses while any e-mail is sealed — unseal first
-(`teei pii unseal --service gateway`), since a migration holds no keys.
-
-Revision ID: 0009
-Revises: 0008
-Create Date: 2026-12-06
-"""
+(`teei pii unseal --service gateway`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009"
 down_revision = "0008"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

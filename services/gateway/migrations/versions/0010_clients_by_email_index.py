@@ -3,22 +3,14 @@ not by reading every client of the company: the look-up matches the blind index 
 lower-cased plain e-mail of a client not sealed yet, and each side of that OR needs its own index,
 (company_id, email_index) and (company_id, lower(email)). The second is built on PostgreSQL only: SQLite
 can neither reflect nor compare an index on an expression, and serves the development databases, small.
-PostgreSQL builds and drops them CONCURRENTLY, outside the migration's transaction.
-
-Revision ID: 0010
-Revises: 0009
-Create Date: 2026-12-06
-"""
+PostgreSQL builds and drops them CONCURRENTLY, outside the migration's transaction."""
 
 import sqlalchemy as sa
-from alembic import op
 
-from services.kit.persistence.frozen_revisions import concurrent_indexes_v1
+from services.kit.persistence.frozen_revisions import concurrent_indexes_revision_v1
 
 revision = "0010"
 down_revision = "0009"
-branch_labels = None
-depends_on = None
 
 # name: (table, columns)
 INDEXES: dict[str, tuple[str, list[str | sa.TextClause]]] = {
@@ -27,10 +19,4 @@ INDEXES: dict[str, tuple[str, list[str | sa.TextClause]]] = {
 }
 POSTGRESQL_ONLY = frozenset({"ix_oauth_clients_company_lower_email"})
 
-
-def upgrade() -> None:
-    concurrent_indexes_v1.create(op, INDEXES, postgresql_only=POSTGRESQL_ONLY)
-
-
-def downgrade() -> None:
-    concurrent_indexes_v1.drop(op, INDEXES)
+upgrade, downgrade = concurrent_indexes_revision_v1.revision(INDEXES, postgresql_only=POSTGRESQL_ONLY)

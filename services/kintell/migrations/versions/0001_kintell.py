@@ -1,9 +1,4 @@
-"""Kintell sessions, ratings, webhook deliveries, import batches, outbox and inbox.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""Kintell sessions, ratings, webhook deliveries, import batches, outbox and inbox."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -12,8 +7,6 @@ from services.kit.persistence.frozen_revisions import import_tables_v1, outbox_i
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _person(role: str) -> list[sa.Column[str]]:

@@ -1,9 +1,4 @@
-"""The derived profile id of each session's participant and volunteer, backfilled, for the profile filter.
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-20
-"""
+"""The derived profile id of each session's participant and volunteer, backfilled, for the profile filter."""
 
 import uuid
 from collections.abc import Iterator
@@ -14,8 +9,6 @@ from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 ROLES = ("participant", "volunteer")
 BATCH = 500

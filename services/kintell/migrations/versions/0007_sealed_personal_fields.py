@@ -3,12 +3,7 @@ sealed text, wider than the plain values; the free text (feedback, goals, metada
 
 Old rows keep their plain values: the running service seals them in batches
 (services/kintell/sealing.py) and reads both forms meanwhile. The downgrade refuses while any value is
-sealed — unseal first (`teei pii unseal --service kintell`), since a migration holds no keys.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-06
-"""
+sealed — unseal first (`teei pii unseal --service kintell`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -17,8 +12,6 @@ from services.kit.persistence.frozen_revisions import sealed_values_v1
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 ROLES = ("participant", "volunteer")
 WIDENED = {"email": 255, "external_id": 255, "given_name": 200, "family_name": 200}

@@ -1,17 +1,10 @@
-"""Create the profiles table.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-26
-"""
+"""Create the profiles table."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,17 +1,10 @@
-"""Identities, journeys, applied facts and the merge audit of profiles.
-
-Revision ID: 0002
-Revises: 0001
-Create Date: 2026-12-01
-"""
+"""Identities, journeys, applied facts and the merge audit of profiles."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0002"
 down_revision = "0001"
-branch_labels = None
-depends_on = None
 
 _PROFILE_FK = "profiles.profile_id"
 

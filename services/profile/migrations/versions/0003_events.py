@@ -1,23 +1,6 @@
-"""The transactional outbox and the consumer inbox of the profile service.
+"""The transactional outbox and the consumer inbox of the profile service."""
 
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-01
-"""
-
-from alembic import op
-
-from services.kit.persistence.frozen_revisions import outbox_inbox_v1
+from services.kit.persistence.frozen_revisions.outbox_inbox_revision_v1 import downgrade, upgrade  # noqa: F401 (run by Alembic)
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    outbox_inbox_v1.create(op)
-
-
-def downgrade() -> None:
-    outbox_inbox_v1.drop(op)

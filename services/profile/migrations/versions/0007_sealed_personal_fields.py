@@ -4,20 +4,13 @@ external identities `external_ref` (the sealed external id; `external_id` then h
 
 The columns are nullable and old rows keep their plain values: the service seals them in batches while
 it runs (services/profile/sealing.py) and reads both forms meanwhile. The downgrade refuses while any
-row is sealed — unseal first (`teei pii unseal --service profile`), since a migration holds no keys.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-06
-"""
+row is sealed — unseal first (`teei pii unseal --service profile`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 SEALED = {"email": 254, "given_name": 200, "family_name": 200}
 

@@ -1,9 +1,4 @@
-"""Create the Q2Q tables (classifications, scores, evidence, held texts) and the event outbox/inbox.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-11-27
-"""
+"""Create the Q2Q tables (classifications, scores, evidence, held texts) and the event outbox/inbox."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -12,8 +7,6 @@ from services.kit.persistence.frozen_revisions import outbox_inbox_v1
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -3,21 +3,12 @@ q2q_classifications (the company-first indexes cannot serve a range across compa
 snippet (q2q_score_evidence by company_id, evidence_hash: joined from expiring snippets and checked by the
 foreign key as each snippet goes) and a classification's scores (q2q_scores.classification_id: the
 cascade as each classification goes). Each sweep scanned those tables. PostgreSQL builds and drops the
-indexes CONCURRENTLY, outside the migration's transaction, so classification is never blocked.
+indexes CONCURRENTLY, outside the migration's transaction, so classification is never blocked."""
 
-Revision ID: 0004
-Revises: 0003
-Create Date: 2026-12-06
-"""
-
-from alembic import op
-
-from services.kit.persistence.frozen_revisions import concurrent_indexes_v1
+from services.kit.persistence.frozen_revisions import concurrent_indexes_revision_v1
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 # name: (table, columns)
 INDEXES = {
@@ -28,10 +19,4 @@ INDEXES = {
     "ix_q2q_classifications_created_at": ("q2q_classifications", ["created_at"]),
 }
 
-
-def upgrade() -> None:
-    concurrent_indexes_v1.create(op, INDEXES)
-
-
-def downgrade() -> None:
-    concurrent_indexes_v1.drop(op, INDEXES)
+upgrade, downgrade = concurrent_indexes_revision_v1.revision(INDEXES)

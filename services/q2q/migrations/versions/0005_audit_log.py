@@ -1,24 +1,7 @@
 """The audit log: hash-chained audit_records and signed audit_checkpoints, append-only (UPDATE, DELETE and
-TRUNCATE refused by triggers).
+TRUNCATE refused by triggers)."""
 
-Revision ID: 0005
-Revises: 0004
-Create Date: 2026-12-06
-"""
-
-from alembic import op
-
-from services.kit.persistence.frozen_revisions import audit_log_v1
+from services.kit.persistence.frozen_revisions.audit_log_revision_v1 import downgrade, upgrade  # noqa: F401 (run by Alembic)
 
 revision = "0005"
 down_revision = "0004"
-branch_labels = None
-depends_on = None
-
-
-def upgrade() -> None:
-    audit_log_v1.upgrade(op)
-
-
-def downgrade() -> None:
-    audit_log_v1.downgrade(op)

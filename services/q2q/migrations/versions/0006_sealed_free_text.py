@@ -6,12 +6,7 @@ from now on (its hash covers the profile id), so erasing one person never destro
 Old rows keep their plain values, and shared snippets no profile id: the running service splits and
 seals them in batches (services/q2q/sealing.py) and reads both forms meanwhile. The downgrade refuses
 while any value is sealed — unseal first (`teei pii unseal --service q2q`), since a migration holds no
-keys; the per-person snippets it leaves are valid rows of the schema below.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-06
-"""
+keys; the per-person snippets it leaves are valid rows of the schema below."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -20,8 +15,6 @@ from services.kit.persistence.frozen_revisions import sealed_values_v1
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 SEALED = {
     "q2q_scores": ["note"],

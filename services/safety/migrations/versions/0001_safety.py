@@ -1,9 +1,4 @@
-"""Flags, the review queue with its decision history, and the outbox and inbox of the safety service.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-12-01
-"""
+"""Flags, the review queue with its decision history, and the outbox and inbox of the safety service."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -12,8 +7,6 @@ from services.kit.persistence.frozen_revisions import outbox_inbox_v1
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

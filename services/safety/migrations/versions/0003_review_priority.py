@@ -1,17 +1,10 @@
-"""Review priority: self-harm reviews (3, urgent) and threats (2, high) are listed before routine ones (1).
-
-Revision ID: 0003
-Revises: 0002
-Create Date: 2026-12-05
-"""
+"""Review priority: self-harm reviews (3, urgent) and threats (2, high) are listed before routine ones (1)."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0003"
 down_revision = "0002"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

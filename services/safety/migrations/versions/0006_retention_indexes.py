@@ -1,31 +1,16 @@
 """Retention's deletes by age read an index: safety_flags.created_at dates the flags and, through
 them, their reviews and decisions; ix_safety_flags_company_created leads with the company, so each sweep
 scanned the whole table. PostgreSQL builds and drops the index CONCURRENTLY, outside the migration's
-transaction, so screening is never blocked.
+transaction, so screening is never blocked."""
 
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-06
-"""
-
-from alembic import op
-
-from services.kit.persistence.frozen_revisions import concurrent_indexes_v1
+from services.kit.persistence.frozen_revisions import concurrent_indexes_revision_v1
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 # name: (table, columns)
 INDEXES = {
     "ix_safety_flags_created_at": ("safety_flags", ["created_at"]),
 }
 
-
-def upgrade() -> None:
-    concurrent_indexes_v1.create(op, INDEXES)
-
-
-def downgrade() -> None:
-    concurrent_indexes_v1.drop(op, INDEXES)
+upgrade, downgrade = concurrent_indexes_revision_v1.revision(INDEXES)

@@ -4,12 +4,7 @@ so the schema does not change; this revision marks where sealed values may appea
 
 Old rows keep their plain values: the running service seals them in batches
 (services/safety/sealing.py) and reads both forms meanwhile. The downgrade refuses while any value is
-sealed — unseal first (`teei pii unseal --service safety`), since a migration holds no keys.
-
-Revision ID: 0007
-Revises: 0006
-Create Date: 2026-12-06
-"""
+sealed — unseal first (`teei pii unseal --service safety`), since a migration holds no keys."""
 
 from alembic import op
 
@@ -17,8 +12,6 @@ from services.kit.persistence.frozen_revisions import sealed_values_v1
 
 revision = "0007"
 down_revision = "0006"
-branch_labels = None
-depends_on = None
 
 SEALED = {
     "safety_flags": ["redacted_text", "findings"],

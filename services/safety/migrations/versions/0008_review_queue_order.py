@@ -2,22 +2,14 @@
 its pages in that order from an index on (company_id, status, priority DESC, created_at, review_id):
 ix_safety_reviews_company_status_priority holds priority ascending with created_at ascending, an order
 no scan of it gives, so every page sorted all of the status's reviews first. PostgreSQL builds and drops the
-index CONCURRENTLY, outside the migration's transaction.
-
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-12-06
-"""
+index CONCURRENTLY, outside the migration's transaction."""
 
 import sqlalchemy as sa
-from alembic import op
 
-from services.kit.persistence.frozen_revisions import concurrent_indexes_v1
+from services.kit.persistence.frozen_revisions import concurrent_indexes_revision_v1
 
 revision = "0008"
 down_revision = "0007"
-branch_labels = None
-depends_on = None
 
 # name: (table, columns)
 INDEXES: dict[str, tuple[str, list[str | sa.TextClause]]] = {
@@ -27,10 +19,4 @@ INDEXES: dict[str, tuple[str, list[str | sa.TextClause]]] = {
     ),
 }
 
-
-def upgrade() -> None:
-    concurrent_indexes_v1.create(op, INDEXES)
-
-
-def downgrade() -> None:
-    concurrent_indexes_v1.drop(op, INDEXES)
+upgrade, downgrade = concurrent_indexes_revision_v1.revision(INDEXES)

@@ -1,9 +1,4 @@
-"""Create course progress, credentials, webhook deliveries, import batches and the event outbox/inbox.
-
-Revision ID: 0001
-Revises:
-Create Date: 2026-12-01
-"""
+"""Create course progress, credentials, webhook deliveries, import batches and the event outbox/inbox."""
 
 from typing import Any
 
@@ -14,8 +9,6 @@ from services.kit.persistence.frozen_revisions import import_tables_v1, outbox_i
 
 revision = "0001"
 down_revision = None
-branch_labels = None
-depends_on = None
 
 
 def _course() -> list[sa.Column[Any]]:

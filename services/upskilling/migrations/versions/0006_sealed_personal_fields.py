@@ -6,20 +6,13 @@ by profile id or blind index read an index each.
 Old rows keep their plain values and their `email:` / `external:` keys: the running service seals them
 and rewrites their keys in batches (services/upskilling/sealing.py) and reads both forms meanwhile. The
 downgrade refuses while any value is sealed or any key is in its sealed form — unseal first
-(`teei pii unseal --service upskilling`), since a migration holds no keys.
-
-Revision ID: 0006
-Revises: 0005
-Create Date: 2026-12-06
-"""
+(`teei pii unseal --service upskilling`), since a migration holds no keys."""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
 down_revision = "0005"
-branch_labels = None
-depends_on = None
 
 LEARNER = {"email": 255, "external_id": 255, "given_name": 200, "family_name": 200}
 WIDENED = {

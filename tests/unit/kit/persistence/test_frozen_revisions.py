@@ -33,6 +33,14 @@ PINNED = {
     "outbox_pending_v1.py": "bf5a07905d2f60d06aa7603781188b7a589978baebbc6b0364fb61646e3504d1",
     "sealed_quarantined_rows_v1.py": "45d05086ea7c5c074bb0f1e16fbd4e0fb069698842f429dfdf9f9e6935e70308",
     "sealed_values_v1.py": "c25b90553c997210489a529bdd4d54165eb369d71cc5a7968284c33b05612400",
+    "audit_log_revision_v1.py": "8c18bb16285e18ce47ff963ae742ddf2c9d64d39b01c8e284f981125d133b954",
+    "concurrent_indexes_revision_v1.py": "44940a80527e5d47a2c5aa558a45b397b57a4704406fbad5afa3caa81364dc74",
+    "idempotency_keys_revision_v1.py": "46d54ffd99570a4d418dc55606684475cea5188522be7d8e253af5aeac046901",
+    "import_batches_indexes_v1.py": "9340016c33ef46ce3c44477b3b7bd1921b364e45ffec1afc78727c3f5b518a8b",
+    "leases_revision_v1.py": "4e6b76c3efb49442d770f0740ac6af8ad06192c5670280e27d7adf5818df9514",
+    "outbox_inbox_revision_v1.py": "194dc4454d844b67451e82ffd21e7016314818a1b519589f3d2fb889b9dd38b7",
+    "outbox_pending_revision_v1.py": "28fb93d13b8f464556710c99bced6f35216b31be085d7766f129154e96a22bcd",
+    "sealed_quarantined_rows_revision_v1.py": "51cbd646f37ecb3bfc641bf644bef7cabb1a14111b85e1661a68a2bf6e132cf7",
 }
 
 
