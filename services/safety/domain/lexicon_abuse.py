@@ -16,7 +16,8 @@ THREATS: tuple[str, ...] = (
     r"\b(?:beat|batter)\s+(?:you|u)\s+(?:up|until|till|senseless|to\s+death|black\s+and\s+blue|so\s+hard)\b",
     r"\bmake\s+(?:you|u)\s+(?:pay\s+for|suffer|regret|bleed)\b",
     r"\bmake\s+sure\s+(?:you|u)\s+(?:never|can['’]?t|won['’]?t)\s+(?:walk|talk|see|work|sleep)\s+again\b",
-    r"\b(?:you|u|your\s+(?:family|kids|children|mother|mum|mom))\s*(?:'ll|’ll|\s+will|\s+are\s+going\s+to|\s+gonna)\s+"
+    r"\b(?:you|u|your\s+(?:family|kids|children|mother|mum|mom))\s*(?:'ll|’ll|\s+will|\s+are\s+going\s+to|\s+gonna|"
+    r"['’]re\s+going\s+to|['’]re\s+gonna)\s+"
     r"(?:pay\s+for\s+(?:this|that|it)|suffer|regret\s+(?:this|that|it)|bleed|be\s+sorry|end\s+up\s+(?:in\s+a\s+(?:ditch|coffin|wheelchair|body\s+bag)|"
     r"in\s+(?:the\s+)?hospital|dead))\b",
     r"\b(?:i|we)\s+know\s+where\s+(?:you|u|your\s+\w+)\s+(?:live|lives|sleep|go\s+to\s+school)\b",
@@ -24,7 +25,8 @@ THREATS: tuple[str, ...] = (
     r"\bjeg\s+skal\s+(?:\w+\s+){0,2}?(?:knuse|drepe|banke|skade|slå\s+ihjel|knivstikke|brekke)\s+"
     r"(?:deg|trynet\s+ditt|ansiktet\s+ditt|beina\s+dine|kjeften\s+din)\b",
     r"\bjag\s+ska\s+(?:\w+\s+){0,2}?(?:slå\s+sönder|döda|krossa|skada|spöa|knivhugga)\s+(?:dig|ditt\s+\w+)\b",
-    r"\bjeg\s+(?:skal|vil)\s+(?:\w+\s+){0,2}?(?:slå|dræbe|banke|smadre|skade|tæske)\s+(?:dig|dit\s+\w+)\b",
+    r"\bjeg\s+(?:skal|vil)\s+(?:\w+\s+){0,2}?(?:dræbe|banke|smadre|skade|tæske|slå\s+dig\s+(?:ned|i\s+stykker|ihjel))\s*"
+    r"(?:dig|dit\s+\w+)?\b",
     r"\bich\s+(?:werde|werd|will|mach|mache)\s+dich\s+(?:\w+\s+){0,3}?(?:umbringen|fertigmachen|kaputtmachen|"
     r"abstechen|verprügeln|totschlagen|finden\s+und)\b",
     r"\bich\s+(?:werde|werd|will)\s+dir\s+(?:\w+\s+){0,3}?(?:brechen|wehtun|weh\s+tun|polieren|einschlagen)\b",
@@ -34,11 +36,13 @@ THREATS: tuple[str, ...] = (
     r"\b(?:te\s+vas\s+a\s+arrepentir|lo\s+vas\s+a\s+pagar|me\s+las\s+vas\s+a\s+pagar)\b",
     r"\b(?:połamię|polamie|połamie|rozwalę|rozwale|zabiję|zabije|zajebię|zajebie)\s+(?:ci\b|cię|cie\b)",
     r"(?<!nie\s)\b(?:pożałujesz|pozalujesz)\b",
-    r"(?:зламаю|поламаю|розіб['’]ю|поб['’]ю|приб['’]ю|вб['’]ю)\s+(?:тобі|тебе)|тебе\s+(?:\w+\s+){0,2}(?:вб['’]ю|поб['’]ю)|"
+    r"(?:зламаю|поламаю|розіб['’]ю|поб['’]ю|приб['’]ю|вб['’]ю)\s+(?:тобі|тебе)|"
+    r"(?:тебе|тобі)\s+(?:\w+\s+){0,2}(?:вб['’]ю|поб['’]ю|зламаю|поламаю|розіб['’]ю)|"
     r"(?<!не\s)пошкодуєш",
     r"س[أا]كسر\s+(?:ر[أا]سك|يدك|رجلك|وجهك|عظامك)|س(?:[أا]ضربك|[أا]ذبحك|[أا]حرقك)|ستندم",
     r"\b(?:i|we)\s*(?:'ll|’ll|\s+will|\s+am\s+going\s+to|'m\s+going\s+to|\s+are\s+going\s+to|\s+gonna|'m\s+gonna)\s+"
-    r"(?:kill|hurt|stab|shoot|murder|rape|strangle|slap|punch|burn|end)\s+(?:you|u|ya|your\s+family)\b",
+    r"(?:kill|hurt|stab|shoot|murder|rape|strangle|slap|punch|burn|end)\s+(?:you|u|ya|your\s+family)\b"
+    r"(?!\s+(?:a|an|some|the|one|another)\b)",
     r"\b(?:i|we)\s*(?:'ll|’ll|\s+will|'m\s+going\s+to|\s+am\s+going\s+to|\s+gonna)\s+beat\s+(?:you|u)\s+up\b",
     r"\b(?:i|we)\s*(?:'ll|’ll|\s+will|\s+am\s+going\s+to|'m\s+going\s+to|\s+gonna)\s+(?:find|get)\s+(?:you|u)\b"
     r"(?!\s+(?:a|an|some|the|one|more|another|info|information|help|details|there))",
@@ -137,7 +141,7 @@ HATE: tuple[str, ...] = (
     rf"(?:no\s+hay\s+(?:sitio|lugar)\s+para|nie\s+ma\s+tu\s+miejsca\s+dla|ingen\s+plass\s+til|ingen\s+plats\s+för|"
     rf"kein\s+platz\s+für)\s+{_GROUPS}",
     r"\b(?:go|crawl|get|fuck\s+off|piss\s+off|run)\s+(?:\w+\s+)?back\s+(?:to\s+(?:your|ur)\s+(?:own\s+)?"
-    r"(?:country|land|shithole|village)|where\s+(?:you|u)\s+(?:came|come)\s+from)\b",
+    r"(?:country|land|shithole|village)|(?:to\s+)?where\s+(?:you|u)\s+(?:came|come)\s+from)\b",
     r"\b(?:geh|geht|verschwinde|hau\s+ab)\s+(?:\w+\s+)?zurück,?\s+(?:wo(?:her)?\s+du\s+herkommst|in\s+dein\s+land)",
     r"\b(?:vuelve|vuélvete|vuelvete|regresa|lárgate|largate)\s+a\s+tu\s+(?:país|pais|tierra)\b",
     r"(?:їдь|повертайся|вали|забирайся|забирайтеся|їдьте)\s+(?:назад\s+)?(?:у|в|до)\s+(?:свою|своєї|себе)",
@@ -197,7 +201,7 @@ HARASSMENT: tuple[str, ...] = (
     r"\bdu\s+är\s+(?:så\s+)?(?:värdelös|äcklig|patetisk|en\s+idiot|dum\s+i\s+huvudet)\b",
     r"\bdu\s+bist\s+(?:so\s+)?(?:wertlos|nutzlos|ekelhaft|erbärmlich|ein\s+idiot|dumm)\b",
     r"\b(?<!no\s)eres\s+(?:un\s+|una\s+)?(?:inútil|basura|patético|patética|asqueroso|asquerosa|idiota|estúpido|estúpida)\b",
-    r"\bjesteś\s+(?:bezwartościowy|bezwartościowa|żałosny|żałosna|obrzydliwy|obrzydliwa|idiotą|głupi|głupia)\b",
+    r"\b(?<!nie\s)jesteś\s+(?:bezwartościowy|bezwartościowa|żałosny|żałosna|obrzydliwy|obrzydliwa|idiotą|głupi|głupia)\b",
     r"\bти\s+(?:нікчема|нікчемний|нікчемна|огидний|огидна|ідіот|ідіотка|тупий|тупа)\b",
     r"[أا]نت\s+(?:حقير|غبي|قذر|تافه)",
     r"\bdra\s+til\s+helvete\b|\bdra\s+åt\s+helvete\b|\bfahr\s+zur\s+hölle\b|\bvete\s+a\s+la\s+mierda\b",

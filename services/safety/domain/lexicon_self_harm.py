@@ -195,14 +195,14 @@ INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
 # einfach nur sterben", "хочу просто померти"): up to three of them are allowed where _FILL is used.
 _FILLERS = (
     r"(?:just|really|honestly|simply|so|literally|actually|kind\s+of|kinda|bare|egentlig|helst|virkelig|bara|"
-    r"egentligen|verkligen|einfach|nur|echt|wirklich|halt|eigentlich|lieber|solo|solamente|simplemente|ya|"
+    r"egentligen|verkligen|einfach|nur|noch|echt|wirklich|halt|eigentlich|lieber|solo|solamente|simplemente|ya|"
     r"de\s+verdad|po\s+prostu|już|juz|naprawdę|naprawde|tylko|просто|вже|справді|дуже|فقط|بس)"
 )
 _FILL = rf"(?:{_FILLERS}\s+){{0,3}}"
 # Within one sentence: the gap between a question word and the word that gives it away.
 _GAP = r"[^.!?\n]{0,60}?"
 _PILLS = (
-    r"(?:pills?|tablets?|meds|sleeping\s+pills|paracetamol|ibuprofen|piller|tabletter|pillerne|tabletterna|"
+    r"(?:pills?|tablets?|meds|sleeping\s+pills|paracetamol|ibuprofen|paracet|pamol|panodil|alvedon|ibux|piller|tabletter|pillerne|tabletterna|"
     r"sovepiller|sömntabletter|tabletten|schlaftabletten|pastillas|tabletek|pigułek|tabletki|таблеток|пігулок|"
     r"حبة|حبات|حبوب)"
 )
@@ -324,7 +324,7 @@ PREVENTION_AFTER = (
 )
 PREVENTION_BEFORE = (
     r"\b(?:prevention\s+of|preventing|forebygging\s+av|forebyggelse\s+af|forebygge|förebyggande\s+av|förebygga|"
-    r"prävention\s+von|vorbeugung\s+von|prevención\s+del|prevenir\s+el|zapobiegani[ae]|zapobiegania|"
+    r"prävention\s+von|vorbeugung\s+von|prevención\s+del|prevenir\s+el|zapobiegani\w*|"
     r"profilaktyk[ia]|профілактик[аиі]|запобігання|الوقاية\s+من|منع)\s*$"
 )
 

@@ -55,3 +55,25 @@ def test_the_held_out_split_has_ten_texts_per_language_for_self_harm_and_per_pii
     assert len({c.case_id for c in cases}) == len(cases)
     # No held-out text is also in the regression set the rules were developed against.
     assert not {c.text for c in cases} & {c.text for c in evaluate.load(evaluate.TEST_SET)}
+
+
+def test_a_shipped_set_is_chosen_by_name_and_any_other_value_is_a_path(tmp_path: Path) -> None:
+    assert evaluate.resolve_set("heldout_v2") == evaluate.HELDOUT_V2_SET
+    assert evaluate.resolve_set("dev").name == "dev.jsonl"
+    assert evaluate.resolve_set(str(tmp_path / "x.jsonl")) == tmp_path / "x.jsonl"
+    assert all(path.exists() for path in evaluate.SETS.values())
+
+
+def test_the_second_held_out_split_covers_every_language_and_kind_and_shares_no_text() -> None:
+    cases = evaluate.load(evaluate.HELDOUT_V2_SET)
+    for language in ("en", "nb", "sv", "da", "uk", "ar", "pl", "es", "de"):
+        assert sum(c.expected == "self_harm" and c.language == language for c in cases) >= 12
+    for kind in ("email", "phone", "national_id", "payment_card"):
+        assert sum(c.subtype == kind for c in cases) >= 10
+    assert sum(c.expected == "toxic" for c in cases) >= 40
+    assert sum(c.expected == "spam" for c in cases) >= 20
+    assert sum(c.expected == "clean" for c in cases) >= 50
+    assert len({c.case_id for c in cases}) == len(cases)
+    earlier = {c.text for name in ("test", "dev", "heldout") for c in evaluate.load(evaluate.SETS[name])}
+    # Four short sentences were written the same way independently (data/README.md names them); no more.
+    assert len({c.text for c in cases} & earlier) <= 4
