@@ -33,7 +33,8 @@ INTENT_PATTERNS: dict[str, tuple[str, ...]] = {
         r"\bdo\s*n[o'’]?t\s+want\s+to\s+be\s+here\s+any\s*more\b",
         r"\b(?:unalive|off)\s+myself\b",
         r"\bwant\s+(?:it\s+all\s+)?to\s+(?:end|be\s+over)\s+for\s+good\b",
-        r"\b\w+(?:\s+would|\s+will|['’]d)\s+(?:all\s+)?be\s+(?:better|happier)\s+(?:off\s+)?without\s+me\b",
+        # Anyone would be better off without me (from the verb on: a pattern may not start with any word).
+        r"\b(?:would|will|d)\s+(?:all\s+)?be\s+(?:better|happier)\s+(?:off\s+)?without\s+me\b",
         r"\b(?:ways|how|methods?)\s+to\s+(?:die|kill\s+myself|end\s+my\s+life)\b",
         r"\b(?:jump|jumping)\s+(?:off|from)\s+(?:the\s+|a\s+|my\s+)?(?:bridge|roof|building|balcony)\b",
         r"\b(?:done|finished)\s+with\s+(?:life|living|being\s+alive)\b",
