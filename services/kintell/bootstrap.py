@@ -8,8 +8,7 @@ import sqlalchemy as sa
 
 from services.kintell import privacy, sealing
 from services.kintell.grpc_api import KintellServicer
-from services.kintell.receipts import GroupCommit
-from services.kintell.repository import SqlKintellUnitOfWork
+from services.kintell.repository import GroupCommit, SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
 from services.kit.connectors.service import parts

@@ -23,8 +23,7 @@ from services.kintell.domain.commands import (
 )
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.webhooks import SOURCE
-from services.kintell.receipts import GroupCommit
-from services.kintell.repository import KintellUnitOfWork
+from services.kintell.repository import GroupCommit, KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
 from services.kit.grpc.subjects import SubjectData

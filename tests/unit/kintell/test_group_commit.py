@@ -15,8 +15,7 @@ from sqlalchemy import orm
 from services.kintell import handlers
 from services.kintell.domain.commands import ReceiveWebhook
 from services.kintell.domain.errors import DeliveryConflict, SessionNotFound
-from services.kintell.receipts import GroupCommit
-from services.kintell.repository import KintellUnitOfWork
+from services.kintell.repository import GroupCommit, KintellUnitOfWork
 from services.kintell.tables import deliveries, sessions
 from services.kit.connectors.deliveries import Ack
 from services.kit.messaging import events
