@@ -48,6 +48,8 @@ _SPAN_WORDS, _SPAN_SHARE = 5, 0.3
 # How far towards its threshold the earlier clause must lean to either direction to be about that dimension.
 _ABOUT = 0.3
 _BATCH = 256
+# A change and the model's reading of its earlier clause, the rest, the present and what lies outside both.
+_Change = tuple[structure.Change, FloatArray, FloatArray, FloatArray, FloatArray]
 
 
 class TrainedClassifier:
@@ -90,17 +92,34 @@ class TrainedClassifier:
             above = (probabilities >= thresholds).tolist()
             margins = (probabilities - thresholds).tolist()
             values = probabilities.tolist()
+            changes = self._changes(chunk)
             for i, text in enumerate(chunk):
                 out.append(
-                    self._decide(text, rows.words[i], moved[i], above=above[i], margins=margins[i], values=values[i])
+                    self._decide(
+                        text, rows.words[i], moved[i], changes[i], above=above[i], margins=margins[i], values=values[i]
+                    )
                 )
         return out
+
+    def _changes(self, chunk: Sequence[str]) -> list[_Change | None]:
+        """Per text, its "used to … now" change and the model's reading of its parts (the earlier clause, the text
+        without it, the present, the text without both), scored for the whole chunk at once."""
+        found = [structure.find_change(text) for text in chunk]
+        parts: list[str] = []
+        for text, change in zip(chunk, found, strict=True):
+            if change is not None:
+                spans = [change.earlier, change.present]
+                parts += [text[slice(*change.earlier)], structure.without(text, spans[:1]),
+                          text[slice(*change.present)], structure.without(text, spans)]  # fmt: skip
+        scored = iter(self._model.probabilities(parts))
+        return [None if change is None else (change, *(next(scored) for _ in range(4))) for change in found]
 
     def _decide(
         self,
         text: str,
         words: list[Token],
         moved: FloatArray,
+        change: _Change | None,
         *,
         above: list[bool],
         margins: list[float],
@@ -108,7 +127,8 @@ class TrainedClassifier:
     ) -> Classification:
         found = {label for label, hit in zip(_ORDER, above, strict=True) if hit}
         reasons: dict[Label, tuple[str, tuple[int, int]]] = {}
-        found = self._apply_change(text, words, found, reasons)
+        if change is not None:
+            found = self._apply_change(text, words, found, reasons, change)
         if found:
             found = self._apply_ownership(text, found)
             found = _one_per_dimension(found, dict(zip(_ORDER, margins, strict=True)))
@@ -124,16 +144,14 @@ class TrainedClassifier:
         return {label for j, label in enumerate(_ORDER) if row[j] >= self._model.thresholds[j]}
 
     def _apply_change(
-        self, text: str, words: list[Token], found: set[Label], reasons: dict[Label, tuple[str, tuple[int, int]]]
+        self,
+        text: str,
+        words: list[Token],
+        found: set[Label],
+        reasons: dict[Label, tuple[str, tuple[int, int]]],
+        scored: _Change,
     ) -> set[Label]:
-        change = structure.find_change(text)
-        if change is None:
-            return found
-        spans = [change.earlier, change.present]
-        earlier, rest, changed, outside = self._model.probabilities(
-            [text[slice(*change.earlier)], structure.without(text, spans[:1]), text[slice(*change.present)],
-             structure.without(text, spans)]
-        )  # fmt: skip
+        change, earlier, rest, changed, outside = scored
         thresholds = self._model.thresholds
         # The rest of the text dilutes the present sentence: a label either of them carries is still there.
         present = np.maximum(rest, changed)
