@@ -151,6 +151,7 @@ _OPENER = re.compile(
     r"|\s(?:but|men|aber|ale|pero|\u0430|але|لكن)\s+)[وف]?$",  # \u0430, \u0456: Ukrainian "but", "and"
     _FLAGS,
 )
+_OPENER_WIDTH = 24  # longer than any opener: punctuation, spaces and "but"/"and"
 _CLAUSE_END = re.compile(r"[.;!?\n,\u060c\u061b]")
 # What the writer reports of the participant after their own worry ("I'm worried about him because he says …").
 _BECAUSE = re.compile(
@@ -226,9 +227,9 @@ def _marker_start(past: re.Match[str]) -> int:
 def _opening(text: str, position: int) -> int | None:
     """Where the clause that `position` opens begins (its punctuation or "but" included), or None when a word of
     the clause comes before it ("I have to call before Friday")."""
-    head = text[:position]
+    head = text[max(0, position - _OPENER_WIDTH) : position]
     match = _OPENER.search(head)
-    return match.start() if match is not None else None
+    return position - len(head) + match.start() if match is not None else None
 
 
 # Verbs too light to carry the state a change is about ("I didn't feel confident, now I feel scared" contrasts
@@ -274,8 +275,9 @@ def present_end(text: str, point: int) -> int:
 
 
 def _end_of_next_sentence(text: str, position: int) -> int:
-    ends = [m.end() for m in _SENTENCE_END.finditer(text, position)]
-    return ends[1] if len(ends) > 1 else len(text)
+    first = _SENTENCE_END.search(text, position)
+    second = _SENTENCE_END.search(text, first.end()) if first is not None else None
+    return second.end() if second is not None else len(text)
 
 
 def _clause_start(text: str, position: int) -> int:
