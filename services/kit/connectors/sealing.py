@@ -99,19 +99,17 @@ class SealedTable:
 
     def seal(self, session: orm.Session, cipher: PiiCipher, row: Row, *, keys: Keys | None = None) -> dict[str, Any]:
         """The row with its sealed columns sealed (already sealed values kept as they are)."""
-        sealed = dict(row)
-        for column in self._plain_columns(row):
-            sealed[column] = self._seal(cipher, row, column, self._subjects(session, row, column), keys)
-        return sealed
+        return self._sealed(cipher, row, self._plan(session, row), keys)
 
     def seal_rows(self, session: orm.Session, cipher: PiiCipher, rows: Sequence[Row]) -> list[dict[str, Any]]:
-        """Many rows sealed, each company's data keys fetched (and the missing ones created) at once."""
-        keys: dict[str, Keys] = {}
-        for company in {row["company_id"] for row in rows}:
-            mine = [row for row in rows if row["company_id"] == company]
-            subjects = {s for row in mine for c in self._plain_columns(row) for s in self._subjects(session, row, c)}
-            keys[company] = cipher.keys.keys_for(company, subjects)
-        return [self.seal(session, cipher, row, keys=keys[row["company_id"]]) for row in rows]
+        """Many rows sealed, each company's data keys fetched (and the missing ones created) at once; each
+        row's columns and subjects worked out once, for the keys and the sealing."""
+        plans = [self._plan(session, row) for row in rows]
+        wanted: dict[str, set[str]] = {}
+        for row, plan in zip(rows, plans, strict=True):
+            wanted.setdefault(row["company_id"], set()).update(s for _, subjects in plan for s in subjects)
+        keys = {company: cipher.keys.keys_for(company, subjects) for company, subjects in wanted.items()}
+        return [self._sealed(cipher, row, plan, keys[row["company_id"]]) for row, plan in zip(rows, plans, strict=True)]
 
     def open(self, cipher: PiiCipher, row: Row) -> dict[str, Any]:
         """The row with its sealed columns opened (plain values, from before sealing, as they are); a
@@ -167,10 +165,20 @@ class SealedTable:
             return [self.writers[column](session, row)]
         return [str(row.get(self.subjects[column]) or "")]
 
-    def _seal(self, cipher: PiiCipher, row: Row, column: str, subjects: Sequence[str], keys: Keys | None) -> str:
-        company, record, field = row["company_id"], str(row[self.record]), self._field(column)
-        value = row[column]
-        return cipher.seal_layered(value, company_id=company, subjects=subjects, field=field, record=record, keys=keys)
+    def _plan(self, session: orm.Session, row: Row) -> list[tuple[str, list[str]]]:
+        """The row's columns still plain, each with the subjects whose keys seal it."""
+        return [(column, self._subjects(session, row, column)) for column in self._plain_columns(row)]
+
+    def _sealed(
+        self, cipher: PiiCipher, row: Row, plan: Sequence[tuple[str, Sequence[str]]], keys: Keys | None
+    ) -> dict[str, Any]:
+        sealed, company, record = dict(row), row["company_id"], str(row[self.record])
+        for column, subjects in plan:
+            field = self._field(column)
+            sealed[column] = cipher.seal_layered(
+                row[column], company_id=company, subjects=subjects, field=field, record=record, keys=keys
+            )
+        return sealed
 
     def _open(self, cipher: PiiCipher, stored: str, column: str, record: str) -> str:
         if column not in self.layered:
