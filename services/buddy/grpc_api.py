@@ -27,7 +27,7 @@ from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
 from services.kit import logs
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
-from services.kit.grpc.subjects import SubjectData
+from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
@@ -37,8 +37,14 @@ E = TypeVar("E")
 log = logs.get_logger(__name__)
 
 
-class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
+class BuddyServicer(
+    SubjectDataRpcs[buddy_pb2.ExportSubjectDataResponse, buddy_pb2.EraseSubjectDataResponse],
+    buddy_pb2_grpc.BuddyServiceServicer,
+):
     """Serves imports, webhooks and reads of Buddy records for the caller's company."""
+
+    export_response = buddy_pb2.ExportSubjectDataResponse
+    erase_response = buddy_pb2.EraseSubjectDataResponse
 
     def __init__(
         self,
@@ -51,23 +57,7 @@ class BuddyServicer(buddy_pb2_grpc.BuddyServiceServicer):
         self._uow = uow
         self._verifier = verifier
         self._limits = limits
-        self._subjects = subjects
-
-    async def ExportSubjectData(
-        self, request: buddy_pb2.ExportSubjectDataRequest, context: Context
-    ) -> buddy_pb2.ExportSubjectDataResponse:
-        return buddy_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
-
-    async def EraseSubjectData(
-        self, request: buddy_pb2.EraseSubjectDataRequest, context: Context
-    ) -> buddy_pb2.EraseSubjectDataResponse:
-        done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return buddy_pb2.EraseSubjectDataResponse(
-            records_erased=done.erased,
-            records_found=done.found,
-            records_retained=done.retained,
-            retained_reason=done.retained_reason,
-        )
+        self.subjects = subjects
 
     async def ImportRecords(
         self, request: buddy_pb2.ImportRecordsRequest, context: Context

@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from services.kit.grpc.subjects import SubjectData
+from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security.tenancy import current_principal, current_tenant
 from services.profile import handlers, queries, wire
 from services.profile.repository import ProfileUnitOfWork
@@ -21,28 +21,18 @@ def _actor() -> str:
     return current_principal().subject
 
 
-class ProfileServicer(profile_pb2_grpc.ProfileServiceServicer):
+class ProfileServicer(
+    SubjectDataRpcs[profile_pb2.ExportSubjectDataResponse, profile_pb2.EraseSubjectDataResponse],
+    profile_pb2_grpc.ProfileServiceServicer,
+):
     """Serves the profile RPCs."""
+
+    export_response = profile_pb2.ExportSubjectDataResponse
+    erase_response = profile_pb2.EraseSubjectDataResponse
 
     def __init__(self, *, uow: ProfileUnitOfWork, subjects: SubjectData) -> None:
         self._uow = uow
-        self._subjects = subjects
-
-    async def ExportSubjectData(
-        self, request: profile_pb2.ExportSubjectDataRequest, context: Context
-    ) -> profile_pb2.ExportSubjectDataResponse:
-        return profile_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
-
-    async def EraseSubjectData(
-        self, request: profile_pb2.EraseSubjectDataRequest, context: Context
-    ) -> profile_pb2.EraseSubjectDataResponse:
-        done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return profile_pb2.EraseSubjectDataResponse(
-            records_erased=done.erased,
-            records_found=done.found,
-            records_retained=done.retained,
-            retained_reason=done.retained_reason,
-        )
+        self.subjects = subjects
 
     async def CreateProfile(
         self, request: profile_pb2.CreateProfileRequest, context: Context

@@ -8,7 +8,7 @@ from typing import Any
 import grpc
 
 from services.kit.connectors.wire import error_report, import_batch, row_error, webhook_ack
-from services.kit.grpc.subjects import SubjectData
+from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from services.upskilling import handlers, queries, wire
@@ -30,29 +30,19 @@ Context = grpc.aio.ServicerContext[Any, Any]
 pb = upskilling_pb2
 
 
-class UpskillingServicer(upskilling_pb2_grpc.UpskillingServiceServicer):
+class UpskillingServicer(
+    SubjectDataRpcs[upskilling_pb2.ExportSubjectDataResponse, upskilling_pb2.EraseSubjectDataResponse],
+    upskilling_pb2_grpc.UpskillingServiceServicer,
+):
     """Serves the upskilling RPCs for the caller's company."""
+
+    export_response = upskilling_pb2.ExportSubjectDataResponse
+    erase_response = upskilling_pb2.EraseSubjectDataResponse
 
     def __init__(self, *, uow: UpskillingUnitOfWork, verifier: webhooks.WebhookVerifier, subjects: SubjectData) -> None:
         self._uow = uow
         self._verifier = verifier
-        self._subjects = subjects
-
-    async def ExportSubjectData(
-        self, request: upskilling_pb2.ExportSubjectDataRequest, context: Context
-    ) -> upskilling_pb2.ExportSubjectDataResponse:
-        return upskilling_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
-
-    async def EraseSubjectData(
-        self, request: upskilling_pb2.EraseSubjectDataRequest, context: Context
-    ) -> upskilling_pb2.EraseSubjectDataResponse:
-        done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return upskilling_pb2.EraseSubjectDataResponse(
-            records_erased=done.erased,
-            records_found=done.found,
-            records_retained=done.retained,
-            retained_reason=done.retained_reason,
-        )
+        self.subjects = subjects
 
     async def ReceiveWebhook(self, request: pb.ReceiveWebhookRequest, context: Context) -> pb.ReceiveWebhookResponse:
         tenant, provider = current_tenant(), handlers.parse_provider(request.provider)

@@ -8,7 +8,9 @@ transaction, so a failure leaves nothing half-erased, and is safe to repeat (a s
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, Generic, Protocol, TypeVar
 
 import structlog
 from google.protobuf import json_format, struct_pb2
@@ -20,6 +22,8 @@ from services.kit.security.tenancy import current_principal, current_tenant
 from teei.common.v1 import types_pb2
 
 log = structlog.get_logger(__name__)
+ExportT = TypeVar("ExportT")
+EraseT = TypeVar("EraseT")
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,39 @@ def subject_of(subject: types_pb2.DataSubject) -> subjects.Subject:
         return subjects.Subject.of(current_tenant(), profile_id=subject.profile_id, email=subject.email)
     except ValueError as exc:
         raise InvalidArgument(str(exc), metadata={"field": "subject"}) from None
+
+
+class ExportRequest(Protocol):
+    """What every service's ExportSubjectDataRequest carries."""
+
+    @property
+    def subject(self) -> types_pb2.DataSubject: ...
+
+
+class EraseRequest(ExportRequest, Protocol):
+    """What every service's EraseSubjectDataRequest carries."""
+
+    @property
+    def privacy_request_id(self) -> str: ...
+
+
+class SubjectDataRpcs(Generic[ExportT, EraseT]):
+    """ExportSubjectData and EraseSubjectData of a servicer, over its `subjects` and answering with its own
+    service's messages: the servicer lists this class before its generated base, sets `self.subjects` and
+    names the two response messages as `export_response` and `erase_response`."""
+
+    subjects: SubjectData
+    export_response: Callable[..., ExportT]
+    erase_response: Callable[..., EraseT]
+
+    async def ExportSubjectData(self, request: ExportRequest, context: Any) -> ExportT:
+        return self.export_response(records=await self.subjects.export(request.subject))
+
+    async def EraseSubjectData(self, request: EraseRequest, context: Any) -> EraseT:
+        done = await self.subjects.erase(request.subject, request.privacy_request_id)
+        return self.erase_response(
+            records_erased=done.erased,
+            records_found=done.found,
+            records_retained=done.retained,
+            retained_reason=done.retained_reason,
+        )
