@@ -8,7 +8,16 @@ from dataclasses import dataclass
 
 from services.safety.domain import checksums, phones
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.lexicon_pii import AT_WORDS, DOT_WORDS, PROVIDERS, TLDS
+from services.safety.domain.lexicon_pii import (
+    AT_WORDS,
+    CPR_LABELS,
+    DOT_WORDS,
+    NOT_AN_ID_WORDS,
+    PROVIDERS,
+    RNOKPP_LABELS,
+    STEUER_ID_LABELS,
+    TLDS,
+)
 from services.safety.domain.obfuscation import gated
 
 HIGH, MEDIUM = Confidence.HIGH, Confidence.MEDIUM
@@ -25,6 +34,19 @@ FODSELSNUMMER = _rule(
 )
 PERSONNUMMER = _rule("se_personnummer", "national_id", HIGH, "Swedish personnummer: valid date and Luhn check digit")
 NINO = _rule("uk_nino", "national_id", HIGH, "UK National Insurance number: valid prefix, six digits, suffix A-D")
+PESEL = _rule("pl_pesel", "national_id", HIGH, "Polish PESEL: valid date with century month offset and check digit")
+ES_DNI = _rule("es_dni", "national_id", HIGH, "Spanish DNI: eight digits and their mod-23 control letter")
+ES_NIE = _rule("es_nie", "national_id", HIGH, "Spanish NIE: X/Y/Z, seven digits and the mod-23 control letter")
+CPR = _rule(
+    "dk_cpr", "national_id", HIGH, "Danish CPR number: valid date for its century digit, written DDMMYY-SSSS or named"
+)
+STEUER_ID = _rule(
+    "de_steuer_id",
+    "national_id",
+    HIGH,
+    "German Steuer-ID: digit-repetition rule and ISO 7064 MOD 11,10 check digit, named or not a reference",
+)
+RNOKPP = _rule("ua_rnokpp", "national_id", HIGH, "Ukrainian RNOKPP (tax number) named as such, with valid check digit")
 SSN_LABELLED = _rule("us_ssn_labelled", "national_id", HIGH, "US Social Security number named as such")
 SSN = _rule("us_ssn", "national_id", MEDIUM, "US Social Security number format with a valid area, group and serial")
 PHONE_INTERNATIONAL = _rule(
@@ -53,6 +75,26 @@ _NINO = re.compile(
     re.IGNORECASE,
 )
 _NINO_EXCLUDED_PREFIXES = frozenset({"BG", "GB", "KN", "NK", "NT", "TN", "ZZ"})
+_ELEVEN_DIGITS = re.compile(r"(?<![\d-])\d{11}(?![\d-])")
+_DNI = re.compile(r"(?<![\w-])(\d{8})([ -]?)([A-Za-z])(?![\w-])")
+_NIE = re.compile(r"(?<![\w-])([XYZxyz])-?(\d{7})([ -]?)([A-Za-z])(?![\w-])")
+_CPR = re.compile(r"(?<![\d-])(\d{6})(-?)(\d{4})(?![\d-])")
+_STEUER_ID = re.compile(r"(?<![\d-])[1-9]\d ?\d{3} ?\d{3} ?\d{3}(?![\d-])")
+_RNOKPP = re.compile(r"(?<![\d-])\d{10}(?![\d-])")
+
+
+def _label_pattern(labels: tuple[str, ...]) -> re.Pattern[str]:
+    return re.compile(rf"(?<!\w)(?:{'|'.join(re.escape(label) for label in labels)})(?!\w)", re.IGNORECASE)
+
+
+_CPR_LABEL = _label_pattern(CPR_LABELS)
+_STEUER_ID_LABEL = _label_pattern(STEUER_ID_LABELS)
+_RNOKPP_LABEL = _label_pattern(RNOKPP_LABELS)
+_RNOKPP_LABEL_ANYWHERE = gated(_RNOKPP_LABEL)
+_NOT_AN_ID = _label_pattern(NOT_AN_ID_WORDS)
+_CURRENCY_BEFORE = re.compile(r"[€$£]\s*$")
+_CURRENCY_AFTER = re.compile(r"^\s*(?:kr|nok|sek|dkk|zł|zl|pln|€|eur|euro|usd|\$|£|gbp|грн|uah)(?!\w)", re.IGNORECASE)
+_ID_CONTEXT = 40
 _SSN = re.compile(r"(?<![\d-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\d-])")
 _SSN_LABEL = re.compile(r"\b(?:ssn|social security)\b", re.IGNORECASE)
 _SSN_BARE_LABELLED = re.compile(
@@ -103,6 +145,59 @@ def _accept_fnr(_: str, m: re.Match[str]) -> bool:
 
 def _accept_personnummer(_: str, m: re.Match[str]) -> bool:
     return checksums.personnummer_valid(_digits(m.group(0)))
+
+
+def _labelled(text: str, start: int, label: re.Pattern[str]) -> bool:
+    return label.search(text, max(0, start - _ID_CONTEXT), start) is not None
+
+
+def _not_an_id(text: str, m: re.Match[str]) -> bool:
+    """A reference or an amount: an order/invoice/account word shortly before, or a currency beside the number."""
+    start, end = m.start(), m.end()
+    return (
+        _NOT_AN_ID.search(text, max(0, start - _ID_CONTEXT), start) is not None
+        or phones.referenced(text, start)
+        or _CURRENCY_BEFORE.search(text, max(0, start - 3), start) is not None
+        or _CURRENCY_AFTER.match(text[end : end + 8]) is not None
+    )
+
+
+def _accept_pesel(text: str, m: re.Match[str]) -> bool:
+    return checksums.pesel_valid(m.group(0)) and not _not_an_id(text, m)
+
+
+def _accept_dni(text: str, m: re.Match[str]) -> bool:
+    # "12345678 a las ..." is not a DNI: a control letter set apart by a space must be a capital.
+    number, separator, letter = m.group(1), m.group(2), m.group(3)
+    if separator == " " and not letter.isupper():
+        return False
+    return checksums.dni_valid(number, letter) and not _not_an_id(text, m)
+
+
+def _accept_nie(text: str, m: re.Match[str]) -> bool:
+    prefix, number, separator, letter = m.group(1), m.group(2), m.group(3), m.group(4)
+    if separator == " " and not letter.isupper():
+        return False
+    return checksums.nie_valid(prefix, number, letter) and not _not_an_id(text, m)
+
+
+def _accept_cpr(text: str, m: re.Match[str]) -> bool:
+    # Modern CPR numbers have no check digit, so a bare ten-digit number with a date in front (an order or
+    # account number) would pass: only the written form DDMMYY-SSSS, or a CPR label shortly before, counts.
+    if not checksums.cpr_date_valid(m.group(1) + m.group(3)) or _not_an_id(text, m):
+        return False
+    return m.group(2) == "-" or _labelled(text, m.start(), _CPR_LABEL)
+
+
+def _accept_steuer_id(text: str, m: re.Match[str]) -> bool:
+    if not checksums.steuer_id_valid(_digits(m.group(0))):
+        return False
+    return _labelled(text, m.start(), _STEUER_ID_LABEL) or not _not_an_id(text, m)
+
+
+def _accept_rnokpp(text: str, m: re.Match[str]) -> bool:
+    # Ten-digit numbers are common (phones, orders, accounts): only a named tax number is taken.
+    return _labelled(text, m.start(), _RNOKPP_LABEL) and checksums.rnokpp_valid(m.group(0))
 
 
 def _accept_nino(_: str, m: re.Match[str]) -> bool:
@@ -183,6 +278,12 @@ DETECTORS: tuple[_Detector, ...] = (
     _Detector(CARD, _CARD, lambda _, m: checksums.is_card_number(_digits(m.group(0))), min_digits=13),
     _Detector(FODSELSNUMMER, _FNR, _accept_fnr, min_digits=11),
     _Detector(PERSONNUMMER, _PERSONNUMMER, _accept_personnummer, min_digits=10),
+    _Detector(PESEL, _ELEVEN_DIGITS, _accept_pesel, min_digits=11),
+    _Detector(STEUER_ID, _STEUER_ID, _accept_steuer_id, min_digits=11),
+    _Detector(CPR, _CPR, _accept_cpr, min_digits=10),
+    _Detector(RNOKPP, _RNOKPP, _accept_rnokpp, precondition=_RNOKPP_LABEL_ANYWHERE, min_digits=10),
+    _Detector(ES_DNI, _DNI, _accept_dni, min_digits=8),
+    _Detector(ES_NIE, _NIE, _accept_nie, min_digits=7),
     _Detector(NINO, _NINO, _accept_nino, min_digits=6),
     _Detector(SSN_LABELLED, _SSN_BARE_LABELLED, _always, group=1, min_digits=9),
     _Detector(SSN_LABELLED, _SSN, _ssn_labelled, min_digits=9),
