@@ -34,6 +34,6 @@ NOT_AN_ID_WORDS: tuple[str, ...] = (
     "order", "invoice", "ref", "reference", "booking", "tracking", "ticket", "receipt", "account", "customer",
     "ordre", "faktura", "referanse", "kunde", "bestilling", "sag", "sak", "ärende", "referens",
     "bestellung", "bestellnummer", "rechnung", "rechnungsnummer", "auftrag", "kundennummer", "buchung", "sendung",
-    "pedido", "factura", "referencia", "reserva", "zamówienie", "zamówienia", "faktura", "numer zamówienia",
+    "pedido", "factura", "referencia", "reserva", "zamówienie", "zamówienia", "numer zamówienia",
     "замовлення", "рахунок", "накладна", "посилка", "iban", "konto", "kontonummer", "serial", "serienummer",
 )  # fmt: skip

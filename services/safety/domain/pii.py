@@ -153,11 +153,19 @@ def _labelled(text: str, start: int, label: re.Pattern[str]) -> bool:
 
 def _not_an_id(text: str, m: re.Match[str]) -> bool:
     """A reference or an amount: an order/invoice/account word shortly before, or a currency beside the number."""
-    start, end = m.start(), m.end()
+    start = m.start()
     return (
         _NOT_AN_ID.search(text, max(0, start - _ID_CONTEXT), start) is not None
         or phones.referenced(text, start)
-        or _CURRENCY_BEFORE.search(text, max(0, start - 3), start) is not None
+        or _amount(text, m)
+    )
+
+
+def _amount(text: str, m: re.Match[str]) -> bool:
+    """A currency sign or code right before or after the number: "€ 86095742719", "47 110 123 567 EUR"."""
+    start, end = m.start(), m.end()
+    return (
+        _CURRENCY_BEFORE.search(text, max(0, start - 3), start) is not None
         or _CURRENCY_AFTER.match(text[end : end + 8]) is not None
     )
 
@@ -190,9 +198,12 @@ def _accept_cpr(text: str, m: re.Match[str]) -> bool:
 
 
 def _accept_steuer_id(text: str, m: re.Match[str]) -> bool:
+    # Unnamed, only the unbroken eleven digits: grouped digits ("47 110 123 567") are more often a phone.
     if not checksums.steuer_id_valid(_digits(m.group(0))):
         return False
-    return _labelled(text, m.start(), _STEUER_ID_LABEL) or not _not_an_id(text, m)
+    if _labelled(text, m.start(), _STEUER_ID_LABEL):
+        return True
+    return m.group(0).isdigit() and not _not_an_id(text, m)
 
 
 def _accept_rnokpp(text: str, m: re.Match[str]) -> bool:
@@ -218,6 +229,7 @@ def _accept_phone_national(text: str, m: re.Match[str]) -> bool:
     # The SSN layout (AAA-GG-SSSS) is never a phone number, even where the SSN rule refused it. Nor is a run of
     # three or more groups of four digits ("4412 9087 3312"): no listed national plan writes numbers so (the
     # German mobile layout "0151 2345 6789" is claimed by its own plan first), order and card numbers do.
+    # A number with a currency beside it is an amount ("47 110 123 567 EUR").
     candidate = m.group(0)
     return (
         9 <= len(_digits(candidate)) <= 12
@@ -225,6 +237,7 @@ def _accept_phone_national(text: str, m: re.Match[str]) -> bool:
         and not _SSN_LAYOUT.match(candidate)
         and not _FOUR_DIGIT_GROUPS.match(candidate)
         and not phones.referenced(text, m.start())
+        and not _amount(text, m)
     )
 
 

@@ -147,6 +147,8 @@ def test_valid_ids_are_found_by_their_own_rule(text: str, rule: str, span: str) 
         "Betrag: 86095742719 EUR",
         "€ 86095742719",
         "order reference 86095742719",
+        # an unnamed Steuer-ID only counts unbroken: grouped digits are more often a phone
+        "bitte 86 095 742 719 eintragen",
         # a plain ten-digit number without a CPR or tax-number label
         "call me on 0101901234",
         "0101901234 is my order",
@@ -178,3 +180,12 @@ def test_found_ids_are_redacted_in_stored_text(text: str, redacted: str) -> None
     result = screen(text)
     assert result.redacted_text == redacted
     assert {f.subtype for f in result.findings} == {"national_id"}
+
+
+@pytest.mark.parametrize("text", ["der Umsatz lag bei 47 110 123 567 EUR", "kosztował € 412 345 678", "412 345 678 zł"])
+def test_grouped_digits_beside_a_currency_are_an_amount_not_a_phone(text: str) -> None:
+    assert find_pii(text) == []
+
+
+def test_grouped_digits_without_a_currency_are_still_a_phone() -> None:
+    assert [rule for rule, _ in _rules("ring meg på 47 110 123 567")] == ["pii.phone_national"]
