@@ -235,7 +235,7 @@ def event_path_lags(context: Context, since: datetime) -> dict[str, float]:
         with kintell.connect() as connection:
             outbox = connection.execute(recorded).all()
         with profile.connect() as connection:
-            inbox = dict(connection.execute(applied).tuples().all())
+            inbox = {event_id: processed for event_id, processed in connection.execute(applied)}
     finally:
         kintell.dispose()
         profile.dispose()
