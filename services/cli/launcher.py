@@ -201,6 +201,14 @@ class Mesh:
             self._worker_ports[resource.name] = ports
             return ports
 
+    def _worker_metrics_ports(self, resource: Resource, replicas: int) -> tuple[int, ...]:
+        """A metrics port per worker of a group that serves metrics, picked afresh for each start here, where
+        every other port of the mesh is picked (services/cli/workers.py says why); none when it serves none."""
+        if "metrics_port" not in resource.extra_ports:
+            return ()
+        with self._ports_lock:
+            return tuple(free_port() for _ in range(replicas))
+
     def _recorded_worker_ports(self, resource: Resource) -> tuple[int, ...] | None:
         """The worker ports var/mesh.json records for `resource` while the group it names still runs on the
         same port: a Mesh configured beside the one that started it (a second edge) reaches the same
@@ -225,7 +233,13 @@ class Mesh:
         replicas = self.replicas(resource)
         if replicas > 1:
             # One process per replica behind the service's port; the group is ready once they all serve.
-            cmd = workers.command(replicas, cmd, name=resource.name, worker_ports=self.worker_ports(resource))
+            cmd = workers.command(
+                replicas,
+                cmd,
+                name=resource.name,
+                worker_ports=self.worker_ports(resource),
+                metrics_ports=self._worker_metrics_ports(resource, replicas),
+            )
             ready = self.var_dir / "run" / f"{resource.name}.{uuid.uuid4().hex[:12]}.ready"
             ready_file = Path(env.setdefault("TEEI_READY_FILE", str(ready)))
         log_path = self.var_dir / "logs" / f"{resource.name}.log"

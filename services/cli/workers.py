@@ -17,7 +17,10 @@ and the edge balances requests over those (round robin) and checks each worker's
 - forwards SIGTERM/SIGINT to every worker, waits for their graceful drains, and exits when they are gone (0
   when every worker exited cleanly); a worker outlives no group: it gets SIGKILL when the group dies;
 - serves the workers' Prometheus metrics at the service's TEEI_METRICS_PORT, each worker serving its own on
-  a private loopback port: one scrape answers every worker's series, told apart by a `worker` label.
+  a private loopback port: one scrape answers every worker's series, told apart by a `worker` label. The
+  launcher picks those ports (`--worker-metrics-ports`) with every other port of the mesh: every listener
+  here binds with SO_REUSEPORT, so a worker's metrics port picked in this process could be one the launcher
+  has handed to a service not started yet, and the two would then silently share it.
 
 A worker group of `python -m <package>` (how tilt.yaml runs every service) imports the package's __main__ once,
 in the group process, and forks its first workers from there, before it starts a thread: they share what the
@@ -130,6 +133,8 @@ class WorkerGroup:
     name: str = "service"
     # A port per worker besides the shared one (TEEI_GRPC_WORKER_PORT): the edge balances over them.
     worker_ports: Sequence[int] = ()
+    # A metrics port per worker (when the group serves metrics, TEEI_METRICS_PORT); picked here when not given.
+    metrics_ports: Sequence[int] = ()
     environ: Mapping[str, str] = field(default_factory=lambda: dict(os.environ))
     run_dir: Path | None = None
     # The module `cmd` runs (`python -m <module>` with this interpreter): imported by `preload()`.
@@ -146,16 +151,20 @@ class WorkerGroup:
             raise ValueError(f"replicas must be at least 1, got {self.replicas}")
         if self.worker_ports and len(self.worker_ports) != self.replicas:
             raise ValueError(f"{len(self.worker_ports)} worker ports for {self.replicas} workers")
+        if self.metrics_ports and len(self.metrics_ports) != self.replicas:
+            raise ValueError(f"{len(self.metrics_ports)} worker metrics ports for {self.replicas} workers")
         if self.run_dir is None:
             var_dir = self.environ.get("TEEI_VAR_DIR")
             self.run_dir = Path(var_dir) / "run" if var_dir else Path(tempfile.gettempdir())
         token = uuid.uuid4().hex[:12]
-        group_metrics = self.environ.get("TEEI_METRICS_PORT")
+        metrics_ports: Sequence[int] = ()
+        if self.environ.get("TEEI_METRICS_PORT") is not None:
+            metrics_ports = self.metrics_ports or [spec.free_port() for _ in range(self.replicas)]
         self.workers = [
             Worker(
                 index=i,
                 ready_file=self.run_dir / f"{self.name}.{token}.worker{i}.ready",
-                metrics_port=None if group_metrics is None else spec.free_port(),
+                metrics_port=metrics_ports[i] if metrics_ports else None,
             )
             for i in range(self.replicas)
         ]
@@ -346,9 +355,19 @@ def _write_ready_file(path: Path) -> None:
     partial.replace(path)
 
 
-def command(replicas: int, cmd: Sequence[str], *, name: str, worker_ports: Sequence[int] = ()) -> list[str]:
-    """The command that runs `cmd` as a group of `replicas` workers (each also on its `worker_ports` one)."""
+def command(
+    replicas: int,
+    cmd: Sequence[str],
+    *,
+    name: str,
+    worker_ports: Sequence[int] = (),
+    metrics_ports: Sequence[int] = (),
+) -> list[str]:
+    """The command that runs `cmd` as a group of `replicas` workers (each also on its `worker_ports` one, and
+    serving its metrics on its `metrics_ports` one)."""
     ports = ["--worker-ports", ",".join(map(str, worker_ports))] if worker_ports else []
+    if metrics_ports:
+        ports += ["--worker-metrics-ports", ",".join(map(str, metrics_ports))]
     return [
         sys.executable,
         "-m",
@@ -363,12 +382,26 @@ def command(replicas: int, cmd: Sequence[str], *, name: str, worker_ports: Seque
     ]
 
 
+def _ports(parser: argparse.ArgumentParser, flag: str, value: str, replicas: int) -> list[int]:
+    """The port numbers of comma-separated `value`: none, or one per worker (else the parser's usage error)."""
+    try:
+        ports = [int(port) for port in value.split(",") if port.strip()]
+    except ValueError:
+        parser.error(f"{flag}: expected comma-separated port numbers, not {value!r}")
+    if ports and len(ports) != replicas:
+        parser.error(f"{flag}: {len(ports)} ports for {replicas} workers")
+    return ports
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """`python -m services.cli.workers --replicas N [--name NAME] -- <cmd>`."""
     parser = argparse.ArgumentParser(prog="services.cli.workers", description=__doc__.splitlines()[0])
     parser.add_argument("--replicas", type=int, required=True, help="worker processes (at least 1)")
     parser.add_argument("--name", default="service", help="the service's name, in messages and file names")
     parser.add_argument("--worker-ports", default="", help="comma-separated: each worker's own port, in order")
+    parser.add_argument(
+        "--worker-metrics-ports", default="", help="comma-separated: each worker's metrics port, in order"
+    )
     parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command each worker runs")
     args = parser.parse_args(argv)
     cmd = args.cmd[1:] if args.cmd[:1] == ["--"] else args.cmd
@@ -376,14 +409,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("no command: give it after --")
     if args.replicas < 1:
         parser.error("--replicas must be at least 1")
-    try:
-        ports = [int(port) for port in args.worker_ports.split(",") if port.strip()]
-    except ValueError:
-        parser.error(f"--worker-ports: expected comma-separated port numbers, not {args.worker_ports!r}")
-    if ports and len(ports) != args.replicas:
-        parser.error(f"--worker-ports: {len(ports)} ports for {args.replicas} workers")
+    ports = _ports(parser, "--worker-ports", args.worker_ports, args.replicas)
+    metrics_ports = _ports(parser, "--worker-metrics-ports", args.worker_metrics_ports, args.replicas)
     logs.configure(service=f"{args.name}-workers", level=os.environ.get("TEEI_LOG_LEVEL", "info"))
-    group = WorkerGroup(cmd=cmd, replicas=args.replicas, name=args.name, worker_ports=ports, module=module_of(cmd))
+    group = WorkerGroup(
+        cmd=cmd,
+        replicas=args.replicas,
+        name=args.name,
+        worker_ports=ports,
+        metrics_ports=metrics_ports,
+        module=module_of(cmd),
+    )
 
     def on_signal(signum: int, _: FrameType | None) -> None:
         group.stop()

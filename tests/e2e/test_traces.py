@@ -64,12 +64,13 @@ def test_the_edge_span_and_the_service_span_continue_the_callers_trace(mesh: Mes
     def both() -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]] | None:
         spans = traces_get(mesh.var_dir, trace_id)
         ids = {s["span_id"] for s in spans}
-        # Wait for the whole trace: one root, the edge's entry span, whose parent is the caller's.
-        # Spans arrive in batches, and a child (a call the edge makes within the request, a statement)
-        # can arrive before its parent; the first edge span listed need not be the entry span.
+        # Wait for the whole trace: one root, and it is the span whose parent is the caller's (the edge's
+        # entry span, asserted below). Spans arrive in batches, and a child (the service's span, a statement)
+        # can arrive before its parent: until the entry span is in, the service's span is a root too.
         roots = [s for s in spans if s["parent_span_id"] not in ids]
         server = [s for s in spans if s["service"] == "profile" and s["name"].endswith("ProfileService/GetProfile")]
-        return (roots[0], server[0], spans) if len(roots) == 1 and server else None
+        whole = len(roots) == 1 and roots[0]["parent_span_id"] == caller_span
+        return (roots[0], server[0], spans) if whole and server else None
 
     edge, server, spans = eventually(both)
     seen = [(s["service"], s["name"], s["kind"], s["span_id"], s["parent_span_id"]) for s in spans]

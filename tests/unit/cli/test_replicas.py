@@ -80,9 +80,46 @@ def test_the_group_command_runs_the_service_command_after_a_separator() -> None:
     assert cmd == [*group, "--", "py", "-m", "svc", "--flag"]
 
 
+def test_the_group_command_names_each_workers_own_port_and_metrics_port() -> None:
+    cmd = workers.command(2, ["svc"], name="profile", worker_ports=[21001, 21002], metrics_ports=[21003, 21004])
+    assert cmd[cmd.index("--worker-ports") + 1] == "21001,21002"
+    assert cmd[cmd.index("--worker-metrics-ports") + 1] == "21003,21004"
+
+
+def test_the_launcher_picks_a_groups_worker_metrics_ports_apart_from_every_port_of_the_mesh(tmp_path: Path) -> None:
+    # Every listener of the mesh binds with SO_REUSEPORT, so a port picked twice is shared without an error;
+    # the group's workers' metrics ports are picked where the mesh's ports are, never one of theirs.
+    resources = spec.with_free_ports(spec.load())
+    mesh = Mesh(resources=resources, var_dir=tmp_path, environ={"TEEI_REPLICAS": "3"}, mtls=False)
+    taken = {port for r in resources for port in r.ports().values()}
+    picked: list[int] = []
+    for resource in (r for r in resources if r.kind == "grpc"):
+        assert "metrics_port" in resource.extra_ports
+        ports = mesh._worker_metrics_ports(resource, 3)
+        assert len(ports) == 3
+        picked += ports
+    assert len(set(picked)) == len(picked)
+    assert not set(picked) & taken
+    assert not set(picked) & {port for r in resources if r.kind == "grpc" for port in mesh.worker_ports(r)}
+
+
+def test_a_group_given_its_workers_metrics_ports_serves_each_worker_on_its_own(tmp_path: Path) -> None:
+    group = workers.WorkerGroup(
+        cmd=["svc"], replicas=2, metrics_ports=[21003, 21004], environ={"TEEI_METRICS_PORT": "9999"}, run_dir=tmp_path
+    )
+    assert [w.metrics_port for w in group.workers] == [21003, 21004]
+    with pytest.raises(ValueError, match="1 worker metrics ports for 2 workers"):
+        workers.WorkerGroup(cmd=["svc"], replicas=2, metrics_ports=[21003], environ={}, run_dir=tmp_path)
+
+
 @pytest.mark.parametrize(
     ("argv", "message"),
-    [(["--replicas", "2", "--"], "no command"), (["--replicas", "0", "--", "x"], "at least 1")],
+    [
+        (["--replicas", "2", "--"], "no command"),
+        (["--replicas", "0", "--", "x"], "at least 1"),
+        (["--replicas", "2", "--worker-metrics-ports", "1,x", "--", "x"], "expected comma-separated port numbers"),
+        (["--replicas", "2", "--worker-metrics-ports", "21003", "--", "x"], "1 ports for 2 workers"),
+    ],
 )
 def test_the_group_refuses_no_command_and_no_worker(
     argv: list[str], message: str, capsys: pytest.CaptureFixture[str]
