@@ -23,6 +23,7 @@ from services.q2q.domain.classifier import Classifier
 from services.q2q.domain.trained_classifier import TrainedClassifier
 from services.q2q.grpc_api import Q2qServicer
 from services.q2q.handlers import ScreeningParts
+from services.q2q.providers.openai_compatible import OpenAICompatibleClassifier, ProviderSettings
 from services.q2q.repository import SqlQ2qUnitOfWork
 from services.q2q.screening.credentials import SubmitterTokens
 from services.q2q.screening.retrier import ScreeningRetrier, lease_keeper
@@ -40,6 +41,17 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Q2qSettings:
     return config_module.load(Q2qSettings, os.environ if environ is None else environ)
 
 
+def configured_classifier(environ: Mapping[str, str] | None = None) -> Classifier:
+    """The local trained classifier, or, when TEEI_Q2Q_PROVIDER_URL names one, the model-backed provider with
+    the local classifier as its fallback (services/q2q/providers/openai_compatible.py)."""
+    local = TrainedClassifier.load()
+    provider = config_module.load(ProviderSettings, os.environ if environ is None else environ)
+    if provider.url is None:
+        return local
+    log.info("q2q.provider_configured", model=provider.model, fallback=local.model_version)
+    return OpenAICompatibleClassifier(provider, fallback=local)
+
+
 def build(
     config: ServiceConfig,
     *,
@@ -54,7 +66,7 @@ def build(
     database = sealed.open_sealed(
         config, name=NAME, migrations=MIGRATIONS, seal_step=sealing.seal_batch, engine=engine, cipher=cipher
     )
-    classifier = classifier or TrainedClassifier.load()
+    classifier = classifier or configured_classifier()
     settings = settings or load_settings()
     sessions = database.sessions
     uow = SqlQ2qUnitOfWork(sessions)

@@ -18,8 +18,9 @@ CORE = frozenset({"__init__.py", "__main__.py", "bootstrap.py", "domain", "handl
 PERSISTENT = frozenset({"queries.py", "repository.py", "tables.py", "rows.py", "events.py", "migrations"})
 # Every service holding personal data: where it keeps people, for privacy export and erasure.
 PERSONAL = frozenset({"privacy.py"})
-# Q2Q's screening, its classifier's labelled corpus (data/), training command (train/), model (model/), evaluation.
-Q2Q_PARTS = frozenset({"consumers.py", "settings.py", "screening", "data", "train", "model", "evaluation"})
+# Q2Q's screening, its classifier's labelled corpus (data/), training command (train/), model (model/), evaluation,
+# and the optional model-backed provider in front of the local model (providers/).
+Q2Q_PARTS = frozenset({"consumers.py", "settings.py", "screening", "data", "train", "model", "evaluation", "providers"})
 EXPECTED: dict[str, frozenset[str]] = {
     "gateway": CORE | PERSISTENT | PERSONAL | {"settings.py", "sso", "keys", "operations", "dsr", "sealing.py"},
     # Personal fields sealed at rest: which, with whose key, and the online migration sealing old rows.
