@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import yaml
 
 from services.cli import edge, spec
 from services.cli.launcher import DESCRIPTOR_SET, Mesh
@@ -109,6 +110,24 @@ def floor_settings(mesh: Mesh, *, port: int, admin_port: int, servicer_port: int
         ratelimit=ratelimit,
         local_ratelimit=local_ratelimit,
     )
+
+
+# Per minute, for every key the edge counts: each request is still counted where the mesh counts it (the
+# edge's buckets, the rate-limit service), but no bench load reaches a limit, so no answer is a 429.
+UNREACHED = 1_000_000_000
+UNREACHED_LIMITS = {
+    "version": 1,
+    "domain": "teei",
+    "descriptors": {
+        key: {"default": {"requests_per_unit": UNREACHED, "unit": "minute"}} for key in edge.RATELIMIT_KEYS
+    },
+}
+
+
+def unreached_limits(path: Path) -> Path:
+    """Writes UNREACHED_LIMITS as a limits file (TEEI_RATELIMIT_CONFIG) at `path`."""
+    path.write_text(yaml.safe_dump(UNREACHED_LIMITS))
+    return path
 
 
 @contextmanager

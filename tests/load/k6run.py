@@ -41,7 +41,7 @@ def run(script: str, env: dict[str, str], *, vus: int, summary: Path) -> Result:
     argv = [str(K6), "run", "--quiet", "--no-usage-report", "--summary-export", str(summary), str(SCRIPTS / script)]
     completed = subprocess.run(argv, env=full_env, capture_output=True, text=True, check=False)
     if completed.returncode != 0 or not summary.exists():
-        raise RuntimeError(f"k6 {script} failed ({completed.returncode}): {completed.stderr[-2000:]}")
+        raise RuntimeError(f"k6 {script} failed ({completed.returncode}): {_cause(completed.stderr)}")
     return read_summary(json.loads(summary.read_text()), vus=vus)
 
 
@@ -71,3 +71,11 @@ def profile_get(edge: str, profile_id: str, token: str, work: Path) -> dict[str,
     }
     result = run("http.js", env, vus=int(os.environ.get("BENCH_VUS", "8")), summary=work / "profile-get.json")
     return {"rps": result.rps, "p95_ms": result.p95_ms, "failed": float(result.errors)}
+
+
+def _cause(stderr: str) -> str:
+    """What k6 said went wrong: from its first panic or error line (a Go panic's cause comes before a long
+    trace of goroutines), else the end of its output."""
+    lines = stderr.splitlines()
+    first = next((i for i, line in enumerate(lines) if line.startswith(("panic:", "fatal error:", "ERRO["))), None)
+    return "\n".join(lines[first : first + 12]) if first is not None else stderr[-2000:]

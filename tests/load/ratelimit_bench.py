@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import yaml
 
 from services.cli import edge, edge_ratelimit, spec
 from services.cli.launcher import DESCRIPTOR_SET, Mesh
@@ -37,12 +36,6 @@ from tests.load import ceilings
 from tests.load.k6run import run
 
 LAYOUTS = ("global", "local+tenant global", "all local")
-HIGH = 1_000_000_000  # per minute: counted, never reached
-LIMITS = {
-    "version": 1,
-    "domain": "teei",
-    "descriptors": {key: {"default": {"requests_per_unit": HIGH, "unit": "minute"}} for key in edge.RATELIMIT_KEYS},
-}
 
 
 def cpu_seconds(pid: int) -> float:
@@ -115,8 +108,7 @@ def layout_edge(
 
 
 def measure(duration: str, vus: int, rounds: int, work: Path, target: str) -> dict[str, Measured]:
-    limits = work / "limits.yaml"
-    limits.write_text(yaml.safe_dump(LIMITS))
+    limits = ceilings.unreached_limits(work / "limits.yaml")
     environ = {**os.environ, "TEEI_RATELIMIT_CONFIG": str(limits)}
     mesh = Mesh(resources=spec.with_free_ports(spec.load()), var_dir=work / "var", environ=environ)
     mesh.start()

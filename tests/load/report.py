@@ -25,8 +25,9 @@ CSV_TARGET = 0.05
 
 
 def headline(results: Sequence[Result]) -> Result:
-    """The figure a scenario is reported by: its highest throughput over the VU counts measured."""
-    return max(results, key=lambda r: r.rps)
+    """The figure a scenario is reported by: its highest throughput over the VU counts measured without an
+    error (answers that failed are not throughput), else its highest throughput."""
+    return max(results, key=lambda r: (r.errors == 0, r.rps))
 
 
 def as_json(sweeps: Sweeps, extras: Mapping[str, Mapping[str, float]]) -> dict[str, object]:
