@@ -11,15 +11,14 @@ from services.buddy.grpc_api import BuddyServicer
 from services.buddy.handlers import Limits
 from services.buddy.repository import SqlBuddyUnitOfWork
 from services.kit.config import ServiceConfig
-from services.kit.connectors.service import parts
+from services.kit.connectors.service import Connector
 from services.kit.grpc.server import Registration, Service
-from services.kit.grpc.subjects import SubjectData
-from services.kit.messaging import erasures
 from services.kit.security import pii, webhooks
 from teei.buddy.v1 import buddy_pb2, buddy_pb2_grpc
 
 NAME = "buddy"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+CONNECTOR = Connector(NAME, MIGRATIONS, sealing.seal_batch, privacy.MAP)
 # gRPC must accept the largest CSV export plus the request envelope.
 MESSAGE_HEADROOM = 64 * 1024
 
@@ -36,26 +35,13 @@ def build(
     servicer wired to the database and the outbox, webhooks verified against the secrets file
     (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
     limits = limits or Limits()
-    connector = parts(
-        config,
-        name=NAME,
-        migrations=MIGRATIONS,
-        engine=engine,
-        webhook_secrets=webhook_secrets,
-        seal_batch=sealing.seal_batch,
-        cipher=cipher,
-    )
+    connector = CONNECTOR.parts(config, engine=engine, webhook_secrets=webhook_secrets, cipher=cipher)
     servicer = BuddyServicer(
         uow=SqlBuddyUnitOfWork(connector.uow),
         verifier=connector.verifier,
         limits=limits,
-        subjects=SubjectData(connector.uow, privacy.MAP),
+        subjects=CONNECTOR.subjects(connector),
     )
     registration = Registration.of(buddy_pb2, buddy_pb2_grpc, "BuddyService", servicer)
-    # Whatever an import re-created about a person the platform erased goes again.
-    erased = erasures.subscription(privacy.MAP)
-    return connector.service(
-        registration,
-        max_message_bytes=max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM,
-        subscriptions=[erased],
-    )
+    max_message_bytes = max(limits.csv_bytes, limits.webhook_bytes) + MESSAGE_HEADROOM
+    return CONNECTOR.service(connector, registration, max_message_bytes=max_message_bytes)

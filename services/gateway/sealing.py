@@ -26,7 +26,7 @@ section's SHA-256 (the manifest's digest of the plain section).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -36,6 +36,7 @@ from services.gateway.tables import oauth_clients, privacy_requests, privacy_sec
 from services.kit.identity import normalise_email, profile_id_for_email
 from services.kit.security.pii import EMAIL, PiiCipher, SubjectErased
 from services.kit.security.pii.cipher import PREFIX
+from services.kit.security.pii.maintenance import in_turn
 
 Row = sa.RowMapping | Mapping[str, Any]
 BATCH = 500
@@ -124,26 +125,16 @@ def opened_client(cipher: PiiCipher, row: Row) -> dict[str, Any]:
 
 def seal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
     """Seals up to `batch` rows still plain (requests, export sections, then clients); the number sealed."""
-    return _in_turn((_seal_requests, _seal_sections, _seal_clients), session, cipher, batch)
+    steps = (_seal_requests, _seal_sections, _seal_clients)
+    return in_turn(steps, lambda step, left: step(session, cipher, left), batch)
 
 
 def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
     """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed.
     A value whose subject was erased meanwhile cannot come back: the request keeps an empty e-mail and the
     client none (as an erasure leaves them), the section is deleted (as an erasure does)."""
-    return _in_turn((_unseal_requests, _unseal_sections, _unseal_clients), session, cipher, batch)
-
-
-Step = Callable[[orm.Session, PiiCipher, int], int]
-
-
-def _in_turn(steps: Sequence[Step], session: orm.Session, cipher: PiiCipher, batch: int) -> int:
-    done = 0
-    for step in steps:
-        done += step(session, cipher, batch - done)
-        if done >= batch:
-            break
-    return done
+    steps = (_unseal_requests, _unseal_sections, _unseal_clients)
+    return in_turn(steps, lambda step, left: step(session, cipher, left), batch)
 
 
 def _seal_requests(session: orm.Session, cipher: PiiCipher, limit: int) -> int:

@@ -11,17 +11,14 @@ from services.kintell.grpc_api import KintellServicer
 from services.kintell.repository import GroupCommit, SqlKintellUnitOfWork
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
-from services.kit.connectors.service import parts
+from services.kit.connectors.service import Connector
 from services.kit.grpc.server import Registration, Service
-from services.kit.grpc.subjects import SubjectData
-from services.kit.messaging import erasures
 from services.kit.security import pii, webhooks
 from teei.kintell.v1 import kintell_pb2, kintell_pb2_grpc
 
 NAME = "kintell"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# A whole CSV export arrives in one message: the CSV kit's file limit plus room for the envelope.
-MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
+CONNECTOR = Connector(NAME, MIGRATIONS, sealing.seal_batch, privacy.MAP)
 
 
 def build(
@@ -34,22 +31,12 @@ def build(
     """The Kintell connector: migrations applied, personal fields sealed (older rows in the background),
     servicer wired to the database, outbox relayed, webhooks verified against the secrets file
     (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    connector = parts(
-        config,
-        name=NAME,
-        migrations=MIGRATIONS,
-        engine=engine,
-        webhook_secrets=webhook_secrets,
-        seal_batch=sealing.seal_batch,
-        cipher=cipher,
-    )
+    connector = CONNECTOR.parts(config, engine=engine, webhook_secrets=webhook_secrets, cipher=cipher)
     servicer = KintellServicer(
         uow=SqlKintellUnitOfWork(connector.uow),
         receipts=GroupCommit(connector.uow),
         verifier=connector.verifier,
-        subjects=SubjectData(connector.uow, privacy.MAP),
+        subjects=CONNECTOR.subjects(connector),
     )
     registration = Registration.of(kintell_pb2, kintell_pb2_grpc, "KintellService", servicer)
-    # Whatever an import re-created about a person the platform erased goes again.
-    erased = erasures.subscription(privacy.MAP)
-    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES, subscriptions=[erased])
+    return CONNECTOR.service(connector, registration, max_message_bytes=csvimport.MESSAGE_BYTES)

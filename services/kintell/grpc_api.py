@@ -26,7 +26,7 @@ from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import GroupCommit, KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
 from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
-from services.kit.grpc.subjects import SubjectData
+from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from teei.common.v1 import types_pb2
@@ -37,8 +37,14 @@ Receive = Callable[..., Ack]
 T = TypeVar("T")
 
 
-class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
+class KintellServicer(
+    SubjectDataRpcs[kintell_pb2.ExportSubjectDataResponse, kintell_pb2.EraseSubjectDataResponse],
+    kintell_pb2_grpc.KintellServiceServicer,
+):
     """Serves the Kintell RPCs for the caller's company."""
+
+    export_response = kintell_pb2.ExportSubjectDataResponse
+    erase_response = kintell_pb2.EraseSubjectDataResponse
 
     def __init__(
         self,
@@ -51,23 +57,7 @@ class KintellServicer(kintell_pb2_grpc.KintellServiceServicer):
         self._uow = uow
         self._receipts = receipts
         self._verifier = verifier
-        self._subjects = subjects
-
-    async def ExportSubjectData(
-        self, request: kintell_pb2.ExportSubjectDataRequest, context: Context
-    ) -> kintell_pb2.ExportSubjectDataResponse:
-        return kintell_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
-
-    async def EraseSubjectData(
-        self, request: kintell_pb2.EraseSubjectDataRequest, context: Context
-    ) -> kintell_pb2.EraseSubjectDataResponse:
-        done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return kintell_pb2.EraseSubjectDataResponse(
-            records_erased=done.erased,
-            records_found=done.found,
-            records_retained=done.retained,
-            retained_reason=done.retained_reason,
-        )
+        self.subjects = subjects
 
     async def ImportSessions(
         self, request: kintell_pb2.ImportSessionsRequest, context: Context

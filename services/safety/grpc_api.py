@@ -7,7 +7,7 @@ from typing import Any
 
 import grpc
 
-from services.kit.grpc.subjects import SubjectData
+from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security.tenancy import current_principal, current_tenant
 from services.safety import handlers, queries, wire
 from services.safety.domain import commands
@@ -17,28 +17,18 @@ from teei.safety.v1 import safety_pb2, safety_pb2_grpc
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class SafetyServicer(safety_pb2_grpc.SafetyServiceServicer):
+class SafetyServicer(
+    SubjectDataRpcs[safety_pb2.ExportSubjectDataResponse, safety_pb2.EraseSubjectDataResponse],
+    safety_pb2_grpc.SafetyServiceServicer,
+):
     """Serves screening, flags and the review queue."""
+
+    export_response = safety_pb2.ExportSubjectDataResponse
+    erase_response = safety_pb2.EraseSubjectDataResponse
 
     def __init__(self, *, uow: SafetyUnitOfWork, subjects: SubjectData) -> None:
         self._uow = uow
-        self._subjects = subjects
-
-    async def ExportSubjectData(
-        self, request: safety_pb2.ExportSubjectDataRequest, context: Context
-    ) -> safety_pb2.ExportSubjectDataResponse:
-        return safety_pb2.ExportSubjectDataResponse(records=await self._subjects.export(request.subject))
-
-    async def EraseSubjectData(
-        self, request: safety_pb2.EraseSubjectDataRequest, context: Context
-    ) -> safety_pb2.EraseSubjectDataResponse:
-        done = await self._subjects.erase(request.subject, request.privacy_request_id)
-        return safety_pb2.EraseSubjectDataResponse(
-            records_erased=done.erased,
-            records_found=done.found,
-            records_retained=done.retained,
-            retained_reason=done.retained_reason,
-        )
+        self.subjects = subjects
 
     async def ScreenText(
         self, request: safety_pb2.ScreenTextRequest, context: Context

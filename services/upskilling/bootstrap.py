@@ -8,10 +8,8 @@ import sqlalchemy as sa
 
 from services.kit.config import ServiceConfig
 from services.kit.connectors import csvimport
-from services.kit.connectors.service import parts
+from services.kit.connectors.service import Connector
 from services.kit.grpc.server import Registration, Service
-from services.kit.grpc.subjects import SubjectData
-from services.kit.messaging import erasures
 from services.kit.security import pii, webhooks
 from services.upskilling import privacy, sealing
 from services.upskilling.grpc_api import UpskillingServicer
@@ -20,8 +18,7 @@ from teei.upskilling.v1 import upskilling_pb2, upskilling_pb2_grpc
 
 NAME = "upskilling"
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
-# A whole CSV export arrives in one message: the CSV kit's file limit plus room for the envelope.
-MAX_MESSAGE_BYTES = csvimport.MAX_BYTES + 1024 * 1024
+CONNECTOR = Connector(NAME, MIGRATIONS, sealing.seal_batch, privacy.MAP)
 
 
 def build(
@@ -34,21 +31,11 @@ def build(
     """The upskilling connector: migrations applied, learners' personal fields sealed (older rows in the
     background), servicer wired to the database and its outbox, webhooks verified per provider against the
     secrets file (TEEI_WEBHOOK_SECRETS_FILE) unless a store is given."""
-    connector = parts(
-        config,
-        name=NAME,
-        migrations=MIGRATIONS,
-        engine=engine,
-        webhook_secrets=webhook_secrets,
-        seal_batch=sealing.seal_batch,
-        cipher=cipher,
-    )
+    connector = CONNECTOR.parts(config, engine=engine, webhook_secrets=webhook_secrets, cipher=cipher)
     servicer = UpskillingServicer(
         uow=SqlUpskillingUnitOfWork(connector.uow),
         verifier=connector.verifier,
-        subjects=SubjectData(connector.uow, privacy.MAP),
+        subjects=CONNECTOR.subjects(connector),
     )
     registration = Registration.of(upskilling_pb2, upskilling_pb2_grpc, "UpskillingService", servicer)
-    # Whatever an import re-created about a person the platform erased goes again.
-    erased = erasures.subscription(privacy.MAP)
-    return connector.service(registration, max_message_bytes=MAX_MESSAGE_BYTES, subscriptions=[erased])
+    return CONNECTOR.service(connector, registration, max_message_bytes=csvimport.MESSAGE_BYTES)

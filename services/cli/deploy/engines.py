@@ -13,7 +13,7 @@ from services.cli.deploy.topology import (
     REDIS_SECRET,
     Topology,
 )
-from services.cli.deploy.workloads import CA_ISSUER
+from services.cli.deploy.workloads import CA_ISSUER, container_security, pod_security
 from services.cli.spec import Resource
 from services.kit.messaging import store_encryption
 
@@ -120,13 +120,7 @@ def nats_objects(topology: Topology, nats: Resource) -> list[dict[str, Any]]:
     }
     client: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": nats.name, "labels": labels}}
     client["spec"] = {"selector": select, "ports": ports[:1]}
-    headless: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": f"{nats.name}-pods", "labels": labels},
-    }
-    # Peers find each other before any is ready: the routes must resolve while the cluster forms.
-    headless["spec"] = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": select, "ports": ports}
+    headless = _headless(nats.name, labels, select, ports)
     health = nats.health["http"].split("{monitor_port}", 1)[1]
     secret, key = NATS_STORE_KEY_SECRET
     container: dict[str, Any] = {
@@ -159,60 +153,74 @@ def nats_objects(topology: Topology, nats: Resource) -> list[dict[str, Any]]:
         # Lame-duck mode moves clients to the other nodes before the server stops.
         "lifecycle": {"preStop": {"exec": {"command": ["nats-server", "--signal", "ldm=/var/run/nats/nats.pid"]}}},
         "resources": sizing.resources(nats),
-        "securityContext": _engine_container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "config", "mountPath": "/etc/nats"},
             {"name": "data", "mountPath": "/data"},
             {"name": "run", "mountPath": "/var/run/nats"},
         ],
     }
-    statefulset = {
+    pod = {
+        "terminationGracePeriodSeconds": 60,
+        "securityContext": pod_security(1000),
+        "containers": [container],
+        "volumes": [
+            {"name": "config", "configMap": {"name": f"{nats.name}-config"}},
+            {"name": "run", "emptyDir": {}},
+        ],
+    }
+    statefulset = _stateful_set(
+        nats.name, labels, select, replicas=NATS_REPLICAS, pod=pod, claim=_claim("data", "10Gi"), parallel=True
+    )
+    return [config, client, headless, statefulset]
+
+
+def _headless(name: str, labels: dict[str, str], select: dict[str, str], ports: list[dict[str, Any]]) -> dict[str, Any]:
+    """The headless Service `<name>-pods` of an engine's pods. Peers find each other before any is ready: the
+    addresses are published while the cluster forms."""
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {"name": f"{name}-pods", "labels": labels},
+        "spec": {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": select, "ports": ports},
+    }
+
+
+def _stateful_set(
+    name: str,
+    labels: dict[str, str],
+    select: dict[str, str],
+    *,
+    replicas: int,
+    pod: dict[str, Any],
+    claim: dict[str, Any],
+    parallel: bool = False,
+) -> dict[str, Any]:
+    """An engine's StatefulSet: `replicas` pods of `pod` (after the settings every engine pod has) behind the
+    headless Service `<name>-pods`, each with the volume `claim`; `parallel` pods start together."""
+    order = {"podManagementPolicy": "Parallel"} if parallel else {}
+    return {
         "apiVersion": "apps/v1",
         "kind": "StatefulSet",
-        "metadata": {"name": nats.name, "labels": labels},
+        "metadata": {"name": name, "labels": labels},
         "spec": {
-            "serviceName": f"{nats.name}-pods",
-            "replicas": NATS_REPLICAS,
-            "podManagementPolicy": "Parallel",
+            "serviceName": f"{name}-pods",
+            "replicas": replicas,
+            **order,
             "selector": {"matchLabels": select},
             "template": {
                 "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "terminationGracePeriodSeconds": 60,
-                    "securityContext": _engine_pod_security(1000),
-                    "containers": [container],
-                    "volumes": [
-                        {"name": "config", "configMap": {"name": f"{nats.name}-config"}},
-                        {"name": "run", "emptyDir": {}},
-                    ],
-                },
+                "spec": {"automountServiceAccountToken": False, "enableServiceLinks": False, **pod},
             },
-            "volumeClaimTemplates": [_claim("data", "10Gi")],
+            "volumeClaimTemplates": [claim],
         },
     }
-    return [config, client, headless, statefulset]
 
 
 def _claim(name: str, size: str) -> dict[str, Any]:
     return {
         "metadata": {"name": name},
         "spec": {"accessModes": ["ReadWriteOnce"], "resources": {"requests": {"storage": size}}},
-    }
-
-
-def _engine_container_security() -> dict[str, Any]:
-    return {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True, "capabilities": {"drop": ["ALL"]}}
-
-
-def _engine_pod_security(uid: int) -> dict[str, Any]:
-    return {
-        "runAsNonRoot": True,
-        "runAsUser": uid,
-        "runAsGroup": uid,
-        "fsGroup": uid,
-        "seccompProfile": {"type": "RuntimeDefault"},
     }
 
 
@@ -260,12 +268,7 @@ def redis_objects() -> list[dict[str, Any]]:
     port = [{"name": "redis", "port": REDIS_PORT, "targetPort": "redis"}]
     primary: dict[str, Any] = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "redis", "labels": labels}}
     primary["spec"] = {"selector": {**select, "statefulset.kubernetes.io/pod-name": "redis-0"}, "ports": port}
-    headless: dict[str, Any] = {
-        "apiVersion": "v1",
-        "kind": "Service",
-        "metadata": {"name": "redis-pods", "labels": labels},
-    }
-    headless["spec"] = {"clusterIP": "None", "publishNotReadyAddresses": True, "selector": select, "ports": port}
+    headless = _headless("redis", labels, select, port)
     probe: dict[str, Any] = {
         "exec": {"command": ["sh", "-c", 'redis-cli -a "$REDIS_PASSWORD" --no-auth-warning ping | grep -q PONG']}
     }
@@ -281,27 +284,9 @@ def redis_objects() -> list[dict[str, Any]]:
         "readinessProbe": probe | {"periodSeconds": 5},
         "livenessProbe": probe | {"periodSeconds": 10, "failureThreshold": 3},
         "resources": {"requests": {"cpu": "100m", "memory": "128Mi"}, "limits": {"memory": "256Mi"}},
-        "securityContext": _engine_container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [{"name": "data", "mountPath": "/data"}],
     }
-    statefulset = {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": "redis", "labels": labels},
-        "spec": {
-            "serviceName": "redis-pods",
-            "replicas": REDIS_REPLICAS,
-            "selector": {"matchLabels": select},
-            "template": {
-                "metadata": {"labels": labels},
-                "spec": {
-                    "automountServiceAccountToken": False,
-                    "enableServiceLinks": False,
-                    "securityContext": _engine_pod_security(999),
-                    "containers": [container],
-                },
-            },
-            "volumeClaimTemplates": [_claim("data", "1Gi")],
-        },
-    }
+    pod = {"securityContext": pod_security(999), "containers": [container]}
+    statefulset = _stateful_set("redis", labels, select, replicas=REDIS_REPLICAS, pod=pod, claim=_claim("data", "1Gi"))
     return [primary, headless, statefulset]

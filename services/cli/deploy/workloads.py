@@ -109,7 +109,8 @@ def _mtls_volume(resource: Resource) -> dict[str, Any]:
     return {"name": "mtls", "secret": {"secretName": f"{resource.name}-mtls", "items": items, "defaultMode": 0o440}}
 
 
-def _container_security() -> dict[str, Any]:
+def container_security() -> dict[str, Any]:
+    """The security context of every container: no privilege escalation, a read-only root, no capabilities."""
     return {
         "allowPrivilegeEscalation": False,
         "readOnlyRootFilesystem": True,
@@ -117,7 +118,8 @@ def _container_security() -> dict[str, Any]:
     }
 
 
-def _pod_security(uid: int) -> dict[str, Any]:
+def pod_security(uid: int) -> dict[str, Any]:
+    """The security context of every pod: non-root as `uid` (user, group and volumes), the runtime's seccomp."""
     return {
         "runAsNonRoot": True,
         "runAsUser": uid,
@@ -155,7 +157,7 @@ def _deployment(topology: Topology, resource: Resource) -> dict[str, Any]:
         "livenessProbe": grpc_probe(resource, 4 * liveness.period_seconds, liveness.failure_threshold),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
         "resources": sizing.resources(resource),
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "mtls", "mountPath": MTLS_DIR, "readOnly": True},
             {"name": "var", "mountPath": VAR_DIR},
@@ -206,7 +208,7 @@ def _deployment_of(
                     "automountServiceAccountToken": False,
                     "enableServiceLinks": False,
                     "terminationGracePeriodSeconds": TERMINATION_GRACE_SECONDS,
-                    "securityContext": _pod_security(uid),
+                    "securityContext": pod_security(uid),
                     "containers": [container],
                     "volumes": volumes,
                 },
@@ -227,7 +229,7 @@ def _edge_deployment(topology: Topology, resource: Resource) -> dict[str, Any]:
         "livenessProbe": _http_probe(resource, "/health/liveness", 10, resource.liveness.failure_threshold),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_SLEEP_SECONDS}}},
         "resources": sizing.resources(resource),
-        "securityContext": _container_security(),
+        "securityContext": container_security(),
         "volumeMounts": [
             {"name": "mtls", "mountPath": MTLS_DIR, "readOnly": True},
             {"name": "config", "mountPath": config_dir, "readOnly": True},

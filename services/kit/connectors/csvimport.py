@@ -21,6 +21,8 @@ from services.kit.connectors.cells import FieldInvalid, Parser
 from services.kit.errors import FieldViolation, InvalidArgument
 
 MAX_BYTES = 50 * 1024 * 1024
+# The gRPC message limit of a service taking whole CSV exports in one message: the file limit plus the envelope.
+MESSAGE_BYTES = MAX_BYTES + 1024 * 1024
 MAX_ROWS = 200_000
 RowT = TypeVar("RowT", bound=BaseModel)
 RowT_co = TypeVar("RowT_co", bound=BaseModel, covariant=True)

@@ -22,6 +22,7 @@ from sqlalchemy import orm
 from services.kit.persistence.subjects import Sealed
 from services.kit.security.pii import PiiCipher, SubjectErased
 from services.kit.security.pii.cipher import PREFIX, Keys
+from services.kit.security.pii.maintenance import in_turn
 
 # The columns of a person (services/kit/connectors/storage.person_columns) that are sealed.
 PERSON_FIELDS = ("email", "external_id", "given_name", "family_name")
@@ -194,22 +195,12 @@ class SealedTable:
 
 def seal_all(tables: Sequence[SealedTable], session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
     """One batch of a service's online migration over its tables in order; the number of rows sealed."""
-    done = 0
-    for table in tables:
-        done += table.seal_batch(session, cipher, batch=batch - done)
-        if done >= batch:
-            break
-    return done
+    return in_turn(tables, lambda table, left: table.seal_batch(session, cipher, batch=left), batch)
 
 
 def unseal_all(tables: Sequence[SealedTable], session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH) -> int:
     """One batch of the rollback of sealing over a service's tables; the number of rows written back plain."""
-    done = 0
-    for table in tables:
-        done += table.unseal_batch(session, cipher, batch=batch - done)
-        if done >= batch:
-            break
-    return done
+    return in_turn(tables, lambda table, left: table.unseal_batch(session, cipher, batch=left), batch)
 
 
 def _plain(column: sa.Column[Any]) -> sa.ColumnElement[bool]:

@@ -5,7 +5,8 @@ re-wrap of data keys still wrapped by an older KEK after `teei keys rotate --pur
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from services.kit.background import BackgroundTask
 from services.kit.logs import get_logger
@@ -15,6 +16,7 @@ log = get_logger(__name__)
 STOP_GRACE_SECONDS = 10.0
 # One batch of the online migration: rows sealed (0 when none is left).
 SealBatch = Callable[[], int]
+T = TypeVar("T")
 
 
 class PiiMaintenance(BackgroundTask):
@@ -49,3 +51,15 @@ class PiiMaintenance(BackgroundTask):
                 log.warning("pii.maintenance_failed", error=type(exc).__name__, detail=str(exc)[:200])
             if await self.pause(self._interval):
                 return
+
+
+def in_turn(parts: Sequence[T], step: Callable[[T, int], int], batch: int) -> int:
+    """One batch of the online migration over `parts` in order: `step` does up to the given number of rows of
+    one part and says how many it did; each part gets what is left of `batch`, and once it is full the
+    parts after are not touched. The number of rows done."""
+    done = 0
+    for part in parts:
+        done += step(part, batch - done)
+        if done >= batch:
+            break
+    return done
