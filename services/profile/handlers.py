@@ -194,3 +194,6 @@ def _apply(profiles: ProfileRepository, command: commands.RecordActivity, item: 
         profiles.save_journey(profile, now=now)
         for milestone in profile.journey.reached:
             profiles.publish(MilestoneReached(profile.profile_id, milestone))
+        # Announced: the profile's next change in this transaction (a batch's next event naming the person
+        # finds the same profile, services/profile/repository.py) starts with no milestone new.
+        profile.journey.reached.clear()

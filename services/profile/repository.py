@@ -15,6 +15,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from services.kit.audit.trail import AuditTrail, SqlAuditTrail
 from services.kit.messaging import events
 from services.kit.persistence.db import TenantUnitOfWork, UnitOfWork
+from services.kit.persistence.memo import memo
 from services.kit.persistence.types import UtcDateTime
 from services.kit.security import pii
 from services.profile import rows, sealing
@@ -108,9 +109,18 @@ class SqlProfileRepository:
         self._causation = causation
         self._audit = SqlAuditTrail(session)
         self._pii = pii.attached(session)
-        # Each journey's rows as this transaction last read or wrote them: a save rewrites only the tables
-        # whose rows changed (an applied session changes a counter; enrolments, flags and milestones rarely).
-        self._journey_rows: dict[str, dict[sa.Table, list[dict[str, object]]]] = {}
+        # Kept for the rest of the transaction, across the repositories of its events (a consumer's batch
+        # applies many in one; services/kit/persistence/memo.py empties them on any rollback):
+        # each journey's rows as this transaction last read or wrote them, so that a save rewrites only the
+        # tables whose rows changed (an applied session changes a counter; enrolments, flags and milestones
+        # rarely), by (company, profile id);
+        self._journey_rows: dict[tuple[str, str], dict[sa.Table, list[dict[str, object]]]] = memo(
+            session, "profile.journey_rows"
+        )
+        # and the profiles this transaction has locked, by (company, e-mail): the row lock holds until the
+        # transaction ends, so no other writer changes them meanwhile and the next event naming the person
+        # finds them here instead of reading them again.
+        self._locked: dict[tuple[str, str], Profile] = memo(session, "profile.locked")
 
     @property
     def audit(self) -> AuditTrail:
@@ -143,7 +153,7 @@ class SqlProfileRepository:
 
     def lock(self, profile_id: str) -> Profile | None:
         """The profile, its row locked until commit so concurrent changes to it serialise."""
-        return self._one(_BY_ID_LOCKED, profile_id)
+        return self._remember(self._one(_BY_ID_LOCKED, profile_id))
 
     def relock(self, profile: Profile) -> Profile | None:
         """`profile` as read earlier in this transaction, its row now locked as `lock` locks it; read again
@@ -154,12 +164,16 @@ class SqlProfileRepository:
         if row is None:
             return None
         if row.updated_at == profile.updated_at and row.merged_into == profile.merged_into:
-            return profile
+            return self._remember(profile)
         return self.lock(profile.profile_id)
 
     def get_by_email(self, email: str) -> Profile | None:
         """The profile with this normalised e-mail in this company, if any: by the e-mail's blind index,
-        or, for a row the online migration has not sealed yet, by the plain e-mail."""
+        or, for a row the online migration has not sealed yet, by the plain e-mail. A profile this
+        transaction has locked is not read again."""
+        locked = self._locked.get((self._company_id, email))
+        if locked is not None:
+            return locked
         index = sealing.email_index(self._pii, self._company_id, email)
         found = self._one(_BY_EMAIL_INDEX, index)
         if found is None:
@@ -208,6 +222,8 @@ class SqlProfileRepository:
 
     def fold(self, duplicate: Profile, survivor: Profile, merge: ProfilesMerged, *, now: datetime) -> None:
         """Moves the duplicate's identities and facts to the survivor, marks it merged and audits the merge."""
+        for merged in (duplicate, survivor):
+            self._locked.pop((self._company_id, merged.email), None)
         owned = (*self._scoped(external_ids), external_ids.c.profile_id == duplicate.profile_id)
         self._session.execute(external_ids.update().where(*owned).values(profile_id=survivor.profile_id))
         sealing.reseal_externals(self._session, self._pii, self._company_id, survivor.profile_id)
@@ -238,7 +254,7 @@ class SqlProfileRepository:
     def _replace_journey(self, profile_id: str, profile: Profile | None) -> None:
         """Rewrites the profile's journey rows (deletes them when `profile` is None)."""
         owner = {"b_company_id": self._company_id, "b_profile_id": profile_id}
-        stored = self._journey_rows.pop(profile_id, None)
+        stored = self._journey_rows.pop((self._company_id, profile_id), None)
         if profile is None:
             for table in JOURNEY_TABLES:
                 self._session.execute(_JOURNEY_DELETES[table], owner)
@@ -250,12 +266,18 @@ class SqlProfileRepository:
             self._session.execute(_JOURNEY_DELETES[table], owner)
             if written:
                 self._session.execute(_INSERTS[table], [row | self._owned_by(profile_id) for row in written])
-        self._journey_rows[profile_id] = wanted
+        self._journey_rows[self._company_id, profile_id] = wanted
 
     def _touch(self, profile: Profile, now: datetime) -> None:
         profile.updated_at = max(profile.updated_at, now)
         owner = {"b_company_id": self._company_id, "b_profile_id": profile.profile_id}
         self._session.execute(_TOUCH, {**owner, "b_updated_at": profile.updated_at})
+
+    def _remember(self, profile: Profile | None) -> Profile | None:
+        """`profile`, just locked, kept for the rest of the transaction (by its e-mail)."""
+        if profile is not None:
+            self._locked[self._company_id, profile.email] = profile
+        return profile
 
     def _owner(self, external: ExternalId) -> str | None:
         # By the blind index, or the plain id on a row the online migration has not sealed yet.
@@ -286,7 +308,9 @@ class SqlProfileRepository:
         params = {"b_company_id": self._company_id, "b_ids": ids}
         related = _related_rows(self._session.execute(_RELATED, params).mappings())
         journeys = rows.to_journeys(ids, related)
-        self._journey_rows.update((profile_id, rows.journey_rows(journeys[profile_id])) for profile_id in ids)
+        self._journey_rows.update(
+            ((self._company_id, profile_id), rows.journey_rows(journeys[profile_id])) for profile_id in ids
+        )
         identities: dict[str, list[ExternalId]] = {}
         for row in related.get(external_ids, ()):
             identities.setdefault(row["profile_id"], []).append(sealing.opened_external(self._pii, row))
