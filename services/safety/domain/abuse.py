@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from services.safety.domain import lexicon_abuse as lexicon
 from services.safety.domain.findings import Confidence, FindingType, Match, Rule, Span
-from services.safety.domain.obfuscation import first_characters, gated, normalise
+from services.safety.domain.obfuscation import first_characters, gated_knowing, normalise
 
 THREAT = Rule("toxic.threat_multilingual", FindingType.TOXIC, "threat", Confidence.HIGH, "threat of violence")
 HATE = Rule(
@@ -31,12 +31,26 @@ PROFANITY_MODERATE = Rule(
 def compile_patterns(patterns: Sequence[str]) -> tuple[re.Pattern[str], ...]:
     """Patterns that start on a word boundary are tried at word starts only (one cheap look-around per
     position instead of every alternative); the others (Cyrillic, Arabic forms that attach) everywhere.
-    Alternatives are grouped by the character they start with (see by_first_character)."""
+    Alternatives are grouped by the character they start with (see by_first_character), and each pattern is
+    gated (obfuscation.gated) by the characters its alternatives start with, worked out once per alternative."""
     at_words = [p.removeprefix(r"\b") for p in patterns if p.startswith(r"\b")]
     anywhere = [p for p in patterns if not p.startswith(r"\b")]
-    compiled = [re.compile(r"(?<!\w)(?=\w)(?:" + by_first_character(at_words) + ")")] if at_words else []
-    compiled += [re.compile(by_first_character(anywhere))] if anywhere else []
-    return tuple(gated(pattern) for pattern in compiled)
+    compiled = []
+    if at_words:
+        firsts = [first_characters(alternative) for alternative in at_words]
+        grouped = r"(?<!\w)(?=\w)(?:" + _grouped(at_words, firsts) + ")"
+        compiled.append(gated_knowing(grouped, _union(firsts)))
+    if anywhere:
+        firsts = [first_characters(alternative) for alternative in anywhere]
+        compiled.append(gated_knowing(_grouped(anywhere, firsts), _union(firsts)))
+    return tuple(compiled)
+
+
+def _union(firsts: Sequence[set[str] | None]) -> set[str] | None:
+    """The characters any of the alternatives can start with; None when one may start with any."""
+    if any(first is None for first in firsts):
+        return None
+    return set().union(*(first for first in firsts if first))
 
 
 def by_first_character(alternatives: Sequence[str]) -> str:
@@ -46,10 +60,12 @@ def by_first_character(alternatives: Sequence[str]) -> str:
     what the plain alternation `a1|a2|...` matches; the engine tests a few look-aheads instead of entering every
     alternative. An alternative that may start with any character (`\\w+ would be ...`) goes into every bucket,
     and after them for characters no bucket names."""
-    firsts: list[set[str] | None] = []
-    for alternative in alternatives:
-        first = first_characters(alternative)
-        firsts.append(None if first is None or any(len(piece) != 1 for piece in first) else first)
+    return _grouped(alternatives, [first_characters(alternative) for alternative in alternatives])
+
+
+def _grouped(alternatives: Sequence[str], first_sets: Sequence[set[str] | None]) -> str:
+    """by_first_character, given each alternative's first characters (first_characters)."""
+    firsts = [None if first is None or any(len(piece) != 1 for piece in first) else first for first in first_sets]
     known = [first for first in firsts if first is not None]
     if not known:
         return "|".join(f"(?:{a})" for a in alternatives)

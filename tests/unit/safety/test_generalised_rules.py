@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from services.safety.domain import abuse
+from services.safety.domain import abuse, lexicon_abuse, obfuscation
 from services.safety.domain.findings import FindingType
 from services.safety.domain.screening import screen
 from services.safety.domain.self_harm import fold
@@ -298,3 +298,27 @@ def test_grouping_by_first_character_matches_what_the_plain_alternation_matches(
     ]:
         found = [m.span() for m in grouped.finditer(text)]
         assert found == [m.span() for m in plain.finditer(text)], text
+
+
+@pytest.mark.parametrize(
+    "patterns",
+    [
+        lexicon_abuse.THREATS,
+        lexicon_abuse.HATE,
+        lexicon_abuse.HARASSMENT,
+        lexicon_abuse.PROFANITY_STRONG,
+        lexicon_abuse.PROFANITY_MODERATE,
+        [r"\bkill\s+myself", r"\b\w+\s+would\s+be\s+better", r"\b\d+\s+pills", r"[أا]موت", r"\bkind"],
+    ],
+    ids=["threats", "hate", "harassment", "profanity-strong", "profanity-moderate", "mixed"],
+)
+def test_patterns_are_gated_as_gated_gates_them_without_parsing_them_again(patterns: list[str]) -> None:
+    # The gate is worked out from each alternative's first characters; gated() works it out from the whole
+    # pattern. The two must compile the very same expression.
+    at_words = [p.removeprefix(r"\b") for p in patterns if p.startswith(r"\b")]
+    anywhere = [p for p in patterns if not p.startswith(r"\b")]
+    expected = [r"(?<!\w)(?=\w)(?:" + abuse.by_first_character(at_words) + ")"] if at_words else []
+    expected += [abuse.by_first_character(anywhere)] if anywhere else []
+    assert [p.pattern for p in abuse.compile_patterns(patterns)] == [
+        obfuscation.gated(re.compile(source)).pattern for source in expected
+    ]
