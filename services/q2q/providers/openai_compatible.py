@@ -152,7 +152,6 @@ class OpenAICompatibleClassifier:
         self._failures = 0
         self._resting_until = 0.0
         self._prompt = system_prompt()
-        self.calls = 0
 
     @property
     def method(self) -> Method:
@@ -215,7 +214,6 @@ class OpenAICompatibleClassifier:
             "response_format": {"type": "json_object"},
             "messages": [{"role": "system", "content": self._prompt}, {"role": "user", "content": text}],
         }
-        self.calls += 1
         try:
             response = self._client.post(self._url, json=body)
         except httpx.HTTPError as exc:
