@@ -7,7 +7,6 @@ instead of scoring with the wrong weights. The manifest also names the corpus th
 
 from __future__ import annotations
 
-import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from services.kit.ml.files import sha256_of
 from services.q2q.domain.errors import ModelArtifactInvalid
 from services.q2q.domain.features import FEATURES_VERSION
 from services.q2q.domain.linear_model import LinearModel, Vocabulary
@@ -43,11 +43,6 @@ class Manifest:
                 "labels": list(self.labels), "thresholds": self.thresholds, "files": self.files,
                 "corpus": self.corpus, **self.details}  # fmt: skip
         return json.dumps(body, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
-
-
-def sha256_of(path: Path) -> str:
-    """SHA-256 (hex) of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def read_manifest(directory: Path = MODEL_DIR) -> Manifest:

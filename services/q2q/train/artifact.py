@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from services.q2q.domain.artifact import MANIFEST, VOCABULARY, WEIGHTS, Manifest, sha256_of
+from services.kit.ml.files import sha256_of, write_npz
+from services.q2q.domain.artifact import MANIFEST, VOCABULARY, WEIGHTS, Manifest
 from services.q2q.domain.linear_model import LinearModel
 
 MODEL_SERIES = "q2q-linear-3"
@@ -33,13 +33,3 @@ def save(directory: Path, model: LinearModel, *, corpus: dict[str, str], details
     manifest = Manifest(model_version(corpus), model.labels, thresholds, files, corpus, details)
     (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     return manifest
-
-
-def write_npz(path: Path, arrays: dict[str, Any]) -> None:
-    """An .npz numpy.load reads, byte for byte the same for the same arrays (numpy.savez stamps the time)."""
-    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, array in arrays.items():
-            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
-            info.compress_type = zipfile.ZIP_DEFLATED
-            with archive.open(info, "w") as out:
-                np.lib.format.write_array(out, np.ascontiguousarray(array), allow_pickle=False)

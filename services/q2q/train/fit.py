@@ -13,12 +13,12 @@ from scipy import sparse  # type: ignore[import-untyped]  # no stubs shipped
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # no stubs shipped
 from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]  # no stubs shipped
 
-from services.q2q.domain.linear_model import FloatArray, LinearModel, Vocabulary, count_features, vectorise
+from services.kit.ml.thresholds import choose_threshold
+from services.q2q.domain.linear_model import LinearModel, Vocabulary, count_features, vectorise
 from services.q2q.domain.taxonomy import LABELS
 from services.q2q.train.corpus import Row
 
 LABEL_CODES = tuple(entry.label.value for entry in LABELS)
-_GRID = np.round(np.arange(0.02, 0.91, 0.01), 2)
 
 
 @dataclass(frozen=True)
@@ -90,18 +90,3 @@ def _fit(train: Sequence[Row], validation: Sequence[Row], settings: Settings) ->
         dtype=np.float32,
     )
     return LinearModel(LABEL_CODES, vocabulary, weights, bias, thresholds)
-
-
-def choose_threshold(scores: FloatArray, expected: npt.NDArray[np.int8], plateau: float) -> float:
-    """The middle of the thresholds whose validation F1 is within `plateau` of the best (0.5 without positives)."""
-    if not expected.any():
-        return 0.5
-    f1 = np.asarray([_f1(scores >= t, expected.astype(bool)) for t in _GRID])
-    good = _GRID[f1 >= f1.max() * plateau]
-    return float(np.round(np.median(good), 2))
-
-
-def _f1(predicted: npt.NDArray[np.bool_], expected: npt.NDArray[np.bool_]) -> float:
-    tp = int(np.sum(predicted & expected))
-    denominator = int(np.sum(predicted)) + int(np.sum(expected))
-    return 2 * tp / denominator if denominator else 0.0

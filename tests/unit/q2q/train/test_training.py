@@ -11,7 +11,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression  # type: ignore[import-untyped]  # no stubs shipped
 from threadpoolctl import threadpool_info, threadpool_limits  # type: ignore[import-untyped]  # no stubs shipped
 
-from services.q2q.domain.artifact import MODEL_DIR, WEIGHTS, load, read_manifest, sha256_of
+from services.kit.ml.files import sha256_of
+from services.q2q.domain.artifact import MODEL_DIR, WEIGHTS, load, read_manifest
 from services.q2q.domain.errors import ModelArtifactInvalid
 from services.q2q.train import corpus
 from services.q2q.train.artifact import save

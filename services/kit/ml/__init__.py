@@ -1,0 +1,1 @@
+"""What the shipped linear classifiers share: artifact files read and written without pickle, and thresholds."""
