@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TypedDict
+
 from google.protobuf import message
 
 from services.buddy import wire
 from services.buddy.domain.events import DomainEvent
 from services.buddy.domain.model import BuddyEvent, CheckIn, Feedback, Match, Record
-from services.kit.connectors.wire import person, provenance, timestamp
+from services.kit.connectors.wire import person
 from services.kit.messaging import events
 from teei.buddy.v1 import events_pb2
+from teei.common.v1 import types_pb2
 from teei.events.v1 import envelope_pb2
 
 SOURCE = "teei/buddy"
@@ -44,62 +47,31 @@ def payload(record: Record, match: Match | None) -> message.Message:
 
 def match_created(m: Match) -> events_pb2.MatchCreated:
     """buddy.match.created: profile enrols the participant and counts matches for both people."""
-    return events_pb2.MatchCreated(
-        match_id=m.record_id,
-        external_match_id=m.external_id,
-        participant=person(m.participant),
-        buddy=person(m.buddy),
-        match_time=timestamp(m.matched_at),
-        status=wire.STATUS[m.status],
-        criteria=wire.criteria(m),
-        provenance=provenance(m.provenance),
-    )
+    return events_pb2.MatchCreated(**wire.match_fields(m))
 
 
 def event_logged(e: BuddyEvent) -> events_pb2.EventLogged:
     """buddy.event.logged: profile counts attendance per attendee."""
-    return events_pb2.EventLogged(
-        event_id=e.record_id,
-        external_event_id=e.external_id,
-        match_id=e.match_id,
-        event_type=wire.EVENT_TYPE[e.event_type],
-        event_time=timestamp(e.event_at),
-        description=e.description,
-        location=e.location,
-        attendees=[person(p) for p in e.attendees],
-        provenance=provenance(e.provenance),
-    )
+    return events_pb2.EventLogged(**wire.event_fields(e))
 
 
 def checkin_completed(c: CheckIn, m: Match) -> events_pb2.CheckInCompleted:
     """buddy.checkin.completed: notes and answers travel to safety screening and Q2Q."""
-    return events_pb2.CheckInCompleted(
-        checkin_id=c.record_id,
-        match_id=c.match_id,
-        participant=person(m.participant),
-        buddy=person(m.buddy),
-        person_role=wire.ROLE[c.side],
-        checkin_time=timestamp(c.checkin_at),
-        mood=wire.MOOD[c.mood],
-        notes=c.notes,
-        question_responses=wire.answers(c),
-        provenance=provenance(c.provenance),
-    )
+    return events_pb2.CheckInCompleted(**wire.checkin_fields(c), **_pair(m))
 
 
 def feedback_submitted(f: Feedback, m: Match) -> events_pb2.FeedbackSubmitted:
     """buddy.feedback.submitted: the text travels to safety screening and Q2Q."""
-    return events_pb2.FeedbackSubmitted(
-        feedback_id=f.record_id,
-        match_id=f.match_id,
-        participant=person(m.participant),
-        buddy=person(m.buddy),
-        author_role=wire.ROLE[f.side],
-        rating=f.rating,
-        text=f.text,
-        communication=f.communication,
-        helpfulness=f.helpfulness,
-        engagement=f.engagement,
-        submit_time=timestamp(f.submitted_at),
-        provenance=provenance(f.provenance),
-    )
+    return events_pb2.FeedbackSubmitted(**wire.feedback_fields(f), **_pair(m))
+
+
+class _Pair(TypedDict):
+    """The match's two people, as its check-in and feedback events carry them."""
+
+    participant: types_pb2.PersonRef
+    buddy: types_pb2.PersonRef
+
+
+def _pair(m: Match) -> _Pair:
+    """The match's two people: a check-in's or feedback's event names both, whichever side wrote it."""
+    return _Pair(participant=person(m.participant), buddy=person(m.buddy))

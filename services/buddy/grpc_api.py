@@ -10,23 +10,15 @@ from typing import Any, TypeVar
 import grpc
 
 from services.buddy import handlers, queries, wire
-from services.buddy.domain.commands import (
-    GetImport,
-    GetImportErrors,
-    GetRecord,
-    ImportRecords,
-    ListImports,
-    ListRecords,
-    ReceiveWebhook,
-    RecordFilter,
-)
+from services.buddy.domain.commands import GetRecord, ImportRecords, ListRecords, ReceiveWebhook, RecordFilter
 from services.buddy.domain.errors import InvalidBuddyRequest
 from services.buddy.domain.model import Record
 from services.buddy.domain.webhooks import SOURCE
 from services.buddy.handlers import DEFAULT_LIMITS, Limits
 from services.buddy.repository import BuddyUnitOfWork
 from services.kit import logs
-from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
+from services.kit.connectors.import_rpcs import ImportRpcs
+from services.kit.connectors.wire import import_batch, known, time_filter, webhook_ack
 from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
@@ -39,12 +31,17 @@ log = logs.get_logger(__name__)
 
 class BuddyServicer(
     SubjectDataRpcs[buddy_pb2.ExportSubjectDataResponse, buddy_pb2.EraseSubjectDataResponse],
+    ImportRpcs[buddy_pb2.GetImportResponse, buddy_pb2.ListImportsResponse, buddy_pb2.GetImportErrorsResponse],
     buddy_pb2_grpc.BuddyServiceServicer,
 ):
     """Serves imports, webhooks and reads of Buddy records for the caller's company."""
 
     export_response = buddy_pb2.ExportSubjectDataResponse
     erase_response = buddy_pb2.EraseSubjectDataResponse
+    imports = queries.IMPORTS
+    get_import_response = buddy_pb2.GetImportResponse
+    list_imports_response = buddy_pb2.ListImportsResponse
+    get_import_errors_response = buddy_pb2.GetImportErrorsResponse
 
     def __init__(
         self,
@@ -55,6 +52,7 @@ class BuddyServicer(
         subjects: SubjectData,
     ) -> None:
         self._uow = uow
+        self.imports_uow = uow
         self._verifier = verifier
         self._limits = limits
         self.subjects = subjects
@@ -66,26 +64,6 @@ class BuddyServicer(
         batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow, limits=self._limits)
         log.info("buddy.import.recorded", batch_id=batch.batch_id, kind=batch.kind, file_name=request.file_name[:255])
         return buddy_pb2.ImportRecordsResponse(batch=import_batch(batch))
-
-    async def GetImport(self, request: buddy_pb2.GetImportRequest, context: Context) -> buddy_pb2.GetImportResponse:
-        batch = await asyncio.to_thread(
-            queries.get_import, GetImport(current_tenant(), request.batch_id), uow=self._uow
-        )
-        return buddy_pb2.GetImportResponse(batch=import_batch(batch))
-
-    async def ListImports(
-        self, request: buddy_pb2.ListImportsRequest, context: Context
-    ) -> buddy_pb2.ListImportsResponse:
-        query = ListImports(current_tenant(), request.page_size, request.page_token)
-        batches, token = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
-        return buddy_pb2.ListImportsResponse(batches=[import_batch(b) for b in batches], next_page_token=token)
-
-    async def GetImportErrors(
-        self, request: buddy_pb2.GetImportErrorsRequest, context: Context
-    ) -> buddy_pb2.GetImportErrorsResponse:
-        query = GetImportErrors(current_tenant(), request.batch_id)
-        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
-        return buddy_pb2.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def ReceiveWebhook(
         self, request: buddy_pb2.ReceiveWebhookRequest, context: Context

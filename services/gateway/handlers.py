@@ -113,40 +113,25 @@ def issue_token(
         settings=settings,
         now=clock(),
     )
-    return _audited(_issued(keys.sign(claims), claims), uow=uow, actor=Actor(ActorKind.CLIENT, client.client_id))
+    return _signed(claims, keys=keys, uow=uow, actor=Actor(ActorKind.CLIENT, client.client_id))
 
 
 def mint_token(
     command: MintToken, *, uow: GatewayUnitOfWork, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now
 ) -> IssuedToken:
     """A development token for any role and tenant (operators only: it needs the key ring itself)."""
-    claims = access_claims(
-        subject=command.subject,
-        role=command.role,
-        company=command.company_id,
-        email=command.email,
-        scopes=(),
-        settings=replace(settings, lifetime=command.lifetime or settings.lifetime),
-        now=clock(),
-    )
-    return _audited(_issued(keys.sign(claims), claims), uow=uow, action="token.minted")
+    lifetime = replace(settings, lifetime=command.lifetime or settings.lifetime)
+    claims = _unscoped(command.subject, command.role, command.company_id, command.email, settings=lifetime, now=clock())
+    return _signed(claims, keys=keys, uow=uow, action="token.minted")
 
 
 def sign_in(
     identity: Identity, *, uow: GatewayUnitOfWork, keys: KeyRing, settings: TokenSettings, clock: Clock = utc_now
 ) -> IssuedToken:
     """An access token for a user whose identity an SSO provider proved; tenant and role come from the mapping."""
-    claims = access_claims(
-        subject=identity.subject,
-        role=identity.role,
-        company=identity.tenant,
-        email=identity.email,
-        scopes=(),
-        settings=settings,
-        now=clock(),
-    )
+    claims = _unscoped(identity.subject, identity.role, identity.tenant, identity.email, settings=settings, now=clock())
     actor = Actor(ActorKind.USER, identity.subject)
-    return _audited(_issued(keys.sign(claims), claims), uow=uow, action="sign_in.completed", actor=actor)
+    return _signed(claims, keys=keys, uow=uow, action="sign_in.completed", actor=actor)
 
 
 def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Client:
@@ -163,18 +148,30 @@ def _authenticate(client_id: str, secret: str, *, uow: GatewayUnitOfWork) -> Cli
     raise InvalidClient("client authentication failed")
 
 
-def _audited(
-    issued: IssuedToken, *, uow: GatewayUnitOfWork, action: str = "token.issued", actor: Actor | None = None
+def _unscoped(
+    subject: str, role: str, company: str | None, email: str | None, *, settings: TokenSettings, now: datetime
+) -> AccessClaims:
+    """The claims of a token granted by its role alone, without scopes: a minted token's or an SSO sign-in's."""
+    return access_claims(
+        subject=subject, role=role, company=company, email=email, scopes=(), settings=settings, now=now
+    )
+
+
+def _signed(
+    claims: AccessClaims,
+    *,
+    keys: KeyRing,
+    uow: GatewayUnitOfWork,
+    action: str = "token.issued",
+    actor: Actor | None = None,
 ) -> IssuedToken:
-    """Records the issue before the token is handed out: no token leaves without its audit record."""
+    """The token of `claims`, signed; the issue is recorded before the token is handed out: no token leaves
+    without its audit record."""
+    token, lifetime = keys.sign(claims), claims["exp"] - claims["iat"]
+    issued = IssuedToken(access_token=token, expires_in=lifetime, scope=claims.get("scope", ""), claims=claims)
     with uow.begin() as repo:
         repo.audit.append(audit_entries.token_issued(action, issued.claims, actor))
     return issued
-
-
-def _issued(token: str, claims: AccessClaims) -> IssuedToken:
-    lifetime = claims["exp"] - claims["iat"]
-    return IssuedToken(access_token=token, expires_in=lifetime, scope=claims.get("scope", ""), claims=claims)
 
 
 def receive_privacy_request(

@@ -26,7 +26,8 @@ section's SHA-256 (the manifest's digest of the plain section).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import sqlalchemy as sa
@@ -133,7 +134,7 @@ def unseal_batch(session: orm.Session, cipher: PiiCipher, *, batch: int = BATCH)
     """Writes up to `batch` sealed rows back in plain text (the rollback of sealing); the number changed.
     A value whose subject was erased meanwhile cannot come back: the request keeps an empty e-mail and the
     client none (as an erasure leaves them), the section is deleted (as an erasure does)."""
-    steps = (_unseal_requests, _unseal_sections, _unseal_clients)
+    steps = (_REQUEST_EMAILS.unseal, _unseal_sections, _CLIENT_EMAILS.unseal)
     return in_turn(steps, lambda step, left: step(session, cipher, left), batch)
 
 
@@ -181,20 +182,6 @@ def _seal_clients(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
     return len(found)
 
 
-def _unseal_requests(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
-    found = session.execute(
-        sa.select(privacy_requests).where(privacy_requests.c.subject_email.like(f"{PREFIX}%")).limit(limit)
-    ).mappings().all()  # fmt: skip
-    for row in found:
-        plain = opened_request(cipher, row)["subject_email"]
-        session.execute(
-            privacy_requests.update()
-            .where(privacy_requests.c.request_id == row["request_id"])
-            .values(subject_email=plain, subject_email_index=None)
-        )
-    return len(found)
-
-
 def _unseal_sections(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
     found = session.execute(sa.select(privacy_sections).where(_sealed_body()).limit(limit)).mappings().all()
     for row in found:
@@ -207,18 +194,37 @@ def _unseal_sections(session: orm.Session, cipher: PiiCipher, limit: int) -> int
     return len(found)
 
 
-def _unseal_clients(session: orm.Session, cipher: PiiCipher, limit: int) -> int:
-    found = session.execute(
-        sa.select(oauth_clients).where(oauth_clients.c.email.like(f"{PREFIX}%")).limit(limit)
-    ).mappings().all()  # fmt: skip
-    for row in found:
-        plain = opened_client(cipher, row)["email"]
-        session.execute(
-            oauth_clients.update()
-            .where(oauth_clients.c.client_id == row["client_id"])
-            .values(email=plain, email_index=None)
-        )
-    return len(found)
+@dataclass(frozen=True)
+class _SealedEmail:
+    """A table's sealed e-mail column with its blind index, its row key, and how a row is read back in plain
+    text: requests and clients roll back the same way, only `opened` differs in what an erased subject
+    leaves (an empty e-mail for a request, none for a client)."""
+
+    key: sa.Column[str]
+    email: sa.Column[str]
+    index: sa.Column[str]
+    opened: Callable[[PiiCipher, Row], dict[str, Any]]
+
+    def unseal(self, session: orm.Session, cipher: PiiCipher, limit: int) -> int:
+        """Writes up to `limit` sealed e-mails back in plain text without their blind index; the number changed."""
+        table, email = self.email.table, self.email
+        found = session.execute(sa.select(table).where(email.like(f"{PREFIX}%")).limit(limit)).mappings().all()
+        for row in found:
+            plain = self.opened(cipher, row)[email.name]
+            where = self.key == row[self.key.name]
+            session.execute(table.update().where(where).values({email: plain, self.index: None}))
+        return len(found)
+
+
+_REQUEST_EMAILS = _SealedEmail(
+    privacy_requests.c.request_id,
+    privacy_requests.c.subject_email,
+    privacy_requests.c.subject_email_index,
+    opened_request,
+)
+_CLIENT_EMAILS = _SealedEmail(
+    oauth_clients.c.client_id, oauth_clients.c.email, oauth_clients.c.email_index, opened_client
+)
 
 
 def _plain_email() -> sa.ColumnElement[bool]:

@@ -11,21 +11,13 @@ import grpc
 from google.api import httpbody_pb2
 
 from services.kintell import handlers, queries, wire
-from services.kintell.domain.commands import (
-    GetImport,
-    GetImportErrors,
-    GetSession,
-    ImportSessions,
-    ListImports,
-    ListSessions,
-    ReceiveWebhook,
-    SessionFilter,
-)
+from services.kintell.domain.commands import GetSession, ImportSessions, ListSessions, ReceiveWebhook, SessionFilter
 from services.kintell.domain.errors import InvalidRequest
 from services.kintell.domain.webhooks import SOURCE
 from services.kintell.repository import GroupCommit, KintellUnitOfWork
 from services.kit.connectors.deliveries import Ack
-from services.kit.connectors.wire import error_report, import_batch, known, row_error, time_filter, webhook_ack
+from services.kit.connectors.import_rpcs import ImportRpcs
+from services.kit.connectors.wire import import_batch, known, time_filter, webhook_ack
 from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
@@ -39,12 +31,17 @@ T = TypeVar("T")
 
 class KintellServicer(
     SubjectDataRpcs[kintell_pb2.ExportSubjectDataResponse, kintell_pb2.EraseSubjectDataResponse],
+    ImportRpcs[kintell_pb2.GetImportResponse, kintell_pb2.ListImportsResponse, kintell_pb2.GetImportErrorsResponse],
     kintell_pb2_grpc.KintellServiceServicer,
 ):
     """Serves the Kintell RPCs for the caller's company."""
 
     export_response = kintell_pb2.ExportSubjectDataResponse
     erase_response = kintell_pb2.EraseSubjectDataResponse
+    imports = queries.IMPORTS
+    get_import_response = kintell_pb2.GetImportResponse
+    list_imports_response = kintell_pb2.ListImportsResponse
+    get_import_errors_response = kintell_pb2.GetImportErrorsResponse
 
     def __init__(
         self,
@@ -55,6 +52,7 @@ class KintellServicer(
         subjects: SubjectData,
     ) -> None:
         self._uow = uow
+        self.imports_uow = uow
         self._receipts = receipts
         self._verifier = verifier
         self.subjects = subjects
@@ -65,26 +63,6 @@ class KintellServicer(
         command = ImportSessions(company_id=current_tenant(), data=request.body.data)
         batch = await asyncio.to_thread(handlers.import_sessions, command, uow=self._uow)
         return kintell_pb2.ImportSessionsResponse(batch=import_batch(batch))
-
-    async def GetImport(self, request: kintell_pb2.GetImportRequest, context: Context) -> kintell_pb2.GetImportResponse:
-        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
-        batch = await asyncio.to_thread(queries.get_import, query, uow=self._uow)
-        return kintell_pb2.GetImportResponse(batch=import_batch(batch))
-
-    async def ListImports(
-        self, request: kintell_pb2.ListImportsRequest, context: Context
-    ) -> kintell_pb2.ListImportsResponse:
-        query = ListImports(current_tenant(), page_size=request.page_size, page_token=request.page_token)
-        page = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
-        batches = [import_batch(b) for b in page.batches]
-        return kintell_pb2.ListImportsResponse(batches=batches, next_page_token=page.next_page_token)
-
-    async def GetImportErrors(
-        self, request: kintell_pb2.GetImportErrorsRequest, context: Context
-    ) -> kintell_pb2.GetImportErrorsResponse:
-        query = GetImportErrors(company_id=current_tenant(), batch_id=request.batch_id)
-        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
-        return kintell_pb2.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def ReceiveSessionCompleted(
         self, request: kintell_pb2.ReceiveSessionCompletedRequest, context: Context

@@ -3,17 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import grpc
 
 from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security.tenancy import current_principal, current_tenant
 from services.profile import handlers, queries, wire
+from services.profile.domain.model import Profile
 from services.profile.repository import ProfileUnitOfWork
 from teei.profile.v1 import profile_pb2, profile_pb2_grpc
 
 Context = grpc.aio.ServicerContext[Any, Any]
+CommandT = TypeVar("CommandT")
+CommandT_contra = TypeVar("CommandT_contra", contravariant=True)
+
+
+class _ProfileCall(Protocol[CommandT_contra]):
+    """A handler or query whose answer is one profile (most of the RPCs answer so)."""
+
+    def __call__(self, command: CommandT_contra, /, *, uow: ProfileUnitOfWork) -> Profile: ...
 
 
 def _actor() -> str:
@@ -38,15 +47,13 @@ class ProfileServicer(
         self, request: profile_pb2.CreateProfileRequest, context: Context
     ) -> profile_pb2.CreateProfileResponse:
         command = wire.create_profile(request, current_tenant())
-        profile = await asyncio.to_thread(handlers.create_profile, command, uow=self._uow)
-        return profile_pb2.CreateProfileResponse(profile=wire.to_proto(profile))
+        return profile_pb2.CreateProfileResponse(profile=await self._profile(handlers.create_profile, command))
 
     async def GetProfile(
         self, request: profile_pb2.GetProfileRequest, context: Context
     ) -> profile_pb2.GetProfileResponse:
         query = wire.get_profile(request, current_tenant())
-        profile = await asyncio.to_thread(queries.get_profile, query, uow=self._uow)
-        return profile_pb2.GetProfileResponse(profile=wire.to_proto(profile))
+        return profile_pb2.GetProfileResponse(profile=await self._profile(queries.get_profile, query))
 
     async def ListProfiles(
         self, request: profile_pb2.ListProfilesRequest, context: Context
@@ -66,26 +73,26 @@ class ProfileServicer(
         self, request: profile_pb2.MergeProfilesRequest, context: Context
     ) -> profile_pb2.MergeProfilesResponse:
         command = wire.merge_profiles(request, current_tenant(), _actor())
-        profile = await asyncio.to_thread(handlers.merge_profiles, command, uow=self._uow)
-        return profile_pb2.MergeProfilesResponse(profile=wire.to_proto(profile))
+        return profile_pb2.MergeProfilesResponse(profile=await self._profile(handlers.merge_profiles, command))
 
     async def UpsertEnrolment(
         self, request: profile_pb2.UpsertEnrolmentRequest, context: Context
     ) -> profile_pb2.UpsertEnrolmentResponse:
         command = wire.upsert_enrolment(request, current_tenant())
-        profile = await asyncio.to_thread(handlers.upsert_enrolment, command, uow=self._uow)
-        return profile_pb2.UpsertEnrolmentResponse(profile=wire.to_proto(profile))
+        return profile_pb2.UpsertEnrolmentResponse(profile=await self._profile(handlers.upsert_enrolment, command))
 
     async def SetJourneyFlag(
         self, request: profile_pb2.SetJourneyFlagRequest, context: Context
     ) -> profile_pb2.SetJourneyFlagResponse:
         command = wire.set_journey_flag(request, current_tenant())
-        profile = await asyncio.to_thread(handlers.set_journey_flag, command, uow=self._uow)
-        return profile_pb2.SetJourneyFlagResponse(profile=wire.to_proto(profile))
+        return profile_pb2.SetJourneyFlagResponse(profile=await self._profile(handlers.set_journey_flag, command))
 
     async def IncrementCounter(
         self, request: profile_pb2.IncrementCounterRequest, context: Context
     ) -> profile_pb2.IncrementCounterResponse:
         command = wire.increment_counter(request, current_tenant())
-        profile = await asyncio.to_thread(handlers.increment_counter, command, uow=self._uow)
-        return profile_pb2.IncrementCounterResponse(profile=wire.to_proto(profile))
+        return profile_pb2.IncrementCounterResponse(profile=await self._profile(handlers.increment_counter, command))
+
+    async def _profile(self, call: _ProfileCall[CommandT], command: CommandT) -> profile_pb2.Profile:
+        """The one profile `call` answers, in its wire form; run off the event loop, as it blocks on the database."""
+        return wire.to_proto(await asyncio.to_thread(call, command, uow=self._uow))

@@ -7,19 +7,17 @@ from typing import Any
 
 import grpc
 
-from services.kit.connectors.wire import error_report, import_batch, row_error, webhook_ack
+from services.kit.connectors.import_rpcs import ImportRpcs
+from services.kit.connectors.wire import import_batch, webhook_ack
 from services.kit.grpc.subjects import SubjectData, SubjectDataRpcs
 from services.kit.security import webhooks
 from services.kit.security.tenancy import current_tenant
 from services.upskilling import handlers, queries, wire
 from services.upskilling.domain.commands import (
     GetCredential,
-    GetImport,
-    GetImportErrors,
     GetProgress,
     ImportRecords,
     ListCredentials,
-    ListImports,
     ListProgress,
     ReceiveWebhook,
 )
@@ -32,15 +30,23 @@ pb = upskilling_pb2
 
 class UpskillingServicer(
     SubjectDataRpcs[upskilling_pb2.ExportSubjectDataResponse, upskilling_pb2.EraseSubjectDataResponse],
+    ImportRpcs[
+        upskilling_pb2.GetImportResponse, upskilling_pb2.ListImportsResponse, upskilling_pb2.GetImportErrorsResponse
+    ],
     upskilling_pb2_grpc.UpskillingServiceServicer,
 ):
     """Serves the upskilling RPCs for the caller's company."""
 
     export_response = upskilling_pb2.ExportSubjectDataResponse
     erase_response = upskilling_pb2.EraseSubjectDataResponse
+    imports = queries.IMPORTS
+    get_import_response = upskilling_pb2.GetImportResponse
+    list_imports_response = upskilling_pb2.ListImportsResponse
+    get_import_errors_response = upskilling_pb2.GetImportErrorsResponse
 
     def __init__(self, *, uow: UpskillingUnitOfWork, verifier: webhooks.WebhookVerifier, subjects: SubjectData) -> None:
         self._uow = uow
+        self.imports_uow = uow
         self._verifier = verifier
         self.subjects = subjects
 
@@ -58,21 +64,6 @@ class UpskillingServicer(
         )
         batch = await asyncio.to_thread(handlers.import_records, command, uow=self._uow)
         return pb.ImportRecordsResponse(batch=import_batch(batch))
-
-    async def GetImport(self, request: pb.GetImportRequest, context: Context) -> pb.GetImportResponse:
-        query = GetImport(company_id=current_tenant(), batch_id=request.batch_id)
-        batch = await asyncio.to_thread(queries.get_import, query, uow=self._uow)
-        return pb.GetImportResponse(batch=import_batch(batch))
-
-    async def ListImports(self, request: pb.ListImportsRequest, context: Context) -> pb.ListImportsResponse:
-        query = ListImports(company_id=current_tenant(), page_size=request.page_size, page_token=request.page_token)
-        batches, token = await asyncio.to_thread(queries.list_imports, query, uow=self._uow)
-        return pb.ListImportsResponse(batches=[import_batch(b) for b in batches], next_page_token=token)
-
-    async def GetImportErrors(self, request: pb.GetImportErrorsRequest, context: Context) -> pb.GetImportErrorsResponse:
-        query = GetImportErrors(company_id=current_tenant(), batch_id=request.batch_id)
-        errors = await asyncio.to_thread(queries.get_import_errors, query, uow=self._uow)
-        return pb.GetImportErrorsResponse(body=error_report(errors), errors=[row_error(e) for e in errors])
 
     async def GetProgress(self, request: pb.GetProgressRequest, context: Context) -> pb.GetProgressResponse:
         query = GetProgress(company_id=current_tenant(), progress_id=request.progress_id)
