@@ -28,8 +28,9 @@ EXPECTED: dict[str, frozenset[str]] = {
     "kintell": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     "buddy": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
     "upskilling": CORE | PERSISTENT | PERSONAL | {"sealing.py"},
-    # Safety's evaluation command and its labelled test set (python -m services.safety.evaluate).
-    "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py", "sealing.py"},
+    # Safety's evaluation command, its labelled sets and training corpus (data/), the training command (train/)
+    # and the trained classifier it ships (model/).
+    "safety": CORE | PERSISTENT | PERSONAL | {"consumers.py", "data", "evaluate.py", "sealing.py", "train", "model"},
     "q2q": CORE | PERSISTENT | PERSONAL | Q2Q_PARTS | {"sealing.py"},
     # The Envoy rate-limit service keeps counters in Redis or memory: no database, no events.
     "ratelimit": CORE | {"repository.py", "settings.py", "limits.yaml", "README.md"},

@@ -14,15 +14,14 @@ import time
 from pathlib import Path
 
 from services.safety.domain.screening import screen
-
-DATA = Path(__file__).resolve().parents[2] / "services" / "safety" / "data"
+from services.safety.evaluate import SETS
 
 
 def texts() -> list[str]:
-    """Every text of every labelled set (*.jsonl) in the data folder."""
+    """Every text of every labelled evaluation set in the data folder (not the training corpus)."""
     return [
         json.loads(line)["text"]
-        for path in sorted(DATA.glob("*.jsonl"))
+        for path in sorted(SETS.values())
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip()
     ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.kit.errors import Conflict, DomainError, InvalidArgument, NotFound
+from services.kit.errors import Conflict, DomainError, FailedPrecondition, InvalidArgument, NotFound
 
 
 class SafetyError(DomainError):
@@ -39,3 +39,9 @@ class ReviewAlreadyDecided(SafetyError, Conflict):
     """The review is approved or rejected (or was decided meanwhile); a decision is never overwritten."""
 
     reason = "REVIEW_ALREADY_DECIDED"
+
+
+class ClassifierArtifactInvalid(SafetyError, FailedPrecondition):
+    """The trained classifier's files are missing, altered (a hash differs from the manifest) or of another format."""
+
+    reason = "CLASSIFIER_ARTIFACT_INVALID"

@@ -21,7 +21,9 @@ def _types(text: str) -> set[tuple[str, str]]:
 
 
 def _self_harm(text: str) -> bool:
-    return any(f.type is FindingType.SELF_HARM for f in screen(text).findings)
+    # The rules alone: these tests pin what each rule finds and leaves; what the trained classifier adds, and its
+    # false alarms on look-alikes, are measured by `python -m services.safety.evaluate` (docs/safety/model-card.md).
+    return any(f.type is FindingType.SELF_HARM for f in screen(text, classify=False).findings)
 
 
 def _toxic(text: str) -> set[str]:

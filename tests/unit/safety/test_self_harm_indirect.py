@@ -9,7 +9,8 @@ from services.safety.domain.screening import screen
 
 
 def _self_harm(text: str) -> set[str]:
-    return {f.subtype for f in screen(text).findings if f.type is FindingType.SELF_HARM}
+    # The rules alone: the trained classifier's part is measured by evaluation (docs/safety/model-card.md).
+    return {f.subtype for f in screen(text, classify=False).findings if f.type is FindingType.SELF_HARM}
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,1 @@
+"""Builds Safety's training corpus and trains its classifier (`python -m services.safety.train`)."""

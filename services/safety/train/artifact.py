@@ -1,0 +1,33 @@
+"""Writes a fitted classifier as the shipped artifact: vocabulary JSON, float16 arrays in .npz, and the manifest."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from services.kit.ml.files import sha256_of, write_npz
+from services.safety.domain.classifier import MANIFEST, VOCABULARY, WEIGHTS, LinearClassifier, Manifest
+
+MODEL_SERIES = "safety-linear-1"
+
+
+def model_version(corpus: dict[str, str]) -> str:
+    """The version named by every finding of the classifier: the series and the first digits of the corpus hash."""
+    combined = "".join(corpus[name] for name in sorted(corpus))
+    return f"{MODEL_SERIES}+{combined[:12]}"
+
+
+def save(directory: Path, model: LinearClassifier, *, corpus: dict[str, str], details: dict[str, Any]) -> Manifest:
+    """Writes the model's files into `directory` (created) and returns its manifest."""
+    directory.mkdir(parents=True, exist_ok=True)
+    vocabulary = sorted(model.index, key=model.index.__getitem__)
+    (directory / VOCABULARY).write_text(json.dumps(vocabulary, ensure_ascii=False, separators=(",", ":")), "utf-8")
+    write_npz(directory / WEIGHTS, {"idf": model.idf, "weights": model.weights.astype(np.float16), "bias": model.bias})
+    thresholds = {label: round(float(t), 2) for label, t in zip(model.labels, model.thresholds.tolist(), strict=True)}
+    files = {name: sha256_of(directory / name) for name in (VOCABULARY, WEIGHTS)}
+    manifest = Manifest(model_version(corpus), model.labels, thresholds, files, corpus, details)
+    (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
