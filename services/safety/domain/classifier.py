@@ -49,9 +49,14 @@ _WORD_CACHE = 100_000
 FloatArray = npt.NDArray[np.float32]
 
 
-def words(folded: str) -> list[re.Match[str]]:
-    """The words of a lower-cased, diacritic-folded text, with their places; every digit read as 0."""
-    return list(_WORD.finditer(_DIGIT.sub("0", folded) if _DIGIT.search(folded) is not None else folded))
+def words(folded: str) -> list[str]:
+    """The words of a lower-cased, diacritic-folded text; every digit read as 0."""
+    return _WORD.findall(_DIGIT.sub("0", folded) if _DIGIT.search(folded) is not None else folded)
+
+
+def places(folded: str) -> list[tuple[int, int]]:
+    """Where each of `words(folded)` stands (digits are one character for one: the places hold for the text)."""
+    return [m.span() for m in _WORD.finditer(folded)]
 
 
 def word_features(word: str) -> tuple[str, ...]:
@@ -61,13 +66,12 @@ def word_features(word: str) -> tuple[str, ...]:
     return (f"w:{word}", *sorted(grams))
 
 
-def features(found: Sequence[re.Match[str]]) -> list[tuple[int, str]]:
+def features(found: Sequence[str]) -> list[tuple[int, str]]:
     """Every feature of a text with the word that gave it (a pair belongs to its second word); a feature given by
     two words is listed twice."""
     out: list[tuple[int, str]] = []
     previous = ""
-    for i, m in enumerate(found):
-        word = m.group()
+    for i, word in enumerate(found):
         out += [(i, f) for f in word_features(word)]
         if previous:
             out.append((i, f"b:{previous} {word}"))
@@ -108,9 +112,12 @@ class LinearClassifier:
     # The part of each word and known pair met so far (a process screens the same words over and over).
     _words: dict[str, _Word] = field(default_factory=dict, repr=False, compare=False)
     _bias: list[float] = field(default_factory=list, repr=False, compare=False)
+    _thresholds: list[float] = field(default_factory=list, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        # Python floats: comparing with numpy scalars costs more than the rest of a short text's arithmetic.
         self._bias.extend(self.bias.tolist())
+        self._thresholds.extend(self.thresholds.tolist())
 
     def logits(self, folded: str) -> list[float]:
         """Each label's logit for one lower-cased, folded text."""
@@ -128,17 +135,16 @@ class LinearClassifier:
         detections = []
         for j, label in enumerate(self.labels):
             probability = _sigmoid(logits[j])
-            if probability >= self.thresholds[j]:
-                detections.append(Detection(label, probability, _sentence(text, found, _strongest(parts, j))))
+            if probability >= self._thresholds[j]:
+                detections.append(Detection(label, probability, _sentence(text, places(folded), _strongest(parts, j))))
         return detections
 
-    def _parts(self, found: Sequence[re.Match[str]]) -> list[tuple[int, _Word]]:
+    def _parts(self, found: Sequence[str]) -> list[tuple[int, _Word]]:
         """(word, part) of every word and of every known pair (a pair is its second word's)."""
         cache = self._words
         parts: list[tuple[int, _Word]] = []
         previous = ""
-        for i, m in enumerate(found):
-            word = m.group()
+        for i, word in enumerate(found):
             part = cache.get(word)
             if part is None:
                 part = self._part(word_features(word))
@@ -184,13 +190,13 @@ def _sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
 
 
-def _sentence(text: str, found: Sequence[re.Match[str]], word: int) -> Span:
+def _sentence(text: str, found: Sequence[tuple[int, int]], word: int) -> Span:
     """The sentence of `text` around the `word`-th word (the whole text when it has no words)."""
     if not found:
         return Span(0, len(text), text)
-    at = found[word].start()
+    at, after = found[word]
     start = max((m.end() for m in _SENTENCE_END.finditer(text, 0, at)), default=0)
-    end_match = _SENTENCE_END.search(text, found[word].end())
+    end_match = _SENTENCE_END.search(text, after)
     end = end_match.start() if end_match is not None else len(text)
     while start < end and text[start].isspace():
         start += 1
