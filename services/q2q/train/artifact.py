@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from services.kit.ml.files import sha256_of, write_npz
-from services.q2q.domain.artifact import MANIFEST, VOCABULARY, WEIGHTS, Manifest
+from services.kit.ml.manifest import MANIFEST, Manifest
+from services.q2q.domain.artifact import KIND, VOCABULARY, WEIGHTS
 from services.q2q.domain.linear_model import LinearModel
 
 MODEL_SERIES = "q2q-linear-3"
@@ -30,6 +31,6 @@ def save(directory: Path, model: LinearModel, *, corpus: dict[str, str], details
     write_npz(directory / WEIGHTS, arrays)
     thresholds = {label: round(float(t), 2) for label, t in zip(model.labels, model.thresholds.tolist(), strict=True)}
     files = {name: sha256_of(directory / name) for name in (VOCABULARY, WEIGHTS)}
-    manifest = Manifest(model_version(corpus), model.labels, thresholds, files, corpus, details)
+    manifest = Manifest(KIND, model_version(corpus), model.labels, thresholds, files, corpus, details)
     (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     return manifest

@@ -21,17 +21,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
-from services.kit.ml.files import sha256_of
+from services.kit.ml import manifest as kit_manifest
+from services.kit.ml.manifest import Kind, Manifest
 from services.safety.domain.errors import ClassifierArtifactInvalid
 from services.safety.domain.findings import Span
 
 MODEL_DIR = Path(__file__).resolve().parents[1] / "model"
-MANIFEST, VOCABULARY, WEIGHTS = "manifest.json", "vocabulary.json", "weights.npz"
+VOCABULARY, WEIGHTS = "vocabulary.json", "weights.npz"
 FORMAT = "safety-linear/2"
 # Bumped whenever `word_features` or `features` change: a model is only read by the features it was trained with.
 FEATURES_VERSION = "chars-words-pairs/1"
@@ -203,46 +203,18 @@ def _sentence(text: str, found: Sequence[tuple[int, int]], word: int) -> Span:
     return Span(start, end, text[start:end])
 
 
-@dataclass(frozen=True)
-class Manifest:
-    """What a model is: its version, format, labels, thresholds, its files' and its corpus' hashes."""
-
-    model_version: str
-    labels: tuple[str, ...]
-    thresholds: dict[str, float]
-    files: dict[str, str]
-    corpus: dict[str, str]
-    details: dict[str, Any]
-
-    def to_json(self) -> str:
-        """The manifest file's text."""
-        body = {"format": FORMAT, "features": FEATURES_VERSION, "model_version": self.model_version,
-                "labels": list(self.labels), "thresholds": self.thresholds, "files": self.files,
-                "corpus": self.corpus, **self.details}  # fmt: skip
-        return json.dumps(body, indent=2, ensure_ascii=False, sort_keys=True) + "\n"
+KIND = Kind(FORMAT, FEATURES_VERSION, LABELS, ClassifierArtifactInvalid)
 
 
 def read_manifest(directory: Path = MODEL_DIR) -> Manifest:
     """The manifest in `directory`; ClassifierArtifactInvalid when it is missing or of another format."""
-    try:
-        raw = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as error:
-        raise ClassifierArtifactInvalid(f"cannot read {directory / MANIFEST}: {error}") from error
-    if raw.get("format") != FORMAT or raw.get("features") != FEATURES_VERSION:
-        raise ClassifierArtifactInvalid(f"model format {raw.get('format')}/{raw.get('features')} is not {FORMAT}")
-    if tuple(raw.get("labels", ())) != LABELS:
-        raise ClassifierArtifactInvalid(f"the model's labels {raw.get('labels')} are not {list(LABELS)}")
-    known = {"format", "features", "model_version", "labels", "thresholds", "files", "corpus"}
-    details = {k: v for k, v in raw.items() if k not in known}
-    return Manifest(raw["model_version"], LABELS, raw["thresholds"], raw["files"], raw["corpus"], details)
+    return kit_manifest.read_manifest(directory, KIND)
 
 
 def load(directory: Path = MODEL_DIR) -> tuple[Manifest, LinearClassifier]:
     """The model in `directory`, its files checked against the manifest's hashes; arrays never unpickled."""
     manifest = read_manifest(directory)
-    for name in (VOCABULARY, WEIGHTS):
-        if not (directory / name).is_file() or sha256_of(directory / name) != manifest.files.get(name):
-            raise ClassifierArtifactInvalid(f"{directory / name} is missing or differs from the manifest")
+    manifest.check_files(directory, (VOCABULARY, WEIGHTS))
     vocabulary = json.loads((directory / VOCABULARY).read_text(encoding="utf-8"))
     with np.load(directory / WEIGHTS, allow_pickle=False) as arrays:
         idf, weights, bias = (np.asarray(arrays[name], dtype=np.float32) for name in _ARRAYS)

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from services.kit.ml.files import sha256_of, write_npz
-from services.safety.domain.classifier import MANIFEST, VOCABULARY, WEIGHTS, LinearClassifier, Manifest
+from services.kit.ml.manifest import MANIFEST, Manifest
+from services.safety.domain.classifier import KIND, VOCABULARY, WEIGHTS, LinearClassifier
 
 MODEL_SERIES = "safety-linear-1"
 
@@ -28,6 +29,6 @@ def save(directory: Path, model: LinearClassifier, *, corpus: dict[str, str], de
     write_npz(directory / WEIGHTS, {"idf": model.idf, "weights": model.weights.astype(np.float16), "bias": model.bias})
     thresholds = {label: round(float(t), 2) for label, t in zip(model.labels, model.thresholds.tolist(), strict=True)}
     files = {name: sha256_of(directory / name) for name in (VOCABULARY, WEIGHTS)}
-    manifest = Manifest(model_version(corpus), model.labels, thresholds, files, corpus, details)
+    manifest = Manifest(KIND, model_version(corpus), model.labels, thresholds, files, corpus, details)
     (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
     return manifest
