@@ -13,6 +13,7 @@ from services.kit.persistence import sealed
 from services.kit.security import pii
 from services.safety import privacy, sealing
 from services.safety.consumers import SUBSCRIPTIONS
+from services.safety.domain import classifier
 from services.safety.grpc_api import SafetyServicer
 from services.safety.repository import SqlSafetyUnitOfWork
 from teei.safety.v1 import safety_pb2, safety_pb2_grpc
@@ -22,8 +23,10 @@ MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
 
 def build(config: ServiceConfig, *, engine: sa.Engine | None = None, cipher: pii.PiiCipher | None = None) -> Service:
-    """The safety service: migrations applied, flagged texts and review notes sealed (older rows in the
-    background), servicer wired to the database, source-text events consumed."""
+    """The safety service: the trained classifier read and checked (a damaged model stops the start, not each
+    request), migrations applied, flagged texts and review notes sealed (older rows in the background),
+    servicer wired to the database, source-text events consumed."""
+    classifier.shipped()
     database = sealed.open_sealed(
         config, name=NAME, migrations=MIGRATIONS, seal_step=sealing.seal_batch, engine=engine, cipher=cipher
     )

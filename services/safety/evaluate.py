@@ -1,7 +1,7 @@
 """Scores the screening engine on a labelled set: `python -m services.safety.evaluate [--set NAME|PATH]`.
 
-NAME is one of the shipped sets (test, dev, heldout, heldout_v2, heldout_v3; services/safety/data/README.md says what
-each is for); anything else is read as the path of a JSON-lines file.
+NAME is one of the shipped sets (test, dev, heldout, heldout_v2, heldout_v3, heldout_v4; services/safety/data/README.md
+says what each is for); anything else is read as the path of a JSON-lines file.
 
 Each line of the set names the finding type a text must produce (`self_harm`, `toxic`, `spam`,
 `profanity`, `pii` with its subtype) or `clean` (no finding at all). Prints recall per type, per
@@ -28,15 +28,18 @@ TEST_SET = DATA / "test.jsonl"
 HELDOUT_SET = DATA / "heldout.jsonl"
 # The second held-out split: scored once with the rules of its round, never used to choose a rule or train.
 HELDOUT_V2_SET = DATA / "heldout_v2.jsonl"
-# The current held-out test split: written by another hand before the classifier was trained, never used to
-# choose a rule, train or set a threshold.
+# The third held-out split: written by another hand before the classifier was trained, scored once with it.
 HELDOUT_V3_SET = DATA / "heldout_v3.jsonl"
+# The current held-out test split: written by another hand before the classifier learnt toxic language, never
+# used to choose a rule, train or set a threshold.
+HELDOUT_V4_SET = DATA / "heldout_v4.jsonl"
 SETS = {
     "test": TEST_SET,
     "dev": DATA / "dev.jsonl",
     "heldout": HELDOUT_SET,
     "heldout_v2": HELDOUT_V2_SET,
     "heldout_v3": HELDOUT_V3_SET,
+    "heldout_v4": HELDOUT_V4_SET,
 }
 CLEAN = "clean"
 
@@ -130,7 +133,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--set",
         default="test",
-        help=f"a shipped set ({', '.join(SETS)}; held-out test split: heldout_v3) or a JSON-lines file",
+        help=f"a shipped set ({', '.join(SETS)}; held-out test split: heldout_v4) or a JSON-lines file",
     )
     parser.add_argument("--rules-only", action="store_true", help="leave the trained classifier out")
     args = parser.parse_args(argv)

@@ -35,7 +35,7 @@ VOCABULARY, WEIGHTS = "vocabulary.json", "weights.npz"
 FORMAT = "safety-linear/2"
 # Bumped whenever `word_features` or `features` change: a model is only read by the features it was trained with.
 FEATURES_VERSION = "chars-words-pairs/1"
-LABELS = ("self_harm", "spam")
+LABELS = ("self_harm", "spam", "toxic")
 _ARRAYS = ("idf", "weights", "bias")
 _WORD = re.compile(r"\w+")
 _DIGIT = re.compile(r"\d")

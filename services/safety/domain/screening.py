@@ -76,7 +76,7 @@ def screen(text: str, *, field: str = "text", classify: bool = True) -> Screenin
 def classified(text: str, normalised: str, found: set[FindingType]) -> list[Match]:
     """What the trained classifier finds of a type no rule found: its words are not listed, so it names the
     sentence that moved it most. A self-harm finding sends the text to a human like any other; a spam finding
-    makes it unsafe like a spam rule of the same confidence."""
+    makes it unsafe like a spam rule of the same confidence; a toxic finding holds it for a human's review."""
     _, model = classifier.shipped()
     rules = classifier_rules()
     return [
@@ -99,6 +99,11 @@ def classifier_rules() -> dict[str, Rule]:
         "spam": Rule(
             "classifier.spam", FindingType.SPAM, "scam", Confidence.MEDIUM,
             f"reads as spam or a scam to the trained classifier {version}",
+        ),
+        # Which of threat, hate or harassment the classifier does not say: a human reading it decides.
+        "toxic": Rule(
+            "classifier.toxic", FindingType.TOXIC, "abuse", Confidence.MEDIUM,
+            f"reads as a threat, hate or harassment to the trained classifier {version}",
         ),
     }  # fmt: skip
 

@@ -16,7 +16,8 @@ def _model(weights: dict[str, tuple[float, float]], *, bias: float = -1.0, thres
         LABELS,
         index,
         np.ones(len(weights), dtype=np.float32),
-        np.asarray(list(weights.values()), dtype=np.float32).reshape(len(weights), len(LABELS)),
+        # A label the test does not name weighs 0.
+        np.asarray([[*row, *[0.0] * (len(LABELS) - len(row))] for row in weights.values()], dtype=np.float32),
         np.full(len(LABELS), bias, dtype=np.float32),
         np.full(len(LABELS), threshold, dtype=np.float32),
     )
@@ -52,7 +53,7 @@ def test_a_text_is_scored_on_its_words_parts_scaled_by_their_summed_squares() ->
 
 def test_a_text_without_known_features_gets_the_bias_alone() -> None:
     model = _model({"w:vanish": (4.0, 0.0)})
-    assert model.probabilities("hello there") == pytest.approx([1 / (1 + np.e), 1 / (1 + np.e)])
+    assert model.probabilities("hello there") == pytest.approx([1 / (1 + np.e)] * len(LABELS))
 
 
 def test_a_known_word_pair_adds_to_the_second_word() -> None:
@@ -94,6 +95,15 @@ def test_a_rule_finding_of_the_same_type_leaves_the_classifier_out(monkeypatch: 
     result = screening.screen("I want to die")
     assert [f.reason for f in result.findings if f.type is FindingType.SELF_HARM]
     assert not [f for f in result.findings if "trained classifier" in f.reason]
+
+
+def test_a_classifier_toxic_finding_holds_the_text_for_review(monkeypatch: pytest.MonkeyPatch) -> None:
+    _use(monkeypatch, _model({"w:parasite": (0.0, 0.0, 8.0)}))
+    result = screening.screen("go away, parasite")
+    (finding,) = result.findings
+    assert (finding.type, finding.subtype) == (FindingType.TOXIC, "abuse")
+    assert result.verdict.requires_review
+    assert result.verdict.is_unsafe
 
 
 def test_a_classifier_spam_finding_makes_the_text_unsafe(monkeypatch: pytest.MonkeyPatch) -> None:
