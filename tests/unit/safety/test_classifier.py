@@ -10,7 +10,7 @@ from services.safety.domain.classifier import LABELS, LinearClassifier
 from services.safety.domain.findings import FindingType
 
 
-def _model(weights: dict[str, tuple[float, float]], *, bias: float = -1.0, threshold: float = 0.5) -> LinearClassifier:
+def _model(weights: dict[str, tuple[float, ...]], *, bias: float = -1.0, threshold: float = 0.5) -> LinearClassifier:
     index = {feature: j for j, feature in enumerate(weights)}
     return LinearClassifier(
         LABELS,
