@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from services.kit.errors import DomainError
-from services.kit.ml.files import sha256_of
+from services.kit.ml.files import sha256_of, write_npz
 
 MANIFEST = "manifest.json"
 _KNOWN = frozenset({"format", "features", "model_version", "labels", "thresholds", "files", "corpus"})
@@ -65,3 +65,35 @@ def read_manifest(directory: Path, kind: Kind) -> Manifest:
         raise kind.invalid(f"the model's labels are not {list(kind.labels)}")
     details = {k: v for k, v in raw.items() if k not in _KNOWN}
     return Manifest(kind, raw["model_version"], kind.labels, raw["thresholds"], raw["files"], raw["corpus"], details)
+
+
+def model_version(series: str, corpus: dict[str, str]) -> str:
+    """The version stored with every score or finding: the model series and the first digits of the corpus hash."""
+    combined = "".join(corpus[name] for name in sorted(corpus))
+    return f"{series}+{combined[:12]}"
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """What a fitted linear model writes: its feature names in column order, its arrays, and its thresholds."""
+
+    labels: tuple[str, ...]
+    features: list[str]
+    arrays: dict[str, Any]
+    thresholds: list[float]
+
+
+def save(directory: Path, kind: Kind, series: str, artifact: Artifact, *, names: tuple[str, str],
+         corpus: dict[str, str], details: dict[str, Any]) -> Manifest:  # fmt: skip
+    """Writes the model's vocabulary JSON and arrays `.npz` (`names`) and its manifest into `directory` (created),
+    the same bytes for the same model, and returns the manifest."""
+    vocabulary, weights = names
+    directory.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(artifact.features, ensure_ascii=False, separators=(",", ":"))
+    (directory / vocabulary).write_text(text, "utf-8")
+    write_npz(directory / weights, artifact.arrays)
+    thresholds = {label: round(float(t), 2) for label, t in zip(artifact.labels, artifact.thresholds, strict=True)}
+    files = {name: sha256_of(directory / name) for name in names}
+    manifest = Manifest(kind, model_version(series, corpus), artifact.labels, thresholds, files, corpus, details)
+    (directory / MANIFEST).write_text(manifest.to_json(), encoding="utf-8")
+    return manifest
