@@ -61,9 +61,13 @@ def test_a_known_word_pair_adds_to_the_second_word() -> None:
     assert model.logits("let go")[0] == pytest.approx(-1.0 + 4.0 / np.sqrt(2))
 
 
-def test_scoring_a_word_twice_gives_the_same_result_from_the_cache() -> None:
-    model = _model({"w:vanish": (4.0, 1.0)})
-    assert model.logits("vanish now") == model.logits("vanish now")
+def test_a_word_scored_from_the_cache_counts_as_when_first_met() -> None:
+    weights: dict[str, tuple[float, ...]] = {"w:vanish": (4.0, 1.0), "c:ani": (0.5, 0.0), "b:vanish now": (1.0, 0.0)}
+    cached = _model(weights)
+    cached.logits("i vanish")  # "vanish" is met and cached here, without the pair
+    fresh = _model(weights)
+    assert cached.logits("vanish now") == pytest.approx(fresh.logits("vanish now"))
+    assert fresh.logits("vanish now")[0] == pytest.approx(-1.0 + (4.0 + 0.5 + 1.0) / np.sqrt(3))
 
 
 def test_a_detection_names_the_sentence_that_moved_the_label_most() -> None:
